@@ -1,0 +1,312 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// testTopology keeps redeliveries fast: AckWait 1s, three deliveries.
+func testTopology() bus.Topology {
+	t := bus.DefaultTopology()
+	t.BuilderAckWait, t.BuilderMaxDeliver = time.Second, 3
+	return t
+}
+
+var fastBackoff = bus.Backoff{Base: 300 * time.Millisecond, Max: time.Second}
+
+func setup(t *testing.T) (jetstream.JetStream, bus.Topology) {
+	t.Helper()
+	n := testenv.NewNATS(t)
+	_, js := n.Connect(t)
+	topo := testTopology()
+	if err := topo.Apply(testenv.Context(t), js); err != nil {
+		t.Fatal(err)
+	}
+	return js, topo
+}
+
+func publishEvent(t *testing.T, js jetstream.JetStream, corp, id string, data []byte) {
+	t.Helper()
+	if _, err := bus.Publish(testenv.Context(t), js, bus.Outgoing{Subject: bus.EventSubject("BC_REG", corp), MsgID: id, CorpNum: corp, Data: data}, fastBackoff); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
+	t.Helper()
+	s, err := js.Stream(testenv.Context(t), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(testenv.Context(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// dlqEntries reads every dead letter stored so far.
+func dlqEntries(t *testing.T, js jetstream.JetStream) []messages.DeadLetter {
+	t.Helper()
+	ctx := testenv.Context(t)
+	s, err := js.Stream(ctx, bus.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(ctx)
+	var out []messages.DeadLetter
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		raw, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			continue
+		}
+		dl, err := messages.DecodeDeadLetter(raw.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, dl)
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func consumeInBackground(t *testing.T, js jetstream.JetStream, topo bus.Topology, h bus.Handler) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = bus.Consume(ctx, js, zaptest.NewLogger(t), bus.ConsumeOptions{
+			Stream: bus.StreamEvents, Consumer: bus.ConsumerBuilder, Stage: messages.StageBuilder,
+			Workers: 2, BatchSize: 1, MaxDeliver: topo.BuilderMaxDeliver, AckWait: topo.BuilderAckWait, Backoff: fastBackoff,
+		}, h)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func TestApplyTopologyTwiceIsNoOp(t *testing.T) {
+	js, topo := setup(t)
+	ctx := testenv.Context(t)
+	publishEvent(t, js, "0191294", "a", []byte(`{}`))
+	before := map[string]jetstream.StreamConfig{}
+	for _, sc := range topo.Streams() {
+		s, _ := js.Stream(ctx, sc.Name)
+		before[sc.Name] = s.CachedInfo().Config
+	}
+	if err := topo.Apply(ctx, js); err != nil {
+		t.Fatalf("second apply: %v", err)
+	}
+	for _, sc := range topo.Streams() {
+		s, err := js.Stream(ctx, sc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := s.Info(ctx)
+		if diff := cmp.Diff(before[sc.Name], info.Config); diff != "" {
+			t.Errorf("stream %s changed (-before +after):\n%s", sc.Name, diff)
+		}
+	}
+	if got := streamMsgs(t, js, bus.StreamEvents); got != 1 {
+		t.Errorf("messages after re-apply = %d, want 1 (nothing lost)", got)
+	}
+}
+
+func TestDuplicateMessageIDStoredOnce(t *testing.T) {
+	js, _ := setup(t)
+	ctx := testenv.Context(t)
+	o := bus.Outgoing{Subject: bus.EventSubject("BC_REG", "A1"), MsgID: "BC_REG:A1:abc", Data: []byte(`{"v":1}`)}
+	first, err := bus.Publish(ctx, js, o, fastBackoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := bus.Publish(ctx, js, o, fastBackoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Duplicate || second.Sequence != first.Sequence {
+		t.Errorf("second publish: duplicate=%v seq=%d, want duplicate of seq %d", second.Duplicate, second.Sequence, first.Sequence)
+	}
+	errs := bus.PublishAll(ctx, js, []bus.Outgoing{o, o}, fastBackoff)
+	if diff := cmp.Diff([]error{nil, nil}, errs, cmp.Comparer(func(a, b error) bool { return errors.Is(a, b) })); diff != "" {
+		t.Errorf("async publish errors:\n%s", diff)
+	}
+	if got := streamMsgs(t, js, bus.StreamEvents); got != 1 {
+		t.Errorf("stored %d messages, want 1", got)
+	}
+}
+
+func TestTransientFailureRedeliveredAfterBackoff(t *testing.T) {
+	js, topo := setup(t)
+	publishEvent(t, js, "A1", "t1", []byte(`{}`))
+	var mu sync.Mutex
+	var times []time.Time
+	consumeInBackground(t, js, topo, func(_ context.Context, b []jetstream.Msg) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		times = append(times, time.Now())
+		if len(times) == 1 {
+			return []error{errors.New("source database unreachable")}
+		}
+		return []error{nil}
+	})
+	waitFor(t, "second delivery", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(times) >= 2 })
+	waitFor(t, "ack", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+	mu.Lock()
+	gap := times[1].Sub(times[0])
+	mu.Unlock()
+	// Base 300ms with -20% jitter: never sooner than 240ms (a plain Nak would be ~0).
+	if gap < 240*time.Millisecond {
+		t.Errorf("redelivered after %v, want the back-off delay (≥ 240ms)", gap)
+	}
+	if n := len(dlqEntries(t, js)); n != 0 {
+		t.Errorf("dead letters = %d, want 0", n)
+	}
+}
+
+func TestPermanentFailureLandsInDLQWithReason(t *testing.T) {
+	js, topo := setup(t)
+	publishEvent(t, js, "A 1", "p1", []byte(`{"v":1,"corp_num":"A 1"}`))
+	consumeInBackground(t, js, topo, func(_ context.Context, b []jetstream.Msg) []error {
+		return []error{bus.Permanent(errors.New("corporation A 1: no corporation row"))}
+	})
+	waitFor(t, "dead letter", 10*time.Second, func() bool { return len(dlqEntries(t, js)) == 1 })
+	dl := dlqEntries(t, js)[0]
+	want := messages.DeadLetter{V: 1, Stage: "builder", Reason: "corporation A 1: no corporation row", Deliveries: 1,
+		OriginalStream: bus.StreamEvents, OriginalSubject: "bcreg.events.BC_REG.~A~201", CorpNum: "A 1",
+		PayloadBase64: []byte(`{"v":1,"corp_num":"A 1"}`)}
+	if diff := cmp.Diff(want, dl, cmpDeadLetter...); diff != "" {
+		t.Errorf("dead letter (-want +got):\n%s", diff)
+	}
+	waitFor(t, "original removed", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+}
+
+var cmpDeadLetter = []cmp.Option{
+	cmp.FilterPath(func(p cmp.Path) bool {
+		s := p.String()
+		return s == "FailedAt" || s == "OriginalHeaders" || s == "OriginalSeq"
+	}, cmp.Ignore()),
+}
+
+func TestUndecodableMessageLandsInDLQWithOriginalBytes(t *testing.T) {
+	js, topo := setup(t)
+	garbage := []byte("\x00not json{")
+	publishEvent(t, js, "B2", "u1", garbage)
+	consumeInBackground(t, js, topo, func(_ context.Context, b []jetstream.Msg) []error {
+		errs := make([]error, len(b))
+		for i, m := range b {
+			if _, err := messages.DecodeCorpEvent(m.Data()); err != nil {
+				errs[i] = bus.Permanent(err)
+			}
+		}
+		return errs
+	})
+	waitFor(t, "dead letter", 10*time.Second, func() bool { return len(dlqEntries(t, js)) == 1 })
+	dl := dlqEntries(t, js)[0]
+	if diff := cmp.Diff(garbage, dl.PayloadBase64); diff != "" {
+		t.Errorf("payload not kept byte for byte:\n%s", diff)
+	}
+	if !errors.Is(errors.New(dl.Reason), nil) && dl.Reason == "" {
+		t.Error("no reason")
+	}
+}
+
+func TestTransientOnLastDeliveryIsDeadLettered(t *testing.T) {
+	js, topo := setup(t)
+	publishEvent(t, js, "C3", "l1", []byte(`{}`))
+	consumeInBackground(t, js, topo, func(_ context.Context, b []jetstream.Msg) []error {
+		return []error{errors.New("agent down")}
+	})
+	waitFor(t, "dead letter", 15*time.Second, func() bool { return len(dlqEntries(t, js)) == 1 })
+	if dl := dlqEntries(t, js)[0]; dl.Deliveries != 3 {
+		t.Errorf("deliveries = %d, want 3", dl.Deliveries)
+	}
+	waitFor(t, "original removed", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+}
+
+func TestMoverMovesMessageWhoseHandlerCrashedOnLastDelivery(t *testing.T) {
+	js, topo := setup(t)
+	ctx := testenv.Context(t)
+	publishEvent(t, js, "D4", "m1", []byte(`{"payload":"kept"}`))
+	// A handler that "crashes": it takes the message and never answers, on
+	// every delivery, so JetStream gives up after MaxDeliver.
+	cons, err := js.Consumer(ctx, bus.StreamEvents, bus.ConsumerBuilder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < topo.BuilderMaxDeliver; i++ {
+		mb, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range mb.Messages() {
+		}
+	}
+	// The server notices the exhausted message when it next tries to deliver
+	// (a pull is waiting after the last AckWait ran out): then it sends the
+	// advisory and delivers nothing.
+	mb, err := cons.Fetch(1, jetstream.FetchMaxWait(2500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range mb.Messages() {
+		t.Fatalf("message delivered beyond MaxDeliver: %s", m.Subject())
+	}
+	waitFor(t, "advisory", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamAdvisories) == 1 })
+	if got := streamMsgs(t, js, bus.StreamAdvisories); got != 1 {
+		t.Fatalf("advisories = %d, want 1", got)
+	}
+	// The mover starts only now: the advisory stream kept the advisory.
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = bus.RunMover(mctx, js, zaptest.NewLogger(t), fastBackoff) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "moved dead letter", 10*time.Second, func() bool { return len(dlqEntries(t, js)) == 1 })
+	dl := dlqEntries(t, js)[0]
+	want := messages.DeadLetter{V: 1, Stage: "mover", Deliveries: 3, OriginalStream: bus.StreamEvents,
+		OriginalSubject: "bcreg.events.BC_REG.D4", CorpNum: "D4", PayloadBase64: []byte(`{"payload":"kept"}`)}
+	if diff := cmp.Diff(want, dl, append(cmpDeadLetter, cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Reason" }, cmp.Ignore()))...); diff != "" {
+		t.Errorf("moved dead letter (-want +got):\n%s", diff)
+	}
+	waitFor(t, "original deleted", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+}
+
+func TestSubjectToken(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"plain", "0191294", "0191294"},
+		{"letters", "FM0123456", "FM0123456"},
+		{"space", "A 1", "~A~201"},
+		{"dot and wildcard", "a.b*>", "~a~2Eb~2A~3E"},
+		{"blank", "", "_"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, bus.SubjectToken(tc.in)); diff != "" {
+				t.Error(diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,258 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Handler processes a batch of messages (one message when BatchSize is 1)
+// and returns one result per message, in order: nil acks it; an error marked
+// Permanent dead-letters and terminates it; RetryAfter or Wait redeliver it
+// after their delay; any other error redelivers it after the back-off. The
+// loop settles every message; a handler never acks itself.
+type Handler func(ctx context.Context, batch []jetstream.Msg) []error
+
+// ConsumeOptions configures one consume loop.
+type ConsumeOptions struct {
+	Stream   string
+	Consumer string
+	// Stage names the dead letters this loop writes (builder, poster, mover).
+	Stage string
+	// Workers is how many handler calls run at once.
+	Workers int
+	// BatchSize is the most messages one handler call gets.
+	BatchSize int
+	// BatchWait is the longest a partial batch waits to fill.
+	BatchWait time.Duration
+	// MaxDeliver is the consumer's MaxDeliver: a message that fails on that
+	// delivery is dead-lettered by the loop rather than left to the mover.
+	MaxDeliver int
+	// AckWait is the consumer's AckWait; held messages get InProgress at a
+	// third of it.
+	AckWait time.Duration
+	Backoff Backoff
+	// Gate, when set, is called before each pull; while it returns false
+	// the loop pulls nothing (the poster's agent health gate).
+	Gate func(ctx context.Context) bool
+}
+
+func (o *ConsumeOptions) defaults() {
+	if o.Workers < 1 {
+		o.Workers = 1
+	}
+	if o.BatchSize < 1 {
+		o.BatchSize = 1
+	}
+	if o.BatchWait <= 0 {
+		o.BatchWait = time.Second
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 30 * time.Second
+	}
+}
+
+// Consume runs the loop until ctx ends, then stops pulling, lets running
+// handlers finish and settles their messages, and returns. Prefetch is
+// bounded by what the workers hold at once (Workers × BatchSize), so no
+// message waits in a buffer while its AckWait runs out.
+func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts ConsumeOptions, handle Handler) error {
+	opts.defaults()
+	log = log.With(zap.String("stream", opts.Stream), zap.String("consumer", opts.Consumer))
+	cons, err := js.Consumer(ctx, opts.Stream, opts.Consumer)
+	if err != nil {
+		return fmt.Errorf("consume %s/%s: %w", opts.Stream, opts.Consumer, err)
+	}
+	s := &settler{js: js, log: log, opts: opts}
+	sem := make(chan struct{}, opts.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	for ctx.Err() == nil {
+		if opts.Gate != nil && !opts.Gate(ctx) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		// Take a worker slot before pulling, so nothing is pulled that no
+		// worker can start on.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		batch, err := fetchBatch(ctx, cons, opts)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("pull failed", zap.Error(err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		if len(batch) == 0 {
+			<-sem
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.run(ctx, batch, handle)
+		}()
+	}
+	return nil
+}
+
+// fetchBatch pulls up to BatchSize messages, waiting at most BatchWait for
+// the batch to fill once the first message arrived (and up to a few
+// seconds for the first).
+func fetchBatch(ctx context.Context, cons jetstream.Consumer, opts ConsumeOptions) ([]jetstream.Msg, error) {
+	wait := 5 * time.Second
+	if opts.BatchSize > 1 {
+		wait = opts.BatchWait
+	}
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	mb, err := cons.Fetch(opts.BatchSize, jetstream.FetchContext(fctx))
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []jetstream.Msg
+	for m := range mb.Messages() {
+		out = append(out, m)
+	}
+	if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && len(out) == 0 {
+		return nil, err
+	}
+	return out, nil
+}
+
+type settler struct {
+	js   jetstream.JetStream
+	log  *zap.Logger
+	opts ConsumeOptions
+}
+
+// run calls the handler with InProgress kept up on every held message, then
+// settles each message by its result.
+func (s *settler) run(ctx context.Context, batch []jetstream.Msg, handle Handler) {
+	stop := make(chan struct{})
+	var keep sync.WaitGroup
+	keep.Add(1)
+	go func() {
+		defer keep.Done()
+		t := time.NewTicker(s.opts.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				for _, m := range batch {
+					_ = m.InProgress()
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	results := safeHandle(ctx, batch, handle)
+	close(stop)
+	keep.Wait()
+	for i, m := range batch {
+		s.settle(ctx, m, results[i])
+	}
+}
+
+// safeHandle turns a handler panic or a wrong-length result into transient
+// failures of the whole batch, so no message is lost to a bug.
+func safeHandle(ctx context.Context, batch []jetstream.Msg, handle Handler) (results []error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("handler panic: %v", r)
+			results = make([]error, len(batch))
+			for i := range results {
+				results[i] = err
+			}
+		}
+	}()
+	results = handle(ctx, batch)
+	if len(results) != len(batch) {
+		err := fmt.Errorf("handler returned %d results for %d messages", len(results), len(batch))
+		results = make([]error, len(batch))
+		for i := range results {
+			results[i] = err
+		}
+	}
+	return results
+}
+
+func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
+	md, mdErr := m.Metadata()
+	log := s.log.With(zap.String("subject", m.Subject()), zap.String("msg_id", m.Headers().Get(jetstream.MsgIDHeader)))
+	if cn := m.Headers().Get(HeaderCorpNum); cn != "" {
+		log = log.With(zap.String("corp_num", cn))
+	}
+	if mdErr != nil {
+		// Not a JetStream message: nothing to settle against.
+		log.Error("message without metadata", zap.Error(mdErr))
+		return
+	}
+	log = log.With(zap.Uint64("stream_seq", md.Sequence.Stream), zap.Uint64("deliveries", md.NumDelivered))
+	if result == nil {
+		if err := m.Ack(); err != nil {
+			log.Warn("ack failed; the message will be redelivered and handled idempotently", zap.Error(err))
+		}
+		return
+	}
+	last := s.opts.MaxDeliver > 0 && md.NumDelivered >= uint64(s.opts.MaxDeliver)
+	var rerr retryError
+	isRetry := errors.As(result, &rerr)
+	switch {
+	case IsPermanent(result):
+		s.deadLetter(ctx, log, m, md, result.Error())
+	case last:
+		s.deadLetter(ctx, log, m, md, fmt.Sprintf("gave up after %d deliveries: %v", md.NumDelivered, result))
+	case isRetry && !rerr.counts:
+		log.Debug("redelivery requested", zap.Duration("delay", rerr.delay), zap.String("reason", result.Error()))
+		_ = m.NakWithDelay(rerr.delay)
+	default:
+		delay := s.opts.Backoff.Delay(int(md.NumDelivered))
+		if isRetry && rerr.delay > 0 {
+			delay = rerr.delay
+		}
+		log.Warn("transient failure, redelivering after back-off", zap.Duration("delay", delay), zap.Error(result))
+		_ = m.NakWithDelay(delay)
+	}
+}
+
+// deadLetter publishes the message to BCREG_DLQ and only then terminates
+// it; if the DLQ publish fails the message is redelivered instead.
+func (s *settler) deadLetter(ctx context.Context, log *zap.Logger, m jetstream.Msg, md *jetstream.MsgMetadata, reason string) {
+	dl := DeadLetterFor(s.opts.Stage, reason, md.NumDelivered, md.Stream, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data())
+	if err := PublishDeadLetter(ctx, s.js, dl, s.opts.Backoff); err != nil {
+		log.Error("dead-letter publish failed, redelivering instead", zap.Error(err))
+		_ = m.NakWithDelay(s.opts.Backoff.Delay(1))
+		return
+	}
+	log.Error("message dead-lettered", zap.String("reason", reason))
+	if err := m.TermWithReason(truncate(reason, 200)); err != nil {
+		log.Warn("term failed after dead-lettering; the DLQ copy is de-duplicated", zap.Error(err))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

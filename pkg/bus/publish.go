@@ -1,0 +1,119 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// HeaderCorpNum carries the real corp_num beside the (possibly escaped)
+// subject token, so dead letters and tools name the corporation.
+const HeaderCorpNum = "Bcreg-Corp-Num"
+
+// Outgoing is one message to publish with its de-duplication id.
+type Outgoing struct {
+	Subject string
+	MsgID   string
+	CorpNum string
+	Data    []byte
+}
+
+func (o Outgoing) msg() *nats.Msg {
+	m := nats.NewMsg(o.Subject)
+	m.Data = o.Data
+	m.Header.Set(jetstream.MsgIDHeader, o.MsgID)
+	if o.CorpNum != "" {
+		m.Header.Set(HeaderCorpNum, o.CorpNum)
+	}
+	return m
+}
+
+// IsStreamFull reports whether a publish was refused because the stream hit
+// its limits (DiscardNew): the publisher must back off and retry later.
+func IsStreamFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		// 10077 is JSStreamStoreFailedF: "maximum messages/bytes exceeded".
+		if apiErr.ErrorCode == 10077 {
+			return true
+		}
+		d := strings.ToLower(apiErr.Description)
+		return strings.Contains(d, "maximum") && strings.Contains(d, "exceeded")
+	}
+	return false
+}
+
+// isAmbiguous reports whether the publish may or may not have been stored
+// (no reply from the stream: timeout, reconnect, no responders): retrying
+// with the same message id is safe. An answer from the server's API
+// (other than "full") is not ambiguous.
+func isAmbiguous(err error) bool {
+	var apiErr *jetstream.APIError
+	return !errors.As(err, &apiErr)
+}
+
+// Publish stores one message, retrying with the same message id while the
+// answer is ambiguous (timeout, reconnect) or the stream is full, until ctx
+// ends. The server drops the copies, so a retry never duplicates.
+func Publish(ctx context.Context, js jetstream.JetStream, o Outgoing, backoff Backoff) (*jetstream.PubAck, error) {
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		ack, err := js.PublishMsg(pctx, o.msg(), jetstream.WithMsgID(o.MsgID))
+		cancel()
+		if err == nil {
+			return ack, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("publish %s (id %s): %w", o.Subject, o.MsgID, ctx.Err())
+		}
+		if !IsStreamFull(err) && !isAmbiguous(err) {
+			return nil, fmt.Errorf("publish %s (id %s): %w", o.Subject, o.MsgID, err)
+		}
+		select {
+		case <-time.After(backoff.Delay(attempt)):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("publish %s (id %s): %w (last error: %v)", o.Subject, o.MsgID, ctx.Err(), err)
+		}
+	}
+}
+
+// PublishAll publishes the messages asynchronously, waits for every PubAck,
+// and retries the ones that failed one by one with Publish (same ids). It
+// returns one error per message (nil when stored).
+func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []Outgoing, backoff Backoff) []error {
+	errs := make([]error, len(msgs))
+	futures := make([]jetstream.PubAckFuture, len(msgs))
+	for i, o := range msgs {
+		f, err := js.PublishMsgAsync(o.msg(), jetstream.WithMsgID(o.MsgID))
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+			errs[i] = nil
+		case err := <-f.Err():
+			errs[i] = err
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
+	}
+	for i, err := range errs {
+		if err == nil || ctx.Err() != nil {
+			continue
+		}
+		_, errs[i] = Publish(ctx, js, msgs[i], backoff)
+	}
+	return errs
+}

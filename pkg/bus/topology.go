@@ -1,0 +1,141 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and consumer names (fixed: operators and dashboards use them).
+const (
+	StreamEvents     = "BCREG_EVENTS"
+	StreamCreds      = "BCREG_CREDS"
+	StreamDLQ        = "BCREG_DLQ"
+	StreamAdvisories = "BCREG_ADVISORIES"
+
+	ConsumerBuilder = "credential-builder"
+	ConsumerPoster  = "poster"
+	ConsumerMover   = "dlq-mover"
+
+	// AdvisorySubjects is what BCREG_ADVISORIES captures: every consumer's
+	// MAX_DELIVERIES advisory (the mover ignores streams that are not ours).
+	AdvisorySubjects = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"
+)
+
+// Topology holds the settings of the streams and consumers. Embed it in a
+// service's config; every field is a BCREG_ variable with a default.
+type Topology struct {
+	Replicas          int           `envconfig:"JS_REPLICAS" default:"1"`
+	DedupWindow       time.Duration `envconfig:"JS_DEDUP_WINDOW" default:"20m"`
+	EventsMaxBytes    int64         `envconfig:"JS_EVENTS_MAX_BYTES" default:"1073741824"`
+	CredsMaxBytes     int64         `envconfig:"JS_CREDS_MAX_BYTES" default:"4294967296"`
+	DLQMaxAge         time.Duration `envconfig:"JS_DLQ_MAX_AGE" default:"720h"`
+	AdvisoriesMaxAge  time.Duration `envconfig:"JS_ADVISORIES_MAX_AGE" default:"72h"`
+	BuilderAckWait    time.Duration `envconfig:"JS_BUILDER_ACK_WAIT" default:"2m"`
+	BuilderMaxDeliver int           `envconfig:"JS_BUILDER_MAX_DELIVER" default:"10"`
+	PosterAckWait     time.Duration `envconfig:"JS_POSTER_ACK_WAIT" default:"5m"`
+	PosterMaxDeliver  int           `envconfig:"JS_POSTER_MAX_DELIVER" default:"100"`
+	MaxAckPending     int           `envconfig:"JS_MAX_ACK_PENDING" default:"2000"`
+}
+
+// DefaultTopology returns the documented defaults (used by tests and tools
+// that do not load the environment).
+func DefaultTopology() Topology {
+	return Topology{
+		Replicas: 1, DedupWindow: 20 * time.Minute,
+		EventsMaxBytes: 1 << 30, CredsMaxBytes: 4 << 30,
+		DLQMaxAge: 30 * 24 * time.Hour, AdvisoriesMaxAge: 72 * time.Hour,
+		BuilderAckWait: 2 * time.Minute, BuilderMaxDeliver: 10,
+		PosterAckWait: 5 * time.Minute, PosterMaxDeliver: 100,
+		MaxAckPending: 2000,
+	}
+}
+
+// Validate checks the limits.
+func (t Topology) Validate() error {
+	var errs []error
+	if t.Replicas < 1 || t.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("BCREG_JS_REPLICAS=%d: want 1 to 5", t.Replicas))
+	}
+	if t.DedupWindow < 15*time.Minute {
+		errs = append(errs, fmt.Errorf("BCREG_JS_DEDUP_WINDOW=%v: want at least 15m (a retried publish must still be recognised)", t.DedupWindow))
+	}
+	if t.BuilderMaxDeliver < 2 || t.PosterMaxDeliver < 2 {
+		errs = append(errs, errors.New("BCREG_JS_BUILDER_MAX_DELIVER and BCREG_JS_POSTER_MAX_DELIVER: want at least 2"))
+	}
+	if t.BuilderAckWait < time.Second || t.PosterAckWait < time.Second {
+		errs = append(errs, errors.New("BCREG_JS_BUILDER_ACK_WAIT and BCREG_JS_POSTER_ACK_WAIT: want at least 1s"))
+	}
+	return errors.Join(errs...)
+}
+
+// Streams returns the stream definitions.
+func (t Topology) Streams() []jetstream.StreamConfig {
+	work := func(name, subj string, maxBytes int64) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name: name, Subjects: []string{subj + ".>"},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Replicas: t.Replicas, MaxBytes: maxBytes, Discard: jetstream.DiscardNew,
+			Duplicates: t.DedupWindow,
+		}
+	}
+	return []jetstream.StreamConfig{
+		work(StreamEvents, EventsPrefix, t.EventsMaxBytes),
+		work(StreamCreds, CredsPrefix, t.CredsMaxBytes),
+		{
+			Name: StreamDLQ, Subjects: []string{DLQPrefix + ".>"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: t.Replicas, MaxAge: t.DLQMaxAge, Duplicates: t.DedupWindow,
+			AllowDirect: true,
+		},
+		{
+			Name: StreamAdvisories, Subjects: []string{AdvisorySubjects},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: t.Replicas, MaxAge: t.AdvisoriesMaxAge,
+		},
+	}
+}
+
+// Consumers returns the durable consumer definitions by stream.
+func (t Topology) Consumers() map[string]jetstream.ConsumerConfig {
+	return map[string]jetstream.ConsumerConfig{
+		StreamEvents: {
+			Durable: ConsumerBuilder, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: t.BuilderAckWait, MaxDeliver: t.BuilderMaxDeliver,
+			MaxAckPending: t.MaxAckPending, Replicas: t.Replicas,
+		},
+		StreamCreds: {
+			Durable: ConsumerPoster, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: t.PosterAckWait, MaxDeliver: t.PosterMaxDeliver,
+			MaxAckPending: t.MaxAckPending, Replicas: t.Replicas,
+		},
+		StreamAdvisories: {
+			Durable: ConsumerMover, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: 30 * time.Second, MaxDeliver: -1, Replicas: t.Replicas,
+		},
+	}
+}
+
+// Apply creates or updates every stream and consumer. It is idempotent:
+// applying the same topology twice changes nothing.
+func (t Topology) Apply(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range t.Streams() {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("apply stream %s: %w", sc.Name, err)
+		}
+	}
+	for stream, cc := range t.Consumers() {
+		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
+			return fmt.Errorf("apply consumer %s on %s: %w", cc.Durable, stream, err)
+		}
+	}
+	return nil
+}
+
+// MaxDeliver returns the configured MaxDeliver of a stream's consumer.
+func (t Topology) MaxDeliver(stream string) int {
+	return t.Consumers()[stream].MaxDeliver
+}

@@ -1,0 +1,45 @@
+// Package logging builds the one zap logger a process uses: JSON for
+// machines (the default) or console for people, at the configured level,
+// always to stderr so a command's own output on stdout stays clean.
+package logging
+
+import (
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/bcgov/bcreg-events/pkg/config"
+)
+
+// New returns a logger named after the service.
+func New(cfg config.Logging, service string) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, fmt.Errorf("logging: %w", err)
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.TimeKey = "ts"
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	switch cfg.Format {
+	case "console":
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	case "json", "":
+		enc = zapcore.NewJSONEncoder(encCfg)
+	default:
+		return nil, fmt.Errorf("logging: unknown format %q", cfg.Format)
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), level)
+	return zap.New(core, zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))).
+		With(zap.String("service", service)), nil
+}
+
+// Fallback is the logger used before the configuration is loaded, so a bad
+// configuration is still reported as a structured line.
+func Fallback(service string) *zap.Logger {
+	l, _ := New(config.Logging{Level: "info", Format: "json"}, service)
+	return l
+}

@@ -1,0 +1,156 @@
+// Package messages defines the JSON contracts that travel on the streams:
+// CorpEvent (poller → builder), CredentialBundle (builder → poster) and
+// DeadLetter (any stage → BCREG_DLQ). Each carries a version field; a
+// message that cannot be decoded or has an unknown version is an error the
+// consumer dead-letters, never drops.
+package messages
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the contract version this code writes and reads.
+const Version = 1
+
+// SystemBCReg is the source system code of COLIN (BC Registries).
+const SystemBCReg = "BC_REG"
+
+// Reasons a CorpEvent is published.
+const (
+	ReasonEvent       = "event"
+	ReasonInitialLoad = "initial-load"
+	ReasonRequeue     = "requeue"
+	ReasonFutureDated = "future-dated"
+)
+
+// ErrUndecodable marks a payload that is not a valid message of its kind.
+var ErrUndecodable = errors.New("undecodable message")
+
+// EventRef is one end of a work item's event range. Date is the registry's
+// naive BC local time exactly as stored in event.event_timestmp.
+type EventRef struct {
+	EventID int64     `json:"event_id"`
+	Date    LocalTime `json:"event_date"`
+}
+
+// CorpEvent asks the builder to (re)build one corporation's credentials for
+// the events in (Prev, Last].
+type CorpEvent struct {
+	V          int       `json:"v"`
+	System     string    `json:"system"`
+	CorpNum    string    `json:"corp_num"`
+	Prev       EventRef  `json:"prev"`
+	Last       EventRef  `json:"last"`
+	Reason     string    `json:"reason"`
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// Credential is one credential of a bundle, identified by its hash.
+type Credential struct {
+	Hash          string         `json:"hash"`
+	Type          string         `json:"type"`
+	CredentialID  string         `json:"credential_id"`
+	Schema        string         `json:"schema"`
+	Version       string         `json:"version"`
+	Attributes    map[string]any `json:"attributes"`
+	Reason        string         `json:"reason"`
+	EffectiveDate string         `json:"effective_date"`
+}
+
+// CredentialBundle carries every unpublished credential of one corporation,
+// in issue order. Held-back credentials are never included.
+type CredentialBundle struct {
+	V             int          `json:"v"`
+	System        string       `json:"system"`
+	CorpNum       string       `json:"corp_num"`
+	CorpState     string       `json:"corp_state"`
+	Profile       string       `json:"profile"`
+	Prev          EventRef     `json:"prev"`
+	Last          EventRef     `json:"last"`
+	RetryRejected bool         `json:"retry_rejected"`
+	Credentials   []Credential `json:"credentials"`
+}
+
+// Stages that dead-letter messages.
+const (
+	StageBuilder = "builder"
+	StagePoster  = "poster"
+	StageMover   = "mover"
+)
+
+// DeadLetter is a message that stopped being retried, with the original
+// bytes so a requeue reproduces it exactly.
+type DeadLetter struct {
+	V               int                 `json:"v"`
+	Stage           string              `json:"stage"`
+	Reason          string              `json:"reason"`
+	Deliveries      uint64              `json:"deliveries"`
+	OriginalStream  string              `json:"original_stream"`
+	OriginalSubject string              `json:"original_subject"`
+	OriginalSeq     uint64              `json:"original_stream_seq"`
+	OriginalHeaders map[string][]string `json:"original_headers"`
+	FailedAt        time.Time           `json:"failed_at"`
+	CorpNum         string              `json:"corp_num,omitempty"`
+	PayloadBase64   []byte              `json:"payload_base64"`
+}
+
+// Encode marshals a message as JSON.
+func Encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+// DecodeCorpEvent decodes and checks a CorpEvent.
+func DecodeCorpEvent(b []byte) (CorpEvent, error) {
+	var m CorpEvent
+	if err := decode(b, &m, &m.V); err != nil {
+		return m, err
+	}
+	if m.CorpNum == "" {
+		return m, fmt.Errorf("%w: corp event without corp_num", ErrUndecodable)
+	}
+	return m, nil
+}
+
+// DecodeBundle decodes and checks a CredentialBundle.
+func DecodeBundle(b []byte) (CredentialBundle, error) {
+	var m CredentialBundle
+	if err := decode(b, &m, &m.V); err != nil {
+		return m, err
+	}
+	if m.CorpNum == "" {
+		return m, fmt.Errorf("%w: credential bundle without corp_num", ErrUndecodable)
+	}
+	for i, c := range m.Credentials {
+		if c.Hash == "" || c.Schema == "" {
+			return m, fmt.Errorf("%w: credential %d of %s has no hash or schema", ErrUndecodable, i, m.CorpNum)
+		}
+	}
+	return m, nil
+}
+
+// DecodeDeadLetter decodes and checks a DeadLetter.
+func DecodeDeadLetter(b []byte) (DeadLetter, error) {
+	var m DeadLetter
+	err := decode(b, &m, &m.V)
+	return m, err
+}
+
+func decode(b []byte, into any, version *int) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("%w: %v", ErrUndecodable, err)
+	}
+	if *version != Version {
+		return fmt.Errorf("%w: unknown version %d (this build reads %d)", ErrUndecodable, *version, Version)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package testenv
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NATS is an embedded NATS server with JetStream on a random loopback port.
+type NATS struct {
+	Server   *server.Server
+	StoreDir string
+}
+
+// URL is the client URL of the server.
+func (n *NATS) URL() string { return n.Server.ClientURL() }
+
+// NewNATS starts an embedded NATS server with JetStream and a temporary file
+// store; it is shut down when the test ends.
+func NewNATS(t testing.TB) *NATS {
+	t.Helper()
+	return StartNATS(t, t.TempDir(), -1)
+}
+
+// StartNATS starts an embedded server on storeDir and port (-1 for a random
+// one); tests that restart the server pass the same directory and port.
+func StartNATS(t testing.TB, storeDir string, port int) *NATS {
+	t.Helper()
+	opts := &server.Options{
+		ServerName: "bcreg-test",
+		Host:       "127.0.0.1",
+		Port:       port,
+		HTTPHost:   "127.0.0.1",
+		HTTPPort:   -1,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		NoLog:      true,
+		NoSigs:     true,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("testenv: nats server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("testenv: nats server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return &NATS{Server: s, StoreDir: storeDir}
+}
+
+// Connect opens a client connection and a JetStream handle, closed when the
+// test ends.
+func (n *NATS) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(n.URL())
+	if err != nil {
+		t.Fatalf("testenv: nats connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("testenv: jetstream: %v", err)
+	}
+	return nc, js
+}
