@@ -1,0 +1,171 @@
+package agentsim
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+)
+
+// fakeClock is a settable clock for sync periods and timestamps.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// startSim starts a simulator on an httptest server. A nil clock is the real
+// one.
+func startSim(t *testing.T, cfg Config, clock *fakeClock) (*Sim, *httptest.Server) {
+	t.Helper()
+	now := time.Now
+	if clock != nil {
+		now = clock.now
+	}
+	s, err := newSim(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), now)
+	if err != nil {
+		t.Fatalf("newSim: %v", err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		s.Close()
+		srv.Close()
+	})
+	return s, srv
+}
+
+// reply is the part of an HTTP reply the tests compare.
+type reply struct {
+	Status      int
+	ContentType string
+	Body        string
+}
+
+// call sends one request and returns the reply, with result ids replaced by
+// <id>.
+func call(t *testing.T, srv *httptest.Server, method, path, contentType, body string) reply {
+	t.Helper()
+	r := callRaw(t, srv, method, path, contentType, body)
+	r.Body = maskIDs(r.Body)
+	return r
+}
+
+// callRaw is call without masking the ids.
+func callRaw(t *testing.T, srv *httptest.Server, method, path, contentType, body string) reply {
+	t.Helper()
+	r, err := callErr(context.Background(), srv.Client(), srv.URL, method, path, contentType, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+func callErr(ctx context.Context, hc *http.Client, base, method, path, contentType, body string) (reply, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: string(b)}, nil
+}
+
+var idPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`)
+
+func maskIDs(s string) string { return idPattern.ReplaceAllString(s, "<id>") }
+
+// post sends a JSON body to the VON-X issue route of the bcreg issuer.
+func post(t *testing.T, srv *httptest.Server, query, body string) reply {
+	t.Helper()
+	return call(t, srv, http.MethodPost, "/bcreg/issue-credential"+query, "application/json", body)
+}
+
+// rows decodes a batch reply.
+func rows(t *testing.T, body string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("batch reply %q: %v", body, err)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or two seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Attribute objects used by the tests.
+const (
+	regAttrs = `{"registration_id":"BC1529559","registration_date":"2004-07-21T20:03:11+00:00",` +
+		`"entity_name":"Ready Mix Ltd.","entity_name_effective":"2004-07-21T20:03:11+00:00",` +
+		`"entity_status":"ACT","entity_status_effective":"2004-07-21T20:03:11+00:00","entity_type":"BC",` +
+		`"registration_type":"","home_jurisdiction":"BC","registered_jurisdiction":"",` +
+		`"effective_date":"2004-07-21T20:03:11+00:00"}`
+	regAttrs2 = `{"registration_id":"BC0000002","entity_name":"Second Co.","entity_status":"ACT",` +
+		`"effective_date":"2010-01-01T08:00:00+00:00"}`
+	relAttrs = `{"registration_id":"FM0000001","associated_registration_id":"BC1529559",` +
+		`"relationship":"Owns","relationship_description":"Does Business As","relationship_status":"ACT",` +
+		`"relationship_status_effective":"2004-07-21T20:03:11+00:00","effective_date":"2004-07-21T20:03:11+00:00"}`
+	// registries.ca registration with all 19 attributes.
+	reg42Attrs = `{"registration_id":"BC1529559","registration_date":"2004-07-21T20:03:11+00:00",` +
+		`"registration_expiry_date":"","registration_renewal_effective":"","entity_name":"Ready Mix Ltd.",` +
+		`"entity_name_effective":"2004-07-21T20:03:11+00:00","entity_name_assumed":"",` +
+		`"entity_name_assumed_effective":"","entity_name_trans":"","entity_name_trans_effective":"",` +
+		`"entity_status":"ACT","entity_status_effective":"2004-07-21T20:03:11+00:00","entity_type":"BC",` +
+		`"registered_jurisdiction":"","extra_jurisdictional_registration":"","home_jurisdiction":"BC",` +
+		`"effective_date":"2004-07-21T20:03:11+00:00","reason_description":"Filing","expiry_date":""}`
+)
+
+func item(schema, version, attrs string) string {
+	return `{"schema":"` + schema + `","version":"` + version + `","attributes":` + attrs + `}`
+}
+
+func batch(items ...string) string { return "[" + strings.Join(items, ",") + "]" }
+
+const (
+	reg36 = "registration.bc_registries"
+	rel36 = "relationship.bc_registries"
+	reg42 = "registration.registries.ca"
+)

@@ -1,0 +1,141 @@
+// Package credential turns corporation snapshots (package source) into
+// verifiable-credential attribute sets, exactly as a given version of the
+// original Python pipeline did, so that the stored text and its hash match.
+//
+// Each version is a Profile: a pure function from a snapshot (and the work
+// item's parameters) to an ordered list of credentials. The `snapshot`
+// profile reproduces commit 8bc273a (2018, current state only,
+// *.bc_registries 1.0.36 schemas; domain.md §3.4); a `history` profile (the
+// per-date generator of domain.md §3.6) fits behind the same interface.
+//
+// Where the original crashed on bad data (a missing start event, no state
+// row, null dates), the profiles fall back to the most reasonable value, log
+// a warning naming the corporation and the missing row, and still produce
+// credentials; every such deviation is listed in docs/deviations.md.
+//
+// The credential text is canonical JSON (package canonical) and its dates are
+// converted from BC local time exactly as pytz did (package bctime).
+package credential
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
+	"github.com/bcgov/bcreg-events/pkg/source"
+)
+
+// Credential types (CREDENTIAL_TYPE_CD).
+const (
+	TypeRegistration = "REG"
+	TypeAddress      = "ADDR"
+	TypeRelationship = "REL"
+)
+
+// Credential is one generated credential, ready to be stored and posted.
+type Credential struct {
+	Type    string // CREDENTIAL_TYPE_CD: REG, ADDR, REL
+	ID      string // CREDENTIAL_ID
+	Schema  string // schema name registered with the agent
+	Version string // schema version
+	// Attributes is the credential's content, what the agent receives.
+	Attributes canonical.Object
+	// JSON is the canonical text of Attributes: what is stored and hashed.
+	JSON string
+	// Hash is the lowercase hex SHA-256 of JSON (CREDENTIAL_HASH).
+	Hash string
+	// Held marks a credential that is stored but never posted (stored with
+	// process_success 'A').
+	Held bool
+	// Reason is the CREDENTIAL_REASON; the snapshot profile has none.
+	Reason string
+	// EffectiveDate is the effective_date attribute ("" when null).
+	EffectiveDate string
+}
+
+// Result is what a profile generated for one corporation.
+type Result struct {
+	CorpNum string
+	// CorpState is the CORP_STATE column: the current operational state
+	// (ACT or HIS), or "N/A" when the corporation has no usable state row.
+	CorpState string
+	// Credentials in issue order.
+	Credentials []Credential
+	// Note says why Credentials is empty, when it is.
+	Note string
+	// Warnings lists the data problems met and the fallback used for each;
+	// they are also logged.
+	Warnings []string
+}
+
+// Params are a work item's inputs besides the snapshot. The snapshot profile
+// ignores them; the history profile needs them.
+type Params struct {
+	// Now is the current BC local time (naive wall clock): events effective
+	// after it are future-dated.
+	Now time.Time
+	// Prev and Last bound the work item's event range.
+	Prev, Last EventMark
+}
+
+// EventMark is a position in the registry's event stream.
+type EventMark struct {
+	EventID int64
+	// Date is the event's naive BC local timestamp.
+	Date time.Time
+}
+
+// Profile is one version of the credential generator.
+type Profile interface {
+	// Name is the profile's name (ProfileSnapshot, ...).
+	Name() string
+	// InScope reports whether the pipeline of this version processes the
+	// corporation at all.
+	InScope(s *source.Snapshot) bool
+	// Generate returns the corporation's credentials in issue order. It is
+	// pure apart from logging; an error means the corporation cannot be
+	// generated.
+	Generate(s *source.Snapshot, p Params) (*Result, error)
+}
+
+// Profile names.
+const (
+	ProfileSnapshot = "snapshot"
+	ProfileHistory  = "history"
+)
+
+// Options configure a profile.
+type Options struct {
+	// PostAddresses posts address credentials instead of holding them back
+	// (BCREG_POST_ADDRESSES; default false, as in the original).
+	PostAddresses bool
+	// Log receives a warning per data problem; nil discards them.
+	Log *zap.Logger
+}
+
+// New returns the profile called name.
+func New(name string, opts Options) (Profile, error) {
+	switch name {
+	case ProfileSnapshot:
+		return NewSnapshot(opts), nil
+	case ProfileHistory:
+		return nil, fmt.Errorf("credential profile %q: not implemented yet", name)
+	}
+	return nil, fmt.Errorf("unknown credential profile %q (want %q or %q)", name, ProfileSnapshot, ProfileHistory)
+}
+
+// newCredential fills in the canonical text and hash of attrs.
+func newCredential(typ, id, schema, version string, attrs canonical.Object) (Credential, error) {
+	text, err := canonical.Marshal(attrs)
+	if err != nil {
+		return Credential{}, fmt.Errorf("%s credential %s: %w", typ, id, err)
+	}
+	eff, _ := attrs["effective_date"].(string)
+	return Credential{
+		Type: typ, ID: id, Schema: schema, Version: version,
+		Attributes: attrs, JSON: string(text), Hash: canonical.Hash(text),
+		EffectiveDate: eff,
+	}, nil
+}

@@ -1,0 +1,83 @@
+// Package eventdb owns the event-processor database: its schema (numbered,
+// embedded SQL migrations applied with goose under a PostgreSQL session
+// lock, so two processes migrating at once is safe), the advisory-lock
+// helpers the services coordinate with, and the SQL of every table of
+// architecture.md §5.
+package eventdb
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/bcgov/bcreg-events/pkg/config"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open connects a pool to the database at url and checks it answers; the
+// error names the server (password redacted) and the setting.
+func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%s: %w", setting, config.RedactURL(url), err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s (%s): %w", config.RedactURL(url), setting, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s (%s): %w", config.RedactURL(url), setting, err)
+	}
+	return pool, nil
+}
+
+// MigrationResult says what Migrate did.
+type MigrationResult struct {
+	Applied []int64 // versions applied by this run
+	Current int64   // schema version afterwards
+}
+
+// Migrate applies every pending migration. Concurrent runs serialise on a
+// PostgreSQL session advisory lock; a second run applies nothing.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		var partial *goose.PartialError
+		if errors.As(err, &partial) {
+			return MigrationResult{}, fmt.Errorf("migrate: version %d failed: %w", partial.Failed.Source.Version, partial.Err)
+		}
+		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
+	}
+	var res MigrationResult
+	for _, r := range results {
+		res.Applied = append(res.Applied, r.Source.Version)
+	}
+	if res.Current, err = p.GetDBVersion(ctx); err != nil {
+		return res, fmt.Errorf("migrate: read version: %w", err)
+	}
+	return res, nil
+}
