@@ -18,10 +18,17 @@ import (
 // Prefix is the prefix of every variable this project reads.
 const Prefix = "BCREG"
 
-// Validator is implemented by configs (and sub-configs) that check
-// themselves after loading. Validate returns every problem, joined.
+// Validator is implemented by sub-configs that check themselves after
+// loading. Validate returns every problem, joined.
 type Validator interface {
 	Validate() error
+}
+
+// RootValidator is implemented by a service's config for checks across
+// sub-configs. It has its own method name so a sub-config's Validate,
+// promoted through embedding, is never mistaken for it.
+type RootValidator interface {
+	ValidateConfig() error
 }
 
 // Fallbacker is implemented by sub-configs that fill unset fields from the
@@ -56,20 +63,20 @@ func load(cfg any, lookup func(string) (string, bool)) error {
 	if err := envconfig.Process(Prefix, cfg); err != nil {
 		return fmt.Errorf("config: %w", cleanEnvconfigError(err))
 	}
-	walk(rv, func(v reflect.Value) {
+	walkEmbedded(rv.Elem(), func(v reflect.Value) {
 		if fb, ok := v.Addr().Interface().(Fallbacker); ok {
 			fb.ApplyFallbacks(lookup)
 		}
 	})
-	walk(rv, func(v reflect.Value) {
-		if val, ok := v.Addr().Interface().(Validator); ok && v.Addr() != rv {
+	walkEmbedded(rv.Elem(), func(v reflect.Value) {
+		if val, ok := v.Addr().Interface().(Validator); ok {
 			if err := val.Validate(); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	})
-	if val, ok := cfg.(Validator); ok {
-		if err := val.Validate(); err != nil {
+	if val, ok := cfg.(RootValidator); ok {
+		if err := val.ValidateConfig(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -89,24 +96,15 @@ func cleanEnvconfigError(err error) error {
 	return err
 }
 
-// walk calls fn on every struct value reachable through struct fields,
-// the root included, children before parents' siblings.
-func walk(v reflect.Value, fn func(reflect.Value)) {
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return
-	}
-	fn(v)
+// walkEmbedded calls fn on every embedded sub-config of v, depth first.
+func walkEmbedded(v reflect.Value, fn func(reflect.Value)) {
 	for i := 0; i < v.NumField(); i++ {
-		f := v.Field(i)
-		if !v.Type().Field(i).IsExported() {
+		f, sf := v.Field(i), v.Type().Field(i)
+		if !sf.IsExported() || !sf.Anonymous || f.Kind() != reflect.Struct || isLeafType(f.Type()) {
 			continue
 		}
-		if f.Kind() == reflect.Struct && !isLeafType(f.Type()) {
-			walk(f, fn)
-		}
+		walkEmbedded(f, fn)
+		fn(f)
 	}
 }
 

@@ -1,0 +1,157 @@
+// Package daemon runs the common frame of every long-running service: it
+// connects to what the service needs (NATS and the topology, the event
+// database and its migrations, the source database), serves the side port
+// with readiness checks on each, runs the service's workers, and shuts down
+// in the order of architecture.md rule 9 within a deadline: readiness false,
+// stop pulling, let in-flight work finish, drain NATS, close the pools.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
+)
+
+// Options says what a service needs.
+type Options struct {
+	Name     string
+	HTTP     config.HTTP
+	NATS     *config.NATS     // nil: no NATS
+	Topology *bus.Topology    // applied at start when NATS is used
+	EventDB  *config.EventDB  // nil: no event database
+	SourceDB *config.SourceDB // nil: no source database
+	// RunMover runs the dlq-mover beside the workers.
+	RunMover bool
+	Backoff  bus.Backoff
+}
+
+// Deps is what a service's workers get.
+type Deps struct {
+	Log      *zap.Logger
+	Health   *lifecycle.Health
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	EventDB  *pgxpool.Pool
+	SourceDB *pgxpool.Pool
+}
+
+// Worker is one long-running loop of a service; it returns when ctx ends
+// (after finishing or handing back its in-flight work).
+type Worker func(ctx context.Context, deps Deps) error
+
+// Run connects, starts the side port and the workers, and waits for ctx to
+// end (a signal) or a worker to fail; then it shuts down in order.
+func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) (err error) {
+	health := lifecycle.NewHealth(log)
+	deps := Deps{Log: log, Health: health}
+	if err := health.Serve(opts.HTTP.Addr); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = health.Shutdown(sctx)
+	}()
+
+	startCtx, cancelStart := context.WithTimeout(ctx, time.Minute)
+	defer cancelStart()
+	if opts.EventDB != nil {
+		if deps.EventDB, err = eventdb.Open(startCtx, opts.EventDB.URL.Value(), "BCREG_EVENT_DB_URL"); err != nil {
+			return err
+		}
+		defer deps.EventDB.Close()
+		health.AddCheck("event_db", pingCheck(deps.EventDB))
+		if opts.EventDB.Migrate {
+			res, err := eventdb.Migrate(startCtx, deps.EventDB)
+			if err != nil {
+				return err
+			}
+			log.Info("event database migrated", zap.Int64s("applied", res.Applied), zap.Int64("version", res.Current))
+		}
+	}
+	if opts.SourceDB != nil {
+		if deps.SourceDB, err = eventdb.Open(startCtx, opts.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL"); err != nil {
+			return err
+		}
+		defer deps.SourceDB.Close()
+		health.AddCheck("source_db", pingCheck(deps.SourceDB))
+	}
+	if opts.NATS != nil {
+		if deps.NC, deps.JS, err = bus.Connect(startCtx, *opts.NATS, opts.Name, log); err != nil {
+			return err
+		}
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if derr := bus.Drain(dctx, deps.NC); derr != nil {
+				log.Warn("nats drain", zap.Error(derr))
+			}
+		}()
+		health.AddCheck("nats", bus.ReadyCheck(deps.NC))
+		if opts.Topology != nil {
+			if err := opts.Topology.Apply(startCtx, deps.JS); err != nil {
+				return fmt.Errorf("apply JetStream topology on %s: %w", opts.NATS.URL, err)
+			}
+		}
+	}
+	cancelStart()
+
+	// Workers run on their own context so a signal can be turned into an
+	// orderly stop with a deadline.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	all := workers
+	if opts.RunMover && deps.JS != nil {
+		all = append(all, func(ctx context.Context, d Deps) error { return bus.RunMover(ctx, d.JS, d.Log, opts.Backoff) })
+	}
+	errs := make(chan error, len(all))
+	var wg sync.WaitGroup
+	for _, w := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w(workCtx, deps); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- err
+			}
+		}()
+	}
+	log.Info("service started")
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", zap.Duration("deadline", opts.HTTP.ShutdownTimeout))
+	case runErr = <-errs:
+		log.Error("worker failed, shutting down", zap.Error(runErr))
+	}
+	health.SetDraining()
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(opts.HTTP.ShutdownTimeout):
+		log.Error("workers did not stop within the shutdown deadline; unacked messages will be redelivered")
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func pingCheck(pool *pgxpool.Pool) lifecycle.Check {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return pool.Ping(ctx)
+	}
+}

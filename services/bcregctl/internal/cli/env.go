@@ -1,0 +1,5 @@
+package cli
+
+import "os"
+
+var lookupEnv = os.LookupEnv

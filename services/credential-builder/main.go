@@ -1,0 +1,28 @@
+// Command credential-builder consumes CorpEvents from BCREG_EVENTS, rebuilds each
+// corporation from the registry, stores its new credentials and publishes
+// them as CredentialBundles to BCREG_CREDS. Any number of replicas may run.
+package main
+
+import (
+	"context"
+
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
+	"github.com/bcgov/bcreg-events/pkg/logging"
+	"github.com/bcgov/bcreg-events/services/credential-builder/internal/builder"
+)
+
+func main() { lifecycle.Main("credential-builder", run) }
+
+func run(ctx context.Context) error {
+	var cfg builder.Config
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	log, err := logging.New(cfg.Logging, "credential-builder")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	return builder.Run(ctx, cfg, log)
+}
