@@ -1,0 +1,118 @@
+package messages
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func sampleEvent() CorpEvent {
+	return CorpEvent{V: 1, System: SystemBCReg, CorpNum: "0191294",
+		Prev:   EventRef{EventID: 0, Date: ZeroLocal},
+		Last:   EventRef{EventID: 111258289, Date: NewLocalTime(time.Date(2018, 7, 24, 10, 2, 11, 0, time.UTC))},
+		Reason: ReasonEvent, DetectedAt: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+}
+
+func sampleBundle() CredentialBundle {
+	return CredentialBundle{V: 1, System: SystemBCReg, CorpNum: "0191294", CorpState: "ACT", Profile: "history",
+		Prev: EventRef{Date: ZeroLocal}, Last: EventRef{EventID: 7, Date: NewLocalTime(time.Date(2019, 1, 2, 3, 4, 5, 123456000, time.UTC))},
+		Credentials: []Credential{{Hash: "ab12", Type: "REG", CredentialID: "BC0191294", Schema: "registration.registries.ca",
+			Version: "1.0.42", Attributes: map[string]any{"entity_name": "Café Ltd.", "effective_date": "2019-01-02T11:04:05+00:00"},
+			Reason: "Filing:NOCAD", EffectiveDate: "2019-01-02T11:04:05+00:00"}}}
+}
+
+func sampleDeadLetter() DeadLetter {
+	return DeadLetter{V: 1, Stage: StagePoster, Reason: "Credential was not stored: bad attribute", Deliveries: 7,
+		OriginalStream: "BCREG_CREDS", OriginalSubject: "bcreg.creds.BC_REG.0191294", OriginalSeq: 42,
+		OriginalHeaders: map[string][]string{"Nats-Msg-Id": {"ab12"}}, FailedAt: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC),
+		CorpNum: "0191294", PayloadBase64: []byte(`{"v":1}`)}
+}
+
+// TestGolden pins the wire contracts: a change to a message's JSON shows up
+// in review as a golden-file diff.
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  any
+	}{
+		{"corp_event", sampleEvent()},
+		{"credential_bundle", sampleBundle()},
+		{"dead_letter", sampleDeadLetter()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Encode(tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tc.name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if diff := cmp.Diff(string(want[:len(want)-1]), string(got)); diff != "" {
+				t.Errorf("wire format changed (-golden +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	ev := sampleEvent()
+	b, _ := Encode(ev)
+	got, err := DecodeCorpEvent(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ev, got); diff != "" {
+		t.Errorf("corp event (-want +got):\n%s", diff)
+	}
+	dl := sampleDeadLetter()
+	b, _ = Encode(dl)
+	gotDL, err := DecodeDeadLetter(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(dl, gotDL); diff != "" {
+		t.Errorf("dead letter (-want +got):\n%s", diff)
+	}
+	b, _ = Encode(sampleBundle())
+	if _, err := DecodeBundle(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUndecodable(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+	}{
+		{"not json", "\x00garbage"},
+		{"unknown version", `{"v":2,"corp_num":"A1"}`},
+		{"no version", `{"corp_num":"A1"}`},
+		{"no corp_num", `{"v":1}`},
+		{"naive date with offset", `{"v":1,"corp_num":"A1","last":{"event_id":1,"event_date":"2018-07-24T10:02:11Z"}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := DecodeCorpEvent([]byte(tc.data)); !errors.Is(err, ErrUndecodable) {
+				t.Errorf("err = %v, want ErrUndecodable", err)
+			}
+			if _, err := DecodeBundle([]byte(tc.data)); !errors.Is(err, ErrUndecodable) {
+				t.Errorf("bundle err = %v, want ErrUndecodable", err)
+			}
+		})
+	}
+}
