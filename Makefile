@@ -32,6 +32,7 @@ build:
 ## embedded in the test processes. End-to-end tests use the binaries in ./bin.
 test: build
 	$(GO) vet work
+	$(GO) vet -tags testcontainers github.com/bcgov/bcreg-events/pkg/testenv
 	$(MAKE) test-race test-rest
 
 test-race:
