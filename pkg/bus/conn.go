@@ -28,6 +28,9 @@ func Connect(ctx context.Context, cfg config.NATS, name string, log *zap.Logger)
 		nats.ReconnectWait(time.Second),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // a deliberate close or drain
+			}
 			log.Warn("nats disconnected", zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {

@@ -93,6 +93,11 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 func (s *Server) prepare(ctx context.Context) error {
+	// Parents must be traversable by the server's user; the cluster
+	// directory itself must be 0700 (initdb and the server insist).
+	if err := os.MkdirAll(filepath.Dir(s.opts.DataDir), 0o755); err != nil {
+		return fmt.Errorf("localpg: create data dir: %w", err)
+	}
 	if err := os.MkdirAll(s.opts.DataDir, 0o700); err != nil {
 		return fmt.Errorf("localpg: create data dir: %w", err)
 	}

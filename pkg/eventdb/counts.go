@@ -1,0 +1,78 @@
+package eventdb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TableCounts are the status figures of one work table, as the original's
+// status report counted them (processed, outstanding, failed) plus ours.
+type TableCounts struct {
+	Processed   int64 `json:"processed"`
+	Outstanding int64 `json:"outstanding"`
+	Failed      int64 `json:"failed"`        // N
+	Skipped     int64 `json:"skipped"`       // S
+	DeadLetter  int64 `json:"dead_lettered"` // D
+	Held        int64 `json:"held"`          // A
+	Waiting     int64 `json:"waiting"`       // outstanding with not_before in the future
+	Unpublished int64 `json:"unpublished"`   // outbox: not yet in a bundle on BCREG_CREDS
+}
+
+// PipelineCounts are the event database's figures for a status report.
+type PipelineCounts struct {
+	WatermarkEventID   int64                  `json:"watermark_event_id"`
+	WatermarkEventDate *time.Time             `json:"watermark_event_date,omitempty"`
+	InitialLoadRunning bool                   `json:"initial_load_running"`
+	Tables             map[string]TableCounts `json:"tables"`
+}
+
+// Counts reads the status figures in a handful of aggregate queries.
+func Counts(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (PipelineCounts, error) {
+	var pc PipelineCounts
+	pc.Tables = map[string]TableCounts{}
+	var date *time.Time
+	err := q.QueryRow(ctx, `SELECT COALESCE(max(event_id), 0),
+		(SELECT event_date FROM last_event WHERE event_id > 0 ORDER BY record_id DESC LIMIT 1)
+		FROM last_event WHERE event_id > 0`).Scan(&pc.WatermarkEventID, &date)
+	if err != nil {
+		return pc, fmt.Errorf("count watermark: %w", err)
+	}
+	pc.WatermarkEventDate = date
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM initial_load WHERE finished_at IS NULL)`).Scan(&pc.InitialLoadRunning); err != nil {
+		return pc, fmt.Errorf("count initial load: %w", err)
+	}
+	for _, table := range []string{"event_by_corp_filing", "corp_history_log"} {
+		var c TableCounts
+		// Table names come from the fixed list above, never from input.
+		err := q.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE process_date IS NOT NULL),
+			count(*) FILTER (WHERE process_date IS NULL),
+			count(*) FILTER (WHERE process_success = 'N'),
+			count(*) FILTER (WHERE process_success = 'S')
+			FROM `+table).Scan(&c.Processed, &c.Outstanding, &c.Failed, &c.Skipped)
+		if err != nil {
+			return pc, fmt.Errorf("count %s: %w", table, err)
+		}
+		pc.Tables[table] = c
+	}
+	var c TableCounts
+	err = q.QueryRow(ctx, `SELECT
+		count(*) FILTER (WHERE process_success IN ('Y', 'N', 'D')),
+		count(*) FILTER (WHERE process_success IS NULL AND (not_before IS NULL OR not_before <= now())),
+		count(*) FILTER (WHERE process_success = 'N'),
+		count(*) FILTER (WHERE process_success = 'D'),
+		count(*) FILTER (WHERE process_success = 'A'),
+		count(*) FILTER (WHERE process_success IS NULL AND not_before > now()),
+		count(*) FILTER (WHERE process_success IS NULL AND published_at IS NULL AND (not_before IS NULL OR not_before <= now()))
+		FROM credential_log`).Scan(&c.Processed, &c.Outstanding, &c.Failed, &c.DeadLetter, &c.Held, &c.Waiting, &c.Unpublished)
+	if err != nil {
+		return pc, fmt.Errorf("count credential_log: %w", err)
+	}
+	pc.Tables["credential_log"] = c
+	return pc, nil
+}

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/dev"
+)
+
+func init() {
+	register("dev", "run the whole pipeline locally (make run): NATS, PostgreSQL, vonx-sim, demo data, services", runDev)
+}
+
+type devConfig struct {
+	Profile      string `envconfig:"PROFILE" default:"snapshot"`
+	ExitWhenIdle bool   `envconfig:"RUN_EXIT_WHEN_IDLE" default:"false"`
+}
+
+func runDev(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "dev", "[--data-dir DIR] [--demo-data DIR] [--bin DIR]", "BCREG_PROFILE, BCREG_RUN_EXIT_WHEN_IDLE")
+	self, _ := os.Executable()
+	dataDir := fs.String("data-dir", ".data", "where NATS and PostgreSQL keep their data (root: PostgreSQL's goes under /var/tmp)")
+	demo := fs.String("demo-data", "deploy/demo-data", "directory with dev_fixture.sql and code_tables.sql")
+	binDir := fs.String("bin", filepath.Dir(self), "directory with the service binaries")
+	builders := fs.Int("builders", 2, "credential-builder replicas")
+	posters := fs.Int("posters", 2, "poster replicas")
+	every := fs.Duration("status-every", 2*time.Second, "live status refresh")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var cfg devConfig
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(*demo, "dev_fixture.sql")); err != nil {
+		return fmt.Errorf("demo data: %w (run from the repository root or pass --demo-data)", err)
+	}
+	return dev.Run(ctx, e.log, dev.Options{
+		DataDir: *dataDir, DemoDataDir: *demo, BinDir: *binDir, Profile: cfg.Profile,
+		ExitWhenIdle: cfg.ExitWhenIdle, StatusEvery: *every, Builders: *builders, Posters: *posters, Out: e.stdout,
+	})
+}
