@@ -5,7 +5,7 @@
 GO        ?= go
 BIN       := $(CURDIR)/bin
 SERVICES  := event-poller credential-builder poster vonx-sim bcregctl
-MODULES   := pkg $(addprefix services/,$(SERVICES))
+MODULES   := pkg deploy $(addprefix services/,$(SERVICES))
 # Concurrency-heavy packages run under the race detector.
 RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
              github.com/bcgov/bcreg-events/pkg/agentsim/... \
