@@ -5,8 +5,10 @@
 // Each version is a Profile: a pure function from a snapshot (and the work
 // item's parameters) to an ordered list of credentials. The `snapshot`
 // profile reproduces commit 8bc273a (2018, current state only,
-// *.bc_registries 1.0.36 schemas; domain.md §3.4); a `history` profile (the
-// per-date generator of domain.md §3.6) fits behind the same interface.
+// *.bc_registries 1.0.36 schemas; domain.md §3.4); the `history` profile
+// reproduces the per-date generator of the last single-source pipeline
+// (domain.md §3.6, *.registries.ca 1.0.42 schemas, commit 6325b7e) from a
+// full-history snapshot. docs/profiles.md compares them.
 //
 // Where the original crashed on bad data (a missing start event, no state
 // row, null dates), the profiles fall back to the most reasonable value, log
@@ -29,14 +31,15 @@ import (
 
 // Credential types (CREDENTIAL_TYPE_CD).
 const (
-	TypeRegistration = "REG"
-	TypeAddress      = "ADDR"
-	TypeRelationship = "REL"
+	TypeRegistration   = "REG"
+	TypeAddress        = "ADDR"
+	TypeRelationship   = "REL"
+	TypeBusinessNumber = "BNC" // history profile only
 )
 
 // Credential is one generated credential, ready to be stored and posted.
 type Credential struct {
-	Type    string // CREDENTIAL_TYPE_CD: REG, ADDR, REL
+	Type    string // CREDENTIAL_TYPE_CD: REG, ADDR, REL, BNC
 	ID      string // CREDENTIAL_ID
 	Schema  string // schema name registered with the agent
 	Version string // schema version
@@ -49,10 +52,15 @@ type Credential struct {
 	// Held marks a credential that is stored but never posted (stored with
 	// process_success 'A').
 	Held bool
-	// Reason is the CREDENTIAL_REASON; the snapshot profile has none.
+	// Reason is the CREDENTIAL_REASON ("Filing:NOCAD", "Event:CONVICORP");
+	// the snapshot profile has none.
 	Reason string
 	// EffectiveDate is the effective_date attribute ("" when null).
 	EffectiveDate string
+	// NotBefore is the UTC instant before which the credential must not be
+	// posted (stored as not_before): its effective_date or expiry_date when
+	// either lies in the future; zero when it may be posted at once.
+	NotBefore time.Time
 }
 
 // Result is what a profile generated for one corporation.
@@ -68,16 +76,47 @@ type Result struct {
 	// Warnings lists the data problems met and the fallback used for each;
 	// they are also logged.
 	Warnings []string
+	// Requeue lists when the corporation must be processed again because
+	// events take effect in the future (history profile): the credentials
+	// of those events are not generated yet.
+	Requeue []Requeue
+}
+
+// Requeue is a future-dated change of a corporation: when it becomes
+// effective, the corporation is processed again with the work item range
+// Prev = (FirstEventID, FirstEventDate), Last = (EventID, DueAt), the
+// original's re-queue row (docs/deviations.md H13). The builder stores it as
+// a future_requeue row.
+type Requeue struct {
+	// DueAt is when the event takes effect (naive BC local time).
+	DueAt time.Time
+	// EventID is the event taking effect at DueAt.
+	EventID int64
+	// FirstEventID and FirstEventDate (its naive local timestamp) are the
+	// future event registered first: the re-run's range starts there, so
+	// it covers every future event.
+	FirstEventID   int64
+	FirstEventDate time.Time
 }
 
 // Params are a work item's inputs besides the snapshot. The snapshot profile
-// ignores them; the history profile needs them.
+// ignores them; the history profile needs them. Times are naive BC local
+// times: only their wall clock counts.
 type Params struct {
-	// Now is the current BC local time (naive wall clock): events effective
-	// after it are future-dated.
+	// Now is the current BC local time: events effective after it are
+	// future-dated.
 	Now time.Time
-	// Prev and Last bound the work item's event range.
+	// Prev and Last bound the work item's event range (CorpEvent prev and
+	// last): REG credentials for events registered since Prev, ADDR and REL
+	// credentials for records that started or ended between the two.
 	Prev, Last EventMark
+}
+
+// FullRange returns the Params of an initial load or an operator requeue:
+// from event 0 at 0001-01-01 to last, at now. An unchanged corporation then
+// issues nothing new, thanks to the hashes.
+func FullRange(last EventMark, now time.Time) Params {
+	return Params{Now: now, Prev: EventMark{Date: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}, Last: last}
 }
 
 // EventMark is a position in the registry's event stream.
@@ -121,7 +160,7 @@ func New(name string, opts Options) (Profile, error) {
 	case ProfileSnapshot:
 		return NewSnapshot(opts), nil
 	case ProfileHistory:
-		return nil, fmt.Errorf("credential profile %q: not implemented yet", name)
+		return NewHistory(opts), nil
 	}
 	return nil, fmt.Errorf("unknown credential profile %q (want %q or %q)", name, ProfileSnapshot, ProfileHistory)
 }

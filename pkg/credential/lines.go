@@ -1,6 +1,7 @@
 package credential
 
 import (
+	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -21,6 +22,9 @@ type CredentialLine struct {
 	Reason         string `json:"reason"`
 	CredentialJSON string `json:"credential_json"`
 	Hash           string `json:"hash"`
+	// NotBefore is when the credential may be posted (UTC, the credential
+	// dates' format); omitted when it may be posted at once.
+	NotBefore string `json:"not_before,omitempty"`
 	// InScope is false for a corporation the pipeline would not process;
 	// omitted when it would.
 	InScope *bool `json:"in_scope,omitempty"`
@@ -47,10 +51,12 @@ func (*ErrorLine) line()      {}
 
 // Lines generates the output lines of `bcregctl generate` for corpNums, in
 // argument order, from a batch the caller loaded (source.Loader.Load with the
-// same numbers): each corporation's credentials in issue order, or one note
-// or error line. Lines of corporations outside the profile's scope carry
-// "in_scope": false; an error line of a corporation that could not be read
-// carries no in_scope.
+// same numbers): each corporation's credentials in issue order (with their
+// reason, "Filing:NOCAD" and the like, for the history profile), or one note
+// or error line. For the history profile params is usually FullRange: every
+// credential the corporation has ever had. Lines of corporations outside the
+// profile's scope carry "in_scope": false; an error line of a corporation
+// that could not be read carries no in_scope.
 func Lines(p Profile, corpNums []string, batch *source.Batch, params Params) []Line {
 	var out []Line
 	for _, num := range corpNums {
@@ -75,11 +81,15 @@ func Lines(p Profile, corpNums []string, batch *source.Batch, params Params) []L
 			out = append(out, &NoteLine{CorpNum: num, Note: note, InScope: scope})
 		default:
 			for _, c := range res.Credentials {
-				out = append(out, &CredentialLine{
+				line := &CredentialLine{
 					CorpNum: num, Type: c.Type, CredentialID: c.ID, Schema: c.Schema, Version: c.Version,
 					CorpState: res.CorpState, Held: c.Held, Reason: c.Reason,
 					CredentialJSON: c.JSON, Hash: c.Hash, InScope: scope,
-				})
+				}
+				if !c.NotBefore.IsZero() {
+					line.NotBefore = bctime.FormatUTC(c.NotBefore)
+				}
+				out = append(out, line)
 			}
 		}
 	}

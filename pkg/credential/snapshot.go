@@ -215,6 +215,9 @@ func (g *snapshotGen) addresses(regID string, held bool) ([]Credential, error) {
 	var out []Credential
 	for i := range s.Offices {
 		o := &s.Offices[i]
+		if o.EndEventID != nil {
+			continue // a full-history snapshot also holds ended offices
+		}
 		a := o.DeliveryAddr
 		if a == nil {
 			continue // no delivery address, no credential; mailing address never used

@@ -614,13 +614,13 @@ func TestLines(t *testing.T) {
 }
 
 func TestNewProfile(t *testing.T) {
-	if p, err := credential.New("snapshot", credential.Options{}); err != nil || p.Name() != "snapshot" {
-		t.Errorf("New(snapshot) = %v, %v", p, err)
-	}
-	for _, name := range []string{"history", "nope"} {
-		if _, err := credential.New(name, credential.Options{}); err == nil {
-			t.Errorf("New(%q) succeeded", name)
+	for _, name := range []string{"snapshot", "history"} {
+		if p, err := credential.New(name, credential.Options{}); err != nil || p.Name() != name {
+			t.Errorf("New(%s) = %v, %v", name, p, err)
 		}
+	}
+	if _, err := credential.New("nope", credential.Options{}); err == nil {
+		t.Error(`New("nope") succeeded`)
 	}
 	var mre *source.MissingRowError
 	err := error(&source.MissingRowError{CorpNum: "1", Table: "corp_type", Column: "corp_typ_cd", Value: "ZZ"})

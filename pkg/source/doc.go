@@ -10,14 +10,17 @@
 // and cached.
 //
 // A Snapshot is plain data: rows as they are stored (NULL columns are nil
-// pointers), each record linked to its start event (and the event to its
-// filing when it is a FILE event). Rules that pick "the" row among several
-// (current state, legal name, home jurisdiction) are methods on Snapshot so
-// every profile applies them the same way. Generation itself lives in package
-// credential.
+// pointers), each record linked to its start and end events (and an event to
+// its filing when it is a FILE event, to its conv_event row when it is a
+// CONV* event). Rules that pick "the" row among several (current state,
+// legal name, home jurisdiction) are methods on Snapshot so every profile
+// applies them the same way. Generation itself lives in package credential.
 //
-// The loader reads the current records a current-state profile needs
-// (end_event_id IS NULL), plus every corp_state row (the status date walks
-// the state history). The records carry their end event ids so a
-// history-reading mode can be added without changing the model.
+// By default the loader reads each corporation's full history (domain.md
+// §3.6 a): every record, ended ones included, with both ends of its FBO
+// links. Snapshot.History dates those records as the history generator did
+// (effective dates of events, the registration-date and data-conversion
+// rules, fallbacks for missing events). The CurrentOnly option reads what
+// the 2018 pipeline read instead (current records and every state row),
+// which serves the snapshot profile only.
 package source

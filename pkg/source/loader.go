@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,48 +62,71 @@ func (b *Batch) Get(corpNum string) (*Snapshot, error) {
 
 // Loader reads corporation snapshots in batches. It caches the code tables
 // after the first Load; it is safe for concurrent use.
+//
+// By default it reads each corporation's full history (domain.md §3.6 a):
+// ended records too, their end events, and the conv_event rows of data
+// conversion events. Every profile can generate from such a snapshot. The
+// CurrentOnly option reads what the 2018 pipeline read instead, which only
+// the snapshot profile can use.
 type Loader struct {
-	db  DB
-	log *zap.Logger
+	db          DB
+	log         *zap.Logger
+	currentOnly bool
 
 	mu    sync.Mutex
 	codes *CodeTables
 }
 
+// Option configures a Loader.
+type Option func(*Loader)
+
+// CurrentOnly makes the Loader read current records only (plus every state
+// row) and no conv_event rows, as the 2018 pipeline did: fewer rows, for a
+// deployment that runs the snapshot profile. Snapshots it assembles have
+// FullHistory false, and the history profile refuses them.
+func CurrentOnly() Option { return func(l *Loader) { l.currentOnly = true } }
+
 // NewLoader returns a Loader reading through db. log may be nil.
-func NewLoader(db DB, log *zap.Logger) *Loader {
+func NewLoader(db DB, log *zap.Logger, opts ...Option) *Loader {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Loader{db: db, log: log}
+	l := &Loader{db: db, log: log}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
 
-// The snapshot queries: one per table per batch, keyed by `= ANY($1)`.
+// The snapshot queries: one per table per batch, keyed by `= ANY($1)`. The
+// record queries read every row (full history); their *Current variants,
+// for a CurrentOnly loader, only the rows that have not ended. All are
+// constants.
 const (
+	partyColumns = `SELECT coalesce(corp_num, '') AS corp_num, corp_party_id, mailing_addr_id, delivery_addr_id,
+       party_typ_cd, start_event_id, end_event_id, cessation_dt, last_nme, middle_nme, first_nme,
+       business_nme, bus_company_num, email_address, corp_party_seq_num, office_notification_dt,
+       phone, reason_typ_cd
+FROM bc_registries.corp_party
+`
 	// Both sides of the FBO link: the firms a corporation owns and the
 	// owners of a firm (Q5 step 9 picks one side by type; the scope check
 	// and the history profile need both). UNION rather than OR, which was
 	// slow through oracle_fdw (domain.md §8, 2024-07).
-	qParties = `SELECT coalesce(corp_num, '') AS corp_num, corp_party_id, mailing_addr_id, delivery_addr_id,
-       party_typ_cd, start_event_id, end_event_id, cessation_dt, last_nme, middle_nme, first_nme,
-       business_nme, bus_company_num, email_address, corp_party_seq_num, office_notification_dt,
-       phone, reason_typ_cd
-FROM bc_registries.corp_party
-WHERE corp_num = ANY($1) AND party_typ_cd = 'FBO' AND end_event_id IS NULL
+	qParties = partyColumns + `WHERE corp_num = ANY($1) AND party_typ_cd = 'FBO'
 UNION
-SELECT coalesce(corp_num, '') AS corp_num, corp_party_id, mailing_addr_id, delivery_addr_id,
-       party_typ_cd, start_event_id, end_event_id, cessation_dt, last_nme, middle_nme, first_nme,
-       business_nme, bus_company_num, email_address, corp_party_seq_num, office_notification_dt,
-       phone, reason_typ_cd
-FROM bc_registries.corp_party
-WHERE bus_company_num = ANY($1) AND party_typ_cd = 'FBO' AND end_event_id IS NULL`
+` + partyColumns + `WHERE bus_company_num = ANY($1) AND party_typ_cd = 'FBO'`
+	qPartiesCurrent = partyColumns + `WHERE corp_num = ANY($1) AND party_typ_cd = 'FBO' AND end_event_id IS NULL
+UNION
+` + partyColumns + `WHERE bus_company_num = ANY($1) AND party_typ_cd = 'FBO' AND end_event_id IS NULL`
 
 	qCorporations = `SELECT corp_num, corp_typ_cd, recognition_dts, last_ar_filed_dt, bn_9, bn_15,
        admin_email, last_ledger_dt
 FROM bc_registries.corporation
 WHERE corp_num = ANY($1)`
 
-	// Every state row: the status date walks back through ended states.
+	// Every state row in both modes: the 2018 status date walks back
+	// through ended states.
 	qStates = `SELECT corp_num, start_event_id, end_event_id, state_typ_cd, dd_corp_num
 FROM bc_registries.corp_state
 WHERE corp_num = ANY($1)`
@@ -110,18 +134,20 @@ WHERE corp_num = ANY($1)`
 	qNames = `SELECT corp_num, corp_name_typ_cd, start_event_id, end_event_id, corp_name_seq_num,
        srch_nme, corp_nme, dd_corp_num
 FROM bc_registries.corp_name
-WHERE corp_num = ANY($1) AND end_event_id IS NULL
-  AND corp_name_typ_cd IN ('CO', 'NB', 'AS', 'TR', 'NO')`
+WHERE corp_num = ANY($1) AND corp_name_typ_cd IN ('CO', 'NB', 'AS', 'TR', 'NO')`
+	qNamesCurrent = qNames + ` AND end_event_id IS NULL`
 
 	qJurisdictions = `SELECT corp_num, start_event_id, end_event_id, can_jur_typ_cd, home_recogn_dt,
        othr_juris_desc, home_juris_num, home_company_nme
 FROM bc_registries.jurisdiction
-WHERE corp_num = ANY($1) AND end_event_id IS NULL`
+WHERE corp_num = ANY($1)`
+	qJurisdictionsCurrent = qJurisdictions + ` AND end_event_id IS NULL`
 
 	qOffices = `SELECT corp_num, office_typ_cd, start_event_id, end_event_id, mailing_addr_id,
        delivery_addr_id, dd_corp_num, email_address
 FROM bc_registries.office
-WHERE corp_num = ANY($1) AND office_typ_cd IN ('RG', 'HD', 'FO') AND end_event_id IS NULL`
+WHERE corp_num = ANY($1) AND office_typ_cd IN ('RG', 'HD', 'FO')`
+	qOfficesCurrent = qOffices + ` AND end_event_id IS NULL`
 
 	qAddresses = `SELECT addr_id, province, country_typ_cd, postal_cd, addr_line_1, addr_line_2,
        addr_line_3, city, address_format_type, address_desc, address_desc_short, unit_no,
@@ -138,7 +164,26 @@ WHERE event_id = ANY($1)`
        access_cd, nr_num, court_appr_ind, court_order_num, agm_date, new_corp_num
 FROM bc_registries.filing
 WHERE event_id = ANY($1)`
+
+	// Only effective_dt drives anything; the rest is read as text so an
+	// unexpected column type in the registry cannot fail the batch.
+	qConvEvents = `SELECT event_id, effective_dt, report_corp_ind::text AS report_corp_ind,
+       prev_bc_ind::text AS prev_bc_ind, activity_user_id::text AS activity_user_id,
+       activity_dt::text AS activity_dt, activity_tm::text AS activity_tm,
+       annual_file_dt::text AS annual_file_dt, corp_cre_typ_cd::text AS corp_cre_typ_cd,
+       accession_num::text AS accession_num, dd_event_id::text AS dd_event_id, remarks::text AS remarks
+FROM bc_registries.conv_event
+WHERE event_id = ANY($1)`
 )
+
+// recordQueries returns the party, name, jurisdiction and office queries of
+// the loader's mode.
+func (l *Loader) recordQueries() (parties, names, juris, offices string) {
+	if l.currentOnly {
+		return qPartiesCurrent, qNamesCurrent, qJurisdictionsCurrent, qOfficesCurrent
+	}
+	return qParties, qNames, qJurisdictions, qOffices
+}
 
 // CodeTables returns the cached code tables, reading them on first use.
 func (l *Loader) CodeTables(ctx context.Context) (*CodeTables, error) {
@@ -175,9 +220,9 @@ func (l *Loader) begin(ctx context.Context) (pgx.Tx, error) {
 
 // Load reads the snapshots of corpNums (duplicates are read once) with a
 // fixed number of queries, whatever the batch size: the code tables on first
-// use, then one query per table. An error means the batch could not be read
-// at all; a corporation that cannot be assembled gets its reason in
-// Batch.Errors instead.
+// use, then one query per table (ten, or nine for a CurrentOnly loader). An
+// error means the batch could not be read at all; a corporation that cannot
+// be assembled gets its reason in Batch.Errors instead.
 func (l *Loader) Load(ctx context.Context, corpNums []string) (*Batch, error) {
 	nums := unique(corpNums)
 	tx, err := l.begin(ctx)
@@ -191,11 +236,11 @@ func (l *Loader) Load(ctx context.Context, corpNums []string) (*Batch, error) {
 		return nil, err
 	}
 	start := time.Now()
-	r, err := readRows(ctx, tx, nums)
+	r, err := l.readRows(ctx, tx, nums)
 	if err != nil {
 		return nil, err
 	}
-	b := assemble(nums, codes, r)
+	b := assemble(nums, codes, r, !l.currentOnly)
 	l.log.Debug("snapshots loaded", zap.Int("requested", len(nums)), zap.Int("assembled", len(b.Snapshots)),
 		zap.Duration("took", time.Since(start)))
 	return b, nil
@@ -212,12 +257,14 @@ type rows struct {
 	addrs   []Address
 	events  []Event
 	filings []Filing
+	convs   []ConvEvent
 }
 
-func readRows(ctx context.Context, tx pgx.Tx, nums []string) (*rows, error) {
+func (l *Loader) readRows(ctx context.Context, tx pgx.Tx, nums []string) (*rows, error) {
+	qp, qn, qj, qo := l.recordQueries()
 	r := &rows{}
 	var err error
-	if r.parties, err = collect[Party](ctx, tx, "corp_party", qParties, nums); err != nil {
+	if r.parties, err = collect[Party](ctx, tx, "corp_party", qp, nums); err != nil {
 		return nil, err
 	}
 	// The corporations at the other end of the FBO links come with the
@@ -236,13 +283,13 @@ func readRows(ctx context.Context, tx pgx.Tx, nums []string) (*rows, error) {
 	if r.states, err = collect[CorpState](ctx, tx, "corp_state", qStates, nums); err != nil {
 		return nil, err
 	}
-	if r.names, err = collect[CorpName](ctx, tx, "corp_name", qNames, nums); err != nil {
+	if r.names, err = collect[CorpName](ctx, tx, "corp_name", qn, nums); err != nil {
 		return nil, err
 	}
-	if r.juris, err = collect[Jurisdiction](ctx, tx, "jurisdiction", qJurisdictions, nums); err != nil {
+	if r.juris, err = collect[Jurisdiction](ctx, tx, "jurisdiction", qj, nums); err != nil {
 		return nil, err
 	}
-	if r.offices, err = collect[Office](ctx, tx, "office", qOffices, nums); err != nil {
+	if r.offices, err = collect[Office](ctx, tx, "office", qo, nums); err != nil {
 		return nil, err
 	}
 
@@ -257,21 +304,29 @@ func readRows(ctx context.Context, tx pgx.Tx, nums []string) (*rows, error) {
 		}
 	}
 
+	// Start events, and with full history the end events too.
 	var eventIDs []int64
+	ends := !l.currentOnly
+	add := func(start, end *int64) {
+		eventIDs = appendID(eventIDs, start)
+		if ends {
+			eventIDs = appendID(eventIDs, end)
+		}
+	}
 	for _, s := range r.states {
-		eventIDs = appendID(eventIDs, s.StartEventID)
+		add(s.StartEventID, s.EndEventID)
 	}
 	for _, n := range r.names {
-		eventIDs = appendID(eventIDs, n.StartEventID)
+		add(n.StartEventID, n.EndEventID)
 	}
 	for _, j := range r.juris {
-		eventIDs = appendID(eventIDs, j.StartEventID)
+		add(j.StartEventID, j.EndEventID)
 	}
 	for _, o := range r.offices {
-		eventIDs = appendID(eventIDs, o.StartEventID)
+		add(o.StartEventID, o.EndEventID)
 	}
 	for _, p := range r.parties {
-		eventIDs = appendID(eventIDs, p.StartEventID)
+		add(p.StartEventID, p.EndEventID)
 	}
 	if len(eventIDs) > 0 {
 		if r.events, err = collect[Event](ctx, tx, "event", qEvents, uniqueIDs(eventIDs)); err != nil {
@@ -291,6 +346,19 @@ func readRows(ctx context.Context, tx pgx.Tx, nums []string) (*rows, error) {
 			return nil, err
 		}
 	}
+
+	// conv_event rows likewise only for data-conversion (CONV*) events.
+	var convIDs []int64
+	for _, e := range r.events {
+		if ends && strings.HasPrefix(deref(e.EventTypCd), "CONV") {
+			convIDs = append(convIDs, e.EventID)
+		}
+	}
+	if len(convIDs) > 0 {
+		if r.convs, err = collect[ConvEvent](ctx, tx, "conv_event", qConvEvents, uniqueIDs(convIDs)); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -306,9 +374,9 @@ func collect[T any](ctx context.Context, tx pgx.Tx, table, sql string, arg any) 
 // assemble builds one Snapshot per corporation from the rows of a batch. It
 // is deterministic: every list is sorted on its columns, whatever order the
 // database returned the rows in.
-func assemble(nums []string, codes *CodeTables, r *rows) *Batch {
+func assemble(nums []string, codes *CodeTables, r *rows, fullHistory bool) *Batch {
 	b := &Batch{Snapshots: make(map[string]*Snapshot, len(nums)), Errors: map[string]error{}}
-	ev := newEventIndex(r.events, r.filings)
+	ev := newEventIndex(r.events, r.filings, r.convs, codes)
 
 	corps := map[string]*Corporation{}
 	for i := range r.corps {
@@ -368,7 +436,7 @@ func assemble(nums []string, codes *CodeTables, r *rows) *Batch {
 			b.Errors[num] = &MissingRowError{CorpNum: num, Table: "corp_type", Column: "corp_typ_cd", Value: c.TypeCode()}
 			continue
 		}
-		s := &Snapshot{Corporation: *c, Type: t}
+		s := &Snapshot{Corporation: *c, Type: t, FullHistory: fullHistory}
 
 		s.States = slices.Clone(states[num])
 		slices.SortStableFunc(s.States, compareState)
@@ -378,12 +446,15 @@ func assemble(nums []string, codes *CodeTables, r *rows) *Batch {
 				st.OpState = &op
 			}
 			st.StartEvent = ev.get(st.StartEventID, num)
+			st.EndEvent = ev.get(st.EndEventID, num)
 		}
 
 		s.Names = slices.Clone(names[num])
 		slices.SortStableFunc(s.Names, compareName)
 		for i := range s.Names {
-			s.Names[i].StartEvent = ev.get(s.Names[i].StartEventID, num)
+			n := &s.Names[i]
+			n.StartEvent = ev.get(n.StartEventID, num)
+			n.EndEvent = ev.get(n.EndEventID, num)
 		}
 
 		s.Jurisdictions = slices.Clone(juris[num])
@@ -394,6 +465,7 @@ func assemble(nums []string, codes *CodeTables, r *rows) *Batch {
 				j.Type = &jt
 			}
 			j.StartEvent = ev.get(j.StartEventID, num)
+			j.EndEvent = ev.get(j.EndEventID, num)
 		}
 
 		s.Offices = slices.Clone(offices[num])
@@ -406,6 +478,7 @@ func assemble(nums []string, codes *CodeTables, r *rows) *Batch {
 			o.DeliveryAddr = addr(o.DeliveryAddrID)
 			o.MailingAddr = addr(o.MailingAddrID)
 			o.StartEvent = ev.get(o.StartEventID, num)
+			o.EndEvent = ev.get(o.EndEventID, num)
 		}
 
 		s.Parties = slices.Clone(parties[num])
@@ -414,6 +487,7 @@ func assemble(nums []string, codes *CodeTables, r *rows) *Batch {
 			p := &s.Parties[i]
 			// A party's events are the firm's events.
 			p.StartEvent = ev.get(p.StartEventID, p.CorpNum)
+			p.EndEvent = ev.get(p.EndEventID, p.CorpNum)
 			p.Firm = basic(p.CorpNum)
 			if own := deref(p.BusCompanyNum); own != "" {
 				p.Owner = basic(own)
@@ -431,20 +505,39 @@ func assemble(nums []string, codes *CodeTables, r *rows) *Batch {
 // so it never fails over a duplicate.
 type eventIndex map[int64][]*Event
 
-func newEventIndex(events []Event, filings []Filing) eventIndex {
+func newEventIndex(events []Event, filings []Filing, convs []ConvEvent, codes *CodeTables) eventIndex {
 	slices.SortStableFunc(filings, compareFiling)
 	first := map[int64]*Filing{}
 	for i := range filings {
-		if _, dup := first[filings[i].EventID]; !dup {
-			first[filings[i].EventID] = &filings[i]
+		f := &filings[i]
+		if _, dup := first[f.EventID]; !dup {
+			if ft, ok := codes.FilingTypes[deref(f.FilingTypCd)]; ok {
+				f.Type = &ft
+			}
+			first[f.EventID] = f
+		}
+	}
+	slices.SortStableFunc(convs, func(a, b ConvEvent) int {
+		return cmp.Or(cmp.Compare(a.EventID, b.EventID), compareTimes(a.EffectiveDt, b.EffectiveDt))
+	})
+	conv := map[int64]*ConvEvent{}
+	for i := range convs {
+		if _, dup := conv[convs[i].EventID]; !dup {
+			conv[convs[i].EventID] = &convs[i]
 		}
 	}
 	slices.SortStableFunc(events, compareEvent)
 	idx := eventIndex{}
 	for i := range events {
 		e := &events[i]
-		if deref(e.EventTypCd) == "FILE" {
+		switch typ := deref(e.EventTypCd); {
+		case typ == "FILE":
 			e.Filing = first[e.EventID]
+		case strings.HasPrefix(typ, "CONV"):
+			e.ConvEvent = conv[e.EventID]
+		}
+		if et, ok := codes.EventTypes[deref(e.EventTypCd)]; ok {
+			e.Type = &et
 		}
 		idx[e.EventID] = append(idx[e.EventID], e)
 	}

@@ -103,17 +103,16 @@ func corpNums(t *testing.T, pool *pgxpool.Pool, where string) []string {
 }
 
 // TestLoadBatch checks that the loader's query count does not grow with the
-// batch, and that a batch of 500 corporations assembles exactly what 500
-// single-corporation loads do.
+// batch, in both modes, and that a batch of 500 corporations assembles
+// exactly what 500 single-corporation loads do.
 func TestLoadBatch(t *testing.T) {
 	tmpl := sourcetest.Template(t)
 	pool, qc := countingPool(t, sourcetest.WholeFixture(t, tmpl))
 	clone(t, pool, 10)
 	nums := corpNums(t, pool, "corp_num LIKE '%-%'")[:500]
 	ctx := testenv.Context(t)
-	loader := source.NewLoader(pool, nil)
 
-	count := func(batch []string) (int64, *source.Batch) {
+	count := func(loader *source.Loader, batch []string) (int64, *source.Batch) {
 		before := qc.n.Load()
 		b, err := loader.Load(ctx, batch)
 		if err != nil {
@@ -121,19 +120,42 @@ func TestLoadBatch(t *testing.T) {
 		}
 		return qc.n.Load() - before, b
 	}
-	first, _ := count(nums[:1]) // includes the nine code tables
-	one, _ := count(nums[:1])
-	many, batch := count(nums)
-	t.Logf("queries: first load %d, one corporation %d, %d corporations %d", first, one, len(nums), many)
-	if one != many || many > 11 || first != one+9 {
-		t.Errorf("queries per batch: one corporation %d, %d corporations %d (want equal, at most 11: begin, 9 tables, rollback); first load %d (want +9 code tables)",
-			one, len(nums), many, first)
+	modes := []struct {
+		name   string
+		opts   []source.Option
+		tables int64
+	}{
+		{"full history", nil, 10},
+		{"current only", []source.Option{source.CurrentOnly()}, 9},
 	}
-	if len(batch.Snapshots) != 500 || len(batch.Errors) != 0 {
-		t.Fatalf("assembled %d snapshots, errors %v", len(batch.Snapshots), batch.Errors)
+	var batch *source.Batch
+	for _, m := range modes {
+		loader := source.NewLoader(pool, nil, m.opts...)
+		first, _ := count(loader, nums[:1]) // includes the nine code tables
+		one, _ := count(loader, nums[:1])
+		many, b := count(loader, nums)
+		t.Logf("%s: queries: first load %d, one corporation %d, %d corporations %d", m.name, first, one, len(nums), many)
+		if one != many || many != m.tables+2 || first != one+9 {
+			t.Errorf("%s: queries per batch: one corporation %d, %d corporations %d (want %d: begin, %d tables, rollback); first load %d (want +9 code tables)",
+				m.name, one, len(nums), many, m.tables+2, m.tables, first)
+		}
+		if len(b.Snapshots) != 500 || len(b.Errors) != 0 {
+			t.Fatalf("%s: assembled %d snapshots, errors %v", m.name, len(b.Snapshots), b.Errors)
+		}
+		for _, s := range b.Snapshots {
+			if s.FullHistory != (m.opts == nil) {
+				t.Fatalf("%s: %s has FullHistory %v", m.name, s.CorpNum(), s.FullHistory)
+			}
+		}
+		if m.opts == nil {
+			batch = b
+		}
 	}
 
-	profile := credential.NewSnapshot(credential.Options{})
+	loader := source.NewLoader(pool, nil)
+	profiles := []credential.Profile{credential.NewSnapshot(credential.Options{}), credential.NewHistory(credential.Options{})}
+	params := credential.FullRange(credential.EventMark{EventID: 1 << 40, Date: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	start := time.Now()
 	for _, num := range nums {
 		single, err := loader.Load(ctx, []string{num})
@@ -145,13 +167,15 @@ func TestLoadBatch(t *testing.T) {
 		if diff := gocmp.Diff(want, got); diff != "" {
 			t.Fatalf("%s: batch snapshot differs from a single load (-single +batch):\n%s", num, diff)
 		}
-		wantRes, err1 := profile.Generate(want, credential.Params{})
-		gotRes, err2 := profile.Generate(got, credential.Params{})
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%s: generate: %v / %v", num, err1, err2)
-		}
-		if diff := gocmp.Diff(wantRes, gotRes); diff != "" {
-			t.Fatalf("%s: credentials differ (-single +batch):\n%s", num, diff)
+		for _, p := range profiles {
+			wantRes, err1 := p.Generate(want, params)
+			gotRes, err2 := p.Generate(got, params)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("%s: %s: generate: %v / %v", num, p.Name(), err1, err2)
+			}
+			if diff := gocmp.Diff(wantRes, gotRes); diff != "" {
+				t.Fatalf("%s: %s: credentials differ (-single +batch):\n%s", num, p.Name(), diff)
+			}
 		}
 	}
 	t.Logf("500 single loads in %v", time.Since(start))
@@ -207,42 +231,64 @@ func must[T any](v T, err error) T {
 func TestLoadSnapshot(t *testing.T) {
 	tmpl := sourcetest.Template(t)
 	pool := testenv.Pool(t, sourcetest.GroupDatabase(t, tmpl, "corp_C6020509"))
-	batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), []string{"C6020509", "FM9129945", "C6020509"})
+	nums := []string{"C6020509", "FM9129945", "C6020509"}
+	current, err := source.NewLoader(pool, nil, source.CurrentOnly()).Load(testenv.Context(t), nums)
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := must(batch.Get("C6020509"))
-	firm := must(batch.Get("FM9129945"))
+	full, err := source.NewLoader(pool, nil).Load(testenv.Context(t), nums)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	type partyView struct {
 		Firm, Owner, FirmType, OwnerType string
-		StartEvent                       int64
+		StartEvent, EndEvent             int64
 		Filing                           string
 	}
 	view := func(s *source.Snapshot) []partyView {
 		var out []partyView
 		for _, p := range s.Parties {
-			out = append(out, partyView{p.Firm.CorpNum, p.Owner.CorpNum, p.Firm.Type.CorpTypCd, p.Owner.Type.CorpTypCd,
-				p.StartEvent.EventID, p.StartEvent.Filing.EffectiveDt.Format(time.DateTime)})
+			v := partyView{p.Firm.CorpNum, p.Owner.CorpNum, p.Firm.Type.CorpTypCd, p.Owner.Type.CorpTypCd,
+				p.StartEvent.EventID, 0, p.StartEvent.Filing.EffectiveDt.Format(time.DateTime)}
+			if p.EndEvent != nil {
+				v.EndEvent = p.EndEvent.EventID
+			}
+			out = append(out, v)
 		}
 		return out
 	}
-	// Two of the three FBO rows have ended: only the current one is read,
-	// from both sides, with the FILE event's filing.
-	want := []partyView{{"FM9129945", "C6020509", "SP", "CUL", 111258285, "2012-02-17 16:00:00"}}
-	if diff := gocmp.Diff(want, view(owner)); diff != "" {
-		t.Errorf("owner parties (-want +got):\n%s", diff)
+	// Two of the three FBO rows have ended: a CurrentOnly loader reads the
+	// current one, from both sides, with the FILE event's filing; the
+	// default loader reads all three, with their end events.
+	wantCurrent := []partyView{{"FM9129945", "C6020509", "SP", "CUL", 111258285, 0, "2012-02-17 16:00:00"}}
+	wantFull := []partyView{
+		{"FM9129945", "C6020509", "SP", "CUL", 111258283, 111258285, "2012-02-17 15:29:21"},
+		{"FM9129945", "C6020509", "SP", "CUL", 111258285, 0, "2012-02-17 16:00:00"},
+		{"FM9129945", "C6020509", "SP", "CUL", 111258287, 111258289, "2012-02-17 16:15:00"},
 	}
-	if diff := gocmp.Diff(want, view(firm)); diff != "" {
-		t.Errorf("firm parties (-want +got):\n%s", diff)
-	}
-	if got := len(owner.OwnedFirmParties()); got != 1 {
-		t.Errorf("owner: %d owned-firm rows, want 1", got)
-	}
-	if got := len(firm.OwnerParties()); got != 1 {
-		t.Errorf("firm: %d owner rows, want 1", got)
+	for _, tc := range []struct {
+		name  string
+		batch *source.Batch
+		want  []partyView
+	}{{"current only", current, wantCurrent}, {"full history", full, wantFull}} {
+		owner, firm := must(tc.batch.Get("C6020509")), must(tc.batch.Get("FM9129945"))
+		if diff := gocmp.Diff(tc.want, view(owner)); diff != "" {
+			t.Errorf("%s: owner parties (-want +got):\n%s", tc.name, diff)
+		}
+		if diff := gocmp.Diff(tc.want, view(firm)); diff != "" {
+			t.Errorf("%s: firm parties (-want +got):\n%s", tc.name, diff)
+		}
+		if got := len(owner.OwnedFirmParties()); got != 1 {
+			t.Errorf("%s: owner: %d current owned-firm rows, want 1", tc.name, got)
+		}
+		if got := len(firm.OwnerParties()); got != 1 {
+			t.Errorf("%s: firm: %d current owner rows, want 1", tc.name, got)
+		}
 	}
 
+	owner := must(current.Get("C6020509"))
+	firm := must(current.Get("FM9129945"))
 	if got := owner.Type.Class(); got != "BC" || *owner.Type.FullDesc != "Continuation In as a BC ULC" {
 		t.Errorf("owner type %+v", owner.Type)
 	}
@@ -251,6 +297,12 @@ func TestLoadSnapshot(t *testing.T) {
 	}
 	if n := owner.LegalName(); n == nil || *n.CorpNme != "GROET VQHWRYEHORQVKSNBRUE" || n.StartEvent == nil {
 		t.Errorf("owner legal name %+v", n)
+	}
+	if n := len(owner.Names); n != 1 {
+		t.Errorf("current only: %d names, want 1", n)
+	}
+	if n := len(must(full.Get("C6020509")).Names); n != 4 {
+		t.Errorf("full history: %d names, want 4", n)
 	}
 	var offices []string
 	for _, o := range owner.Offices {
@@ -323,5 +375,107 @@ func TestLoadEmptyBatch(t *testing.T) {
 	got := []int{len(codes.CorpTypes), len(codes.OpStates), len(codes.OfficeTypes)}
 	if slices.Contains(got, 0) {
 		t.Errorf("code tables not read: %v", got)
+	}
+}
+
+// TestLoadHistory checks the full-history reading of two samples and the
+// dating rules of domain.md §3.6 a on them.
+func TestLoadHistory(t *testing.T) {
+	tmpl := sourcetest.Template(t)
+	pool := testenv.Pool(t, sourcetest.WholeFixture(t, tmpl))
+	// The fixture has no conv_event rows: give the CONVNC event that ends
+	// A3781337's first name its real date.
+	exec(t, pool, `INSERT INTO bc_registries.conv_event (event_id, effective_dt, remarks, fixture_group)
+VALUES (364997, '1999-09-09 00:00:00', 'converted name change', 'corp_A3781337')`)
+	batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), []string{"A3781337", "3305431"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type span struct {
+		What, Start, End string
+		StartEvent       int64
+	}
+	date := func(d *time.Time) string {
+		if d == nil {
+			return "NULL"
+		}
+		return d.Format(time.DateTime)
+	}
+	spans := func(what string, sp *source.Span) span {
+		return span{what, date(sp.StartDate), date(sp.EndDate), sp.Start.ID}
+	}
+
+	a := must(batch.Get("A3781337"))
+	if !a.FullHistory || len(a.Names) != 4 || len(a.Offices) != 2 || len(a.Jurisdictions) != 3 {
+		t.Fatalf("A3781337: full history %v, %d names, %d offices, %d jurisdictions", a.FullHistory, len(a.Names), len(a.Offices), len(a.Jurisdictions))
+	}
+	var got []span
+	h := a.History()
+	for _, st := range h.States {
+		got = append(got, spans("state "+*st.Rec.StateTypCd, &st.Span))
+	}
+	for _, n := range h.Names {
+		got = append(got, spans("name "+*n.Rec.CorpNme, &n.Span))
+	}
+	for _, j := range h.Jurisdictions {
+		got = append(got, spans("jurisdiction "+*j.Rec.CanJurTypCd, &j.Span))
+	}
+	for _, o := range h.Offices {
+		got = append(got, spans("office "+o.Rec.OfficeTypCd, &o.Span))
+	}
+	want := []span{
+		// Active from the start: the first period starts at registration.
+		{"state ACT", "1994-05-17 00:00:00", "9998-12-31 00:00:00", 364974},
+		// The converted original name is dated back to registration; the
+		// conv_event dates the first name change.
+		{"name HKPJULVNRGZXAONQQRJEWJIGL", "1994-05-17 00:00:00", "1999-09-09 00:00:00", 364974},
+		{"name QFJRFVLCKKXQAVIMIYMTPCXEB", "1999-09-09 00:00:00", "2004-03-26 20:36:00", 364997},
+		{"name OYJPBTQXEYTZOCZPGWMRZZSVZ", "2004-03-26 20:36:00", "2004-03-26 20:36:00", 364998},
+		{"name FOWELXGDIKPAGFNIJUDBWAUHM", "2004-03-26 20:36:00", "9998-12-31 00:00:00", 364999},
+		{"jurisdiction OT", "2004-03-26 20:36:00", "2004-07-12 08:41:12", 364974},
+		{"jurisdiction OT", "2004-07-12 08:41:12", "2005-07-26 08:35:14", 5796928},
+		{"jurisdiction OT", "2005-07-26 08:35:14", "9998-12-31 00:00:00", 6450564},
+		{"office HD", "2004-03-26 20:36:00", "2005-07-26 08:35:14", 364974},
+		{"office HD", "2005-07-26 08:35:14", "9998-12-31 00:00:00", 6450564},
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("A3781337 dated records (-want +got):\n%s", diff)
+	}
+	if len(h.Problems) != 0 {
+		t.Errorf("A3781337 problems: %v", h.Problems)
+	}
+	conv := h.Names[1].Start.Event
+	if conv.ConvEvent == nil || *conv.ConvEvent.Remarks != "converted name change" || conv.Type == nil || conv.Type.Code != "CONVNC" {
+		t.Errorf("CONVNC event %+v: want its conv_event and event_type rows", conv)
+	}
+	annxp := h.Jurisdictions[1].Start.Event
+	if f := annxp.HistoryFiling(); f == nil || f.Type == nil || f.Type.Code != "ANNXP" {
+		t.Errorf("ANNXP event %+v: want its filing with the filing_type row", annxp)
+	}
+
+	// 3305431: dissolved (HDO), restored (ACT), in liquidation (LIQ, an
+	// active state), all converted on 2004-03-26.
+	b := must(batch.Get("3305431")).History()
+	got = nil
+	for _, st := range b.States {
+		got = append(got, spans("state "+*st.Rec.StateTypCd, &st.Span))
+	}
+	want = []span{
+		// Historical first, but its start is a conversion event that ends
+		// nothing: dated back to registration.
+		{"state HDO", "1953-05-13 00:00:00", "2004-03-26 20:36:00", 253999},
+		// LIQ continues the ACT period.
+		{"state ACT", "2004-03-26 20:36:00", "2004-03-26 20:36:00", 254000},
+		{"state LIQ", "2004-03-26 20:36:00", "9998-12-31 00:00:00", 254001},
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("3305431 states (-want +got):\n%s", diff)
+	}
+	if st := b.ActiveState(); st == nil || *st.Rec.StateTypCd != "LIQ" {
+		t.Errorf("3305431 active state %+v, want LIQ", st)
+	}
+	if !b.States[1].UndatedStart() || b.States[0].UndatedStart() {
+		t.Errorf("3305431: the ACT period start is undated, the HDO one is not")
 	}
 }

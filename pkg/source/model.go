@@ -44,6 +44,12 @@ type Event struct {
 	// Filing is the event's filing row, set only for FILE events (the
 	// original never read filings of other event types).
 	Filing *Filing `db:"-" json:"filing,omitempty"`
+	// ConvEvent is the event's conv_event row, set only for CONV* events
+	// (data conversion) of a full-history load.
+	ConvEvent *ConvEvent `db:"-" json:"conv_event,omitempty"`
+	// Type is the event's event_type row, nil when the code is not in the
+	// table.
+	Type *CodeDesc `db:"-" json:"event_type,omitempty"`
 }
 
 // EffectiveDate returns the filing's effective_dt when the event is a FILE
@@ -79,6 +85,29 @@ type Filing struct {
 	CourtOrderNum    *string    `db:"court_order_num" json:"court_order_num"`
 	AgmDate          *time.Time `db:"agm_date" json:"agm_date"`
 	NewCorpNum       *string    `db:"new_corp_num" json:"new_corp_num"`
+
+	// Type is the filing's filing_type row, nil when the code is not in the
+	// table.
+	Type *CodeDesc `db:"-" json:"filing_type,omitempty"`
+}
+
+// ConvEvent is a row of bc_registries.conv_event: what the 2004 data
+// conversion recorded about a converted event, notably its real date. Only
+// effective_dt drives anything; the other columns are read as text for the
+// audit document, whatever their type in the registry.
+type ConvEvent struct {
+	EventID        int64      `db:"event_id" json:"event_id"`
+	EffectiveDt    *time.Time `db:"effective_dt" json:"effective_dt"`
+	ReportCorpInd  *string    `db:"report_corp_ind" json:"report_corp_ind"`
+	PrevBcInd      *string    `db:"prev_bc_ind" json:"prev_bc_ind"`
+	ActivityUserID *string    `db:"activity_user_id" json:"activity_user_id"`
+	ActivityDt     *string    `db:"activity_dt" json:"activity_dt"`
+	ActivityTm     *string    `db:"activity_tm" json:"activity_tm"`
+	AnnualFileDt   *string    `db:"annual_file_dt" json:"annual_file_dt"`
+	CorpCreTypCd   *string    `db:"corp_cre_typ_cd" json:"corp_cre_typ_cd"`
+	AccessionNum   *string    `db:"accession_num" json:"accession_num"`
+	DDEventID      *string    `db:"dd_event_id" json:"dd_event_id"`
+	Remarks        *string    `db:"remarks" json:"remarks"`
 }
 
 // CorpState is a row of bc_registries.corp_state with its corp_op_state.
@@ -94,6 +123,9 @@ type CorpState struct {
 	OpState *OpState `db:"-" json:"op_state"`
 	// StartEvent is nil when the start event row is missing.
 	StartEvent *Event `db:"-" json:"start_event"`
+	// EndEvent is the end event row: nil when the record is current or the
+	// row is missing (likewise on the other record types).
+	EndEvent *Event `db:"-" json:"end_event,omitempty"`
 }
 
 // OpStateCode returns the operational state (ACT or HIS), "" when unknown.
@@ -119,6 +151,7 @@ type CorpName struct {
 	DDCorpNum      *string `db:"dd_corp_num" json:"dd_corp_num"`
 
 	StartEvent *Event `db:"-" json:"start_event"`
+	EndEvent   *Event `db:"-" json:"end_event,omitempty"`
 }
 
 // Name types (corp_name.corp_name_typ_cd) the pipeline reads.
@@ -145,6 +178,7 @@ type Jurisdiction struct {
 	// original inner-joined the two).
 	Type       *CodeDesc `db:"-" json:"jurisdiction_type"`
 	StartEvent *Event    `db:"-" json:"start_event"`
+	EndEvent   *Event    `db:"-" json:"end_event,omitempty"`
 }
 
 // Office is a row of bc_registries.office (types RG, HD and FO only).
@@ -165,6 +199,7 @@ type Office struct {
 	DeliveryAddr *Address `db:"-" json:"delivery_addr"`
 	MailingAddr  *Address `db:"-" json:"mailing_addr"`
 	StartEvent   *Event   `db:"-" json:"start_event"`
+	EndEvent     *Event   `db:"-" json:"end_event,omitempty"`
 }
 
 // Office types the pipeline reads.
@@ -238,6 +273,7 @@ type Party struct {
 	ReasonTypCd          *string    `db:"reason_typ_cd" json:"reason_typ_cd"`
 
 	StartEvent *Event `db:"-" json:"start_event"`
+	EndEvent   *Event `db:"-" json:"end_event,omitempty"`
 	// Firm is the corporation of CorpNum and Owner that of BusCompanyNum;
 	// either is nil when its corporation row is missing (or the number is
 	// NULL). One of them is the snapshot's own corporation.
@@ -248,22 +284,26 @@ type Party struct {
 // Party types the pipeline reads.
 const PartyFirmOwner = "FBO" // firm business owner: an organisation owning a firm
 
-// Snapshot is what the loader read for one corporation: the current records
-// of domain.md §3.3 (and every state row), linked to their events, code rows
-// and addresses. Slices are in a deterministic order (see the Loader).
+// Snapshot is what the loader read for one corporation: its records of
+// domain.md §3.3 (every record with FullHistory, else the current ones and
+// every state row), linked to their events, code rows and addresses. Slices
+// are in a deterministic order (see the Loader).
 type Snapshot struct {
 	Corporation Corporation `json:"corporation"`
 	Type        CorpType    `json:"corp_type"`
+	// FullHistory reports that ended records were read too (the loader's
+	// default); without it the lists below hold current records only.
+	FullHistory bool `json:"full_history"`
 	// States holds every corp_state row, ended ones included, ordered by
 	// start event id.
 	States []CorpState `json:"corp_state"`
-	// Names holds the current names of types CO, NB, AS, TR and NO.
+	// Names holds the names of types CO, NB, AS, TR and NO.
 	Names []CorpName `json:"names"`
-	// Jurisdictions holds the current jurisdiction rows.
+	// Jurisdictions holds the jurisdiction rows.
 	Jurisdictions []Jurisdiction `json:"jurisdiction"`
-	// Offices holds the current RG, HD and FO offices.
+	// Offices holds the RG, HD and FO offices.
 	Offices []Office `json:"office"`
-	// Parties holds the current FBO rows where this corporation is the firm
+	// Parties holds the FBO rows where this corporation is the firm
 	// (CorpNum) or the owner (BusCompanyNum).
 	Parties []Party `json:"parties"`
 }
