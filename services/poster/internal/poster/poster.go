@@ -1,31 +1,183 @@
-// Package poster is the poster service: CredentialBundles in, credentials
-// delivered to the issuing agent, credential_log updated.
+// Package poster is the poster service: CredentialBundles in from
+// BCREG_CREDS, credentials delivered to the issuing agent (VON-X or the
+// issuer controller), credential_log updated, bundles acked once each of
+// their credentials has a final status (architecture.md rules 6 and 7).
+//
+// One handler call takes a batch of bundles. It claims their outstanding
+// credential_log rows with a lease, keeps each corporation behind its older
+// outstanding rows held by others, packs what may go now into requests,
+// sends them within the adaptive per-agent limit, and records every
+// credential's answer by position: Y, N plus a DeadLetter, or a counted
+// failed attempt (D plus a DeadLetter past the limit). A failure while the
+// agent's health check fails, an ordering wait or a misconfigured agent
+// counts nothing. See docs/design/poster.md.
 package poster
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
+	"github.com/bcgov/bcreg-events/pkg/messages"
 )
-
-// Config is the poster's configuration (variables BCREG_*).
-type Config struct {
-	config.Logging
-	config.HTTP
-	config.NATS
-	bus.Topology
-	bus.Backoff
-	config.EventDB
-}
 
 // Run runs the service until ctx ends.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	return daemon.Run(ctx, log, daemon.Options{
 		Name: "poster", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
 		EventDB: &cfg.EventDB, Backoff: cfg.Backoff, RunMover: true,
+	}, func(ctx context.Context, deps daemon.Deps) error {
+		p, err := New(cfg, deps)
+		if err != nil {
+			return err
+		}
+		return p.Run(ctx)
 	})
+}
+
+// Poster delivers bundles. Create it with New and call Run.
+type Poster struct {
+	cfg     Config
+	log     *zap.Logger
+	js      jetstream.JetStream
+	db      *pgxpool.Pool
+	m       *metrics
+	agents  *agents
+	replica string
+	calls   atomic.Uint64
+	size    int
+	lease   time.Duration
+	now     func() time.Time
+	// abort is the parent of every agent request. Requests outlive a
+	// graceful stop (so an answer is recorded, not lost to a duplicate
+	// later); tests cancel it to emulate a crash.
+	abort context.Context
+}
+
+// New builds a poster on the daemon's dependencies, registers its metrics
+// and adds the agent's health to /readyz.
+func New(cfg Config, deps daemon.Deps) (*Poster, error) {
+	eps, err := cfg.Endpoints()
+	if err != nil {
+		return nil, fmt.Errorf("poster: %w", err)
+	}
+	m := newMetrics(deps.Health.Registry())
+	p := &Poster{
+		cfg: cfg, log: deps.Log, js: deps.JS, db: deps.EventDB, m: m,
+		agents:  newAgents(deps.Log, m, eps, cfg.Settings, cfg.HealthInterval),
+		replica: cfg.replicaID(), size: cfg.requestSize(), lease: cfg.lease(),
+		now: time.Now, abort: context.Background(),
+	}
+	deps.Health.AddCheck("agent", p.agents.ready)
+	return p, nil
+}
+
+// Run checks the agents' health, then consumes BCREG_CREDS until ctx ends;
+// while no agent is usable nothing is pulled.
+func (p *Poster) Run(ctx context.Context) error {
+	p.agents.checkAll(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.agents.healthLoop(ctx) })
+	defer wg.Wait()
+	p.log.Info("poster consuming", zap.String("replica", p.replica), zap.Int("request_size", p.size),
+		zap.Int("max_inflight", p.cfg.MaxInflight), zap.Bool("adaptive", p.cfg.Adaptive),
+		zap.String("protocol", p.cfg.Protocol), zap.Int("agents", len(p.agents.list)))
+	return bus.Consume(ctx, p.js, p.log, bus.ConsumeOptions{
+		Stream: bus.StreamCreds, Consumer: bus.ConsumerPoster, Stage: messages.StagePoster,
+		Workers: p.cfg.MaxInflight, BatchSize: p.size, BatchWait: p.cfg.BatchWait,
+		MaxDeliver: p.cfg.PosterMaxDeliver, AckWait: p.cfg.PosterAckWait, Backoff: p.cfg.Backoff,
+		Gate: p.agents.gate,
+	}, p.handle)
+}
+
+// inBundle is one received bundle message.
+type inBundle struct {
+	idx    int
+	msg    jetstream.Msg
+	md     *jetstream.MsgMetadata
+	b      messages.CredentialBundle
+	log    *zap.Logger
+	result error
+	// pending are the credentials to settle before the ack.
+	pending []*cred
+	done    bool
+}
+
+// cred is one credential of a batch and what happened to it.
+type cred struct {
+	hash     string
+	recordID int64
+	attempts int
+	// retry: an N row an operator's retry_rejected bundle re-sends.
+	retry  bool
+	c      messages.Credential
+	bundle *inBundle
+	// final: Y, N or D was recorded.
+	final bool
+	// wait says why it is not final (nil while untouched).
+	wait *pendingReason
+}
+
+// Reasons a credential is not final after a handler call, in increasing
+// priority for the bundle's redelivery.
+type pendingKind int
+
+const (
+	pendShutdown  pendingKind = iota // the poster is stopping
+	pendHeld                         // behind an older row of its corporation, or claimed by another poster
+	pendAgentDown                    // the agent's health check fails: nothing counted
+	pendMisconf                      // the agent is misconfigured: nothing counted
+	pendDB                           // the event database failed
+	pendTransient                    // a counted failed attempt
+)
+
+type pendingReason struct {
+	kind  pendingKind
+	err   error
+	delay time.Duration
+}
+
+func (c *cred) setWait(r *pendingReason) {
+	if c.final {
+		return
+	}
+	if c.wait == nil || r.kind > c.wait.kind {
+		c.wait = r
+	}
+}
+
+// handle is the consume loop's handler for a batch of bundles.
+func (p *Poster) handle(ctx context.Context, msgs []jetstream.Msg) []error {
+	results := make([]error, len(msgs))
+	w := &batch{p: p, token: fmt.Sprintf("%s/%d", p.replica, p.calls.Add(1))}
+	for i, m := range msgs {
+		log := p.log.With(zap.String("subject", m.Subject()), zap.String("msg_id", m.Headers().Get(jetstream.MsgIDHeader)))
+		b, err := messages.DecodeBundle(m.Data())
+		if err != nil {
+			results[i] = bus.Permanent(fmt.Errorf("decode bundle: %w", err))
+			continue
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			results[i] = bus.Permanent(fmt.Errorf("bundle without JetStream metadata: %w", err))
+			continue
+		}
+		w.bundles = append(w.bundles, &inBundle{idx: i, msg: m, md: md, b: b,
+			log: log.With(zap.String("corp_num", b.CorpNum), zap.Uint64("stream_seq", md.Sequence.Stream))})
+	}
+	if len(w.bundles) > 0 {
+		w.run(ctx)
+		for _, ib := range w.bundles {
+			results[ib.idx] = ib.result
+		}
+	}
+	return results
 }

@@ -1,0 +1,226 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/agentsim"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name string
+		row  Row
+		want Class
+	}{
+		{"success", Row{Success: true, Result: "3f2a-…"}, Issued},
+		{"C4 unknown schema", Row{Result: "Could not locate credential type: nope.schema/1.0 None"}, ConfigError},
+		{"C13 unknown connection", Row{Result: "Unknown connection id: nope"}, ConfigError},
+		{"non-issuer agent", Row{Result: "Cannot issue credential from non-issuer agent: x"}, ConfigError},
+		{"C14 connection not synced", Row{Result: "Connection is not yet synchronized: bcreg"}, Transient},
+		{"C14 issuer not synced", Row{Result: "Issuer is not yet synchronized: bcreg"}, Transient},
+		{"C15 not stored", Row{Result: "Credential was not stored: Duplicate credential"}, Rejected},
+		{"C16 OrgBook 502", Row{Result: "Bad response from post_json: (502) <html>Bad Gateway</html>"}, Transient},
+		{"C16 OrgBook 429", Row{Result: "Bad response from post_json: (429) slow down"}, Transient},
+		{"OrgBook 400", Row{Result: "Bad response from post_json: (400) invalid"}, Rejected},
+		{"C16 timeout", Row{Result: "Connection timed out during post_json"}, Transient},
+		{"client exception", Row{Result: "Exception during post_json: Cannot connect (None)"}, Transient},
+		{"indy error", Row{Result: "Exception while handling request"}, Transient},
+		{"credential request", Row{Result: "Could not create credential request: x"}, Transient},
+		{"A5 webhook timeout", Row{Result: "9b1c…::Error thread timeout"}, Transient},
+		{"A6 problem report", Row{Result: "9b1c…::Issuer credential definition not found"}, Rejected},
+		{"controller admin 500", Row{Result: "500 Server Error: Internal Server Error for url: http://aca-py:8024/issue-credential/send"}, Transient},
+		{"controller admin refused", Row{Result: "HTTPConnectionPool(host='aca-py', port=8024): Max retries exceeded with url: /x (Caused by NewConnectionError: Connection refused)"}, Transient},
+		{"controller admin 400", Row{Result: "400 Client Error: Bad Request for url: http://aca-py:8024/issue-credential/send"}, Rejected},
+		{"unknown text", Row{Result: "something else"}, Rejected},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Classify(tc.row); got != tc.want {
+				t.Errorf("Classify(%q) = %v, want %v", tc.row.Result, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		want    []Endpoint
+		wantErr string
+	}{
+		{"vonx health at the host root", Config{URLs: "http://bcreg-x-agent:8080/bcreg", Protocol: ProtocolVonX},
+			[]Endpoint{{"http://bcreg-x-agent:8080/bcreg", "http://bcreg-x-agent:8080/bcreg/issue-credential", "http://bcreg-x-agent:8080/health"}}, ""},
+		{"several agents", Config{URLs: "http://a:5000/bcreg/, http://b:5000/bcreg", Protocol: ProtocolVonX},
+			[]Endpoint{{"http://a:5000/bcreg", "http://a:5000/bcreg/issue-credential", "http://a:5000/health"},
+				{"http://b:5000/bcreg", "http://b:5000/bcreg/issue-credential", "http://b:5000/health"}}, ""},
+		{"controller v10", Config{URLs: "http://c:5000", Protocol: ProtocolController, IssueVersion: "V10"},
+			[]Endpoint{{"http://c:5000", "http://c:5000/issue-credential", "http://c:5000/readiness"}}, ""},
+		{"controller v20", Config{URLs: "http://c:5000", Protocol: ProtocolController, IssueVersion: "v20"},
+			[]Endpoint{{"http://c:5000", "http://c:5000/issue-credential-v20", "http://c:5000/readiness"}}, ""},
+		{"explicit health", Config{URLs: "http://a/bcreg", HealthURLs: "http://a/status", Protocol: ProtocolVonX},
+			[]Endpoint{{"http://a/bcreg", "http://a/bcreg/issue-credential", "http://a/status"}}, ""},
+		{"health count mismatch", Config{URLs: "http://a/bcreg,http://b/bcreg", HealthURLs: "http://a/health", Protocol: ProtocolVonX}, nil, "2 agent URLs"},
+		{"not a URL", Config{URLs: "bcreg-agent:8000", Protocol: ProtocolVonX}, nil, "not an http(s) URL"},
+		{"none", Config{URLs: " , ", Protocol: ProtocolVonX}, nil, "no agent URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.cfg.Endpoints()
+			if tc.wantErr != "" {
+				if err == nil || !contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func startSim(t *testing.T, cfg agentsim.Config) (*agentsim.Sim, *httptest.Server) {
+	t.Helper()
+	s, err := agentsim.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { s.Close(); srv.Close() })
+	return s, srv
+}
+
+var regItem = Item{Schema: "registration.bc_registries", Version: "1.0.36",
+	Attributes: map[string]any{"registration_id": "BC1", "entity_name": "One Ltd."}}
+
+// TestIssueAgainstSim runs the client against vonx-sim: answers by
+// position, and each request-level failure classified (P1–P3).
+func TestIssueAgainstSim(t *testing.T) {
+	relItem := Item{Schema: "relationship.bc_registries", Version: "1.0.36", Attributes: map[string]any{"registration_id": "FM1"}}
+	nope := Item{Schema: "nope.schema", Version: "1.0", Attributes: map[string]any{}}
+	tests := []struct {
+		name      string
+		sim       agentsim.Config
+		path      string
+		items     []Item
+		wantRows  []Class
+		wantKind  string
+		wantMisc  bool
+		wantRetry time.Duration
+	}{
+		{"C3 batch in order", agentsim.Config{}, "/bcreg", []Item{regItem, relItem}, []Class{Issued, Issued}, "", false, 0},
+		{"C4 unknown schema among successes", agentsim.Config{}, "/bcreg", []Item{regItem, nope}, []Class{Issued, ConfigError}, "", false, 0},
+		{"C13 unknown connection", agentsim.Config{}, "/other", []Item{regItem}, []Class{ConfigError}, "", false, 0},
+		{"C14 not synchronised", agentsim.Config{Faults: agentsim.Faults{UnsyncedFor: -1}}, "/bcreg", []Item{regItem}, []Class{Transient}, "", false, 0},
+		{"P1 5xx", agentsim.Config{Faults: agentsim.Faults{ErrorRate: 1, ErrorStatus: 503}}, "/bcreg", []Item{regItem}, nil, KindStatus, false, 0},
+		{"P2 non-JSON 200", agentsim.Config{Faults: agentsim.Faults{NonJSONRate: 1}}, "/bcreg", []Item{regItem}, nil, KindContentType, false, 0},
+		{"P3 short reply", agentsim.Config{Faults: agentsim.Faults{ShortRate: 1}}, "/bcreg", []Item{regItem, relItem}, nil, KindShape, false, 0},
+		{"dropped connection", agentsim.Config{Faults: agentsim.Faults{DropRate: 1}}, "/bcreg", []Item{regItem}, nil, KindTransport, false, 0},
+		{"hang beyond the timeout", agentsim.Config{Faults: agentsim.Faults{HangRate: 1}}, "/bcreg", []Item{regItem}, nil, KindTimeout, false, 0},
+		{"wrong path is misconfiguration", agentsim.Config{}, "/bcreg/x", []Item{regItem}, nil, KindStatus, true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, srv := startSim(t, tc.sim)
+			c := &Client{Endpoint: Endpoint{IssueURL: srv.URL + tc.path + "/issue-credential"}, HTTP: NewHTTPClient(4)}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			rows, err := c.Issue(ctx, tc.items)
+			if tc.wantKind != "" {
+				var re *RequestError
+				if !errors.As(err, &re) || re.Kind != tc.wantKind || re.Misconfigured() != tc.wantMisc {
+					t.Fatalf("error %v, want kind %s (misconfigured %v)", err, tc.wantKind, tc.wantMisc)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Class
+			for _, r := range rows {
+				got = append(got, Classify(r))
+			}
+			if diff := cmp.Diff(tc.wantRows, got); diff != "" {
+				t.Errorf("row classes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		http.Error(w, "busy", http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	c := &Client{Endpoint: Endpoint{IssueURL: srv.URL}}
+	_, err := c.Issue(context.Background(), []Item{regItem})
+	var re *RequestError
+	if !errors.As(err, &re) || re.Status != 429 || re.RetryAfter != 7*time.Second {
+		t.Fatalf("error %#v, want 429 with Retry-After 7s", err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := parseRetryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now); got != 90*time.Second {
+		t.Errorf("HTTP-date Retry-After = %v, want 90s", got)
+	}
+}
+
+func TestCheckHealth(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  agentsim.Config
+		path string
+		ok   bool
+	}{
+		{"vonx synced", agentsim.Config{}, "/health", true},
+		{"vonx not synced (451)", agentsim.Config{Faults: agentsim.Faults{UnsyncedFor: -1}}, "/health", false},
+		{"controller ready", agentsim.Config{Mode: agentsim.ModeController}, "/readiness", true},
+		{"controller not synced (503)", agentsim.Config{Mode: agentsim.ModeController, Faults: agentsim.Faults{UnsyncedFor: -1}}, "/readiness", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, srv := startSim(t, tc.cfg)
+			c := &Client{Endpoint: Endpoint{HealthURL: srv.URL + tc.path}}
+			if err := c.CheckHealth(context.Background()); (err == nil) != tc.ok {
+				t.Errorf("CheckHealth = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	c := &Client{Endpoint: Endpoint{HealthURL: "http://127.0.0.1:1/health"}}
+	if err := c.CheckHealth(context.Background()); err == nil {
+		t.Error("an agent that is not listening is healthy")
+	}
+}
+
+// TestEncodeBodyIsStable: attribute keys sorted, HTML not escaped, one
+// line.
+func TestEncodeBodyIsStable(t *testing.T) {
+	body, err := EncodeBody([]Item{{Schema: "s", Version: "1", Attributes: map[string]any{"b": "<&>", "a": nil, "c": 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"schema":"s","version":"1","attributes":{"a":null,"b":"<&>","c":1}}]`
+	if diff := cmp.Diff(want, string(body)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

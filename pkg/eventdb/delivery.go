@@ -1,0 +1,417 @@
+package eventdb
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// This file is the poster's SQL on credential_log (architecture.md §5 and
+// rules 6 and 7): loading a bundle's rows by hash, claiming them with a
+// lease, the per-corporation order check, and recording each outcome. Rows
+// are always found by credential_hash, never by a row id from a message.
+// Time comparisons use the database's clock (now()), so the leases of
+// posters on different machines agree.
+
+// credential_log.process_success values the poster reads and writes.
+const (
+	DeliveryIssued   = "Y" // posted; process_msg is the agent's result id
+	DeliveryRejected = "N" // refused by the agent; process_msg is its reason
+	DeliveryDead     = "D" // dead-lettered after exhausting retries
+	DeliveryHeld     = "A" // held back by the builder; never posted
+)
+
+// DeliveryDB is what the delivery functions need: a pool, a connection or
+// a transaction.
+type DeliveryDB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// DeliveryRow is a credential_log row as the poster sees it.
+type DeliveryRow struct {
+	Hash     string
+	RecordID int64
+	CorpNum  string
+	// Status is process_success: "" (outstanding), Y, N, D or A.
+	Status   string
+	Attempts int
+	// NotBefore is when a held credential (future expiry) becomes due.
+	NotBefore *time.Time
+	// Due is false while NotBefore lies in the future.
+	Due bool
+	// ClaimedBy and Leased: who holds the row and whether the lease runs.
+	ClaimedBy   string
+	Leased      bool
+	ProcessDate *time.Time
+}
+
+// LoadDeliveryRows returns the rows of the given hashes, keyed by hash;
+// hashes without a row are absent.
+func LoadDeliveryRows(ctx context.Context, db DeliveryDB, hashes []string) (map[string]DeliveryRow, error) {
+	rows, err := db.Query(ctx, `
+		SELECT credential_hash, record_id, corp_num, COALESCE(process_success, ''), attempts,
+		       not_before, (not_before IS NULL OR not_before <= now()),
+		       COALESCE(claimed_by, ''), (claimed_until IS NOT NULL AND claimed_until >= now()),
+		       process_date
+		FROM credential_log WHERE credential_hash = ANY($1)`, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("load delivery rows: %w", err)
+	}
+	out := make(map[string]DeliveryRow, len(hashes))
+	for rows.Next() {
+		var r DeliveryRow
+		if err := rows.Scan(&r.Hash, &r.RecordID, &r.CorpNum, &r.Status, &r.Attempts,
+			&r.NotBefore, &r.Due, &r.ClaimedBy, &r.Leased, &r.ProcessDate); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load delivery rows: %w", err)
+		}
+		out[r.Hash] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load delivery rows: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryClaim asks for rows to be claimed.
+type DeliveryClaim struct {
+	Hashes  []string
+	Claimer string
+	Lease   time.Duration
+	// RetryRejectedBefore, when set, first makes the N rows among Hashes
+	// that were rejected before that instant outstanding again (an
+	// operator's retry_rejected bundle; rows rejected while this bundle
+	// was being handled are not retried twice).
+	RetryRejectedBefore time.Time
+}
+
+// ClaimedRow is a row a claim obtained.
+type ClaimedRow struct {
+	Hash     string
+	RecordID int64
+	CorpNum  string
+	Attempts int
+	// TookOver names the previous holder whose lease had expired.
+	TookOver string
+}
+
+// ClaimDelivery sets claimed_by and claimed_until on the outstanding, due
+// rows among the hashes that are unclaimed, whose lease expired, or that
+// the claimer holds already, and returns them in record_id order. Rows are
+// locked in record_id order, so concurrent claims never deadlock.
+func ClaimDelivery(ctx context.Context, db DeliveryDB, c DeliveryClaim) ([]ClaimedRow, error) {
+	if !c.RetryRejectedBefore.IsZero() {
+		if _, err := db.Exec(ctx, `
+			UPDATE credential_log
+			SET process_success = NULL, process_date = NULL, attempts = 0, claimed_by = NULL, claimed_until = NULL
+			WHERE credential_hash = ANY($1) AND process_success = 'N'
+			  AND process_date < ($2::timestamptz AT TIME ZONE current_setting('TimeZone'))`,
+			c.Hashes, c.RetryRejectedBefore); err != nil {
+			return nil, fmt.Errorf("claim: reset rejected rows: %w", err)
+		}
+	}
+	var out []ClaimedRow
+	err := retryConflicts(ctx, func() error {
+		rows, err := db.Query(ctx, `
+			UPDATE credential_log c
+			SET claimed_by = $2, claimed_until = now() + $3::interval
+			FROM (
+				SELECT record_id, COALESCE(claimed_by, '') AS prev FROM credential_log
+				WHERE credential_hash = ANY($1) AND process_success IS NULL
+				  AND (not_before IS NULL OR not_before <= now())
+				  AND (claimed_by IS NULL OR claimed_until IS NULL OR claimed_until < now() OR claimed_by = $2)
+				ORDER BY record_id
+				FOR UPDATE
+			) p
+			WHERE c.record_id = p.record_id
+			RETURNING c.credential_hash, c.record_id, c.corp_num, c.attempts, p.prev`,
+			c.Hashes, c.Claimer, c.Lease)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClaimedRow, error) {
+			var cr ClaimedRow
+			err := r.Scan(&cr.Hash, &cr.RecordID, &cr.CorpNum, &cr.Attempts, &cr.TookOver)
+			if cr.TookOver == c.Claimer {
+				cr.TookOver = ""
+			}
+			return cr, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim delivery: %w", err)
+	}
+	sortClaimed(out)
+	return out, nil
+}
+
+func sortClaimed(rows []ClaimedRow) {
+	slices.SortFunc(rows, func(a, b ClaimedRow) int { return cmp.Compare(a.RecordID, b.RecordID) })
+}
+
+// OldestForeignOutstanding returns, per corporation, the record_id of the
+// oldest outstanding, due row that the claimer does not hold: nothing of
+// that corporation newer than it may be posted yet (rule 6). Rows in Y, N,
+// D or A, and rows waiting for not_before, never block.
+func OldestForeignOutstanding(ctx context.Context, db DeliveryDB, corps []string, claimer string) (map[string]int64, error) {
+	rows, err := db.Query(ctx, `
+		SELECT corp_num, min(record_id) FROM credential_log
+		WHERE corp_num = ANY($1) AND process_success IS NULL
+		  AND (not_before IS NULL OR not_before <= now())
+		  AND claimed_by IS DISTINCT FROM $2
+		GROUP BY corp_num`, corps, claimer)
+	if err != nil {
+		return nil, fmt.Errorf("order check: %w", err)
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var corp string
+		var id int64
+		if err := rows.Scan(&corp, &id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("order check: %w", err)
+		}
+		out[corp] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("order check: %w", err)
+	}
+	return out, nil
+}
+
+// RenewDeliveryClaims extends the claimer's lease on the outstanding rows
+// among hashes and returns how many it still holds; fewer than asked means
+// another poster took some over after the lease ran out.
+func RenewDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, hashes []string, lease time.Duration) (int, error) {
+	tag, err := db.Exec(ctx, `
+		UPDATE credential_log SET claimed_until = now() + $3::interval
+		WHERE claimed_by = $1 AND credential_hash = ANY($2) AND process_success IS NULL`,
+		claimer, hashes, lease)
+	if err != nil {
+		return 0, fmt.Errorf("renew claims: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// ReleaseDeliveryClaims gives the claimer's outstanding rows among hashes
+// back, so any poster may take them at once.
+func ReleaseDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, hashes []string) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	err := retryConflicts(ctx, func() error {
+		_, err := db.Exec(ctx, `
+			UPDATE credential_log SET claimed_by = NULL, claimed_until = NULL
+			WHERE record_id IN (
+				SELECT record_id FROM credential_log
+				WHERE claimed_by = $1 AND credential_hash = ANY($2) AND process_success IS NULL
+				ORDER BY record_id FOR UPDATE)`,
+			claimer, hashes)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release claims: %w", err)
+	}
+	return nil
+}
+
+// DeliveryOutcome is the agent's final answer for one credential.
+type DeliveryOutcome struct {
+	Hash   string
+	Status string // DeliveryIssued or DeliveryRejected
+	Msg    string // result id or reason
+}
+
+// MarkDelivered records final answers (Y or N, process_date, process_msg)
+// on rows that are still outstanding, whoever holds them now: the agent's
+// answer is the truth even if the lease ran out meanwhile. claimed_by is
+// kept as a record of who posted. It returns the hashes it marked.
+func MarkDelivered(ctx context.Context, db DeliveryDB, claimer string, outs []DeliveryOutcome) ([]string, error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	hashes, statuses, msgs := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
+	for i, o := range outs {
+		if o.Status != DeliveryIssued && o.Status != DeliveryRejected {
+			return nil, fmt.Errorf("mark delivered: status %q of %s: want Y or N", o.Status, o.Hash)
+		}
+		hashes[i], statuses[i], msgs[i] = o.Hash, o.Status, deliveryMsg(o.Msg)
+	}
+	var marked []string
+	err := retryConflicts(ctx, func() error {
+		rows, err := db.Query(ctx, `
+			UPDATE credential_log c
+			SET process_success = u.status, process_msg = u.msg, process_date = LOCALTIMESTAMP,
+			    claimed_by = $1, claimed_until = NULL
+			FROM (
+				SELECT cl.record_id, x.status, x.msg
+				FROM unnest($2::text[], $3::text[], $4::text[]) AS x(hash, status, msg)
+				JOIN credential_log cl ON cl.credential_hash = x.hash
+				WHERE cl.process_success IS NULL
+				ORDER BY cl.record_id
+				FOR UPDATE OF cl
+			) u
+			WHERE c.record_id = u.record_id
+			RETURNING c.credential_hash`,
+			claimer, hashes, statuses, msgs)
+		if err != nil {
+			return err
+		}
+		marked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mark delivered: %w", err)
+	}
+	return marked, nil
+}
+
+// DeliveryAttempt is a row after a failed attempt was counted.
+type DeliveryAttempt struct {
+	Hash     string
+	Attempts int
+	// Dead is true when the attempt limit was reached: the row is now D.
+	Dead bool
+}
+
+// RecordDeliveryFailure counts one failed agent attempt on the claimer's
+// outstanding rows among hashes, keeps msg as the last error, and releases
+// them; a row that reaches maxAttempts becomes D.
+func RecordDeliveryFailure(ctx context.Context, db DeliveryDB, claimer string, hashes []string, msg string, maxAttempts int) ([]DeliveryAttempt, error) {
+	var out []DeliveryAttempt
+	err := retryConflicts(ctx, func() error {
+		rows, err := db.Query(ctx, `
+			UPDATE credential_log c
+			SET attempts = c.attempts + 1,
+			    process_msg = $3,
+			    process_success = CASE WHEN c.attempts + 1 >= $4 THEN 'D' END,
+			    process_date = CASE WHEN c.attempts + 1 >= $4 THEN LOCALTIMESTAMP END,
+			    claimed_by = CASE WHEN c.attempts + 1 >= $4 THEN c.claimed_by END,
+			    claimed_until = NULL
+			FROM (
+				SELECT record_id FROM credential_log
+				WHERE claimed_by = $1 AND credential_hash = ANY($2) AND process_success IS NULL
+				ORDER BY record_id FOR UPDATE
+			) p
+			WHERE c.record_id = p.record_id
+			RETURNING c.credential_hash, c.attempts, c.process_success IS NOT NULL`,
+			claimer, hashes, deliveryMsg(msg), maxAttempts)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryAttempt, error) {
+			var a DeliveryAttempt
+			err := r.Scan(&a.Hash, &a.Attempts, &a.Dead)
+			return a, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record delivery failure: %w", err)
+	}
+	return out, nil
+}
+
+// MarkDeliveryDead marks D the outstanding rows among hashes that nobody
+// else holds under a running lease (a bundle given up on its last
+// delivery), and returns the hashes it marked.
+func MarkDeliveryDead(ctx context.Context, db DeliveryDB, claimer string, hashes []string, msg string) ([]string, error) {
+	var marked []string
+	err := retryConflicts(ctx, func() error {
+		rows, err := db.Query(ctx, `
+			UPDATE credential_log c
+			SET process_success = 'D', process_date = LOCALTIMESTAMP, process_msg = $3,
+			    claimed_by = $1, claimed_until = NULL
+			FROM (
+				SELECT record_id FROM credential_log
+				WHERE credential_hash = ANY($2) AND process_success IS NULL
+				  AND (claimed_by IS NULL OR claimed_until IS NULL OR claimed_until < now() OR claimed_by = $1)
+				ORDER BY record_id FOR UPDATE
+			) p
+			WHERE c.record_id = p.record_id
+			RETURNING c.credential_hash`,
+			claimer, hashes, deliveryMsg(msg))
+		if err != nil {
+			return err
+		}
+		marked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mark delivery dead: %w", err)
+	}
+	return marked, nil
+}
+
+// DeliveryDeferral is a credential that is not due yet.
+type DeliveryDeferral struct {
+	Hash      string
+	NotBefore time.Time
+}
+
+// DeferDelivery hands credentials that are not due back to the outbox: it
+// sets not_before where the builder left it empty and clears published_at,
+// so the builder's sweep republishes them once due. The bundle that
+// carried them can then be acked without them (they block nothing).
+func DeferDelivery(ctx context.Context, db DeliveryDB, defs []DeliveryDeferral) error {
+	if len(defs) == 0 {
+		return nil
+	}
+	hashes, times := make([]string, len(defs)), make([]time.Time, len(defs))
+	for i, d := range defs {
+		hashes[i], times[i] = d.Hash, d.NotBefore
+	}
+	err := retryConflicts(ctx, func() error {
+		_, err := db.Exec(ctx, `
+			UPDATE credential_log c
+			SET not_before = COALESCE(c.not_before, u.nb), published_at = NULL
+			FROM unnest($1::text[], $2::timestamptz[]) AS u(hash, nb)
+			WHERE c.credential_hash = u.hash AND c.process_success IS NULL`,
+			hashes, times)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("defer delivery: %w", err)
+	}
+	return nil
+}
+
+// deliveryMsg fits a message into process_msg VARCHAR(255) the way the
+// original did: longer texts keep their first 250 characters plus "...".
+func deliveryMsg(s string) string {
+	r := []rune(s)
+	if len(r) <= 255 {
+		return s
+	}
+	return string(r[:250]) + "..."
+}
+
+// retryConflicts runs fn again (a few times) when PostgreSQL aborted it
+// for a deadlock or a serialization failure, which a retry resolves.
+func retryConflicts(ctx context.Context, fn func() error) error {
+	var err error
+	for i := 0; i < 5; i++ {
+		if err = fn(); err == nil {
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}

@@ -1,0 +1,181 @@
+package eventdb_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
+)
+
+// deliveryDB is a migrated database with credentials h1..hn of corp C1 in
+// record order.
+func deliveryDB(t *testing.T, n int) (*pgxpool.Pool, []string) {
+	t.Helper()
+	pool, _ := testenv.NewPool(t)
+	ctx := testenv.Context(t)
+	if _, err := eventdb.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	var hashes []string
+	for i := 1; i <= n; i++ {
+		h := fmt.Sprintf("h%d", i)
+		if _, err := pool.Exec(ctx, `INSERT INTO credential_log (system_type_cd, corp_num, prev_event_id, prev_event_date,
+			last_event_id, last_event_date, credential_type_cd, schema_name, schema_version, credential_json, credential_hash, published_at)
+			VALUES ('BC_REG', 'C1', 0, '0001-01-01', 1, '2020-01-01', 'REG', 's', '1', '{}', $1, now())`, h); err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, h)
+	}
+	return pool, hashes
+}
+
+func claimedHashes(rows []eventdb.ClaimedRow) []string {
+	out := []string{}
+	for _, r := range rows {
+		out = append(out, r.Hash)
+	}
+	return out
+}
+
+func TestConcurrentClaimsAreDisjoint(t *testing.T) {
+	pool, hashes := deliveryDB(t, 50)
+	ctx := testenv.Context(t)
+	const claimers = 6
+	got := make([][]string, claimers)
+	var wg sync.WaitGroup
+	for i := 0; i < claimers; i++ {
+		wg.Go(func() {
+			rows, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: hashes, Claimer: fmt.Sprintf("p%d", i), Lease: time.Minute})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = claimedHashes(rows)
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, g := range got {
+		for _, h := range g {
+			seen[h]++
+		}
+	}
+	for _, h := range hashes {
+		if seen[h] != 1 {
+			t.Errorf("%s claimed %d times, want exactly once", h, seen[h])
+		}
+	}
+}
+
+func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
+	pool, h := deliveryDB(t, 5)
+	ctx := testenv.Context(t)
+	claim := func(who string, hashes ...string) []string {
+		t.Helper()
+		rows, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: hashes, Claimer: who, Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return claimedHashes(rows)
+	}
+	// A holds h1 and h2; B cannot take them, but takes h3.
+	if diff := cmp.Diff([]string{"h1", "h2"}, claim("A", h[0], h[1])); diff != "" {
+		t.Fatal(diff)
+	}
+	if diff := cmp.Diff([]string{"h3"}, claim("B", h[0], h[1], h[2])); diff != "" {
+		t.Fatal(diff)
+	}
+	// Order check: for B the oldest outstanding row not its own is h1.
+	oldest, err := eventdb.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oldest["C1"] != 1 {
+		t.Errorf("oldest foreign for B = %v, want record 1", oldest)
+	}
+	// A's lease runs out: C takes h1 over and learns from whom.
+	if _, err := pool.Exec(ctx, `UPDATE credential_log SET claimed_until = now() - interval '1 second' WHERE claimed_by = 'A'`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: []string{h[0]}, Claimer: "C", Lease: time.Minute})
+	if err != nil || len(rows) != 1 || rows[0].TookOver != "A" {
+		t.Fatalf("takeover: %+v, %v", rows, err)
+	}
+	// A's renew now finds only h2.
+	if n, err := eventdb.RenewDeliveryClaims(ctx, pool, "A", []string{h[0], h[1]}, time.Minute); err != nil || n != 1 {
+		t.Errorf("renew = %d, %v; want 1", n, err)
+	}
+	// Y and N are recorded whoever holds the row; a second answer is ignored.
+	marked, err := eventdb.MarkDelivered(ctx, pool, "C", []eventdb.DeliveryOutcome{
+		{Hash: h[0], Status: eventdb.DeliveryIssued, Msg: "cred-1"}, {Hash: h[2], Status: eventdb.DeliveryRejected, Msg: "no"}})
+	if err != nil || len(marked) != 2 {
+		t.Fatalf("mark: %v, %v", marked, err)
+	}
+	if marked, _ := eventdb.MarkDelivered(ctx, pool, "A", []eventdb.DeliveryOutcome{{Hash: h[0], Status: eventdb.DeliveryIssued, Msg: "again"}}); len(marked) != 0 {
+		t.Errorf("a final row was marked again")
+	}
+	// Failures count attempts; the limit makes D.
+	for i := 1; i <= 3; i++ {
+		claim("A", h[1])
+		res, err := eventdb.RecordDeliveryFailure(ctx, pool, "A", []string{h[1]}, "agent 502", 3)
+		if err != nil || len(res) != 1 || res[0].Attempts != i || res[0].Dead != (i == 3) {
+			t.Fatalf("failure %d: %+v, %v", i, res, err)
+		}
+	}
+	// Final rows never block: h1 is Y, h2 D, h3 N, so B's oldest foreign
+	// outstanding row is h4.
+	oldest, _ = eventdb.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
+	if oldest["C1"] != 4 {
+		t.Errorf("oldest foreign for B = %v, want record 4", oldest)
+	}
+	// A future not_before: not claimable, not blocking; deferral clears
+	// published_at.
+	if err := eventdb.DeferDelivery(ctx, pool, []eventdb.DeliveryDeferral{{Hash: h[3], NotBefore: time.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("B", h[3]); len(got) != 0 {
+		t.Errorf("a row that is not due was claimed: %v", got)
+	}
+	oldest, _ = eventdb.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
+	if oldest["C1"] != 5 {
+		t.Errorf("oldest foreign for B = %v, want record 5 (record 4 waits)", oldest)
+	}
+	// retry_rejected: the N row becomes outstanding again and is claimed.
+	if got := claim("B", h[2]); len(got) != 0 {
+		t.Fatalf("an N row was claimed without retry_rejected")
+	}
+	rows, err = eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: []string{h[2]}, Claimer: "B", Lease: time.Minute, RetryRejectedBefore: time.Now().Add(time.Minute)})
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("retry_rejected claim: %+v, %v", rows, err)
+	}
+	// Release, then a last-delivery give-up marks D what nobody holds.
+	if err := eventdb.ReleaseDeliveryClaims(ctx, pool, "B", []string{h[2]}); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := eventdb.MarkDeliveryDead(context.WithoutCancel(ctx), pool, "B", []string{h[2], h[4]}, "gave up")
+	if err != nil || len(dead) != 2 {
+		t.Errorf("mark dead: %v, %v", dead, err)
+	}
+	state, err := eventdb.LoadDeliveryRows(ctx, pool, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, x := range h {
+		got[x] = state[x].Status
+	}
+	want := map[string]string{"h1": "Y", "h2": "D", "h3": "D", "h4": "", "h5": "D"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if state["h4"].Due || state["h4"].NotBefore == nil {
+		t.Errorf("h4: %+v, want waiting with not_before", state["h4"])
+	}
+}

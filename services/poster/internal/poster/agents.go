@@ -1,0 +1,358 @@
+package poster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/agent"
+)
+
+// errNoAgent means no agent can take a request now (all down or
+// misconfigured).
+var errNoAgent = errors.New("no healthy agent")
+
+// agentState is one agent: its client, health, misconfiguration and
+// adaptive limit.
+type agentState struct {
+	client  *agent.Client
+	limiter *limiter
+
+	// guarded by agents.mu
+	healthy      bool
+	checked      bool // health known at least once
+	healthErr    string
+	misconfUntil time.Time
+	misconfMsg   string
+	inflight     int
+}
+
+func (a *agentState) name() string { return a.client.Endpoint.BaseURL }
+
+// agents spreads requests over the healthy agents within each one's
+// adaptive limit and the replica's maximum, and keeps their health.
+type agents struct {
+	log      *zap.Logger
+	m        *metrics
+	list     []*agentState
+	max      int
+	interval time.Duration
+	retry    time.Duration // misconfiguration retry
+	now      func() time.Time
+
+	mu       sync.Mutex
+	inflight int
+	waiting  int
+	changed  chan struct{} // closed and replaced on every change
+	kick     chan struct{} // asks the health loop to check now
+}
+
+func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, interval time.Duration) *agents {
+	hc := agent.NewHTTPClient(s.MaxInflight)
+	a := &agents{log: log, m: m, max: s.MaxInflight, interval: interval, retry: s.MisconfigRetry,
+		now: time.Now, changed: make(chan struct{}), kick: make(chan struct{}, 1)}
+	for _, ep := range eps {
+		a.list = append(a.list, &agentState{
+			client:  &agent.Client{Endpoint: ep, HTTP: hc},
+			limiter: newLimiter(s.Adaptive, s.InitialInflight, s.MaxInflight),
+		})
+	}
+	return a
+}
+
+// notifyLocked wakes everyone waiting for a change.
+func (a *agents) notifyLocked() {
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.updateGaugesLocked()
+}
+
+func (a *agents) updateGaugesLocked() {
+	limit, usable := 0, 0.0
+	for _, s := range a.list {
+		if a.usableLocked(s) {
+			limit += s.limiter.Limit()
+			usable = 1
+		}
+	}
+	a.m.inflight.Set(float64(a.inflight))
+	a.m.limit.Set(float64(min(limit, a.max)))
+	a.m.healthy.Set(usable)
+}
+
+// usableLocked: healthy and not (still) misconfigured.
+func (a *agents) usableLocked(s *agentState) bool {
+	return s.healthy && !a.now().Before(s.misconfUntil)
+}
+
+// capacityLocked is how many more requests may start now.
+func (a *agents) capacityLocked() int {
+	free := 0
+	for _, s := range a.list {
+		if a.usableLocked(s) {
+			free += max(0, s.limiter.Limit()-s.inflight)
+		}
+	}
+	return min(free, a.max-a.inflight)
+}
+
+// anyUsable reports whether some agent can take requests.
+func (a *agents) anyUsable() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.list {
+		if a.usableLocked(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// gate is the consume loop's Gate: it waits until an agent is usable and
+// has room for another request, so nothing is pulled that cannot be sent
+// at once. It returns false while no agent is usable (the loop then pulls
+// nothing: no delivery is burned while the agent is down).
+func (a *agents) gate(ctx context.Context) bool {
+	deadline := time.NewTimer(2 * time.Second)
+	defer deadline.Stop()
+	for {
+		a.mu.Lock()
+		usable := false
+		for _, s := range a.list {
+			usable = usable || a.usableLocked(s)
+		}
+		room := a.capacityLocked() - a.waiting
+		ch := a.changed
+		a.mu.Unlock()
+		if !usable {
+			return false
+		}
+		if room > 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ch:
+		case <-deadline.C:
+			// Re-check usability now and then (a misconfiguration pause
+			// ends by time, not by an event).
+			deadline.Reset(2 * time.Second)
+		}
+	}
+}
+
+// slot is one request's hold on an agent.
+type slot struct {
+	a         *agents
+	s         *agentState
+	started   time.Time
+	saturated bool
+	once      sync.Once
+}
+
+// acquire waits for room on a usable agent and picks the one with the most
+// room left. It fails with errNoAgent when none is usable.
+func (a *agents) acquire(ctx context.Context) (*slot, error) {
+	a.mu.Lock()
+	a.waiting++
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.waiting--
+		a.mu.Unlock()
+	}()
+	for {
+		a.mu.Lock()
+		var best *agentState
+		bestRoom, usable := 0, false
+		for _, s := range a.list {
+			if !a.usableLocked(s) {
+				continue
+			}
+			usable = true
+			if room := s.limiter.Limit() - s.inflight; room > bestRoom {
+				best, bestRoom = s, room
+			}
+		}
+		if !usable {
+			a.mu.Unlock()
+			return nil, errNoAgent
+		}
+		if best != nil && a.inflight < a.max {
+			best.inflight++
+			a.inflight++
+			sl := &slot{a: a, s: best, started: time.Now(), saturated: best.inflight >= best.limiter.Limit()}
+			a.updateGaugesLocked()
+			a.mu.Unlock()
+			return sl, nil
+		}
+		ch := a.changed
+		a.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ch:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// release ends the request and feeds its result to the agent's limiter:
+// ok with its cost, or a failure.
+func (sl *slot) release(ok bool, cost float64) {
+	sl.once.Do(func() {
+		if ok {
+			sl.s.limiter.succeeded(sl.started, time.Since(sl.started), cost, sl.saturated)
+		} else {
+			sl.s.limiter.failed()
+		}
+		a := sl.a
+		a.mu.Lock()
+		sl.s.inflight--
+		a.inflight--
+		a.notifyLocked()
+		a.mu.Unlock()
+	})
+}
+
+// cancel ends a slot that says nothing about the agent's capacity (the
+// request was not sent, or the agent refused it for its configuration).
+func (sl *slot) cancel() {
+	sl.once.Do(func() {
+		a := sl.a
+		a.mu.Lock()
+		sl.s.inflight--
+		a.inflight--
+		a.notifyLocked()
+		a.mu.Unlock()
+	})
+}
+
+// setHealth records a health result and logs changes.
+func (a *agents) setHealth(s *agentState, err error) {
+	a.mu.Lock()
+	was, known := s.healthy, s.checked
+	s.checked = true
+	s.healthy = err == nil
+	s.healthErr = ""
+	if err != nil {
+		s.healthErr = err.Error()
+	}
+	a.notifyLocked()
+	a.mu.Unlock()
+	switch {
+	case err == nil && (!was || !known):
+		a.log.Info("agent healthy", zap.String("agent", s.name()))
+	case err != nil && (was || !known):
+		a.log.Warn("agent unhealthy: not pulling from it until its health check passes", zap.String("agent", s.name()), zap.Error(err))
+	}
+}
+
+// check asks one agent's health endpoint now.
+func (a *agents) check(ctx context.Context, s *agentState) bool {
+	cctx, cancel := context.WithTimeout(ctx, max(a.interval, 2*time.Second))
+	defer cancel()
+	err := s.client.CheckHealth(cctx)
+	if ctx.Err() != nil {
+		return false
+	}
+	a.setHealth(s, err)
+	return err == nil
+}
+
+// checkAll checks every agent.
+func (a *agents) checkAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range a.list {
+		wg.Go(func() { a.check(ctx, s) })
+	}
+	wg.Wait()
+}
+
+// healthLoop checks the agents until ctx ends: every interval while one is
+// down, every few intervals while all are up, and at once when kicked
+// after a failure.
+func (a *agents) healthLoop(ctx context.Context) {
+	for {
+		a.mu.Lock()
+		down := false
+		for _, s := range a.list {
+			down = down || !s.healthy
+		}
+		a.mu.Unlock()
+		wait := a.interval
+		if !down {
+			wait = 6 * a.interval
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+		case <-time.After(wait):
+		}
+		a.checkAll(ctx)
+	}
+}
+
+// misconfigured stops sending to an agent for the retry interval: every
+// row of a request came back with the same configuration error. It alerts
+// (error log) the first time.
+func (a *agents) misconfigured(s *agentState, msg string) {
+	a.mu.Lock()
+	first := s.misconfMsg == ""
+	s.misconfUntil = a.now().Add(a.retry)
+	s.misconfMsg = msg
+	a.notifyLocked()
+	a.mu.Unlock()
+	a.m.agentErrors.WithLabelValues("misconfigured").Inc()
+	if first {
+		a.log.Error("agent misconfigured: stopped posting to it, retrying periodically; an operator must fix the agent or BCREG_AGENT_URL",
+			zap.String("agent", s.name()), zap.String("agent_message", msg), zap.Duration("retry_every", a.retry))
+	}
+}
+
+// configured clears a misconfiguration after a request went through.
+func (a *agents) configured(s *agentState) {
+	a.mu.Lock()
+	was := s.misconfMsg != ""
+	s.misconfMsg, s.misconfUntil = "", time.Time{}
+	a.notifyLocked()
+	a.mu.Unlock()
+	if was {
+		a.log.Info("agent configuration fixed: posting again", zap.String("agent", s.name()))
+	}
+}
+
+// ready is the /readyz check: some agent healthy and not misconfigured.
+func (a *agents) ready(context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var problems []string
+	for _, s := range a.list {
+		switch {
+		case a.usableLocked(s):
+			return nil
+		case !s.checked:
+			problems = append(problems, s.name()+": health not checked yet")
+		case !s.healthy:
+			problems = append(problems, s.name()+": "+s.healthErr)
+		default:
+			problems = append(problems, s.name()+": misconfigured: "+s.misconfMsg)
+		}
+	}
+	return fmt.Errorf("no usable agent: %s", strings.Join(problems, "; "))
+}
+
+// kickHealth asks the health loop to check now.
+func (a *agents) kickHealth() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}

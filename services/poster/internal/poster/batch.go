@@ -1,0 +1,364 @@
+package poster
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+)
+
+// dbTimeout bounds each database statement of a handler call. Statements
+// run on a context detached from the service's, so the answer of a request
+// that was sent is recorded even while the service stops.
+const dbTimeout = 30 * time.Second
+
+// batch is one handler call: its bundles and its claim token. The token is
+// per call, so two calls of one replica never mistake each other's claims
+// for their own.
+type batch struct {
+	p       *Poster
+	token   string
+	bundles []*inBundle
+	mu      sync.Mutex // guards cred state written by concurrent lanes
+}
+
+func (w *batch) dbctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+}
+
+// run settles as much of the batch as it can and sets each bundle's result.
+func (w *batch) run(ctx context.Context) {
+	p := w.p
+	creds, err := w.load(ctx)
+	if err != nil {
+		w.failAll(fmt.Errorf("poster: %w", err))
+		return
+	}
+	if len(creds) > 0 {
+		units := w.claim(ctx, creds)
+		lanes := pack(units, p.size)
+		var wg sync.WaitGroup
+		for _, l := range lanes {
+			wg.Go(func() { w.sendLane(ctx, l) })
+		}
+		wg.Wait()
+		w.releaseUnsettled(ctx, creds)
+	}
+	for _, ib := range w.bundles {
+		w.settle(ctx, ib)
+	}
+}
+
+// failAll gives every bundle without a result the same transient error.
+func (w *batch) failAll(err error) {
+	for _, ib := range w.bundles {
+		if ib.result == nil && !ib.done {
+			ib.result = err
+		}
+	}
+}
+
+// load reads the rows of every bundle's credentials and decides which are
+// to be posted: outstanding and due ones (plus, for an operator's
+// retry_rejected bundle, those rejected before it was published). It
+// returns them deduplicated by hash, in record_id order.
+func (w *batch) load(ctx context.Context) ([]*cred, error) {
+	p := w.p
+	var hashes []string
+	for _, ib := range w.bundles {
+		for _, c := range ib.b.Credentials {
+			hashes = append(hashes, c.Hash)
+		}
+	}
+	dctx, cancel := w.dbctx(ctx)
+	rows, err := eventdb.LoadDeliveryRows(dctx, p.db, hashes)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	byHash := map[string]*cred{}
+	var out []*cred
+	var defer_ []eventdb.DeliveryDeferral
+	now := p.now()
+	for _, ib := range w.bundles {
+		for _, c := range ib.b.Credentials {
+			if _, ok := rows[c.Hash]; !ok {
+				// The builder commits rows before it publishes: a bundle
+				// naming a credential the log does not have cannot be
+				// delivered truthfully.
+				ib.result = bus.Permanent(fmt.Errorf("credential %s (%s %s/%s) of %s has no credential_log row", c.Hash, c.Type, c.Schema, c.Version, ib.b.CorpNum))
+				ib.done = true
+				break
+			}
+		}
+		if ib.done {
+			continue
+		}
+		for _, c := range ib.b.Credentials {
+			row := rows[c.Hash]
+			retry := ib.b.RetryRejected && row.Status == eventdb.DeliveryRejected &&
+				row.ProcessDate != nil && row.ProcessDate.Before(ib.md.Timestamp)
+			if row.Status != "" && !retry {
+				continue // final (Y, N, D) or held back (A)
+			}
+			if nb, waiting := notDue(row, c.Attributes, now); waiting {
+				defer_ = append(defer_, eventdb.DeliveryDeferral{Hash: c.Hash, NotBefore: nb})
+				p.m.credentials.WithLabelValues("waiting").Inc()
+				continue
+			}
+			cr := byHash[c.Hash]
+			if cr == nil {
+				cr = &cred{hash: c.Hash, recordID: row.RecordID, attempts: row.Attempts, retry: retry, c: c, bundle: ib}
+				byHash[c.Hash] = cr
+				out = append(out, cr)
+			}
+			ib.pending = append(ib.pending, cr)
+		}
+	}
+	if len(defer_) > 0 {
+		dctx, cancel := w.dbctx(ctx)
+		err := eventdb.DeferDelivery(dctx, p.db, defer_)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b *cred) int { return cmp.Compare(a.recordID, b.recordID) })
+	return out, nil
+}
+
+// notDue reports whether a credential waits for its expiry (domain.md 4.3:
+// an expiry is posted only once it has happened): the row's not_before,
+// or, where the builder set none, a future expiry_date attribute.
+func notDue(row eventdb.DeliveryRow, attrs map[string]any, now time.Time) (time.Time, bool) {
+	if !row.Due && row.NotBefore != nil {
+		return *row.NotBefore, true
+	}
+	if row.NotBefore != nil {
+		return time.Time{}, false
+	}
+	s, _ := attrs["expiry_date"].(string)
+	if t, ok := parseExpiry(s); ok && t.After(now) {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// parseExpiry reads an expiry_date attribute: UTC ISO-8601 text with or
+// without an offset; empty or unreadable text is no expiry.
+func parseExpiry(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// claim takes the leases and applies the order rule; it returns per
+// corporation the credentials that may be posted now.
+func (w *batch) claim(ctx context.Context, creds []*cred) []*unit {
+	p := w.p
+	// Normal claims in one statement; an operator's retry_rejected
+	// bundles each with their own publish time.
+	groups := map[time.Time][]string{}
+	for _, cr := range creds {
+		var at time.Time
+		if cr.bundle.b.RetryRejected {
+			at = cr.bundle.md.Timestamp
+		}
+		groups[at] = append(groups[at], cr.hash)
+	}
+	claimed := map[string]eventdb.ClaimedRow{}
+	for at, hashes := range groups {
+		dctx, cancel := w.dbctx(ctx)
+		rows, err := eventdb.ClaimDelivery(dctx, p.db, eventdb.DeliveryClaim{Hashes: hashes, Claimer: w.token, Lease: p.lease, RetryRejectedBefore: at})
+		cancel()
+		if err != nil {
+			w.waitAll(creds, &pendingReason{kind: pendDB, err: err})
+			return nil
+		}
+		for _, r := range rows {
+			claimed[r.Hash] = r
+			if r.TookOver != "" {
+				p.m.leaseTakeover.Inc()
+				cr := credByHash(creds, r.Hash)
+				cr.bundle.log.Info("took over credential whose lease expired", zap.String("hash", r.Hash), zap.String("previous_holder", r.TookOver))
+			}
+		}
+	}
+	var corps []string
+	byCorp := map[string][]*cred{}
+	for _, cr := range creds {
+		r, ok := claimed[cr.hash]
+		if !ok && cr.retry {
+			// The claim's own check (on the database clock) found it
+			// rejected after this bundle was published: it stays N.
+			cr.final = true
+			continue
+		}
+		if !ok {
+			cr.setWait(&pendingReason{kind: pendHeld, err: fmt.Errorf("credential %s is claimed by another poster", cr.hash)})
+			continue
+		}
+		cr.attempts = r.Attempts
+		corp := r.CorpNum
+		if _, seen := byCorp[corp]; !seen {
+			corps = append(corps, corp)
+		}
+		byCorp[corp] = append(byCorp[corp], cr)
+	}
+	if len(corps) == 0 {
+		return nil
+	}
+	dctx, cancel := w.dbctx(ctx)
+	oldest, err := eventdb.OldestForeignOutstanding(dctx, p.db, corps, w.token)
+	cancel()
+	if err != nil {
+		w.waitAll(creds, &pendingReason{kind: pendDB, err: err})
+		return nil
+	}
+	var units []*unit
+	for _, corp := range corps {
+		u := &unit{corp: corp}
+		limit, blocked := oldest[corp]
+		for _, cr := range byCorp[corp] {
+			if blocked && cr.recordID > limit {
+				cr.setWait(&pendingReason{kind: pendHeld, err: fmt.Errorf("corporation %s has an older outstanding credential (record %d) held elsewhere", corp, limit)})
+				continue
+			}
+			u.creds = append(u.creds, cr)
+		}
+		if len(u.creds) < len(byCorp[corp]) {
+			p.m.heldBack.Inc()
+			byCorp[corp][0].bundle.log.Debug("held back behind an older outstanding credential", zap.Int64("record_id", limit))
+		}
+		units = append(units, u)
+	}
+	return units
+}
+
+func credByHash(creds []*cred, hash string) *cred {
+	for _, c := range creds {
+		if c.hash == hash {
+			return c
+		}
+	}
+	return nil
+}
+
+func (w *batch) waitAll(creds []*cred, r *pendingReason) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, cr := range creds {
+		cr.setWait(r)
+	}
+}
+
+// releaseUnsettled gives back the claims on credentials that are not
+// final, so any replica may take them on redelivery.
+func (w *batch) releaseUnsettled(ctx context.Context, creds []*cred) {
+	var hashes []string
+	for _, cr := range creds {
+		if !cr.final {
+			hashes = append(hashes, cr.hash)
+		}
+	}
+	if len(hashes) == 0 {
+		return
+	}
+	dctx, cancel := w.dbctx(ctx)
+	defer cancel()
+	if err := eventdb.ReleaseDeliveryClaims(dctx, w.p.db, w.token, hashes); err != nil {
+		// The leases run out by themselves.
+		w.p.log.Warn("releasing claims failed; they expire with their lease", zap.Error(err))
+	}
+}
+
+// settle turns the state of a bundle's credentials into its result.
+func (w *batch) settle(ctx context.Context, ib *inBundle) {
+	p := w.p
+	if ib.done {
+		return
+	}
+	var worst *pendingReason
+	var open []string
+	maxAttempts := 0
+	for _, cr := range ib.pending {
+		if cr.final {
+			continue
+		}
+		open = append(open, cr.hash)
+		r := cr.wait
+		if r == nil {
+			r = &pendingReason{kind: pendShutdown, err: errors.New("not sent before the poster stopped")}
+		}
+		if worst == nil || r.kind > worst.kind {
+			worst = r
+		}
+		maxAttempts = max(maxAttempts, cr.attempts)
+	}
+	if worst == nil {
+		ib.result = nil // every credential is Y, N, D, held back or waiting
+		return
+	}
+	var res error
+	switch worst.kind {
+	case pendTransient:
+		d := max(p.cfg.Backoff.Delay(max(1, maxAttempts)), worst.delay)
+		res = bus.RetryAfter(worst.err, d)
+	case pendDB:
+		res = worst.err // the loop's back-off
+	case pendMisconf:
+		res = bus.Wait(worst.err, p.cfg.MisconfigRetry)
+	case pendAgentDown:
+		res = bus.Wait(worst.err, p.cfg.HealthInterval)
+	case pendHeld:
+		res = bus.Wait(worst.err, holdDelay(p.cfg.HoldDelay, p.cfg.HoldMax, ib.md.NumDelivered))
+	default:
+		res = bus.Wait(worst.err, time.Second)
+	}
+	if p.cfg.PosterMaxDeliver > 0 && ib.md.NumDelivered >= uint64(p.cfg.PosterMaxDeliver) {
+		res = w.giveUp(ctx, ib, open, res)
+	}
+	ib.result = res
+}
+
+// giveUp handles a bundle's last allowed delivery: its credentials nobody
+// else holds become D, and the bundle is dead-lettered by the loop.
+func (w *batch) giveUp(ctx context.Context, ib *inBundle, open []string, cause error) error {
+	reason := fmt.Sprintf("gave up after %d deliveries: %v", ib.md.NumDelivered, cause)
+	dctx, cancel := w.dbctx(ctx)
+	marked, err := eventdb.MarkDeliveryDead(dctx, w.p.db, w.token, open, reason)
+	cancel()
+	if err != nil {
+		ib.log.Error("could not mark credentials D on the last delivery", zap.Error(err))
+	}
+	w.p.m.credentials.WithLabelValues(eventdb.DeliveryDead).Add(float64(len(marked)))
+	return bus.Permanent(errors.New(reason))
+}
+
+// holdDelay is the redelivery delay of a held bundle: doubling from base
+// with the deliveries, at most maxD, with ±20% jitter.
+func holdDelay(base, maxD time.Duration, deliveries uint64) time.Duration {
+	d := base
+	for i := uint64(1); i < deliveries && d < maxD; i++ {
+		d *= 2
+	}
+	d = min(d, maxD)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}

@@ -1,0 +1,109 @@
+package poster
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/agentsim"
+)
+
+// Capacity-limited agent of the benchmark: 40 credentials issued at once,
+// 200 ms each, so at most 200 credentials/s. Credentials beyond the 40
+// slots queue and slow everyone down (OverloadPenalty, as an overloaded
+// VON-X/OrgBook pair does); beyond 80 more the agent answers 503.
+const (
+	benchCapacity    = 40
+	benchCredLatency = 200 * time.Millisecond
+	benchQueueLimit  = 80
+	benchCredentials = 3000
+)
+
+func benchCapacityPerSec() float64 { return float64(benchCapacity) / benchCredLatency.Seconds() }
+
+// BenchmarkAdaptiveConcurrency measures delivery throughput against a
+// capacity-limited vonx-sim, for the adaptive limit and for fixed
+// concurrencies. Run it once per mode:
+//
+//	go test -run '^$' -bench AdaptiveConcurrency -benchtime 1x ./internal/poster/
+//
+// Metrics: cred/s over the middle 80% of the run (steady state),
+// pct_capacity (of 200 cred/s), failed_requests and overloaded at the
+// agent, and the final adaptive limit. Figures: docs/benchmarks/poster-adaptive.md.
+func BenchmarkAdaptiveConcurrency(b *testing.B) {
+	modes := []struct {
+		name     string
+		adaptive bool
+		max      int
+	}{
+		{"adaptive_max32", true, 32},
+		{"fixed32", false, 32},
+		{"fixed16", false, 16},
+		{"fixed8", false, 8},
+	}
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				res := runCapacityLoad(b, m.adaptive, m.max)
+				b.ReportMetric(res.steadyRate, "cred/s")
+				b.ReportMetric(100*res.steadyRate/benchCapacityPerSec(), "pct_capacity")
+				b.ReportMetric(float64(res.failed), "failed_requests")
+				b.ReportMetric(float64(res.overloaded), "overloaded")
+				b.ReportMetric(float64(res.duplicates), "duplicates")
+				b.ReportMetric(float64(res.limit), "final_limit")
+				b.Logf("%s: %.1f cred/s steady (%.1f%% of %.0f), %.1f cred/s overall, %d failed requests (%d overloaded), %d duplicates, final limit %d, %s",
+					m.name, res.steadyRate, 100*res.steadyRate/benchCapacityPerSec(), benchCapacityPerSec(), res.overallRate,
+					res.failed, res.overloaded, res.duplicates, res.limit, res.elapsed.Round(10*time.Millisecond))
+			}
+		})
+	}
+}
+
+type loadResult struct {
+	steadyRate, overallRate        float64
+	failed, overloaded, duplicates int64
+	limit                          int
+	elapsed                        time.Duration
+}
+
+func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int) loadResult {
+	b.StopTimer()
+	e := newEnv(b, agentsim.Config{Seed: 1, Faults: agentsim.Faults{
+		Capacity: benchCapacity, CredLatency: agentsim.Fixed(benchCredLatency),
+		QueueLimit: benchQueueLimit, OverloadPenalty: 0.5,
+	}})
+	var creds []seeded
+	for c := 0; len(creds) < benchCredentials; c++ {
+		specs := make([]credSpec, 1+c%2)
+		creds = append(creds, e.seedBundle(fmt.Sprintf("BC%07d", c+1), specs...)...)
+	}
+	cfg := e.config("bench")
+	cfg.RequestSize, cfg.MaxInflight, cfg.Adaptive, cfg.InitialInflight = 5, maxInflight, adaptive, 4
+	cfg.RequestTimeout, cfg.MaxAttempts = 30*time.Second, 50
+	cfg.Backoff.Base, cfg.Backoff.Max = 200*time.Millisecond, time.Second
+	b.StartTimer()
+	start := time.Now()
+	r := e.start(cfg)
+	e.waitFinal(creds, 5*time.Minute)
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	recs := e.received()
+	times := make([]time.Time, len(recs))
+	for i, rc := range recs {
+		times[i] = rc.ReceivedAt
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	lo, hi := len(times)/10, len(times)*9/10
+	st := e.currentSim().Stats()
+	res := loadResult{
+		steadyRate:  float64(hi-lo) / times[hi].Sub(times[lo]).Seconds(),
+		overallRate: float64(len(creds)) / elapsed.Seconds(),
+		failed:      st.Failed, overloaded: st.Injected.Overloaded, duplicates: st.Duplicates,
+		limit:   r.p.agents.list[0].limiter.Limit(),
+		elapsed: elapsed,
+	}
+	r.stop()
+	return res
+}

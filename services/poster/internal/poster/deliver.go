@@ -1,0 +1,373 @@
+package poster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/agent"
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+)
+
+// HeaderCredentialHash names, in a poster DeadLetter's original headers,
+// the credential that was rejected or given up (the payload is the whole
+// bundle, so a requeue reproduces it).
+const HeaderCredentialHash = "Bcreg-Credential-Hash"
+
+// sendLane sends a lane's requests one after another and stops at the
+// first request that leaves a credential without a final answer: the
+// later credentials of that corporation must not overtake it.
+func (w *batch) sendLane(ctx context.Context, l lane) {
+	for i, rq := range l {
+		if ctx.Err() != nil {
+			w.waitCreds(rq.creds, &pendingReason{kind: pendShutdown, err: errors.New("poster stopping")})
+			continue
+		}
+		var later []string
+		for _, r := range l[i+1:] {
+			for _, cr := range r.creds {
+				later = append(later, cr.hash)
+			}
+		}
+		if w.send(ctx, rq, later) {
+			continue
+		}
+		for _, r := range l[i+1:] {
+			w.waitCreds(r.creds, &pendingReason{kind: pendHeld, err: errors.New("waits for the earlier credentials of its corporation")})
+		}
+		return
+	}
+}
+
+func (w *batch) waitCreds(creds []*cred, r *pendingReason) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, cr := range creds {
+		cr.setWait(r)
+	}
+}
+
+// send posts one request and records its answers; it reports whether every
+// credential of the request is now final.
+func (w *batch) send(ctx context.Context, rq *request, later []string) bool {
+	p := w.p
+	sl, err := p.agents.acquire(ctx)
+	if err != nil {
+		kind := pendAgentDown
+		if ctx.Err() != nil {
+			kind = pendShutdown
+		}
+		w.waitCreds(rq.creds, &pendingReason{kind: kind, err: err})
+		return false
+	}
+	// Renew the lease right before sending: a long wait for a slot must
+	// not let it run out during the request.
+	hashes := make([]string, 0, len(rq.creds)+len(later))
+	for _, cr := range rq.creds {
+		hashes = append(hashes, cr.hash)
+	}
+	hashes = append(hashes, later...)
+	dctx, cancel := w.dbctx(ctx)
+	n, err := eventdb.RenewDeliveryClaims(dctx, p.db, w.token, hashes, p.lease)
+	cancel()
+	switch {
+	case err != nil:
+		sl.cancel()
+		w.waitCreds(rq.creds, &pendingReason{kind: pendDB, err: err})
+		return false
+	case n < len(hashes):
+		sl.cancel()
+		w.waitCreds(rq.creds, &pendingReason{kind: pendHeld, err: errors.New("claim lost: the lease ran out and another poster took the credentials over")})
+		return false
+	}
+
+	items, cost := w.items(rq.creds)
+	body, err := agent.EncodeBody(items)
+	if err != nil {
+		sl.cancel()
+		w.waitCreds(rq.creds, &pendingReason{kind: pendTransient, err: err})
+		return false
+	}
+	rctx, rcancel := context.WithTimeout(p.abort, p.cfg.RequestTimeout)
+	start := time.Now()
+	rows, err := sl.s.client.IssueBody(rctx, body, len(items))
+	rcancel()
+	elapsed := time.Since(start)
+	p.m.duration.Observe(elapsed.Seconds())
+	log := w.requestLog(rq, sl, elapsed)
+	if p.abort.Err() != nil {
+		// Crashed (tests): record nothing, as a killed process would.
+		sl.cancel()
+		w.waitCreds(rq.creds, &pendingReason{kind: pendShutdown, err: errors.New("poster killed")})
+		return false
+	}
+	if err != nil {
+		w.requestFailed(ctx, sl, rq, err, log)
+		return false
+	}
+	return w.answered(ctx, sl, rq, rows, cost, log)
+}
+
+// items builds the request body's items. A credential's non-empty reason
+// goes out as the attribute reason_description (domain.md 4.3; not part of
+// its hash). cost is the request's agent work for the limiter: store calls
+// for VON-X (one per schema and version), credentials for the controller.
+func (w *batch) items(creds []*cred) ([]agent.Item, float64) {
+	items := make([]agent.Item, len(creds))
+	groups := map[[2]string]bool{}
+	for i, cr := range creds {
+		items[i] = itemFor(cr.c)
+		groups[[2]string{cr.c.Schema, cr.c.Version}] = true
+	}
+	if w.p.cfg.Protocol == agent.ProtocolController {
+		return items, float64(len(items))
+	}
+	return items, float64(len(groups))
+}
+
+func itemFor(c messages.Credential) agent.Item {
+	attrs := c.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if c.Reason != "" {
+		attrs = maps.Clone(attrs)
+		attrs["reason_description"] = c.Reason
+	}
+	return agent.Item{Schema: c.Schema, Version: c.Version, Attributes: attrs}
+}
+
+func (w *batch) requestLog(rq *request, sl *slot, elapsed time.Duration) *zap.Logger {
+	var corps, ids []string
+	seen := map[*inBundle]bool{}
+	for _, cr := range rq.creds {
+		if !seen[cr.bundle] {
+			seen[cr.bundle] = true
+			corps = append(corps, cr.bundle.b.CorpNum)
+			ids = append(ids, cr.bundle.msg.Headers().Get(jetstream.MsgIDHeader))
+		}
+	}
+	return w.p.log.With(zap.String("agent", sl.s.name()), zap.Int("credentials", len(rq.creds)),
+		zap.Strings("corp_nums", corps), zap.Strings("msg_ids", ids), zap.Duration("elapsed", elapsed))
+}
+
+// requestFailed handles a request without a usable answer.
+func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err error, log *zap.Logger) {
+	p := w.p
+	var re *agent.RequestError
+	if !errors.As(err, &re) {
+		re = &agent.RequestError{Kind: agent.KindTransport, Err: err}
+	}
+	if re.Misconfigured() {
+		sl.cancel()
+		p.m.requests.WithLabelValues("misconfigured").Inc()
+		p.agents.misconfigured(sl.s, re.Error())
+		w.waitCreds(rq.creds, &pendingReason{kind: pendMisconf, err: err})
+		return
+	}
+	sl.release(false, 0)
+	p.m.requests.WithLabelValues("transient").Inc()
+	p.m.agentErrors.WithLabelValues(re.Kind).Inc()
+	// An agent that is down is not the credentials' fault: ask its health
+	// now, and count nothing if it fails.
+	if !p.agents.check(ctx, sl.s) {
+		log.Warn("request failed while the agent is unhealthy; retrying when it is back, no attempt counted", zap.Error(err))
+		w.waitCreds(rq.creds, &pendingReason{kind: pendAgentDown, err: err})
+		return
+	}
+	log.Warn("request failed; retrying after back-off", zap.Error(err))
+	w.countFailure(ctx, rq.creds, err, re.RetryAfter)
+}
+
+// answered records the rows of a 200 reply, matched by position.
+func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agent.Row, cost float64, log *zap.Logger) bool {
+	p := w.p
+	classes := make([]agent.Class, len(rows))
+	counts := map[agent.Class]int{}
+	for i, r := range rows {
+		classes[i] = agent.Classify(r)
+		counts[classes[i]]++
+	}
+	if counts[agent.ConfigError] == len(rows) {
+		// The same configuration error on every row: the agent is wrong,
+		// not the credentials. Mark nothing.
+		sl.cancel()
+		p.m.requests.WithLabelValues("misconfigured").Inc()
+		p.agents.misconfigured(sl.s, rows[0].Result)
+		w.waitCreds(rq.creds, &pendingReason{kind: pendMisconf, err: fmt.Errorf("agent misconfigured: %s", rows[0].Result)})
+		return false
+	}
+	sl.release(counts[agent.Transient] == 0, cost)
+	p.m.requests.WithLabelValues("ok").Inc()
+	if counts[agent.Issued] > 0 {
+		p.agents.configured(sl.s)
+	}
+	log.Debug("request answered", zap.Int("issued", counts[agent.Issued]),
+		zap.Int("rejected", counts[agent.Rejected]+counts[agent.ConfigError]), zap.Int("transient", counts[agent.Transient]))
+
+	var outs []eventdb.DeliveryOutcome
+	var transient []*cred
+	var transientMsg string
+	for i, cr := range rq.creds {
+		switch classes[i] {
+		case agent.Issued:
+			outs = append(outs, eventdb.DeliveryOutcome{Hash: cr.hash, Status: eventdb.DeliveryIssued, Msg: rows[i].Result})
+		case agent.Transient:
+			transient = append(transient, cr)
+			if transientMsg == "" {
+				transientMsg = rows[i].Result
+			}
+		default:
+			reason := fmt.Sprintf("rejected by the agent: %s", rows[i].Result)
+			if err := w.deadLetter(ctx, cr, reason); err != nil {
+				cr.bundle.log.Error("dead-letter publish failed; the rejected credential stays outstanding", zap.String("hash", cr.hash), zap.Error(err))
+				w.waitCreds([]*cred{cr}, &pendingReason{kind: pendDB, err: err})
+				continue
+			}
+			cr.bundle.log.Warn("credential rejected by the agent: N and dead-lettered", zap.String("hash", cr.hash),
+				zap.Int64("record_id", cr.recordID), zap.String("schema", cr.c.Schema), zap.String("agent_message", rows[i].Result))
+			outs = append(outs, eventdb.DeliveryOutcome{Hash: cr.hash, Status: eventdb.DeliveryRejected, Msg: rows[i].Result})
+		}
+	}
+	w.markDelivered(ctx, rq, outs)
+	if len(transient) > 0 {
+		p.m.agentErrors.WithLabelValues("row").Inc()
+		err := fmt.Errorf("agent could not issue %d of %d credentials now: %s", len(transient), len(rows), transientMsg)
+		if !p.agents.check(ctx, sl.s) {
+			log.Warn("credentials failed while the agent is unhealthy; no attempt counted", zap.Error(err))
+			w.waitCreds(transient, &pendingReason{kind: pendAgentDown, err: err})
+		} else {
+			log.Warn("credentials failed transiently; retrying after back-off", zap.Error(err))
+			w.countFailure(ctx, transient, err, 0)
+		}
+	}
+	for _, cr := range rq.creds {
+		if !cr.final {
+			return false
+		}
+	}
+	return true
+}
+
+// markDelivered records Y and N answers.
+func (w *batch) markDelivered(ctx context.Context, rq *request, outs []eventdb.DeliveryOutcome) {
+	if len(outs) == 0 {
+		return
+	}
+	p := w.p
+	dctx, cancel := w.dbctx(ctx)
+	_, err := eventdb.MarkDelivered(dctx, p.db, w.token, outs)
+	cancel()
+	byHash := map[string]*cred{}
+	for _, cr := range rq.creds {
+		byHash[cr.hash] = cr
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range outs {
+		cr := byHash[o.Hash]
+		if err != nil {
+			// The agent answered but the log does not say so: the
+			// credential will be posted again (a duplicate at the agent).
+			cr.setWait(&pendingReason{kind: pendDB, err: err})
+			continue
+		}
+		// Not marked by us means someone else recorded it first: final
+		// either way.
+		cr.final = true
+		p.m.credentials.WithLabelValues(o.Status).Inc()
+	}
+	if err != nil {
+		p.log.Error("recording agent answers failed; those credentials will be posted again", zap.Error(err))
+	}
+}
+
+// countFailure counts one failed attempt on creds; those that reach the
+// attempt limit are dead-lettered and become D.
+func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, retryAfter time.Duration) {
+	p := w.p
+	var hashes []string
+	for _, cr := range creds {
+		if cr.attempts+1 >= p.cfg.MaxAttempts {
+			reason := fmt.Sprintf("gave up after %d failed attempts: %v", cr.attempts+1, cause)
+			if err := w.deadLetter(ctx, cr, reason); err != nil {
+				w.waitCreds([]*cred{cr}, &pendingReason{kind: pendDB, err: err})
+				continue
+			}
+		}
+		hashes = append(hashes, cr.hash)
+	}
+	if len(hashes) == 0 {
+		return
+	}
+	dctx, cancel := w.dbctx(ctx)
+	res, err := eventdb.RecordDeliveryFailure(dctx, p.db, w.token, hashes, cause.Error(), p.cfg.MaxAttempts)
+	cancel()
+	if err != nil {
+		w.waitCreds(creds, &pendingReason{kind: pendDB, err: err})
+		return
+	}
+	byHash := map[string]eventdb.DeliveryAttempt{}
+	for _, a := range res {
+		byHash[a.Hash] = a
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, cr := range creds {
+		a, ok := byHash[cr.hash]
+		switch {
+		case !ok:
+			cr.setWait(&pendingReason{kind: pendHeld, err: errors.New("claim lost before the failure was counted")})
+		case a.Dead:
+			cr.attempts, cr.final = a.Attempts, true
+			p.m.credentials.WithLabelValues(eventdb.DeliveryDead).Inc()
+			cr.bundle.log.Error("credential dead-lettered after exhausting its attempts: D", zap.String("hash", cr.hash),
+				zap.Int("attempts", a.Attempts), zap.Error(cause))
+		default:
+			cr.attempts = a.Attempts
+			p.m.credentials.WithLabelValues("retry").Inc()
+			cr.setWait(&pendingReason{kind: pendTransient, err: cause, delay: retryAfter})
+		}
+	}
+}
+
+// deadLetter publishes a DeadLetter for one credential: the whole bundle
+// as payload, the credential's hash in the headers, and an id per bundle
+// message and credential (so two credentials of one bundle get two
+// entries, and a retried publish one).
+func (w *batch) deadLetter(ctx context.Context, cr *cred, reason string) error {
+	p, ib := w.p, cr.bundle
+	hdr := nats.Header{}
+	for k, v := range ib.msg.Headers() {
+		hdr[k] = append([]string(nil), v...)
+	}
+	hdr.Set(HeaderCredentialHash, cr.hash)
+	if hdr.Get(bus.HeaderCorpNum) == "" {
+		hdr.Set(bus.HeaderCorpNum, ib.b.CorpNum)
+	}
+	reason = fmt.Sprintf("credential %s (record %d, %s %s/%s): %s", cr.hash, cr.recordID, cr.c.Type, cr.c.Schema, cr.c.Version, reason)
+	dl := bus.DeadLetterFor(messages.StagePoster, reason, ib.md.NumDelivered, ib.md.Stream, ib.md.Sequence.Stream, ib.msg.Subject(), hdr, ib.msg.Data())
+	data, err := messages.Encode(dl)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := w.dbctx(ctx)
+	defer cancel()
+	_, err = bus.Publish(dctx, p.js, bus.Outgoing{
+		Subject: bus.DLQSubject(messages.StagePoster, ib.b.System, ib.b.CorpNum),
+		MsgID:   fmt.Sprintf("%s:%s", bus.DeadLetterMsgID(ib.md.Stream, ib.md.Sequence.Stream), cr.hash),
+		CorpNum: ib.b.CorpNum, Data: data,
+	}, p.cfg.Backoff)
+	if err != nil {
+		return fmt.Errorf("dead-letter credential %s: %w", cr.hash, err)
+	}
+	return nil
+}

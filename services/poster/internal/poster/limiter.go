@@ -1,0 +1,146 @@
+package poster
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// limiter adapts how many requests may be in flight to one agent, in the
+// style of TCP Vegas: it knows the agent's latency with no queue (noLoad)
+// and estimates how many requests wait inside the agent as
+// limit × (1 − noLoad/latency). While that queue is small the limit grows
+// by one per round trip; while it is large the limit shrinks by one per
+// round trip; a failed request (5xx, timeout, refused) cuts it by a
+// quarter at once. So the poster keeps the agent busy without queueing in
+// it: queued credentials only add latency, and an overloaded agent gets
+// slower (agent-api.md §4), which is why the original's operators had to
+// hand-tune pod counts.
+//
+// noLoad is the lowest latency since the last probe. Every probeEvery the
+// limiter halves the requests it admits until a few requests that started
+// during the probe have answered: the agent's queue drains, their latency
+// is the true no-load latency again. Without the probe a limit that keeps
+// one request queued would never see it and would creep up (the known
+// Vegas ratchet); with it, an agent that became slower for good is learnt
+// too.
+//
+// Latencies are normalised by a request's cost (credentials for the
+// controller, which issues one after another; store calls for VON-X), so
+// requests of different sizes compare.
+type limiter struct {
+	mu       sync.Mutex
+	adaptive bool
+	min, max float64
+	limit    float64
+	noLoad   float64
+	// smoothed is a moving average of the normalised latency.
+	smoothed     float64
+	lastDecrease time.Time
+	now          func() time.Time
+
+	probeEvery time.Duration
+	nextProbe  time.Time
+	probing    bool
+	probeStart time.Time
+	probeMin   float64
+	probeSeen  int
+}
+
+// Vegas thresholds, in requests queued inside the agent.
+const (
+	vegasAlpha = 0.5 // below: grow
+	vegasBeta  = 1.5 // above: shrink
+	// smoothing is the weight of a new sample in the moving average.
+	smoothing = 0.2
+	// backoffFactor is the cut on a failed request.
+	backoffFactor = 0.75
+	// defaultProbeEvery is how often the no-load latency is measured anew.
+	defaultProbeEvery = 20 * time.Second
+)
+
+func newLimiter(adaptive bool, initial, maximum int) *limiter {
+	l := &limiter{adaptive: adaptive, min: 1, max: float64(maximum), now: time.Now, probeEvery: defaultProbeEvery}
+	l.limit = float64(max(1, min(initial, maximum)))
+	if !adaptive {
+		l.limit = l.max
+	}
+	return l
+}
+
+// Limit is the number of requests allowed in flight now.
+func (l *limiter) Limit() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim := int(math.Floor(l.limit))
+	if l.probing {
+		lim = max(1, lim/2)
+	}
+	return lim
+}
+
+// succeeded records a request that started at start and got an answer
+// after rtt. cost is its size in units of agent work (≥ 1); saturated says
+// the limit was in use when it started (growing a limit nobody uses proves
+// nothing).
+func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost float64, saturated bool) {
+	if !l.adaptive {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	sample := max(float64(rtt)/max(cost, 1), 1)
+	if l.probing {
+		if !start.Before(l.probeStart) {
+			if l.probeMin == 0 || sample < l.probeMin {
+				l.probeMin = sample
+			}
+			l.probeSeen++
+			if l.probeSeen >= max(1, int(l.limit)/2) {
+				l.probing, l.noLoad, l.smoothed = false, l.probeMin, l.probeMin
+				l.nextProbe = now.Add(l.probeEvery)
+			}
+		}
+		return
+	}
+	if l.nextProbe.IsZero() {
+		l.nextProbe = now.Add(l.probeEvery)
+	}
+	if l.noLoad == 0 || sample < l.noLoad {
+		l.noLoad = sample
+	}
+	if l.smoothed == 0 {
+		l.smoothed = sample
+	} else {
+		l.smoothed += (sample - l.smoothed) * smoothing
+	}
+	queue := l.limit * (1 - l.noLoad/l.smoothed)
+	step := 1 / l.limit // one per round trip: a limit's worth of answers
+	switch {
+	case queue < vegasAlpha && saturated:
+		l.limit = min(l.max, l.limit+step)
+	case queue > vegasBeta:
+		l.limit = max(l.min, l.limit-step)
+	}
+	if saturated && l.limit >= 2 && now.After(l.nextProbe) {
+		l.probing, l.probeStart, l.probeMin, l.probeSeen = true, now, 0, 0
+	}
+}
+
+// failed records a request the agent did not answer properly: cut the
+// limit, at most once per no-load latency so one burst is one cut.
+func (l *limiter) failed() {
+	if !l.adaptive {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.probing = false
+	if now.Sub(l.lastDecrease) < time.Duration(max(l.noLoad, float64(100*time.Millisecond))) {
+		return
+	}
+	l.lastDecrease = now
+	l.limit = max(l.min, math.Floor(l.limit*backoffFactor))
+}

@@ -1,0 +1,53 @@
+package poster
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the poster's Prometheus metrics (bcreg_poster_*).
+type metrics struct {
+	requests      *prometheus.CounterVec // outcome: ok, transient, misconfigured
+	duration      prometheus.Histogram
+	credentials   *prometheus.CounterVec // status: Y, N, D, retry, waiting
+	inflight      prometheus.Gauge
+	limit         prometheus.Gauge
+	agentErrors   *prometheus.CounterVec // kind: transport, timeout, status, content_type, shape, row, misconfigured
+	healthy       prometheus.Gauge
+	heldBack      prometheus.Counter
+	leaseTakeover prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bcreg_poster_requests_total", Help: "Issue requests sent to the agent, by outcome (ok, transient, misconfigured).",
+		}, []string{"outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "bcreg_poster_request_duration_seconds", Help: "Time from sending an issue request to its answer or failure.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320},
+		}),
+		credentials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bcreg_poster_credentials_total", Help: "Credentials by the status the poster gave them (Y, N, D; retry = a counted failed attempt; waiting = not due yet).",
+		}, []string{"status"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bcreg_poster_inflight", Help: "Issue requests in flight.",
+		}),
+		limit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bcreg_poster_concurrency_limit", Help: "Requests allowed in flight now (adaptive, summed over usable agents, at most BCREG_POSTER_MAX_INFLIGHT).",
+		}),
+		agentErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bcreg_poster_agent_errors_total", Help: "Agent failures by kind (transport, timeout, status, content_type, shape, row, misconfigured).",
+		}, []string{"kind"}),
+		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bcreg_poster_agent_healthy", Help: "1 while at least one agent passes its health check and is not misconfigured.",
+		}),
+		heldBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bcreg_poster_held_back_total", Help: "Bundles held back behind an older outstanding credential of their corporation.",
+		}),
+		leaseTakeover: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bcreg_poster_lease_takeovers_total", Help: "Credentials taken over from a poster whose lease expired.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.credentials, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover)
+	return m
+}

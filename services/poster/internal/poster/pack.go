@@ -1,0 +1,57 @@
+package poster
+
+// unit is one corporation's credentials of a batch that may be posted now,
+// in record_id (issue) order. A unit is never reordered and never split
+// except into consecutive requests.
+type unit struct {
+	corp  string
+	creds []*cred
+}
+
+// request is the credentials of one issue request, in body order.
+type request struct {
+	creds []*cred
+}
+
+// lane is requests sent one after another: the next one only once the one
+// before got every credential a final answer.
+type lane []*request
+
+// pack puts units into requests of at most size credentials, the way the
+// original cut its requests at corporation boundaries: units that fit
+// share a request in batch order; a unit larger than a request is split
+// into consecutive requests of its own lane, so its later credentials never
+// overtake earlier ones. Different lanes run concurrently.
+func pack(units []*unit, size int) []lane {
+	var lanes []lane
+	var cur *request
+	flush := func() {
+		if cur != nil && len(cur.creds) > 0 {
+			lanes = append(lanes, lane{cur})
+		}
+		cur = nil
+	}
+	for _, u := range units {
+		n := len(u.creds)
+		if n == 0 {
+			continue
+		}
+		if n > size {
+			var l lane
+			for i := 0; i < n; i += size {
+				l = append(l, &request{creds: u.creds[i:min(i+size, n)]})
+			}
+			lanes = append(lanes, l)
+			continue
+		}
+		if cur != nil && len(cur.creds)+n > size {
+			flush()
+		}
+		if cur == nil {
+			cur = &request{}
+		}
+		cur.creds = append(cur.creds, u.creds...)
+	}
+	flush()
+	return lanes
+}

@@ -1,0 +1,529 @@
+package poster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/agentsim"
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
+)
+
+// seedMany publishes bundles for corps, bundle sizes cycling through sizes.
+func (e *env) seedMany(corps, bundlesPerCorp int, sizes []int) []seeded {
+	var all []seeded
+	k := 0
+	for b := 0; b < bundlesPerCorp; b++ {
+		for c := 0; c < corps; c++ {
+			n := sizes[k%len(sizes)]
+			k++
+			specs := make([]credSpec, n)
+			all = append(all, e.seedBundle(fmt.Sprintf("BC%07d", c+1), specs...)...)
+		}
+	}
+	return all
+}
+
+// assertDeliveredOnce checks that every seeded credential is Y with the
+// agent's id, was issued exactly once, in per-corporation order, and that
+// nothing is left in the stream or dead-lettered.
+func (e *env) assertDeliveredOnce(creds []seeded, rows map[string]row) {
+	t := e.t
+	t.Helper()
+	order, count := issuedNames(e.received())
+	ids := map[string]bool{}
+	for _, r := range e.received() {
+		ids[r.Result] = true
+	}
+	for _, c := range creds {
+		r := rows[c.hash]
+		if r.Status != eventdb.DeliveryIssued || !ids[r.Msg] {
+			t.Errorf("%s: status %q msg %q, want Y with the agent's result id", c.name, r.Status, r.Msg)
+		}
+		if count[c.name] != 1 {
+			t.Errorf("%s issued %d times, want once", c.name, count[c.name])
+		}
+	}
+	if len(order) != len(creds) {
+		t.Errorf("agent issued %d credentials, want %d", len(order), len(creds))
+	}
+	checkOrder(t, order)
+	waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	if dls := e.deadLetters(); len(dls) != 0 {
+		t.Errorf("%d dead letters, want none: %+v", len(dls), dls[0].Reason)
+	}
+}
+
+// TestDeliversEveryCredentialExactlyOnce: N bundles, no faults, one poster:
+// each credential issued once, marked Y with its id, every bundle acked.
+// A bundle larger than a request goes out as consecutive requests.
+func TestDeliversEveryCredentialExactlyOnce(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{Latency: agentsim.Fixed(5 * time.Millisecond)}})
+	creds := e.seedMany(40, 2, []int{1, 2, 3})
+	big := make([]credSpec, 47) // three requests of 20, 20, 7
+	creds = append(creds, e.seedBundle("BC9999999", big...)...)
+	r := e.start(e.config("p1"))
+	rows := e.waitFinal(creds, 20*time.Second)
+	e.assertDeliveredOnce(creds, rows)
+	if st := e.currentSim().Stats(); st.Duplicates != 0 || st.Failed != 0 {
+		t.Errorf("simulator stats: %+v, want no duplicates or failures", st)
+	}
+	if failed, report := r.health.Ready(testenv.Context(t)); failed || !strings.Contains(report, "agent: ok") {
+		t.Errorf("readiness: failed=%v\n%s", failed, report)
+	}
+}
+
+// TestOrderAcrossThreeReplicas: three posters on one durable consumer,
+// random agent latency, several bundles per corporation: each
+// corporation's credentials reach the agent in record_id order and once.
+func TestOrderAcrossThreeReplicas(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Seed: 7, Faults: agentsim.Faults{
+		Latency: agentsim.Uniform(time.Millisecond, 40*time.Millisecond), CredLatency: agentsim.Uniform(0, 10*time.Millisecond)}})
+	creds := e.seedMany(25, 4, []int{1, 3, 2, 7})
+	for _, id := range []string{"p1", "p2", "p3"} {
+		cfg := e.config(id)
+		cfg.RequestSize = 4 // more requests, more chances to overtake
+		e.start(cfg)
+	}
+	rows := e.waitFinal(creds, 40*time.Second)
+	e.assertDeliveredOnce(creds, rows)
+}
+
+// faultCase is one agent fault that must end with every credential
+// delivered, nothing N or D, nothing dead-lettered.
+type faultCase struct {
+	name string
+	sim  agentsim.Config
+	cfg  func(*Config)
+	// during runs the fault; it returns when the fault is over.
+	during func(t *testing.T, e *env)
+	// noAttempts: the fault must not count attempts (health gate).
+	noAttempts bool
+}
+
+func TestFaultsEndWithEveryCredentialDelivered(t *testing.T) {
+	cases := []faultCase{
+		{
+			name: "5xx_burst",
+			sim:  agentsim.Config{Faults: agentsim.Faults{ErrorRate: 1, ErrorStatus: 502}},
+			during: func(t *testing.T, e *env) {
+				waitFor(t, "errors", 5*time.Second, func() bool { return e.currentSim().Stats().Injected.Errors >= 3 })
+				setFaults(t, e, agentsim.Faults{})
+			},
+		},
+		{
+			name: "hang_beyond_timeout",
+			sim:  agentsim.Config{Faults: agentsim.Faults{HangRate: 1}},
+			cfg:  func(c *Config) { c.RequestTimeout = 300 * time.Millisecond },
+			during: func(t *testing.T, e *env) {
+				waitFor(t, "hangs", 5*time.Second, func() bool { return e.currentSim().Stats().Injected.Hangs >= 2 })
+				setFaults(t, e, agentsim.Faults{})
+			},
+		},
+		{
+			name:       "not_synchronised_period",
+			sim:        agentsim.Config{Faults: agentsim.Faults{UnsyncedFor: agentsim.Duration(1500 * time.Millisecond)}},
+			during:     func(t *testing.T, e *env) { time.Sleep(1500 * time.Millisecond) },
+			noAttempts: true,
+		},
+		{
+			name: "agent_restart",
+			sim:  agentsim.Config{Faults: agentsim.Faults{CredLatency: agentsim.Fixed(200 * time.Millisecond)}},
+			during: func(t *testing.T, e *env) {
+				waitFor(t, "first issue", 5*time.Second, func() bool { return e.currentSim().Stats().Requests > 0 })
+				e.stopSim()
+				time.Sleep(time.Second)
+				e.restartSim(agentsim.Config{})
+			},
+			noAttempts: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.sim)
+			creds := e.seedMany(12, 2, []int{1, 2, 3})
+			cfg := e.config("p1")
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			e.start(cfg)
+			tc.during(t, e)
+			rows := e.waitFinal(creds, 30*time.Second)
+			if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
+				t.Errorf("statuses (-want +got):\n%s", diff)
+			}
+			order, count := issuedNames(e.received())
+			checkOrder(t, order)
+			for _, c := range creds {
+				if count[c.name] < 1 {
+					t.Errorf("%s never issued", c.name)
+				}
+				if tc.noAttempts && rows[c.hash].Attempts != 0 {
+					t.Errorf("%s: %d attempts counted while the agent was unhealthy, want 0", c.name, rows[c.hash].Attempts)
+				}
+			}
+			waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+			if dls := e.deadLetters(); len(dls) != 0 {
+				t.Errorf("%d dead letters, want none", len(dls))
+			}
+		})
+	}
+}
+
+func setFaults(t *testing.T, e *env, f agentsim.Faults) {
+	t.Helper()
+	if err := e.currentSim().SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPerItemRejection: OrgBook refuses one credential of a request (C15):
+// it ends N with the agent's reason and a DeadLetter naming it; the rest
+// of its request is delivered.
+func TestPerItemRejection(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{Rejections: agentsim.Rejections{
+		{Attribute: "entity_name", Value: "BC0000002#002", Message: "Duplicate credential"}}}})
+	var creds []seeded
+	for c := 1; c <= 4; c++ {
+		creds = append(creds, e.seedBundle(fmt.Sprintf("BC%07d", c), credSpec{}, credSpec{}, credSpec{})...)
+	}
+	e.start(e.config("p1"))
+	rows := e.waitFinal(creds, 15*time.Second)
+	var rejected seeded
+	for _, c := range creds {
+		want := eventdb.DeliveryIssued
+		if c.name == "BC0000002#002" {
+			want, rejected = eventdb.DeliveryRejected, c
+		}
+		if rows[c.hash].Status != want {
+			t.Errorf("%s: status %q, want %q", c.name, rows[c.hash].Status, want)
+		}
+	}
+	if got := rows[rejected.hash].Msg; got != "Credential was not stored: Duplicate credential" {
+		t.Errorf("rejected row's process_msg = %q", got)
+	}
+	waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	dls := e.deadLetters()
+	if len(dls) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dls))
+	}
+	dl := dls[0]
+	if dl.Stage != "poster" || dl.CorpNum != "BC0000002" || dl.OriginalHeaders[HeaderCredentialHash][0] != rejected.hash ||
+		!strings.Contains(dl.Reason, "Credential was not stored: Duplicate credential") || len(dl.PayloadBase64) == 0 {
+		t.Errorf("dead letter = %+v", dl)
+	}
+}
+
+// switchable serves whichever simulator it points at.
+type switchable struct{ h atomic.Pointer[http.Handler] }
+
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+
+func (s *switchable) set(h http.Handler) { s.h.Store(&h) }
+
+// TestMisconfiguredAgentMarksNothing: every row answers "Unknown
+// connection id" (the agent serves another issuer). The poster marks
+// nothing, counts no attempt, reports not ready and stops pulling; it
+// retries periodically and delivers once the agent is fixed.
+func TestMisconfiguredAgentMarksNothing(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	wrong, err := agentsim.New(agentsim.Config{Issuer: "bcreg-other"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wrong.Close()
+	var sw switchable
+	sw.set(wrong.Handler())
+	srv := httptest.NewServer(&sw)
+	defer srv.Close()
+
+	creds := e.seedMany(6, 1, []int{2, 1})
+	cfg := e.config("p1")
+	cfg.Config.URLs = srv.URL + "/bcreg"
+	cfg.MisconfigRetry = 500 * time.Millisecond
+	r := e.start(cfg)
+	waitFor(t, "misconfiguration noticed", 5*time.Second, func() bool { return wrong.Stats().Rejected > 0 })
+	waitFor(t, "not ready", 5*time.Second, func() bool {
+		failed, report := r.health.Ready(testenv.Context(t))
+		return failed && strings.Contains(report, "misconfigured: Unknown connection id: bcreg")
+	})
+	time.Sleep(time.Second) // a few periodic retries
+	for h, row := range e.rows() {
+		if row.Status != "" || row.Attempts != 0 {
+			t.Errorf("%s: status %q attempts %d, want untouched", h, row.Status, row.Attempts)
+		}
+	}
+	if n := e.streamMsgs(bus.StreamCreds); n != 6 {
+		t.Errorf("stream holds %d bundles, want all 6", n)
+	}
+	if dls := e.deadLetters(); len(dls) != 0 {
+		t.Errorf("%d dead letters, want none", len(dls))
+	}
+	requests := wrong.Stats().Requests
+	if requests > 6 {
+		t.Errorf("%d requests to the misconfigured agent in ~2s, want only periodic retries", requests)
+	}
+
+	sw.set(e.currentSim().Handler()) // an operator fixes the agent
+	rows := e.waitFinal(creds, 15*time.Second)
+	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
+		t.Errorf("after the fix (-want +got):\n%s", diff)
+	}
+	if failed, report := r.health.Ready(testenv.Context(t)); failed {
+		t.Errorf("still not ready after the fix:\n%s", report)
+	}
+}
+
+// TestAttemptsExhaustedBecomeDead: an agent failing every request while
+// its health check passes: each credential gets MaxAttempts attempts, then
+// D and a DeadLetter; the bundle is acked.
+func TestAttemptsExhaustedBecomeDead(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{ErrorRate: 1, ErrorStatus: 500}})
+	creds := e.seedBundle("BC0000001", credSpec{}, credSpec{})
+	cfg := e.config("p1")
+	cfg.MaxAttempts = 3
+	e.start(cfg)
+	rows := e.waitFinal(creds, 15*time.Second)
+	for _, c := range creds {
+		if r := rows[c.hash]; r.Status != eventdb.DeliveryDead || r.Attempts != 3 || !strings.Contains(r.Msg, "500") {
+			t.Errorf("%s: %+v, want D after 3 attempts with the agent's error", c.name, r)
+		}
+	}
+	waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	if dls := e.deadLetters(); len(dls) != 2 {
+		t.Errorf("%d dead letters, want one per credential (2)", len(dls))
+	}
+}
+
+// TestNotDueCredentialWaitsAndBlocksNothing: a credential whose expiry is
+// in the future is not posted, blocks neither the bundle's ack nor the
+// corporation's later credentials, and goes back to the outbox (published_at
+// cleared, not_before set) for the builder's sweep.
+func TestNotDueCredentialWaitsAndBlocksNothing(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	future := time.Now().Add(time.Hour)
+	creds := e.seedBundle("BC0000001",
+		credSpec{},
+		credSpec{notBefore: &future, attrs: map[string]any{"expiry_date": future.UTC().Format("2006-01-02T15:04:05+00:00")}},
+		credSpec{attrs: map[string]any{"expiry_date": future.UTC().Format("2006-01-02T15:04:05+00:00")}}, // builder left not_before empty
+		credSpec{attrs: map[string]any{"expiry_date": "2001-01-01T00:00:00+00:00"}},                      // expired: due
+		credSpec{},
+	)
+	e.start(e.config("p1"))
+	waitFor(t, "bundle acked", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	rows := e.rows()
+	want := map[string]row{
+		creds[0].hash: {Status: "Y", Published: true},
+		creds[1].hash: {Status: "", Published: false, NotBefore: true},
+		creds[2].hash: {Status: "", Published: false, NotBefore: true},
+		creds[3].hash: {Status: "Y", Published: true},
+		creds[4].hash: {Status: "Y", Published: true},
+	}
+	got := map[string]row{}
+	for h, r := range rows {
+		r.Msg = ""
+		got[h] = r
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+// TestHeldBehindOlderOutstandingRow: a corporation's older row is held by
+// another poster's live lease: the newer bundle waits (nothing sent) until
+// the older row is final, then goes.
+func TestHeldBehindOlderOutstandingRow(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	ctx := testenv.Context(t)
+	older := e.seedBundle("BC0000001", credSpec{})
+	// Another poster claimed the older row and is posting it.
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET claimed_by = 'other/1', claimed_until = now() + interval '1 hour' WHERE credential_hash = $1`, older[0].hash); err != nil {
+		t.Fatal(err)
+	}
+	newer := e.seedBundle("BC0000001", credSpec{}, credSpec{})
+	other := e.seedBundle("BC0000002", credSpec{}) // another corporation is not held
+	r := e.start(e.config("p1"))
+	e.waitFinal(other, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if rows := e.rows(); rows[newer[0].hash].Status != "" || rows[newer[1].hash].Status != "" {
+		t.Fatalf("newer credentials posted while an older one is outstanding elsewhere")
+	}
+	if _, count := issuedNames(e.received()); count[newer[0].name] != 0 {
+		t.Fatal("newer credential reached the agent before the older one")
+	}
+	// The other poster finishes: Y.
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET process_success = 'Y', process_date = LOCALTIMESTAMP, process_msg = 'elsewhere' WHERE credential_hash = $1`, older[0].hash); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFinal(newer, 10*time.Second)
+	if got := testutilCounter(t, r, "bcreg_poster_held_back_total"); got < 1 {
+		t.Errorf("held-back counter = %v, want ≥ 1", got)
+	}
+}
+
+// TestExpiredLeaseIsTakenOver: a crashed poster's claim whose lease ran
+// out does not block: the rows are taken over and delivered.
+func TestExpiredLeaseIsTakenOver(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	creds := e.seedBundle("BC0000001", credSpec{}, credSpec{})
+	if _, err := e.pool.Exec(testenv.Context(t), `UPDATE credential_log SET claimed_by = 'crashed/1', claimed_until = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	r := e.start(e.config("p1"))
+	rows := e.waitFinal(creds, 10*time.Second)
+	if diff := cmp.Diff(map[string]int{"Y": 2}, statusCounts(rows)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if got := testutilCounter(t, r, "bcreg_poster_lease_takeovers_total"); got != 2 {
+		t.Errorf("takeovers = %v, want 2", got)
+	}
+}
+
+// TestRetryRejectedResendsRejectedCredentials: an operator's bundle
+// flagged retry_rejected re-sends its N credentials; without the flag a
+// redelivered bundle leaves them alone.
+func TestRetryRejectedResendsRejectedCredentials(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	ctx := testenv.Context(t)
+	creds := e.seedBundle("BC0000001", credSpec{}, credSpec{})
+	// Drain the first bundle by hand as if it had been posted: one Y, one N.
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET process_success = CASE WHEN credential_hash = $1 THEN 'Y' ELSE 'N' END,
+		process_msg = 'earlier', process_date = LOCALTIMESTAMP - interval '1 minute'`, creds[0].hash); err != nil {
+		t.Fatal(err)
+	}
+	b := e.bundleOf("BC0000001", creds)
+	e.publish(b, "again") // a plain redelivery: nothing to send
+	b.RetryRejected = true
+	e.publish(b, "requeue:1")
+	// The first published bundle (by seedBundle) is also in the stream.
+	e.start(e.config("p1"))
+	waitFor(t, "stream drained", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	rows := e.rows()
+	if rows[creds[1].hash].Status != "Y" || rows[creds[0].hash].Msg != "earlier" {
+		t.Errorf("rows: %+v", rows)
+	}
+	if _, count := issuedNames(e.received()); count[creds[1].name] != 1 || count[creds[0].name] != 0 {
+		t.Errorf("issued: %v, want only the rejected credential, once", count)
+	}
+}
+
+// TestMultipleAgentsUseTheHealthyOne: of two agents one never
+// synchronises: every request goes to the other.
+func TestMultipleAgentsUseTheHealthyOne(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	down, err := agentsim.New(agentsim.Config{Faults: agentsim.Faults{UnsyncedFor: -1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	srv := httptest.NewServer(down.Handler())
+	defer srv.Close()
+	creds := e.seedMany(10, 1, []int{1, 2})
+	cfg := e.config("p1")
+	cfg.Config.URLs = srv.URL + "/bcreg," + e.agentURL()
+	e.start(cfg)
+	rows := e.waitFinal(creds, 10*time.Second)
+	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if st := down.Stats(); st.Requests != 0 {
+		t.Errorf("unhealthy agent got %d requests, want 0", st.Requests)
+	}
+}
+
+// TestKilledMidRequestLosesNothing: a poster killed with requests in
+// flight (no ack, no mark, claims left behind) and a new one started:
+// every credential ends Y, and the agent's duplicates are bounded by the
+// credentials that were in flight.
+func TestKilledMidRequestLosesNothing(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{CredLatency: agentsim.Fixed(400 * time.Millisecond), Capacity: 0}})
+	creds := e.seedMany(40, 1, []int{1, 2, 3})
+	cfg := e.config("victim")
+	cfg.Adaptive, cfg.MaxInflight, cfg.RequestSize = false, 4, 5
+	cfg.Lease = 2 * time.Second
+	victim := e.start(cfg)
+	waitFor(t, "requests in flight", 10*time.Second, func() bool { return e.currentSim().Stats().InFlight >= 4 })
+	st := e.currentSim().Stats()
+	victim.kill()
+	inflightReqs, inflightCreds := st.InFlight, st.CredentialsInFlight
+
+	cfg2 := e.config("successor")
+	cfg2.Lease = 2 * time.Second
+	e.start(cfg2)
+	rows := e.waitFinal(creds, 30*time.Second)
+	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	_, count := issuedNames(e.received())
+	dups := 0
+	for _, c := range creds {
+		if count[c.name] < 1 {
+			t.Errorf("%s lost", c.name)
+		}
+		dups += count[c.name] - 1
+	}
+	t.Logf("killed with %d requests (%d credentials) in flight; %d credentials, %d duplicates at the agent",
+		inflightReqs, inflightCreds, len(creds), dups)
+	if int64(dups) > inflightCreds {
+		t.Errorf("%d duplicates, want at most the %d credentials in flight at the kill", dups, inflightCreds)
+	}
+	waitFor(t, "stream drained", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+}
+
+// TestShutdownFinishesRequestsInFlight: a graceful stop lets the requests
+// in flight finish and records them (no duplicate on redelivery).
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{CredLatency: agentsim.Fixed(300 * time.Millisecond), Capacity: 0}})
+	creds := e.seedMany(20, 1, []int{2})
+	cfg := e.config("p1")
+	cfg.Adaptive, cfg.MaxInflight, cfg.RequestSize = false, 2, 4
+	r := e.start(cfg)
+	waitFor(t, "requests in flight", 10*time.Second, func() bool { return e.currentSim().Stats().InFlight >= 2 })
+	stopped := make(chan struct{})
+	go func() { r.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("graceful stop did not return")
+	}
+	e.start(e.config("p2"))
+	rows := e.waitFinal(creds, 20*time.Second)
+	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if st := e.currentSim().Stats(); st.Duplicates != 0 {
+		t.Errorf("%d duplicates after a graceful stop, want 0", st.Duplicates)
+	}
+}
+
+func (e *env) bundleOf(corp string, creds []seeded) messages.CredentialBundle {
+	e.t.Helper()
+	b := messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: corp, CorpState: "ACT", Profile: "history"}
+	rows, err := e.pool.Query(context.Background(), `SELECT credential_hash, schema_name, schema_version, credential_json, credential_id
+		FROM credential_log WHERE corp_num = $1 ORDER BY record_id`, corp)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c messages.Credential
+		var text string
+		if err := rows.Scan(&c.Hash, &c.Schema, &c.Version, &text, &c.CredentialID); err != nil {
+			e.t.Fatal(err)
+		}
+		c.Type = "REG"
+		c.Attributes = decodeAttrs(e.t, text)
+		b.Credentials = append(b.Credentials, c)
+	}
+	return b
+}

@@ -1,0 +1,276 @@
+package poster
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+)
+
+func TestPack(t *testing.T) {
+	mk := func(corp string, n int) *unit {
+		u := &unit{corp: corp}
+		for i := 0; i < n; i++ {
+			u.creds = append(u.creds, &cred{hash: fmt.Sprintf("%s%d", corp, i)})
+		}
+		return u
+	}
+	// shape writes lanes as "A0 A1|B0" per request, lanes separated by " ; ".
+	shape := func(lanes []lane) string {
+		var ls []string
+		for _, l := range lanes {
+			var rs []string
+			for _, r := range l {
+				var hs []string
+				for _, c := range r.creds {
+					hs = append(hs, c.hash)
+				}
+				rs = append(rs, strings.Join(hs, " "))
+			}
+			ls = append(ls, strings.Join(rs, "|"))
+		}
+		return strings.Join(ls, " ; ")
+	}
+	tests := []struct {
+		name  string
+		units []*unit
+		size  int
+		want  string
+	}{
+		{"small units share a request", []*unit{mk("A", 2), mk("B", 1), mk("C", 2)}, 5, "A0 A1 B0 C0 C1"},
+		{"a unit that does not fit starts the next request", []*unit{mk("A", 3), mk("B", 3)}, 5, "A0 A1 A2 ; B0 B1 B2"},
+		{"a unit larger than a request gets its own lane of consecutive requests",
+			[]*unit{mk("A", 1), mk("B", 7), mk("C", 1)}, 3, "B0 B1 B2|B3 B4 B5|B6 ; A0 C0"},
+		{"exactly one request", []*unit{mk("A", 5)}, 5, "A0 A1 A2 A3 A4"},
+		{"empty units are skipped", []*unit{mk("A", 0), mk("B", 1)}, 5, "B0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, shape(pack(tc.units, tc.size))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// fakeAgent drives a limiter with a clock: each answer arrives rtt after
+// its start, and answers come limit per rtt (a saturated agent).
+type fakeAgent struct {
+	l   *limiter
+	now time.Time
+}
+
+func newFakeAgent(adaptive bool, initial int) *fakeAgent {
+	f := &fakeAgent{l: newLimiter(adaptive, initial, 16), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	f.l.now = func() time.Time { return f.now }
+	return f
+}
+
+func (f *fakeAgent) answer(rtt time.Duration, cost float64, saturated bool) {
+	f.now = f.now.Add(rtt / time.Duration(f.l.Limit()))
+	f.l.succeeded(f.now.Add(-rtt), rtt, cost, saturated)
+}
+
+// TestLimiter drives the limiter with synthetic latencies.
+func TestLimiter(t *testing.T) {
+	const ms = time.Millisecond
+	tests := []struct {
+		name         string
+		adaptive     bool
+		initial      int
+		run          func(f *fakeAgent)
+		wantMin, max int
+	}{
+		{"grows while latency holds", true, 2, func(f *fakeAgent) {
+			for i := 0; i < 200; i++ {
+				f.answer(100*ms, 1, true)
+			}
+		}, 16, 16},
+		{"does not grow when the limit is not used", true, 2, func(f *fakeAgent) {
+			for i := 0; i < 200; i++ {
+				f.answer(100*ms, 1, false)
+			}
+		}, 2, 2},
+		{"shrinks when latency rises (queueing in the agent)", true, 12, func(f *fakeAgent) {
+			f.answer(100*ms, 1, true)
+			for i := 0; i < 60; i++ {
+				f.answer(400*ms, 1, true)
+			}
+		}, 2, 6},
+		{"settles where latency starts to rise, probes included", true, 2, func(f *fakeAgent) {
+			// An agent that serves 6 requests at once: beyond that,
+			// requests queue and latency grows in proportion. 5000
+			// answers span several probes.
+			for i := 0; i < 5000; i++ {
+				rtt := 100 * ms
+				if lim := f.l.Limit(); lim > 6 {
+					rtt = time.Duration(float64(100*ms) * float64(lim) / 6)
+				}
+				f.answer(rtt, 1, true)
+			}
+		}, 6, 8},
+		{"learns an agent that became slower for good", true, 8, func(f *fakeAgent) {
+			for i := 0; i < 200; i++ {
+				f.answer(100*ms, 1, true)
+			}
+			// From now on every request takes 300ms at any limit up
+			// to 16: a probe relearns the no-load latency.
+			for i := 0; i < 3000; i++ {
+				f.answer(300*ms, 1, true)
+			}
+		}, 12, 16},
+		{"cuts by a quarter on a failure", true, 12, func(f *fakeAgent) { f.l.failed() }, 9, 9},
+		{"one cut per burst", true, 12, func(f *fakeAgent) {
+			f.l.failed()
+			f.l.failed()
+			f.l.failed()
+		}, 9, 9},
+		{"never below one", true, 1, func(f *fakeAgent) {
+			for i := 0; i < 10; i++ {
+				f.now = f.now.Add(time.Hour)
+				f.l.failed()
+			}
+		}, 1, 1},
+		{"normalises by cost", true, 4, func(f *fakeAgent) {
+			// Bigger requests take longer in proportion: no queueing.
+			for i := 0; i < 300; i++ {
+				f.answer(time.Duration(1+i%5)*100*ms, float64(1+i%5), true)
+			}
+		}, 16, 16},
+		{"fixed stays at the maximum", false, 2, func(f *fakeAgent) {
+			f.l.failed()
+			f.answer(time.Second, 1, true)
+		}, 16, 16},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeAgent(tc.adaptive, tc.initial)
+			tc.run(f)
+			f.l.mu.Lock()
+			f.l.probing = false // read the limit, not a probe's half
+			f.l.mu.Unlock()
+			if got := f.l.Limit(); got < tc.wantMin || got > tc.max {
+				t.Errorf("limit = %d, want %d–%d", got, tc.wantMin, tc.max)
+			}
+		})
+	}
+}
+
+func TestNotDue(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	future, past := now.Add(time.Hour), now.Add(-time.Hour)
+	tests := []struct {
+		name     string
+		row      eventdb.DeliveryRow
+		expiry   any
+		wantWait bool
+		want     time.Time
+	}{
+		{"no expiry", eventdb.DeliveryRow{Due: true}, nil, false, time.Time{}},
+		{"empty expiry", eventdb.DeliveryRow{Due: true}, "", false, time.Time{}},
+		{"row not due", eventdb.DeliveryRow{Due: false, NotBefore: &future}, nil, true, future},
+		{"row due wins over the attribute", eventdb.DeliveryRow{Due: true, NotBefore: &past}, "2099-01-01T00:00:00+00:00", false, time.Time{}},
+		{"future expiry attribute, no not_before", eventdb.DeliveryRow{Due: true}, "2026-05-01T13:00:00+00:00", true, future},
+		{"naive expiry is UTC", eventdb.DeliveryRow{Due: true}, "2026-05-01T13:00:00", true, future},
+		{"past expiry is due", eventdb.DeliveryRow{Due: true}, "2026-05-01T11:00:00+00:00", false, time.Time{}},
+		{"unreadable expiry is due", eventdb.DeliveryRow{Due: true}, "soon", false, time.Time{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			attrs := map[string]any{}
+			if tc.expiry != nil {
+				attrs["expiry_date"] = tc.expiry
+			}
+			got, wait := notDue(tc.row, attrs, now)
+			if wait != tc.wantWait || !got.Equal(tc.want) {
+				t.Errorf("notDue = %v, %v; want %v, %v", got, wait, tc.want, tc.wantWait)
+			}
+		})
+	}
+}
+
+// TestConfigFromEnvironment: defaults per protocol, the original's
+// variables as fallbacks, and every problem reported at once.
+func TestConfigFromEnvironment(t *testing.T) {
+	vars := []string{"VONX_API_URL", "CONTROLLER_URL", "CREDS_REQUEST_SIZE", "MAX_CREDS_REQUESTS", "MAX_CRED_POSTING_TIMEOUT", "ISSUE_CRED_VERSION"}
+	type got struct {
+		URLs, Issue, Health string
+		Size, Inflight      int
+		Timeout             time.Duration
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want got
+	}{
+		{"vonx defaults", nil, got{"http://localhost:5000/bcreg", "http://localhost:5000/bcreg/issue-credential", "http://localhost:5000/health", 20, 16, 240 * time.Second}},
+		{"controller defaults", map[string]string{"BCREG_AGENT_PROTOCOL": "controller"},
+			got{"http://localhost:5002", "http://localhost:5002/issue-credential", "http://localhost:5002/readiness", 5, 16, 240 * time.Second}},
+		{"original vonx variables", map[string]string{"VONX_API_URL": "http://bcreg-agent:8000/bcreg", "CREDS_REQUEST_SIZE": "30", "MAX_CREDS_REQUESTS": "8"},
+			got{"http://bcreg-agent:8000/bcreg", "http://bcreg-agent:8000/bcreg/issue-credential", "http://bcreg-agent:8000/health", 30, 8, 240 * time.Second}},
+		{"original controller variables", map[string]string{"BCREG_AGENT_PROTOCOL": "controller", "CONTROLLER_URL": "http://bcreg-controller:5000",
+			"ISSUE_CRED_VERSION": "V20", "MAX_CRED_POSTING_TIMEOUT": "100"},
+			got{"http://bcreg-controller:5000", "http://bcreg-controller:5000/issue-credential-v20", "http://bcreg-controller:5000/readiness", 5, 16, 100 * time.Second}},
+		{"new variables win", map[string]string{"VONX_API_URL": "http://ignored:1/bcreg", "BCREG_AGENT_URL": "http://a:8080/bcreg",
+			"BCREG_AGENT_HEALTH_URL": "http://a:8080/status", "CREDS_REQUEST_SIZE": "30", "BCREG_POSTER_REQUEST_SIZE": "10"},
+			got{"http://a:8080/bcreg", "http://a:8080/bcreg/issue-credential", "http://a:8080/status", 10, 16, 240 * time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t, vars)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var cfg Config
+			if err := config.Load(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			eps, err := cfg.Endpoints()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := got{cfg.URLs, eps[0].IssueURL, eps[0].HealthURL, cfg.requestSize(), cfg.MaxInflight, cfg.RequestTimeout}
+			if diff := cmp.Diff(tc.want, g); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("every problem at once", func(t *testing.T) {
+		clearEnv(t, vars)
+		t.Setenv("BCREG_AGENT_PROTOCOL", "soap")
+		t.Setenv("BCREG_AGENT_URL", "http://a/bcreg,ftp://b")
+		t.Setenv("BCREG_AGENT_HEALTH_INTERVAL", "30s")
+		t.Setenv("BCREG_POSTER_MAX_INFLIGHT", "0")
+		t.Setenv("BCREG_POSTER_LEASE", "10s")
+		var cfg Config
+		err := config.Load(&cfg)
+		if err == nil {
+			t.Fatal("no error")
+		}
+		for _, want := range []string{"BCREG_AGENT_PROTOCOL", "ftp://b", "BCREG_AGENT_HEALTH_INTERVAL", "BCREG_POSTER_MAX_INFLIGHT", "BCREG_POSTER_LEASE"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error does not mention %s:\n%v", want, err)
+			}
+		}
+	})
+	t.Run("no duplicate variables", func(t *testing.T) {
+		if d := config.Duplicates(Config{}); len(d) != 0 {
+			t.Errorf("duplicate variables: %v", d)
+		}
+	})
+}
+
+// clearEnv unsets every variable the config reads plus the original ones.
+func clearEnv(t *testing.T, extra []string) {
+	t.Helper()
+	for _, name := range append(config.EnvNames(Config{}), extra...) {
+		t.Setenv(name, "") // restores the old value after the test
+		os.Unsetenv(name)
+	}
+}

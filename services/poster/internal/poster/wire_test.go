@@ -1,0 +1,142 @@
+package poster
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/agent"
+	"github.com/bcgov/bcreg-events/pkg/agentsim"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file: %v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
+
+// recordingAgent answers every issue request with success rows and keeps
+// the request paths, content types and bodies.
+type recordingAgent struct {
+	mu     sync.Mutex
+	bodies [][]byte
+	paths  []string
+	ctypes []string
+}
+
+func (a *recordingAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/health", "/readiness":
+		w.Write([]byte("ok"))
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	a.mu.Lock()
+	a.bodies = append(a.bodies, body)
+	a.paths = append(a.paths, r.URL.Path)
+	a.ctypes = append(a.ctypes, r.Header.Get("Content-Type"))
+	a.mu.Unlock()
+	var rows bytes.Buffer
+	rows.WriteString("[")
+	for i := range items {
+		if i > 0 {
+			rows.WriteString(", ")
+		}
+		fmt.Fprintf(&rows, `{"success": true, "result": "id-%d"}`, i)
+	}
+	rows.WriteString("]")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Write(rows.Bytes())
+}
+
+// TestWireContract pins the request bodies the poster sends: the VON-X
+// batch body and the controller body (the same array; the controller at
+// /issue-credential or /issue-credential-v20). A credential's reason goes
+// out as reason_description.
+func TestWireContract(t *testing.T) {
+	tests := []struct {
+		name, protocol, version, wantPath, golden string
+		specs                                     []credSpec
+	}{
+		{"vonx", agent.ProtocolVonX, "V10", "/bcreg/issue-credential", "vonx_request.golden.json", []credSpec{
+			{schema: "registration.bc_registries", version: "1.0.36", reason: "Filing:NOCAD",
+				attrs: map[string]any{"entity_type": "BC", "home_jurisdiction": "BC", "registration_type": "", "entity_name": "Ready Mix Ltd. <&>"}},
+			{schema: "relationship.bc_registries", version: "1.0.36",
+				attrs: map[string]any{"associated_registration_id": "FM0000001", "relationship": "Owns", "relationship_description": "Does Business As", "relationship_status": "ACT"}},
+		}},
+		{"controller", agent.ProtocolController, "V20", "/issue-credential-v20", "controller_request.golden.json", []credSpec{
+			{schema: "registration.registries.ca", version: "1.0.42", reason: "Filing:NOCAD",
+				attrs: map[string]any{"entity_type": "BC", "expiry_date": "", "reason_description": "", "entity_name": "Société Ltée"}},
+			{schema: "business_number.registries.ca", version: "1.0.42",
+				attrs: map[string]any{"business_number": "123456789", "expiry_date": "", "reason_description": ""}},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, agentsim.Config{})
+			rec := &recordingAgent{}
+			srv := httptest.NewServer(rec)
+			defer srv.Close()
+			creds := e.seedBundle("BC1529559", tc.specs...)
+			cfg := e.config("p1")
+			cfg.Config = agent.Config{URLs: srv.URL, Protocol: tc.protocol, IssueVersion: tc.version, HealthInterval: 100 * time.Millisecond}
+			if tc.protocol == agent.ProtocolVonX {
+				cfg.Config.URLs = srv.URL + "/bcreg"
+			}
+			e.start(cfg)
+			e.waitFinal(creds, 10*time.Second)
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.bodies) != 1 {
+				t.Fatalf("%d requests, want 1", len(rec.bodies))
+			}
+			if rec.paths[0] != tc.wantPath || rec.ctypes[0] != "application/json" {
+				t.Errorf("POST %s (%s), want %s (application/json)", rec.paths[0], rec.ctypes[0], tc.wantPath)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, rec.bodies[0], "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.golden, append(pretty.Bytes(), '\n'))
+			rows := e.rows()
+			for i, c := range creds {
+				if r := rows[c.hash]; r.Status != "Y" || r.Msg != fmt.Sprintf("id-%d", i) {
+					t.Errorf("%s: %+v, want Y with id-%d", c.name, r, i)
+				}
+			}
+		})
+	}
+}
