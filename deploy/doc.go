@@ -1,4 +1,7 @@
 // Package deploy holds no code: its tests validate the deployment files
-// (docker-compose.yml, and the Kubernetes manifests) offline, since this
-// project's machines have no Docker engine or cluster to try them on.
+// offline, since this project's machines have no Docker engine or cluster to
+// try them on: docker-compose.yml, the Kustomize overlays under k8s/ (built
+// with the kustomize API, every object decoded strictly, policy checks), the
+// NATS Helm values under nats/, and the runbook docs/operations.md (its
+// bcregctl commands are run with --help).
 package deploy

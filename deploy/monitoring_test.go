@@ -1,0 +1,189 @@
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Series the alerts and the dashboard may use: the services' metrics and
+// the prometheus-nats-exporter's JetStream gauges (run without -prefix, see
+// deploy/nats/values-*.yaml). Histograms also expose _bucket, _sum, _count.
+var (
+	serviceMetrics = []string{
+		"bcreg_poller_polls_total", "bcreg_poller_corporations_found_total",
+		"bcreg_poller_poll_duration_seconds", "bcreg_poller_watermark_lag_seconds",
+		"bcreg_builder_messages_total", "bcreg_builder_batch_duration_seconds",
+		"bcreg_builder_credentials_stored_total", "bcreg_builder_outbox_backlog",
+		"bcreg_poster_requests_total", "bcreg_poster_request_duration_seconds",
+		"bcreg_poster_credentials_total", "bcreg_poster_inflight", "bcreg_poster_concurrency_limit",
+		"bcreg_poster_agent_errors_total", "bcreg_poster_agent_healthy",
+	}
+	histograms = []string{
+		"bcreg_poller_poll_duration_seconds", "bcreg_builder_batch_duration_seconds", "bcreg_poster_request_duration_seconds",
+	}
+	exporterMetrics = []string{
+		"jetstream_consumer_num_pending", "jetstream_consumer_num_ack_pending", "jetstream_consumer_num_redelivered",
+		"jetstream_consumer_num_waiting", "jetstream_consumer_ack_floor_stream_seq", "jetstream_consumer_delivered_stream_seq",
+		"jetstream_stream_total_messages", "jetstream_stream_total_bytes", "jetstream_stream_last_seq",
+	}
+)
+
+var metricName = regexp.MustCompile(`\b(?:bcreg|jetstream)_[a-z0-9_]+\b`)
+
+// checkMonitoring: alerts are well formed, and every series the alerts and
+// the dashboard query exists (in the services' source, or the exporter's).
+func checkMonitoring(t *testing.T, r *rendered) {
+	alerts := map[string]bool{}
+	for _, pr := range r.rules {
+		for _, g := range pr.Spec.Groups {
+			for _, rule := range g.Rules {
+				id := "PrometheusRule " + pr.Name + " " + rule.Alert
+				if rule.Alert == "" || rule.Expr == "" {
+					t.Errorf("%s: every rule here is an alert with an expr", id)
+					continue
+				}
+				if alerts[rule.Alert] {
+					t.Errorf("%s: alert name used twice", id)
+				}
+				alerts[rule.Alert] = true
+				if sev := rule.Labels["severity"]; sev != "warning" && sev != "critical" {
+					t.Errorf("%s: severity %q, want warning or critical", id, sev)
+				}
+				if rule.Annotations["summary"] == "" || rule.Annotations["description"] == "" {
+					t.Errorf("%s: summary and description annotations required", id)
+				}
+				if rule.For != "" {
+					if _, err := time.ParseDuration(rule.For); err != nil {
+						t.Errorf("%s: for %q: %v", id, rule.For, err)
+					}
+				}
+				checkSeries(t, id, rule.Expr)
+			}
+		}
+	}
+	for _, want := range []string{"BcregConsumerLagGrowing", "BcregDeadLettersPresent", "BcregAgentUnhealthy", "BcregWatermarkStale", "BcregBuilderFailures", "BcregPosterTransientErrors"} {
+		if !alerts[want] {
+			t.Errorf("alert %s missing", want)
+		}
+	}
+
+	var dashboards int
+	for name, cm := range r.configMaps {
+		if cm.Labels["grafana_dashboard"] == "" {
+			continue
+		}
+		for key, text := range cm.Data {
+			dashboards++
+			if !strings.HasSuffix(key, ".json") {
+				t.Errorf("ConfigMap %s: dashboard key %s should end in .json", name, key)
+			}
+			checkDashboard(t, name+"/"+key, text)
+		}
+	}
+	if dashboards != 1 {
+		t.Errorf("want one Grafana dashboard (ConfigMap labelled grafana_dashboard), got %d", dashboards)
+	}
+}
+
+type dashboardPanel struct {
+	Type    string `json:"type"`
+	Title   string `json:"title"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+	Panels []dashboardPanel `json:"panels"`
+}
+
+func checkDashboard(t *testing.T, id, text string) {
+	var d struct {
+		UID    string           `json:"uid"`
+		Title  string           `json:"title"`
+		Panels []dashboardPanel `json:"panels"`
+	}
+	if err := json.Unmarshal([]byte(text), &d); err != nil {
+		t.Errorf("%s: not JSON: %v", id, err)
+		return
+	}
+	if d.UID == "" || d.Title == "" {
+		t.Errorf("%s: uid and title required (a stable uid keeps links working)", id)
+	}
+	var walk func([]dashboardPanel)
+	queries := 0
+	walk = func(ps []dashboardPanel) {
+		for _, p := range ps {
+			walk(p.Panels)
+			if p.Type == "row" {
+				continue
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("%s: panel %q has no query", id, p.Title)
+			}
+			for _, tg := range p.Targets {
+				queries++
+				checkSeries(t, id+" panel "+p.Title, tg.Expr)
+			}
+		}
+	}
+	walk(d.Panels)
+	if queries == 0 {
+		t.Errorf("%s: no queries", id)
+	}
+}
+
+// checkSeries fails on a series name that no program or exporter exposes.
+func checkSeries(t *testing.T, id, expr string) {
+	t.Helper()
+	defined := definedMetrics(t)
+	for _, name := range metricName.FindAllString(expr, -1) {
+		base := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if trimmed := strings.TrimSuffix(name, suffix); trimmed != name && contains(histograms, trimmed) {
+				base = trimmed
+			}
+		}
+		switch {
+		case contains(exporterMetrics, base):
+		case !contains(serviceMetrics, base):
+			t.Errorf("%s: series %s is not one the services or the exporter expose", id, name)
+		case !defined[base]:
+			t.Errorf("%s: series %s is not defined in ../services (renamed?)", id, base)
+		}
+	}
+}
+
+var (
+	definedOnce sync.Once
+	definedSet  map[string]bool
+)
+
+// definedMetrics lists the metric names registered in the services' source.
+func definedMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	definedOnce.Do(func() {
+		definedSet = map[string]bool{}
+		name := regexp.MustCompile(`"(bcreg_[a-z0-9_]+)"`)
+		_ = filepath.WalkDir("../services", func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range name.FindAllSubmatch(src, -1) {
+				definedSet[string(m[1])] = true
+			}
+			return nil
+		})
+	})
+	if len(definedSet) == 0 {
+		t.Fatal("found no bcreg_ metric names in ../services")
+	}
+	return definedSet
+}
