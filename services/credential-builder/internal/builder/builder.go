@@ -1,15 +1,35 @@
 // Package builder is the credential-builder service: CorpEvents in,
 // credentials stored (the outbox) and CredentialBundles out.
+//
+// Each handler call takes a batch of up to BCREG_BUILDER_BATCH messages from
+// the shared durable consumer, coalesces the messages of one corporation
+// into one unit (the widest event range), and then, under the advisory locks
+// of the batch's corporations (rule 5), loads their snapshots in one go,
+// generates their credentials, stores work items, changed snapshots and new
+// credentials in one transaction (rule 4's outbox), publishes one bundle per
+// corporation with every unpublished, due credential, marks them published
+// and lets the consume loop ack. A sweep republishes what a crash or a full
+// stream left unpublished.
 package builder
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
 // Config is the credential-builder's configuration (variables BCREG_*).
@@ -21,12 +41,153 @@ type Config struct {
 	bus.Backoff
 	config.EventDB
 	config.SourceDB
+	Build
 }
+
+// Build holds the builder's own settings.
+type Build struct {
+	// Profile is the credential profile (generator version): snapshot or
+	// history (docs/profiles.md; choose before the initial load and keep).
+	Profile string `envconfig:"PROFILE" default:"history"`
+	// PostAddresses posts address credentials instead of holding them back.
+	PostAddresses bool `envconfig:"POST_ADDRESSES" default:"false"`
+	// BatchSize is the most messages one handler call takes.
+	BatchSize int `envconfig:"BUILDER_BATCH" default:"200"`
+	// BatchWait is the longest a partial batch waits to fill.
+	BatchWait time.Duration `envconfig:"BUILDER_BATCH_WAIT" default:"1s"`
+	// Workers is how many batches one replica handles at once.
+	Workers int `envconfig:"BUILDER_WORKERS" default:"2"`
+	// PublishTimeout bounds the publishing of a batch's bundles; what is
+	// not acknowledged by then stays in the outbox and its messages are
+	// redelivered after a back-off.
+	PublishTimeout time.Duration `envconfig:"BUILDER_PUBLISH_TIMEOUT" default:"10s"`
+	// SweepInterval is how often the outbox is swept; SweepAge is how old
+	// an unpublished credential must be before the sweep takes it over.
+	SweepInterval time.Duration `envconfig:"BUILDER_SWEEP_INTERVAL" default:"30s"`
+	SweepAge      time.Duration `envconfig:"BUILDER_SWEEP_AGE" default:"1m"`
+	// LockWait bounds the wait for corporations another batch holds; past
+	// it the batch is retried later rather than holding its own locks.
+	LockWait time.Duration `envconfig:"BUILDER_LOCK_WAIT" default:"1m"`
+}
+
+// Validate checks the builder's settings.
+func (b Build) Validate() error {
+	var errs []error
+	if b.Profile != credential.ProfileSnapshot && b.Profile != credential.ProfileHistory {
+		errs = append(errs, fmt.Errorf("BCREG_PROFILE=%q: want %q or %q", b.Profile, credential.ProfileSnapshot, credential.ProfileHistory))
+	}
+	if b.BatchSize < 1 || b.BatchSize > 5000 {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_BATCH=%d: want 1 to 5000", b.BatchSize))
+	}
+	if b.BatchWait < 10*time.Millisecond || b.BatchWait > time.Second {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_BATCH_WAIT=%v: want 10ms to 1s", b.BatchWait))
+	}
+	if b.Workers < 1 || b.Workers > 64 {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_WORKERS=%d: want 1 to 64", b.Workers))
+	}
+	if b.PublishTimeout < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_PUBLISH_TIMEOUT=%v: want at least 100ms", b.PublishTimeout))
+	}
+	if b.SweepInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_SWEEP_INTERVAL=%v: want at least 10ms", b.SweepInterval))
+	}
+	if b.LockWait < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_LOCK_WAIT=%v: want at least 100ms", b.LockWait))
+	}
+	if b.SweepAge < 0 {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_SWEEP_AGE=%v: must not be negative", b.SweepAge))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateConfig checks settings across sub-configs.
+func (c Config) ValidateConfig() error {
+	var errs []error
+	if c.Workers*c.BatchSize > c.MaxAckPending {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_WORKERS × BCREG_BUILDER_BATCH = %d exceeds BCREG_JS_MAX_ACK_PENDING=%d: the consumer could not hand every worker a full batch",
+			c.Workers*c.BatchSize, c.MaxAckPending))
+	}
+	if c.PublishTimeout >= c.BuilderAckWait {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_PUBLISH_TIMEOUT=%v: want less than BCREG_JS_BUILDER_ACK_WAIT=%v", c.PublishTimeout, c.BuilderAckWait))
+	}
+	return errors.Join(errs...)
+}
+
+// system is the source system this builder reads (COLIN).
+const system = messages.SystemBCReg
 
 // Run runs the service until ctx ends.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	return runWith(ctx, cfg, log, hooks{})
+}
+
+// hooks let tests observe the builder and stop it at chosen points, as a
+// crash would. An error returned by a hook abandons the batch there.
+type hooks struct {
+	// now returns the naive BC local time (default: the clock).
+	now func() time.Time
+	// locked runs while the batch holds its corporations' locks (before
+	// loading); unlocked just before they are released.
+	locked, unlocked func(corpNums []string)
+	// beforeCommit runs inside the write transaction; afterCommit after it;
+	// afterPublish after the bundles' PubAcks, before they are marked.
+	beforeCommit, afterCommit, afterPublish func() error
+}
+
+func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
+	if h.now == nil {
+		h.now = func() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+	}
+	profile, err := credential.New(cfg.Profile, credential.Options{PostAddresses: cfg.PostAddresses, Log: log})
+	if err != nil {
+		return fmt.Errorf("BCREG_PROFILE: %w", err)
+	}
+	// The two workers share one service, made when the first starts.
+	var (
+		once sync.Once
+		s    *service
+	)
+	get := func(deps daemon.Deps) *service {
+		once.Do(func() { s = newService(cfg, deps, profile, h) })
+		return s
+	}
+	consume := func(ctx context.Context, deps daemon.Deps) error { return get(deps).consume(ctx) }
+	sweep := func(ctx context.Context, deps daemon.Deps) error { return get(deps).sweepLoop(ctx) }
 	return daemon.Run(ctx, log, daemon.Options{
 		Name: "credential-builder", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
 		EventDB: &cfg.EventDB, SourceDB: &cfg.SourceDB, Backoff: cfg.Backoff, RunMover: true,
-	})
+	}, consume, sweep)
+}
+
+// service is one builder replica.
+type service struct {
+	cfg     Config
+	log     *zap.Logger
+	js      jetstream.JetStream
+	edb     *pgxpool.Pool
+	loader  *source.Loader
+	profile credential.Profile
+	hooks   hooks
+	m       *metrics
+}
+
+func newService(cfg Config, deps daemon.Deps, profile credential.Profile, h hooks) *service {
+	var opts []source.Option
+	if profile.Name() == credential.ProfileSnapshot {
+		opts = append(opts, source.CurrentOnly()) // all the 2018 generator reads
+	}
+	return &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB,
+		loader: source.NewLoader(deps.SourceDB, deps.Log, opts...), profile: profile, hooks: h,
+		m: newMetrics(deps.Health.Registry())}
+}
+
+// consume runs the shared consume loop on BCREG_EVENTS until ctx ends.
+func (s *service) consume(ctx context.Context) error {
+	s.log.Info("consuming CorpEvents", zap.String("profile", s.profile.Name()), zap.Int("batch", s.cfg.BatchSize),
+		zap.Int("workers", s.cfg.Workers))
+	return bus.Consume(ctx, s.js, s.log, bus.ConsumeOptions{
+		Stream: bus.StreamEvents, Consumer: bus.ConsumerBuilder, Stage: messages.StageBuilder,
+		Workers: s.cfg.Workers, BatchSize: s.cfg.BatchSize, BatchWait: s.cfg.BatchWait,
+		MaxDeliver: s.cfg.BuilderMaxDeliver, AckWait: s.cfg.BuilderAckWait, Backoff: s.cfg.Backoff,
+	}, s.handle)
 }

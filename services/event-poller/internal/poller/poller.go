@@ -1,15 +1,32 @@
 // Package poller is the event-poller service: discovery of changed
 // corporations in the registry and their publication as CorpEvents.
+//
+// Replicas may run; only the holder of the poller's PostgreSQL advisory
+// lock polls (the others retry the lock every BCREG_POLL_LOCK_RETRY and take
+// over when the holder's session ends). The holder runs cycles: the initial
+// load while no watermark exists, then a poll of the events since the
+// watermark minus the look-back, then the future-dated re-queues that have
+// come due. Every write to the event database goes through the lock's own
+// connection, so a poller that lost its lock cannot move the watermark.
 package poller
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
 )
 
 // Config is the event-poller's configuration (variables BCREG_*).
@@ -21,12 +38,251 @@ type Config struct {
 	bus.Backoff
 	config.EventDB
 	config.SourceDB
+	Poll
+
+	// Once runs one cycle and exits (the --once flag, for cron-style runs).
+	Once bool `ignored:"true"`
 }
 
-// Run runs the service until ctx ends.
+// Initial-load modes (BCREG_INITIAL_LOAD).
+const (
+	InitialLoadAuto = "auto" // load every corporation on first start
+	InitialLoadSkip = "skip" // start from the newest event
+)
+
+// Poll holds the poller's own settings.
+type Poll struct {
+	Interval    time.Duration `envconfig:"POLL_INTERVAL" default:"30s"`
+	LookBack    time.Duration `envconfig:"POLL_LOOKBACK" default:"10m"`
+	InitialLoad string        `envconfig:"INITIAL_LOAD" default:"auto"`
+	// LoadPage is how many corporations the initial load publishes (and
+	// records its progress) at a time.
+	LoadPage int `envconfig:"INITIAL_LOAD_PAGE" default:"1000"`
+	// LockRetry is how often a standby replica tries the poller lock: the
+	// longest a dead holder goes unreplaced (after PostgreSQL ends its
+	// session).
+	LockRetry time.Duration `envconfig:"POLL_LOCK_RETRY" default:"2s"`
+	// WarnCorps and ErrorCorps are the corporations-per-poll thresholds of
+	// a warning and an error log (the poll proceeds either way).
+	WarnCorps  int `envconfig:"POLL_WARN_CORPS" default:"10000"`
+	ErrorCorps int `envconfig:"POLL_ERROR_CORPS" default:"100000"`
+	// PublishTimeout bounds one publishing attempt; a full stream or an
+	// unreachable NATS is retried after it, for as long as it takes.
+	PublishTimeout time.Duration `envconfig:"POLL_PUBLISH_TIMEOUT" default:"30s"`
+}
+
+// Validate checks the poller's settings.
+func (p Poll) Validate() error {
+	var errs []error
+	if p.Interval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("BCREG_POLL_INTERVAL=%v: want at least 100ms", p.Interval))
+	}
+	if p.LookBack < 0 {
+		errs = append(errs, fmt.Errorf("BCREG_POLL_LOOKBACK=%v: must not be negative", p.LookBack))
+	}
+	if p.InitialLoad != InitialLoadAuto && p.InitialLoad != InitialLoadSkip {
+		errs = append(errs, fmt.Errorf("BCREG_INITIAL_LOAD=%q: want %q or %q", p.InitialLoad, InitialLoadAuto, InitialLoadSkip))
+	}
+	if p.LoadPage < 1 || p.LoadPage > 100000 {
+		errs = append(errs, fmt.Errorf("BCREG_INITIAL_LOAD_PAGE=%d: want 1 to 100000", p.LoadPage))
+	}
+	if p.LockRetry < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("BCREG_POLL_LOCK_RETRY=%v: want at least 10ms", p.LockRetry))
+	}
+	if p.WarnCorps < 1 || p.ErrorCorps < p.WarnCorps {
+		errs = append(errs, fmt.Errorf("BCREG_POLL_WARN_CORPS=%d, BCREG_POLL_ERROR_CORPS=%d: want 1 <= warn <= error", p.WarnCorps, p.ErrorCorps))
+	}
+	if p.PublishTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("BCREG_POLL_PUBLISH_TIMEOUT=%v: want at least 1s", p.PublishTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// system is the source system this poller reads (COLIN).
+const system = messages.SystemBCReg
+
+// Run runs the service until ctx ends (or, with Once, for one cycle).
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	return runWith(ctx, cfg, log, hooks{})
+}
+
+// hooks let tests observe the poller and stop it at chosen points, as a
+// crash would.
+type hooks struct {
+	// now returns the naive BC local time (default: the clock).
+	now func() time.Time
+	// afterPublish runs after a step's PubAcks, before its database write;
+	// an error abandons the cycle there. step is "poll", "load-page" or
+	// "future".
+	afterPublish func(step string) error
+	// onCycle runs when an active poller starts a cycle.
+	onCycle func()
+}
+
+func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
+	if h.now == nil {
+		h.now = func() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	worker := func(wctx context.Context, deps daemon.Deps) error {
+		s := newService(cfg, deps, h)
+		err := s.run(wctx)
+		if cfg.Once && err == nil {
+			stop() // one cycle done: shut the frame down (an error does so itself)
+		}
+		return err
+	}
 	return daemon.Run(ctx, log, daemon.Options{
 		Name: "event-poller", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
 		EventDB: &cfg.EventDB, SourceDB: &cfg.SourceDB, Backoff: cfg.Backoff,
+	}, worker)
+}
+
+// service is one poller replica.
+type service struct {
+	cfg   Config
+	log   *zap.Logger
+	js    jetstream.JetStream
+	edb   *pgxpool.Pool
+	src   *pgxpool.Pool
+	hooks hooks
+	m     *metrics
+	// refused holds the reason the last poll was refused, for /readyz.
+	refused atomic.Pointer[error]
+}
+
+func newService(cfg Config, deps daemon.Deps, h hooks) *service {
+	s := &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB, src: deps.SourceDB, hooks: h,
+		m: newMetrics(deps.Health.Registry())}
+	deps.Health.AddCheck("watermark", func(context.Context) error {
+		if p := s.refused.Load(); p != nil {
+			return *p
+		}
+		return nil
 	})
+	return s
+}
+
+// errLockHeld reports that another replica is the active poller.
+var errLockHeld = errors.New("another event-poller holds the poller lock")
+
+// errLockLost reports that the lock's connection died: another replica may
+// be active now.
+var errLockLost = errors.New("poller lock lost (its database session ended)")
+
+// run alternates between standing by for the lock and polling while
+// holding it, until ctx ends. With Once it makes one attempt.
+func (s *service) run(ctx context.Context) error {
+	key := eventdb.LockKey(eventdb.LockPoller, system)
+	for {
+		lock, err := s.acquire(ctx, key)
+		if err != nil || lock == nil {
+			return err // ctx ended, or Once and the lock is held
+		}
+		s.m.active.Set(1)
+		s.log.Info("active poller: holding the poller lock")
+		err = s.lead(ctx, lock)
+		lock.Release(context.WithoutCancel(ctx))
+		s.m.active.Set(0)
+		if s.cfg.Once || ctx.Err() != nil {
+			return err
+		}
+		s.log.Warn("no longer the active poller; standing by", zap.Error(err))
+	}
+}
+
+// acquire tries the lock every LockRetry until it is taken or ctx ends.
+func (s *service) acquire(ctx context.Context, key int64) (*eventdb.SessionLock, error) {
+	logged := false
+	for {
+		lock, ok, err := eventdb.TryLock(ctx, s.edb, key)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("poller lock: event database unreachable", zap.Error(err))
+		case ok:
+			// A holder that vanishes without closing its connection loses
+			// the lock within about half a minute, not hours.
+			if kerr := eventdb.KeepAliveSession(ctx, lock.Conn()); kerr != nil {
+				s.log.Warn("poller lock: keepalive settings not applied", zap.Error(kerr))
+			}
+			return lock, nil
+		case s.cfg.Once:
+			return nil, fmt.Errorf("event-poller --once: %w; nothing done", errLockHeld)
+		case !logged:
+			s.log.Info("standby: another event-poller is active")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(s.cfg.LockRetry):
+		}
+	}
+}
+
+// lead runs cycles while the lock is held.
+func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
+	for {
+		if !lock.Alive(ctx) {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return errLockLost
+		}
+		err := s.cycle(ctx, lock.Conn())
+		if s.cfg.Once {
+			return err
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("poll cycle failed; retrying next interval", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.cfg.Interval):
+		}
+	}
+}
+
+// cycle runs the initial load when no watermark exists, then a poll, then
+// the due future-dated re-queues. edb is the lock's connection.
+func (s *service) cycle(ctx context.Context, edb *pgxpool.Conn) error {
+	if s.hooks.onCycle != nil {
+		s.hooks.onCycle()
+	}
+	wm, ok, err := eventdb.CurrentWatermark(ctx, edb, system)
+	if err != nil {
+		s.m.polls.WithLabelValues("error").Inc()
+		return err
+	}
+	if !ok {
+		if err := s.start(ctx, edb); err != nil {
+			s.m.polls.WithLabelValues("error").Inc()
+			return err
+		}
+		if wm, ok, err = eventdb.CurrentWatermark(ctx, edb, system); err != nil || !ok {
+			return err // no events in the registry yet: nothing to poll
+		}
+	}
+	if err := s.poll(ctx, edb, wm); err != nil {
+		return err
+	}
+	return s.requeueFuture(ctx, edb)
+}
+
+// start sets the first watermark: by an initial load (resuming an
+// unfinished one), or, with BCREG_INITIAL_LOAD=skip, at the newest event.
+func (s *service) start(ctx context.Context, edb *pgxpool.Conn) error {
+	if s.cfg.InitialLoad == InitialLoadSkip {
+		return s.skipLoad(ctx, edb)
+	}
+	run, unfinished, err := eventdb.UnfinishedInitialLoad(ctx, edb, system)
+	if err != nil {
+		return err
+	}
+	if unfinished {
+		return s.initialLoad(ctx, edb, &run)
+	}
+	return s.initialLoad(ctx, edb, nil)
 }

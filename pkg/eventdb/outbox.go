@@ -1,0 +1,311 @@
+package eventdb
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The credential-builder's tables (architecture.md §5, rule 4): its work
+// items (event_by_corp_filing), the snapshots it generated from
+// (corp_history_log) and the credential outbox (credential_log). Every
+// write is one set-based statement per table for a whole batch.
+
+// Outcomes of a work item (event_by_corp_filing.process_success).
+const (
+	OutcomeDone    = "Y" // processed (with or without new credentials)
+	OutcomeFailed  = "N" // the corporation cannot be described; dead-lettered
+	OutcomeSkipped = "S" // not in the profile's scope
+)
+
+// WorkItem is one CorpEvent the builder processed: a row of
+// event_by_corp_filing, keyed by its message id.
+type WorkItem struct {
+	CorpNum    string
+	Prev, Last Watermark
+	Reason     string
+	MsgID      string
+	Outcome    string // OutcomeDone, OutcomeFailed or OutcomeSkipped
+	Message    string // process_msg; "" stores NULL
+}
+
+// HistoryEntry is a snapshot the builder generated from (corp_history_log).
+type HistoryEntry struct {
+	CorpNum    string
+	CorpState  string
+	Prev, Last Watermark
+	JSON       []byte // the snapshot document
+	Hash       string // SHA-256 of JSON: equal to the latest row's means unchanged
+	Message    string // process_msg (e.g. "Withdrawn"); "" stores NULL
+}
+
+// NewCredential is a generated credential to store in credential_log.
+type NewCredential struct {
+	CorpNum      string
+	CorpState    string
+	Prev, Last   Watermark
+	Type         string
+	CredentialID string
+	Schema       string
+	Version      string
+	JSON         string // the exact hashed text
+	Hash         string
+	Reason       string
+	Profile      string
+	// Held credentials are stored as 'A' (processed at insert), never posted.
+	Held bool
+	// NotBefore, when set, holds the credential back until then.
+	NotBefore *time.Time
+}
+
+// BatchWrite is what one builder batch stores in one transaction.
+type BatchWrite struct {
+	System      string
+	Items       []WorkItem
+	History     []HistoryEntry
+	Credentials []NewCredential
+	// Requeues are future-dated changes to process again when they come
+	// due (future_requeue; the poller publishes them then).
+	Requeues []FutureRequeue
+}
+
+// BatchResult says what a BatchWrite changed.
+type BatchResult struct {
+	// ItemsRecorded counts work items inserted, or re-recorded after an
+	// earlier N; a redelivered message records nothing.
+	ItemsRecorded int64
+	// SnapshotsLogged counts history rows written (changed snapshots only).
+	SnapshotsLogged int64
+	// CredentialsStored counts new credentials (known hashes are skipped).
+	CredentialsStored int64
+}
+
+// WriteBatch stores a batch's work items, changed snapshots, new
+// credentials and future re-queues with one statement per table, in tx. Known credential hashes
+// are left alone (ON CONFLICT DO NOTHING), and so is the work item of a
+// message already recorded, unless that earlier outcome was N (a retry after
+// an operator's requeue records the new outcome). Credentials get record ids
+// in the order given.
+func WriteBatch(ctx context.Context, tx pgx.Tx, b BatchWrite) (BatchResult, error) {
+	var res BatchResult
+	var err error
+	if res.ItemsRecorded, err = writeItems(ctx, tx, b.System, b.Items); err != nil {
+		return res, err
+	}
+	if res.SnapshotsLogged, err = writeHistory(ctx, tx, b.System, b.History); err != nil {
+		return res, err
+	}
+	if res.CredentialsStored, err = writeCredentials(ctx, tx, b.System, b.Credentials); err != nil {
+		return res, err
+	}
+	if err := AddFutureRequeues(ctx, tx, b.System, b.Requeues); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func writeItems(ctx context.Context, tx pgx.Tx, system string, items []WorkItem) (int64, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	n := len(items)
+	corps, reasons, msgIDs, outcomes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+	prevIDs, lastIDs := make([]int64, n), make([]int64, n)
+	prevDates, lastDates := make([]time.Time, n), make([]time.Time, n)
+	for i, it := range items {
+		corps[i], reasons[i], msgIDs[i], outcomes[i] = it.CorpNum, it.Reason, it.MsgID, it.Outcome
+		msgs[i] = nullable(ProcessMsg(it.Message))
+		prevIDs[i], prevDates[i], lastIDs[i], lastDates[i] = it.Prev.EventID, it.Prev.EventDate, it.Last.EventID, it.Last.EventDate
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO event_by_corp_filing (system_type_cd, corp_num, prev_event_id, prev_event_date,
+    last_event_id, last_event_date, reason, msg_id, process_date, process_success, process_msg)
+SELECT $1, w.corp_num, w.prev_id, w.prev_date, w.last_id, w.last_date, w.reason, w.msg_id, now(), w.outcome, w.msg
+FROM unnest($2::text[], $3::bigint[], $4::timestamp[], $5::bigint[], $6::timestamp[], $7::text[], $8::text[], $9::text[], $10::text[])
+     WITH ORDINALITY AS w(corp_num, prev_id, prev_date, last_id, last_date, reason, msg_id, outcome, msg, ord)
+ORDER BY w.ord
+ON CONFLICT (msg_id) DO UPDATE
+   SET process_date = excluded.process_date, process_success = excluded.process_success, process_msg = excluded.process_msg
+   WHERE event_by_corp_filing.process_success = 'N'`,
+		system, corps, prevIDs, prevDates, lastIDs, lastDates, reasons, msgIDs, outcomes, msgs)
+	if err != nil {
+		return 0, fmt.Errorf("record work items: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func writeHistory(ctx context.Context, tx pgx.Tx, system string, hist []HistoryEntry) (int64, error) {
+	if len(hist) == 0 {
+		return 0, nil
+	}
+	n := len(hist)
+	corps, states, docs, hashes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+	prevIDs, lastIDs := make([]int64, n), make([]int64, n)
+	prevDates, lastDates := make([]time.Time, n), make([]time.Time, n)
+	for i, h := range hist {
+		corps[i], states[i], docs[i], hashes[i] = h.CorpNum, h.CorpState, string(h.JSON), h.Hash
+		msgs[i] = nullable(ProcessMsg(h.Message))
+		prevIDs[i], prevDates[i], lastIDs[i], lastDates[i] = h.Prev.EventID, h.Prev.EventDate, h.Last.EventID, h.Last.EventDate
+	}
+	// Only a snapshot that differs from the corporation's latest logged one
+	// is written: re-processing an unchanged corporation logs nothing.
+	tag, err := tx.Exec(ctx, `INSERT INTO corp_history_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
+    last_event_id, last_event_date, corp_json, corp_json_hash, process_date, process_success, process_msg)
+SELECT $1, h.corp_num, h.corp_state, h.prev_id, h.prev_date, h.last_id, h.last_date, h.doc::jsonb, h.hash, now(), 'Y', h.msg
+FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[], $7::timestamp[], $8::text[], $9::text[], $10::text[])
+     WITH ORDINALITY AS h(corp_num, corp_state, prev_id, prev_date, last_id, last_date, doc, hash, msg, ord)
+WHERE h.hash IS DISTINCT FROM (SELECT c.corp_json_hash FROM corp_history_log c
+                               WHERE c.corp_num = h.corp_num ORDER BY c.record_id DESC LIMIT 1)
+ORDER BY h.ord`,
+		system, corps, states, prevIDs, prevDates, lastIDs, lastDates, docs, hashes, msgs)
+	if err != nil {
+		return 0, fmt.Errorf("log snapshots: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func writeCredentials(ctx context.Context, tx pgx.Tx, system string, creds []NewCredential) (int64, error) {
+	if len(creds) == 0 {
+		return 0, nil
+	}
+	n := len(creds)
+	var (
+		corps, states, types, ids, schemas = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		versions, texts, hashes, reasons   = make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
+		profiles                           = make([]string, n)
+		held                               = make([]bool, n)
+		notBefore                          = make([]*time.Time, n)
+		prevIDs, lastIDs                   = make([]int64, n), make([]int64, n)
+		prevDates, lastDates               = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i, c := range creds {
+		corps[i], states[i], types[i], ids[i], schemas[i] = c.CorpNum, c.CorpState, c.Type, c.CredentialID, c.Schema
+		versions[i], texts[i], hashes[i], reasons[i] = c.Version, c.JSON, c.Hash, nullable(c.Reason)
+		profiles[i], held[i], notBefore[i] = c.Profile, c.Held, c.NotBefore
+		prevIDs[i], prevDates[i], lastIDs[i], lastDates[i] = c.Prev.EventID, c.Prev.EventDate, c.Last.EventID, c.Last.EventDate
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO credential_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
+    last_event_id, last_event_date, credential_type_cd, credential_id, schema_name, schema_version, credential_json,
+    credential_hash, credential_reason, profile, not_before, process_date, process_success)
+SELECT $1, c.corp_num, c.corp_state, c.prev_id, c.prev_date, c.last_id, c.last_date, c.typ, c.id, c.schema, c.version,
+       c.text, c.hash, c.reason, c.profile, c.not_before,
+       CASE WHEN c.held THEN now() END, CASE WHEN c.held THEN 'A' END
+FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[], $7::timestamp[], $8::text[], $9::text[],
+            $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[], $17::bool[])
+     WITH ORDINALITY AS c(corp_num, corp_state, prev_id, prev_date, last_id, last_date, typ, id, schema, version,
+                          text, hash, reason, profile, not_before, held, ord)
+ORDER BY c.ord
+ON CONFLICT (credential_hash) DO NOTHING`,
+		system, corps, states, prevIDs, prevDates, lastIDs, lastDates, types, ids, schemas,
+		versions, texts, hashes, reasons, profiles, notBefore, held)
+	if err != nil {
+		return 0, fmt.Errorf("store credentials: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// OutboxRow is a stored credential waiting for its bundle's PubAck.
+type OutboxRow struct {
+	RecordID     int64
+	CorpNum      string
+	CorpState    string
+	Profile      string
+	Prev, Last   Watermark
+	Type         string
+	CredentialID string
+	Schema       string
+	Version      string
+	JSON         string
+	Hash         string
+	Reason       string
+}
+
+// Unpublished returns the unpublished, due, outstanding (not held)
+// credentials of corpNums, by corporation and then record id (issue order).
+func Unpublished(ctx context.Context, q Querier, system string, corpNums []string) ([]OutboxRow, error) {
+	rows, err := q.Query(ctx, `SELECT record_id, corp_num, coalesce(corp_state, ''), coalesce(profile, ''),
+       prev_event_id, prev_event_date, last_event_id, last_event_date,
+       credential_type_cd, coalesce(credential_id, ''), schema_name, schema_version, credential_json, credential_hash,
+       coalesce(credential_reason, '')
+FROM credential_log
+WHERE corp_num = ANY($2) AND system_type_cd = $1
+  AND published_at IS NULL AND process_success IS NULL
+  AND (not_before IS NULL OR not_before <= now())
+ORDER BY corp_num, record_id`, system, corpNums)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxRow, error) {
+		var o OutboxRow
+		err := r.Scan(&o.RecordID, &o.CorpNum, &o.CorpState, &o.Profile, &o.Prev.EventID, &o.Prev.EventDate,
+			&o.Last.EventID, &o.Last.EventDate, &o.Type, &o.CredentialID, &o.Schema, &o.Version, &o.JSON, &o.Hash, &o.Reason)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return list, nil
+}
+
+// MarkPublished sets published_at on the credentials of hashes (after their
+// bundle's PubAck).
+func MarkPublished(ctx context.Context, q Querier, hashes []string) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	if _, err := q.Exec(ctx, `UPDATE credential_log SET published_at = now()
+WHERE credential_hash = ANY($1) AND published_at IS NULL`, hashes); err != nil {
+		return fmt.Errorf("mark credentials published: %w", err)
+	}
+	return nil
+}
+
+// StrandedCorps returns up to limit corporations with credentials the
+// sweep must publish: unpublished outstanding rows stored more than
+// olderThan ago (a crash or a full stream left them), or waiting rows whose
+// not_before has passed.
+func StrandedCorps(ctx context.Context, q Querier, system string, olderThan time.Duration, limit int) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT corp_num FROM credential_log
+WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL
+  AND (not_before IS NULL AND entry_date < LOCALTIMESTAMP - make_interval(secs => $2)
+       OR not_before <= now())
+LIMIT $3`, system, olderThan.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find stranded credentials: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find stranded credentials: %w", err)
+	}
+	return list, nil
+}
+
+// OutboxBacklog counts unpublished, due, outstanding credentials.
+func OutboxBacklog(ctx context.Context, q Querier, system string) (int64, error) {
+	var n int64
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM credential_log
+WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL
+  AND (not_before IS NULL OR not_before <= now())`, system).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count outbox backlog: %w", err)
+	}
+	return n, nil
+}
+
+// ProcessMsg fits a message into a process_msg column (VARCHAR(255)) as the
+// original did: a longer one keeps its first 250 characters and "...".
+func ProcessMsg(s string) string {
+	if utf8.RuneCountInString(s) <= 255 {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:250]) + "..."
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

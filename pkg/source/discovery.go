@@ -1,0 +1,156 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Event discovery for the event-poller (domain.md §1.4 "later discovery
+// queries", §3.2 pre-LEAR): the events of a time window, the corporations
+// whose state those events start or end, the FBO links between owners and
+// firms, and the corporation list of an initial load. Every query is
+// set-based (`= ANY($1)`), whatever the number of events.
+
+// DiscoverQuerier is what the discovery queries need: a pool, a connection
+// or a (read-only) transaction.
+type DiscoverQuerier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// DiscoveredEvent is an event row: its id, corporation ("" when NULL) and
+// naive BC local timestamp.
+type DiscoveredEvent struct {
+	EventID   int64     `db:"event_id"`
+	CorpNum   string    `db:"corp_num"`
+	Timestamp time.Time `db:"event_timestmp"`
+}
+
+// DiscoverNewestEvent returns the newest event not after now (naive BC
+// local): the latest event_timestmp, then the highest event id at it.
+// Future-dated rows are never the newest. ok is false when the registry has
+// no such event.
+func DiscoverNewestEvent(ctx context.Context, q DiscoverQuerier, now time.Time) (e DiscoveredEvent, ok bool, err error) {
+	err = q.QueryRow(ctx, `SELECT event_id, coalesce(corp_num, ''), event_timestmp
+FROM bc_registries.event
+WHERE event_timestmp <= $1 AND event_id IS NOT NULL
+ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`, now).Scan(&e.EventID, &e.CorpNum, &e.Timestamp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DiscoveredEvent{}, false, nil
+	}
+	if err != nil {
+		return DiscoveredEvent{}, false, fmt.Errorf("discover newest event: %w", err)
+	}
+	return e, true, nil
+}
+
+// DiscoverEvents returns the events with from <= event_timestmp <= to
+// (naive BC local), in timestamp and id order.
+func DiscoverEvents(ctx context.Context, q DiscoverQuerier, from, to time.Time) ([]DiscoveredEvent, error) {
+	rows, err := q.Query(ctx, `SELECT event_id::bigint AS event_id, coalesce(corp_num, '') AS corp_num, event_timestmp
+FROM bc_registries.event
+WHERE event_timestmp >= $1 AND event_timestmp <= $2 AND event_id IS NOT NULL
+ORDER BY event_timestmp, event_id`, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("discover events: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[DiscoveredEvent])
+	if err != nil {
+		return nil, fmt.Errorf("discover events: %w", err)
+	}
+	return list, nil
+}
+
+// DiscoveredStateLink says that event EventID started or ended a corp_state
+// row of CorpNum (for example the amalgamating companies of an
+// amalgamation).
+type DiscoveredStateLink struct {
+	EventID int64  `db:"event_id"`
+	CorpNum string `db:"corp_num"`
+}
+
+// DiscoverStateLinks returns the corporations whose corp_state rows start or
+// end at one of eventIDs.
+func DiscoverStateLinks(ctx context.Context, q DiscoverQuerier, eventIDs []int64) ([]DiscoveredStateLink, error) {
+	if len(eventIDs) == 0 {
+		return nil, nil
+	}
+	// UNION of two indexable lookups rather than one OR.
+	rows, err := q.Query(ctx, `SELECT start_event_id::bigint AS event_id, corp_num FROM bc_registries.corp_state
+WHERE start_event_id = ANY($1::numeric[]) AND corp_num IS NOT NULL
+UNION
+SELECT end_event_id::bigint AS event_id, corp_num FROM bc_registries.corp_state
+WHERE end_event_id = ANY($1::numeric[]) AND corp_num IS NOT NULL`, eventIDs)
+	if err != nil {
+		return nil, fmt.Errorf("discover state links: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[DiscoveredStateLink])
+	if err != nil {
+		return nil, fmt.Errorf("discover state links: %w", err)
+	}
+	return list, nil
+}
+
+// DiscoveredFirmLink is an FBO party row: Owner (bus_company_num) owns, or
+// owned, Firm (corp_num).
+type DiscoveredFirmLink struct {
+	Firm  string `db:"firm"`
+	Owner string `db:"owner"`
+}
+
+// DiscoverFirmLinks returns the FBO links, current and ended, in which one of
+// corpNums is the firm or the owner (both directions, since 2020-01 in the
+// original).
+func DiscoverFirmLinks(ctx context.Context, q DiscoverQuerier, corpNums []string) ([]DiscoveredFirmLink, error) {
+	if len(corpNums) == 0 {
+		return nil, nil
+	}
+	rows, err := q.Query(ctx, `SELECT corp_num AS firm, bus_company_num AS owner FROM bc_registries.corp_party
+WHERE bus_company_num = ANY($1) AND party_typ_cd = 'FBO' AND corp_num IS NOT NULL
+UNION
+SELECT corp_num AS firm, bus_company_num AS owner FROM bc_registries.corp_party
+WHERE corp_num = ANY($1) AND party_typ_cd = 'FBO' AND bus_company_num IS NOT NULL`, corpNums)
+	if err != nil {
+		return nil, fmt.Errorf("discover firm links: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[DiscoveredFirmLink])
+	if err != nil {
+		return nil, fmt.Errorf("discover firm links: %w", err)
+	}
+	return list, nil
+}
+
+// DiscoverCorpCount counts the distinct corporation numbers of the registry
+// (total) and the corporation rows whose number is blank (skipped by the
+// initial load).
+func DiscoverCorpCount(ctx context.Context, q DiscoverQuerier) (total, blank int64, err error) {
+	if err := q.QueryRow(ctx, `SELECT count(DISTINCT corp_num) FILTER (WHERE btrim(corp_num) <> ''),
+       count(*) FILTER (WHERE corp_num IS NULL OR btrim(corp_num) = '')
+FROM bc_registries.corporation`).Scan(&total, &blank); err != nil {
+		return 0, 0, fmt.Errorf("count corporations: %w", err)
+	}
+	return total, blank, nil
+}
+
+// DiscoverCorpNums returns up to limit distinct, non-blank corporation
+// numbers after `after`, in byte order (COLLATE "C", the same on every
+// server), for an initial load that resumes where it stopped.
+func DiscoverCorpNums(ctx context.Context, q DiscoverQuerier, after string, limit int) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT corp_num COLLATE "C" AS corp_num FROM bc_registries.corporation
+WHERE corp_num COLLATE "C" > $1 AND btrim(corp_num) <> ''
+ORDER BY 1 LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list corporations: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list corporations: %w", err)
+	}
+	return list, nil
+}

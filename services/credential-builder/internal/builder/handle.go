@@ -1,0 +1,420 @@
+package builder
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source"
+)
+
+// unit is one corporation of a batch: every message of it, coalesced.
+type unit struct {
+	corp string
+	msgs []int                // indexes into the batch
+	evs  []messages.CorpEvent // aligned with msgs
+	ids  []string             // message ids, aligned with msgs
+	// prev and last are the widest range of the messages.
+	prev, last messages.EventRef
+
+	outcome string // eventdb.Outcome*
+	message string // process_msg
+	failure error  // why the corporation cannot be described (outcome N)
+	retry   error  // a transient failure: the messages are redelivered
+	// committed says the unit's rows are stored: what is left (publishing)
+	// is the outbox's job, which the sweep finishes if the messages cannot.
+	committed bool
+	corpState string
+	history   *eventdb.HistoryEntry
+	creds     []eventdb.NewCredential
+	// requeues are the future-dated changes to process when they come due.
+	requeues []eventdb.FutureRequeue
+}
+
+// result is what the consume loop does with the unit's messages.
+func (u *unit) result() error {
+	switch {
+	case u.retry != nil:
+		return u.retry
+	case u.failure != nil:
+		return bus.Permanent(u.failure)
+	}
+	return nil
+}
+
+// fail records that the corporation cannot be described: outcome N with
+// the reason, nothing stored for it but its work items, and a DeadLetter.
+func (u *unit) fail(err error) {
+	u.outcome, u.message, u.failure = eventdb.OutcomeFailed, err.Error(), err
+	u.history, u.creds, u.requeues = nil, nil, nil
+}
+
+func (u *unit) items() []eventdb.WorkItem {
+	out := make([]eventdb.WorkItem, len(u.evs))
+	for i, ev := range u.evs {
+		out[i] = eventdb.WorkItem{CorpNum: u.corp, Prev: mark(ev.Prev), Last: mark(ev.Last), Reason: ev.Reason,
+			MsgID: u.ids[i], Outcome: u.outcome, Message: u.message}
+	}
+	return out
+}
+
+func mark(r messages.EventRef) eventdb.Watermark {
+	return eventdb.Watermark{EventID: r.EventID, EventDate: r.Date.Time}
+}
+
+// before orders event positions: date, then id.
+func before(a, b messages.EventRef) bool { return mark(a).Before(mark(b)) }
+
+// handle is the consume loop's batch handler.
+func (s *service) handle(ctx context.Context, msgs []jetstream.Msg) []error {
+	start := time.Now()
+	results := make([]error, len(msgs))
+	units := s.coalesce(msgs, results)
+	if len(units) > 0 {
+		s.process(ctx, units)
+		for _, u := range units {
+			for _, i := range u.msgs {
+				results[i] = s.settleAs(u, msgs[i])
+			}
+			s.count(u)
+		}
+		s.logUnits(units)
+	}
+	s.m.duration.Observe(time.Since(start).Seconds())
+	s.m.batchSize.Observe(float64(len(msgs)))
+	return results
+}
+
+// settleAs is the result of one message of u. A unit whose rows are
+// committed but whose bundle is not published is redelivered, except on
+// the message's last delivery: then it is acked rather than dead-lettered,
+// since the outbox holds its credentials and the sweep publishes them.
+func (s *service) settleAs(u *unit, m jetstream.Msg) error {
+	res := u.result()
+	if res == nil || !u.committed || u.failure != nil {
+		return res
+	}
+	if md, err := m.Metadata(); err == nil && s.cfg.BuilderMaxDeliver > 0 && md.NumDelivered >= uint64(s.cfg.BuilderMaxDeliver) {
+		s.log.Warn("bundle still unpublished on the message's last delivery; acked, the sweep publishes it from the outbox",
+			zap.String("corp_num", u.corp), zap.String("msg_id", msgID(m)), zap.Error(res))
+		return nil
+	}
+	return res
+}
+
+func (s *service) count(u *unit) {
+	outcome := "retry"
+	switch {
+	case u.retry != nil:
+	case u.outcome == eventdb.OutcomeDone:
+		outcome = "done"
+	case u.outcome == eventdb.OutcomeSkipped:
+		outcome = "skipped"
+	case u.outcome == eventdb.OutcomeFailed:
+		outcome = "failed"
+	}
+	s.m.messages.WithLabelValues(outcome).Add(float64(len(u.msgs)))
+}
+
+// coalesce decodes the batch and groups its messages by corporation, in
+// corp_num order. A message that cannot be decoded gets a permanent error
+// in results (it is dead-lettered with the reason).
+func (s *service) coalesce(msgs []jetstream.Msg, results []error) []*unit {
+	byCorp := map[string]*unit{}
+	for i, m := range msgs {
+		ev, err := messages.DecodeCorpEvent(m.Data())
+		if err == nil && ev.System != system {
+			err = fmt.Errorf("%w: system %q is not %s", messages.ErrUndecodable, ev.System, system)
+		}
+		if err != nil {
+			results[i] = bus.Permanent(fmt.Errorf("CorpEvent: %w", err))
+			s.m.messages.WithLabelValues("invalid").Inc()
+			continue
+		}
+		u := byCorp[ev.CorpNum]
+		if u == nil {
+			u = &unit{corp: ev.CorpNum, prev: ev.Prev, last: ev.Last}
+			byCorp[ev.CorpNum] = u
+		}
+		u.msgs = append(u.msgs, i)
+		u.evs = append(u.evs, ev)
+		u.ids = append(u.ids, msgID(m))
+		if before(ev.Prev, u.prev) {
+			u.prev = ev.Prev
+		}
+		if before(u.last, ev.Last) {
+			u.last = ev.Last
+		}
+	}
+	units := make([]*unit, 0, len(byCorp))
+	for _, u := range byCorp {
+		units = append(units, u)
+	}
+	slices.SortFunc(units, func(a, b *unit) int { return strings.Compare(a.corp, b.corp) })
+	return units
+}
+
+// msgID is the message's Nats-Msg-Id, or its stream position when a
+// publisher set none (a redelivery has the same).
+func msgID(m jetstream.Msg) string {
+	if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
+		return id
+	}
+	if md, err := m.Metadata(); err == nil {
+		return fmt.Sprintf("seq:%s:%d", md.Stream, md.Sequence.Stream)
+	}
+	return ""
+}
+
+// process builds, stores and publishes the units under their
+// corporations' locks, setting each unit's outcome or retry.
+func (s *service) process(ctx context.Context, units []*unit) {
+	corps := make([]string, len(units))
+	for i, u := range units {
+		corps[i] = u.corp
+	}
+	ph := newPhases()
+	defer func() { s.log.Debug("batch phases", ph.fields(len(units))...) }()
+	locks, err := eventdb.LockCorps(ctx, s.edb, corps, s.cfg.LockWait)
+	ph.done("lock")
+	if err != nil {
+		retryAll(units, fmt.Errorf("builder: %w", err))
+		return
+	}
+	defer locks.Release(context.WithoutCancel(ctx))
+	if s.hooks.locked != nil {
+		s.hooks.locked(corps)
+	}
+	if s.hooks.unlocked != nil {
+		defer s.hooks.unlocked(corps)
+	}
+	// Loading under the locks: a snapshot read after the previous holder
+	// released them is at least as new as the one it stored.
+	batch, err := s.loader.Load(ctx, corps)
+	ph.done("load")
+	if err != nil {
+		retryAll(units, fmt.Errorf("builder: %w", err))
+		return
+	}
+	now := s.hooks.now()
+	for _, u := range units {
+		s.generate(u, batch, now)
+	}
+	ph.done("generate")
+	rows := s.storeIsolating(ctx, locks, units)
+	ph.done("store")
+	states := map[string]string{}
+	var ok []*unit
+	for _, u := range units {
+		if u.retry == nil {
+			u.committed = true
+			ok = append(ok, u)
+			if u.corpState != "" {
+				states[u.corp] = u.corpState
+			}
+		}
+	}
+	if len(ok) == 0 {
+		return
+	}
+	if s.hooks.afterCommit != nil {
+		if err := s.hooks.afterCommit(); err != nil {
+			retryAll(ok, err)
+			return
+		}
+	}
+	failed := s.publishBundles(ctx, locks.Conn(), rows, states, "batch")
+	ph.done("publish")
+	for _, u := range ok {
+		if err, bad := failed[u.corp]; bad {
+			u.retry = err
+		}
+	}
+}
+
+// logUnits logs each failed corporation, and the ones to be retried once
+// for the batch (a database outage would otherwise log hundreds of lines).
+func (s *service) logUnits(units []*unit) {
+	var retried []string
+	var firstErr error
+	for _, u := range units {
+		log := s.log.With(zap.String("corp_num", u.corp), zap.Strings("msg_ids", u.ids))
+		switch {
+		case u.retry != nil:
+			if firstErr == nil {
+				firstErr = u.retry
+			}
+			retried = append(retried, u.corp)
+			log.Debug("corporation not finished", zap.Error(u.retry))
+		case u.failure != nil:
+			log.Error("corporation cannot be described: recorded as N and dead-lettered", zap.Error(u.failure))
+		default:
+			log.Debug("corporation processed", zap.String("outcome", u.outcome), zap.Int("credentials", len(u.creds)))
+		}
+	}
+	if len(retried) > 0 {
+		s.log.Warn("corporations not finished; their messages are redelivered after a back-off",
+			zap.Int("corporations", len(retried)), zap.Strings("corp_nums", retried[:min(len(retried), 10)]), zap.Error(firstErr))
+	}
+}
+
+func retryAll(units []*unit, err error) {
+	for _, u := range units {
+		u.retry = err
+	}
+}
+
+// generate fills in the unit's outcome, snapshot and credentials.
+func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
+	snap, err := batch.Get(u.corp)
+	if err != nil {
+		u.fail(err)
+		return
+	}
+	if !s.profile.InScope(snap) {
+		u.outcome, u.message = eventdb.OutcomeSkipped, snap.Corporation.TypeCode()+": Skipped, not in scope"
+		return
+	}
+	res, err := s.profile.Generate(snap, credential.Params{Now: now,
+		Prev: credential.EventMark{EventID: u.prev.EventID, Date: u.prev.Date.Time},
+		Last: credential.EventMark{EventID: u.last.EventID, Date: u.last.Date.Time}})
+	if err != nil {
+		if !strings.Contains(err.Error(), u.corp) {
+			err = fmt.Errorf("corporation %s: %w", u.corp, err)
+		}
+		u.fail(err)
+		return
+	}
+	doc, err := json.Marshal(snap)
+	if err != nil {
+		u.fail(fmt.Errorf("corporation %s: snapshot document: %w", u.corp, err))
+		return
+	}
+	sum := sha256.Sum256(doc)
+	u.outcome, u.message, u.corpState = eventdb.OutcomeDone, snap.Corporation.TypeCode(), res.CorpState
+	prev, last := mark(u.prev), mark(u.last)
+	u.history = &eventdb.HistoryEntry{CorpNum: u.corp, CorpState: res.CorpState, Prev: prev, Last: last,
+		JSON: doc, Hash: hex.EncodeToString(sum[:]), Message: res.Note}
+	for _, c := range res.Credentials {
+		var nb *time.Time
+		if !c.NotBefore.IsZero() {
+			nb = &c.NotBefore // stored now, published when it passes (the sweep)
+		}
+		u.creds = append(u.creds, eventdb.NewCredential{CorpNum: u.corp, CorpState: res.CorpState, Prev: prev, Last: last,
+			Type: c.Type, CredentialID: c.ID, Schema: c.Schema, Version: c.Version, JSON: c.JSON, Hash: c.Hash,
+			Reason: c.Reason, Profile: s.profile.Name(), Held: c.Held, NotBefore: nb})
+	}
+	for _, r := range res.Requeue {
+		u.requeues = append(u.requeues, eventdb.FutureRequeue{CorpNum: u.corp, DueAt: r.DueAt, EventID: r.EventID,
+			FirstEventID: r.FirstEventID, FirstEventDate: r.FirstEventDate})
+	}
+}
+
+// storeIsolating stores the units in one transaction; when a row breaks a
+// constraint (data the database refuses), it stores them one by one so the
+// offending corporation alone ends as N and the rest of the batch goes on.
+func (s *service) storeIsolating(ctx context.Context, locks *eventdb.CorpLocks, units []*unit) []eventdb.OutboxRow {
+	rows, err := s.store(ctx, locks, units)
+	if err == nil {
+		return rows
+	}
+	if !isDataError(err) {
+		retryAll(units, fmt.Errorf("builder: %w", err))
+		return nil
+	}
+	if len(units) > 1 {
+		var all []eventdb.OutboxRow
+		for _, u := range units {
+			all = append(all, s.storeIsolating(ctx, locks, []*unit{u})...)
+		}
+		return all
+	}
+	u := units[0]
+	if u.failure != nil {
+		// Even its work items are refused: nothing can be recorded.
+		return nil
+	}
+	u.fail(fmt.Errorf("corporation %s: the event database refused its rows: %w", u.corp, err))
+	rows, err = s.store(ctx, locks, units)
+	if err != nil && !isDataError(err) {
+		u.retry = fmt.Errorf("builder: %w", err)
+	}
+	return rows
+}
+
+// isDataError reports an error no retry can fix: the database refused the
+// data (SQLSTATE class 22, data exception, or 23, integrity constraint).
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
+}
+
+// store writes the units' work items, changed snapshots and new
+// credentials in one transaction on the locks' connection and returns the
+// outbox rows of their corporations (read in the same transaction).
+func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*unit) ([]eventdb.OutboxRow, error) {
+	w := eventdb.BatchWrite{System: system}
+	corps := make([]string, 0, len(units))
+	for _, u := range units {
+		corps = append(corps, u.corp)
+		w.Items = append(w.Items, u.items()...)
+		if u.history != nil {
+			w.History = append(w.History, *u.history)
+		}
+		w.Credentials = append(w.Credentials, u.creds...)
+		w.Requeues = append(w.Requeues, u.requeues...)
+	}
+	var rows []eventdb.OutboxRow
+	var res eventdb.BatchResult
+	err := pgx.BeginFunc(ctx, locks, func(tx pgx.Tx) error {
+		var err error
+		if res, err = eventdb.WriteBatch(ctx, tx, w); err != nil {
+			return err
+		}
+		if rows, err = eventdb.Unpublished(ctx, tx, system, corps); err != nil {
+			return err
+		}
+		if s.hooks.beforeCommit != nil {
+			return s.hooks.beforeCommit()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.m.stored.Add(float64(res.CredentialsStored))
+	return rows, nil
+}
+
+// phases times the steps of a batch for the debug log.
+type phases struct {
+	last  time.Time
+	steps []zap.Field
+}
+
+func newPhases() *phases { return &phases{last: time.Now()} }
+
+func (p *phases) done(step string) {
+	now := time.Now()
+	p.steps = append(p.steps, zap.Duration(step, now.Sub(p.last)))
+	p.last = now
+}
+
+func (p *phases) fields(corps int) []zap.Field {
+	return append([]zap.Field{zap.Int("corporations", corps)}, p.steps...)
+}

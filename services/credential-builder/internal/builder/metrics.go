@@ -1,0 +1,35 @@
+package builder
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the builder's Prometheus series (on the side port's /metrics).
+type metrics struct {
+	messages  *prometheus.CounterVec
+	duration  prometheus.Histogram
+	batchSize prometheus.Histogram
+	stored    prometheus.Counter
+	bundles   *prometheus.CounterVec
+	backlog   prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_builder_messages_total",
+			Help: "CorpEvents handled, by outcome: done (Y), skipped (S), failed (N, dead-lettered), retry (redelivered), invalid (undecodable, dead-lettered)."},
+			[]string{"outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bcreg_builder_batch_duration_seconds",
+			Help: "Time to handle one batch: locks, load, generate, store, publish, mark.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10)}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bcreg_builder_batch_messages",
+			Help: "Messages per handled batch.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{Name: "bcreg_builder_credentials_stored_total",
+			Help: "New credentials stored in credential_log (known hashes are not counted)."}),
+		bundles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_builder_bundles_published_total",
+			Help: "CredentialBundles acknowledged by BCREG_CREDS and marked, by who published them (batch, sweep)."}, []string{"by"}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bcreg_builder_outbox_backlog",
+			Help: "Unpublished, due, outstanding credentials at the last sweep."}),
+	}
+	reg.MustRegister(m.messages, m.duration, m.batchSize, m.stored, m.bundles, m.backlog)
+	return m
+}

@@ -1,0 +1,284 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/localpg"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// env is one test's world: the whole development fixture as the registry,
+// a migrated event database and an embedded NATS server with the topology.
+type env struct {
+	t      *testing.T
+	nats   *testenv.NATS
+	js     jetstream.JetStream
+	srcURL string
+	edbURL string
+	edb    *pgxpool.Pool
+	topo   bus.Topology
+	logs   *observer.ObservedLogs
+	log    *zap.Logger
+}
+
+func newEnv(t *testing.T, topo ...func(*bus.Topology)) *env {
+	t.Helper()
+	e := &env{t: t, nats: testenv.NewNATS(t), topo: bus.DefaultTopology()}
+	for _, f := range topo {
+		f(&e.topo)
+	}
+	_, e.js = e.nats.Connect(t)
+	if err := e.topo.Apply(testenv.Context(t), e.js); err != nil {
+		t.Fatal(err)
+	}
+	e.srcURL = sourcetest.WholeFixture(t, sourcetest.Template(t))
+	e.edbURL = testenv.NewDatabase(t)
+	e.edb = testenv.Pool(t, e.edbURL)
+	if _, err := eventdb.Migrate(testenv.Context(t), e.edb); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
+	e.logs = logs
+	e.log = zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zapcore.WarnLevel)).Core(), core))
+	return e
+}
+
+// config is a fast configuration: short intervals, a 10-minute look-back.
+func (e *env) config(mods ...func(*Config)) Config {
+	cfg := Config{
+		Logging:  config.Logging{Level: "info", Format: "console"},
+		HTTP:     config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
+		NATS:     config.NATS{URL: e.nats.URL()},
+		Topology: e.topo,
+		Backoff:  bus.Backoff{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		EventDB:  config.EventDB{URL: config.URL(e.edbURL)},
+		SourceDB: config.SourceDB{URL: config.URL(e.srcURL)},
+		Poll: Poll{Interval: 100 * time.Millisecond, LookBack: 10 * time.Minute, InitialLoad: InitialLoadAuto,
+			LoadPage: 10, LockRetry: 50 * time.Millisecond, WarnCorps: 10000, ErrorCorps: 100000, PublishTimeout: time.Second},
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	if err := cfg.Poll.Validate(); err != nil {
+		e.t.Fatal(err)
+	}
+	return cfg
+}
+
+// once runs one cycle, as `event-poller --once`.
+func (e *env) once(cfg Config, h hooks) error {
+	e.t.Helper()
+	cfg.Once = true
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return runWith(ctx, cfg, e.log, h)
+}
+
+// mustOnce runs one cycle that must succeed.
+func (e *env) mustOnce(cfg Config, h hooks) {
+	e.t.Helper()
+	if err := e.once(cfg, h); err != nil {
+		e.t.Fatalf("poller --once: %v", err)
+	}
+}
+
+// replica is a poller running in the background.
+type replica struct {
+	cancel context.CancelFunc
+	done   chan error
+	stop   func() error
+}
+
+func (e *env) start(cfg Config, h hooks) *replica {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &replica{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- runWith(ctx, cfg, e.log, h) }()
+	var once sync.Once
+	var err error
+	r.stop = func() error {
+		once.Do(func() { cancel(); err = <-r.done })
+		return err
+	}
+	e.t.Cleanup(func() { _ = r.stop() })
+	return r
+}
+
+// storedEvent is a CorpEvent found in BCREG_EVENTS.
+type storedEvent struct {
+	Seq     uint64
+	Subject string
+	MsgID   string
+	Event   messages.CorpEvent
+}
+
+// events reads every message stored in BCREG_EVENTS, in stream order.
+func (e *env) events() []storedEvent {
+	e.t.Helper()
+	ctx := testenv.Context(e.t)
+	s, err := e.js.Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []storedEvent
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		raw, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			continue // acked (work queue) or never stored
+		}
+		ev, err := messages.DecodeCorpEvent(raw.Data)
+		if err != nil {
+			e.t.Fatalf("seq %d: %v", seq, err)
+		}
+		out = append(out, storedEvent{Seq: seq, Subject: raw.Subject, MsgID: raw.Header.Get(jetstream.MsgIDHeader), Event: ev})
+	}
+	return out
+}
+
+// lastSeq is the stream's last sequence: it moves only when a message is
+// stored.
+func (e *env) lastSeq() uint64 {
+	e.t.Helper()
+	s, err := e.js.Stream(testenv.Context(e.t), bus.StreamEvents)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(testenv.Context(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
+// after returns the stored events with a sequence above seq.
+func after(seq uint64, all []storedEvent) []storedEvent {
+	var out []storedEvent
+	for _, ev := range all {
+		if ev.Seq > seq {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// corps returns the corporations of events, in order.
+func corps(evs []storedEvent) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Event.CorpNum
+	}
+	return out
+}
+
+// watermark reads the current watermark.
+func (e *env) watermark() (eventdb.Watermark, bool) {
+	e.t.Helper()
+	w, ok, err := eventdb.CurrentWatermark(testenv.Context(e.t), e.edb, system)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return w, ok
+}
+
+// query runs a query on the event database and returns one column.
+func query[T any](t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []T {
+	t.Helper()
+	rows, _ := pool.Query(testenv.Context(t), sql, args...)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[T])
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+// srcPool opens the registry database.
+func (e *env) srcPool() *pgxpool.Pool { return testenv.Pool(e.t, e.srcURL) }
+
+// fixtureCorps lists the registry's corporations in byte order.
+func (e *env) fixtureCorps() []string {
+	got := query[string](e.t, e.srcPool(), `SELECT DISTINCT corp_num COLLATE "C" FROM bc_registries.corporation ORDER BY 1`)
+	return got
+}
+
+// newestFixtureEvent is the fixture's newest event (it is in 2018).
+func (e *env) newestFixtureEvent() eventdb.Watermark {
+	var w eventdb.Watermark
+	if err := e.srcPool().QueryRow(testenv.Context(e.t), `SELECT event_id::bigint, event_timestmp FROM bc_registries.event
+ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&w.EventID, &w.EventDate); err != nil {
+		e.t.Fatal(err)
+	}
+	return w
+}
+
+// bcNow is the naive BC local time now, as the poller sees it.
+func bcNow() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	p, err := localpg.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", p)
+}
+
+// readyz returns the status code of the side port's /readyz.
+func readyz(addr string) int {
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// logged reports whether a message was logged at level.
+func (e *env) logged(level zapcore.Level, msg string) bool {
+	return e.logs.FilterLevelExact(level).FilterMessage(msg).Len() > 0
+}
+
+// sorted returns a sorted copy.
+func sorted(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}

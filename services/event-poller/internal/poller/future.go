@@ -1,0 +1,61 @@
+package poller
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+)
+
+// futurePage is how many due re-queues one round publishes.
+const futurePage = 1000
+
+// requeueFuture publishes a CorpEvent (reason future-dated) for every
+// future_requeue row that has come due, then marks the rows published. The
+// range is the one the original queued: from the first future event (id,
+// timestamp) to the last (id, effective date).
+func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
+	for {
+		due, err := eventdb.DueFutureRequeues(ctx, edb, system, s.hooks.now(), futurePage)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		detected := time.Now().UTC()
+		out := make([]bus.Outgoing, 0, len(due))
+		ids := make([]int64, 0, len(due))
+		for _, f := range due {
+			ids = append(ids, f.RecordID)
+			if blank(f.CorpNum) {
+				s.log.Warn("future re-queue without a corporation number skipped", zap.Int64("record_id", f.RecordID))
+				continue
+			}
+			o, err := corpEvent(f.CorpNum, futureMsgID(system, f.CorpNum, f.EventID),
+				messages.EventRef{EventID: f.FirstEventID, Date: messages.NewLocalTime(f.FirstEventDate)},
+				messages.EventRef{EventID: f.EventID, Date: messages.NewLocalTime(f.DueAt)},
+				messages.ReasonFutureDated, detected)
+			if err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		if err := s.publish(ctx, out); err != nil {
+			return err
+		}
+		s.m.published.WithLabelValues(messages.ReasonFutureDated).Add(float64(len(out)))
+		if err := s.afterPublish("future"); err != nil {
+			return err
+		}
+		if err := eventdb.MarkFutureRequeuesPublished(ctx, edb, ids); err != nil {
+			return err
+		}
+		s.log.Info("future-dated events came due: corporations re-queued", zap.Int("corporations", len(out)))
+		if len(due) < futurePage {
+			return nil
+		}
+	}
+}

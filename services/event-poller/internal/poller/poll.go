@@ -1,0 +1,239 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source"
+)
+
+// minWatermarkYear is the earliest watermark date the poller accepts: an
+// older one is a damaged last_event row, not a registry position.
+const minWatermarkYear = 1900
+
+// checkWatermark refuses a watermark in the future or before 1900: polling
+// from it would skip events for good or republish the whole registry.
+func checkWatermark(wm eventdb.Watermark, now time.Time) error {
+	switch {
+	case wm.EventDate.After(now):
+		return fmt.Errorf("watermark event %d dated %s is in the future (BC local now %s): poll refused; correct last_event",
+			wm.EventID, messages.NewLocalTime(wm.EventDate), messages.NewLocalTime(now))
+	case wm.EventDate.Year() < minWatermarkYear:
+		return fmt.Errorf("watermark event %d dated %s is before %d: poll refused; correct last_event",
+			wm.EventID, messages.NewLocalTime(wm.EventDate), minWatermarkYear)
+	}
+	return nil
+}
+
+// poll publishes one CorpEvent per corporation affected by the events not
+// yet seen in the window [watermark − look-back, now], then records them
+// and advances the watermark in one transaction (rules 2 and 3).
+func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Watermark) error {
+	start := time.Now()
+	now := s.hooks.now()
+	if err := checkWatermark(wm, now); err != nil {
+		s.refused.Store(&err)
+		s.m.polls.WithLabelValues("refused").Inc()
+		s.log.Error("watermark refused", zap.Error(err))
+		if s.cfg.Once {
+			return err
+		}
+		return nil
+	}
+	s.refused.Store(nil)
+	from := wm.EventDate.Add(-s.cfg.LookBack)
+
+	found, err := s.discover(ctx, edb, from, now)
+	if err != nil {
+		s.m.polls.WithLabelValues("error").Inc()
+		return err
+	}
+	s.m.lag.Set(now.Sub(maxWatermark(wm, found.newest).EventDate).Seconds())
+	if len(found.newEvents) == 0 {
+		s.m.polls.WithLabelValues("quiet").Inc()
+		s.m.duration.Observe(time.Since(start).Seconds())
+		s.log.Debug("poll: no new events", zap.Stringer("from", messages.NewLocalTime(from)))
+		return nil
+	}
+	newWm := maxWatermark(wm, found.newest)
+	log := s.log.With(zap.Int64("watermark_event_id", newWm.EventID), zap.Stringer("watermark_date", messages.NewLocalTime(newWm.EventDate)))
+	switch n := len(found.corps); {
+	case n > s.cfg.ErrorCorps:
+		log.Error("poll found an unusually large number of corporations; proceeding", zap.Int("corporations", n), zap.Int("threshold", s.cfg.ErrorCorps))
+	case n > s.cfg.WarnCorps:
+		log.Warn("poll found a large number of corporations; proceeding", zap.Int("corporations", n), zap.Int("threshold", s.cfg.WarnCorps))
+	}
+
+	prev := messages.EventRef{EventID: wm.EventID, Date: messages.NewLocalTime(from)}
+	last := messages.EventRef{EventID: newWm.EventID, Date: messages.NewLocalTime(newWm.EventDate)}
+	detected := time.Now().UTC()
+	out := make([]bus.Outgoing, 0, len(found.corps))
+	for _, a := range found.corps {
+		o, err := corpEvent(a.CorpNum, pollMsgID(system, a.CorpNum, a.EventIDs), prev, last, messages.ReasonEvent, detected)
+		if err != nil {
+			return err
+		}
+		log.Debug("corporation affected", zap.String("corp_num", a.CorpNum), zap.String("msg_id", o.MsgID),
+			zap.Int64s("event_ids", a.EventIDs))
+		out = append(out, o)
+	}
+	if err := s.publish(ctx, out); err != nil {
+		s.m.polls.WithLabelValues("error").Inc()
+		return fmt.Errorf("poll: %w (watermark not moved)", err)
+	}
+	s.m.published.WithLabelValues(messages.ReasonEvent).Add(float64(len(out)))
+	if err := s.afterPublish("poll"); err != nil {
+		return err
+	}
+	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, newWm.EventDate.Add(-s.cfg.LookBack)); err != nil {
+		s.m.polls.WithLabelValues("error").Inc()
+		return fmt.Errorf("poll: published %d CorpEvents, then: %w (they will be re-published, de-duplicated by id)", len(out), err)
+	}
+	s.m.polls.WithLabelValues("ok").Inc()
+	s.m.newEvents.Add(float64(len(found.newEvents)))
+	s.m.corps.Add(float64(len(found.corps)))
+	s.m.lag.Set(now.Sub(newWm.EventDate).Seconds())
+	s.m.duration.Observe(time.Since(start).Seconds())
+	log.Info("poll published", zap.Int("new_events", len(found.newEvents)), zap.Int("corporations", len(found.corps)),
+		zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// discovery is what a poll found.
+type discovery struct {
+	newEvents []eventdb.SeenEvent // not yet in event_seen
+	newest    eventdb.Watermark   // the newest event of the window (zero if none)
+	corps     []affected
+}
+
+// discover reads the window's events and the links of the new ones in one
+// consistent view of the registry.
+func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now time.Time) (*discovery, error) {
+	d := &discovery{}
+	err := pgx.BeginTxFunc(ctx, s.src, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		events, err := source.DiscoverEvents(ctx, tx, from, now)
+		if err != nil {
+			return err
+		}
+		window := make([]eventdb.SeenEvent, len(events))
+		for i, e := range events {
+			window[i] = eventdb.SeenEvent{EventID: e.EventID, CorpNum: e.CorpNum, EventDate: e.Timestamp}
+			if w := (eventdb.Watermark{EventID: e.EventID, EventDate: e.Timestamp}); d.newest.Before(w) {
+				d.newest = w
+			}
+		}
+		if d.newEvents, err = eventdb.UnseenEvents(ctx, edb, system, window); err != nil {
+			return err
+		}
+		if len(d.newEvents) == 0 {
+			return nil
+		}
+		ids := make([]int64, 0, len(d.newEvents))
+		var first []string
+		for _, e := range d.newEvents {
+			ids = append(ids, e.EventID)
+			if blank(e.CorpNum) {
+				s.log.Warn("event without a corporation number skipped", zap.Int64("event_id", e.EventID),
+					zap.Stringer("event_date", messages.NewLocalTime(e.EventDate)))
+				continue
+			}
+			first = append(first, e.CorpNum)
+		}
+		states, err := source.DiscoverStateLinks(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, l := range states {
+			first = append(first, l.CorpNum)
+		}
+		firms, err := source.DiscoverFirmLinks(ctx, tx, first)
+		if err != nil {
+			return err
+		}
+		d.corps = affectedCorps(d.newEvents, states, firms)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("poll: %w", err)
+	}
+	return d, nil
+}
+
+func maxWatermark(a, b eventdb.Watermark) eventdb.Watermark {
+	if a.Before(b) {
+		return b
+	}
+	return a
+}
+
+// corpEvent encodes one CorpEvent for publishing.
+func corpEvent(corpNum, msgID string, prev, last messages.EventRef, reason string, detected time.Time) (bus.Outgoing, error) {
+	data, err := messages.Encode(messages.CorpEvent{V: messages.Version, System: system, CorpNum: corpNum,
+		Prev: prev, Last: last, Reason: reason, DetectedAt: detected})
+	if err != nil {
+		return bus.Outgoing{}, err
+	}
+	return bus.Outgoing{Subject: bus.EventSubject(system, corpNum), MsgID: msgID, CorpNum: corpNum, Data: data}, nil
+}
+
+// publishChunk is how many messages one asynchronous publish round holds:
+// below the connection's async limit, so publishing never stalls on it.
+const publishChunk = 500
+
+// publish stores every message in BCREG_EVENTS, waiting for each PubAck.
+// A full stream (DiscardNew) or an unreachable server is retried, with a
+// warning per PublishTimeout, until it succeeds or ctx ends: nothing is
+// skipped, and the caller moves no watermark before it returns nil.
+func (s *service) publish(ctx context.Context, msgs []bus.Outgoing) error {
+	for startIdx := 0; startIdx < len(msgs); startIdx += publishChunk {
+		pending := msgs[startIdx:min(startIdx+publishChunk, len(msgs))]
+		for attempt := 1; len(pending) > 0; attempt++ {
+			actx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+			errs := bus.PublishAll(actx, s.js, pending, s.cfg.Backoff)
+			timedOut := actx.Err() != nil
+			cancel()
+			var failed []bus.Outgoing
+			var lastErr error
+			for i, err := range errs {
+				if err != nil {
+					failed = append(failed, pending[i])
+					lastErr = err
+				}
+			}
+			pending = failed
+			if len(pending) == 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("publish: %w", ctx.Err())
+			}
+			if !timedOut {
+				// An answer that is not "full": a misconfiguration.
+				return fmt.Errorf("publish %d CorpEvents: %w", len(pending), lastErr)
+			}
+			s.m.stalls.Inc()
+			s.log.Warn("BCREG_EVENTS did not accept the CorpEvents in time (stream full or NATS unreachable); backing off and retrying",
+				zap.Int("waiting", len(pending)), zap.Int("attempt", attempt), zap.Error(lastErr))
+		}
+	}
+	return nil
+}
+
+// afterPublish runs the test hook.
+func (s *service) afterPublish(step string) error {
+	if s.hooks.afterPublish == nil {
+		return nil
+	}
+	if err := s.hooks.afterPublish(step); err != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return nil
+}

@@ -1,0 +1,544 @@
+package poller
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
+)
+
+var errCrash = errors.New("simulated crash")
+
+// cmpEvent compares CorpEvents on their content (not when they were made).
+var cmpEvent = []cmp.Option{
+	cmpopts.IgnoreFields(messages.CorpEvent{}, "DetectedAt"),
+	cmp.Comparer(func(a, b messages.LocalTime) bool { return a.Equal(b.Time) }),
+}
+
+func ref(w eventdb.Watermark) messages.EventRef {
+	return messages.EventRef{EventID: w.EventID, Date: messages.NewLocalTime(w.EventDate)}
+}
+
+// TestInitialLoadThenQuietPolls: the first start publishes one initial-load
+// CorpEvent per corporation in corp_num order, sets the watermark to the
+// newest event noted at the start and records the look-back window as seen;
+// then polls of the quiet registry publish nothing and move nothing.
+func TestInitialLoadThenQuietPolls(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	e.mustOnce(cfg, hooks{})
+
+	want := e.fixtureCorps()
+	evs := e.events()
+	if diff := cmp.Diff(want, corps(evs)); diff != "" {
+		t.Fatalf("initial load corporations, in publish order (-want +got):\n%s", diff)
+	}
+	newest := e.newestFixtureEvent()
+	runID := query[int64](t, e.edb, `SELECT run_id FROM initial_load`)[0]
+	for i, ev := range evs {
+		wantEv := messages.CorpEvent{V: 1, System: system, CorpNum: want[i], Prev: messages.EventRef{Date: messages.ZeroLocal},
+			Last: ref(newest), Reason: messages.ReasonInitialLoad}
+		if diff := cmp.Diff(wantEv, ev.Event, cmpEvent...); diff != "" {
+			t.Errorf("CorpEvent of %s (-want +got):\n%s", want[i], diff)
+		}
+		if ev.MsgID != initMsgID(system, want[i], runID) || ev.Subject != bus.EventSubject(system, want[i]) {
+			t.Errorf("%s: msg id %q subject %q", want[i], ev.MsgID, ev.Subject)
+		}
+	}
+	if wm, ok := e.watermark(); !ok || wm != newest {
+		t.Errorf("watermark = %+v (set %v), want the newest event %+v", wm, ok, newest)
+	}
+	if got := query[int64](t, e.edb, `SELECT published FROM initial_load WHERE finished_at IS NOT NULL`); !cmp.Equal(got, []int64{int64(len(want))}) {
+		t.Errorf("finished runs' published counts = %v, want [%d]", got, len(want))
+	}
+	wantSeen := query[int64](t, e.srcPool(), `SELECT event_id::bigint FROM bc_registries.event
+WHERE event_timestmp BETWEEN $1 AND $2 ORDER BY 1`, newest.EventDate.Add(-cfg.LookBack), newest.EventDate)
+	if diff := cmp.Diff(wantSeen, query[int64](t, e.edb, `SELECT event_id FROM event_seen ORDER BY 1`)); diff != "" || len(wantSeen) == 0 {
+		t.Errorf("event_seen after the load (-want +got):\n%s", diff)
+	}
+
+	seq := e.lastSeq()
+	for range 3 {
+		e.mustOnce(cfg, hooks{})
+	}
+	if got := e.lastSeq(); got != seq {
+		t.Errorf("quiet polls stored %d messages, want none", got-seq)
+	}
+	if n := query[int64](t, e.edb, `SELECT count(*) FROM last_event`)[0]; n != 1 {
+		t.Errorf("last_event rows = %d, want 1 (quiet polls write nothing)", n)
+	}
+}
+
+// TestInitialLoadResumesAfterCrash: a poller that dies after publishing a
+// page but before recording it resumes the same run; the page is
+// re-published under the same ids and stored once.
+func TestInitialLoadResumesAfterCrash(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config() // 10 corporations a page
+	pages := 0
+	err := e.once(cfg, hooks{afterPublish: func(step string) error {
+		if step == "load-page" {
+			if pages++; pages == 3 {
+				return errCrash
+			}
+		}
+		return nil
+	}})
+	if !errors.Is(err, errCrash) {
+		t.Fatalf("first run: %v, want the simulated crash", err)
+	}
+	want := e.fixtureCorps()
+	if _, ok := e.watermark(); ok {
+		t.Fatal("watermark set before the load finished")
+	}
+	if got := query[string](t, e.edb, `SELECT last_corp_num FROM initial_load`); !cmp.Equal(got, []string{want[19]}) {
+		t.Errorf("recorded progress = %v, want [%s] (two pages)", got, want[19])
+	}
+	if n := len(e.events()); n != 30 {
+		t.Errorf("stored after the crash: %d, want 30 (three pages)", n)
+	}
+
+	e.mustOnce(cfg, hooks{})
+	if diff := cmp.Diff(want, corps(e.events())); diff != "" {
+		t.Errorf("after resuming, every corporation once (-want +got):\n%s", diff)
+	}
+	if n := query[int64](t, e.edb, `SELECT count(*) FROM initial_load`)[0]; n != 1 {
+		t.Errorf("initial_load runs = %d, want 1 (resumed, not restarted)", n)
+	}
+	if _, ok := e.watermark(); !ok {
+		t.Error("no watermark after the resumed load")
+	}
+}
+
+// TestInitialLoadSkip: BCREG_INITIAL_LOAD=skip publishes nothing and starts
+// from the newest event without republishing its look-back window.
+func TestInitialLoadSkip(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(func(c *Config) { c.InitialLoad = InitialLoadSkip })
+	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, hooks{})
+	if n := len(e.events()); n != 0 {
+		t.Errorf("stored %d CorpEvents, want none", n)
+	}
+	if wm, ok := e.watermark(); !ok || wm != e.newestFixtureEvent() {
+		t.Errorf("watermark = %+v, want the newest event", wm)
+	}
+}
+
+// TestEventsCommittedDuringLoadArePolledAfterwards: the load notes the
+// newest event first; an event committed while it runs is published by the
+// first poll (with the firm its corporation owns).
+func TestEventsCommittedDuringLoadArePolledAfterwards(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	at := bcNow().Truncate(time.Second)
+	var added bool
+	e.mustOnce(cfg, hooks{afterPublish: func(step string) error {
+		if step == "load-page" && !added {
+			sourcetest.AddEvent(t, e.srcURL, 990_000_100, "0191294", at.Add(-time.Minute))
+			added = true
+		}
+		return nil
+	}})
+	var polled []storedEvent
+	for _, ev := range e.events() {
+		if ev.Event.Reason == messages.ReasonEvent {
+			polled = append(polled, ev)
+		}
+	}
+	if diff := cmp.Diff([]string{"0191294", "LP0475721"}, corps(polled)); diff != "" {
+		t.Fatalf("polled after the load (-want +got):\n%s", diff)
+	}
+	for _, ev := range polled {
+		if want := pollMsgID(system, ev.Event.CorpNum, []int64{990_000_100}); ev.MsgID != want {
+			t.Errorf("%s: msg id %s, want %s", ev.Event.CorpNum, ev.MsgID, want)
+		}
+	}
+}
+
+// TestOngoingPollFindsAffectedCorporations (acceptance 2, the poller's
+// part): new events bring in their corporations, the corporation whose
+// state another's event ended, and the owners and firms of all of these;
+// each CorpEvent's id hashes the events that brought it in.
+func TestOngoingPollFindsAffectedCorporations(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	e.mustOnce(cfg, hooks{})
+	wm0, _ := e.watermark()
+	base := e.lastSeq()
+
+	at := bcNow().Truncate(time.Second)
+	o := sourcetest.ApplyOngoing(t, e.srcURL, at)
+	e.mustOnce(cfg, hooks{})
+	got := after(base, e.events())
+	if diff := cmp.Diff(o.Affected, corps(got)); diff != "" {
+		t.Fatalf("affected corporations (-want +got):\n%s", diff)
+	}
+	e1, e2, e3 := o.EventIDs[0], o.EventIDs[1], o.EventIDs[2]
+	broughtBy := map[string]int64{"0191294": e1, "LP0475721": e1, "FM1227394": e2, "A9592574": e2, "7078358": e2,
+		"8585951": e3, "2075204": e3}
+	newWm := eventdb.Watermark{EventID: e3, EventDate: at.Add(-time.Minute)}
+	for _, ev := range got {
+		corp := ev.Event.CorpNum
+		want := messages.CorpEvent{V: 1, System: system, CorpNum: corp, Reason: messages.ReasonEvent,
+			Prev: messages.EventRef{EventID: wm0.EventID, Date: messages.NewLocalTime(wm0.EventDate.Add(-cfg.LookBack))},
+			Last: ref(newWm)}
+		if diff := cmp.Diff(want, ev.Event, cmpEvent...); diff != "" {
+			t.Errorf("CorpEvent of %s (-want +got):\n%s", corp, diff)
+		}
+		if id := pollMsgID(system, corp, []int64{broughtBy[corp]}); ev.MsgID != id {
+			t.Errorf("%s: msg id %s, want the hash of event %d", corp, ev.MsgID, broughtBy[corp])
+		}
+	}
+	if wm, _ := e.watermark(); wm != newWm {
+		t.Errorf("watermark = %+v, want %+v", wm, newWm)
+	}
+	seq := e.lastSeq()
+	e.mustOnce(cfg, hooks{})
+	if e.lastSeq() != seq {
+		t.Error("a second poll re-published the same events")
+	}
+}
+
+// TestOutOfOrderEventInsideLookBackIsPolled (acceptance 3): an event that
+// commits after a newer one was polled, with an older timestamp and a lower
+// id, is still published while it is inside the look-back window; one
+// older than the window is not (the window is the documented bound).
+func TestOutOfOrderEventInsideLookBackIsPolled(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config() // look-back 10 minutes
+	e.mustOnce(cfg, hooks{})
+	at := bcNow().Truncate(time.Second)
+
+	sourcetest.AddEvent(t, e.srcURL, 990_000_010, "6885343", at.Add(-time.Minute))
+	e.mustOnce(cfg, hooks{})
+	wm, _ := e.watermark()
+	if wm.EventID != 990_000_010 {
+		t.Fatalf("watermark %+v, want event 990000010", wm)
+	}
+	base := e.lastSeq()
+	sourcetest.AddEvent(t, e.srcURL, 990_000_009, "5081379", at.Add(-5*time.Minute))  // late, inside the window
+	sourcetest.AddEvent(t, e.srcURL, 990_000_008, "4783263", at.Add(-30*time.Minute)) // late, beyond the window
+	e.mustOnce(cfg, hooks{})
+	got := after(base, e.events())
+	if diff := cmp.Diff([]string{"5081379"}, corps(got)); diff != "" {
+		t.Fatalf("published for the late events (-want +got):\n%s", diff)
+	}
+	if want := pollMsgID(system, "5081379", []int64{990_000_009}); got[0].MsgID != want {
+		t.Errorf("msg id %s, want %s", got[0].MsgID, want)
+	}
+	if now, _ := e.watermark(); now != wm {
+		t.Errorf("watermark moved back or forth to %+v; want it to stay at %+v", now, wm)
+	}
+}
+
+// TestCrashBetweenPublishAndWatermark (acceptance 4, the poller's part): a
+// poller killed after the PubAcks and before the watermark write publishes
+// the same CorpEvents again when restarted; the stream stores them once.
+func TestCrashBetweenPublishAndWatermark(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	e.mustOnce(cfg, hooks{})
+	wm0, _ := e.watermark()
+	base := e.lastSeq()
+	o := sourcetest.ApplyOngoing(t, e.srcURL, bcNow().Truncate(time.Second))
+
+	err := e.once(cfg, hooks{afterPublish: func(step string) error {
+		if step == "poll" {
+			return errCrash
+		}
+		return nil
+	}})
+	if !errors.Is(err, errCrash) {
+		t.Fatalf("crashing run: %v", err)
+	}
+	if wm, _ := e.watermark(); wm != wm0 {
+		t.Fatalf("watermark moved to %+v before the write", wm)
+	}
+	if n := len(after(base, e.events())); n != len(o.Affected) {
+		t.Fatalf("published before the crash: %d, want %d", n, len(o.Affected))
+	}
+	e.mustOnce(cfg, hooks{})
+	if diff := cmp.Diff(o.Affected, corps(after(base, e.events()))); diff != "" {
+		t.Errorf("after the restart, each corporation once (-want +got):\n%s", diff)
+	}
+	if wm, _ := e.watermark(); wm.EventID != o.EventIDs[2] {
+		t.Errorf("watermark = %+v, want event %d", wm, o.EventIDs[2])
+	}
+}
+
+// TestBackPressureWhenEventsStreamIsFull: with BCREG_EVENTS full
+// (DiscardNew), the initial load backs off and retries; nothing is skipped,
+// no watermark is set while CorpEvents wait, and once a consumer drains the
+// stream every corporation arrives exactly once.
+func TestBackPressureWhenEventsStreamIsFull(t *testing.T) {
+	e := newEnv(t, func(tp *bus.Topology) { tp.EventsMaxBytes = 4000 })
+	cfg := e.config()
+	e.start(cfg, hooks{})
+	waitFor(t, "a publishing stall", 20*time.Second, func() bool {
+		return e.logged(zapcore.WarnLevel, "BCREG_EVENTS did not accept the CorpEvents in time (stream full or NATS unreachable); backing off and retrying")
+	})
+	if _, ok := e.watermark(); ok {
+		t.Fatal("watermark set while CorpEvents wait for room")
+	}
+
+	ctx := testenv.Context(t)
+	cons, err := e.js.Consumer(ctx, bus.StreamEvents, bus.ConsumerBuilder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	var ids []string
+	waitFor(t, "the load to finish and the stream to drain", 60*time.Second, func() bool {
+		mb, err := cons.Fetch(20, jetstream.FetchMaxWait(200*time.Millisecond))
+		if err != nil {
+			return false
+		}
+		for m := range mb.Messages() {
+			ev, err := messages.DecodeCorpEvent(m.Data())
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[ev.CorpNum]++
+			ids = append(ids, m.Headers().Get(jetstream.MsgIDHeader))
+			_ = m.Ack()
+		}
+		_, ok := e.watermark()
+		return ok && len(seen) == len(e.fixtureCorps())
+	})
+	for corp, n := range seen {
+		if n != 1 {
+			t.Errorf("%s received %d times, want once", corp, n)
+		}
+	}
+	if diff := cmp.Diff(e.fixtureCorps(), sorted(mapKeys(seen))); diff != "" {
+		t.Errorf("corporations received (-want +got):\n%s", diff)
+	}
+}
+
+func mapKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestTwoPollersOnlyOnePollsAndHandOver (acceptance 5): of two replicas only
+// the lock holder polls; stopping it, or killing its database session,
+// hands over to the other within seconds; no CorpEvent is stored twice.
+func TestTwoPollersOnlyOnePollsAndHandOver(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	var cycles [3]atomic.Int64
+	count := func(i int) hooks { return hooks{onCycle: func() { cycles[i].Add(1) }} }
+	a := e.start(cfg, count(0))
+	waitFor(t, "a watermark", 20*time.Second, func() bool { _, ok := e.watermark(); return ok })
+	b := e.start(cfg, count(1))
+	time.Sleep(500 * time.Millisecond) // several intervals and lock retries
+	if cycles[0].Load() == 0 || cycles[1].Load() != 0 {
+		t.Fatalf("cycles: first %d, second %d; want only the first polling", cycles[0].Load(), cycles[1].Load())
+	}
+
+	// Stop the active one: the standby takes over.
+	if err := a.stop(); err != nil {
+		t.Fatalf("stop first poller: %v", err)
+	}
+	waitFor(t, "the second poller to take over", 5*time.Second, func() bool { return cycles[1].Load() > 0 })
+	sourcetest.AddEvent(t, e.srcURL, 990_000_200, "6885343", bcNow().Add(-time.Minute))
+	waitFor(t, "the new event's CorpEvent", 5*time.Second, func() bool { return len(e.events()) == len(e.fixtureCorps())+1 })
+
+	// Kill the new holder's database session (as if its pod vanished): a
+	// third replica takes over and the second steps down.
+	_ = e.start(cfg, count(2))
+	time.Sleep(300 * time.Millisecond)
+	if cycles[2].Load() != 0 {
+		t.Fatal("third replica polled while the second held the lock")
+	}
+	if _, err := e.edb.Exec(testenv.Context(t), `SELECT pg_terminate_backend(pid) FROM pg_locks
+WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the third poller to take over", 5*time.Second, func() bool { return cycles[2].Load() > 0 })
+	n1 := cycles[1].Load()
+	sourcetest.AddEvent(t, e.srcURL, 990_000_201, "5081379", bcNow().Add(-time.Minute))
+	waitFor(t, "the second new event's CorpEvent", 5*time.Second, func() bool { return len(e.events()) == len(e.fixtureCorps())+2 })
+	time.Sleep(300 * time.Millisecond)
+	if n := cycles[1].Load(); n > n1+1 {
+		t.Errorf("second poller kept polling after losing its lock (%d more cycles)", n-n1)
+	}
+	_ = b.stop()
+
+	byID := map[string]int{}
+	for _, ev := range e.events() {
+		byID[ev.MsgID]++
+	}
+	for id, n := range byID {
+		if n > 1 {
+			t.Errorf("message %s stored %d times", id, n)
+		}
+	}
+}
+
+// TestWatermarkSanity: a watermark in the future is refused: the error is
+// logged, /readyz reports it, nothing is published; once it is corrected
+// the next interval polls.
+func TestWatermarkSanity(t *testing.T) {
+	e := newEnv(t)
+	addr := freeAddr(t)
+	cfg := e.config(func(c *Config) { c.HTTP.Addr = addr })
+	e.mustOnce(cfg, hooks{})
+	if _, err := e.edb.Exec(testenv.Context(t), `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ('BC_REG', 1, '2999-01-01')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.once(cfg, hooks{}); err == nil {
+		t.Error("--once with a future watermark succeeded, want an error")
+	}
+	base := e.lastSeq()
+	sourcetest.AddEvent(t, e.srcURL, 990_000_300, "6885343", bcNow().Add(-time.Minute))
+	e.start(cfg, hooks{})
+	waitFor(t, "/readyz to fail", 10*time.Second, func() bool { return readyz(addr) == http.StatusServiceUnavailable })
+	if !e.logged(zapcore.ErrorLevel, "watermark refused") {
+		t.Error("no error log for the refused watermark")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if e.lastSeq() != base {
+		t.Fatal("published from a refused watermark")
+	}
+	if _, err := e.edb.Exec(testenv.Context(t), `DELETE FROM last_event WHERE event_date > '2900-01-01'`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "/readyz to recover", 10*time.Second, func() bool { return readyz(addr) == http.StatusOK })
+	waitFor(t, "the pending event's CorpEvent", 10*time.Second, func() bool { return e.lastSeq() == base+1 })
+}
+
+func TestCheckWatermark(t *testing.T) {
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		date   time.Time
+		reject bool
+	}{
+		{"recent", now.Add(-time.Minute), false},
+		{"exactly now", now, false},
+		{"registry start", time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{"future", now.Add(time.Second), true},
+		{"far future", time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"before 1900", time.Date(1899, 12, 31, 23, 59, 59, 0, time.UTC), true},
+		{"seed row date", time.Date(2, 1, 1, 0, 0, 0, 0, time.UTC), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkWatermark(eventdb.Watermark{EventID: 7, EventDate: tc.date}, now)
+			if (err != nil) != tc.reject {
+				t.Errorf("checkWatermark(%s) = %v, want rejected %v", tc.date, err, tc.reject)
+			}
+		})
+	}
+}
+
+// TestBlankAndUnsafeCorpNums: an event without a corporation number is
+// logged and skipped (and recorded, so it is not reported again); a
+// number that is not a valid subject token is escaped in the subject and
+// kept in the payload.
+func TestBlankAndUnsafeCorpNums(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	e.mustOnce(cfg, hooks{})
+	base := e.lastSeq()
+	at := bcNow().Add(-time.Minute)
+	sourcetest.AddEvent(t, e.srcURL, 990_000_400, "", at)
+	sourcetest.AddEvent(t, e.srcURL, 990_000_401, "   ", at)
+	sourcetest.AddEvent(t, e.srcURL, 990_000_402, "A B.1", at)
+	e.mustOnce(cfg, hooks{})
+	got := after(base, e.events())
+	if len(got) != 1 || got[0].Event.CorpNum != "A B.1" || got[0].Subject != "bcreg.events.BC_REG.~A~20B~2E1" {
+		t.Fatalf("published %+v, want one CorpEvent for %q on an escaped subject", got, "A B.1")
+	}
+	if n := e.logs.FilterMessage("event without a corporation number skipped").Len(); n != 2 {
+		t.Errorf("blank-number warnings = %d, want 2", n)
+	}
+	e.mustOnce(cfg, hooks{})
+	if n := e.logs.FilterMessage("event without a corporation number skipped").Len(); n != 2 {
+		t.Errorf("blank-number warnings after another poll = %d, want still 2", n)
+	}
+}
+
+// TestFutureRequeueComesDue: a future_requeue row that has come due is
+// published once (reason future-dated, the range the history profile
+// recorded); one not yet due waits.
+func TestFutureRequeueComesDue(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config()
+	e.mustOnce(cfg, hooks{})
+	base := e.lastSeq()
+	now := bcNow().Truncate(time.Second)
+	first := now.Add(-48 * time.Hour)
+	ctx := testenv.Context(t)
+	if err := eventdb.AddFutureRequeues(ctx, e.edb, system, []eventdb.FutureRequeue{
+		{CorpNum: "0191294", DueAt: now.Add(-time.Minute), EventID: 555, FirstEventID: 550, FirstEventDate: first},
+		{CorpNum: "2075204", DueAt: now.Add(time.Hour), EventID: 666, FirstEventID: 660, FirstEventDate: first},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, hooks{})
+	got := after(base, e.events())
+	if len(got) != 1 {
+		t.Fatalf("published %d, want 1", len(got))
+	}
+	want := messages.CorpEvent{V: 1, System: system, CorpNum: "0191294", Reason: messages.ReasonFutureDated,
+		Prev: messages.EventRef{EventID: 550, Date: messages.NewLocalTime(first)},
+		Last: messages.EventRef{EventID: 555, Date: messages.NewLocalTime(now.Add(-time.Minute))}}
+	if diff := cmp.Diff(want, got[0].Event, cmpEvent...); diff != "" {
+		t.Errorf("future-dated CorpEvent (-want +got):\n%s", diff)
+	}
+	if got[0].MsgID != "future:BC_REG:0191294:555" {
+		t.Errorf("msg id %s", got[0].MsgID)
+	}
+	if pending := query[string](t, e.edb, `SELECT corp_num FROM future_requeue WHERE published_at IS NULL`); !cmp.Equal(pending, []string{"2075204"}) {
+		t.Errorf("unpublished re-queues = %v, want [2075204]", pending)
+	}
+}
+
+// TestLargePollIsLoggedAndProceeds: above the warning and error thresholds
+// the poll logs and still publishes everything.
+func TestLargePollIsLoggedAndProceeds(t *testing.T) {
+	tests := []struct {
+		name       string
+		warn, fail int
+		level      zapcore.Level
+		msg        string
+	}{
+		{"above warning", 3, 100, zapcore.WarnLevel, "poll found a large number of corporations; proceeding"},
+		{"above error", 2, 5, zapcore.ErrorLevel, "poll found an unusually large number of corporations; proceeding"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			cfg := e.config(func(c *Config) { c.WarnCorps, c.ErrorCorps = tc.warn, tc.fail })
+			e.mustOnce(cfg, hooks{})
+			base := e.lastSeq()
+			o := sourcetest.ApplyOngoing(t, e.srcURL, bcNow().Truncate(time.Second))
+			e.mustOnce(cfg, hooks{})
+			if !e.logged(tc.level, tc.msg) {
+				t.Errorf("no %s log %q", tc.level, tc.msg)
+			}
+			if n := len(after(base, e.events())); n != len(o.Affected) {
+				t.Errorf("published %d, want %d", n, len(o.Affected))
+			}
+		})
+	}
+}
