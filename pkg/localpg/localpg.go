@@ -54,11 +54,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("localpg: running as root needs a postgres user: %w", err)
 		}
 	}
-	if s.opts.Port == 0 {
-		if s.opts.Port, err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
+	autoPort := s.opts.Port == 0
 	if s.opts.LogFile == "" {
 		s.opts.LogFile = filepath.Join(filepath.Dir(opts.DataDir), "postgres.log")
 	}
@@ -67,12 +63,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	// A stale server from a killed run would hold the data directory.
 	_ = s.pgctl(ctx, "stop", "-m", "fast", "-w")
-	conf := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories='%s' -c fsync=off -c max_connections=200 -c shared_buffers=128MB",
-		s.opts.Port, s.opts.DataDir)
-	if err := s.pgctl(ctx, "start", "-w", "-t", "60", "-l", s.opts.LogFile, "-o", conf); err != nil {
-		return nil, fmt.Errorf("localpg: start server in %s: %w (log: %s)", opts.DataDir, err, tail(s.opts.LogFile))
+	// A free port can be taken by another process before the server binds
+	// it: with a port of our choosing, try again on another one.
+	for attempt := 1; ; attempt++ {
+		if autoPort {
+			if s.opts.Port, err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+		conf := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories='%s' -c fsync=off -c max_connections=200 -c shared_buffers=128MB",
+			s.opts.Port, s.opts.DataDir)
+		err = s.pgctl(ctx, "start", "-w", "-t", "60", "-l", s.opts.LogFile, "-o", conf)
+		if err == nil {
+			return s, nil
+		}
+		if !autoPort || attempt == 3 {
+			return nil, fmt.Errorf("localpg: start server in %s: %w (log: %s)", opts.DataDir, err, tail(s.opts.LogFile))
+		}
 	}
-	return s, nil
 }
 
 // URL returns the connection URL of a database on the server (superuser

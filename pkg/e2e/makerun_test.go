@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/localpg"
+)
+
+// TestMakeRunLauncher drives `bcregctl dev` (what `make run` runs) as a
+// script would: with BCREG_RUN_EXIT_WHEN_IDLE=1 it exits 0 after every
+// expected credential reached vonx-sim; a second run issues nothing new;
+// an interrupted run (SIGINT) exits within 10 seconds and leaves no process
+// behind, PostgreSQL included.
+func TestMakeRunLauncher(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole stack three times")
+	}
+	bin := binDirFor(t)
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	t.Cleanup(func() { os.RemoveAll(localpg.DataDirFor(filepath.Join(dataDir, "pg"))) })
+	args := []string{"dev", "--data-dir", dataDir, "--demo-data", filepath.Join(root, "deploy", "demo-data"), "--bin", bin, "--status-every", "1s"}
+	env := map[string]string{"BCREG_RUN_EXIT_WHEN_IDLE": "1", "BCREG_PROFILE": "snapshot"}
+
+	received := func(out string) int {
+		m := regexp.MustCompile(`agent received: (\d+)`).FindAllStringSubmatch(out, -1)
+		if len(m) == 0 {
+			return -1
+		}
+		n, _ := strconv.Atoi(m[len(m)-1][1])
+		return n
+	}
+	run := func(name string) string {
+		t.Helper()
+		p := start(t, "bcregctl", env, args...)
+		p.name = name
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("%s did not finish within 5 minutes\n%s", name, tail(p.out.String()))
+		}
+		if p.err != nil {
+			t.Fatalf("%s: %v\n%s", name, p.err, tail(p.out.String()))
+		}
+		if !strings.Contains(p.out.String(), "backlog empty") {
+			t.Fatalf("%s: no 'backlog empty' line\n%s", name, tail(p.out.String()))
+		}
+		return p.out.String()
+	}
+
+	first := run("first run")
+	n := received(first)
+	if n <= 0 {
+		t.Fatalf("first run: the agent received %d credentials\n%s", n, tail(first))
+	}
+	t.Logf("first run: vonx-sim received %d credentials", n)
+
+	second := run("second run")
+	if got := received(second); got != 0 {
+		t.Errorf("second run issued %d credentials, want 0 (resume, nothing twice)", got)
+	}
+
+	// Interrupted run: SIGINT to the launcher only.
+	delete(env, "BCREG_RUN_EXIT_WHEN_IDLE")
+	p := start(t, "bcregctl", env, args...)
+	waitUntil(t, "live status", 2*time.Minute, func() bool { return strings.Contains(p.out.String(), "status |") })
+	sent := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+		if took := time.Since(sent); took > 10*time.Second {
+			t.Errorf("interrupted run took %v to exit, want ≤ 10s", took)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("interrupted run still running 15s after SIGINT\n%s", tail(p.out.String()))
+	}
+	// Nothing left behind: no service binary from bin, no PostgreSQL on
+	// the data directory.
+	out, _ := exec.Command("ps", "-eo", "args").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, bin+"/") || strings.Contains(line, localpg.DataDirFor(filepath.Join(dataDir, "pg"))) {
+			t.Errorf("process left behind: %s", line)
+		}
+	}
+}
+
+func tail(s string) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	return strings.Join(lines, "\n")
+}

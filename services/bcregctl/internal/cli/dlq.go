@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+)
+
+func init() {
+	register("dlq", "dead letters: list, show, requeue, purge (filters: --stage, --corp, --reason)", runDLQ)
+}
+
+type dlqConfig struct {
+	config.NATS
+	config.EventDB
+	bus.Backoff
+}
+
+func runDLQ(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(e.stderr, "usage: bcregctl dlq list|show|requeue|purge [flags]\n\n"+
+			"  list    [--stage S] [--corp C] [--reason TEXT] [--limit N] [--json]\n"+
+			"  show    SEQ\n"+
+			"  requeue [--stage S] [--corp C] [--reason TEXT] [SEQ...]   publish back to the original stream, then remove\n"+
+			"  purge   [--stage S] [--corp C] [--reason TEXT] [SEQ...] --yes\n\n"+
+			"settings: BCREG_NATS_URL, BCREG_EVENT_DB_URL (requeue and purge are recorded in operator_action)")
+		if len(args) == 0 {
+			return fmt.Errorf("%w: name a subcommand", errUsage)
+		}
+		return nil
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlags(e, "dlq "+sub, "[--stage S] [--corp C] [--reason TEXT] [SEQ...]", "BCREG_NATS_URL, BCREG_EVENT_DB_URL")
+	stage := fs.String("stage", "", "only dead letters of this stage: builder, poster or mover")
+	corp := fs.String("corp", "", "only dead letters of this corporation")
+	reason := fs.String("reason", "", "only dead letters whose reason contains this text")
+	limit := fs.Int("limit", 0, "list at most N (0: all)")
+	asJSON := fs.Bool("json", false, "list as JSON")
+	yes := fs.Bool("yes", false, "confirm purge")
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	if sub == "purge" && !*yes {
+		return fmt.Errorf("%w: purge deletes dead letters for good; add --yes", errUsage)
+	}
+	var cfg dlqConfig
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-dlq", e.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	filter := bus.DLQFilter{Stage: *stage, CorpNum: *corp, Reason: *reason}
+	switch sub {
+	case "list":
+		entries, err := bus.ListDLQ(ctx, js, filter, *limit)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(e.stdout).Encode(entries)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tSTORED\tSTAGE\tCORP\tDELIVERIES\tFROM\tREASON")
+		for _, en := range entries {
+			dl := en.DeadLetter
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s#%d\t%s\n", en.Seq, en.StoredAt.UTC().Format(time.RFC3339), dl.Stage, dl.CorpNum,
+				dl.Deliveries, dl.OriginalStream, dl.OriginalSeq, truncate(dl.Reason, 100))
+		}
+		return tw.Flush()
+	case "show":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: dlq show SEQ", errUsage)
+		}
+		seq, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: SEQ %q is not a number", errUsage, fs.Arg(0))
+		}
+		en, err := bus.GetDLQ(ctx, js, seq)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			bus.DLQEntry
+			Payload string `json:"payload_text"`
+		}{en, string(en.DeadLetter.PayloadBase64)})
+	case "requeue", "purge":
+		entries, err := selectEntries(ctx, js, filter, fs.Args())
+		if err != nil {
+			return err
+		}
+		pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return actOnDLQ(ctx, e, js, pool, sub, entries, filter, cfg.Backoff)
+	default:
+		return fmt.Errorf("%w: unknown dlq subcommand %q (list, show, requeue, purge)", errUsage, sub)
+	}
+}
+
+// selectEntries returns the entries named by sequence, or else those the
+// filter matches.
+func selectEntries(ctx context.Context, js jetstream.JetStream, f bus.DLQFilter, seqs []string) ([]bus.DLQEntry, error) {
+	if len(seqs) == 0 {
+		return bus.ListDLQ(ctx, js, f, 0)
+	}
+	var out []bus.DLQEntry
+	for _, s := range seqs {
+		seq, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: SEQ %q is not a number", errUsage, s)
+		}
+		en, err := bus.GetDLQ(ctx, js, seq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, en)
+	}
+	return out, nil
+}
+
+func actOnDLQ(ctx context.Context, e *env, js jetstream.JetStream, pool *pgxpool.Pool, action string, entries []bus.DLQEntry, f bus.DLQFilter, backoff bus.Backoff) error {
+	var done []uint64
+	var firstErr error
+	for _, en := range entries {
+		var err error
+		if action == "requeue" {
+			err = bus.RequeueDLQ(ctx, js, en, backoff)
+		} else {
+			err = bus.DeleteDLQ(ctx, js, en.Seq)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "dlq %s %d: %v\n", action, en.Seq, err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		done = append(done, en.Seq)
+	}
+	target := fmt.Sprintf("BCREG_DLQ stage=%q corp=%q reason=%q", f.Stage, f.CorpNum, f.Reason)
+	if _, err := eventdb.OperatorAction(ctx, pool, "dlq-"+action, target, int64(len(done)), map[string]any{"dlq_seqs": done}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: %d of %d dead letters\n", action, len(done), len(entries))
+	return firstErr
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
