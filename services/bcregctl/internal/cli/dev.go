@@ -16,7 +16,7 @@ func init() {
 }
 
 type devConfig struct {
-	Profile      string `envconfig:"PROFILE" default:"snapshot"`
+	Profile      string `envconfig:"PROFILE" default:"history"`
 	ExitWhenIdle bool   `envconfig:"RUN_EXIT_WHEN_IDLE" default:"false"`
 }
 
