@@ -35,6 +35,8 @@ type program struct {
 	natsClient, dbClient bool
 	// agentClient: reaches the issuing agent at BCREG_AGENT_URL.
 	agentClient bool
+	// webhookClient: posts alerts to BCREG_WEBHOOK_URL (https).
+	webhookClient bool
 }
 
 var natsCreds = []string{"BCREG_NATS_URL", "BCREG_NATS_USER", "BCREG_NATS_PASSWORD"}
@@ -42,7 +44,7 @@ var natsCreds = []string{"BCREG_NATS_URL", "BCREG_NATS_USER", "BCREG_NATS_PASSWO
 var programs = map[string]program{
 	"event-poller": {
 		required: append([]string{"BCREG_EVENT_DB_URL", "BCREG_SOURCE_DB_URL", "BCREG_HTTP_ADDR"}, natsCreds...),
-		sidePort: true, natsClient: true, dbClient: true,
+		sidePort: true, natsClient: true, dbClient: true, webhookClient: true,
 	},
 	"credential-builder": {
 		required: append([]string{"BCREG_EVENT_DB_URL", "BCREG_SOURCE_DB_URL", "BCREG_HTTP_ADDR", "BCREG_PROFILE"}, natsCreds...),
@@ -61,7 +63,7 @@ var programs = map[string]program{
 
 // Secrets the manifests may reference: created by the operator (see
 // docs/operations.md, "Secrets"), never stored in git.
-var documentedSecrets = []string{"bcreg-event-db", "bcreg-source-db", "bcreg-nats"}
+var documentedSecrets = []string{"bcreg-event-db", "bcreg-source-db", "bcreg-nats", "bcreg-webhook"}
 
 // defaultShutdownTimeout is config.HTTP's default BCREG_SHUTDOWN_TIMEOUT.
 const defaultShutdownTimeout = 20 * time.Second
@@ -73,13 +75,15 @@ const drainAfterDeadline = 15 * time.Second
 
 // Egress ports a bcreg-events pod may be allowed: DNS (OpenShift's DNS pods
 // listen on 5353), NATS clients, PostgreSQL; the poster also the agent's
-// (VON-X 5000, the issuer controller 5002 or 8080, a Route 443).
+// (VON-X 5000, the issuer controller 5002 or 8080, a Route 443); the
+// event-poller the alert webhook's (https).
 var (
 	dnsPorts     = []int32{53, 5353}
 	natsPort     = int32(4222)
 	postgresPort = int32(5432)
 	monitorPort  = int32(8222)
 	agentPorts   = []int32{443, 5000, 5002, 8080}
+	webhookPort  = int32(443)
 )
 
 func TestOverlays(t *testing.T) {
@@ -708,6 +712,12 @@ func checkNetworkPolicies(t *testing.T, r *rendered) {
 			}
 			for _, p := range agentPorts {
 				allowed[p] = true
+			}
+		}
+		if spec.webhookClient {
+			allowed[webhookPort] = true
+			if !egress[webhookPort] {
+				t.Errorf("%s: no egress to the alert webhook on %d", id, webhookPort)
 			}
 		}
 		for p := range egress {

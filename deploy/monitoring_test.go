@@ -23,9 +23,12 @@ var (
 		"bcreg_poster_requests_total", "bcreg_poster_request_duration_seconds",
 		"bcreg_poster_credentials_total", "bcreg_poster_inflight", "bcreg_poster_concurrency_limit",
 		"bcreg_poster_agent_errors_total", "bcreg_poster_agent_healthy",
+		"bcreg_stage_messages_total", "bcreg_stage_handler_duration_seconds", "bcreg_dead_letters_total",
+		"bcreg_alerts_sent_total", "bcreg_alerts_failed_total", "bcreg_alerts_suppressed_total",
 	}
 	histograms = []string{
 		"bcreg_poller_poll_duration_seconds", "bcreg_builder_batch_duration_seconds", "bcreg_poster_request_duration_seconds",
+		"bcreg_stage_handler_duration_seconds",
 	}
 	exporterMetrics = []string{
 		"jetstream_consumer_num_pending", "jetstream_consumer_num_ack_pending", "jetstream_consumer_num_redelivered",
@@ -152,7 +155,7 @@ func checkSeries(t *testing.T, id, expr string) {
 		case !contains(serviceMetrics, base):
 			t.Errorf("%s: series %s is not one the services or the exporter expose", id, name)
 		case !defined[base]:
-			t.Errorf("%s: series %s is not defined in ../services (renamed?)", id, base)
+			t.Errorf("%s: series %s is not defined in ../services or ../pkg (renamed?)", id, base)
 		}
 	}
 }
@@ -162,25 +165,29 @@ var (
 	definedSet  map[string]bool
 )
 
-// definedMetrics lists the metric names registered in the services' source.
+// definedMetrics lists the metric names registered in the services'
+// source and in the shared packages they run (the consume loop's per-stage
+// series in pkg/bus, the alerting series in pkg/alert).
 func definedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	definedOnce.Do(func() {
 		definedSet = map[string]bool{}
 		name := regexp.MustCompile(`"(bcreg_[a-z0-9_]+)"`)
-		_ = filepath.WalkDir("../services", func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return err
-			}
-			src, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			for _, m := range name.FindAllSubmatch(src, -1) {
-				definedSet[string(m[1])] = true
-			}
-			return nil
-		})
+		for _, root := range []string{"../services", "../pkg"} {
+			_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+					return err
+				}
+				src, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				for _, m := range name.FindAllSubmatch(src, -1) {
+					definedSet[string(m[1])] = true
+				}
+				return nil
+			})
+		}
 	})
 	if len(definedSet) == 0 {
 		t.Fatal("found no bcreg_ metric names in ../services")

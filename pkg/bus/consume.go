@@ -64,6 +64,7 @@ func (o *ConsumeOptions) defaults() {
 // message waits in a buffer while its AckWait runs out.
 func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts ConsumeOptions, handle Handler) error {
 	opts.defaults()
+	initStage(opts.Stage)
 	log = log.With(zap.String("stream", opts.Stream), zap.String("consumer", opts.Consumer))
 	cons, err := js.Consumer(ctx, opts.Stream, opts.Consumer)
 	if err != nil {
@@ -165,7 +166,9 @@ func (s *settler) run(ctx context.Context, batch []jetstream.Msg, handle Handler
 			}
 		}
 	}()
+	start := time.Now()
 	results := safeHandle(ctx, batch, handle)
+	stageDuration.WithLabelValues(s.opts.Stage).Observe(time.Since(start).Seconds())
 	close(stop)
 	keep.Wait()
 	for i, m := range batch {
@@ -209,6 +212,7 @@ func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 	}
 	log = log.With(zap.Uint64("stream_seq", md.Sequence.Stream), zap.Uint64("deliveries", md.NumDelivered))
 	if result == nil {
+		stageMessages.WithLabelValues(s.opts.Stage, ResultProcessed).Inc()
 		if err := m.Ack(); err != nil {
 			log.Warn("ack failed; the message will be redelivered and handled idempotently", zap.Error(err))
 		}
@@ -223,6 +227,7 @@ func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 	case last:
 		s.deadLetter(ctx, log, m, md, fmt.Sprintf("gave up after %d deliveries: %v", md.NumDelivered, result))
 	case isRetry && !rerr.counts:
+		stageMessages.WithLabelValues(s.opts.Stage, ResultWaiting).Inc()
 		log.Debug("redelivery requested", zap.Duration("delay", rerr.delay), zap.String("reason", result.Error()))
 		_ = m.NakWithDelay(rerr.delay)
 	default:
@@ -230,6 +235,7 @@ func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 		if isRetry && rerr.delay > 0 {
 			delay = rerr.delay
 		}
+		stageMessages.WithLabelValues(s.opts.Stage, ResultFailed).Inc()
 		log.Warn("transient failure, redelivering after back-off", zap.Duration("delay", delay), zap.Error(result))
 		_ = m.NakWithDelay(delay)
 	}
@@ -240,10 +246,12 @@ func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 func (s *settler) deadLetter(ctx context.Context, log *zap.Logger, m jetstream.Msg, md *jetstream.MsgMetadata, reason string) {
 	dl := DeadLetterFor(s.opts.Stage, reason, md.NumDelivered, md.Stream, md.Sequence.Stream, m.Subject(), m.Headers(), m.Data())
 	if err := PublishDeadLetter(ctx, s.js, dl, s.opts.Backoff); err != nil {
+		stageMessages.WithLabelValues(s.opts.Stage, ResultFailed).Inc()
 		log.Error("dead-letter publish failed, redelivering instead", zap.Error(err))
 		_ = m.NakWithDelay(s.opts.Backoff.Delay(1))
 		return
 	}
+	stageMessages.WithLabelValues(s.opts.Stage, ResultDeadLettered).Inc()
 	log.Error("message dead-lettered", zap.String("reason", reason))
 	if err := m.TermWithReason(truncate(reason, 200)); err != nil {
 		log.Warn("term failed after dead-lettering; the DLQ copy is de-duplicated", zap.Error(err))

@@ -120,8 +120,9 @@ func GetDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) (DLQEntry, 
 
 // RequeueDLQ publishes a dead letter's message back to its original stream
 // with a fresh message id and, only after the PubAck, deletes it from
-// BCREG_DLQ. A message the agent rejected (poster stage) is re-encoded with
-// retry_rejected so the poster re-sends its rejected credentials.
+// BCREG_DLQ. A bundle (poster stage) is re-encoded with retry_rejected so
+// the poster re-sends its credentials that were rejected (N) or given up
+// (D) before the requeue.
 func RequeueDLQ(ctx context.Context, js jetstream.JetStream, e DLQEntry, backoff Backoff) error {
 	dl := e.DeadLetter
 	if dl.OriginalSubject == "" || dl.OriginalStream == "" {

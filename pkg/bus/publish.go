@@ -117,3 +117,64 @@ func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []Outgoing, ba
 	}
 	return errs
 }
+
+// RoundOptions configures PublishRounds.
+type RoundOptions struct {
+	// Chunk is how many messages one asynchronous round holds (default
+	// 500: below the connection's async limit, so a round never stalls on
+	// it).
+	Chunk int
+	// Timeout bounds one round; what is not acknowledged by then is
+	// retried (same ids) in the next round.
+	Timeout time.Duration
+	Backoff Backoff
+	// OnStall, when set, is called after a round that timed out with the
+	// messages still waiting (a full stream or NATS unreachable).
+	OnStall func(waiting, attempt int, lastErr error)
+}
+
+// PublishRounds stores every message, in rounds of opts.Chunk, waiting for
+// each PubAck. A round that times out (DiscardNew on a full stream, NATS
+// away) is retried with the same ids until it succeeds or ctx ends, so
+// nothing is skipped; an answer that is not "full" (a misconfigured stream)
+// fails at once. A caller that moves a watermark or records progress does
+// so only after it returns nil.
+func PublishRounds(ctx context.Context, js jetstream.JetStream, msgs []Outgoing, opts RoundOptions) error {
+	if opts.Chunk <= 0 {
+		opts.Chunk = 500
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	for start := 0; start < len(msgs); start += opts.Chunk {
+		pending := msgs[start:min(start+opts.Chunk, len(msgs))]
+		for attempt := 1; len(pending) > 0; attempt++ {
+			actx, cancel := context.WithTimeout(ctx, opts.Timeout)
+			errs := PublishAll(actx, js, pending, opts.Backoff)
+			timedOut := actx.Err() != nil
+			cancel()
+			var failed []Outgoing
+			var lastErr error
+			for i, err := range errs {
+				if err != nil {
+					failed = append(failed, pending[i])
+					lastErr = err
+				}
+			}
+			pending = failed
+			if len(pending) == 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("publish: %w", ctx.Err())
+			}
+			if !timedOut {
+				return fmt.Errorf("publish %d messages: %w", len(pending), lastErr)
+			}
+			if opts.OnStall != nil {
+				opts.OnStall(len(pending), attempt, lastErr)
+			}
+		}
+	}
+	return nil
+}

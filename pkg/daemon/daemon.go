@@ -55,6 +55,9 @@ type Worker func(ctx context.Context, deps Deps) error
 // end (a signal) or a worker to fail; then it shuts down in order.
 func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) (err error) {
 	health := lifecycle.NewHealth(log)
+	if err := bus.RegisterMetrics(health.Registry()); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
 	deps := Deps{Log: log, Health: health}
 	if err := health.Serve(opts.HTTP.Addr); err != nil {
 		return err

@@ -2,6 +2,7 @@ package eventdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,7 +27,16 @@ type PipelineCounts struct {
 	WatermarkEventID   int64                  `json:"watermark_event_id"`
 	WatermarkEventDate *time.Time             `json:"watermark_event_date,omitempty"`
 	InitialLoadRunning bool                   `json:"initial_load_running"`
+	InitialLoad        *InitialLoadProgress   `json:"initial_load,omitempty"`
 	Tables             map[string]TableCounts `json:"tables"`
+}
+
+// InitialLoadProgress is where the unfinished initial load stands.
+type InitialLoadProgress struct {
+	RunID     int64     `json:"run_id"`
+	Published int64     `json:"published"`
+	Total     int64     `json:"total"`
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Counts reads the status figures in a handful of aggregate queries.
@@ -43,7 +53,13 @@ func Counts(ctx context.Context, q interface {
 		return pc, fmt.Errorf("count watermark: %w", err)
 	}
 	pc.WatermarkEventDate = date
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM initial_load WHERE finished_at IS NULL)`).Scan(&pc.InitialLoadRunning); err != nil {
+	var il InitialLoadProgress
+	err = q.QueryRow(ctx, `SELECT run_id, published, total, started_at FROM initial_load
+		WHERE finished_at IS NULL ORDER BY run_id DESC LIMIT 1`).Scan(&il.RunID, &il.Published, &il.Total, &il.StartedAt)
+	switch {
+	case err == nil:
+		pc.InitialLoadRunning, pc.InitialLoad = true, &il
+	case !errors.Is(err, pgx.ErrNoRows):
 		return pc, fmt.Errorf("count initial load: %w", err)
 	}
 	for _, table := range []string{"event_by_corp_filing", "corp_history_log"} {

@@ -86,10 +86,10 @@ type DeliveryClaim struct {
 	Hashes  []string
 	Claimer string
 	Lease   time.Duration
-	// RetryRejectedBefore, when set, first makes the N rows among Hashes
-	// that were rejected before that instant outstanding again (an
-	// operator's retry_rejected bundle; rows rejected while this bundle
-	// was being handled are not retried twice).
+	// RetryRejectedBefore, when set, first makes the N and D rows among
+	// Hashes that failed before that instant outstanding again (an
+	// operator's retry_rejected bundle; rows that failed while this
+	// bundle was being handled are not retried twice).
 	RetryRejectedBefore time.Time
 }
 
@@ -109,13 +109,8 @@ type ClaimedRow struct {
 // locked in record_id order, so concurrent claims never deadlock.
 func ClaimDelivery(ctx context.Context, db DeliveryDB, c DeliveryClaim) ([]ClaimedRow, error) {
 	if !c.RetryRejectedBefore.IsZero() {
-		if _, err := db.Exec(ctx, `
-			UPDATE credential_log
-			SET process_success = NULL, process_date = NULL, attempts = 0, claimed_by = NULL, claimed_until = NULL
-			WHERE credential_hash = ANY($1) AND process_success = 'N'
-			  AND process_date < ($2::timestamptz AT TIME ZONE current_setting('TimeZone'))`,
-			c.Hashes, c.RetryRejectedBefore); err != nil {
-			return nil, fmt.Errorf("claim: reset rejected rows: %w", err)
+		if _, err := ResetForRetry(ctx, db, c.Hashes, c.RetryRejectedBefore); err != nil {
+			return nil, fmt.Errorf("claim: %w", err)
 		}
 	}
 	var out []ClaimedRow

@@ -154,3 +154,66 @@ ORDER BY 1 LIMIT $2`, after, limit)
 	}
 	return list, nil
 }
+
+// DiscoverEventDate returns the timestamp of event eventID (naive BC
+// local); ok is false when the registry has no such event. Adoption uses it
+// for the original's 8bc273a watermark, which recorded only the id.
+func DiscoverEventDate(ctx context.Context, q DiscoverQuerier, eventID int64) (ts time.Time, ok bool, err error) {
+	err = q.QueryRow(ctx, `SELECT max(event_timestmp) FROM bc_registries.event WHERE event_id = $1 HAVING count(*) > 0`, eventID).Scan(&ts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read event %d: %w", eventID, err)
+	}
+	return ts, true, nil
+}
+
+// Backlog is how far the registry is ahead of a watermark.
+type Backlog struct {
+	// Events counts the events after the watermark (by timestamp, then
+	// id) and not after now.
+	Events int64
+	// Newest is the newest of them (HasNewer is false when there is
+	// none).
+	Newest   DiscoveredEvent
+	HasNewer bool
+}
+
+// DiscoverBacklog counts the events after the watermark (afterDate,
+// afterID) up to now (naive BC local) and finds the newest: what the
+// poller has not passed yet.
+func DiscoverBacklog(ctx context.Context, q DiscoverQuerier, afterDate time.Time, afterID int64, now time.Time) (Backlog, error) {
+	var b Backlog
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM bc_registries.event
+WHERE (event_timestmp, event_id) > ($1, $2) AND event_timestmp <= $3 AND event_id IS NOT NULL`, afterDate, afterID, now).Scan(&b.Events); err != nil {
+		return b, fmt.Errorf("count events after the watermark: %w", err)
+	}
+	if b.Events == 0 {
+		return b, nil
+	}
+	newest, ok, err := DiscoverNewestEvent(ctx, q, now)
+	if err != nil {
+		return b, err
+	}
+	b.Newest, b.HasNewer = newest, ok
+	return b, nil
+}
+
+// DiscoverKnownCorps returns which of corpNums the registry has a
+// corporation row for.
+func DiscoverKnownCorps(ctx context.Context, q DiscoverQuerier, corpNums []string) (map[string]bool, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT corp_num FROM bc_registries.corporation WHERE corp_num = ANY($1)`, corpNums)
+	if err != nil {
+		return nil, fmt.Errorf("look up corporations: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up corporations: %w", err)
+	}
+	out := make(map[string]bool, len(list))
+	for _, c := range list {
+		out[c] = true
+	}
+	return out, nil
+}

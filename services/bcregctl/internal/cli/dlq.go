@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -26,6 +27,25 @@ type dlqConfig struct {
 	bus.Backoff
 }
 
+// dlqFlags are the flags every dlq subcommand takes.
+type dlqFlags struct {
+	stage, corp, reason *string
+	limit               *int
+	asJSON, yes         *bool
+}
+
+func newDLQFlags(e *env, sub string) (*flag.FlagSet, dlqFlags) {
+	fs := newFlags(e, "dlq "+sub, "[--stage S] [--corp C] [--reason TEXT] [SEQ...]", "BCREG_NATS_URL, BCREG_EVENT_DB_URL")
+	return fs, dlqFlags{
+		stage:  fs.String("stage", "", "only dead letters of this stage: builder, poster or mover"),
+		corp:   fs.String("corp", "", "only dead letters of this corporation"),
+		reason: fs.String("reason", "", "only dead letters whose reason contains this text"),
+		limit:  fs.Int("limit", 0, "list at most N (0: all)"),
+		asJSON: fs.Bool("json", false, "list as JSON"),
+		yes:    fs.Bool("yes", false, "confirm purge"),
+	}
+}
+
 func runDLQ(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(e.stderr, "usage: bcregctl dlq list|show|requeue|purge [flags]\n\n"+
@@ -33,20 +53,17 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 			"  show    SEQ\n"+
 			"  requeue [--stage S] [--corp C] [--reason TEXT] [SEQ...]   publish back to the original stream, then remove\n"+
 			"  purge   [--stage S] [--corp C] [--reason TEXT] [SEQ...] --yes\n\n"+
-			"settings: BCREG_NATS_URL, BCREG_EVENT_DB_URL (requeue and purge are recorded in operator_action)")
+			"settings: BCREG_NATS_URL, BCREG_EVENT_DB_URL (requeue and purge are recorded in operator_action)\n\nflags:")
+		fs, _ := newDLQFlags(e, "")
+		fs.PrintDefaults()
 		if len(args) == 0 {
 			return fmt.Errorf("%w: name a subcommand", errUsage)
 		}
 		return nil
 	}
 	sub, rest := args[0], args[1:]
-	fs := newFlags(e, "dlq "+sub, "[--stage S] [--corp C] [--reason TEXT] [SEQ...]", "BCREG_NATS_URL, BCREG_EVENT_DB_URL")
-	stage := fs.String("stage", "", "only dead letters of this stage: builder, poster or mover")
-	corp := fs.String("corp", "", "only dead letters of this corporation")
-	reason := fs.String("reason", "", "only dead letters whose reason contains this text")
-	limit := fs.Int("limit", 0, "list at most N (0: all)")
-	asJSON := fs.Bool("json", false, "list as JSON")
-	yes := fs.Bool("yes", false, "confirm purge")
+	fs, fl := newDLQFlags(e, sub)
+	stage, corp, reason, limit, asJSON, yes := fl.stage, fl.corp, fl.reason, fl.limit, fl.asJSON, fl.yes
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}

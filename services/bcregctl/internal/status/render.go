@@ -3,6 +3,9 @@ package status
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
+	"time"
 )
 
 // Line renders the report as one compact line for a live display.
@@ -19,36 +22,104 @@ func (r Report) Line() string {
 	return s
 }
 
-// Render writes the report as a table for a terminal.
+const localLayout = "2006-01-02 15:04:05"
+
+// Render writes the report as one screen for a terminal: per stage, what
+// the original's report showed and what JetStream adds.
 func (r Report) Render(w io.Writer) {
 	fmt.Fprintf(w, "bcreg-events status at %s\n\n", r.At.Format("2006-01-02 15:04:05Z"))
+	if s := r.Source; s != nil {
+		switch {
+		case !s.Read:
+			fmt.Fprintf(w, "%-21s not read (%s)\n", "registry", s.Error)
+		case s.NewestEventDate == nil:
+			fmt.Fprintf(w, "%-21s no events yet\n", "registry")
+		default:
+			fmt.Fprintf(w, "%-21s newest event %d at %s (BC local): %d events after the watermark, %s ahead\n", "registry",
+				s.NewestEventID, s.NewestEventDate.Format(localLayout), s.EventsBehind, duration(s.SecondsBehind))
+		}
+	}
 	wm := "none (initial load not done)"
 	if r.EventDB.WatermarkEventID > 0 && r.EventDB.WatermarkEventDate != nil {
-		wm = fmt.Sprintf("event %d at %s (BC local)", r.EventDB.WatermarkEventID, r.EventDB.WatermarkEventDate.Format("2006-01-02 15:04:05"))
+		wm = fmt.Sprintf("event %d at %s (BC local)", r.EventDB.WatermarkEventID, r.EventDB.WatermarkEventDate.Format(localLayout))
 	}
-	fmt.Fprintf(w, "watermark           %s", wm)
-	if r.EventDB.InitialLoadRunning {
+	fmt.Fprintf(w, "%-21s %s", "watermark", wm)
+	if il := r.EventDB.InitialLoad; il != nil {
+		fmt.Fprintf(w, "  [initial load running: %d of %d corporations published]", il.Published, il.Total)
+	} else if r.EventDB.InitialLoadRunning {
 		fmt.Fprint(w, "  [initial load running]")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "BCREG_EVENTS        %d pending, %d in flight, %d redelivered\n", r.Events.Pending, r.Events.InFlight, r.Events.Redelivered)
+	stream := func(name, consumer string, s Stream) {
+		fmt.Fprintf(w, "%-21s %d pending, %d in flight, %d redelivered, %d waiting pulls (%s)\n", name, s.Pending, s.InFlight, s.Redelivered, s.Waiting, consumer)
+	}
+	stream("BCREG_EVENTS", "credential-builder", r.Events)
 	for _, t := range []string{"event_by_corp_filing", "corp_history_log"} {
 		c := r.EventDB.Tables[t]
-		fmt.Fprintf(w, "%-19s %d processed, %d outstanding, %d failed (N), %d skipped (S)\n", t, c.Processed, c.Outstanding, c.Failed, c.Skipped)
+		fmt.Fprintf(w, "%-21s %d processed, %d outstanding, %d failed (N), %d skipped (S)\n", t, c.Processed, c.Outstanding, c.Failed, c.Skipped)
 	}
 	cl := r.EventDB.Tables["credential_log"]
-	fmt.Fprintf(w, "credential_log      %d processed, %d outstanding (%d unpublished), %d waiting, %d failed (N), %d dead-lettered (D), %d held (A)\n",
-		cl.Processed, cl.Outstanding, cl.Unpublished, cl.Waiting, cl.Failed, cl.DeadLetter, cl.Held)
-	fmt.Fprintf(w, "BCREG_CREDS         %d pending, %d in flight, %d redelivered\n", r.Creds.Pending, r.Creds.InFlight, r.Creds.Redelivered)
-	fmt.Fprintf(w, "BCREG_DLQ           %d dead letters", r.DLQ.Total)
-	for stage, n := range r.DLQ.ByStage {
-		fmt.Fprintf(w, ", %s: %d", stage, n)
+	fmt.Fprintf(w, "%-21s %d processed, %d outstanding (%d unpublished), %d waiting, %d failed (N), %d dead-lettered (D), %d held (A)\n",
+		"credential_log", cl.Processed, cl.Outstanding, cl.Unpublished, cl.Waiting, cl.Failed, cl.DeadLetter, cl.Held)
+	stream("BCREG_CREDS", "poster", r.Creds)
+	fmt.Fprintf(w, "%-21s %d dead letters", "BCREG_DLQ", r.DLQ.Total)
+	stages := make([]string, 0, len(r.DLQ.ByStage))
+	for s := range r.DLQ.ByStage {
+		stages = append(stages, s)
 	}
-	if r.DLQ.Oldest != nil {
-		fmt.Fprintf(w, " (oldest %s)", r.DLQ.Oldest.Format("2006-01-02 15:04:05Z"))
+	sort.Strings(stages)
+	for i, s := range stages {
+		sep := ", "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(w, "%s%s %d", sep, s, r.DLQ.ByStage[s])
+		if t, ok := r.DLQ.OldestByStage[s]; ok {
+			fmt.Fprintf(w, " (oldest %s)", t.UTC().Format("2006-01-02 15:04Z"))
+		}
+	}
+	fmt.Fprintln(w)
+	tp := r.Throughput
+	per := make([]string, len(tp.PostedPerMinute))
+	for i, n := range tp.PostedPerMinute {
+		per[i] = fmt.Sprint(n)
+	}
+	fmt.Fprintf(w, "%-21s %.1f credentials/min over the last %d min [%s, newest first]; backlog %d", "posting",
+		tp.PerMinute, tp.WindowMinutes, strings.Join(per, " "), tp.Backlog)
+	switch {
+	case tp.ETASeconds != nil:
+		fmt.Fprintf(w, ", done in about %s", duration(*tp.ETASeconds))
+	case tp.Backlog > 0:
+		fmt.Fprint(w, ", nothing posted lately (no ETA)")
 	}
 	fmt.Fprintln(w)
 	if r.Received != nil {
-		fmt.Fprintf(w, "agent               %d credentials received\n", *r.Received)
+		fmt.Fprintf(w, "%-21s %d credentials received\n", "agent", *r.Received)
+	}
+	if len(r.RecentErrors) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nmost recent errors (%d):\n", len(r.RecentErrors))
+	for _, e := range r.RecentErrors {
+		what := e.Table
+		if e.CredentialHash != "" {
+			what = fmt.Sprintf("%s %s %.12s", e.Table, e.CredentialType, e.CredentialHash)
+		}
+		fmt.Fprintf(w, "  %s  %s  %-10s %s  %s\n", e.At.UTC().Format("2006-01-02 15:04:05Z"), e.Status, e.CorpNum, what, e.Message)
+	}
+}
+
+// duration formats seconds for a person: 45s, 12m30s, 3h05m, 2d4h.
+func duration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return d.String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
 }

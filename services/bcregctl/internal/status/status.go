@@ -1,124 +1,187 @@
-// Package status gathers the pipeline's figures from the event database and
-// JetStream into one report (what the original's status script printed, plus
-// the streams' lag and the dead letters), renders it for a terminal or as
-// JSON, and says when the backlog is empty. `bcregctl status`, the `make run`
-// launcher and the console all use this code.
+// Package status gathers the pipeline's figures from the event database,
+// JetStream and (when it can be read) the registry into one report: what
+// the original's status script printed (processed, outstanding and failed
+// rows per work table, the 20 most recent errors) plus the streams' lag,
+// the dead letters, the registry's lead over the watermark and the posting
+// rate with an ETA. It renders the report for a terminal or as JSON, and
+// says when the backlog is empty. `bcregctl status`, the `make run`
+// launcher and the console all use this code. Every read is a SELECT, so a
+// read-only role on the event database suffices.
 package status
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
 // Stream is a work stream and its consumer as the operator sees them.
-type Stream struct {
-	Messages    uint64 `json:"messages"`
-	Pending     uint64 `json:"pending"`     // not yet delivered to a consumer
-	InFlight    int    `json:"in_flight"`   // delivered, not yet acked
-	Redelivered int    `json:"redelivered"` // delivered more than once, not yet acked
-	Waiting     int    `json:"waiting_pulls"`
-}
+type Stream = bus.StageState
 
 // DLQ summarises the dead-letter stream.
-type DLQ struct {
-	Total   uint64            `json:"total"`
-	ByStage map[string]uint64 `json:"by_stage"`
-	Oldest  *time.Time        `json:"oldest,omitempty"`
+type DLQ = bus.DLQState
+
+// Source is the registry's lead over the watermark.
+type Source struct {
+	// Read is false when the registry could not be read (Error says why).
+	Read  bool   `json:"read"`
+	Error string `json:"error,omitempty"`
+	// NewestEventID and NewestEventDate are the registry's newest event
+	// not in the future (naive BC local time).
+	NewestEventID   int64      `json:"newest_event_id,omitempty"`
+	NewestEventDate *time.Time `json:"newest_event_date,omitempty"`
+	// EventsBehind counts the events after the watermark; SecondsBehind
+	// is how much newer the newest of them is.
+	EventsBehind  int64   `json:"events_behind"`
+	SecondsBehind float64 `json:"seconds_behind"`
+}
+
+// Throughput is the posting rate and what it means for the backlog.
+type Throughput struct {
+	WindowMinutes int `json:"window_minutes"`
+	// PostedPerMinute are the credentials the agent answered (Y or N) per
+	// minute, the last 60 seconds first.
+	PostedPerMinute []int64 `json:"posted_per_minute"`
+	// PerMinute is their average over the window.
+	PerMinute float64 `json:"per_minute"`
+	// Backlog is the outstanding credentials; ETASeconds the time to post
+	// them at PerMinute (absent while nothing is being posted).
+	Backlog    int64    `json:"backlog"`
+	ETASeconds *float64 `json:"eta_seconds,omitempty"`
 }
 
 // Report is one snapshot of the pipeline.
 type Report struct {
-	At       time.Time              `json:"at"`
-	EventDB  eventdb.PipelineCounts `json:"event_db"`
-	Events   Stream                 `json:"events_stream"`
-	Creds    Stream                 `json:"creds_stream"`
-	DLQ      DLQ                    `json:"dlq"`
-	Received *int64                 `json:"agent_received,omitempty"`
+	At           time.Time              `json:"at"`
+	Source       *Source                `json:"source,omitempty"`
+	EventDB      eventdb.PipelineCounts `json:"event_db"`
+	Events       Stream                 `json:"events_stream"`
+	Creds        Stream                 `json:"creds_stream"`
+	DLQ          DLQ                    `json:"dlq"`
+	Throughput   Throughput             `json:"throughput"`
+	RecentErrors []eventdb.RecentError  `json:"recent_errors"`
+	Received     *int64                 `json:"agent_received,omitempty"`
 }
 
-// rowQuerier is a pool, connection or transaction; read-only rights suffice.
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+// Inputs say where to read.
+type Inputs struct {
+	EventDB eventdb.Querier
+	// JS is JetStream; nil gives database figures only.
+	JS jetstream.JetStream
+	// Source is the registry; nil leaves Report.Source out, unless
+	// SourceErr says why it could not be opened.
+	Source    source.DiscoverQuerier
+	SourceErr error
+	// Now returns the BC local wall clock (default: the clock).
+	Now func() time.Time
+	// Errors is how many recent errors to list (default 20, as the
+	// original's report); Window how many minutes the rate covers
+	// (default 10).
+	Errors, Window int
 }
 
-// Collect reads the figures. js may be nil (database figures only).
-func Collect(ctx context.Context, db rowQuerier, js jetstream.JetStream) (Report, error) {
+// Collect reads the figures of the event database and, when js is not nil,
+// of JetStream.
+func Collect(ctx context.Context, db eventdb.Querier, js jetstream.JetStream) (Report, error) {
+	return CollectWith(ctx, Inputs{EventDB: db, JS: js})
+}
+
+// CollectWith reads the figures from the inputs given.
+func CollectWith(ctx context.Context, in Inputs) (Report, error) {
+	if in.Now == nil {
+		in.Now = func() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+	}
+	if in.Errors <= 0 {
+		in.Errors = 20
+	}
+	if in.Window <= 0 {
+		in.Window = 10
+	}
 	r := Report{At: time.Now().UTC()}
 	var err error
-	if r.EventDB, err = eventdb.Counts(ctx, db); err != nil {
+	if r.EventDB, err = eventdb.Counts(ctx, in.EventDB); err != nil {
 		return r, err
 	}
-	if js == nil {
+	perMinute, err := eventdb.PostedPerMinute(ctx, in.EventDB, in.Window)
+	if err != nil {
+		return r, err
+	}
+	r.Throughput = throughput(perMinute, r.EventDB.Tables["credential_log"].Outstanding)
+	if r.RecentErrors, err = eventdb.RecentErrors(ctx, in.EventDB, in.Errors); err != nil {
+		return r, err
+	}
+	switch {
+	case in.Source != nil:
+		r.Source = readSource(ctx, in.Source, r.EventDB, in.Now())
+	case in.SourceErr != nil:
+		r.Source = &Source{Error: in.SourceErr.Error()}
+	}
+	if in.JS == nil {
 		return r, nil
 	}
-	if r.Events, err = streamStage(ctx, js, bus.StreamEvents, bus.ConsumerBuilder); err != nil {
+	if r.Events, err = bus.ReadStage(ctx, in.JS, bus.StreamEvents, bus.ConsumerBuilder); err != nil {
 		return r, err
 	}
-	if r.Creds, err = streamStage(ctx, js, bus.StreamCreds, bus.ConsumerPoster); err != nil {
+	if r.Creds, err = bus.ReadStage(ctx, in.JS, bus.StreamCreds, bus.ConsumerPoster); err != nil {
 		return r, err
 	}
-	r.DLQ, err = dlq(ctx, js)
+	r.DLQ, err = bus.ReadDLQ(ctx, in.JS)
 	return r, err
 }
 
-func streamStage(ctx context.Context, js jetstream.JetStream, stream, consumer string) (Stream, error) {
-	var s Stream
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		return s, fmt.Errorf("status: stream %s: %w", stream, err)
+func throughput(perMinute []int64, backlog int64) Throughput {
+	t := Throughput{WindowMinutes: len(perMinute), PostedPerMinute: perMinute, Backlog: backlog}
+	var sum int64
+	for _, n := range perMinute {
+		sum += n
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return s, fmt.Errorf("status: stream %s: %w", stream, err)
+	if len(perMinute) > 0 {
+		t.PerMinute = float64(sum) / float64(len(perMinute))
 	}
-	s.Messages = info.State.Msgs
-	c, err := st.Consumer(ctx, consumer)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		s.Pending = info.State.Msgs
-		return s, nil
+	if t.PerMinute > 0 {
+		eta := float64(backlog) / t.PerMinute * 60
+		t.ETASeconds = &eta
 	}
-	if err != nil {
-		return s, fmt.Errorf("status: consumer %s: %w", consumer, err)
-	}
-	ci, err := c.Info(ctx)
-	if err != nil {
-		return s, fmt.Errorf("status: consumer %s: %w", consumer, err)
-	}
-	s.Pending, s.InFlight, s.Redelivered, s.Waiting = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting
-	return s, nil
+	return t
 }
 
-func dlq(ctx context.Context, js jetstream.JetStream) (DLQ, error) {
-	d := DLQ{ByStage: map[string]uint64{}}
-	st, err := js.Stream(ctx, bus.StreamDLQ)
+// readSource compares the registry's newest event with the watermark; an
+// unreadable registry is reported, not fatal (the registry is optional).
+func readSource(ctx context.Context, q source.DiscoverQuerier, pc eventdb.PipelineCounts, now time.Time) *Source {
+	s := &Source{}
+	newest, ok, err := source.DiscoverNewestEvent(ctx, q, now)
 	if err != nil {
-		return d, fmt.Errorf("status: stream %s: %w", bus.StreamDLQ, err)
+		s.Error = err.Error()
+		return s
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(bus.DLQPrefix+".>"))
+	s.Read = true
+	if !ok {
+		return s
+	}
+	s.NewestEventID = newest.EventID
+	d := newest.Timestamp
+	s.NewestEventDate = &d
+	wmDate, wmID := messages.ZeroLocal.Time, int64(0)
+	if pc.WatermarkEventID > 0 && pc.WatermarkEventDate != nil {
+		wmDate, wmID = *pc.WatermarkEventDate, pc.WatermarkEventID
+	}
+	b, err := source.DiscoverBacklog(ctx, q, wmDate, wmID, now)
 	if err != nil {
-		return d, fmt.Errorf("status: stream %s: %w", bus.StreamDLQ, err)
+		s.Read, s.Error = false, err.Error()
+		return s
 	}
-	d.Total = info.State.Msgs
-	for subj, n := range info.State.Subjects {
-		parts := strings.Split(subj, ".")
-		if len(parts) > 2 {
-			d.ByStage[parts[2]] += n
-		}
+	s.EventsBehind = b.Events
+	if b.HasNewer && wmID > 0 {
+		s.SecondsBehind = b.Newest.Timestamp.Sub(wmDate).Seconds()
 	}
-	if d.Total > 0 {
-		t := info.State.FirstTime
-		d.Oldest = &t
-	}
-	return d, nil
+	return s
 }
 
 // Idle reports whether nothing is left to do: no initial load running,

@@ -31,5 +31,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Unpublished, due, outstanding credentials at the last sweep."}),
 	}
 	reg.MustRegister(m.messages, m.duration, m.batchSize, m.stored, m.bundles, m.backlog)
+	// Every label value at zero from the start, so rate() and the
+	// dashboards see the series before the first occurrence.
+	for _, o := range []string{"done", "skipped", "failed", "retry", "invalid"} {
+		m.messages.WithLabelValues(o)
+	}
+	for _, by := range []string{"batch", "sweep"} {
+		m.bundles.WithLabelValues(by)
+	}
 	return m
 }

@@ -95,12 +95,6 @@ func pollMsgID(system, corpNum string, eventIDs []int64) string {
 	return system + ":" + corpNum + ":" + hex.EncodeToString(sum[:])
 }
 
-// initMsgID is the message id of an initial-load CorpEvent: one per
-// corporation per run, so a resumed run re-publishes nothing twice.
-func initMsgID(system, corpNum string, runID int64) string {
-	return fmt.Sprintf("init:%s:%s:%d", system, corpNum, runID)
-}
-
 // futureMsgID is the message id of a future-dated re-queue.
 func futureMsgID(system, corpNum string, dueEventID int64) string {
 	return fmt.Sprintf("future:%s:%s:%d", system, corpNum, dueEventID)

@@ -77,7 +77,8 @@ func (e *env) config(mods ...func(*Config)) Config {
 		EventDB:  config.EventDB{URL: config.URL(e.edbURL)},
 		SourceDB: config.SourceDB{URL: config.URL(e.srcURL)},
 		Poll: Poll{Interval: 100 * time.Millisecond, LookBack: 10 * time.Minute, InitialLoad: InitialLoadAuto,
-			LoadPage: 10, LockRetry: 50 * time.Millisecond, WarnCorps: 10000, ErrorCorps: 100000, PublishTimeout: time.Second},
+			LoadPage: 10, LockRetry: 50 * time.Millisecond, WarnCorps: 10000, ErrorCorps: 100000, PublishTimeout: time.Second,
+			PruneInterval: time.Hour},
 	}
 	for _, m := range mods {
 		m(&cfg)
@@ -281,4 +282,10 @@ func sorted(s []string) []string {
 	c := slices.Clone(s)
 	slices.Sort(c)
 	return c
+}
+
+// initMsgID is the message id of an initial-load CorpEvent (package
+// initload makes them).
+func initMsgID(system, corpNum string, runID int64) string {
+	return messages.InitialLoadMsgID(system, corpNum, runID)
 }

@@ -34,10 +34,10 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 				s.log.Warn("future re-queue without a corporation number skipped", zap.Int64("record_id", f.RecordID))
 				continue
 			}
-			o, err := corpEvent(f.CorpNum, futureMsgID(system, f.CorpNum, f.EventID),
-				messages.EventRef{EventID: f.FirstEventID, Date: messages.NewLocalTime(f.FirstEventDate)},
-				messages.EventRef{EventID: f.EventID, Date: messages.NewLocalTime(f.DueAt)},
-				messages.ReasonFutureDated, detected)
+			o, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: f.CorpNum,
+				Prev:   messages.EventRef{EventID: f.FirstEventID, Date: messages.NewLocalTime(f.FirstEventDate)},
+				Last:   messages.EventRef{EventID: f.EventID, Date: messages.NewLocalTime(f.DueAt)},
+				Reason: messages.ReasonFutureDated, DetectedAt: detected}, futureMsgID(system, f.CorpNum, f.EventID))
 			if err != nil {
 				return err
 			}

@@ -36,5 +36,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "1 while this replica holds the poller lock."}),
 	}
 	reg.MustRegister(m.polls, m.corps, m.newEvents, m.published, m.stalls, m.duration, m.lag, m.active)
+	// Every label value at zero from the start, so rate() and the
+	// dashboards see the series before the first occurrence.
+	for _, r := range []string{"ok", "quiet", "refused", "error"} {
+		m.polls.WithLabelValues(r)
+	}
+	for _, r := range []string{"event", "initial-load", "future-dated"} {
+		m.published.WithLabelValues(r)
+	}
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
+	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
@@ -43,6 +44,7 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 		s.refused.Store(&err)
 		s.m.polls.WithLabelValues("refused").Inc()
 		s.log.Error("watermark refused", zap.Error(err))
+		s.report(ctx, alert.KeyWatermarkRefused, alert.Error, "event-poller: "+err.Error())
 		if s.cfg.Once {
 			return err
 		}
@@ -68,8 +70,10 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 	switch n := len(found.corps); {
 	case n > s.cfg.ErrorCorps:
 		log.Error("poll found an unusually large number of corporations; proceeding", zap.Int("corporations", n), zap.Int("threshold", s.cfg.ErrorCorps))
+		s.report(ctx, alert.KeyPollSize, alert.Error, fmt.Sprintf("event-poller: one poll found %d corporations (more than %d); proceeding", n, s.cfg.ErrorCorps))
 	case n > s.cfg.WarnCorps:
 		log.Warn("poll found a large number of corporations; proceeding", zap.Int("corporations", n), zap.Int("threshold", s.cfg.WarnCorps))
+		s.report(ctx, alert.KeyPollSize, alert.Warning, fmt.Sprintf("event-poller: one poll found %d corporations (more than %d); proceeding", n, s.cfg.WarnCorps))
 	}
 
 	prev := messages.EventRef{EventID: wm.EventID, Date: messages.NewLocalTime(from)}
@@ -77,7 +81,8 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 	detected := time.Now().UTC()
 	out := make([]bus.Outgoing, 0, len(found.corps))
 	for _, a := range found.corps {
-		o, err := corpEvent(a.CorpNum, pollMsgID(system, a.CorpNum, a.EventIDs), prev, last, messages.ReasonEvent, detected)
+		o, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: a.CorpNum, Prev: prev, Last: last,
+			Reason: messages.ReasonEvent, DetectedAt: detected}, pollMsgID(system, a.CorpNum, a.EventIDs))
 		if err != nil {
 			return err
 		}
@@ -172,59 +177,6 @@ func maxWatermark(a, b eventdb.Watermark) eventdb.Watermark {
 		return b
 	}
 	return a
-}
-
-// corpEvent encodes one CorpEvent for publishing.
-func corpEvent(corpNum, msgID string, prev, last messages.EventRef, reason string, detected time.Time) (bus.Outgoing, error) {
-	data, err := messages.Encode(messages.CorpEvent{V: messages.Version, System: system, CorpNum: corpNum,
-		Prev: prev, Last: last, Reason: reason, DetectedAt: detected})
-	if err != nil {
-		return bus.Outgoing{}, err
-	}
-	return bus.Outgoing{Subject: bus.EventSubject(system, corpNum), MsgID: msgID, CorpNum: corpNum, Data: data}, nil
-}
-
-// publishChunk is how many messages one asynchronous publish round holds:
-// below the connection's async limit, so publishing never stalls on it.
-const publishChunk = 500
-
-// publish stores every message in BCREG_EVENTS, waiting for each PubAck.
-// A full stream (DiscardNew) or an unreachable server is retried, with a
-// warning per PublishTimeout, until it succeeds or ctx ends: nothing is
-// skipped, and the caller moves no watermark before it returns nil.
-func (s *service) publish(ctx context.Context, msgs []bus.Outgoing) error {
-	for startIdx := 0; startIdx < len(msgs); startIdx += publishChunk {
-		pending := msgs[startIdx:min(startIdx+publishChunk, len(msgs))]
-		for attempt := 1; len(pending) > 0; attempt++ {
-			actx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
-			errs := bus.PublishAll(actx, s.js, pending, s.cfg.Backoff)
-			timedOut := actx.Err() != nil
-			cancel()
-			var failed []bus.Outgoing
-			var lastErr error
-			for i, err := range errs {
-				if err != nil {
-					failed = append(failed, pending[i])
-					lastErr = err
-				}
-			}
-			pending = failed
-			if len(pending) == 0 {
-				break
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("publish: %w", ctx.Err())
-			}
-			if !timedOut {
-				// An answer that is not "full": a misconfiguration.
-				return fmt.Errorf("publish %d CorpEvents: %w", len(pending), lastErr)
-			}
-			s.m.stalls.Inc()
-			s.log.Warn("BCREG_EVENTS did not accept the CorpEvents in time (stream full or NATS unreachable); backing off and retrying",
-				zap.Int("waiting", len(pending)), zap.Int("attempt", attempt), zap.Error(lastErr))
-		}
-	}
-	return nil
 }
 
 // afterPublish runs the test hook.

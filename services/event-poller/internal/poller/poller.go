@@ -8,6 +8,12 @@
 // watermark minus the look-back, then the future-dated re-queues that have
 // come due. Every write to the event database goes through the lock's own
 // connection, so a poller that lost its lock cannot move the watermark.
+//
+// While it holds the lock the poller is also the pipeline's one alerting
+// owner (package alert: thresholds evaluated every BCREG_ALERT_INTERVAL,
+// failed polls reported, posted to BCREG_WEBHOOK_URL) and prunes
+// corp_history_log when BCREG_HISTORY_RETENTION is set; a standby does
+// neither, so two replicas send one alert, not two.
 package poller
 
 import (
@@ -21,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
@@ -39,6 +46,7 @@ type Config struct {
 	config.EventDB
 	config.SourceDB
 	Poll
+	alert.Config
 
 	// Once runs one cycle and exits (the --once flag, for cron-style runs).
 	Once bool `ignored:"true"`
@@ -69,6 +77,11 @@ type Poll struct {
 	// PublishTimeout bounds one publishing attempt; a full stream or an
 	// unreachable NATS is retried after it, for as long as it takes.
 	PublishTimeout time.Duration `envconfig:"POLL_PUBLISH_TIMEOUT" default:"30s"`
+	// HistoryRetention, when set, makes the active poller delete
+	// corp_history_log snapshots older than this every PruneInterval,
+	// keeping each corporation's latest (0: keep everything).
+	HistoryRetention time.Duration `envconfig:"HISTORY_RETENTION" default:"0"`
+	PruneInterval    time.Duration `envconfig:"PRUNE_INTERVAL" default:"1h"`
 }
 
 // Validate checks the poller's settings.
@@ -94,6 +107,12 @@ func (p Poll) Validate() error {
 	}
 	if p.PublishTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("BCREG_POLL_PUBLISH_TIMEOUT=%v: want at least 1s", p.PublishTimeout))
+	}
+	if p.HistoryRetention < 0 {
+		errs = append(errs, fmt.Errorf("BCREG_HISTORY_RETENTION=%v: must not be negative (0 keeps everything)", p.HistoryRetention))
+	}
+	if p.PruneInterval < time.Second {
+		errs = append(errs, fmt.Errorf("BCREG_PRUNE_INTERVAL=%v: want at least 1s", p.PruneInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -150,11 +169,15 @@ type service struct {
 	m     *metrics
 	// refused holds the reason the last poll was refused, for /readyz.
 	refused atomic.Pointer[error]
+	// alerts are the alerting series; monitor is the alert monitor while
+	// this replica is active (nil on a standby).
+	alerts  *alert.Metrics
+	monitor atomic.Pointer[alert.Monitor]
 }
 
 func newService(cfg Config, deps daemon.Deps, h hooks) *service {
 	s := &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB, src: deps.SourceDB, hooks: h,
-		m: newMetrics(deps.Health.Registry())}
+		m: newMetrics(deps.Health.Registry()), alerts: alert.NewMetrics(deps.Health.Registry())}
 	deps.Health.AddCheck("watermark", func(context.Context) error {
 		if p := s.refused.Load(); p != nil {
 			return *p
@@ -221,8 +244,12 @@ func (s *service) acquire(ctx context.Context, key int64) (*eventdb.SessionLock,
 	}
 }
 
-// lead runs cycles while the lock is held.
+// lead runs cycles while the lock is held, with the alert monitor and the
+// retention beside them.
 func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
+	stop := s.startOwnerDuties(ctx)
+	defer stop()
+	s.report(ctx, alert.KeyLeader, alert.Info, fmt.Sprintf("event-poller %s is now the active poller", replicaName()))
 	for {
 		if !lock.Alive(ctx) {
 			if ctx.Err() != nil {
@@ -236,6 +263,7 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("poll cycle failed; retrying next interval", zap.Error(err))
+			s.report(ctx, alert.KeyPoll, alert.Error, "event-poller: poll cycle failed (retried every BCREG_POLL_INTERVAL): "+err.Error())
 		}
 		select {
 		case <-ctx.Done():
@@ -277,12 +305,5 @@ func (s *service) start(ctx context.Context, edb *pgxpool.Conn) error {
 	if s.cfg.InitialLoad == InitialLoadSkip {
 		return s.skipLoad(ctx, edb)
 	}
-	run, unfinished, err := eventdb.UnfinishedInitialLoad(ctx, edb, system)
-	if err != nil {
-		return err
-	}
-	if unfinished {
-		return s.initialLoad(ctx, edb, &run)
-	}
-	return s.initialLoad(ctx, edb, nil)
+	return s.initialLoad(ctx, edb)
 }

@@ -106,7 +106,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 		}
 		for _, c := range ib.b.Credentials {
 			row := rows[c.Hash]
-			retry := ib.b.RetryRejected && row.Status == eventdb.DeliveryRejected &&
+			retry := ib.b.RetryRejected && (row.Status == eventdb.DeliveryRejected || row.Status == eventdb.DeliveryDead) &&
 				row.ProcessDate != nil && row.ProcessDate.Before(ib.md.Timestamp)
 			if row.Status != "" && !retry {
 				continue // final (Y, N, D) or held back (A)

@@ -20,7 +20,7 @@ import (
 // HeaderCredentialHash names, in a poster DeadLetter's original headers,
 // the credential that was rejected or given up (the payload is the whole
 // bundle, so a requeue reproduces it).
-const HeaderCredentialHash = "Bcreg-Credential-Hash"
+const HeaderCredentialHash = bus.HeaderCredentialHash
 
 // sendLane sends a lane's requests one after another and stops at the
 // first request that leaves a credential without a final answer: the
@@ -355,17 +355,9 @@ func (w *batch) deadLetter(ctx context.Context, cr *cred, reason string) error {
 	}
 	reason = fmt.Sprintf("credential %s (record %d, %s %s/%s): %s", cr.hash, cr.recordID, cr.c.Type, cr.c.Schema, cr.c.Version, reason)
 	dl := bus.DeadLetterFor(messages.StagePoster, reason, ib.md.NumDelivered, ib.md.Stream, ib.md.Sequence.Stream, ib.msg.Subject(), hdr, ib.msg.Data())
-	data, err := messages.Encode(dl)
-	if err != nil {
-		return err
-	}
 	dctx, cancel := w.dbctx(ctx)
 	defer cancel()
-	_, err = bus.Publish(dctx, p.js, bus.Outgoing{
-		Subject: bus.DLQSubject(messages.StagePoster, ib.b.System, ib.b.CorpNum),
-		MsgID:   fmt.Sprintf("%s:%s", bus.DeadLetterMsgID(ib.md.Stream, ib.md.Sequence.Stream), cr.hash),
-		CorpNum: ib.b.CorpNum, Data: data,
-	}, p.cfg.Backoff)
+	err := bus.PublishDeadLetterPart(dctx, p.js, dl, cr.hash, p.cfg.Backoff)
 	if err != nil {
 		return fmt.Errorf("dead-letter credential %s: %w", cr.hash, err)
 	}

@@ -49,5 +49,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.credentials, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover)
+	// Every label value at zero from the start, so rate() and the alert
+	// rules see the series before the first occurrence.
+	for _, o := range []string{"ok", "transient", "misconfigured"} {
+		m.requests.WithLabelValues(o)
+	}
+	for _, st := range []string{"Y", "N", "D", "retry", "waiting"} {
+		m.credentials.WithLabelValues(st)
+	}
+	for _, k := range []string{"transport", "timeout", "status", "content_type", "shape", "row", "misconfigured"} {
+		m.agentErrors.WithLabelValues(k)
+	}
 	return m
 }

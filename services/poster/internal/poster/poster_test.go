@@ -390,15 +390,17 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 }
 
 // TestRetryRejectedResendsRejectedCredentials: an operator's bundle
-// flagged retry_rejected re-sends its N credentials; without the flag a
-// redelivered bundle leaves them alone.
+// flagged retry_rejected re-sends its N and D credentials; without the
+// flag a redelivered bundle leaves them alone.
 func TestRetryRejectedResendsRejectedCredentials(t *testing.T) {
 	e := newEnv(t, agentsim.Config{})
 	ctx := testenv.Context(t)
-	creds := e.seedBundle("BC0000001", credSpec{}, credSpec{})
-	// Drain the first bundle by hand as if it had been posted: one Y, one N.
-	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET process_success = CASE WHEN credential_hash = $1 THEN 'Y' ELSE 'N' END,
-		process_msg = 'earlier', process_date = LOCALTIMESTAMP - interval '1 minute'`, creds[0].hash); err != nil {
+	creds := e.seedBundle("BC0000001", credSpec{}, credSpec{}, credSpec{})
+	// Drain the first bundle by hand as if it had been posted: one Y, one
+	// N (rejected), one D (given up after its attempts).
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET process_success = CASE credential_hash WHEN $1 THEN 'Y' WHEN $2 THEN 'N' ELSE 'D' END,
+		attempts = CASE WHEN credential_hash = $3 THEN 10 ELSE 0 END,
+		process_msg = 'earlier', process_date = LOCALTIMESTAMP - interval '1 minute'`, creds[0].hash, creds[1].hash, creds[2].hash); err != nil {
 		t.Fatal(err)
 	}
 	b := e.bundleOf("BC0000001", creds)
@@ -409,11 +411,11 @@ func TestRetryRejectedResendsRejectedCredentials(t *testing.T) {
 	e.start(e.config("p1"))
 	waitFor(t, "stream drained", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 	rows := e.rows()
-	if rows[creds[1].hash].Status != "Y" || rows[creds[0].hash].Msg != "earlier" {
+	if rows[creds[1].hash].Status != "Y" || rows[creds[2].hash].Status != "Y" || rows[creds[0].hash].Msg != "earlier" {
 		t.Errorf("rows: %+v", rows)
 	}
-	if _, count := issuedNames(e.received()); count[creds[1].name] != 1 || count[creds[0].name] != 0 {
-		t.Errorf("issued: %v, want only the rejected credential, once", count)
+	if _, count := issuedNames(e.received()); count[creds[1].name] != 1 || count[creds[2].name] != 1 || count[creds[0].name] != 0 {
+		t.Errorf("issued: %v, want only the rejected and the given-up credential, once each", count)
 	}
 }
 

@@ -1,0 +1,105 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StageState is a work stream and its consumer as an operator sees them
+// (jetstream.md §3.1). Reading it is two JetStream API requests: poll it
+// every few seconds at most, never per message.
+type StageState struct {
+	// Messages are stored in the stream: on a work queue, every message
+	// not yet acknowledged.
+	Messages uint64 `json:"messages"`
+	// Pending have not been delivered yet (the backlog).
+	Pending uint64 `json:"pending"`
+	// InFlight are delivered and not yet acknowledged.
+	InFlight int `json:"in_flight"`
+	// Redelivered are in flight and were delivered more than once.
+	Redelivered int `json:"redelivered"`
+	// Waiting is the number of open pull requests (0: nobody consumes).
+	Waiting int `json:"waiting_pulls"`
+}
+
+// ReadStage reads a stream's and its durable consumer's state. A missing
+// consumer counts every message as pending.
+func ReadStage(ctx context.Context, js jetstream.JetStream, stream, consumer string) (StageState, error) {
+	var s StageState
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return s, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return s, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	s.Messages = info.State.Msgs
+	c, err := st.Consumer(ctx, consumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		s.Pending = info.State.Msgs
+		return s, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("consumer %s of %s: %w", consumer, stream, err)
+	}
+	ci, err := c.Info(ctx)
+	if err != nil {
+		return s, fmt.Errorf("consumer %s of %s: %w", consumer, stream, err)
+	}
+	s.Pending, s.InFlight, s.Redelivered, s.Waiting = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting
+	return s, nil
+}
+
+// DLQState summarises BCREG_DLQ.
+type DLQState struct {
+	Total   uint64            `json:"total"`
+	ByStage map[string]uint64 `json:"by_stage"`
+	// Oldest is when the oldest dead letter was stored.
+	Oldest *time.Time `json:"oldest,omitempty"`
+	// OldestByStage is the same per stage.
+	OldestByStage map[string]time.Time `json:"oldest_by_stage,omitempty"`
+}
+
+// ReadDLQ counts the dead letters per stage and finds the oldest of each.
+func ReadDLQ(ctx context.Context, js jetstream.JetStream) (DLQState, error) {
+	d := DLQState{ByStage: map[string]uint64{}, OldestByStage: map[string]time.Time{}}
+	st, err := js.Stream(ctx, StreamDLQ)
+	if err != nil {
+		return d, fmt.Errorf("stream %s: %w", StreamDLQ, err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(DLQPrefix+".>"))
+	if err != nil {
+		return d, fmt.Errorf("stream %s: %w", StreamDLQ, err)
+	}
+	d.Total = info.State.Msgs
+	for subj, n := range info.State.Subjects {
+		parts := strings.Split(subj, ".")
+		if len(parts) > 2 {
+			d.ByStage[parts[2]] += n
+		}
+	}
+	if d.Total == 0 {
+		return d, nil
+	}
+	t := info.State.FirstTime
+	d.Oldest = &t
+	for stage := range d.ByStage {
+		// The first message at or after the stream's first sequence on
+		// the stage's subjects is the stage's oldest.
+		m, err := st.GetMsg(ctx, info.State.FirstSeq, jetstream.WithGetMsgSubject(DLQPrefix+"."+stage+".>"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // purged since the count
+		}
+		if err != nil {
+			return d, fmt.Errorf("oldest %s dead letter: %w", stage, err)
+		}
+		d.OldestByStage[stage] = m.Time
+	}
+	return d, nil
+}

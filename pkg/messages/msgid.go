@@ -1,0 +1,26 @@
+package messages
+
+import (
+	"fmt"
+	"time"
+)
+
+// InitialLoadMsgID is the message id of an initial-load CorpEvent: one per
+// corporation per run, so a resumed run re-publishes nothing twice
+// (architecture.md §3).
+func InitialLoadMsgID(system, corpNum string, runID int64) string {
+	return fmt.Sprintf("init:%s:%s:%d", system, corpNum, runID)
+}
+
+// RequeueMsgID is the message id of an operator's requeue of a
+// corporation: unique per request, so a requeue is never dropped as a
+// duplicate of an earlier one.
+func RequeueMsgID(system, corpNum string, at time.Time) string {
+	return fmt.Sprintf("requeue:%s:%s:%d", system, corpNum, at.UnixNano())
+}
+
+// RangeStart is where the range of an initial load or an operator's
+// requeue starts: event 0 at 0001-01-01T00:00:00 (the whole history; an
+// unchanged corporation then issues nothing, its credentials' hashes being
+// known).
+var RangeStart = EventRef{EventID: 0, Date: ZeroLocal}

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/initload"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source"
+)
+
+func init() {
+	register("adopt", "switch over from the Python pipeline: import its event-processor database (--from URL)", runAdopt)
+}
+
+type adoptConfig struct {
+	config.NATS
+	config.EventDB
+	config.SourceDB
+	bus.Topology
+	bus.Backoff
+	LookBack time.Duration `envconfig:"POLL_LOOKBACK" default:"10m"`
+}
+
+func runAdopt(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "adopt", "--from URL [--watermark-date TIME] [--dry-run] [--force]",
+		"BCREG_EVENT_DB_URL (written), BCREG_SOURCE_DB_URL (the watermark's date and look-back window), BCREG_NATS_URL (corporations the original left queued), BCREG_POLL_LOOKBACK")
+	from := fs.String("from", "", "the original's event-processor database (postgres://user:password@host:port/db)")
+	wmDate := fs.String("watermark-date", "", "the date of the original's watermark event (BC local, 2006-01-02T15:04:05) when its LAST_EVENT has none (8bc273a) and the registry cannot be read")
+	dryRun := fs.Bool("dry-run", false, "inspect the original and say what would be imported; change nothing")
+	force := fs.Bool("force", false, "import into an event database that already has a watermark, credentials or an initial load (known hashes are skipped)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *from == "" || fs.NArg() > 0 {
+		return fmt.Errorf("%w: adopt --from URL (the Python pipeline's event-processor database)", errUsage)
+	}
+	var cfg adoptConfig
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	orig, err := eventdb.Open(ctx, *from, "--from")
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	system := messages.SystemBCReg
+	o, err := eventdb.InspectOriginal(ctx, orig, system)
+	if err != nil {
+		return fmt.Errorf("%w (--from %s)", err, config.RedactURL(*from))
+	}
+	fmt.Fprintf(e.stdout, "original (%s layout): watermark event %d, %d credentials, %d processed work items, %d corporations queued but not processed\n",
+		o.Layout, o.Watermark.EventID, o.Credentials, o.WorkItems, len(o.Queued))
+
+	// The watermark's date: the original's (pre-LEAR), the registry's
+	// record of the event (8bc273a), or the operator's.
+	wm := o.Watermark
+	src, srcErr := openOptional(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	if srcErr == nil {
+		defer src.Close()
+	}
+	switch {
+	case *wmDate != "":
+		t, err := time.Parse("2006-01-02T15:04:05", *wmDate)
+		if err != nil {
+			return fmt.Errorf("%w: --watermark-date %q: want BC local time 2006-01-02T15:04:05", errUsage, *wmDate)
+		}
+		wm.EventDate = t
+	case o.WatermarkDated:
+	case srcErr != nil:
+		return fmt.Errorf("the original's watermark (event %d) has no date and the registry cannot be read (%v): pass --watermark-date", wm.EventID, srcErr)
+	default:
+		ts, ok, err := source.DiscoverEventDate(ctx, src, wm.EventID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("the original's watermark, event %d, is not in the registry (BCREG_SOURCE_DB_URL): pass --watermark-date", wm.EventID)
+		}
+		wm.EventDate = ts
+	}
+	var window []eventdb.SeenEvent
+	if src != nil {
+		if window, err = initload.Window(ctx, src, wm, cfg.LookBack); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stderr, "adopt: the registry cannot be read (%v): the first poll re-publishes the look-back window's corporations (nothing already issued is issued again)\n", srcErr)
+	}
+	profile := "history"
+	if o.Layout == eventdb.Layout8bc273a {
+		profile = "snapshot"
+	}
+	if *dryRun {
+		fmt.Fprintf(e.stdout, "dry run: would import %d credentials and %d work items, set the watermark to event %d at %s, record %d look-back events as seen, and requeue %d corporations: %s\n",
+			o.Credentials, o.WorkItems, wm.EventID, messages.NewLocalTime(wm.EventDate), len(window), len(o.Queued), strings.Join(o.Queued, " "))
+		fmt.Fprintf(e.stdout, "the original generated with the %s profile: set BCREG_PROFILE=%s\n", o.Layout, profile)
+		return nil
+	}
+
+	// Connect to NATS before importing when something must be published
+	// afterwards, so an unreachable server stops the adoption early.
+	var pub func([]string) ([]string, error)
+	if len(o.Queued) > 0 {
+		nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-adopt", e.log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if err := cfg.Topology.Apply(ctx, js); err != nil {
+			return fmt.Errorf("apply JetStream topology on %s: %w", cfg.NATS.URL, err)
+		}
+		last := messages.EventRef{EventID: wm.EventID, Date: messages.NewLocalTime(wm.EventDate)}
+		pub = func(corps []string) ([]string, error) {
+			now := time.Now()
+			msgs, ids := make([]bus.Outgoing, 0, len(corps)), make([]string, 0, len(corps))
+			for i, c := range corps {
+				id := messages.RequeueMsgID(system, c, now.Add(time.Duration(i)))
+				m, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: c, Prev: messages.RangeStart, Last: last,
+					Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}, id)
+				if err != nil {
+					return nil, err
+				}
+				msgs, ids = append(msgs, m), append(ids, id)
+			}
+			return ids, bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: 30 * time.Second, Backoff: cfg.Backoff})
+		}
+	}
+	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := eventdb.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	res, err := eventdb.Adopt(ctx, pool, orig, o, eventdb.AdoptPlan{System: system, Watermark: wm, Window: window, Force: *force,
+		From: config.RedactURL(*from)})
+	if errors.Is(err, eventdb.ErrNotEmpty) {
+		return fmt.Errorf("%w (BCREG_EVENT_DB_URL=%s): adopt into a new event database, or pass --force", err, cfg.EventDB.URL)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "adopted: %d of %d credentials imported (%s), %d of %d work items; watermark event %d at %s (BC local); %d look-back events recorded as seen\n",
+		res.Imported, res.Credentials, statusCounts(res.ByStatus), res.WorkItemsImported, res.WorkItems, wm.EventID,
+		messages.NewLocalTime(wm.EventDate), len(window))
+	if pub != nil {
+		if _, err := pub(res.Queued); err != nil {
+			return fmt.Errorf("adopted, but the %d corporations the original left queued were not requeued (%w): run `bcregctl requeue corp %s`",
+				len(res.Queued), err, strings.Join(res.Queued, " "))
+		}
+		fmt.Fprintf(e.stdout, "requeued the %d corporations the original left queued: %s\n", len(res.Queued), strings.Join(res.Queued, " "))
+	}
+	fmt.Fprintf(e.stdout, "next: set BCREG_PROFILE=%s (the original's generator) and start the services; the first poll continues from the watermark\n", profile)
+	return nil
+}
+
+// statusCounts formats an adoption's credentials by status.
+func statusCounts(by map[string]int64) string {
+	var parts []string
+	for _, s := range []string{"Y", "N", "D", "A", "outstanding"} {
+		if n := by[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", s, n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

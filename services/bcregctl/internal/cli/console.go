@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
+)
+
+func init() {
+	register("console", "operator console in a browser: overview, dead letters, corporation lookup", runConsole)
+}
+
+// consoleConfig is what the console reads; the source database is used
+// only when BCREG_SOURCE_DB_URL is set.
+type consoleConfig struct {
+	config.NATS
+	config.EventDB
+	bus.Backoff
+	Token         config.Secret `envconfig:"CONSOLE_TOKEN"`
+	Profile       string        `envconfig:"PROFILE" default:"history"`
+	PostAddresses bool          `envconfig:"POST_ADDRESSES" default:"false"`
+	AgentURL      string        `envconfig:"AGENT_URL"`
+	AgentHealth   string        `envconfig:"AGENT_HEALTH_URL"`
+}
+
+func runConsole(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "console", "[--addr HOST:PORT] [--refresh 5s]",
+		"BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_CONSOLE_TOKEN (enables actions), BCREG_SOURCE_DB_URL and BCREG_PROFILE (generate preview), BCREG_AGENT_HEALTH_URL or BCREG_AGENT_URL")
+	addr := fs.String("addr", "127.0.0.1:8090", "listen address (loopback by default)")
+	refresh := fs.Duration("refresh", 5*time.Second, "overview refresh and sampling interval")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var cfg consoleConfig
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-console", e.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	settings := []console.Setting{
+		{Name: "event DB", Value: config.RedactURL(cfg.EventDB.URL.Value())},
+		{Name: "NATS", Value: redactList(cfg.NATS.URL)},
+	}
+	opt := console.Options{DB: pool, JS: js, Token: cfg.Token.Value(), Backoff: cfg.Backoff, Refresh: *refresh,
+		SampleEvery: *refresh, Log: e.log, HealthURL: healthURL(cfg.AgentHealth, cfg.AgentURL)}
+	if envSet("BCREG_SOURCE_DB_URL") {
+		var src config.SourceDB
+		if err := config.Load(&src); err != nil {
+			return err
+		}
+		var sp *pgxpool.Pool
+		if sp, err = eventdb.Open(ctx, src.URL.Value(), "BCREG_SOURCE_DB_URL"); err != nil {
+			return err
+		}
+		defer sp.Close()
+		profile, err := credential.New(cfg.Profile, credential.Options{PostAddresses: cfg.PostAddresses, Log: e.log})
+		if err != nil {
+			return fmt.Errorf("%w: BCREG_PROFILE: %v", errUsage, err)
+		}
+		opt.Source, opt.Profile = sp, profile
+		settings = append(settings, console.Setting{Name: "source DB", Value: config.RedactURL(src.URL.Value())},
+			console.Setting{Name: "profile", Value: profile.Name()})
+	}
+	opt.Settings = settings
+	srv, err := console.New(opt)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("console: listen on %s: %w", *addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() && opt.Token == "" {
+		e.log.Warn("console listens beyond loopback; it is read-only (no BCREG_CONSOLE_TOKEN)", zap.String("addr", ln.Addr().String()))
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	go srv.Run(ctx)
+	fmt.Fprintf(e.stdout, "console at http://%s/ (%s)\n", ln.Addr(), map[bool]string{true: "actions enabled", false: "read-only"}[opt.Token != ""])
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("console: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("console: shutdown: %w", err)
+	}
+	return nil
+}
+
+// healthURL is the first agent's health URL: the setting, else VON-X's
+// /health at the root of the agent URL's host (README).
+func healthURL(health, agent string) string {
+	if h := firstOf(health); h != "" {
+		return h
+	}
+	a := firstOf(agent)
+	if a == "" {
+		return ""
+	}
+	u, err := url.Parse(a)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/health"
+}
+
+func firstOf(list string) string {
+	first, _, _ := strings.Cut(list, ",")
+	return strings.TrimSpace(first)
+}
+
+func redactList(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		parts[i] = config.RedactURL(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}

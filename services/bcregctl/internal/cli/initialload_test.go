@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
+)
+
+// TestInitialLoadCommand: the command publishes one initial-load CorpEvent
+// per corporation, prints plain progress lines when not on a terminal,
+// sets the watermark; a re-run needs --yes; an active poller's lock stops
+// it, or with --wait delays it until the lock is free.
+func TestInitialLoadCommand(t *testing.T) {
+	w := newOpsWorld(t)
+	src := testenv.Pool(t, w.srcURL)
+	rows, _ := src.Query(w.ctx, `SELECT DISTINCT corp_num COLLATE "C" FROM bc_registries.corporation WHERE btrim(corp_num) <> '' ORDER BY 1`)
+	corps, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := run(t, "initial-load", "--page", "10")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "initial load run 1: 52 of 52 corporations published") || strings.Contains(stderr, "\r") {
+		t.Errorf("progress on a non-terminal: want plain lines ending with the final count:\n%s", stderr)
+	}
+	newest := w.newestEvent()
+	if !strings.Contains(stdout, "initial load run 1 finished: 52 corporations published") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	var published []string
+	for _, m := range w.stream(bus.StreamEvents) {
+		ev, _ := messages.DecodeCorpEvent(m.Data)
+		if ev.Reason != messages.ReasonInitialLoad || ev.Last.EventID != newest.EventID || m.Header.Get("Nats-Msg-Id") != messages.InitialLoadMsgID("BC_REG", ev.CorpNum, 1) {
+			t.Errorf("%s: reason %s, last %d, id %s", ev.CorpNum, ev.Reason, ev.Last.EventID, m.Header.Get("Nats-Msg-Id"))
+		}
+		published = append(published, ev.CorpNum)
+	}
+	if diff := cmp.Diff(corps, published); diff != "" {
+		t.Errorf("published corporations, in order (-want +got):\n%s", diff)
+	}
+	if wm, ok, _ := eventdb.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != newest {
+		t.Errorf("watermark %+v, want %+v", wm, newest)
+	}
+
+	// A re-run publishes everything again: it needs --yes.
+	if code, _, stderr := run(t, "initial-load"); code != 2 || !strings.Contains(stderr, "--yes") {
+		t.Errorf("re-run without --yes: exit %d\n%s", code, stderr)
+	}
+	// The poller's lock held (an active poller): refused, or waited for.
+	lock, ok, err := eventdb.TryLock(w.ctx, w.edb, eventdb.LockKey(eventdb.LockPoller, "BC_REG"))
+	if err != nil || !ok {
+		t.Fatalf("take the poller lock: %v %v", ok, err)
+	}
+	if code, _, stderr := run(t, "initial-load", "--yes"); code != 1 || !strings.Contains(stderr, "poller lock is held") {
+		t.Errorf("with the lock held: exit %d\n%s", code, stderr)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var waited int
+	var waitOut string
+	go func() {
+		defer wg.Done()
+		waited, waitOut, _ = run(t, "initial-load", "--yes", "--wait")
+	}()
+	time.Sleep(time.Second)
+	if n := len(w.stream(bus.StreamEvents)); n != len(corps) {
+		t.Errorf("published %d messages while the lock was held", n-len(corps))
+	}
+	lock.Release(w.ctx)
+	wg.Wait()
+	if waited != 0 || !strings.Contains(waitOut, "initial load run 2 finished: 52") {
+		t.Errorf("--wait: exit %d\n%s", waited, waitOut)
+	}
+	if diff := cmp.Diff([]string{"initial-load BC_REG run 1 52", "initial-load BC_REG run 2 52"}, w.actions()); diff != "" {
+		t.Errorf("operator_action (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+)
+
+// TestPrune: old snapshots go except each corporation's latest; event_seen
+// rows dated before watermark − D go, and D may not reach inside the
+// poller's look-back.
+func TestPrune(t *testing.T) {
+	w := newOpsWorld(t)
+	for _, h := range []struct {
+		corp string
+		age  string
+	}{{"A1", "40 days"}, {"A1", "35 days"}, {"A1", "1 day"}, {"B2", "50 days"}, {"C3", "60 days"}, {"C3", "31 days"}} {
+		w.exec(`INSERT INTO corp_history_log (system_type_cd, corp_num, prev_event_id, prev_event_date, last_event_id, last_event_date, corp_json, entry_date)
+VALUES ('BC_REG', $1, 0, '0001-01-01', 1, '2019-01-01', '{}', LOCALTIMESTAMP - $2::interval)`, h.corp, h.age)
+	}
+	wm := eventdb.Watermark{EventID: 100, EventDate: time.Date(2019, 3, 1, 12, 0, 0, 0, time.UTC)}
+	w.setWatermark(wm)
+	if err := eventdb.MarkSeen(w.ctx, w.edb, "BC_REG", []eventdb.SeenEvent{
+		{EventID: 90, CorpNum: "A1", EventDate: wm.EventDate.Add(-2 * time.Hour)},
+		{EventID: 95, CorpNum: "B2", EventDate: wm.EventDate.Add(-45 * time.Minute)},
+		{EventID: 99, CorpNum: "C3", EventDate: wm.EventDate.Add(-5 * time.Minute)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"nothing named", []string{"prune"}},
+		{"inside the look-back", []string{"prune", "--seen-older-than", "5m"}},
+		{"bad age", []string{"prune", "--history-older-than", "soon"}},
+	} {
+		if code, _, _ := run(t, tc.args...); code != 2 {
+			t.Errorf("%s: exit %d, want 2", tc.name, code)
+		}
+	}
+	code, stdout, stderr := run(t, "prune", "--history-older-than", "30d", "--seen-older-than", "30m")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "corp_history_log: 3 snapshots") || !strings.Contains(stdout, "event_seen: 2 events") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	rows, _ := w.edb.Query(w.ctx, `SELECT corp_num || ' ' || extract(day FROM LOCALTIMESTAMP - entry_date)::int FROM corp_history_log ORDER BY record_id`)
+	left, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	if diff := cmp.Diff([]string{"A1 1", "B2 50", "C3 31"}, left); diff != "" {
+		t.Errorf("snapshots left (-want +got):\n%s", diff)
+	}
+	rows, _ = w.edb.Query(w.ctx, `SELECT event_id FROM event_seen ORDER BY 1`)
+	seen, _ := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if diff := cmp.Diff([]int64{99}, seen); diff != "" {
+		t.Errorf("seen events left (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"prune corp_history_log event_seen 5"}, w.actions()); diff != "" {
+		t.Errorf("operator_action (-want +got):\n%s", diff)
+	}
+	// BCREG_HISTORY_RETENTION is the default: A1's day-old snapshot is
+	// no longer its latest.
+	w.exec(`INSERT INTO corp_history_log (system_type_cd, corp_num, prev_event_id, prev_event_date, last_event_id, last_event_date, corp_json)
+VALUES ('BC_REG', 'A1', 0, '0001-01-01', 1, '2019-01-01', '{}')`)
+	t.Setenv("BCREG_HISTORY_RETENTION", "1h")
+	if code, stdout, _ := run(t, "prune"); code != 0 || !strings.Contains(stdout, "corp_history_log: 1 snapshots") {
+		t.Errorf("with BCREG_HISTORY_RETENTION: exit %d\n%s", code, stdout)
+	}
+}

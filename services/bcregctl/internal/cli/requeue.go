@@ -1,0 +1,415 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/source"
+)
+
+func init() {
+	register("requeue", "re-process corporations (corp CORP_NUM...) or re-post failed credentials (failed [--since T])", runRequeue)
+}
+
+type requeueConfig struct {
+	config.NATS
+	config.EventDB
+	config.SourceDB
+	bus.Backoff
+	Profile string `envconfig:"PROFILE" default:"history"`
+}
+
+const requeueUsage = `usage: bcregctl requeue corp [--last-event-id N] CORP_NUM...
+       bcregctl requeue failed [--since TIME|DURATION] [--status N,D] [--dry-run]
+
+  corp    publish a CorpEvent (reason requeue) for each corporation over its full
+          range: event 0 at 0001-01-01T00:00:00 to the registry's newest event.
+          The builder regenerates it; only changed credentials are issued.
+  failed  make credentials the agent rejected (N) or gave up on (D) outstanding
+          again and publish them in fresh bundles; their poster dead letters are
+          removed from BCREG_DLQ.
+
+settings: BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_SOURCE_DB_URL (corp: the newest
+event; the watermark is used when the registry cannot be read), BCREG_PROFILE
+(failed: the profile of credentials stored without one). Both are recorded in
+operator_action.`
+
+func runRequeue(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(e.stderr, requeueUsage)
+		// The subcommands' flags, so --help lists every flag.
+		for _, sub := range []string{"corp", "failed"} {
+			fmt.Fprintf(e.stderr, "\nflags of %s:\n", sub)
+			fs, _ := requeueFlags(e, sub)
+			fs.PrintDefaults()
+		}
+		if len(args) == 0 {
+			return fmt.Errorf("%w: name what to requeue: corp or failed", errUsage)
+		}
+		return nil
+	}
+	switch args[0] {
+	case "corp":
+		return requeueCorps(ctx, e, args[1:])
+	case "failed":
+		return requeueFailed(ctx, e, args[1:])
+	default:
+		return fmt.Errorf("%w: unknown requeue subcommand %q (corp, failed)", errUsage, args[0])
+	}
+}
+
+// requeueOpts are the flags of the requeue subcommands.
+type requeueOpts struct {
+	lastID        *int64
+	since, status *string
+	dryRun        *bool
+	lockWait      *time.Duration
+}
+
+func requeueFlags(e *env, sub string) (*flag.FlagSet, requeueOpts) {
+	var o requeueOpts
+	if sub == "corp" {
+		fs := newFlags(e, "requeue corp", "[--last-event-id N] CORP_NUM...", "BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_SOURCE_DB_URL")
+		o.lastID = fs.Int64("last-event-id", 0, "end the range at this registry event instead of the newest")
+		return fs, o
+	}
+	fs := newFlags(e, "requeue failed", "[--since TIME|DURATION] [--status N,D] [--dry-run]", "BCREG_NATS_URL, BCREG_EVENT_DB_URL")
+	o.since = fs.String("since", "", "only credentials that failed since TIME (RFC 3339, e.g. 2026-03-01T00:00:00Z) or DURATION ago (e.g. 24h)")
+	o.status = fs.String("status", "N,D", "the failed statuses to re-post: N (rejected), D (given up), or both")
+	o.dryRun = fs.Bool("dry-run", false, "list the corporations, change nothing")
+	o.lockWait = fs.Duration("lock-wait", time.Minute, "longest wait for a builder working on the same corporations")
+	return fs, o
+}
+
+func requeueCorps(ctx context.Context, e *env, args []string) error {
+	fs, o := requeueFlags(e, "corp")
+	lastID := o.lastID
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var corps []string
+	for _, c := range fs.Args() {
+		if strings.TrimSpace(c) == "" {
+			return fmt.Errorf("%w: a blank corporation number", errUsage)
+		}
+		if !slices.Contains(corps, c) {
+			corps = append(corps, c)
+		}
+	}
+	if len(corps) == 0 {
+		return fmt.Errorf("%w: name at least one CORP_NUM", errUsage)
+	}
+	var cfg requeueConfig
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	src, srcErr := openOptional(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	if srcErr == nil {
+		defer src.Close()
+	}
+	last, err := rangeEnd(ctx, e, pool, src, srcErr, *lastID)
+	if err != nil {
+		return err
+	}
+	if src != nil {
+		// A mistyped number would only end as a dead letter: refuse it here.
+		if unknown, err := unknownCorps(ctx, src, corps); err != nil {
+			return err
+		} else if len(unknown) > 0 {
+			return fmt.Errorf("not in the registry (BCREG_SOURCE_DB_URL): %s; nothing requeued", strings.Join(unknown, ", "))
+		}
+	}
+	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-requeue", e.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	msgs := make([]bus.Outgoing, 0, len(corps))
+	ids := make([]string, 0, len(corps))
+	now := time.Now()
+	for i, corp := range corps {
+		// Distinct nanoseconds per corporation, even on a coarse clock.
+		id := messages.RequeueMsgID(messages.SystemBCReg, corp, now.Add(time.Duration(i)))
+		m, err := bus.CorpEventMsg(messages.CorpEvent{System: messages.SystemBCReg, CorpNum: corp, Prev: messages.RangeStart,
+			Last: last, Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}, id)
+		if err != nil {
+			return err
+		}
+		msgs, ids = append(msgs, m), append(ids, id)
+	}
+	if err := bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: 30 * time.Second, Backoff: cfg.Backoff}); err != nil {
+		return fmt.Errorf("publish to %s on %s: %w", bus.StreamEvents, cfg.NATS.URL, err)
+	}
+	if _, err := eventdb.OperatorAction(ctx, pool, "requeue-corp", "BC_REG "+strings.Join(corps, " "), int64(len(corps)),
+		map[string]any{"corps": corps, "msg_ids": ids, "last_event_id": last.EventID, "last_event_date": last.Date.String()}); err != nil {
+		return err
+	}
+	for i, c := range corps {
+		fmt.Fprintf(e.stdout, "requeued %s (msg id %s)\n", c, ids[i])
+	}
+	fmt.Fprintf(e.stdout, "requeue corp: %d corporation(s), range event 0 to event %d at %s\n", len(corps), last.EventID, last.Date)
+	return nil
+}
+
+// rangeEnd is where a requeue's range ends: the given event, else the
+// registry's newest, else (registry unreadable) the watermark.
+func rangeEnd(ctx context.Context, e *env, pool *pgxpool.Pool, src *pgxpool.Pool, srcErr error, eventID int64) (messages.EventRef, error) {
+	if src != nil {
+		if eventID > 0 {
+			ts, ok, err := source.DiscoverEventDate(ctx, src, eventID)
+			if err != nil {
+				return messages.EventRef{}, err
+			}
+			if !ok {
+				return messages.EventRef{}, fmt.Errorf("--last-event-id %d: no such event in the registry (BCREG_SOURCE_DB_URL)", eventID)
+			}
+			return messages.EventRef{EventID: eventID, Date: messages.NewLocalTime(ts)}, nil
+		}
+		newest, ok, err := source.DiscoverNewestEvent(ctx, src, bctime.LocalOf(bctime.History, time.Now()))
+		if err != nil {
+			return messages.EventRef{}, err
+		}
+		if ok {
+			return messages.EventRef{EventID: newest.EventID, Date: messages.NewLocalTime(newest.Timestamp)}, nil
+		}
+	}
+	wm, ok, err := eventdb.CurrentWatermark(ctx, pool, messages.SystemBCReg)
+	if err != nil {
+		return messages.EventRef{}, err
+	}
+	if !ok {
+		return messages.EventRef{}, fmt.Errorf("no range end: the registry cannot be read (%v) and there is no watermark yet", srcErr)
+	}
+	if srcErr != nil {
+		fmt.Fprintf(e.stderr, "requeue: the registry cannot be read (%v); the range ends at the watermark, event %d\n", srcErr, wm.EventID)
+	}
+	return messages.EventRef{EventID: wm.EventID, Date: messages.NewLocalTime(wm.EventDate)}, nil
+}
+
+// unknownCorps returns the corporations the registry does not have.
+func unknownCorps(ctx context.Context, src *pgxpool.Pool, corps []string) ([]string, error) {
+	known, err := source.DiscoverKnownCorps(ctx, src, corps)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range corps {
+		if !known[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// requeueBatch is how many corporations one locked step of `requeue
+// failed` resets and publishes.
+const requeueBatch = 100
+
+func requeueFailed(ctx context.Context, e *env, args []string) error {
+	fs, o := requeueFlags(e, "failed")
+	sinceFlag, statusFlag, dryRun, lockWait := o.since, o.status, o.dryRun, o.lockWait
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	sel, err := parseFailedSince(*sinceFlag, *statusFlag, time.Now())
+	if err != nil {
+		return err
+	}
+	var cfg requeueConfig
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	corps, err := eventdb.FailedCorps(ctx, pool, messages.SystemBCReg, sel)
+	if err != nil {
+		return err
+	}
+	if len(corps) == 0 {
+		fmt.Fprintln(e.stdout, "requeue failed: no failed credentials match; nothing to do")
+		return nil
+	}
+	if *dryRun {
+		fmt.Fprintf(e.stdout, "requeue failed (dry run): %d corporation(s): %s\n", len(corps), strings.Join(corps, " "))
+		return nil
+	}
+	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-requeue", e.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	nonce := fmt.Sprintf("requeue-failed:%d", time.Now().UnixNano())
+	var reset, published []string
+	var firstErr error
+	for start := 0; start < len(corps); start += requeueBatch {
+		batch := corps[start:min(start+requeueBatch, len(corps))]
+		r, p, err := resetAndPublish(ctx, pool, js, batch, sel, nonce, *lockWait, cfg)
+		reset, published = append(reset, r...), append(published, p...)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "requeue failed: corporations %s…: %v\n", batch[0], err)
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	removed, dlqErr := removePosterDeadLetters(ctx, js, reset)
+	if dlqErr != nil {
+		fmt.Fprintf(e.stderr, "requeue failed: dead letters not removed: %v\n", dlqErr)
+	}
+	if _, err := eventdb.OperatorAction(ctx, pool, "requeue-failed", fmt.Sprintf("credential_log %s since %s", strings.Join(sel.Statuses, ","), sinceText(sel)),
+		int64(len(reset)), map[string]any{"corps": corps, "credentials": len(reset), "published": len(published), "nonce": nonce,
+			"dlq_removed": removed}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "requeue failed: %d credential(s) of %d corporation(s) reset to outstanding, %d published in fresh bundles, %d dead letter(s) removed\n",
+		len(reset), len(corps), len(published), len(removed))
+	if n := len(reset) - len(published); n > 0 {
+		fmt.Fprintf(e.stdout, "requeue failed: %d credential(s) not published now stay in the outbox; the builders' sweep publishes them\n", n)
+	}
+	return errors.Join(firstErr, dlqErr)
+}
+
+// resetAndPublish resets a batch's failed credentials and publishes their
+// corporations' outbox, holding the corporations' locks (rule 5), so no
+// builder publishes an overlapping bundle meanwhile.
+func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, corps []string, sel eventdb.FailedSince,
+	nonce string, lockWait time.Duration, cfg requeueConfig) (reset, published []string, err error) {
+	locks, err := eventdb.LockCorps(ctx, pool, corps, lockWait)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer locks.Release(context.WithoutCancel(ctx))
+	if reset, err = eventdb.ResetFailed(ctx, locks.Conn(), messages.SystemBCReg, corps, sel); err != nil {
+		return nil, nil, err
+	}
+	rows, err := eventdb.Unpublished(ctx, locks.Conn(), messages.SystemBCReg, corps)
+	if err != nil {
+		return reset, nil, err
+	}
+	// A fresh nonce: these credentials' earlier bundle may still be in the
+	// de-duplication window under the plain id.
+	bundles, bad := outbox.Bundles(messages.SystemBCReg, rows, outbox.Options{Profile: cfg.Profile, Nonce: nonce})
+	if len(bad) > 0 {
+		// Unreadable stored text is a bug, not data: those rows stay in
+		// the outbox, the rest goes on.
+		var errs []error
+		for corp, err := range bad {
+			errs = append(errs, fmt.Errorf("corporation %s: %w", corp, err))
+		}
+		defer func() { err = errors.Join(append(errs, err)...) }()
+	}
+	outs := make([]bus.Outgoing, len(bundles))
+	for i, b := range bundles {
+		outs[i] = b.Msg
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	errs := bus.PublishAll(pctx, js, outs, cfg.Backoff)
+	var firstErr error
+	for i, b := range bundles {
+		if errs[i] != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("publish bundle of %s to %s: %w", b.CorpNum, bus.StreamCreds, errs[i])
+			}
+			continue
+		}
+		published = append(published, b.Hashes...)
+	}
+	if err := eventdb.MarkPublished(ctx, locks.Conn(), published); err != nil {
+		return reset, nil, err
+	}
+	return reset, published, firstErr
+}
+
+// removePosterDeadLetters deletes the poster's dead letters about the
+// given credentials: they are being posted again.
+func removePosterDeadLetters(ctx context.Context, js jetstream.JetStream, hashes []string) ([]uint64, error) {
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	want := map[string]bool{}
+	for _, h := range hashes {
+		want[h] = true
+	}
+	entries, err := bus.ListDLQ(ctx, js, bus.DLQFilter{Stage: messages.StagePoster}, 0)
+	if err != nil {
+		return nil, err
+	}
+	var removed []uint64
+	for _, en := range entries {
+		h := en.DeadLetter.OriginalHeaders[bus.HeaderCredentialHash]
+		if len(h) == 0 || !want[h[0]] {
+			continue
+		}
+		if err := bus.DeleteDLQ(ctx, js, en.Seq); err != nil {
+			return removed, err
+		}
+		removed = append(removed, en.Seq)
+	}
+	return removed, nil
+}
+
+// parseFailedSince reads --since (RFC 3339 or a duration back from now)
+// and --status.
+func parseFailedSince(since, statuses string, now time.Time) (eventdb.FailedSince, error) {
+	var f eventdb.FailedSince
+	for _, s := range strings.Split(statuses, ",") {
+		s = strings.ToUpper(strings.TrimSpace(s))
+		if s != eventdb.DeliveryRejected && s != eventdb.DeliveryDead {
+			return f, fmt.Errorf("%w: --status %q: want N, D or N,D", errUsage, statuses)
+		}
+		if !slices.Contains(f.Statuses, s) {
+			f.Statuses = append(f.Statuses, s)
+		}
+	}
+	if since == "" {
+		return f, nil
+	}
+	if d, err := time.ParseDuration(since); err == nil {
+		if d <= 0 {
+			return f, fmt.Errorf("%w: --since %s: a duration must be positive", errUsage, since)
+		}
+		f.Since = now.Add(-d)
+		return f, nil
+	}
+	t, err := time.Parse(time.RFC3339, since)
+	if err != nil {
+		return f, fmt.Errorf("%w: --since %q: want RFC 3339 (2026-03-01T00:00:00Z) or a duration (24h)", errUsage, since)
+	}
+	f.Since = t
+	return f, nil
+}
+
+func sinceText(f eventdb.FailedSince) string {
+	if f.Since.IsZero() {
+		return "ever"
+	}
+	return f.Since.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
+)
+
+// TestStatusReportsTheKnownState builds a pipeline state (the registry two
+// events ahead of the watermark, an initial load half done, work items and
+// credentials in every status, a backlog, messages in flight and
+// redelivered, dead letters of two stages, recent postings) and checks
+// every figure of `status --json`, run with a read-only role.
+func TestStatusReportsTheKnownState(t *testing.T) {
+	w := newOpsWorld(t)
+	wm := w.newestEvent()
+	w.setWatermark(wm)
+	now := time.Now()
+	// The registry moved on: two events the poller has not passed.
+	e1, e2 := bcNow(time.Now()).Add(-2*time.Minute).Truncate(time.Second), bcNow(time.Now()).Add(-time.Minute).Truncate(time.Second)
+	sourcetest.AddEvent(t, w.srcURL, sourcetest.OngoingFirstEventID, "0191294", e1)
+	sourcetest.AddEvent(t, w.srcURL, sourcetest.OngoingFirstEventID+1, "A9592574", e2)
+	w.exec(`INSERT INTO initial_load (system_type_cd, watermark_event_id, watermark_event_date, last_corp_num, published, total)
+VALUES ('BC_REG', $1, $2, '0191294', 5, 52)`, wm.EventID, wm.EventDate)
+
+	// Work items: 3 done, 1 failed (10 s ago), 2 skipped, 1 outstanding.
+	for i, o := range []string{"Y", "Y", "Y", "N", "S", "S", ""} {
+		w.exec(`INSERT INTO event_by_corp_filing (system_type_cd, corp_num, prev_event_id, prev_event_date, last_event_id, last_event_date,
+    msg_id, process_date, process_success, process_msg)
+VALUES ('BC_REG', $1, 0, '0001-01-01', 5, '2019-01-01', $1, CASE WHEN $2 <> '' THEN LOCALTIMESTAMP - interval '10 seconds' END, NULLIF($2, ''),
+    CASE WHEN $2 = 'N' THEN 'corporation W4: no corp_type row XX' END)`, []string{"W1", "W2", "W3", "W4", "W5", "W6", "W7"}[i], o)
+	}
+	w.exec(`INSERT INTO corp_history_log (system_type_cd, corp_num, prev_event_id, prev_event_date, last_event_id, last_event_date, corp_json, process_date, process_success)
+VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('BC_REG', 'W2', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y')`)
+	future := now.Add(48 * time.Hour)
+	w.addCreds(
+		cred{corp: "C1", typ: "REG", hash: "y1", status: "Y", ago: 30 * time.Second, msg: "r1", published: true},
+		cred{corp: "C1", typ: "REL", hash: "y2", status: "Y", ago: 35 * time.Second, msg: "r2", published: true},
+		cred{corp: "C2", typ: "REG", hash: "n1", status: "N", ago: 90 * time.Second, msg: "Credential was not stored: bad", published: true},
+		cred{corp: "C2", typ: "REG", hash: "y3", status: "Y", ago: 150 * time.Second, msg: "r3", published: true},
+		cred{corp: "C3", typ: "REG", hash: "d1", status: "D", ago: 40 * time.Second, msg: "gave up: 503", published: true, attempts: 10},
+		cred{corp: "C4", typ: "ADDR", hash: "a1", status: "A"},
+		cred{corp: "C4", typ: "ADDR", hash: "a2", status: "A"},
+		cred{corp: "C5", typ: "REG", hash: "o1", published: true},
+		cred{corp: "C5", typ: "REL", hash: "o2", published: true},
+		cred{corp: "C6", typ: "REG", hash: "u1"},
+		cred{corp: "C7", typ: "REG", hash: "w1", published: true, notBefore: &future},
+	)
+
+	// BCREG_EVENTS: 5 CorpEvents; the builder took 2 without acking, one
+	// of them a second time. BCREG_CREDS: 3 bundles waiting.
+	for _, c := range []string{"E1", "E2", "E3", "E4", "E5"} {
+		m, _ := bus.CorpEventMsg(messages.CorpEvent{System: "BC_REG", CorpNum: c, Prev: messages.RangeStart, Last: messages.RangeStart, Reason: "event"}, "id-"+c)
+		if _, err := bus.Publish(w.ctx, w.js, m, bus.Backoff{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons, _ := w.js.Consumer(w.ctx, bus.StreamEvents, bus.ConsumerBuilder)
+	batch, _ := cons.FetchNoWait(2)
+	var held []jetstream.Msg
+	for m := range batch.Messages() {
+		held = append(held, m)
+	}
+	if len(held) != 2 {
+		t.Fatalf("fetched %d", len(held))
+	}
+	_ = held[1].Nak()
+	_ = w.nc.Flush() // the server has the Nak: the redelivery comes first
+	again, _ := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	for m := range again.Messages() {
+		if md, _ := m.Metadata(); md == nil || md.NumDelivered != 2 {
+			t.Fatalf("second fetch got %s, not the redelivery", m.Subject())
+		}
+	}
+	for _, c := range []string{"B1", "B2", "B3"} {
+		data, _ := messages.Encode(messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: c})
+		if _, err := bus.Publish(w.ctx, w.js, bus.Outgoing{Subject: bus.CredSubject("BC_REG", c), MsgID: "b-" + c, Data: data}, bus.Backoff{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.deadLetter(messages.StageBuilder, "W4", "", []byte(`{}`), 1)
+	w.deadLetter(messages.StageBuilder, "X9", "", []byte(`{}`), 2)
+	w.deadLetter(messages.StagePoster, "C2", "n1", []byte(`{}`), 3)
+	dlq := w.stream(bus.StreamDLQ)
+
+	t.Setenv("BCREG_EVENT_DB_URL", w.readOnlyURL())
+	code, stdout, stderr := run(t, "status", "--json")
+	if code != 0 {
+		t.Fatalf("status --json: exit %d\n%s", code, stderr)
+	}
+	var got status.Report
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+
+	wmDate, e2Date := wm.EventDate, e2
+	eta := 3 / 0.4 * 60
+	want := status.Report{
+		Source: &status.Source{Read: true, NewestEventID: sourcetest.OngoingFirstEventID + 1, NewestEventDate: &e2Date,
+			EventsBehind: 2, SecondsBehind: e2.Sub(wm.EventDate).Seconds()},
+		EventDB: eventdb.PipelineCounts{WatermarkEventID: wm.EventID, WatermarkEventDate: &wmDate, InitialLoadRunning: true,
+			InitialLoad: &eventdb.InitialLoadProgress{RunID: 1, Published: 5, Total: 52},
+			Tables: map[string]eventdb.TableCounts{
+				"event_by_corp_filing": {Processed: 6, Outstanding: 1, Failed: 1, Skipped: 2},
+				"corp_history_log":     {Processed: 2},
+				"credential_log":       {Processed: 5, Outstanding: 3, Failed: 1, DeadLetter: 1, Held: 2, Waiting: 1, Unpublished: 1},
+			}},
+		Events: status.Stream{Messages: 5, Pending: 3, InFlight: 2, Redelivered: 1},
+		Creds:  status.Stream{Messages: 3, Pending: 3},
+		DLQ: status.DLQ{Total: 3, ByStage: map[string]uint64{"builder": 2, "poster": 1}, Oldest: &dlq[0].Time,
+			OldestByStage: map[string]time.Time{"builder": dlq[0].Time, "poster": dlq[2].Time}},
+		Throughput: status.Throughput{WindowMinutes: 10, PostedPerMinute: []int64{2, 1, 1, 0, 0, 0, 0, 0, 0, 0}, PerMinute: 0.4,
+			Backlog: 3, ETASeconds: &eta},
+		RecentErrors: []eventdb.RecentError{
+			{Table: "event_by_corp_filing", CorpNum: "W4", Status: "N", Message: "corporation W4: no corp_type row XX"},
+			{Table: "credential_log", CorpNum: "C3", Status: "D", Message: "gave up: 503", CredentialHash: "d1", CredentialType: "REG"},
+			{Table: "credential_log", CorpNum: "C2", Status: "N", Message: "Credential was not stored: bad", CredentialHash: "n1", CredentialType: "REG"},
+		},
+	}
+	for i, e := range got.RecentErrors {
+		if e.At.IsZero() || e.At.After(time.Now()) || time.Since(e.At) > 5*time.Minute {
+			t.Errorf("recent error %d at %v", i, e.At)
+		}
+	}
+	opts := []cmp.Option{
+		cmpopts.IgnoreFields(status.Report{}, "At"),
+		cmpopts.IgnoreFields(eventdb.InitialLoadProgress{}, "StartedAt"),
+		cmpopts.IgnoreFields(eventdb.RecentError{}, "At"),
+		cmpopts.EquateApprox(0, 1e-6),
+		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+	}
+	if diff := cmp.Diff(want, got, opts...); diff != "" {
+		t.Errorf("status --json (-want +got):\n%s", diff)
+	}
+
+	// The same report for a person: every stage on one screen.
+	code, stdout, stderr = run(t, "status")
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s", code, stderr)
+	}
+	for _, line := range []string{
+		"registry              newest event 990000002",
+		"[initial load running: 5 of 52 corporations published]",
+		"BCREG_EVENTS          3 pending, 2 in flight, 1 redelivered, 0 waiting pulls (credential-builder)",
+		"event_by_corp_filing  6 processed, 1 outstanding, 1 failed (N), 2 skipped (S)",
+		"credential_log        5 processed, 3 outstanding (1 unpublished), 1 waiting, 1 failed (N), 1 dead-lettered (D), 2 held (A)",
+		"BCREG_CREDS           3 pending, 0 in flight, 0 redelivered",
+		"BCREG_DLQ             3 dead letters: builder 2 (oldest",
+		"posting               0.4 credentials/min over the last 10 min [2 1 1 0 0 0 0 0 0 0, newest first]; backlog 3, done in about 7m30s",
+		"W4         event_by_corp_filing  corporation W4: no corp_type row XX",
+	} {
+		if !strings.Contains(stdout, line) {
+			t.Errorf("status output lacks %q:\n%s", line, stdout)
+		}
+	}
+}
+
+// TestStatusWithoutTheRegistry: an unreachable registry is reported in the
+// report, not an error.
+func TestStatusWithoutTheRegistry(t *testing.T) {
+	w := newOpsWorld(t)
+	w.setWatermark(w.newestEvent())
+	t.Setenv("BCREG_SOURCE_DB_URL", "postgres://u:pw@127.0.0.1:1/x?connect_timeout=1")
+	code, stdout, stderr := run(t, "status", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var got status.Report
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Source == nil || got.Source.Read || !strings.Contains(got.Source.Error, "BCREG_SOURCE_DB_URL") || strings.Contains(got.Source.Error, "pw@") {
+		t.Errorf("source = %+v, want not read, naming BCREG_SOURCE_DB_URL without the password", got.Source)
+	}
+	if code, _, _ := run(t, "status", "--no-source", "extra"); code != 2 {
+		t.Errorf("status with an argument: exit %d, want 2", code)
+	}
+}

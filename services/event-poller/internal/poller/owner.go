@@ -1,0 +1,78 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/alert"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+)
+
+// startOwnerDuties starts what only the active poller does beside its
+// cycles: the alert monitor and the corp_history_log retention. The
+// returned function stops them (when the lock is released or lost).
+func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
+	dctx, cancel := context.WithCancel(ctx)
+	mon := alert.NewMonitor(s.cfg.Config, s.log, s.alerts, alert.DBStore{DB: s.edb}, func(ctx context.Context) alert.Figures {
+		return alert.Collect(ctx, alert.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, LocalNow: s.hooks.now})
+	})
+	s.monitor.Store(mon)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = mon.Run(dctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.retention(dctx)
+	}()
+	return func() {
+		cancel()
+		wg.Wait()
+		s.monitor.Store(nil)
+	}
+}
+
+// report sends an alert through the monitor while this replica is active.
+func (s *service) report(ctx context.Context, key string, level alert.Level, msg string) {
+	if m := s.monitor.Load(); m != nil {
+		m.Report(ctx, key, level, msg)
+	}
+}
+
+// retention deletes corp_history_log snapshots older than
+// BCREG_HISTORY_RETENTION (each corporation's latest is kept) at the start
+// and every BCREG_PRUNE_INTERVAL.
+func (s *service) retention(ctx context.Context) {
+	if s.cfg.HistoryRetention <= 0 {
+		return
+	}
+	for {
+		start := time.Now()
+		n, err := eventdb.PruneHistory(ctx, s.edb, s.cfg.HistoryRetention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("corp_history_log retention failed; retried next interval", zap.Error(err))
+		case n > 0:
+			s.log.Info("corp_history_log pruned", zap.Int64("deleted", n), zap.Duration("older_than", s.cfg.HistoryRetention),
+				zap.Duration("took", time.Since(start)))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.PruneInterval):
+		}
+	}
+}
+
+// replicaName names this replica in alerts: the host (the pod) and pid.
+func replicaName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
