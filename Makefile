@@ -15,7 +15,7 @@ RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
              github.com/bcgov/bcreg-events/services/event-poller/...
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build test test-race test-rest run lint bench clean
+.PHONY: all build test test-race test-rest run lint bench bench-micro clean
 
 all: build
 
@@ -56,9 +56,30 @@ lint:
 		(cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || exit 1; \
 	done
 
-## bench: performance figures into docs/benchmarks/ (see README).
-bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3x github.com/bcgov/bcreg-events/pkg/... 
+## bench: benchmarks at registry scale into docs/benchmarks/YYYY-MM-DD-<N>.md
+## (see README): N = BENCH_CORPS (default 100,000); BENCH_LARGE=1 adds a
+## staging run at N = 1,000,000. Runs bench-micro first.
+BENCH_CORPS ?= 100000
+BENCH_LARGE ?=
+BENCH_DIR   := $(CURDIR)/.data/bench
+BENCH_MICRO := github.com/bcgov/bcreg-events/pkg/credential/... \
+               github.com/bcgov/bcreg-events/pkg/messages \
+               github.com/bcgov/bcreg-events/pkg/source
+
+bench: build bench-micro
+	BENCH_CORPS=$(BENCH_CORPS) BENCH_LARGE=$(BENCH_LARGE) $(BIN)/bcregctl bench --bin $(BIN) --data-dir $(BENCH_DIR) --micro $(BENCH_DIR)/micro.txt
+
+## bench-micro: the Go micro-benchmarks, one test binary at a time (-p 1);
+## output in .data/bench/micro.txt.
+bench-micro:
+	@mkdir -p $(BENCH_DIR)
+	@: > $(BENCH_DIR)/micro.txt
+	@run() { echo "go test $$*"; $(GO) test -count=1 -p 1 -timeout 30m -run '^$$' "$$@" >> $(BENCH_DIR)/micro.txt 2>&1 \
+		|| { cat $(BENCH_DIR)/micro.txt; exit 1; }; }; \
+	run -bench . -benchtime 2s $(BENCH_MICRO) && \
+	run -bench BuilderInitialLoad -benchtime 2s github.com/bcgov/bcreg-events/services/credential-builder/internal/builder && \
+	run -bench AdaptiveConcurrency -benchtime 1x github.com/bcgov/bcreg-events/services/poster/internal/poster
+	@grep -E '^(Benchmark|pkg:|ok|FAIL)' $(BENCH_DIR)/micro.txt
 
 clean:
 	rm -rf $(BIN)
