@@ -22,6 +22,9 @@ type postingResult struct {
 	Box        time.Duration
 
 	Backlog int64 // credentials published and not yet answered at the start
+	// Bundles in BCREG_CREDS at the start, and the poster consumer's
+	// deliveries over the run (more than Bundles: redeliveries).
+	Bundles, Deliveries uint64
 
 	// Zero-latency agent: from the posters' start to the last answer.
 	Creds          int64 // answered Y in the run
@@ -100,6 +103,7 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 	if err := r.edb.QueryRow(ctx, `SELECT count(*) FROM credential_log WHERE process_success IS NULL AND published_at IS NOT NULL`).Scan(&res.Backlog); err != nil {
 		return nil, fmt.Errorf("bench: backlog: %w", err)
 	}
+	res.Bundles = r.streamMsgs(ctx, bus.StreamCreds)
 	planOff := b.resetStatements(ctx)
 	m := r.startMeter()
 	var perf *perfRecorder
@@ -141,7 +145,10 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 	if err != nil {
 		return nil, err
 	}
+	// Before the bench's own queries below.
+	res.TopSQL = b.topStatements(ctx, []string{name}, 6, planOff)
 	res.Sim, _ = r.sim.Stats(ctx)
+	res.Deliveries = r.deliveries(ctx, bus.StreamCreds, bus.ConsumerPoster)
 	var first, p10, p90, last *time.Time
 	if err := r.edb.QueryRow(ctx, `SELECT count(*) FILTER (WHERE process_success = 'Y'),
        count(*) FILTER (WHERE process_success = 'N'), count(*) FILTER (WHERE process_success = 'D'),
@@ -162,7 +169,6 @@ FROM credential_log WHERE process_date IS NOT NULL AND process_success IN ('Y', 
 	if p10 != nil && p90 != nil && p90.After(*p10) {
 		res.Steady = 0.8 * float64(res.Creds) / p90.Sub(*p10).Seconds()
 	}
-	res.TopSQL = b.topStatements(ctx, []string{name}, 6, planOff)
 	r.stopServices()
 	r.finishUsage(&res.Usage)
 	return res, nil

@@ -338,15 +338,26 @@ func (r *report) writeStaging(w *strings.Builder) {
 	}
 	w.WriteString("## 1. Initial-load staging (event-poller + credential-builder)\n\n")
 	w.WriteString("From the poller's start (builders already running) to: the initial load finished, every corporation's work item processed, no due credential unpublished. No poster runs.\n\n")
-	w.WriteString("| N | profile | builders | wall | corporations/s | credentials/s | corporations (Y / S / N) | credentials published | held (A) / future-dated | bundles | dead letters | poller publishing | event DB | NATS store | foreign CPU |\n")
-	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	w.WriteString("| N | profile | builders | wall | corporations/s | credentials/s | corporations (Y / S / N) | credentials published | held (A) / future-dated | bundles | dead letters | CorpEvent redeliveries | poller publishing | event DB | NATS store | foreign CPU |\n")
+	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range r.Staging {
-		fmt.Fprintf(w, "| %s | %s | %d | %s%s | **%s%s** | %s%s | %s of %s (%s / %s / %s) | %s | %s / %s | %s | %d | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %s%s | **%s%s** | %s%s | %s of %s (%s / %s / %s) | %s | %s / %s | %s | %d | %s | %s | %s | %s | %s |\n",
 			num(s.N), s.Profile, s.Builders, atLeast(s.Boxed), dur(s.Wall), atLeast(s.Boxed), num(int(s.corpsPerSec())), atLeast(s.Boxed), num(int(s.credsPerSec())),
 			num64(s.Processed), num64(s.Total), num64(s.Y), num64(s.S), num64(s.NRow), num64(s.Creds), num64(s.Held), num64(s.Future),
-			num(int(s.Bundles)), s.DLQ, dur(s.PollerPublish), bytesStr(s.EventDBBytes), bytesStr(s.StoreBytes), foreign(s.Usage))
+			num(int(s.Bundles)), s.DLQ, redeliveries(s.Deliveries, uint64(s.Processed)), dur(s.PollerPublish), bytesStr(s.EventDBBytes), bytesStr(s.StoreBytes), foreign(s.Usage))
 	}
 	w.WriteString("\n*foreign CPU*: the machine's busy CPU time during the run that none of the bench's processes used (other work on the shared machine), as a share of the run's wall time × cores.\n\n")
+}
+
+// redeliveries is deliveries beyond one per message ("–" when unknown).
+func redeliveries(deliveries, msgs uint64) string {
+	if deliveries == 0 {
+		return "–"
+	}
+	if deliveries < msgs {
+		return "0"
+	}
+	return num64(int64(deliveries - msgs))
 }
 
 func foreign(u usage) string {
@@ -364,15 +375,16 @@ func (r *report) writePosting(w *strings.Builder) {
 	w.WriteString("## 2. Posting (poster → vonx-sim)\n\n")
 	w.WriteString("Each run starts from a copy of the staged state of the 2-builder staging run (event database and NATS store): every credential published, none posted.\n\n")
 	w.WriteString("Zero-latency agent, from the posters' start to the last answer recorded:\n\n")
-	w.WriteString("| N | profile | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | failed requests | duplicates | foreign CPU |\n")
-	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	w.WriteString("| N | profile | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | foreign CPU |\n")
+	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range r.Posting {
 		if p.CapLimited {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %d | %d | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s |\n",
 			num(p.N), p.Profile, p.Posters, num64(p.Backlog), atLeast(p.Boxed), dur(p.Wall), atLeast(p.Boxed), num(int(p.Overall)), num(int(p.Steady)),
-			num64(p.Creds), num64(p.NRows), num64(p.DRows), num64(p.Sim.Requests), float64(p.Sim.Issued)/float64(max(p.Sim.Requests, 1)), p.Sim.Failed, p.Sim.Duplicates, foreign(p.Usage))
+			num64(p.Creds), num64(p.NRows), num64(p.DRows), num64(p.Sim.Requests), float64(p.Sim.Issued)/float64(max(p.Sim.Requests, 1)),
+			p.Metrics.Limit, redeliveries(p.Deliveries, p.Bundles), p.Sim.Failed, p.Sim.Duplicates, foreign(p.Usage))
 	}
 	w.WriteString("\nCapacity-limited agent, credentials issued over the window after the warm-up:\n\n")
 	w.WriteString("| N | profile | posters | agent | window | issued | credentials/s | of capacity | failed requests | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | backlog ran out |\n")
@@ -558,10 +570,12 @@ func writeStatements(w *strings.Builder, st []statement) {
 	}
 	w.WriteString("\n")
 	shown := 0
+	seen := map[string]bool{}
 	for _, s := range st {
-		if s.Plan == nil || shown == 3 {
+		if s.Plan == nil || shown == 3 || seen[s.Plan.Text] {
 			continue
 		}
+		seen[s.Plan.Text] = true
 		shown++
 		q := s.Query
 		if len(q) > 90 {

@@ -171,6 +171,20 @@ func (r *pipeRun) close(ctx context.Context) {
 	}
 }
 
+// deliveries is how many deliveries a consumer made (first deliveries and
+// redeliveries).
+func (r *pipeRun) deliveries(ctx context.Context, stream, name string) uint64 {
+	c, err := r.js.Consumer(ctx, stream, name)
+	if err != nil {
+		return 0
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.Delivered.Consumer
+}
+
 // consumer is a consumer's backlog: not yet delivered, delivered unacked.
 func (r *pipeRun) consumer(ctx context.Context, stream, name string) (pending uint64, inFlight int, err error) {
 	c, err := r.js.Consumer(ctx, stream, name)

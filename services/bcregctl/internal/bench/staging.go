@@ -41,6 +41,7 @@ type stagingResult struct {
 	Held, Future          int64 // held back (A), dated in the future (published when due)
 	Unpublished           int64 // due and not published at the end (0 when done)
 	Bundles, DLQ          uint64
+	Deliveries            uint64        // the builder consumer's deliveries (above Total: redeliveries)
 	PollerPublish         time.Duration // the initial load's publishing, start to finish
 	EventDBBytes          int64
 	StoreBytes            int64
@@ -147,6 +148,8 @@ func (b *bencher) staging(ctx context.Context, n int, src, profile string, build
 	}
 	res.Usage = m.stop()
 	res.Perf = perf.stop()
+	// Before the bench's own queries below.
+	res.TopSQL = b.topStatements(ctx, []string{name, src}, 8, planOff)
 
 	// Figures from the event database.
 	var lastItem, lastPublished *time.Time
@@ -184,7 +187,7 @@ FROM credential_log`).Scan(&res.Creds, &res.Held, &res.Future, &res.Unpublished,
 	}
 	res.Bundles = r.streamMsgs(ctx, bus.StreamCreds)
 	res.DLQ = r.streamMsgs(ctx, bus.StreamDLQ)
-	res.TopSQL = b.topStatements(ctx, []string{name, src}, 8, planOff)
+	res.Deliveries = r.deliveries(ctx, bus.StreamEvents, bus.ConsumerBuilder)
 	r.stopServices()
 	r.finishUsage(&res.Usage)
 	for _, p := range r.procs {
