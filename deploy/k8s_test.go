@@ -58,12 +58,17 @@ var programs = map[string]program{
 		required:   append([]string{"BCREG_EVENT_DB_URL"}, natsCreds...),
 		natsClient: true, dbClient: true,
 	},
+	// bcregctl console as a Deployment (components/console).
+	"console": {
+		required: append([]string{"BCREG_EVENT_DB_URL", "BCREG_HTTP_ADDR", "BCREG_CONSOLE_ADDR"}, natsCreds...),
+		sidePort: true, natsClient: true, dbClient: true, agentClient: true,
+	},
 	"vonx-sim": {required: []string{"BCREG_SIM_ADDR"}},
 }
 
 // Secrets the manifests may reference: created by the operator (see
 // docs/operations.md, "Secrets"), never stored in git.
-var documentedSecrets = []string{"bcreg-event-db", "bcreg-source-db", "bcreg-nats", "bcreg-webhook"}
+var documentedSecrets = []string{"bcreg-event-db", "bcreg-source-db", "bcreg-nats", "bcreg-webhook", "bcreg-console"}
 
 // defaultShutdownTimeout is config.HTTP's default BCREG_SHUTDOWN_TIMEOUT.
 const defaultShutdownTimeout = 20 * time.Second

@@ -75,7 +75,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 			return err
 		}
 		defer deps.EventDB.Close()
-		health.AddCheck("event_db", pingCheck(deps.EventDB))
+		health.AddCheck("event_db", PingCheck(deps.EventDB))
 		if opts.EventDB.Migrate {
 			res, err := eventdb.Migrate(startCtx, deps.EventDB)
 			if err != nil {
@@ -89,7 +89,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 			return err
 		}
 		defer deps.SourceDB.Close()
-		health.AddCheck("source_db", pingCheck(deps.SourceDB))
+		health.AddCheck("source_db", PingCheck(deps.SourceDB))
 	}
 	if opts.NATS != nil {
 		if deps.NC, deps.JS, err = bus.Connect(startCtx, *opts.NATS, opts.Name, log); err != nil {
@@ -151,7 +151,8 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	return runErr
 }
 
-func pingCheck(pool *pgxpool.Pool) lifecycle.Check {
+// PingCheck is a readiness check that pings a pool within a second.
+func PingCheck(pool *pgxpool.Pool) lifecycle.Check {
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +77,20 @@ func TestMakeRunLauncher(t *testing.T) {
 	delete(env, "BCREG_RUN_EXIT_WHEN_IDLE")
 	p := start(t, "bcregctl", env, args...)
 	waitUntil(t, "live status", 2*time.Minute, func() bool { return strings.Contains(p.out.String(), "status |") })
+	// The console the launcher started answers with the overview.
+	if m := regexp.MustCompile(`dev: console at (http://\S+/) `).FindStringSubmatch(p.out.String()); m == nil {
+		t.Errorf("no console line\n%s", tail(p.out.String()))
+	} else {
+		waitUntil(t, "the console's overview at "+m[1], 15*time.Second, func() bool {
+			resp, err := http.Get(m[1])
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode == http.StatusOK && strings.Contains(string(body), "Pipeline overview")
+		})
+	}
 	sent := time.Now()
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -85,11 +101,22 @@ func TestMakeRunLauncher(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("interrupted run still running 15s after SIGINT\n%s", tail(p.out.String()))
 	}
-	// Nothing left behind: no service binary from bin, no PostgreSQL on
-	// the data directory.
+	// Nothing left behind: none of the children the launcher reported (not
+	// any process from bin: a bench may be running beside the tests), no
+	// PostgreSQL on the data directory.
+	children := regexp.MustCompile(`dev: started (\S+) \(pid (\d+)\)`).FindAllStringSubmatch(p.out.String(), -1)
+	if len(children) < 7 {
+		t.Errorf("the launcher reported %d children, want the agent, 5 services and the console", len(children))
+	}
+	for _, c := range children {
+		pid, _ := strconv.Atoi(c[2])
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("process left behind: %s (pid %d)", c[1], pid)
+		}
+	}
 	out, _ := exec.Command("ps", "-eo", "args").Output()
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, bin+"/") || strings.Contains(line, localpg.DataDirFor(filepath.Join(dataDir, "pg"))) {
+		if strings.Contains(line, localpg.DataDirFor(filepath.Join(dataDir, "pg"))) {
 			t.Errorf("process left behind: %s", line)
 		}
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
 )
 
@@ -25,11 +27,16 @@ func init() {
 }
 
 // consoleConfig is what the console reads; the source database is used
-// only when BCREG_SOURCE_DB_URL is set.
+// only when BCREG_SOURCE_DB_URL is set. Like every service it serves
+// /livez, /readyz and /metrics on BCREG_HTTP_ADDR; the pages themselves
+// are on BCREG_CONSOLE_ADDR (loopback by default: `oc port-forward` reaches
+// a pod's loopback, nothing else does).
 type consoleConfig struct {
 	config.NATS
 	config.EventDB
+	config.HTTP
 	bus.Backoff
+	Addr          string        `envconfig:"CONSOLE_ADDR" default:"127.0.0.1:8090"`
 	Token         config.Secret `envconfig:"CONSOLE_TOKEN"`
 	Profile       string        `envconfig:"PROFILE" default:"history"`
 	PostAddresses bool          `envconfig:"POST_ADDRESSES" default:"false"`
@@ -39,8 +46,8 @@ type consoleConfig struct {
 
 func runConsole(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "console", "[--addr HOST:PORT] [--refresh 5s]",
-		"BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_CONSOLE_TOKEN (enables actions), BCREG_SOURCE_DB_URL and BCREG_PROFILE (generate preview), BCREG_AGENT_HEALTH_URL or BCREG_AGENT_URL")
-	addr := fs.String("addr", "127.0.0.1:8090", "listen address (loopback by default)")
+		"BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_CONSOLE_ADDR (default of --addr), BCREG_CONSOLE_TOKEN (enables actions), BCREG_SOURCE_DB_URL and BCREG_PROFILE (generate preview), BCREG_AGENT_HEALTH_URL or BCREG_AGENT_URL, BCREG_HTTP_ADDR (side port: /livez, /readyz, /metrics)")
+	addr := fs.String("addr", "", "listen address of the pages (default BCREG_CONSOLE_ADDR, else 127.0.0.1:8090)")
 	refresh := fs.Duration("refresh", 5*time.Second, "overview refresh and sampling interval")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,22 +56,40 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
+	if *addr == "" {
+		*addr = cfg.Addr
+	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return fmt.Errorf("%w: console address %q: %v", errUsage, *addr, err)
+	}
+	// The side port first: a probe sees the process live while it connects.
+	health := lifecycle.NewHealth(e.log)
+	if err := health.Serve(cfg.HTTP.Addr); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = health.Shutdown(sctx)
+	}()
 	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	health.AddCheck("event_db", daemon.PingCheck(pool))
 	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-console", e.log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	health.AddCheck("nats", bus.ReadyCheck(nc))
 	settings := []console.Setting{
 		{Name: "event DB", Value: config.RedactURL(cfg.EventDB.URL.Value())},
 		{Name: "NATS", Value: redactList(cfg.NATS.URL)},
 	}
 	opt := console.Options{DB: pool, JS: js, Token: cfg.Token.Value(), Backoff: cfg.Backoff, Refresh: *refresh,
-		SampleEvery: *refresh, Log: e.log, HealthURL: healthURL(cfg.AgentHealth, cfg.AgentURL)}
+		SampleEvery: *refresh, Log: e.log, HealthURL: healthURL(cfg.AgentHealth, cfg.AgentURL), Metrics: health.Registry()}
 	if envSet("BCREG_SOURCE_DB_URL") {
 		var src config.SourceDB
 		if err := config.Load(&src); err != nil {
@@ -75,6 +100,7 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer sp.Close()
+		health.AddCheck("source_db", daemon.PingCheck(sp))
 		profile, err := credential.New(cfg.Profile, credential.Options{PostAddresses: cfg.PostAddresses, Log: e.log})
 		if err != nil {
 			return fmt.Errorf("%w: BCREG_PROFILE: %v", errUsage, err)
@@ -97,7 +123,7 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go srv.Run(ctx)
-	fmt.Fprintf(e.stdout, "console at http://%s/ (%s)\n", ln.Addr(), map[bool]string{true: "actions enabled", false: "read-only"}[opt.Token != ""])
+	fmt.Fprintf(e.stdout, "console at http://%s/ (%s); side port %s\n", ln.Addr(), map[bool]string{true: "actions enabled", false: "read-only"}[opt.Token != ""], health.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -105,7 +131,8 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("console: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	health.SetDraining()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("console: shutdown: %w", err)

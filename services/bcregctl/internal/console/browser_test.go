@@ -154,3 +154,65 @@ func evalInt(t *testing.T, ctx context.Context, js string) int {
 	}
 	return n
 }
+
+// TestBrowserNarrowWindowAndAccessibility opens each page in a phone-sized
+// viewport: nothing overflows the window sideways (wide tables scroll in
+// their own box), and the basics a screen reader needs hold: a language,
+// one h1, a label for every visible form control, a name for every chart
+// and button.
+func TestBrowserNarrowWindowAndAccessibility(t *testing.T) {
+	ctx := browser(t)
+	f := newFixture(t, true, nil)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	pages := []struct{ name, path, ready string }{
+		{"overview", "/", "#stage-agent"},
+		{"dead letters", "/dlq", "#dlq-table"},
+		{"dead letter", "/dlq/" + strconv.FormatUint(f.seqs["builder"], 10), "#one-requeue"},
+		{"corporation", "/corp?num=" + f.corp, "#credentials"},
+	}
+	const audit = `(() => {
+  const problems = [];
+  const de = document.documentElement;
+  if (de.scrollWidth > window.innerWidth + 1) problems.push("page is " + de.scrollWidth + "px wide in a " + window.innerWidth + "px window");
+  if (!de.lang) problems.push("no lang on <html>");
+  const h1 = document.querySelectorAll("h1").length;
+  if (h1 !== 1) problems.push(h1 + " h1 elements");
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    const named = (el.labels && el.labels.length) || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+    if (!named) problems.push("unlabelled " + el.tagName.toLowerCase() + " " + (el.name || el.id));
+  }
+  for (const el of document.querySelectorAll("button, a")) {
+    if (!(el.textContent.trim() || el.getAttribute("aria-label"))) problems.push("nameless " + el.tagName.toLowerCase());
+  }
+  for (const el of document.querySelectorAll("svg")) {
+    if (!(el.getAttribute("aria-labelledby") || el.getAttribute("aria-label") || el.getAttribute("aria-hidden") === "true")) problems.push("svg without a name: " + el.id);
+  }
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > window.innerWidth + 1 && !el.closest(".scroll, .payload")) {
+      problems.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className ? "." + el.className : "") + " reaches " + Math.round(r.right) + "px");
+      break;
+    }
+  }
+  return problems;
+})()`
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(f.ts.URL+p.path), chromedp.WaitVisible(p.ready)); err != nil {
+				t.Fatal(err)
+			}
+			problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](audit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pr := range problems {
+				t.Error(pr)
+			}
+			if p.path == "/" {
+				screenshot(t, ctx, "overview-narrow")
+			}
+		})
+	}
+}

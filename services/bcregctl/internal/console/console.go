@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
@@ -66,6 +67,9 @@ type Options struct {
 	SampleEvery, Refresh time.Duration
 	// Log receives request errors; nil: no logging.
 	Log *zap.Logger
+	// Metrics is where the console registers bcreg_console_*; nil: not
+	// exported.
+	Metrics prometheus.Registerer
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -75,6 +79,7 @@ type Server struct {
 	opt     Options
 	pages   map[string]*template.Template
 	handler http.Handler
+	metrics *metrics
 
 	mu      sync.RWMutex
 	samples []sample // oldest first, at most one hour
@@ -98,7 +103,14 @@ func New(opt Options) (*Server, error) {
 	if opt.Log == nil {
 		opt.Log = zap.NewNop()
 	}
-	s := &Server{opt: opt, pages: map[string]*template.Template{}}
+	if opt.Metrics == nil {
+		opt.Metrics = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(opt.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("console: metrics: %w", err)
+	}
+	s := &Server{opt: opt, pages: map[string]*template.Template{}, metrics: m}
 	for _, p := range []string{"overview", "dlq", "dlqentry", "corp", "message"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
@@ -125,7 +137,7 @@ func New(opt Options) (*Server, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, "cross-origin request refused")
 	}))
-	s.handler = securityHeaders(cop.Handler(mux))
+	s.handler = m.instrument(securityHeaders(cop.Handler(mux)))
 	return s, nil
 }
 

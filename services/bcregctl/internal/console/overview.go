@@ -138,8 +138,11 @@ func (s *Server) Sample(ctx context.Context) {
 	go func() { done <- s.checkHealth(ctx) }()
 	r, err := status.Collect(ctx, s.opt.DB, s.opt.JS)
 	if err != nil {
+		s.metrics.samples.WithLabelValues("error").Inc()
 		s.opt.Log.Warn("console: sample", zapErr(err))
 	} else {
+		s.metrics.samples.WithLabelValues("ok").Inc()
+		s.metrics.lastSample.Set(float64(s.opt.Now().Unix()))
 		smp := sample{At: r.At, Report: r}
 		smp.EventsSeq = lastSeq(ctx, s, bus.StreamEvents)
 		smp.CredsSeq = lastSeq(ctx, s, bus.StreamCreds)

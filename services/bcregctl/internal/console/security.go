@@ -73,6 +73,7 @@ func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
 
 // refuse answers 403 and logs the refusal (never the token).
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, why string) {
+	s.metrics.refused.Inc()
 	s.opt.Log.Warn("console: refused", stringField("path", r.URL.Path), stringField("why", why),
 		stringField("remote", r.RemoteAddr))
 	s.message(w, r, http.StatusForbidden, "Forbidden", "Refused: "+why+".")

@@ -5,8 +5,9 @@
 // databases: source and event), vonx-sim, loads the demo data on first run,
 // applies migrations and topology, then runs the event-poller, two
 // credential-builders and two posters as separate processes with distinct
-// side ports and name-prefixed logs, and prints a live status until the
-// backlog is empty. Ctrl-C (or SIGTERM to the launcher) stops every child it
+// side ports and name-prefixed logs, and the operator console (`bcregctl
+// console`, read-only unless BCREG_CONSOLE_TOKEN is exported), and prints a
+// live status until the backlog is empty. Ctrl-C (or SIGTERM to the launcher) stops every child it
 // started, PostgreSQL included, before it exits.
 package dev
 
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -221,19 +223,53 @@ func (l *launcher) startServices(ctx context.Context) error {
 		}
 	}
 	fmt.Fprintf(l.opts.Out, "dev: vonx-sim at http://%s (received: /_sim/received, /_sim/stats)\n", l.simAddr)
+	return l.startConsole(common)
+}
+
+// startConsole runs `bcregctl console` on 127.0.0.1:8090 (the command's
+// default, so the URL is the same every run), or on a free port when 8090
+// is taken; BCREG_CONSOLE_ADDR chooses another.
+func (l *launcher) startConsole(common []string) error {
+	addr := os.Getenv("BCREG_CONSOLE_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8090"
+		if ln, err := net.Listen("tcp", addr); err != nil {
+			port, err := localpg.FreePort()
+			if err != nil {
+				return err
+			}
+			addr = fmt.Sprintf("127.0.0.1:%d", port)
+		} else {
+			ln.Close()
+		}
+	}
+	side, err := localpg.FreePort()
+	if err != nil {
+		return err
+	}
+	env := append(append([]string{}, common...), "BCREG_CONSOLE_ADDR="+addr, fmt.Sprintf("BCREG_HTTP_ADDR=127.0.0.1:%d", side))
+	if err := l.spawnNamed("console", "bcregctl", env, "console"); err != nil {
+		return err
+	}
+	mode := "read-only; export BCREG_CONSOLE_TOKEN before make run to enable requeue and purge"
+	if os.Getenv("BCREG_CONSOLE_TOKEN") != "" {
+		mode = "actions enabled with your BCREG_CONSOLE_TOKEN"
+	}
+	fmt.Fprintf(l.opts.Out, "dev: console at http://%s/ (%s)\n", addr, mode)
 	return nil
 }
 
 func (l *launcher) spawn(bin string, env []string) error { return l.spawnNamed(bin, bin, env) }
 
-func (l *launcher) spawnNamed(name, bin string, env []string) error {
-	c, err := startChild(name, filepath.Join(l.opts.BinDir, bin), append(os.Environ(), env...), l.opts.Out)
+func (l *launcher) spawnNamed(name, bin string, env []string, args ...string) error {
+	c, err := startChild(name, filepath.Join(l.opts.BinDir, bin), args, append(os.Environ(), env...), l.opts.Out)
 	if err != nil {
 		return fmt.Errorf("dev: start %s: %w", name, err)
 	}
 	l.mu.Lock()
 	l.children = append(l.children, c)
 	l.mu.Unlock()
+	fmt.Fprintf(l.opts.Out, "dev: started %s (pid %d)\n", name, c.cmd.Process.Pid)
 	return nil
 }
 
@@ -356,9 +392,9 @@ type child struct {
 	err  error
 }
 
-func startChild(name, path string, env []string, out io.Writer) (*child, error) {
+func startChild(name, path string, args, env []string, out io.Writer) (*child, error) {
 	c := &child{name: name, done: make(chan struct{})}
-	c.cmd = exec.Command(path)
+	c.cmd = exec.Command(path, args...)
 	c.cmd.Env = env
 	pw := &prefixWriter{prefix: fmt.Sprintf("%-20s| ", name), out: out}
 	c.cmd.Stdout, c.cmd.Stderr = pw, pw
