@@ -21,6 +21,7 @@ var needs = map[string][]string{
 	"poster":             {"BCREG_NATS_URL", "BCREG_EVENT_DB_URL", "BCREG_AGENT_URL"},
 	"migrate":            {"BCREG_NATS_URL", "BCREG_EVENT_DB_URL"},
 	"vonx-sim":           {"BCREG_SIM_ADDR"},
+	"console":            {"BCREG_NATS_URL", "BCREG_EVENT_DB_URL", "BCREG_CONSOLE_ADDR", "BCREG_HTTP_ADDR"},
 }
 
 func loadCompose(t *testing.T) *types.Project {
@@ -39,7 +40,7 @@ func loadCompose(t *testing.T) *types.Project {
 
 func TestComposeFile(t *testing.T) {
 	p := loadCompose(t)
-	want := []string{"credential-builder", "event-poller", "migrate", "nats", "natscli", "poster", "postgres", "vonx-sim"}
+	want := []string{"console", "credential-builder", "event-poller", "migrate", "nats", "natscli", "poster", "postgres", "vonx-sim"}
 	got := p.ServiceNames()
 	sort.Strings(got)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
