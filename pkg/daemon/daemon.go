@@ -62,11 +62,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	if err := health.Serve(opts.HTTP.Addr); err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = health.Shutdown(sctx)
-	}()
+	defer health.Close()
 
 	startCtx, cancelStart := context.WithTimeout(ctx, time.Minute)
 	defer cancelStart()

@@ -156,3 +156,11 @@ func (h *Health) Shutdown(ctx context.Context) error {
 	}
 	return h.srv.Shutdown(ctx)
 }
+
+// Close stops the side port, waiting at most 5 s for open scrapes: the
+// last step of a shutdown, after the work has stopped.
+func (h *Health) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.Shutdown(ctx)
+}

@@ -67,11 +67,7 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 	if err := health.Serve(cfg.HTTP.Addr); err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = health.Shutdown(sctx)
-	}()
+	defer health.Close()
 	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
 	if err != nil {
 		return err
