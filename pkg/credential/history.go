@@ -152,18 +152,15 @@ func (p *HistoryProfile) Generate(s *source.Snapshot, prm Params) (*Result, erro
 	return g.res, nil
 }
 
-// registrationID is the registration-id rule of 2020 and later: BC, ULC, CC
-// and BEN companies are known as "BC" + number, unless the number already
-// starts with BC, C0, C1 or Q (which would double the prefix); every other
-// corporation by its bare number.
+// registrationID is the registration-id rule of the pre-LEAR pipeline
+// (domain.md §3.4; BEN added in 2020): BC, ULC, CC and BEN companies are
+// known as "BC" + number, every other corporation by its bare number. The
+// number is prefixed whatever it starts with: not prefixing numbers that
+// already start with BC, C0, C1 or Q came with LEAR (2022, 2025), after
+// commit 6325b7e that this profile reproduces.
 func registrationID(corpTypCd, corpNum string) string {
 	switch corpTypCd {
 	case "BC", "ULC", "CC", "BEN":
-		for _, p := range []string{"BC", "C0", "C1", "Q"} {
-			if strings.HasPrefix(corpNum, p) {
-				return corpNum
-			}
-		}
 		return "BC" + corpNum
 	}
 	return corpNum

@@ -589,10 +589,14 @@ func TestHistoryRegistrationID(t *testing.T) {
 		{"ULC", "3014589", "BC3014589"},
 		{"CC", "1111111", "BC1111111"},
 		{"BEN", "1222222", "BC1222222"},
-		{"BEN", "BC1222222", "BC1222222"},
-		{"BC", "C0999999", "C0999999"},
-		{"BC", "C1999999", "C1999999"},
-		{"ULC", "Q0000123", "Q0000123"},
+		// The pre-LEAR rule prefixes every number of these types; only
+		// LEAR-era code (2022, 2025) left BC…, C0…, C1… and Q… numbers alone.
+		{"BEN", "BC1222222", "BCBC1222222"},
+		{"BC", "C0999999", "BCC0999999"},
+		{"BC", "C1999999", "BCC1999999"},
+		{"ULC", "Q0000123", "BCQ0000123"},
+		{"C", "C0999999", "C0999999"},
+		{"QA", "Q0000123", "Q0000123"},
 		{"CUL", "C6020509", "C6020509"},
 		{"A", "A1234567", "A1234567"},
 		{"SP", "FM1234567", "FM1234567"},
