@@ -187,6 +187,10 @@ func TestHistoryTypeChangingAlteration(t *testing.T) {
 	}{
 		{"NOALB changes the type", "NOALB", []string{"", "BC", "BC"}},
 		{"NOALU changes the type", "NOALU", []string{"", "BC", "BC"}},
+		{"NOALC changes the type", "NOALC", []string{"", "BC", "BC"}},
+		{"NOALD changes the type", "NOALD", []string{"", "BC", "BC"}},
+		{"NOALE changes the type", "NOALE", []string{"", "BC", "BC"}},
+		{"NOALR changes the type", "NOALR", []string{"", "BC", "BC"}},
 		{"NOALA changes the name only", "NOALA", []string{"BC", "BC", "BC"}},
 	}
 	for _, tt := range tests {
@@ -292,6 +296,7 @@ func TestHistoryFutureDatedFiling(t *testing.T) {
 func TestHistoryOnlyFutureEvents(t *testing.T) {
 	s := histCompany()
 	s.Corporation.RecognitionDts = ts("2026-02-01 00:00:00")
+	s.Corporation.Bn9 = sp("123456789") // no BNC credential either
 	inc := hFiling(100, "ICORP", "2026-01-10 10:00:00", "2026-02-01 00:00:00")
 	s.States = []source.CorpState{hState("ACT", opACT, inc, nil)}
 	s.Names = []source.CorpName{hName("CO", "ACME", inc, nil)}

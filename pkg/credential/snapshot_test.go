@@ -268,6 +268,94 @@ func TestSnapshotRegistration(t *testing.T) {
 			want: `{"effective_date": "2010-06-15T17:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2010-06-15T17:00:00+00:00", "entity_type": "BC Unlimited Liability Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
 		},
 		{
+			name: "CC numbers are prefixed with BC",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.Corporation.CorpTypCd = sp("CC")
+				s.Type = source.CorpType{CorpTypCd: "CC", CorpClass: sp("BC"), FullDesc: sp("BC Community Contribution Company")}
+				return s
+			},
+			want: `{"effective_date": "2010-06-15T17:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2010-06-15T17:00:00+00:00", "entity_type": "BC Community Contribution Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
+		},
+		{
+			name: "continued-in companies keep their C number",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.Corporation.CorpNum, s.Corporation.CorpTypCd = "C1234567", sp("C")
+				s.Type = source.CorpType{CorpTypCd: "C", CorpClass: sp("BC"), FullDesc: sp("Continuation In")}
+				return s
+			},
+			want: `{"effective_date": "2010-06-15T17:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2010-06-15T17:00:00+00:00", "entity_type": "Continuation In", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "C1234567", "registration_type": ""}`,
+		},
+		{
+			name: "firm class defaults to home jurisdiction BC",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.Corporation.CorpNum, s.Corporation.CorpTypCd, s.Type = "FM1234567", sp("SP"), typeSP
+				return s
+			},
+			want: `{"effective_date": "2010-06-15T17:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2010-06-15T17:00:00+00:00", "entity_type": "Sole Proprietorship", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "FM1234567", "registration_type": ""}`,
+		},
+		{
+			// Q5 step 7: without a current state, the state that ended last
+			// (highest end_event_id) is "the" state.
+			name: "every state ended: the one that ended last",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.States = []source.CorpState{
+					state("ACT", opACT, fileEvent(91, "1234567", "2001-05-01 12:00:00", "2001-05-01 12:00:00"), ip(92)),
+					state("HDO", opHDO, fileEvent(92, "1234567", "2012-05-01 12:00:00", "2012-05-01 12:00:00"), ip(94)),
+					state("LIQ", opLIQ, fileEvent(93, "1234567", "2013-05-01 12:00:00", "2013-05-01 12:00:00"), ip(93)),
+				}
+				return s
+			},
+			want: `{"effective_date": "2012-05-01T19:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "HIS", "entity_status_effective": "2012-05-01T19:00:00+00:00", "entity_type": "BC Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
+		},
+		{
+			// date(E) of a FILE event is its filing's effective_dt, for an
+			// active (ACT) state as for a historical one.
+			name: "status dated by the start filing's effective date, not its timestamp",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.States = []source.CorpState{
+					state("ACT", opACT, fileEvent(91, "1234567", "2001-05-01 12:00:00", "2001-04-01 00:00:00"), ip(92)),
+					state("HDO", opHDO, fileEvent(92, "1234567", "2012-05-01 12:00:00", "2012-06-30 23:59:00"), ip(93)),
+					state("ACT", opACT, fileEvent(93, "1234567", "2014-05-01 12:00:00", "2014-07-01 00:00:00"), nil),
+				}
+				return s
+			},
+			want: `{"effective_date": "2014-07-01T07:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2014-07-01T07:00:00+00:00", "entity_type": "BC Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
+		},
+		{
+			// The walk stops at the first historical state: a company
+			// dissolved and restored is active since its restoration, and
+			// later sub-states (D1F, LIQ) do not move that date.
+			name: "active sub-state after a restoration: dated by the restoration",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.States = []source.CorpState{
+					state("ACT", opACT, fileEvent(90, "1234567", "1999-01-01 00:00:00", "1999-01-01 00:00:00"), ip(91)),
+					state("HDO", opHDO, fileEvent(91, "1234567", "2003-01-01 00:00:00", "2003-01-01 00:00:00"), ip(92)),
+					state("ACT", opACT, fileEvent(92, "1234567", "2006-03-01 09:00:00", "2006-03-02 00:00:00"), ip(93)),
+					state("D1F", opD1F, fileEvent(93, "1234567", "2009-01-01 00:00:00", "2009-01-01 00:00:00"), ip(94)),
+					state("LIQ", opLIQ, fileEvent(94, "1234567", "2011-01-01 00:00:00", "2011-01-01 00:00:00"), nil),
+				}
+				return s
+			},
+			want: `{"effective_date": "2010-06-15T17:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2006-03-02T08:00:00+00:00", "entity_type": "BC Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
+		},
+		{
+			// effective_date is the latest of the status and name dates: here
+			// the status.
+			name: "effective date: the status date when it is the latest",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.States = []source.CorpState{state("LIQ", opLIQ, fileEvent(95, "1234567", "2019-09-09 09:00:00", "2019-09-09 09:00:00"), nil)}
+				return s
+			},
+			want: `{"effective_date": "2019-09-09T16:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2019-09-09T16:00:00+00:00", "entity_type": "BC Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
+		},
+		{
 			name: "benefit companies are not prefixed in 2018",
 			snap: func() *source.Snapshot {
 				s := bcCompany()
@@ -471,6 +559,37 @@ func TestSnapshotAddressOptions(t *testing.T) {
 	}
 }
 
+// TestSnapshotOffices: one ADDR per current RG, HD and FO office with a
+// delivery address, in office-type order; ended offices and the mailing
+// address are never used.
+func TestSnapshotOffices(t *testing.T) {
+	s := bcCompany()
+	rg := s.Offices[0]
+	other := source.Address{AddrID: 10, AddrLine1: sp("9 OTHER RD"), City: sp("NANAIMO"), Province: sp("BC"), CountryTypCd: sp("CA")}
+	ended := rg
+	ended.StartEventID, ended.EndEventID, ended.StartEvent = ip(90), ip(101), fileEvent(90, "1234567", "2010-06-15 10:00:00", "2010-06-15 10:00:00")
+	ended.DeliveryAddr = &other
+	head := rg
+	head.OfficeTypCd, head.Type, head.DeliveryAddr, head.MailingAddr = "HD", headOff, &fullAddr, &other
+	mailingOnly := rg
+	mailingOnly.OfficeTypCd, mailingOnly.Type = "FO", &source.CodeDesc{Code: "FO", FullDesc: sp("Firm Office")}
+	mailingOnly.DeliveryAddrID, mailingOnly.DeliveryAddr, mailingOnly.MailingAddr = nil, nil, &other
+	// Loader order: by office type.
+	s.Offices = []source.Office{mailingOnly, head, ended, rg}
+
+	var got []string
+	for _, c := range find(generate(t, s, credential.Options{}), credential.TypeAddress) {
+		got = append(got, c.ID+" "+c.Attributes["address_type"].(string)+" "+c.Attributes["civic_address"].(string))
+	}
+	want := []string{
+		"1234567,HD Head Office 1 MAIN ST, SUITE 2, VICTORIA, BC, V8V1A1, CA",
+		"1234567,RG Registered Office 1 MAIN ST, SUITE 2, VICTORIA, BC, V8V1A1, CA",
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("ADDR credentials (-want +got):\n%s", diff)
+	}
+}
+
 func owned(firm *source.BasicCorp, owner string, id int64, start *source.Event, ended bool) source.Party {
 	p := source.Party{CorpNum: firm.CorpNum, CorpPartyID: ip(id), PartyTypCd: "FBO", BusCompanyNum: sp(owner),
 		StartEvent: start, Firm: firm, Owner: basicBC(owner)}
@@ -568,6 +687,27 @@ func TestSnapshotInScope(t *testing.T) {
 		{"firm whose BC owner row has ended", firm(ownedBy(basicBC("1234567"), true)), false},
 		{"firm whose owner row is missing", firm(func() source.Party { p := ownedBy(basicBC("1234567"), false); p.Owner = nil; return p }()), false},
 		{"firm without owner", firm(), false},
+		{"misc firm owned by an LLC", func() *source.Snapshot {
+			s := firm(ownedBy(basic("LLC0000001", source.CorpType{CorpTypCd: "LLC", CorpClass: sp("XPRO")}), false))
+			s.Corporation.CorpTypCd, s.Type = sp("MF"), source.CorpType{CorpTypCd: "MF", CorpClass: sp("FIRM")}
+			return s
+		}(), true},
+		{"general partnership owned by a BC company", func() *source.Snapshot {
+			s := firm(ownedBy(basicBC("1234567"), false))
+			s.Corporation.CorpTypCd, s.Type = sp("GP"), source.CorpType{CorpTypCd: "GP", CorpClass: sp("FIRM")}
+			return s
+		}(), false},
+		{"firm whose FBO row names no owner", firm(func() source.Party { p := ownedBy(basicBC("1234567"), false); p.BusCompanyNum = nil; return p }()), false},
+		{"continued-in ULC", func() *source.Snapshot {
+			s := bcCompany()
+			s.Corporation.CorpTypCd, s.Type = sp("CUL"), source.CorpType{CorpTypCd: "CUL", CorpClass: sp("BC")}
+			return s
+		}(), true},
+		{"benefit company (not in the 2018 list)", func() *source.Snapshot {
+			s := bcCompany()
+			s.Corporation.CorpTypCd, s.Type = sp("BEN"), source.CorpType{CorpTypCd: "BEN", CorpClass: sp("BC")}
+			return s
+		}(), false},
 	}
 	p := credential.NewSnapshot(credential.Options{})
 	for _, tt := range tests {
