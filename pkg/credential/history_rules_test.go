@@ -1,6 +1,7 @@
 package credential_test
 
 import (
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -526,5 +527,19 @@ func TestHistoryEffectiveNow(t *testing.T) {
 	res = generateHistory(t, s, fullRange())
 	if r := regViews(res); len(r) != 1 || len(res.Requeue) != 1 {
 		t.Errorf("effective after now: REG %+v, requeue %+v", r, res.Requeue)
+	}
+}
+
+// TestHistoryLongReason: a reason longer than 255 characters is cut to 251,
+// "..." and its last character, as the original cut it.
+func TestHistoryLongReason(t *testing.T) {
+	s := histCompany()
+	long := strings.Repeat("X", 300) + "Z"
+	inc := hFiling(100, long, "2010-06-15 10:00:00", "2010-06-15 10:00:00")
+	s.States[0].StartEvent, s.Names[0].StartEvent = inc, inc
+	r := regViews(generateHistory(t, s, fullRange()))
+	want := "Filing:" + strings.Repeat("X", 244) + "...Z"
+	if len(r) != 1 || r[0].Reason != want || len(want) != 255 {
+		t.Errorf("reason %+v, want %q", r, want)
 	}
 }

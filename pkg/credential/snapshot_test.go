@@ -268,6 +268,19 @@ func TestSnapshotRegistration(t *testing.T) {
 			want: `{"effective_date": "2010-06-15T17:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "ACT", "entity_status_effective": "2010-06-15T17:00:00+00:00", "entity_type": "BC Unlimited Liability Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
 		},
 		{
+			// The 2018 generator did not skip withdrawn corporations.
+			name: "withdrawn (HWT) is published as historical",
+			snap: func() *source.Snapshot {
+				s := bcCompany()
+				s.States = []source.CorpState{
+					state("ACT", opACT, fileEvent(91, "1234567", "2010-06-15 10:00:00", "2010-06-15 10:00:00"), ip(92)),
+					state("HWT", &source.OpState{StateTypCd: "HWT", OpStateTypCd: sp("HIS")}, fileEvent(92, "1234567", "2012-01-10 10:00:00", "2012-01-10 10:00:00"), nil),
+				}
+				return s
+			},
+			want: `{"effective_date": "2012-01-10T18:00:00+00:00", "entity_name": "ACME WIDGETS LTD.", "entity_name_effective": "2010-06-15T17:00:00+00:00", "entity_status": "HIS", "entity_status_effective": "2012-01-10T18:00:00+00:00", "entity_type": "BC Company", "home_jurisdiction": "BC", "registered_jurisdiction": "", "registration_date": "2010-06-15T17:00:00+00:00", "registration_id": "BC1234567", "registration_type": ""}`,
+		},
+		{
 			name: "CC numbers are prefixed with BC",
 			snap: func() *source.Snapshot {
 				s := bcCompany()
