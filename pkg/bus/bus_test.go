@@ -3,12 +3,14 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
@@ -292,6 +294,62 @@ func TestMoverMovesMessageWhoseHandlerCrashedOnLastDelivery(t *testing.T) {
 		t.Errorf("moved dead letter (-want +got):\n%s", diff)
 	}
 	waitFor(t, "original deleted", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+}
+
+// TestShortPullsLoseNothing: pulls whose wait runs out while the server is
+// sending must not drop what it sent. With a client-side fetch deadline
+// such messages were delivered but never handled, and came back only after
+// AckWait (here a minute, far beyond the test).
+func TestShortPullsLoseNothing(t *testing.T) {
+	n := testenv.NewNATS(t)
+	_, js := n.Connect(t)
+	topo := testTopology()
+	topo.BuilderAckWait = time.Minute
+	ctx := testenv.Context(t)
+	if err := topo.Apply(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	const total = 2000
+	var acks []jetstream.PubAckFuture
+	for i := range total {
+		m := &nats.Msg{Subject: bus.EventSubject("BC_REG", fmt.Sprintf("C%d", i)), Data: []byte(`{}`), Header: nats.Header{}}
+		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("short-%d", i))
+		f, err := js.PublishMsgAsync(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, f)
+	}
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatal(err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("publish not acknowledged")
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	cctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = bus.Consume(cctx, js, zaptest.NewLogger(t), bus.ConsumeOptions{
+			Stream: bus.StreamEvents, Consumer: bus.ConsumerBuilder, Stage: messages.StageBuilder,
+			Workers: 4, BatchSize: 20, BatchWait: time.Millisecond, MaxDeliver: topo.BuilderMaxDeliver,
+			AckWait: topo.BuilderAckWait, Backoff: fastBackoff,
+		}, func(_ context.Context, b []jetstream.Msg) []error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range b {
+				seen[m.Headers().Get(jetstream.MsgIDHeader)] = true
+			}
+			return make([]error, len(b))
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "every message handled", 20*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == total })
 }
 
 func TestSubjectToken(t *testing.T) {

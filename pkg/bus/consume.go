@@ -115,14 +115,20 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 // fetchBatch pulls up to BatchSize messages, waiting at most BatchWait for
 // the batch to fill once the first message arrived (and up to a few
 // seconds for the first).
+//
+// The pull's expiry is the server's (FetchMaxWait), not a client-side
+// deadline: a fetch cut short by a context deadline stops reading while
+// the server may still be sending, and every message it sent then is
+// "delivered" but never handled, so it comes back only after AckWait (a
+// 5-minute stall of that bundle for the poster). The server ends the pull
+// itself; only a stop (ctx) cuts it short, and what arrives after that is
+// handed back with Nak.
 func fetchBatch(ctx context.Context, cons jetstream.Consumer, opts ConsumeOptions) ([]jetstream.Msg, error) {
 	wait := 5 * time.Second
 	if opts.BatchSize > 1 {
 		wait = opts.BatchWait
 	}
-	fctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	mb, err := cons.Fetch(opts.BatchSize, jetstream.FetchContext(fctx))
+	mb, err := cons.Fetch(opts.BatchSize, jetstream.FetchMaxWait(wait))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 			return nil, nil
@@ -130,8 +136,23 @@ func fetchBatch(ctx context.Context, cons jetstream.Consumer, opts ConsumeOption
 		return nil, err
 	}
 	var out []jetstream.Msg
-	for m := range mb.Messages() {
-		out = append(out, m)
+	msgs := mb.Messages()
+	for done := false; !done; {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				done = true
+				break
+			}
+			out = append(out, m)
+		case <-ctx.Done():
+			go func() {
+				for m := range msgs {
+					_ = m.Nak()
+				}
+			}()
+			return out, nil
+		}
 	}
 	if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && len(out) == 0 {
 		return nil, err
