@@ -30,6 +30,9 @@ type agentState struct {
 	misconfUntil time.Time
 	misconfMsg   string
 	inflight     int
+	// load is the requests in flight weighted by their credentials (a
+	// full request is 1): what the adaptive limit bounds.
+	load float64
 }
 
 func (a *agentState) name() string { return a.client.Endpoint.BaseURL }
@@ -43,6 +46,7 @@ type agents struct {
 	max      int
 	interval time.Duration
 	retry    time.Duration // misconfiguration retry
+	size     int           // credentials in a full request
 	now      func() time.Time
 
 	mu       sync.Mutex
@@ -52,9 +56,9 @@ type agents struct {
 	kick     chan struct{} // asks the health loop to check now
 }
 
-func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, interval time.Duration) *agents {
+func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, size int, interval time.Duration) *agents {
 	hc := agent.NewHTTPClient(s.MaxInflight)
-	a := &agents{log: log, m: m, max: s.MaxInflight, interval: interval, retry: s.MisconfigRetry,
+	a := &agents{log: log, m: m, max: s.MaxInflight, interval: interval, retry: s.MisconfigRetry, size: max(1, size),
 		now: time.Now, changed: make(chan struct{}), kick: make(chan struct{}, 1)}
 	for _, ep := range eps {
 		a.list = append(a.list, &agentState{
@@ -90,15 +94,20 @@ func (a *agents) usableLocked(s *agentState) bool {
 	return s.healthy && !a.now().Before(s.misconfUntil)
 }
 
-// capacityLocked is how many more requests may start now.
-func (a *agents) capacityLocked() int {
-	free := 0
+// capacityLocked is how many more full requests may start now.
+func (a *agents) capacityLocked() float64 {
+	free := 0.0
 	for _, s := range a.list {
 		if a.usableLocked(s) {
-			free += max(0, s.limiter.Limit()-s.inflight)
+			free += max(0, float64(s.limiter.Limit())-s.load)
 		}
 	}
-	return min(free, a.max-a.inflight)
+	return min(free, float64(a.max-a.inflight))
+}
+
+// weight is a request's share of a full request.
+func (a *agents) weight(creds int) float64 {
+	return min(1, float64(max(1, creds))/float64(a.size))
 }
 
 // anyUsable reports whether some agent can take requests.
@@ -126,7 +135,7 @@ func (a *agents) gate(ctx context.Context) bool {
 		for _, s := range a.list {
 			usable = usable || a.usableLocked(s)
 		}
-		room := a.capacityLocked() - a.waiting
+		room := a.capacityLocked() - float64(a.waiting)
 		ch := a.changed
 		a.mu.Unlock()
 		if !usable {
@@ -149,16 +158,24 @@ func (a *agents) gate(ctx context.Context) bool {
 
 // slot is one request's hold on an agent.
 type slot struct {
-	a         *agents
-	s         *agentState
-	started   time.Time
+	a       *agents
+	s       *agentState
+	weight  float64 // share of a full request
+	started time.Time
+	// sent is when the request went out (after the database work before
+	// it); its round trip is measured from there.
+	sent      time.Time
 	saturated bool
 	once      sync.Once
 }
 
-// acquire waits for room on a usable agent and picks the one with the most
-// room left. It fails with errNoAgent when none is usable.
-func (a *agents) acquire(ctx context.Context) (*slot, error) {
+// acquire waits for room for a request of creds credentials on a usable
+// agent and picks the one with the most room left. A request may start
+// while the agent's weighted load is below its limit, so a full request
+// is never starved by smaller ones (it may overshoot by less than one
+// request). It fails with errNoAgent when none is usable.
+func (a *agents) acquire(ctx context.Context, creds int) (*slot, error) {
+	w := a.weight(creds)
 	a.mu.Lock()
 	a.waiting++
 	a.mu.Unlock()
@@ -170,13 +187,13 @@ func (a *agents) acquire(ctx context.Context) (*slot, error) {
 	for {
 		a.mu.Lock()
 		var best *agentState
-		bestRoom, usable := 0, false
+		bestRoom, usable := 0.0, false
 		for _, s := range a.list {
 			if !a.usableLocked(s) {
 				continue
 			}
 			usable = true
-			if room := s.limiter.Limit() - s.inflight; room > bestRoom {
+			if room := float64(s.limiter.Limit()) - s.load; room > bestRoom {
 				best, bestRoom = s, room
 			}
 		}
@@ -186,8 +203,9 @@ func (a *agents) acquire(ctx context.Context) (*slot, error) {
 		}
 		if best != nil && a.inflight < a.max {
 			best.inflight++
+			best.load += w
 			a.inflight++
-			sl := &slot{a: a, s: best, started: time.Now(), saturated: best.inflight >= best.limiter.Limit()}
+			sl := &slot{a: a, s: best, weight: w, started: time.Now(), saturated: best.load > float64(best.limiter.Limit()-1)}
 			a.updateGaugesLocked()
 			a.mu.Unlock()
 			return sl, nil
@@ -208,13 +226,21 @@ func (a *agents) acquire(ctx context.Context) (*slot, error) {
 func (sl *slot) release(ok bool, cost float64) {
 	sl.once.Do(func() {
 		if ok {
-			sl.s.limiter.succeeded(sl.started, time.Since(sl.started), cost, sl.saturated)
+			from := sl.sent
+			if from.IsZero() {
+				from = sl.started
+			}
+			sl.s.limiter.succeeded(sl.started, time.Since(from), cost, sl.weight, sl.saturated)
 		} else {
 			sl.s.limiter.failed()
 		}
 		a := sl.a
 		a.mu.Lock()
 		sl.s.inflight--
+		sl.s.load = max(0, sl.s.load-sl.weight)
+		if sl.s.inflight == 0 {
+			sl.s.load = 0 // no drift from float sums
+		}
 		a.inflight--
 		a.notifyLocked()
 		a.mu.Unlock()
@@ -228,6 +254,10 @@ func (sl *slot) cancel() {
 		a := sl.a
 		a.mu.Lock()
 		sl.s.inflight--
+		sl.s.load = max(0, sl.s.load-sl.weight)
+		if sl.s.inflight == 0 {
+			sl.s.load = 0 // no drift from float sums
+		}
 		a.inflight--
 		a.notifyLocked()
 		a.mu.Unlock()

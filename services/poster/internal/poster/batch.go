@@ -30,6 +30,11 @@ type batch struct {
 	token   string
 	bundles []*inBundle
 	mu      sync.Mutex // guards cred state written by concurrent lanes
+	// claimedAt is the local (monotonic) time just before the claims were
+	// asked for: every lease of this call runs until at least claimedAt +
+	// lease on the database's clock, which is what send relies on to skip
+	// renewing a fresh claim.
+	claimedAt time.Time
 }
 
 func (w *batch) dbctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -184,6 +189,7 @@ func (w *batch) claim(ctx context.Context, creds []*cred) []*unit {
 		groups[at] = append(groups[at], cr.hash)
 	}
 	claimed := map[string]eventdb.ClaimedRow{}
+	w.claimedAt = time.Now()
 	for at, hashes := range groups {
 		dctx, cancel := w.dbctx(ctx)
 		rows, err := eventdb.ClaimDelivery(dctx, p.db, eventdb.DeliveryClaim{Hashes: hashes, Claimer: w.token, Lease: p.lease, RetryRejectedBefore: at})
@@ -197,7 +203,7 @@ func (w *batch) claim(ctx context.Context, creds []*cred) []*unit {
 			if r.TookOver != "" {
 				p.m.leaseTakeover.Inc()
 				cr := credByHash(creds, r.Hash)
-				cr.bundle.log.Info("took over credential whose lease expired", zap.String("hash", r.Hash), zap.String("previous_holder", r.TookOver))
+				cr.bundle.logger().Info("took over credential whose lease expired", zap.String("hash", r.Hash), zap.String("previous_holder", r.TookOver))
 			}
 		}
 	}
@@ -245,7 +251,7 @@ func (w *batch) claim(ctx context.Context, creds []*cred) []*unit {
 		}
 		if len(u.creds) < len(byCorp[corp]) {
 			p.m.heldBack.Inc()
-			byCorp[corp][0].bundle.log.Debug("held back behind an older outstanding credential", zap.Int64("record_id", limit))
+			byCorp[corp][0].bundle.logger().Debug("held back behind an older outstanding credential", zap.Int64("record_id", limit))
 		}
 		units = append(units, u)
 	}
@@ -346,7 +352,7 @@ func (w *batch) giveUp(ctx context.Context, ib *inBundle, open []string, cause e
 	marked, err := eventdb.MarkDeliveryDead(dctx, w.p.db, w.token, open, reason)
 	cancel()
 	if err != nil {
-		ib.log.Error("could not mark credentials D on the last delivery", zap.Error(err))
+		ib.logger().Error("could not mark credentials D on the last delivery", zap.Error(err))
 	}
 	w.p.m.credentials.WithLabelValues(eventdb.DeliveryDead).Add(float64(len(marked)))
 	return bus.Permanent(errors.New(reason))

@@ -2,6 +2,7 @@ package poster
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"testing"
 	"time"
@@ -36,25 +37,35 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 		name     string
 		adaptive bool
 		max      int
+		// mixed: requests of up to 20 credentials of several schemas
+		// (bundles of 1–4 credentials, as the pipeline's are); otherwise
+		// requests of up to 5 credentials of one schema.
+		mixed bool
 	}{
-		{"adaptive_max32", true, 32},
-		{"fixed32", false, 32},
-		{"fixed16", false, 16},
-		{"fixed8", false, 8},
+		{"adaptive_max32", true, 32, false},
+		{"fixed32", false, 32, false},
+		{"fixed16", false, 16, false},
+		{"fixed8", false, 8, false},
+		{"mixed20/adaptive_max16", true, 16, true},
+		{"mixed20/fixed16", false, 16, true},
+		{"mixed20/fixed8", false, 8, true},
+		{"mixed20/fixed4", false, 4, true},
 	}
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				res := runCapacityLoad(b, m.adaptive, m.max)
+				res := runCapacityLoad(b, m.adaptive, m.max, m.mixed)
 				b.ReportMetric(res.steadyRate, "cred/s")
 				b.ReportMetric(100*res.steadyRate/benchCapacityPerSec(), "pct_capacity")
 				b.ReportMetric(float64(res.failed), "failed_requests")
 				b.ReportMetric(float64(res.overloaded), "overloaded")
 				b.ReportMetric(float64(res.duplicates), "duplicates")
 				b.ReportMetric(float64(res.limit), "final_limit")
+				b.ReportMetric(float64(res.maxInFlight), "max_creds_in_flight")
 				b.Logf("%s: %.1f cred/s steady (%.1f%% of %.0f), %.1f cred/s overall, %d failed requests (%d overloaded), %d duplicates, final limit %d, %s",
 					m.name, res.steadyRate, 100*res.steadyRate/benchCapacityPerSec(), benchCapacityPerSec(), res.overallRate,
 					res.failed, res.overloaded, res.duplicates, res.limit, res.elapsed.Round(10*time.Millisecond))
+				b.Logf("max credentials in flight at the agent %d (capacity %d)", res.maxInFlight, benchCapacity)
 			}
 		})
 	}
@@ -64,28 +75,65 @@ type loadResult struct {
 	steadyRate, overallRate        float64
 	failed, overloaded, duplicates int64
 	limit                          int
+	maxInFlight                    int64
 	elapsed                        time.Duration
 }
 
-func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int) loadResult {
+// mixedSchemas is the schema of a mixed bundle's i-th credential.
+var mixedSchemas = []string{"registration.bc_registries", "relationship.bc_registries", "registration.bc_registries", "address.bc_registries"}
+
+func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed bool) loadResult {
 	b.StopTimer()
+	// The mixed mode's agent has no queue limit, like make bench's.
+	queueLimit := benchQueueLimit
+	if mixed {
+		queueLimit = 0
+	}
 	e := newEnv(b, agentsim.Config{Seed: 1, Faults: agentsim.Faults{
 		Capacity: benchCapacity, CredLatency: agentsim.Fixed(benchCredLatency),
-		QueueLimit: benchQueueLimit, OverloadPenalty: 0.5,
+		QueueLimit: queueLimit, OverloadPenalty: 0.5,
 	}})
 	var creds []seeded
 	for c := 0; len(creds) < benchCredentials; c++ {
 		specs := make([]credSpec, 1+c%2)
+		if mixed {
+			specs = make([]credSpec, 1+c%4)
+			for i := range specs {
+				specs[i] = credSpec{schema: mixedSchemas[i], version: "1.0.36"}
+			}
+		}
 		creds = append(creds, e.seedBundle(fmt.Sprintf("BC%07d", c+1), specs...)...)
 	}
 	cfg := e.config("bench")
 	cfg.RequestSize, cfg.MaxInflight, cfg.Adaptive, cfg.InitialInflight = 5, maxInflight, adaptive, 4
+	if mixed {
+		cfg.RequestSize = 20
+	}
 	cfg.RequestTimeout, cfg.MaxAttempts = 30*time.Second, 50
 	cfg.Backoff.Base, cfg.Backoff.Max = 200*time.Millisecond, time.Second
 	b.StartTimer()
 	start := time.Now()
 	r := e.start(cfg)
+	stopTrace := make(chan struct{})
+	if os.Getenv("BENCH_TRACE") != "" {
+		go func() {
+			for {
+				select {
+				case <-stopTrace:
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
+				l := r.p.agents.list[0].limiter
+				l.mu.Lock()
+				lim, nl, sm, pr := l.limit, l.noLoad, l.smoothed, l.probing
+				l.mu.Unlock()
+				st := e.currentSim().Stats()
+				fmt.Fprintf(os.Stderr, "limit %.2f noLoad %.0fms smoothed %.0fms probing %v issuing %d inflight %d\n", lim, nl/1e6, sm/1e6, pr, st.Issuing, st.CredentialsInFlight)
+			}
+		}()
+	}
 	e.waitFinal(creds, 5*time.Minute)
+	close(stopTrace)
 	elapsed := time.Since(start)
 	b.StopTimer()
 
@@ -101,8 +149,9 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int) loadResult {
 		steadyRate:  float64(hi-lo) / times[hi].Sub(times[lo]).Seconds(),
 		overallRate: float64(len(creds)) / elapsed.Seconds(),
 		failed:      st.Failed, overloaded: st.Injected.Overloaded, duplicates: st.Duplicates,
-		limit:   r.p.agents.list[0].limiter.Limit(),
-		elapsed: elapsed,
+		limit:       r.p.agents.list[0].limiter.Limit(),
+		maxInFlight: st.MaxCredentialsInFlight,
+		elapsed:     elapsed,
 	}
 	r.stop()
 	return res

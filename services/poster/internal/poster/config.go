@@ -109,7 +109,7 @@ func (s Settings) Validate() error {
 // ValidateConfig checks settings that depend on each other.
 func (c Config) ValidateConfig() error {
 	var errs []error
-	if c.Lease > 0 && c.Lease < c.RequestTimeout+5*time.Second {
+	if c.Lease > 0 && c.Lease < c.RequestTimeout+leaseMargin {
 		errs = append(errs, fmt.Errorf("BCREG_POSTER_LEASE=%v: want at least BCREG_POSTER_REQUEST_TIMEOUT (%v) + 5s, or a claim could run out during a request and another poster post the same credentials", c.Lease, c.RequestTimeout))
 	}
 	if c.MaxAttempts >= c.PosterMaxDeliver {
@@ -125,6 +125,11 @@ func (c Config) requestSize() int {
 	}
 	return agent.DefaultRequestSize(c.Protocol)
 }
+
+// leaseMargin is how much longer than a request a claim must still run
+// when the request is sent: the time to record its answer after the
+// request's timeout, plus clock slack.
+const leaseMargin = 5 * time.Second
 
 // lease is the effective claim lease.
 func (c Config) lease() time.Duration {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,18 +27,15 @@ const HeaderCredentialHash = bus.HeaderCredentialHash
 // first request that leaves a credential without a final answer: the
 // later credentials of that corporation must not overtake it.
 func (w *batch) sendLane(ctx context.Context, l lane) {
+	// leasedAt: every claim of the lane runs until at least leasedAt +
+	// lease (the claim, or the last renewal).
+	leasedAt := w.claimedAt
 	for i, rq := range l {
 		if ctx.Err() != nil {
 			w.waitCreds(rq.creds, &pendingReason{kind: pendShutdown, err: errors.New("poster stopping")})
 			continue
 		}
-		var later []string
-		for _, r := range l[i+1:] {
-			for _, cr := range r.creds {
-				later = append(later, cr.hash)
-			}
-		}
-		if w.send(ctx, rq, later) {
+		if w.send(ctx, rq, l[i+1:], &leasedAt) {
 			continue
 		}
 		for _, r := range l[i+1:] {
@@ -56,10 +54,12 @@ func (w *batch) waitCreds(creds []*cred, r *pendingReason) {
 }
 
 // send posts one request and records its answers; it reports whether every
-// credential of the request is now final.
-func (w *batch) send(ctx context.Context, rq *request, later []string) bool {
+// credential of the request is now final. later are the lane's requests
+// after this one; *leasedAt is when the lane's claims were last taken or
+// renewed.
+func (w *batch) send(ctx context.Context, rq *request, later []*request, leasedAt *time.Time) bool {
 	p := w.p
-	sl, err := p.agents.acquire(ctx)
+	sl, err := p.agents.acquire(ctx, len(rq.creds))
 	if err != nil {
 		kind := pendAgentDown
 		if ctx.Err() != nil {
@@ -68,25 +68,18 @@ func (w *batch) send(ctx context.Context, rq *request, later []string) bool {
 		w.waitCreds(rq.creds, &pendingReason{kind: kind, err: err})
 		return false
 	}
-	// Renew the lease right before sending: a long wait for a slot must
-	// not let it run out during the request.
-	hashes := make([]string, 0, len(rq.creds)+len(later))
-	for _, cr := range rq.creds {
-		hashes = append(hashes, cr.hash)
-	}
-	hashes = append(hashes, later...)
-	dctx, cancel := w.dbctx(ctx)
-	n, err := eventdb.RenewDeliveryClaims(dctx, p.db, w.token, hashes, p.lease)
-	cancel()
-	switch {
-	case err != nil:
-		sl.cancel()
-		w.waitCreds(rq.creds, &pendingReason{kind: pendDB, err: err})
-		return false
-	case n < len(hashes):
-		sl.cancel()
-		w.waitCreds(rq.creds, &pendingReason{kind: pendHeld, err: errors.New("claim lost: the lease ran out and another poster took the credentials over")})
-		return false
+	// A claim must outlast the request (rule 6: no other poster may take
+	// the credentials over while they are at the agent). A fresh claim
+	// does: nobody else can change a row while its lease runs, so it is
+	// sent as it is. One that could run out before the answer (a long
+	// wait for a slot, a long lane) is renewed first, with the rest of
+	// the lane; a lost claim aborts the lane.
+	if p.mustRenew(*leasedAt) {
+		renewedAt := time.Now()
+		if !w.renew(ctx, sl, rq, later) {
+			return false
+		}
+		*leasedAt = renewedAt
 	}
 
 	items, cost := w.items(rq.creds)
@@ -98,11 +91,13 @@ func (w *batch) send(ctx context.Context, rq *request, later []string) bool {
 	}
 	rctx, rcancel := context.WithTimeout(p.abort, p.cfg.RequestTimeout)
 	start := time.Now()
+	sl.sent = start
 	rows, err := sl.s.client.IssueBody(rctx, body, len(items))
 	rcancel()
 	elapsed := time.Since(start)
 	p.m.duration.Observe(elapsed.Seconds())
-	log := w.requestLog(rq, sl, elapsed)
+	// The request's logger is built only when something is logged.
+	log := sync.OnceValue(func() *zap.Logger { return w.requestLog(rq, sl, elapsed) })
 	if p.abort.Err() != nil {
 		// Crashed (tests): record nothing, as a killed process would.
 		sl.cancel()
@@ -114,6 +109,49 @@ func (w *batch) send(ctx context.Context, rq *request, later []string) bool {
 		return false
 	}
 	return w.answered(ctx, sl, rq, rows, cost, log)
+}
+
+// mustRenew reports whether a claim taken (or renewed) at leasedAt could
+// run out before a request sent now has its answer recorded. leasedAt is
+// taken on the local monotonic clock before the claim statement was sent,
+// so the lease on the database's clock ends no earlier than leasedAt +
+// lease.
+func (p *Poster) mustRenew(leasedAt time.Time) bool {
+	return leasedAt.IsZero() || time.Since(leasedAt)+p.cfg.RequestTimeout+leaseMargin > p.lease
+}
+
+// renew extends the claims of a request and of the rest of its lane; it
+// reports whether the call still holds every one of them.
+func (w *batch) renew(ctx context.Context, sl *slot, rq *request, later []*request) bool {
+	p := w.p
+	n := len(rq.creds)
+	for _, r := range later {
+		n += len(r.creds)
+	}
+	hashes := make([]string, 0, n)
+	for _, cr := range rq.creds {
+		hashes = append(hashes, cr.hash)
+	}
+	for _, r := range later {
+		for _, cr := range r.creds {
+			hashes = append(hashes, cr.hash)
+		}
+	}
+	p.m.leaseRenewal.Inc()
+	dctx, cancel := w.dbctx(ctx)
+	held, err := eventdb.RenewDeliveryClaims(dctx, p.db, w.token, hashes, p.lease)
+	cancel()
+	switch {
+	case err != nil:
+		sl.cancel()
+		w.waitCreds(rq.creds, &pendingReason{kind: pendDB, err: err})
+		return false
+	case held < len(hashes):
+		sl.cancel()
+		w.waitCreds(rq.creds, &pendingReason{kind: pendHeld, err: errors.New("claim lost: the lease ran out and another poster took the credentials over")})
+		return false
+	}
+	return true
 }
 
 // items builds the request body's items. A credential's non-empty reason
@@ -160,7 +198,7 @@ func (w *batch) requestLog(rq *request, sl *slot, elapsed time.Duration) *zap.Lo
 }
 
 // requestFailed handles a request without a usable answer.
-func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err error, log *zap.Logger) {
+func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err error, log func() *zap.Logger) {
 	p := w.p
 	var re *agent.RequestError
 	if !errors.As(err, &re) {
@@ -179,16 +217,16 @@ func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err er
 	// An agent that is down is not the credentials' fault: ask its health
 	// now, and count nothing if it fails.
 	if !p.agents.check(ctx, sl.s) {
-		log.Warn("request failed while the agent is unhealthy; retrying when it is back, no attempt counted", zap.Error(err))
+		log().Warn("request failed while the agent is unhealthy; retrying when it is back, no attempt counted", zap.Error(err))
 		w.waitCreds(rq.creds, &pendingReason{kind: pendAgentDown, err: err})
 		return
 	}
-	log.Warn("request failed; retrying after back-off", zap.Error(err))
+	log().Warn("request failed; retrying after back-off", zap.Error(err))
 	w.countFailure(ctx, rq.creds, err, re.RetryAfter)
 }
 
 // answered records the rows of a 200 reply, matched by position.
-func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agent.Row, cost float64, log *zap.Logger) bool {
+func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agent.Row, cost float64, log func() *zap.Logger) bool {
 	p := w.p
 	classes := make([]agent.Class, len(rows))
 	counts := map[agent.Class]int{}
@@ -210,8 +248,10 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 	if counts[agent.Issued] > 0 {
 		p.agents.configured(sl.s)
 	}
-	log.Debug("request answered", zap.Int("issued", counts[agent.Issued]),
-		zap.Int("rejected", counts[agent.Rejected]+counts[agent.ConfigError]), zap.Int("transient", counts[agent.Transient]))
+	if p.log.Core().Enabled(zap.DebugLevel) {
+		log().Debug("request answered", zap.Int("issued", counts[agent.Issued]),
+			zap.Int("rejected", counts[agent.Rejected]+counts[agent.ConfigError]), zap.Int("transient", counts[agent.Transient]))
+	}
 
 	var outs []eventdb.DeliveryOutcome
 	var transient []*cred
@@ -228,11 +268,11 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 		default:
 			reason := fmt.Sprintf("rejected by the agent: %s", rows[i].Result)
 			if err := w.deadLetter(ctx, cr, reason); err != nil {
-				cr.bundle.log.Error("dead-letter publish failed; the rejected credential stays outstanding", zap.String("hash", cr.hash), zap.Error(err))
+				cr.bundle.logger().Error("dead-letter publish failed; the rejected credential stays outstanding", zap.String("hash", cr.hash), zap.Error(err))
 				w.waitCreds([]*cred{cr}, &pendingReason{kind: pendDB, err: err})
 				continue
 			}
-			cr.bundle.log.Warn("credential rejected by the agent: N and dead-lettered", zap.String("hash", cr.hash),
+			cr.bundle.logger().Warn("credential rejected by the agent: N and dead-lettered", zap.String("hash", cr.hash),
 				zap.Int64("record_id", cr.recordID), zap.String("schema", cr.c.Schema), zap.String("agent_message", rows[i].Result))
 			outs = append(outs, eventdb.DeliveryOutcome{Hash: cr.hash, Status: eventdb.DeliveryRejected, Msg: rows[i].Result})
 		}
@@ -242,10 +282,10 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 		p.m.agentErrors.WithLabelValues("row").Inc()
 		err := fmt.Errorf("agent could not issue %d of %d credentials now: %s", len(transient), len(rows), transientMsg)
 		if !p.agents.check(ctx, sl.s) {
-			log.Warn("credentials failed while the agent is unhealthy; no attempt counted", zap.Error(err))
+			log().Warn("credentials failed while the agent is unhealthy; no attempt counted", zap.Error(err))
 			w.waitCreds(transient, &pendingReason{kind: pendAgentDown, err: err})
 		} else {
-			log.Warn("credentials failed transiently; retrying after back-off", zap.Error(err))
+			log().Warn("credentials failed transiently; retrying after back-off", zap.Error(err))
 			w.countFailure(ctx, transient, err, 0)
 		}
 	}
@@ -329,7 +369,7 @@ func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, re
 		case a.Dead:
 			cr.attempts, cr.final = a.Attempts, true
 			p.m.credentials.WithLabelValues(eventdb.DeliveryDead).Inc()
-			cr.bundle.log.Error("credential dead-lettered after exhausting its attempts: D", zap.String("hash", cr.hash),
+			cr.bundle.logger().Error("credential dead-lettered after exhausting its attempts: D", zap.String("hash", cr.hash),
 				zap.Int("attempts", a.Attempts), zap.Error(cause))
 		default:
 			cr.attempts = a.Attempts

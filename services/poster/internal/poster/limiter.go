@@ -28,6 +28,16 @@ import (
 // Latencies are normalised by a request's cost (credentials for the
 // controller, which issues one after another; store calls for VON-X), so
 // requests of different sizes compare.
+//
+// The limit counts full requests (BCREG_POSTER_REQUEST_SIZE credentials):
+// a request of fewer credentials takes its share (weight = credentials /
+// request size) of the limit, grows it by its share of a round trip and
+// counts as that share of a probe. The agent's capacity is credentials
+// issued at once, and the pipeline's requests are of every size (a batch
+// of bundles packs into full requests and a remainder): counted per
+// request, a limit learnt on small requests let several full ones in at
+// once (a burst of queueing, the limit cut back) and a limit of full
+// requests left the agent idle while small ones were in flight.
 type limiter struct {
 	mu       sync.Mutex
 	adaptive bool
@@ -44,7 +54,7 @@ type limiter struct {
 	probing    bool
 	probeStart time.Time
 	probeMin   float64
-	probeSeen  int
+	probeSeen  float64
 }
 
 // Vegas thresholds, in requests queued inside the agent.
@@ -55,6 +65,9 @@ const (
 	smoothing = 0.2
 	// backoffFactor is the cut on a failed request.
 	backoffFactor = 0.75
+	// queueNoise is the latency increase per unit of work below which
+	// no queue is assumed.
+	queueNoise = 5 * time.Millisecond
 	// defaultProbeEvery is how often the no-load latency is measured anew.
 	defaultProbeEvery = 20 * time.Second
 )
@@ -80,10 +93,10 @@ func (l *limiter) Limit() int {
 }
 
 // succeeded records a request that started at start and got an answer
-// after rtt. cost is its size in units of agent work (≥ 1); saturated says
-// the limit was in use when it started (growing a limit nobody uses proves
-// nothing).
-func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost float64, saturated bool) {
+// after rtt. cost is its size in units of agent work (≥ 1); weight is its
+// share of a full request (0–1]; saturated says the limit was in use when
+// it started (growing a limit nobody uses proves nothing).
+func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight float64, saturated bool) {
 	if !l.adaptive {
 		return
 	}
@@ -96,8 +109,8 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost float64, sa
 			if l.probeMin == 0 || sample < l.probeMin {
 				l.probeMin = sample
 			}
-			l.probeSeen++
-			if l.probeSeen >= max(1, int(l.limit)/2) {
+			l.probeSeen += weight
+			if l.probeSeen >= float64(max(1, int(l.limit)/2)) {
 				l.probing, l.noLoad, l.smoothed = false, l.probeMin, l.probeMin
 				l.nextProbe = now.Add(l.probeEvery)
 			}
@@ -115,8 +128,14 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost float64, sa
 	} else {
 		l.smoothed += (sample - l.smoothed) * smoothing
 	}
-	queue := l.limit * (1 - l.noLoad/l.smoothed)
-	step := 1 / l.limit // one per round trip: a limit's worth of answers
+	// Queueing shorter than queueNoise per unit of work is the poster's
+	// and the machine's own jitter (scheduling, GC), not a queue inside
+	// the agent: a fast agent must not be throttled by it.
+	queue := 0.0
+	if l.smoothed-l.noLoad > float64(queueNoise) {
+		queue = l.limit * (1 - l.noLoad/l.smoothed)
+	}
+	step := weight / l.limit // one per round trip: a limit's worth of answers
 	switch {
 	case queue < vegasAlpha && saturated:
 		l.limit = min(l.max, l.limit+step)

@@ -15,6 +15,7 @@ type metrics struct {
 	healthy       prometheus.Gauge
 	heldBack      prometheus.Counter
 	leaseTakeover prometheus.Counter
+	leaseRenewal  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bcreg_poster_inflight", Help: "Issue requests in flight.",
 		}),
 		limit: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bcreg_poster_concurrency_limit", Help: "Requests allowed in flight now (adaptive, summed over usable agents, at most BCREG_POSTER_MAX_INFLIGHT).",
+			Name: "bcreg_poster_concurrency_limit", Help: "Requests allowed in flight now, counted in full requests of BCREG_POSTER_REQUEST_SIZE credentials (adaptive, summed over usable agents, at most BCREG_POSTER_MAX_INFLIGHT).",
 		}),
 		agentErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bcreg_poster_agent_errors_total", Help: "Agent failures by kind (transport, timeout, status, content_type, shape, row, misconfigured).",
@@ -47,8 +48,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		leaseTakeover: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bcreg_poster_lease_takeovers_total", Help: "Credentials taken over from a poster whose lease expired.",
 		}),
+		leaseRenewal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bcreg_poster_lease_renewals_total", Help: "Claims renewed before a request because they might have run out during it (a fresh claim is not renewed).",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.credentials, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover)
+	reg.MustRegister(m.requests, m.duration, m.credentials, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover, m.leaseRenewal)
 	// Every label value at zero from the start, so rate() and the alert
 	// rules see the series before the first occurrence.
 	for _, o := range []string{"ok", "transient", "misconfigured"} {

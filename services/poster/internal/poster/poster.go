@@ -72,7 +72,7 @@ func New(cfg Config, deps daemon.Deps) (*Poster, error) {
 	m := newMetrics(deps.Health.Registry())
 	p := &Poster{
 		cfg: cfg, log: deps.Log, js: deps.JS, db: deps.EventDB, m: m,
-		agents:  newAgents(deps.Log, m, eps, cfg.Settings, cfg.HealthInterval),
+		agents:  newAgents(deps.Log, m, eps, cfg.Settings, cfg.requestSize(), cfg.HealthInterval),
 		replica: cfg.replicaID(), size: cfg.requestSize(), lease: cfg.lease(),
 		now: time.Now, abort: context.Background(),
 	}
@@ -100,15 +100,28 @@ func (p *Poster) Run(ctx context.Context) error {
 
 // inBundle is one received bundle message.
 type inBundle struct {
-	idx    int
-	msg    jetstream.Msg
-	md     *jetstream.MsgMetadata
-	b      messages.CredentialBundle
-	log    *zap.Logger
-	result error
+	idx  int
+	msg  jetstream.Msg
+	md   *jetstream.MsgMetadata
+	b    messages.CredentialBundle
+	base *zap.Logger
+	// log is built on first use: most bundles never log.
+	logOnce sync.Once
+	log     *zap.Logger
+	result  error
 	// pending are the credentials to settle before the ack.
 	pending []*cred
 	done    bool
+}
+
+// logger is the bundle's logger (subject, message id, corporation,
+// stream sequence).
+func (ib *inBundle) logger() *zap.Logger {
+	ib.logOnce.Do(func() {
+		ib.log = ib.base.With(zap.String("subject", ib.msg.Subject()), zap.String("msg_id", ib.msg.Headers().Get(jetstream.MsgIDHeader)),
+			zap.String("corp_num", ib.b.CorpNum), zap.Uint64("stream_seq", ib.md.Sequence.Stream))
+	})
+	return ib.log
 }
 
 // cred is one credential of a batch and what happened to it.
@@ -159,7 +172,6 @@ func (p *Poster) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	results := make([]error, len(msgs))
 	w := &batch{p: p, token: fmt.Sprintf("%s/%d", p.replica, p.calls.Add(1))}
 	for i, m := range msgs {
-		log := p.log.With(zap.String("subject", m.Subject()), zap.String("msg_id", m.Headers().Get(jetstream.MsgIDHeader)))
 		b, err := messages.DecodeBundle(m.Data())
 		if err != nil {
 			results[i] = bus.Permanent(fmt.Errorf("decode bundle: %w", err))
@@ -170,8 +182,7 @@ func (p *Poster) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 			results[i] = bus.Permanent(fmt.Errorf("bundle without JetStream metadata: %w", err))
 			continue
 		}
-		w.bundles = append(w.bundles, &inBundle{idx: i, msg: m, md: md, b: b,
-			log: log.With(zap.String("corp_num", b.CorpNum), zap.Uint64("stream_seq", md.Sequence.Stream))})
+		w.bundles = append(w.bundles, &inBundle{idx: i, msg: m, md: md, b: b, base: p.log})
 	}
 	if len(w.bundles) > 0 {
 		w.run(ctx)

@@ -389,6 +389,49 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	}
 }
 
+// TestFreshClaimsAreNotRenewed: with a lease far longer than a request,
+// the claims are sent as they were taken (no renewal statement), and they
+// still keep two posters apart: every credential once, in order.
+func TestFreshClaimsAreNotRenewed(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Seed: 3, Faults: agentsim.Faults{
+		Latency: agentsim.Uniform(time.Millisecond, 30*time.Millisecond), CredLatency: agentsim.Uniform(0, 5*time.Millisecond)}})
+	creds := e.seedMany(20, 3, []int{1, 3, 2})
+	creds = append(creds, e.seedBundle("BC9999999", make([]credSpec, 25)...)...) // a lane of two requests
+	var rs []*running
+	for _, id := range []string{"p1", "p2"} {
+		cfg := e.config(id)
+		cfg.RequestSize, cfg.Lease = 5, time.Minute
+		rs = append(rs, e.start(cfg))
+	}
+	rows := e.waitFinal(creds, 30*time.Second)
+	e.assertDeliveredOnce(creds, rows)
+	if st := e.currentSim().Stats(); st.Duplicates != 0 {
+		t.Errorf("duplicates at the agent = %d, want 0", st.Duplicates)
+	}
+	for _, r := range rs {
+		if got := testutilCounter(t, r, "bcreg_poster_lease_renewals_total"); got != 0 {
+			t.Errorf("renewals = %v, want 0 (every claim was fresh)", got)
+		}
+	}
+}
+
+// TestClaimsThatCouldRunOutAreRenewed: a lane whose later requests start
+// after the claim's spare time (lease − request timeout − margin) is
+// renewed before them, and everything is delivered once.
+func TestClaimsThatCouldRunOutAreRenewed(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{Latency: agentsim.Fixed(400 * time.Millisecond)}})
+	creds := e.seedBundle("BC0000001", make([]credSpec, 12)...) // a lane of four requests, ~1.6s
+	cfg := e.config("p1")
+	cfg.RequestSize = 3
+	cfg.Lease = cfg.RequestTimeout + leaseMargin + 500*time.Millisecond // spare: 0.5s
+	r := e.start(cfg)
+	rows := e.waitFinal(creds, 20*time.Second)
+	e.assertDeliveredOnce(creds, rows)
+	if got := testutilCounter(t, r, "bcreg_poster_lease_renewals_total"); got < 1 {
+		t.Errorf("renewals = %v, want at least 1", got)
+	}
+}
+
 // TestRetryRejectedResendsRejectedCredentials: an operator's bundle
 // flagged retry_rejected re-sends its N and D credentials; without the
 // flag a redelivered bundle leaves them alone.

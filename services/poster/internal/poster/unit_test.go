@@ -74,7 +74,7 @@ func newFakeAgent(adaptive bool, initial int) *fakeAgent {
 
 func (f *fakeAgent) answer(rtt time.Duration, cost float64, saturated bool) {
 	f.now = f.now.Add(rtt / time.Duration(f.l.Limit()))
-	f.l.succeeded(f.now.Add(-rtt), rtt, cost, saturated)
+	f.l.succeeded(f.now.Add(-rtt), rtt, cost, 1, saturated)
 }
 
 // TestLimiter drives the limiter with synthetic latencies.
@@ -143,6 +143,13 @@ func TestLimiter(t *testing.T) {
 				f.answer(time.Duration(1+i%5)*100*ms, float64(1+i%5), true)
 			}
 		}, 16, 16},
+		{"a fast agent's jitter is not a queue", true, 2, func(f *fakeAgent) {
+			// A zero-latency agent on a busy machine: 1–4 ms round
+			// trips are scheduling noise, not requests queued in it.
+			for i := 0; i < 300; i++ {
+				f.answer(time.Duration(1+i%4)*ms, 1, true)
+			}
+		}, 16, 16},
 		{"fixed stays at the maximum", false, 2, func(f *fakeAgent) {
 			f.l.failed()
 			f.answer(time.Second, 1, true)
@@ -159,6 +166,35 @@ func TestLimiter(t *testing.T) {
 				t.Errorf("limit = %d, want %d–%d", got, tc.wantMin, tc.max)
 			}
 		})
+	}
+}
+
+// TestMustRenew: a claim is sent as it is while it outlasts the request
+// with the margin; otherwise it is renewed first.
+func TestMustRenew(t *testing.T) {
+	p := &Poster{lease: 5 * time.Minute}
+	p.cfg.RequestTimeout = 4 * time.Minute
+	now := time.Now()
+	for _, tc := range []struct {
+		age  time.Duration
+		want bool
+	}{
+		{0, false},
+		{50 * time.Second, false},
+		{56 * time.Second, true}, // 56s + 240s + 5s > 300s
+		{time.Hour, true},
+	} {
+		if got := p.mustRenew(now.Add(-tc.age)); got != tc.want {
+			t.Errorf("claim %v old: mustRenew = %v, want %v", tc.age, got, tc.want)
+		}
+	}
+	if !p.mustRenew(time.Time{}) {
+		t.Error("a claim of unknown age must be renewed")
+	}
+	// The shortest valid lease (request timeout + 5s) is always renewed.
+	p.lease = p.cfg.RequestTimeout + leaseMargin
+	if !p.mustRenew(now) {
+		t.Error("a lease with no room beyond the request must be renewed")
 	}
 }
 
