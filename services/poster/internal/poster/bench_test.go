@@ -38,23 +38,26 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 		adaptive bool
 		max      int
 		// mixed: requests of up to 20 credentials of several schemas
-		// (bundles of 1–4 credentials, as the pipeline's are); otherwise
-		// requests of up to 5 credentials of one schema.
-		mixed bool
+		// (bundles of 1–4 credentials, as the pipeline's history
+		// bundles; small: 1.2 on average, as its snapshot bundles);
+		// otherwise requests of up to 5 credentials of one schema.
+		mixed, small bool
 	}{
-		{"adaptive_max32", true, 32, false},
-		{"fixed32", false, 32, false},
-		{"fixed16", false, 16, false},
-		{"fixed8", false, 8, false},
-		{"mixed20/adaptive_max16", true, 16, true},
-		{"mixed20/fixed16", false, 16, true},
-		{"mixed20/fixed8", false, 8, true},
-		{"mixed20/fixed4", false, 4, true},
+		{"adaptive_max32", true, 32, false, false},
+		{"fixed32", false, 32, false, false},
+		{"fixed16", false, 16, false, false},
+		{"fixed8", false, 8, false, false},
+		{"mixed20/adaptive_max16", true, 16, true, false},
+		{"mixed20/fixed16", false, 16, true, false},
+		{"mixed20/fixed8", false, 8, true, false},
+		{"mixed20/fixed4", false, 4, true, false},
+		{"small20/adaptive_max16", true, 16, true, true},
+		{"small20/fixed8", false, 8, true, true},
 	}
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				res := runCapacityLoad(b, m.adaptive, m.max, m.mixed)
+				res := runCapacityLoad(b, m.adaptive, m.max, m.mixed, m.small)
 				b.ReportMetric(res.steadyRate, "cred/s")
 				b.ReportMetric(100*res.steadyRate/benchCapacityPerSec(), "pct_capacity")
 				b.ReportMetric(float64(res.failed), "failed_requests")
@@ -82,7 +85,7 @@ type loadResult struct {
 // mixedSchemas is the schema of a mixed bundle's i-th credential.
 var mixedSchemas = []string{"registration.bc_registries", "relationship.bc_registries", "registration.bc_registries", "address.bc_registries"}
 
-func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed bool) loadResult {
+func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small bool) loadResult {
 	b.StopTimer()
 	// The mixed mode's agent has no queue limit, like make bench's.
 	queueLimit := benchQueueLimit
@@ -98,6 +101,9 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed bool) l
 		specs := make([]credSpec, 1+c%2)
 		if mixed {
 			specs = make([]credSpec, 1+c%4)
+			if small {
+				specs = make([]credSpec, 1+min(1, c%5/4))
+			}
 			for i := range specs {
 				specs[i] = credSpec{schema: mixedSchemas[i], version: "1.0.36"}
 			}

@@ -49,6 +49,10 @@ func TestPack(t *testing.T) {
 			[]*unit{mk("A", 1), mk("B", 7), mk("C", 1)}, 3, "B0 B1 B2|B3 B4 B5|B6 ; A0 C0"},
 		{"exactly one request", []*unit{mk("A", 5)}, 5, "A0 A1 A2 A3 A4"},
 		{"empty units are skipped", []*unit{mk("A", 0), mk("B", 1)}, 5, "B0"},
+		{"shared requests are of even size, not full ones and a remainder",
+			[]*unit{mk("A", 2), mk("B", 2), mk("C", 1), mk("D", 2), mk("E", 1)}, 5, "A0 A1 B0 B1 ; C0 D0 D1 E0"},
+		{"lanes do not count towards the shared requests",
+			[]*unit{mk("A", 2), mk("B", 6), mk("C", 2), mk("D", 1)}, 5, "B0 B1 B2 B3 B4|B5 ; A0 A1 C0 C1 D0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
