@@ -64,18 +64,8 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, name string) uint64 {
 // dlqEntries reads every dead letter stored so far.
 func dlqEntries(t *testing.T, js jetstream.JetStream) []messages.DeadLetter {
 	t.Helper()
-	ctx := testenv.Context(t)
-	s, err := js.Stream(ctx, bus.StreamDLQ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := s.Info(ctx)
 	var out []messages.DeadLetter
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		raw, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
+	for _, raw := range testenv.StreamMessages(t, js, bus.StreamDLQ) {
 		dl, err := messages.DecodeDeadLetter(raw.Data)
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -66,4 +67,31 @@ func (n *NATS) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 		t.Fatalf("testenv: jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// StreamMessages reads every message a stream still stores, in sequence
+// order (acked or deleted sequences of a work queue are skipped).
+func StreamMessages(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := Context(t)
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("testenv: stream %s: %v", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("testenv: stream %s info: %v", stream, err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("testenv: stream %s seq %d: %v", stream, seq, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -114,23 +114,7 @@ VALUES ('BC_REG', $1, 'ACT', 0, '0001-01-01', 5, '2019-01-01', $2, $1, 'registra
 // stream reads every message stored in a stream, in order.
 func (w *opsWorld) stream(name string) []*jetstream.RawStreamMsg {
 	w.t.Helper()
-	st, err := w.js.Stream(w.ctx, name)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	info, err := st.Info(w.ctx)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var out []*jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := st.GetMsg(w.ctx, seq)
-		if err != nil {
-			continue // deleted
-		}
-		out = append(out, m)
-	}
-	return out
+	return testenv.StreamMessages(w.t, w.js, name)
 }
 
 // deadLetter stores a dead letter of a stage about corp (a poster one

@@ -217,26 +217,13 @@ type storedBundle struct {
 // bundles reads every bundle stored in BCREG_CREDS (no poster runs).
 func (e *env) bundles() []storedBundle {
 	e.t.Helper()
-	ctx := testenv.Context(e.t)
-	s, err := e.js.Stream(ctx, bus.StreamCreds)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var out []storedBundle
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		raw, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
+	for _, raw := range testenv.StreamMessages(e.t, e.js, bus.StreamCreds) {
 		b, err := messages.DecodeBundle(raw.Data)
 		if err != nil {
-			e.t.Fatalf("seq %d: %v", seq, err)
+			e.t.Fatalf("seq %d: %v", raw.Sequence, err)
 		}
-		out = append(out, storedBundle{Seq: seq, MsgID: raw.Header.Get(jetstream.MsgIDHeader), Bundle: b})
+		out = append(out, storedBundle{Seq: raw.Sequence, MsgID: raw.Header.Get(jetstream.MsgIDHeader), Bundle: b})
 	}
 	return out
 }
@@ -357,18 +344,8 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 // dlq reads every dead letter.
 func (e *env) dlq() []messages.DeadLetter {
 	e.t.Helper()
-	ctx := testenv.Context(e.t)
-	s, err := e.js.Stream(ctx, bus.StreamDLQ)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	info, _ := s.Info(ctx)
 	var out []messages.DeadLetter
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		raw, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			continue
-		}
+	for _, raw := range testenv.StreamMessages(e.t, e.js, bus.StreamDLQ) {
 		dl, err := messages.DecodeDeadLetter(raw.Data)
 		if err != nil {
 			e.t.Fatal(err)

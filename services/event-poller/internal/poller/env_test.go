@@ -138,26 +138,13 @@ type storedEvent struct {
 // events reads every message stored in BCREG_EVENTS, in stream order.
 func (e *env) events() []storedEvent {
 	e.t.Helper()
-	ctx := testenv.Context(e.t)
-	s, err := e.js.Stream(ctx, bus.StreamEvents)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var out []storedEvent
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		raw, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			continue // acked (work queue) or never stored
-		}
+	for _, raw := range testenv.StreamMessages(e.t, e.js, bus.StreamEvents) {
 		ev, err := messages.DecodeCorpEvent(raw.Data)
 		if err != nil {
-			e.t.Fatalf("seq %d: %v", seq, err)
+			e.t.Fatalf("seq %d: %v", raw.Sequence, err)
 		}
-		out = append(out, storedEvent{Seq: seq, Subject: raw.Subject, MsgID: raw.Header.Get(jetstream.MsgIDHeader), Event: ev})
+		out = append(out, storedEvent{Seq: raw.Sequence, Subject: raw.Subject, MsgID: raw.Header.Get(jetstream.MsgIDHeader), Event: ev})
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -375,24 +374,8 @@ func (e *env) streamMsgs(name string) uint64 {
 
 func (e *env) deadLetters() []messages.DeadLetter {
 	e.t.Helper()
-	ctx := testenv.Context(e.t)
-	s, err := e.js.Stream(ctx, bus.StreamDLQ)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var out []messages.DeadLetter
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		raw, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			e.t.Fatal(err)
-		}
+	for _, raw := range testenv.StreamMessages(e.t, e.js, bus.StreamDLQ) {
 		dl, err := messages.DecodeDeadLetter(raw.Data)
 		if err != nil {
 			e.t.Fatal(err)
