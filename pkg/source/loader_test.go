@@ -57,41 +57,6 @@ func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
 	}
 }
 
-// clone copies every fixture corporation `copies` times under new numbers
-// (corp_num || '-' || k) with all their rows, as a production-sized batch
-// would look. Event ids then repeat across corporations, as addresses and
-// filings are shared: the loader's look-ups must cope.
-func clone(t *testing.T, pool *pgxpool.Pool, copies int) {
-	t.Helper()
-	for _, tc := range []struct{ table, set string }{
-		{"corporation", "corp_num = corp_num || '-' || k"},
-		{"corp_state", "corp_num = corp_num || '-' || k"},
-		{"corp_name", "corp_num = corp_num || '-' || k"},
-		{"jurisdiction", "corp_num = corp_num || '-' || k"},
-		{"office", "corp_num = corp_num || '-' || k"},
-		{"event", "corp_num = corp_num || '-' || k"},
-		{"corp_party", "corp_num = corp_num || '-' || k, bus_company_num = bus_company_num || '-' || k"},
-	} {
-		exec(t, pool, fmt.Sprintf(`CREATE TEMP TABLE c AS SELECT t.*, k FROM bc_registries.%[1]s t, generate_series(1, %[2]d) k;
-UPDATE c SET %[3]s;
-ALTER TABLE c DROP COLUMN k;
-INSERT INTO bc_registries.%[1]s SELECT * FROM c;
-DROP TABLE c`, tc.table, copies, tc.set))
-	}
-	// Production tables are indexed on these keys.
-	exec(t, pool, `CREATE INDEX ON bc_registries.corporation (corp_num);
-CREATE INDEX ON bc_registries.corp_state (corp_num);
-CREATE INDEX ON bc_registries.corp_name (corp_num);
-CREATE INDEX ON bc_registries.jurisdiction (corp_num);
-CREATE INDEX ON bc_registries.office (corp_num);
-CREATE INDEX ON bc_registries.corp_party (corp_num);
-CREATE INDEX ON bc_registries.corp_party (bus_company_num);
-CREATE INDEX ON bc_registries.event (event_id);
-CREATE INDEX ON bc_registries.filing (event_id);
-CREATE INDEX ON bc_registries.address (addr_id);
-ANALYZE`)
-}
-
 func corpNums(t *testing.T, pool *pgxpool.Pool, where string) []string {
 	t.Helper()
 	rows, _ := pool.Query(context.Background(), "SELECT corp_num FROM bc_registries.corporation WHERE "+where+" ORDER BY corp_num")
@@ -106,9 +71,11 @@ func corpNums(t *testing.T, pool *pgxpool.Pool, where string) []string {
 // batch, in both modes, and that a batch of 500 corporations assembles
 // exactly what 500 single-corporation loads do.
 func TestLoadBatch(t *testing.T) {
-	tmpl := sourcetest.Template(t)
-	pool, qc := countingPool(t, sourcetest.WholeFixture(t, tmpl))
-	clone(t, pool, 10)
+	// Event ids then repeat across corporations, as addresses and filings
+	// are shared: the loader's look-ups must cope.
+	url := sourcetest.WholeFixture(t, sourcetest.Template(t))
+	sourcetest.Clone(t, url, 10, true)
+	pool, qc := countingPool(t, url)
 	nums := corpNums(t, pool, "corp_num LIKE '%-%'")[:500]
 	ctx := testenv.Context(t)
 

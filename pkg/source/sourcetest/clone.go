@@ -8,19 +8,24 @@ import (
 // Clone copies every corporation of the registry at dbURL `copies` times
 // under new numbers (corp_num || '-' || k) with their rows, and adds the
 // indexes production has (corp_num, event_id, addr_id), so a batch looks
-// like a production-sized one. Events, filings and addresses are shared
-// by the copies, as repeated ids are in the fixture. For load tests and
-// benchmarks.
-func Clone(t testing.TB, dbURL string, copies int) {
+// like a production-sized one. Filings and addresses are shared by the
+// copies, as repeated ids are in the fixture; so are events, unless
+// withEvents gives each copy its own event rows (same event ids, the
+// copy's corp_num). For load tests and benchmarks.
+func Clone(t testing.TB, dbURL string, copies int, withEvents bool) {
 	t.Helper()
-	for _, tc := range []struct{ table, set string }{
+	tables := []struct{ table, set string }{
 		{"corporation", "corp_num = corp_num || '-' || k"},
 		{"corp_state", "corp_num = corp_num || '-' || k"},
 		{"corp_name", "corp_num = corp_num || '-' || k"},
 		{"jurisdiction", "corp_num = corp_num || '-' || k"},
 		{"office", "corp_num = corp_num || '-' || k"},
 		{"corp_party", "corp_num = corp_num || '-' || k, bus_company_num = bus_company_num || '-' || k"},
-	} {
+	}
+	if withEvents {
+		tables = append(tables, struct{ table, set string }{"event", "corp_num = corp_num || '-' || k"})
+	}
+	for _, tc := range tables {
 		// The statements are fixed text: table names and expressions come
 		// from the list above, the count is an integer.
 		exec(t, dbURL, fmt.Sprintf(`CREATE TEMP TABLE c AS SELECT t.*, k FROM bc_registries.%[1]s t, generate_series(1, %[2]d) k;

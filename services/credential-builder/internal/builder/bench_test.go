@@ -27,7 +27,7 @@ func BenchmarkBuilderInitialLoad(b *testing.B) {
 func benchInitialLoad(b *testing.B, profile string) {
 	e := newEnv(b)
 	e.profile = profile
-	sourcetest.Clone(b, e.srcURL, 40)
+	sourcetest.Clone(b, e.srcURL, 40, false)
 	corps := e.fixtureCorps()
 	e.start(e.config(), hooks{})
 	ctx := testenv.Context(b)
