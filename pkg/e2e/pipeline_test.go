@@ -14,12 +14,8 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
 	"github.com/bcgov/bcreg-events/pkg/localpg"
-	"github.com/bcgov/bcreg-events/pkg/messages"
-	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
@@ -37,39 +33,13 @@ type expectedCred struct {
 // credentials that are not held back, in issue order.
 func expectedDeliveries(t *testing.T, sourceURL, profileName string) map[string]expectedCred {
 	t.Helper()
-	ctx := testenv.Context(t)
-	pool := testenv.Pool(t, sourceURL)
-	rows, _ := pool.Query(ctx, "SELECT DISTINCT corp_num FROM bc_registries.corporation WHERE corp_num IS NOT NULL AND corp_num <> '' ORDER BY 1")
-	corps, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	profile, err := credential.New(profileName, credential.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	batch, err := source.NewLoader(pool, nil).Load(ctx, corps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := bctime.LocalOf(bctime.History, time.Now())
-	params := credential.Params{Now: now, Prev: credential.EventMark{Date: messages.ZeroLocal.Time},
-		Last: credential.EventMark{EventID: 1 << 62, Date: now}}
 	want := map[string]expectedCred{}
-	for _, c := range corps {
-		snap, err := batch.Get(c)
-		if err != nil || !profile.InScope(snap) {
-			continue
-		}
-		res, err := profile.Generate(snap, params)
-		if err != nil {
-			continue
-		}
+	for c, res := range generateAll(t, sourceURL, profileName) {
 		i := 0
 		for _, cr := range res.Credentials {
 			// Held-back credentials are never posted; future-dated ones
 			// wait for their date.
-			if cr.Held || cr.NotBefore.After(now) {
+			if !postable(cr) {
 				continue
 			}
 			want[cr.Hash] = expectedCred{corp: c, index: i, hash: cr.Hash, reason: cr.Reason}
