@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/dlqops"
 )
 
 func init() {
@@ -116,7 +118,10 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 			Payload string `json:"payload_text"`
 		}{en, string(en.DeadLetter.PayloadBase64)})
 	case "requeue", "purge":
-		entries, err := selectEntries(ctx, js, filter, fs.Args())
+		entries, err := dlqops.Select(ctx, js, filter, fs.Args())
+		if errors.Is(err, dlqops.ErrNotSeq) {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -131,52 +136,21 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 	}
 }
 
-// selectEntries returns the entries named by sequence, or else those the
-// filter matches.
-func selectEntries(ctx context.Context, js jetstream.JetStream, f bus.DLQFilter, seqs []string) ([]bus.DLQEntry, error) {
-	if len(seqs) == 0 {
-		return bus.ListDLQ(ctx, js, f, 0)
-	}
-	var out []bus.DLQEntry
-	for _, s := range seqs {
-		seq, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: SEQ %q is not a number", errUsage, s)
-		}
-		en, err := bus.GetDLQ(ctx, js, seq)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, en)
-	}
-	return out, nil
-}
-
+// actOnDLQ requeues or purges entries (dlqops.Act), naming each failure on
+// stderr and the count on stdout.
 func actOnDLQ(ctx context.Context, e *env, js jetstream.JetStream, pool *pgxpool.Pool, action string, entries []bus.DLQEntry, f bus.DLQFilter, backoff bus.Backoff) error {
-	var done []uint64
-	var firstErr error
-	for _, en := range entries {
-		var err error
-		if action == "requeue" {
-			err = bus.RequeueDLQ(ctx, js, en, backoff)
-		} else {
-			err = bus.DeleteDLQ(ctx, js, en.Seq)
-		}
-		if err != nil {
-			fmt.Fprintf(e.stderr, "dlq %s %d: %v\n", action, en.Seq, err)
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		done = append(done, en.Seq)
+	done, failures, err := dlqops.Act(ctx, js, pool, action, entries, f, backoff, "")
+	for _, fl := range failures {
+		fmt.Fprintf(e.stderr, "dlq %s %d: %v\n", action, fl.Seq, fl.Err)
 	}
-	target := fmt.Sprintf("BCREG_DLQ stage=%q corp=%q reason=%q", f.Stage, f.CorpNum, f.Reason)
-	if _, err := eventdb.OperatorAction(ctx, pool, "dlq-"+action, target, int64(len(done)), map[string]any{"dlq_seqs": done}); err != nil {
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s: %d of %d dead letters\n", action, len(done), len(entries))
-	return firstErr
+	if len(failures) > 0 {
+		return failures[0].Err
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

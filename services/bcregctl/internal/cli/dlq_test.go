@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -145,4 +146,33 @@ func TestDLQUsageAndErrors(t *testing.T) {
 		})
 	}
 	_ = w
+}
+
+// TestDLQRequeueGoesOnPastAFailure: a dead letter that cannot be requeued
+// (no original stream) stays in BCREG_DLQ, is named on stderr, and does not
+// stop the others; the exit status says something failed and
+// operator_action counts only what was done.
+func TestDLQRequeueGoesOnPastAFailure(t *testing.T) {
+	w := newOpsWorld(t)
+	ev, _ := messages.Encode(messages.CorpEvent{V: 1, System: "BC_REG", CorpNum: "A1", Prev: messages.RangeStart, Last: messages.RangeStart, Reason: "event"})
+	broken := bus.DeadLetterFor(messages.StageBuilder, "no origin", 3, "", 0, "", map[string][]string{bus.HeaderCorpNum: {"Z9"}}, []byte(`{}`))
+	if err := bus.PublishDeadLetterPart(w.ctx, w.js, broken, "", bus.Backoff{Base: 10 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	w.deadLetter(messages.StageBuilder, "A1", "", ev, 11)
+
+	code, stdout, stderr := run(t, "dlq", "requeue", "--stage", "builder")
+	if code != 1 || !strings.Contains(stdout, "requeue: 1 of 2 dead letters") || !strings.Contains(stderr, "dlq requeue 1: ") {
+		t.Errorf("exit %d, want 1 naming dead letter 1:\n%s%s", code, stdout, stderr)
+	}
+	if events := w.stream(bus.StreamEvents); len(events) != 1 || string(events[0].Data) != string(ev) {
+		t.Errorf("BCREG_EVENTS: %d messages, want A1's event", len(events))
+	}
+	left := w.stream(bus.StreamDLQ)
+	if len(left) != 1 || left[0].Sequence != 1 {
+		t.Errorf("BCREG_DLQ: %d messages left, want the broken one (seq 1)", len(left))
+	}
+	if diff := cmp.Diff([]string{`dlq-requeue BCREG_DLQ stage="builder" corp="" reason="" 1`}, w.actions()); diff != "" {
+		t.Errorf("operator_action (-want +got):\n%s", diff)
+	}
 }

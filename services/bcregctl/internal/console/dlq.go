@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/dlqops"
 )
 
 // dlqListLimit bounds the table; the filters narrow it further.
@@ -100,68 +99,20 @@ func (s *Server) dlqAction(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	f := filterOf(r.PostForm)
-	entries, err := s.selectEntries(ctx, f, r.PostForm["seq"])
+	entries, err := dlqops.Select(ctx, s.opt.JS, f, r.PostForm["seq"])
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	done, failed := ActOnDLQ(ctx, s.opt.JS, s.opt.DB, action, entries, f, s.opt.Backoff, "console "+r.RemoteAddr)
+	done, failures, err := dlqops.Act(ctx, s.opt.JS, s.opt.DB, action, entries, f, s.opt.Backoff, "console "+r.RemoteAddr)
+	failed := err
+	if len(failures) > 0 {
+		failed = failures[0].Err
+	}
 	if failed != nil {
 		s.fail(w, r, fmt.Errorf("%s: %d of %d done: %w", action, len(done), len(entries), failed))
 		return
 	}
 	verb := map[string]string{"requeue": "requeued", "purge": "purged"}[action]
 	http.Redirect(w, r, "/dlq?done="+url.QueryEscape(fmt.Sprintf("%s %d of %d dead letters", verb, len(done), len(entries))), http.StatusSeeOther)
-}
-
-func (s *Server) selectEntries(ctx context.Context, f bus.DLQFilter, seqs []string) ([]bus.DLQEntry, error) {
-	if len(seqs) == 0 {
-		return bus.ListDLQ(ctx, s.opt.JS, f, 0)
-	}
-	var out []bus.DLQEntry
-	for _, v := range seqs {
-		seq, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("dead letter %q: not a sequence number", v)
-		}
-		en, err := bus.GetDLQ(ctx, s.opt.JS, seq)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, en)
-	}
-	return out, nil
-}
-
-// ActOnDLQ requeues (bus.RequeueDLQ) or purges (bus.DeleteDLQ) entries and
-// records the action in operator_action like `bcregctl dlq`, with via
-// naming the console. It returns the sequences done and the first error.
-func ActOnDLQ(ctx context.Context, js jetstream.JetStream, db eventdb.Querier, action string, entries []bus.DLQEntry, f bus.DLQFilter, backoff bus.Backoff, via string) ([]uint64, error) {
-	done := []uint64{}
-	var firstErr error
-	for _, en := range entries {
-		var err error
-		if action == "requeue" {
-			err = bus.RequeueDLQ(ctx, js, en, backoff)
-		} else {
-			err = bus.DeleteDLQ(ctx, js, en.Seq)
-		}
-		if err != nil {
-			firstErr = cmpOr(firstErr, err)
-			continue
-		}
-		done = append(done, en.Seq)
-	}
-	target := fmt.Sprintf("BCREG_DLQ stage=%q corp=%q reason=%q", f.Stage, f.CorpNum, f.Reason)
-	if _, err := eventdb.OperatorAction(ctx, db, "dlq-"+action, target, int64(len(done)), map[string]any{"dlq_seqs": done, "via": via}); err != nil {
-		return done, cmpOr(firstErr, err)
-	}
-	return done, firstErr
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
