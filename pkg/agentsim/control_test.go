@@ -241,9 +241,20 @@ func TestFaultsControl(t *testing.T) {
 
 func TestCapacityChangeAtRunTime(t *testing.T) {
 	t.Parallel()
-	s, srv := startSim(t, Config{Faults: Faults{Capacity: 1, CredLatency: Fixed(20 * time.Millisecond)}}, nil)
+	steps := newSteps()
+	s := newTestSim(t, Config{Faults: Faults{Capacity: 1, CredLatency: Fixed(time.Hour)}}, nil, steps.pause)
+	srv := serve(t, s.Handler(), s)
 	call(t, srv, http.MethodPost, "/_sim/faults", "application/json", `{"capacity": 4}`)
-	post(t, srv, "", oneGroup(4))
+	done := make(chan struct{})
+	go func() { post(t, srv, "", oneGroup(4)); close(done) }()
+	var creating []heldPause
+	for range 4 {
+		creating = append(creating, steps.next(t)) // all four at once, or this waits in vain
+	}
+	for _, p := range creating {
+		p.end()
+	}
+	await(t, "reply", done)
 	if got := s.Stats().MaxIssuing; got != 4 {
 		t.Errorf("max issuing %d after raising capacity to 4", got)
 	}

@@ -175,13 +175,13 @@ func (s *Sim) controllerSend(f Faults, typ Schema, attrs json.RawMessage) (pyObj
 	attrList := []json.RawMessage{attrs}
 	rules := matchRules(f.Rejections, typ, attrList)
 	if r := rules.timeout; r != nil {
-		if err := sleep(s.ctx, s.storeTimeout(f)); err != nil {
+		if err := s.pause(s.ctx, s.storeTimeout(f)); err != nil {
 			return nil, err
 		}
 		s.countRejected(1)
 		return pyObj{{"success", false}, {"result", orResult(r, threadID+"::Error thread timeout")}}, nil
 	}
-	if err := sleep(s.ctx, s.sample(f.Latency)); err != nil {
+	if err := s.pause(s.ctx, s.sample(f.Latency)); err != nil {
 		return nil, err
 	}
 	r := rules.group

@@ -180,7 +180,7 @@ func (s *Sim) hang(reqCtx context.Context, d Duration) bool {
 		<-ctx.Done()
 		return false
 	}
-	return sleep(ctx, time.Duration(d)) == nil
+	return s.pause(ctx, time.Duration(d)) == nil
 }
 
 // errorReply writes an injected 5xx in the style of the simulated server.

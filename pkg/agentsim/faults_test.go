@@ -21,18 +21,31 @@ func oneGroup(n int) string {
 
 func TestCapacityLimitsConcurrentIssue(t *testing.T) {
 	t.Parallel()
-	const k, n, per = 2, 6, 40 * time.Millisecond
-	s, srv := startSim(t, Config{Faults: Faults{Capacity: k, CredLatency: Fixed(per)}}, nil)
+	const k, n = 2, 6
+	steps := newSteps()
+	s := newTestSim(t, Config{Faults: Faults{Capacity: k, CredLatency: Fixed(time.Hour)}}, nil, steps.pause)
+	srv := serve(t, s.Handler(), s)
 
-	start := time.Now()
-	got := post(t, srv, "", oneGroup(n))
-	elapsed := time.Since(start)
-
+	replies := make(chan reply, 1)
+	go func() { replies <- post(t, srv, "", oneGroup(n)) }()
+	// k creations hold the slots; each one that ends lets the next begin.
+	var creating []heldPause
+	for range k {
+		creating = append(creating, steps.next(t))
+	}
+	if got := s.Stats().Issuing; got != k {
+		t.Errorf("%d credentials creating with %d slots", got, k)
+	}
+	for i := range n {
+		creating[0].end()
+		creating = creating[1:]
+		if i+k < n {
+			creating = append(creating, steps.next(t))
+		}
+	}
+	got := await(t, "reply", replies)
 	if got.Status != http.StatusOK || len(rows(t, got.Body)) != n {
 		t.Fatalf("reply %+v, want 200 with %d rows", got, n)
-	}
-	if min := per * n / k; elapsed < min {
-		t.Errorf("%d credentials at %v each on %d slots took %v, want ≥ %v", n, per, k, elapsed, min)
 	}
 	st := s.Stats()
 	if st.MaxIssuing != k || st.Issued != n {
@@ -72,16 +85,33 @@ func TestQueueLimit(t *testing.T) {
 			t.Parallel()
 			// Two credentials fit (one creating, one queued); the third is
 			// refused before anything is issued.
-			s, srv := startSim(t, Config{Faults: Faults{
-				Capacity: 1, QueueLimit: 1, CredLatency: Fixed(300 * time.Millisecond),
-				Overload: tc.overload, HangFor: Duration(50 * time.Millisecond),
-			}}, nil)
+			// The creation of the first credential lasts until the test
+			// ends it, so the third request surely finds two in flight.
+			const hang = 50 * time.Millisecond
+			steps := newSteps()
+			s := newTestSim(t, Config{Faults: Faults{
+				Capacity: 1, QueueLimit: 1, CredLatency: Fixed(time.Hour),
+				Overload: tc.overload, HangFor: Duration(hang),
+			}}, nil, steps.pause)
+			srv := serve(t, s.Handler(), s)
 			var wg sync.WaitGroup
 			for range 2 {
 				wg.Go(func() { post(t, srv, "?schema=registration.bc_registries", regAttrs) })
 			}
+			first := steps.next(t)
 			waitFor(t, "two credentials in flight", func() bool { return s.Stats().CredentialsInFlight == 2 })
-			got := post(t, srv, "?schema=registration.bc_registries", regAttrs)
+			replies := make(chan reply, 1)
+			go func() { replies <- post(t, srv, "?schema=registration.bc_registries", regAttrs) }()
+			if tc.overload == OverloadHang {
+				p := steps.next(t)
+				if p.d != hang {
+					t.Fatalf("paused %v, want the hang of %v", p.d, hang)
+				}
+				p.end()
+			}
+			got := await(t, "overloaded reply", replies)
+			first.end()
+			steps.next(t).end() // the second credential
 			wg.Wait()
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("overloaded reply (-want +got):\n%s", diff)
@@ -97,25 +127,37 @@ func TestQueueLimit(t *testing.T) {
 func TestOverloadSlowsIssueDown(t *testing.T) {
 	t.Parallel()
 	const per = 20 * time.Millisecond
+	ms := time.Millisecond
 	tests := []struct {
 		name    string
 		penalty float64
-		min     time.Duration
+		want    []time.Duration
 	}{
-		// Five credentials on one slot: 5 × 20 ms without the penalty. With
-		// penalty 1, the ones granted while 3, 2, 1, 0 wait take 80, 60, 40,
-		// 20 ms after the first 20 ms: 220 ms.
-		{"no_penalty", 0, 100 * time.Millisecond},
-		{"penalty_1", 1, 220 * time.Millisecond},
+		// Five credentials on one slot. With penalty 1, the ones granted
+		// while 3, 2, 1, 0 wait take 80, 60, 40, 20 ms after the first.
+		{"no_penalty", 0, []time.Duration{per, per, per, per, per}},
+		{"penalty_1", 1, []time.Duration{per, 80 * ms, 60 * ms, 40 * ms, per}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, srv := startSim(t, Config{Faults: Faults{Capacity: 1, CredLatency: Fixed(per), OverloadPenalty: tc.penalty}}, nil)
-			start := time.Now()
-			post(t, srv, "", oneGroup(5))
-			if elapsed := time.Since(start); elapsed < tc.min {
-				t.Errorf("took %v, want ≥ %v", elapsed, tc.min)
+			steps := newSteps()
+			s := newTestSim(t, Config{Faults: Faults{Capacity: 1, CredLatency: Fixed(per), OverloadPenalty: tc.penalty}}, nil, steps.pause)
+			srv := serve(t, s.Handler(), s)
+			done := make(chan struct{})
+			go func() { post(t, srv, "", oneGroup(5)); close(done) }()
+			p := steps.next(t)
+			got := []time.Duration{p.d}
+			waitFor(t, "four credentials waiting for the slot", func() bool { return s.slots.waiting() == 4 })
+			for range 4 {
+				p.end()
+				p = steps.next(t)
+				got = append(got, p.d)
+			}
+			p.end()
+			await(t, "reply", done)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("creation times (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -193,17 +235,23 @@ func TestErrorRateIsDeterministicWithSeed(t *testing.T) {
 func TestHangEndsWhenClientGivesUp(t *testing.T) {
 	t.Parallel()
 	s, srv := startSim(t, Config{Faults: Faults{HangRate: 1}}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := callErr(ctx, srv.Client(), srv.URL, http.MethodPost, "/bcreg/issue-credential?schema=registration.bc_registries", "application/json", regAttrs)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error %v, want the client's deadline", err)
+	ctx, leave := context.WithCancel(context.Background())
+	defer leave()
+	done := make(chan error, 1)
+	go func() {
+		_, err := callErr(ctx, srv.Client(), srv.URL, http.MethodPost, "/bcreg/issue-credential?schema=registration.bc_registries", "application/json", regAttrs)
+		done <- err
+	}()
+	// The client leaves once the request hangs, however long it took to get
+	// there.
+	waitFor(t, "the request to hang", func() bool { return s.Stats().Injected.Hangs == 1 })
+	leave()
+	if err := await(t, "the client's error", done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want the client's cancellation", err)
 	}
+	// The hang has no end of its own (HangFor 0): only the client leaving
+	// ends it.
 	waitFor(t, "the hang to end", func() bool { return s.Stats().InFlight == 0 })
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Errorf("hang ended after %v", elapsed)
-	}
 	st := s.Stats()
 	if st.Injected.Hangs != 1 || st.Failed != 1 || st.Issued != 0 {
 		t.Errorf("stats %+v: want 1 hang, 1 failed, 0 issued", st)
@@ -220,13 +268,8 @@ func TestHangEndsWhenSimCloses(t *testing.T) {
 	}()
 	waitFor(t, "the request to hang", func() bool { return s.Stats().Injected.Hangs == 1 })
 	s.Close()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("request answered after Close, want a closed connection")
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("request still hanging after Close")
+	if err := await(t, "the request to end after Close", done); err == nil {
+		t.Errorf("request answered after Close, want a closed connection")
 	}
 	// Later issue requests fail the same way; the control API still works.
 	if _, err := callErr(context.Background(), srv.Client(), srv.URL, http.MethodPost, "/bcreg/issue-credential", "application/json", "[]"); err == nil {
@@ -303,11 +346,19 @@ func TestNotSynchronisedPeriod(t *testing.T) {
 	})
 	t.Run("unsynced_for_a_while", func(t *testing.T) {
 		t.Parallel()
-		_, srv := startSim(t, Config{Faults: Faults{UnsyncedFor: Duration(100 * time.Millisecond)}}, nil)
+		clock := &fakeClock{t: time.Unix(0, 0)}
+		_, srv := startSim(t, Config{Faults: Faults{UnsyncedFor: Duration(100 * time.Millisecond)}}, clock)
 		if got := call(t, srv, http.MethodGet, "/health", "", ""); got.Status != 451 || got.Body != "" {
 			t.Errorf("health at start: %+v, want 451 empty", got)
 		}
-		waitFor(t, "health 200", func() bool { return call(t, srv, http.MethodGet, "/health", "", "").Status == 200 })
+		clock.advance(99 * time.Millisecond)
+		if got := call(t, srv, http.MethodGet, "/health", "", ""); got.Status != 451 {
+			t.Errorf("health before the end of the period: %d, want 451", got.Status)
+		}
+		clock.advance(time.Millisecond)
+		if got := call(t, srv, http.MethodGet, "/health", "", ""); got.Status != 200 {
+			t.Errorf("health after the period: %d, want 200", got.Status)
+		}
 	})
 	t.Run("set_at_run_time", func(t *testing.T) {
 		t.Parallel()
@@ -351,16 +402,47 @@ func TestRejectionsFromEnvironmentSyntax(t *testing.T) {
 
 func TestClientDisconnectStopsAfterGroupInProgress(t *testing.T) {
 	t.Parallel()
-	// Three groups of 200 ms; the client leaves at 300 ms, during the second
-	// group. The indy service finishes that group; the third is never sent.
-	s, srv := startSim(t, Config{Faults: Faults{Latency: Fixed(200 * time.Millisecond)}}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	// Three groups; the client leaves while the second one's store call is
+	// in progress. The indy service finishes that group; the third is never
+	// sent. The store calls are steps the test releases, and the
+	// simulator sees the disconnect only once the server has noticed it,
+	// so the outcome does not depend on timing.
+	st := newSteps()
+	s := newTestSim(t, Config{Faults: Faults{Latency: Fixed(time.Hour)}}, nil, st.pause)
+	clientGone, handled := make(chan struct{}), make(chan struct{})
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(handled)
+		ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+		defer cancel()
+		go func() {
+			<-r.Context().Done()
+			cancel() // before clientGone: the simulator sees the client gone
+			close(clientGone)
+		}()
+		s.ServeHTTP(w, r.WithContext(ctx))
+	}), s)
+
+	ctx, leave := context.WithCancel(context.Background())
+	defer leave()
+	callDone := make(chan error, 1)
 	body := batch(item(reg36, "1.0.36", regAttrs), item(rel36, "1.0.36", relAttrs), item(reg42, "1.0.42", reg42Attrs))
-	if _, err := callErr(ctx, srv.Client(), srv.URL, http.MethodPost, "/bcreg/issue-credential", "application/json", body); err == nil {
-		t.Fatal("got a reply, want the client's deadline")
+	go func() {
+		_, err := callErr(ctx, srv.Client(), srv.URL, http.MethodPost, "/bcreg/issue-credential", "application/json", body)
+		callDone <- err
+	}()
+	st.next(t).end() // the first group's store call
+	second := st.next(t)
+	leave()
+	if err := await(t, "client error", callDone); err == nil {
+		t.Fatal("got a reply, want the client's cancellation")
 	}
-	waitFor(t, "the request to end", func() bool { return s.Stats().InFlight == 0 })
+	await(t, "server noticing the disconnect", clientGone)
+	second.end()
+	select {
+	case <-st.started:
+		t.Fatal("the third group was sent to the indy service after the client left")
+	case <-handled:
+	}
 	var got []string
 	for _, r := range s.Received(0) {
 		got = append(got, r.Schema)

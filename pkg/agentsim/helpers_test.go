@@ -38,20 +38,94 @@ func (c *fakeClock) advance(d time.Duration) {
 // one.
 func startSim(t *testing.T, cfg Config, clock *fakeClock) (*Sim, *httptest.Server) {
 	t.Helper()
-	now := time.Now
-	if clock != nil {
-		now = clock.now
-	}
-	s, err := newSim(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), now)
-	if err != nil {
-		t.Fatalf("newSim: %v", err)
-	}
-	srv := httptest.NewServer(s.Handler())
+	s := newTestSim(t, cfg, clock, sleep)
+	return s, serve(t, s.Handler(), s)
+}
+
+// serve starts an httptest server for h, closed when the test ends after
+// the simulator (whose Close ends the hangs and pauses srv.Close would
+// wait for).
+func serve(t *testing.T, h http.Handler, s *Sim) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		s.Close()
 		srv.Close()
 	})
-	return s, srv
+	return srv
+}
+
+// newTestSim returns a simulator with the given clock (nil: the real one)
+// and pause, closed when the test ends.
+func newTestSim(t *testing.T, cfg Config, clock *fakeClock, pause func(context.Context, time.Duration) error) *Sim {
+	t.Helper()
+	now := time.Now
+	if clock != nil {
+		now = clock.now
+	}
+	s, err := newSim(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), now, pause)
+	if err != nil {
+		t.Fatalf("newSim: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// steps is a pause the test drives: every pause of positive length
+// announces itself on started and lasts until the test ends it (or the
+// simulator is closed), so a test decides the order of events instead of
+// racing timers.
+type steps struct {
+	started chan heldPause
+}
+
+// heldPause is one pause in progress.
+type heldPause struct {
+	d    time.Duration
+	done chan struct{}
+}
+
+// end lets the pause return.
+func (s heldPause) end() { close(s.done) }
+
+func newSteps() *steps { return &steps{started: make(chan heldPause)} }
+
+func (st *steps) pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	p := heldPause{d: d, done: make(chan struct{})}
+	select {
+	case st.started <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// next waits for the next pause to start.
+func (st *steps) next(t *testing.T) heldPause {
+	t.Helper()
+	return await(t, "pause", st.started)
+}
+
+// await receives from ch; the limit only stops a broken test from hanging
+// until the test binary's timeout.
+func await[T any](t *testing.T, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(time.Minute):
+		t.Fatalf("no %s within a minute", what)
+		var zero T
+		return zero
+	}
 }
 
 // reply is the part of an HTTP reply the tests compare.
@@ -127,7 +201,9 @@ func rows(t *testing.T, body string) []map[string]any {
 // waitFor polls cond until it holds or two seconds pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	// The limit only stops a broken test; the condition is an event that
+	// comes as soon as the machine gets to it, however busy it is.
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

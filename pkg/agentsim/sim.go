@@ -84,6 +84,10 @@ type Sim struct {
 	log   *zap.Logger
 	types []Schema
 	now   func() time.Time
+	// pause waits for a latency, a hang or a store timeout: the package's
+	// sleep, or in tests a pause the test ends, so no test depends on
+	// how fast the machine is.
+	pause func(ctx context.Context, d time.Duration) error
 	m     *metrics
 	prom  http.Handler
 	slots *slots
@@ -118,10 +122,10 @@ type issueTimer struct {
 // ErrorStatus take their defaults; a nil log discards logs. It fails if cfg
 // does not validate or the schemas file cannot be read.
 func New(cfg Config, log *zap.Logger) (*Sim, error) {
-	return newSim(cfg, log, time.Now)
+	return newSim(cfg, log, time.Now, sleep)
 }
 
-func newSim(cfg Config, log *zap.Logger, now func() time.Time) (*Sim, error) {
+func newSim(cfg Config, log *zap.Logger, now func() time.Time, pause func(context.Context, time.Duration) error) (*Sim, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("agentsim: %w", err)
 	}
@@ -145,6 +149,7 @@ func newSim(cfg Config, log *zap.Logger, now func() time.Time) (*Sim, error) {
 		log:        log,
 		types:      mergeSchemas(extra, BuiltinSchemas()),
 		now:        now,
+		pause:      pause,
 		m:          newMetrics(cfg.Mode),
 		slots:      newSlots(cfg.Capacity),
 		faultRNG:   rand.New(rand.NewPCG(seed, 0x5eed0001)),
@@ -494,7 +499,7 @@ func (s *Sim) createCred(ctx context.Context, f Faults) error {
 	if f.OverloadPenalty > 0 && f.Capacity > 0 && waiting > 0 {
 		d = time.Duration(float64(d) * (1 + f.OverloadPenalty*float64(waiting)/float64(f.Capacity)))
 	}
-	return sleep(ctx, d)
+	return s.pause(ctx, d)
 }
 
 // createCreds creates n credentials concurrently, as the agent does inside

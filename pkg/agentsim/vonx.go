@@ -343,12 +343,12 @@ func (s *Sim) vonxGroup(f Faults, conn string, g *vgroup, batch bool) ([]pyObj, 
 	}
 	rules := matchRules(f.Rejections, typ, g.attrs)
 	if rules.timeout != nil {
-		if err := sleep(s.ctx, s.storeTimeout(f)); err != nil {
+		if err := s.pause(s.ctx, s.storeTimeout(f)); err != nil {
 			return nil, err
 		}
 		return fail(orResult(rules.timeout, "Connection timed out during post_json"))
 	}
-	if err := sleep(s.ctx, s.sample(f.Latency)); err != nil {
+	if err := s.pause(s.ctx, s.sample(f.Latency)); err != nil {
 		return nil, err
 	}
 	if r := rules.group; r != nil {
