@@ -276,3 +276,74 @@ func sorted(s []string) []string {
 func initMsgID(system, corpNum string, runID int64) string {
 	return messages.InitialLoadMsgID(system, corpNum, runID)
 }
+
+// clock is a controllable "now" (hooks.now): the instant the poller sees.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *clock { return &clock{t: t} }
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// stepper is a poller whose cycles the test starts one at a time.
+type stepper struct {
+	t    *testing.T
+	step chan struct{}
+	done chan error
+}
+
+// startStepped starts a poller with h (its pace and cycled are set here)
+// and returns once its first cycle is over, with that cycle's outcome.
+func (e *env) startStepped(cfg Config, h hooks) (*stepper, error) {
+	st := &stepper{t: e.t, step: make(chan struct{}), done: make(chan error)}
+	quit := make(chan struct{})
+	h.pace = func(ctx context.Context) {
+		select {
+		case <-st.step:
+		case <-ctx.Done():
+		}
+	}
+	h.cycled = func(err error) {
+		select {
+		case st.done <- err:
+		case <-quit:
+		}
+	}
+	e.start(cfg, h)
+	e.t.Cleanup(func() { close(quit) }) // runs before the replica's stop
+	return st, st.wait()
+}
+
+// next runs one cycle and returns its outcome.
+func (st *stepper) next() error {
+	st.t.Helper()
+	select {
+	case st.step <- struct{}{}:
+	case <-time.After(time.Minute):
+		st.t.Fatal("the poller did not become ready for its next cycle within a minute")
+	}
+	return st.wait()
+}
+
+func (st *stepper) wait() error {
+	st.t.Helper()
+	select {
+	case err := <-st.done:
+		return err
+	case <-time.After(time.Minute):
+		st.t.Fatal("no cycle finished within a minute")
+	}
+	return nil
+}

@@ -19,7 +19,7 @@ import (
 func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 	dctx, cancel := context.WithCancel(ctx)
 	mon := alert.NewMonitor(s.cfg.Config, s.log, s.alerts, alert.DBStore{DB: s.edb}, func(ctx context.Context) alert.Figures {
-		return alert.Collect(ctx, alert.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, LocalNow: s.hooks.now})
+		return alert.Collect(ctx, alert.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, LocalNow: s.wallNow})
 	})
 	s.monitor.Store(mon)
 	var wg sync.WaitGroup

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/source"
@@ -20,13 +21,19 @@ import (
 // older one is a damaged last_event row, not a registry position.
 const minWatermarkYear = 1900
 
-// checkWatermark refuses a watermark in the future or before 1900: polling
-// from it would skip events for good or republish the whole registry.
+// zone is the registry's clock: event_timestmp is naive BC local time.
+const zone = bctime.History
+
+// checkWatermark refuses a watermark dated after every wall time the BC
+// clock has shown by the instant now, or before 1900: polling from it would
+// skip events for good or republish the whole registry. In the second pass
+// of a repeated hour the first pass has been shown, so a watermark there is
+// not in the future.
 func checkWatermark(wm eventdb.Watermark, now time.Time) error {
-	switch {
-	case wm.EventDate.After(now):
+	switch shown := bctime.LatestWall(zone, now); {
+	case wm.EventDate.After(shown):
 		return fmt.Errorf("watermark event %d dated %s is in the future (BC local now %s): poll refused; correct last_event",
-			wm.EventID, messages.NewLocalTime(wm.EventDate), messages.NewLocalTime(now))
+			wm.EventID, messages.NewLocalTime(wm.EventDate), messages.NewLocalTime(shown))
 	case wm.EventDate.Year() < minWatermarkYear:
 		return fmt.Errorf("watermark event %d dated %s is before %d: poll refused; correct last_event",
 			wm.EventID, messages.NewLocalTime(wm.EventDate), minWatermarkYear)
@@ -34,13 +41,34 @@ func checkWatermark(wm eventdb.Watermark, now time.Time) error {
 	return nil
 }
 
+// window returns the naive BC local bounds of a poll from watermark date wm
+// at the instant now: every wall time the clock showed from the look-back
+// before the earliest instant wm can stand for, until now. The look-back is
+// so kept in real time across clock changes: in autumn the window spans
+// both passes of the repeated hour (a watermark in the first pass does not
+// hide the second), in spring it reaches back across the skipped hour.
+func window(wm time.Time, lookBack time.Duration, now time.Time) (from, to time.Time) {
+	start := bctime.EarliestInstant(zone, wm).Add(-lookBack)
+	if start.After(now) {
+		start = now
+	}
+	return bctime.WallSpan(zone, start, now)
+}
+
+// horizon returns the earliest wall time any later poll from watermark date
+// wm reads: event_seen rows dated before it are never read again.
+func horizon(wm time.Time, lookBack time.Duration) time.Time {
+	return bctime.EarliestWallSince(zone, bctime.EarliestInstant(zone, wm).Add(-lookBack))
+}
+
 // poll publishes one CorpEvent per corporation affected by the events not
-// yet seen in the window [watermark − look-back, now], then records them
-// and advances the watermark in one transaction (rules 2 and 3).
+// yet seen in the window (watermark − look-back to now, in real time), then
+// records them and advances the watermark in one transaction (rules 2 and
+// 3).
 func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Watermark) error {
 	start := time.Now()
-	now := s.hooks.now()
-	if err := checkWatermark(wm, now); err != nil {
+	instant := s.hooks.now()
+	if err := checkWatermark(wm, instant); err != nil {
 		s.refused.Store(&err)
 		s.m.polls.WithLabelValues("refused").Inc()
 		s.log.Error("watermark refused", zap.Error(err))
@@ -51,7 +79,7 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 		return nil
 	}
 	s.refused.Store(nil)
-	from := wm.EventDate.Add(-s.cfg.LookBack)
+	from, now := window(wm.EventDate, s.cfg.LookBack, instant)
 
 	found, err := s.discover(ctx, edb, from, now)
 	if err != nil {
@@ -98,7 +126,7 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 	if err := s.afterPublish("poll"); err != nil {
 		return err
 	}
-	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, newWm.EventDate.Add(-s.cfg.LookBack)); err != nil {
+	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, horizon(newWm.EventDate, s.cfg.LookBack)); err != nil {
 		s.m.polls.WithLabelValues("error").Inc()
 		return fmt.Errorf("poll: published %d CorpEvents, then: %w (they will be re-published, de-duplicated by id)", len(out), err)
 	}

@@ -128,7 +128,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 // hooks let tests observe the poller and stop it at chosen points, as a
 // crash would.
 type hooks struct {
-	// now returns the naive BC local time (default: the clock).
+	// now returns the instant now (default: the clock); BC local wall
+	// times are derived from it by the zone's rules.
 	now func() time.Time
 	// afterPublish runs after a step's PubAcks, before its database write;
 	// an error abandons the cycle there. step is "poll", "load-page" or
@@ -136,11 +137,16 @@ type hooks struct {
 	afterPublish func(step string) error
 	// onCycle runs when an active poller starts a cycle.
 	onCycle func()
+	// pace, when set, replaces the wait of BCREG_POLL_INTERVAL between
+	// cycles: the next cycle starts when it returns. cycled receives each
+	// cycle's outcome. Together they let a test step the poller.
+	pace   func(ctx context.Context)
+	cycled func(err error)
 }
 
 func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
 	if h.now == nil {
-		h.now = func() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+		h.now = time.Now
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -186,6 +192,11 @@ func newService(cfg Config, deps daemon.Deps, h hooks) *service {
 	})
 	return s
 }
+
+// wallNow is "now" for the registry's naive timestamps: the latest BC local
+// wall time shown so far (in the second pass of a repeated hour, the end of
+// its first pass).
+func (s *service) wallNow() time.Time { return bctime.LatestWall(zone, s.hooks.now()) }
 
 // errLockHeld reports that another replica is the active poller.
 var errLockHeld = errors.New("another event-poller holds the poller lock")
@@ -258,6 +269,9 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 			return errLockLost
 		}
 		err := s.cycle(ctx, lock.Conn())
+		if s.hooks.cycled != nil {
+			s.hooks.cycled(err)
+		}
 		if s.cfg.Once {
 			return err
 		}
@@ -265,10 +279,16 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 			s.log.Error("poll cycle failed; retrying next interval", zap.Error(err))
 			s.report(ctx, alert.KeyPoll, alert.Error, "event-poller: poll cycle failed (retried every BCREG_POLL_INTERVAL): "+err.Error())
 		}
-		select {
-		case <-ctx.Done():
+		if s.hooks.pace != nil {
+			s.hooks.pace(ctx)
+		} else {
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.cfg.Interval):
+			}
+		}
+		if ctx.Err() != nil {
 			return nil
-		case <-time.After(s.cfg.Interval):
 		}
 	}
 }

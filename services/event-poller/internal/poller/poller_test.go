@@ -424,26 +424,38 @@ func TestWatermarkSanity(t *testing.T) {
 	waitFor(t, "the pending event's CorpEvent", 10*time.Second, func() bool { return e.lastSeq() == base+1 })
 }
 
+// TestCheckWatermark: a watermark after every wall time shown so far, or
+// before 1900, is refused; in the second pass of the repeated autumn hour a
+// watermark from the first pass is not in the future.
 func TestCheckWatermark(t *testing.T) {
+	instant := time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC) // 08:00 PST
 	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	fb := fallBack(2026)
+	secondPass := fb.Add(21 * time.Minute) // 01:21 PST
+	wall := func(h, m int) time.Time { return time.Date(2026, 11, 1, h, m, 0, 0, time.UTC) }
 	tests := []struct {
-		name   string
-		date   time.Time
-		reject bool
+		name    string
+		date    time.Time
+		instant time.Time
+		reject  bool
 	}{
-		{"recent", now.Add(-time.Minute), false},
-		{"exactly now", now, false},
-		{"registry start", time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), false},
-		{"future", now.Add(time.Second), true},
-		{"far future", time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), true},
-		{"before 1900", time.Date(1899, 12, 31, 23, 59, 59, 0, time.UTC), true},
-		{"seed row date", time.Date(2, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"recent", now.Add(-time.Minute), instant, false},
+		{"exactly now", now, instant, false},
+		{"registry start", time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), instant, false},
+		{"future", now.Add(time.Second), instant, true},
+		{"far future", time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), instant, true},
+		{"before 1900", time.Date(1899, 12, 31, 23, 59, 59, 0, time.UTC), instant, true},
+		{"seed row date", time.Date(2, 1, 1, 0, 0, 0, 0, time.UTC), instant, true},
+		{"first pass, polled in the second", wall(1, 49), secondPass, false},
+		{"end of the first pass, polled in the second", wall(1, 59), secondPass, false},
+		{"after the repeated hour, polled in it", wall(2, 0), secondPass, true},
+		{"first pass, polled in the first before it", wall(1, 49), fb.Add(-20 * time.Minute), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkWatermark(eventdb.Watermark{EventID: 7, EventDate: tc.date}, now)
+			err := checkWatermark(eventdb.Watermark{EventID: 7, EventDate: tc.date}, tc.instant)
 			if (err != nil) != tc.reject {
-				t.Errorf("checkWatermark(%s) = %v, want rejected %v", tc.date, err, tc.reject)
+				t.Errorf("checkWatermark(%s at %s) = %v, want rejected %v", tc.date, tc.instant, err, tc.reject)
 			}
 		})
 	}
