@@ -46,21 +46,35 @@ ORDER BY due_at, record_id LIMIT $3`, system, now, limit)
 }
 
 // MarkFutureRequeuesPublished sets published_at on the rows (after their
-// CorpEvents' PubAcks).
-func MarkFutureRequeuesPublished(ctx context.Context, q Querier, recordIDs []int64) error {
-	if len(recordIDs) == 0 {
+// CorpEvents' PubAcks), each only while it is still due at the date that
+// was published: a row a builder moved to a new date meanwhile stays armed.
+func MarkFutureRequeuesPublished(ctx context.Context, q Querier, published []FutureRequeue) error {
+	if len(published) == 0 {
 		return nil
 	}
-	if _, err := q.Exec(ctx, `UPDATE future_requeue SET published_at = now() WHERE record_id = ANY($1) AND published_at IS NULL`, recordIDs); err != nil {
+	ids := make([]int64, len(published))
+	due := make([]time.Time, len(published))
+	for i, f := range published {
+		ids[i], due[i] = f.RecordID, f.DueAt
+	}
+	if _, err := q.Exec(ctx, `UPDATE future_requeue f SET published_at = now()
+FROM unnest($1::bigint[], $2::timestamp[]) AS p(record_id, due_at)
+WHERE f.record_id = p.record_id AND f.due_at = p.due_at AND f.published_at IS NULL`, ids, due); err != nil {
 		return fmt.Errorf("mark future re-queues published: %w", err)
 	}
 	return nil
 }
 
 // AddFutureRequeues records corporations to re-process when their future
-// events become effective; a row already recorded (same corporation and
-// last event) is left alone.
+// events become effective. A row already recorded for the same corporation
+// and event follows the event: a new effective date replaces its due_at
+// and re-arms it (published_at cleared, so a re-queue that fired at the old
+// date fires again at the new one); its range is refreshed. Re-recording the
+// same date changes nothing. Of two rows for one corporation and event in
+// rs, the earlier date is kept: when it comes due, the re-run records the
+// later one.
 func AddFutureRequeues(ctx context.Context, q Querier, system string, rs []FutureRequeue) error {
+	rs = earliestPerEvent(rs)
 	if len(rs) == 0 {
 		return nil
 	}
@@ -72,12 +86,41 @@ func AddFutureRequeues(ctx context.Context, q Querier, system string, rs []Futur
 	for i, r := range rs {
 		corps[i], due[i], ids[i], firstIDs[i], firstDates[i] = r.CorpNum, r.DueAt, r.EventID, r.FirstEventID, r.FirstEventDate
 	}
-	if _, err := q.Exec(ctx, `INSERT INTO future_requeue (system_type_cd, corp_num, due_at, event_id, first_event_id, first_event_date)
+	if _, err := q.Exec(ctx, `INSERT INTO future_requeue AS f (system_type_cd, corp_num, due_at, event_id, first_event_id, first_event_date)
 SELECT $1, r.corp_num, r.due_at, r.event_id, r.first_event_id, r.first_event_date
 FROM unnest($2::text[], $3::timestamp[], $4::bigint[], $5::bigint[], $6::timestamp[])
      AS r(corp_num, due_at, event_id, first_event_id, first_event_date)
-ON CONFLICT (system_type_cd, corp_num, event_id) DO NOTHING`, system, corps, due, ids, firstIDs, firstDates); err != nil {
+ON CONFLICT (system_type_cd, corp_num, event_id) DO UPDATE
+SET due_at = EXCLUDED.due_at, first_event_id = EXCLUDED.first_event_id, first_event_date = EXCLUDED.first_event_date,
+    published_at = CASE WHEN f.due_at = EXCLUDED.due_at THEN f.published_at END
+WHERE (f.due_at, f.first_event_id, f.first_event_date)
+      IS DISTINCT FROM (EXCLUDED.due_at, EXCLUDED.first_event_id, EXCLUDED.first_event_date)`,
+		system, corps, due, ids, firstIDs, firstDates); err != nil {
 		return fmt.Errorf("record future re-queues: %w", err)
 	}
 	return nil
+}
+
+// earliestPerEvent keeps, of the rows for one corporation and event, the
+// one due first (one statement may not update a row twice), in the order
+// given.
+func earliestPerEvent(rs []FutureRequeue) []FutureRequeue {
+	type key struct {
+		corp  string
+		event int64
+	}
+	at := make(map[key]int, len(rs))
+	out := make([]FutureRequeue, 0, len(rs))
+	for _, r := range rs {
+		k := key{r.CorpNum, r.EventID}
+		i, seen := at[k]
+		switch {
+		case !seen:
+			at[k] = len(out)
+			out = append(out, r)
+		case r.DueAt.Before(out[i].DueAt):
+			out[i] = r
+		}
+	}
+	return out
 }

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -95,7 +97,9 @@ func pollMsgID(system, corpNum string, eventIDs []int64) string {
 	return system + ":" + corpNum + ":" + hex.EncodeToString(sum[:])
 }
 
-// futureMsgID is the message id of a future-dated re-queue.
-func futureMsgID(system, corpNum string, dueEventID int64) string {
-	return fmt.Sprintf("future:%s:%s:%d", system, corpNum, dueEventID)
+// futureMsgID is the message id of a future-dated re-queue: the due date is
+// part of it, so a re-queue re-armed for a new effective date is not
+// dropped as a duplicate of the one that fired at the old date.
+func futureMsgID(system, corpNum string, dueEventID int64, dueAt time.Time) string {
+	return fmt.Sprintf("future:%s:%s:%d:%s", system, corpNum, dueEventID, messages.NewLocalTime(dueAt))
 }

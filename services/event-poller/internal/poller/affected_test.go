@@ -78,7 +78,7 @@ func TestMsgIDs(t *testing.T) {
 		{"poll id ignores order and repeats", pollMsgID("BC_REG", "0191294", []int64{1, 2, 3}), a},
 		{"poll id shape", a[:len("BC_REG:0191294:")], "BC_REG:0191294:"},
 		{"initial load", initMsgID("BC_REG", "0191294", 4), "init:BC_REG:0191294:4"},
-		{"future-dated", futureMsgID("BC_REG", "0191294", 99), "future:BC_REG:0191294:99"},
+		{"future-dated", futureMsgID("BC_REG", "0191294", 99, time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)), "future:BC_REG:0191294:99:2027-01-02T03:04:05"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

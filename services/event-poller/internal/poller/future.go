@@ -27,9 +27,7 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 		}
 		detected := time.Now().UTC()
 		out := make([]bus.Outgoing, 0, len(due))
-		ids := make([]int64, 0, len(due))
 		for _, f := range due {
-			ids = append(ids, f.RecordID)
 			if blank(f.CorpNum) {
 				s.log.Warn("future re-queue without a corporation number skipped", zap.Int64("record_id", f.RecordID))
 				continue
@@ -37,10 +35,12 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 			o, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: f.CorpNum,
 				Prev:   messages.EventRef{EventID: f.FirstEventID, Date: messages.NewLocalTime(f.FirstEventDate)},
 				Last:   messages.EventRef{EventID: f.EventID, Date: messages.NewLocalTime(f.DueAt)},
-				Reason: messages.ReasonFutureDated, DetectedAt: detected}, futureMsgID(system, f.CorpNum, f.EventID))
+				Reason: messages.ReasonFutureDated, DetectedAt: detected}, futureMsgID(system, f.CorpNum, f.EventID, f.DueAt))
 			if err != nil {
 				return err
 			}
+			s.log.Debug("future-dated event due", zap.String("corp_num", f.CorpNum), zap.String("msg_id", o.MsgID),
+				zap.Stringer("due_at", messages.NewLocalTime(f.DueAt)))
 			out = append(out, o)
 		}
 		if err := s.publish(ctx, out); err != nil {
@@ -50,7 +50,7 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 		if err := s.afterPublish("future"); err != nil {
 			return err
 		}
-		if err := eventdb.MarkFutureRequeuesPublished(ctx, edb, ids); err != nil {
+		if err := eventdb.MarkFutureRequeuesPublished(ctx, edb, due); err != nil {
 			return err
 		}
 		s.log.Info("future-dated events came due: corporations re-queued", zap.Int("corporations", len(out)))

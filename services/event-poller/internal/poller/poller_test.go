@@ -517,8 +517,8 @@ func TestFutureRequeueComesDue(t *testing.T) {
 	if diff := cmp.Diff(want, got[0].Event, cmpEvent...); diff != "" {
 		t.Errorf("future-dated CorpEvent (-want +got):\n%s", diff)
 	}
-	if got[0].MsgID != "future:BC_REG:0191294:555" {
-		t.Errorf("msg id %s", got[0].MsgID)
+	if want := "future:BC_REG:0191294:555:" + messages.NewLocalTime(now.Add(-time.Minute)).String(); got[0].MsgID != want {
+		t.Errorf("msg id %s, want %s", got[0].MsgID, want)
 	}
 	if pending := query[string](t, e.edb, `SELECT corp_num FROM future_requeue WHERE published_at IS NULL`); !cmp.Equal(pending, []string{"2075204"}) {
 		t.Errorf("unpublished re-queues = %v, want [2075204]", pending)
