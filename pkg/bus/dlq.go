@@ -45,33 +45,48 @@ func (f DLQFilter) match(e DLQEntry) bool {
 // ListDLQ reads the dead letters that match, oldest first, at most limit
 // (0 = all). It reads with an ordered consumer, which leaves no state behind.
 func ListDLQ(ctx context.Context, js jetstream.JetStream, f DLQFilter, limit int) ([]DLQEntry, error) {
-	st, err := js.Stream(ctx, StreamDLQ)
-	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
-	}
-	if info.State.Msgs == 0 {
-		return nil, nil
-	}
 	filter := DLQPrefix + ".>"
 	if f.Stage != "" {
 		filter = DLQPrefix + "." + SubjectToken(f.Stage) + ".>"
 	}
+	var out []DLQEntry
+	err := scanDLQ(ctx, js, filter, func(e DLQEntry) bool {
+		if f.match(e) {
+			out = append(out, e)
+		}
+		return limit <= 0 || len(out) < limit
+	})
+	if err != nil {
+		return out, fmt.Errorf("list dead letters: %w", err)
+	}
+	return out, nil
+}
+
+// scanDLQ hands each dead letter on filter to fn, oldest first, until fn
+// returns false.
+func scanDLQ(ctx context.Context, js jetstream.JetStream, filter string, fn func(DLQEntry) bool) error {
+	st, err := js.Stream(ctx, StreamDLQ)
+	if err != nil {
+		return err
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return err
+	}
+	if countSubjects(info.State.Subjects) == 0 {
+		return nil // nothing to read: no need to wait for an empty pull
+	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
 	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
+		return err
 	}
-	var out []DLQEntry
 	for {
 		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
 		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("list dead letters: %w", err)
+			return err
 		}
 		md, _ := msg.Metadata()
 		e := DLQEntry{Subject: msg.Subject()}
@@ -83,16 +98,18 @@ func ListDLQ(ctx context.Context, js jetstream.JetStream, f DLQFilter, limit int
 		} else {
 			e.DeadLetter = dl
 		}
-		if f.match(e) {
-			out = append(out, e)
-			if limit > 0 && len(out) >= limit {
-				return out, nil
-			}
-		}
-		if md != nil && md.NumPending == 0 {
-			return out, nil
+		if !fn(e) || md != nil && md.NumPending == 0 {
+			return nil
 		}
 	}
+}
+
+func countSubjects(subjects map[string]uint64) uint64 {
+	var n uint64
+	for _, c := range subjects {
+		n += c
+	}
+	return n
 }
 
 func isTimeout(err error) bool {
@@ -122,13 +139,20 @@ func GetDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) (DLQEntry, 
 // with a fresh message id and, only after the PubAck, deletes it from
 // BCREG_DLQ. A bundle (poster stage) is re-encoded with retry_rejected so
 // the poster re-sends its credentials that were rejected (N) or given up
-// (D) before the requeue.
+// (D) before the requeue. Bytes kept apart (PayloadRef) are read back.
 func RequeueDLQ(ctx context.Context, js jetstream.JetStream, e DLQEntry, backoff Backoff) error {
 	dl := e.DeadLetter
 	if dl.OriginalSubject == "" || dl.OriginalStream == "" {
 		return fmt.Errorf("requeue dead letter %d: no original stream or subject", e.Seq)
 	}
-	data := dl.PayloadBase64
+	data, err := DLQPayload(ctx, js, dl)
+	if errors.Is(err, ErrPayloadNotKept) && len(dl.CredentialHashes) > 0 {
+		return fmt.Errorf("requeue dead letter %d: %w; post its %d credentials again with `bcregctl requeue failed` or `bcregctl requeue corp %s`",
+			e.Seq, err, len(dl.CredentialHashes), dl.CorpNum)
+	}
+	if err != nil {
+		return fmt.Errorf("requeue dead letter %d: %w", e.Seq, err)
+	}
 	if dl.OriginalStream == StreamCreds {
 		if b, err := messages.DecodeBundle(data); err == nil {
 			b.RetryRejected = true
@@ -145,14 +169,50 @@ func RequeueDLQ(ctx context.Context, js jetstream.JetStream, e DLQEntry, backoff
 	return DeleteDLQ(ctx, js, e.Seq)
 }
 
-// DeleteDLQ removes one dead letter.
+// DeleteDLQ removes one dead letter, and the copy of its original bytes
+// when it had one that no other dead letter uses (the poster's dead letters
+// of one bundle share it).
 func DeleteDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 	st, err := js.Stream(ctx, StreamDLQ)
 	if err != nil {
 		return fmt.Errorf("delete dead letter %d: %w", seq, err)
 	}
+	raw, err := st.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete dead letter %d: %w", seq, err)
+	}
 	if err := st.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("delete dead letter %d: %w", seq, err)
+	}
+	dl, err := messages.DecodeDeadLetter(raw.Data)
+	if err != nil || dl.PayloadRef == nil || dl.PayloadRef.Stream != StreamDLQ {
+		return nil
+	}
+	if err := dropUnusedCopy(ctx, js, st, raw.Subject, dl.PayloadRef.Seq); err != nil {
+		return fmt.Errorf("delete dead letter %d: %w", seq, err)
+	}
+	return nil
+}
+
+// dropUnusedCopy deletes the payload copy at seq unless another dead letter
+// of the same corporation (the only ones that can share it) refers to it.
+func dropUnusedCopy(ctx context.Context, js jetstream.JetStream, st jetstream.Stream, subject string, seq uint64) error {
+	// subject is bcreg.dlq.<stage>.<system>.<corp>.
+	system, corp := tokensAfter(subject, 3)
+	used := false
+	err := scanDLQ(ctx, js, DLQPrefix+".*."+system+"."+corp, func(e DLQEntry) bool {
+		ref := e.DeadLetter.PayloadRef
+		used = ref != nil && ref.Stream == StreamDLQ && ref.Seq == seq
+		return !used
+	})
+	if err != nil || used {
+		return err
+	}
+	if err := st.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("payload copy %d: %w", seq, err)
 	}
 	return nil
 }

@@ -59,7 +59,10 @@ func isAmbiguous(err error) bool {
 
 // Publish stores one message, retrying with the same message id while the
 // answer is ambiguous (timeout, reconnect) or the stream is full, until ctx
-// ends. The server drops the copies, so a retry never duplicates.
+// ends. The server drops the copies, so a retry never duplicates. A message
+// over the server's max payload fails at once with a permanent
+// *TooLargeError: the client refuses it before sending, so it is no
+// ambiguous answer.
 func Publish(ctx context.Context, js jetstream.JetStream, o Outgoing, backoff Backoff) (*jetstream.PubAck, error) {
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -67,6 +70,10 @@ func Publish(ctx context.Context, js jetstream.JetStream, o Outgoing, backoff Ba
 		cancel()
 		if err == nil {
 			return ack, nil
+		}
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return nil, Permanent(fmt.Errorf("publish: %w",
+				&TooLargeError{Subject: o.Subject, MsgID: o.MsgID, CorpNum: o.CorpNum, Size: len(o.Data), Max: js.Conn().MaxPayload()}))
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("publish %s (id %s): %w", o.Subject, o.MsgID, ctx.Err())

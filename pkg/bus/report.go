@@ -77,7 +77,9 @@ func ReadDLQ(ctx context.Context, js jetstream.JetStream) (DLQState, error) {
 	if err != nil {
 		return d, fmt.Errorf("stream %s: %w", StreamDLQ, err)
 	}
-	d.Total = info.State.Msgs
+	// Counted by subject: the stream also holds the payload copies of
+	// large dead letters (bcreg.dlqdata.>), which are no dead letters.
+	d.Total = countSubjects(info.State.Subjects)
 	for subj, n := range info.State.Subjects {
 		parts := strings.Split(subj, ".")
 		if len(parts) > 2 {
@@ -87,8 +89,6 @@ func ReadDLQ(ctx context.Context, js jetstream.JetStream) (DLQState, error) {
 	if d.Total == 0 {
 		return d, nil
 	}
-	t := info.State.FirstTime
-	d.Oldest = &t
 	for stage := range d.ByStage {
 		// The first message at or after the stream's first sequence on
 		// the stage's subjects is the stage's oldest.
@@ -100,6 +100,10 @@ func ReadDLQ(ctx context.Context, js jetstream.JetStream) (DLQState, error) {
 			return d, fmt.Errorf("oldest %s dead letter: %w", stage, err)
 		}
 		d.OldestByStage[stage] = m.Time
+		if d.Oldest == nil || m.Time.Before(*d.Oldest) {
+			t := m.Time
+			d.Oldest = &t
+		}
 	}
 	return d, nil
 }

@@ -11,6 +11,9 @@ const (
 	EventsPrefix = "bcreg.events"
 	CredsPrefix  = "bcreg.creds"
 	DLQPrefix    = "bcreg.dlq"
+	// DLQDataPrefix is where BCREG_DLQ keeps the original bytes of a dead
+	// letter too large to carry them: bcreg.dlqdata.<system>.<corp>.
+	DLQDataPrefix = "bcreg.dlqdata"
 )
 
 // EventSubject is the subject of a CorpEvent.
@@ -66,10 +69,16 @@ func safeByte(c byte) bool {
 // subjectTokens returns the system and corp tokens of a stream subject
 // (bcreg.events.<system>.<corp>), or "_" when absent.
 func subjectTokens(subject string) (system, corp string) {
+	return tokensAfter(subject, 2)
+}
+
+// tokensAfter returns the two tokens of subject after its first n (the rest
+// joined as the second), or "_" when absent.
+func tokensAfter(subject string, n int) (system, corp string) {
 	parts := strings.Split(subject, ".")
 	system, corp = "_", "_"
-	if len(parts) >= 4 {
-		system, corp = parts[2], strings.Join(parts[3:], ".")
+	if len(parts) >= n+2 {
+		system, corp = parts[n], strings.Join(parts[n+1:], ".")
 	}
 	return system, corp
 }

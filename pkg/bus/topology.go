@@ -86,7 +86,7 @@ func (t Topology) Streams() []jetstream.StreamConfig {
 		work(StreamEvents, EventsPrefix, t.EventsMaxBytes),
 		work(StreamCreds, CredsPrefix, t.CredsMaxBytes),
 		{
-			Name: StreamDLQ, Subjects: []string{DLQPrefix + ".>"},
+			Name: StreamDLQ, Subjects: []string{DLQPrefix + ".>", DLQDataPrefix + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: t.Replicas, MaxAge: t.DLQMaxAge, Duplicates: t.DedupWindow,
 			AllowDirect: true,

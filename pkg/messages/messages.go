@@ -96,6 +96,24 @@ type DeadLetter struct {
 	FailedAt        time.Time           `json:"failed_at"`
 	CorpNum         string              `json:"corp_num,omitempty"`
 	PayloadBase64   []byte              `json:"payload_base64"`
+	// PayloadRef is set, and PayloadBase64 empty, when the original bytes
+	// base64-encoded would not fit in a message: they are kept as a
+	// message of their own in BCREG_DLQ (docs/design/dead-letters.md).
+	PayloadRef *PayloadRef `json:"payload_ref,omitempty"`
+	// PayloadSize is the length of the original bytes when they are not
+	// inline.
+	PayloadSize int `json:"payload_size,omitempty"`
+	// PayloadOmitted says why the original bytes were kept nowhere (not
+	// even a copy of its own fits); CredentialHashes then name a
+	// bundle's credentials.
+	PayloadOmitted   string   `json:"payload_omitted,omitempty"`
+	CredentialHashes []string `json:"credential_hashes,omitempty"`
+}
+
+// PayloadRef names the message that holds a dead letter's original bytes.
+type PayloadRef struct {
+	Stream string `json:"stream"`
+	Seq    uint64 `json:"seq"`
 }
 
 // Encode marshals a message as JSON.

@@ -19,16 +19,25 @@ type NATS struct {
 // URL is the client URL of the server.
 func (n *NATS) URL() string { return n.Server.ClientURL() }
 
+// NATSOption changes the embedded server's options before it starts.
+type NATSOption func(*server.Options)
+
+// WithMaxPayload sets the server's max_payload, so tests reach the size
+// limits with small messages.
+func WithMaxPayload(n int32) NATSOption {
+	return func(o *server.Options) { o.MaxPayload = n }
+}
+
 // NewNATS starts an embedded NATS server with JetStream and a temporary file
 // store; it is shut down when the test ends.
-func NewNATS(t testing.TB) *NATS {
+func NewNATS(t testing.TB, opts ...NATSOption) *NATS {
 	t.Helper()
-	return StartNATS(t, t.TempDir(), -1)
+	return StartNATS(t, t.TempDir(), -1, opts...)
 }
 
 // StartNATS starts an embedded server on storeDir and port (-1 for a random
 // one); tests that restart the server pass the same directory and port.
-func StartNATS(t testing.TB, storeDir string, port int) *NATS {
+func StartNATS(t testing.TB, storeDir string, port int, options ...NATSOption) *NATS {
 	t.Helper()
 	opts := &server.Options{
 		ServerName: "bcreg-test",
@@ -40,6 +49,9 @@ func StartNATS(t testing.TB, storeDir string, port int) *NATS {
 		StoreDir:   storeDir,
 		NoLog:      true,
 		NoSigs:     true,
+	}
+	for _, o := range options {
+		o(opts)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

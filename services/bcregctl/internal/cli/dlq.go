@@ -111,12 +111,20 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		// A large dead letter's bytes are kept apart (payload_ref): read
+		// them back; when they are lost, say why beside the entry.
+		payload, perr := bus.DLQPayload(ctx, js, en.DeadLetter)
+		out := struct {
+			bus.DLQEntry
+			Payload      string `json:"payload_text"`
+			PayloadError string `json:"payload_error,omitempty"`
+		}{DLQEntry: en, Payload: string(payload)}
+		if perr != nil {
+			out.PayloadError = perr.Error()
+		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			bus.DLQEntry
-			Payload string `json:"payload_text"`
-		}{en, string(en.DeadLetter.PayloadBase64)})
+		return enc.Encode(out)
 	case "requeue", "purge":
 		entries, err := dlqops.Select(ctx, js, filter, fs.Args())
 		if errors.Is(err, dlqops.ErrNotSeq) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
 // TestDLQCommands drives `dlq list`, `show`, `requeue` and `purge` against
@@ -174,5 +175,42 @@ func TestDLQRequeueGoesOnPastAFailure(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{`dlq-requeue BCREG_DLQ stage="builder" corp="" reason="" 1`}, w.actions()); diff != "" {
 		t.Errorf("operator_action (-want +got):\n%s", diff)
+	}
+}
+
+// TestDLQLargeDeadLetter: with the server's max payload low, a poster dead
+// letter of a bundle too large to carry inline keeps its bytes apart;
+// `dlq show` prints them and `dlq requeue` sends the bundle back and
+// leaves nothing in BCREG_DLQ.
+func TestDLQLargeDeadLetter(t *testing.T) {
+	w := newOpsWorld(t, testenv.WithMaxPayload(16<<10))
+	b := messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: "L7", Credentials: []messages.Credential{
+		{Hash: "h7", Schema: "s", Version: "1", Attributes: map[string]any{"pad": strings.Repeat("p", bus.MaxData(w.js)-200)}}}}
+	bundle, _ := messages.Encode(b)
+	w.deadLetter(messages.StagePoster, "L7", "h7", bundle, 21)
+	entries, err := bus.ListDLQ(w.ctx, w.js, bus.DLQFilter{}, 0)
+	if err != nil || len(entries) != 1 || entries[0].DeadLetter.PayloadRef == nil {
+		t.Fatalf("dead letters: %+v, %v; want one keeping its bytes apart", entries, err)
+	}
+	seq := strconv.FormatUint(entries[0].Seq, 10)
+	code, shown, stderr := run(t, "dlq", "show", seq)
+	var out struct {
+		Payload string `json:"payload_text"`
+	}
+	if code != 0 || json.Unmarshal([]byte(shown), &out) != nil || out.Payload != string(bundle) || !strings.Contains(shown, `"payload_ref"`) {
+		t.Fatalf("dlq show %s: exit %d, payload of %d bytes, want the bundle's %d\n%.500s%s", seq, code, len(out.Payload), len(bundle), shown, stderr)
+	}
+	if code, _, stderr := run(t, "dlq", "requeue", seq); code != 0 {
+		t.Fatalf("dlq requeue %s: exit %d\n%s", seq, code, stderr)
+	}
+	creds := w.stream(bus.StreamCreds)
+	if len(creds) != 1 {
+		t.Fatalf("BCREG_CREDS: %d messages, want the requeued bundle", len(creds))
+	}
+	if got, err := messages.DecodeBundle(creds[0].Data); err != nil || !got.RetryRejected || got.Credentials[0].Hash != "h7" {
+		t.Errorf("requeued bundle: %v (retry_rejected %v)", err, got.RetryRejected)
+	}
+	if left := w.stream(bus.StreamDLQ); len(left) != 0 {
+		t.Errorf("BCREG_DLQ holds %d messages after the requeue, want 0 (dead letter and its copy)", len(left))
 	}
 }

@@ -34,9 +34,9 @@ type opsWorld struct {
 	js     jetstream.JetStream
 }
 
-func newOpsWorld(t *testing.T) *opsWorld {
+func newOpsWorld(t *testing.T, natsOpts ...testenv.NATSOption) *opsWorld {
 	t.Helper()
-	w := &opsWorld{t: t, ctx: testenv.Context(t), nats: testenv.NewNATS(t)}
+	w := &opsWorld{t: t, ctx: testenv.Context(t), nats: testenv.NewNATS(t, natsOpts...)}
 	w.nc, w.js = w.nats.Connect(t)
 	if err := bus.DefaultTopology().Apply(w.ctx, w.js); err != nil {
 		t.Fatal(err)

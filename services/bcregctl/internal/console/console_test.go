@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
@@ -339,4 +341,47 @@ func streamMsgs(t *testing.T, f *fixture, name string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// TestLargeDeadLetterPageAndRequeue: a dead letter whose bundle was too
+// large to carry inline (its bytes kept apart) shows the bundle on its page
+// and is requeued from the console like any other.
+func TestLargeDeadLetterPageAndRequeue(t *testing.T) {
+	f := newFixture(t, false, nil)
+	bundle := messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: "L0000009", Credentials: []messages.Credential{
+		{Hash: "big-hash", Schema: "registration.registries.ca", Attributes: map[string]any{"pad": strings.Repeat("p", bus.MaxData(f.js)-1000)}}}}
+	data, err := messages.Encode(bundle)
+	if err != nil || len(data) > bus.MaxData(f.js) {
+		t.Fatalf("bundle of %d bytes (%v)", len(data), err)
+	}
+	dl := bus.DeadLetterFor("poster", "agent rejected: too big to show inline", 1, bus.StreamCreds, 99, bus.CredSubject("BC_REG", "L0000009"),
+		nats.Header{bus.HeaderCorpNum: {"L0000009"}}, data)
+	if err := bus.PublishDeadLetter(f.ctx, f.js, dl, backoff); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := bus.ListDLQ(f.ctx, f.js, bus.DLQFilter{CorpNum: "L0000009"}, 0)
+	if err != nil || len(entries) != 1 || entries[0].DeadLetter.PayloadRef == nil {
+		t.Fatalf("large dead letter: %+v, %v", entries, err)
+	}
+	resp, html := get(t, f.ts.Client(), f.ts.URL+"/dlq/"+strconv.FormatUint(entries[0].Seq, 10))
+	if resp.StatusCode != 200 || !strings.Contains(html, "kept apart in BCREG_DLQ") || !strings.Contains(html, "big-hash") {
+		t.Fatalf("page: status %d, no kept-apart note or bundle\n%.2000s", resp.StatusCode, html)
+	}
+	s := newSession(t, f)
+	before := streamMsgs(t, f, bus.StreamCreds)
+	code := s.post(t, f.ts.URL+"/dlq/requeue", url.Values{"seq": {strconv.FormatUint(entries[0].Seq, 10)}, "token": {testToken}, "csrf": {s.csrf}, "confirm": {"yes"}}, nil)
+	if code != http.StatusSeeOther {
+		t.Fatalf("requeue: %d", code)
+	}
+	if got := streamMsgs(t, f, bus.StreamCreds); got != before+1 {
+		t.Errorf("BCREG_CREDS has %d messages, want %d", got, before+1)
+	}
+	st, _ := f.js.Stream(f.ctx, bus.StreamCreds)
+	msg, err := st.GetLastMsgForSubject(f.ctx, bus.CredSubject("BC_REG", "L0000009"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := messages.DecodeBundle(msg.Data); err != nil || !b.RetryRejected || b.Credentials[0].Hash != "big-hash" {
+		t.Errorf("requeued bundle: %v (retry_rejected %v)", err, b.RetryRejected)
+	}
 }

@@ -50,6 +50,9 @@ type dlqEntryData struct {
 	Entry   bus.DLQEntry
 	Headers []kvs
 	Payload string
+	// PayloadError says why the original bytes cannot be shown (a large
+	// dead letter whose copy is gone, or that kept none).
+	PayloadError string
 }
 
 type kvs struct{ Key, Value string }
@@ -69,7 +72,12 @@ func (s *Server) dlqEntry(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := dlqEntryData{Entry: en, Payload: prettyJSON(en.DeadLetter.PayloadBase64)}
+	d := dlqEntryData{Entry: en}
+	if payload, err := bus.DLQPayload(r.Context(), s.opt.JS, en.DeadLetter); err != nil {
+		d.PayloadError = err.Error()
+	} else {
+		d.Payload = prettyJSON(payload)
+	}
 	for k, vs := range en.DeadLetter.OriginalHeaders {
 		d.Headers = append(d.Headers, kvs{k, strings.Join(vs, ", ")})
 	}
