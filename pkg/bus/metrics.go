@@ -21,6 +21,12 @@ var (
 	deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_dead_letters_total",
 		Help: "Dead letters stored in BCREG_DLQ, by the stage that wrote them (builder, poster, mover)."},
 		[]string{"stage"})
+	reconciled = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_dlq_reconciled_total",
+		Help: "Messages the dlq reconciler moved to BCREG_DLQ because their max-deliveries advisory never reached the dlq-mover, by original stream."},
+		[]string{"stream"})
+	strandedGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bcreg_stranded_messages",
+		Help: "Messages past MaxDeliver still in a work stream at the dlq reconciler's last pass (moved on the next pass), by stream."},
+		[]string{"stream"})
 )
 
 // Results of bcreg_stage_messages_total.
@@ -49,7 +55,11 @@ func initStage(stage string) {
 // RegisterMetrics exposes the consume loop's series on reg. Registering on
 // a registry that already has them is not an error.
 func RegisterMetrics(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{stageMessages, stageDuration, deadLetters} {
+	for _, w := range workConsumers {
+		reconciled.WithLabelValues(w.stream)
+		strandedGauge.WithLabelValues(w.stream)
+	}
+	for _, c := range []prometheus.Collector{stageMessages, stageDuration, deadLetters, reconciled, strandedGauge} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -47,32 +47,50 @@ func moveOne(ctx context.Context, js jetstream.JetStream, log *zap.Logger, advis
 		// An advisory we cannot read is kept in the DLQ like any bad input.
 		return Permanent(fmt.Errorf("decode max-deliveries advisory: %w", err))
 	}
-	ours := adv.Stream == StreamEvents && adv.Consumer == ConsumerBuilder ||
-		adv.Stream == StreamCreds && adv.Consumer == ConsumerPoster
-	if !ours {
+	if !isWorkConsumer(adv.Stream, adv.Consumer) {
 		return nil
 	}
-	stream, err := js.Stream(ctx, adv.Stream)
+	_, err := moveExhausted(ctx, js, log, exhausted{stream: adv.Stream, consumer: adv.Consumer, seq: adv.StreamSeq,
+		deliveries: adv.Deliveries, by: "moved by dlq-mover"}, backoff)
+	return err
+}
+
+// exhausted is a message that used up its consumer's MaxDeliver.
+type exhausted struct {
+	stream, consumer string
+	seq, deliveries  uint64
+	// by says who found it (the mover on an advisory, or the reconciler).
+	by string
+}
+
+// moveExhausted dead-letters an exhausted message under its original
+// stream and sequence (so the mover and the reconciler store one copy) and
+// then deletes the original. moved is false when the message was gone
+// already: dead-lettered by its handler, or moved before.
+func moveExhausted(ctx context.Context, js jetstream.JetStream, log *zap.Logger, x exhausted, backoff Backoff) (moved bool, err error) {
+	stream, err := js.Stream(ctx, x.stream)
 	if err != nil {
-		return fmt.Errorf("mover: stream %s: %w", adv.Stream, err)
+		return false, fmt.Errorf("mover: stream %s: %w", x.stream, err)
 	}
-	raw, err := stream.GetMsg(ctx, adv.StreamSeq)
+	raw, err := stream.GetMsg(ctx, x.seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil // already dead-lettered by its handler, or moved before
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("mover: get %s seq %d: %w", adv.Stream, adv.StreamSeq, err)
+		return false, fmt.Errorf("mover: get %s seq %d: %w", x.stream, x.seq, err)
 	}
-	reason := fmt.Sprintf("exhausted %d deliveries on %s/%s without a final answer (moved by dlq-mover)", adv.Deliveries, adv.Stream, adv.Consumer)
-	dl := DeadLetterFor(messages.StageMover, reason, adv.Deliveries, adv.Stream, adv.StreamSeq, raw.Subject, raw.Header, raw.Data)
+	reason := fmt.Sprintf("exhausted %d deliveries on %s/%s without a final answer (%s)", x.deliveries, x.stream, x.consumer, x.by)
+	dl := DeadLetterFor(messages.StageMover, reason, x.deliveries, x.stream, x.seq, raw.Subject, raw.Header, raw.Data)
 	if err := PublishDeadLetter(ctx, js, dl, backoff); err != nil {
-		return err
+		return false, err
 	}
-	if err := stream.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("mover: delete %s seq %d: %w", adv.Stream, adv.StreamSeq, err)
+	if err := stream.DeleteMsg(ctx, x.seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil // another replica moved it at the same time; the DLQ holds one copy
+	} else if err != nil {
+		return false, fmt.Errorf("mover: delete %s seq %d: %w", x.stream, x.seq, err)
 	}
-	log.Warn("message moved to dead-letter stream", zap.String("original_stream", adv.Stream),
-		zap.Uint64("stream_seq", adv.StreamSeq), zap.Uint64("deliveries", adv.Deliveries),
-		zap.String("corp_num", raw.Header.Get(HeaderCorpNum)))
-	return nil
+	log.Warn("message moved to dead-letter stream", zap.String("original_stream", x.stream),
+		zap.Uint64("stream_seq", x.seq), zap.Uint64("deliveries", x.deliveries), zap.String("found_by", x.by),
+		zap.String("corp_num", raw.Header.Get(HeaderCorpNum)), zap.String("msg_id", raw.Header.Get(jetstream.MsgIDHeader)))
+	return true, nil
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // StageState is a work stream and its consumer as an operator sees them
-// (jetstream.md §3.1). Reading it is two JetStream API requests: poll it
-// every few seconds at most, never per message.
+// (jetstream.md §3.1). Reading it is two JetStream API requests (and one
+// per stranded message): poll it every few seconds at most, never per
+// message.
 type StageState struct {
 	// Messages are stored in the stream: on a work queue, every message
 	// not yet acknowledged.
@@ -25,7 +26,15 @@ type StageState struct {
 	Redelivered int `json:"redelivered"`
 	// Waiting is the number of open pull requests (0: nobody consumes).
 	Waiting int `json:"waiting_pulls"`
+	// Stranded are stored but will never be delivered again: they
+	// exhausted MaxDeliver and the dlq-mover did not move them (counted up
+	// to strandedScanLimit). The dlq reconciler moves them.
+	Stranded int `json:"stranded"`
 }
+
+// strandedScanLimit bounds the messages ReadStage reads to count the
+// stranded ones (each is a message read).
+const strandedScanLimit = 100
 
 // ReadStage reads a stream's and its durable consumer's state. A missing
 // consumer counts every message as pending.
@@ -53,6 +62,11 @@ func ReadStage(ctx context.Context, js jetstream.JetStream, stream, consumer str
 		return s, fmt.Errorf("consumer %s of %s: %w", consumer, stream, err)
 	}
 	s.Pending, s.InFlight, s.Redelivered, s.Waiting = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting
+	stranded, err := strandedOf(ctx, st, info, ci, strandedScanLimit)
+	if err != nil {
+		return s, fmt.Errorf("stranded messages of %s: %w", stream, err)
+	}
+	s.Stranded = len(stranded)
 	return s, nil
 }
 

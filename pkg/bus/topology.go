@@ -39,6 +39,11 @@ type Topology struct {
 	PosterAckWait     time.Duration `envconfig:"JS_POSTER_ACK_WAIT" default:"5m"`
 	PosterMaxDeliver  int           `envconfig:"JS_POSTER_MAX_DELIVER" default:"100"`
 	MaxAckPending     int           `envconfig:"JS_MAX_ACK_PENDING" default:"2000"`
+	// ReconcileInterval is how often the dlq reconciler (beside the
+	// dlq-mover) looks for messages that exhausted MaxDeliver without
+	// their advisory being handled; one is moved when two passes in a row
+	// find it.
+	ReconcileInterval time.Duration `envconfig:"JS_DLQ_RECONCILE_INTERVAL" default:"5m"`
 }
 
 // DefaultTopology returns the documented defaults (used by tests and tools
@@ -50,7 +55,7 @@ func DefaultTopology() Topology {
 		DLQMaxAge: 30 * 24 * time.Hour, AdvisoriesMaxAge: 72 * time.Hour,
 		BuilderAckWait: 2 * time.Minute, BuilderMaxDeliver: 10,
 		PosterAckWait: 5 * time.Minute, PosterMaxDeliver: 100,
-		MaxAckPending: 2000,
+		MaxAckPending: 2000, ReconcileInterval: 5 * time.Minute,
 	}
 }
 
@@ -68,6 +73,9 @@ func (t Topology) Validate() error {
 	}
 	if t.BuilderAckWait < time.Second || t.PosterAckWait < time.Second {
 		errs = append(errs, errors.New("BCREG_JS_BUILDER_ACK_WAIT and BCREG_JS_POSTER_ACK_WAIT: want at least 1s"))
+	}
+	if t.ReconcileInterval < time.Second || t.ReconcileInterval > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("BCREG_JS_DLQ_RECONCILE_INTERVAL=%v: want 1s to 24h", t.ReconcileInterval))
 	}
 	return errors.Join(errs...)
 }

@@ -32,7 +32,8 @@ type Options struct {
 	Topology *bus.Topology    // applied at start when NATS is used
 	EventDB  *config.EventDB  // nil: no event database
 	SourceDB *config.SourceDB // nil: no source database
-	// RunMover runs the dlq-mover beside the workers.
+	// RunMover runs the dlq-mover, and the dlq reconciler every
+	// Topology.ReconcileInterval, beside the workers.
 	RunMover bool
 	Backoff  bus.Backoff
 }
@@ -113,7 +114,14 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	defer stopWork()
 	all := workers
 	if opts.RunMover && deps.JS != nil {
-		all = append(all, func(ctx context.Context, d Deps) error { return bus.RunMover(ctx, d.JS, d.Log, opts.Backoff) })
+		interval := bus.DefaultTopology().ReconcileInterval
+		if opts.Topology != nil {
+			interval = opts.Topology.ReconcileInterval
+		}
+		all = append(all, func(ctx context.Context, d Deps) error { return bus.RunMover(ctx, d.JS, d.Log, opts.Backoff) },
+			func(ctx context.Context, d Deps) error {
+				return bus.RunReconciler(ctx, d.JS, d.Log, opts.Backoff, interval)
+			})
 	}
 	errs := make(chan error, len(all))
 	var wg sync.WaitGroup

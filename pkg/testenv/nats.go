@@ -107,3 +107,51 @@ func StreamMessages(t testing.TB, js jetstream.JetStream, stream string) []*jets
 	}
 	return out
 }
+
+// Exhaust takes the next message of a durable pull consumer and Naks it on
+// every delivery until the server stops delivering it (MaxDeliver used
+// up): no message is in flight or waiting any more. It returns the stream
+// sequence of the message.
+func Exhaust(t testing.TB, js jetstream.JetStream, stream, consumer string) uint64 {
+	t.Helper()
+	ctx := Context(t)
+	cons, err := js.Consumer(ctx, stream, consumer)
+	if err != nil {
+		t.Fatalf("testenv: consumer %s/%s: %v", stream, consumer, err)
+	}
+	var seq uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		mb, err := cons.FetchNoWait(1)
+		if err != nil {
+			t.Fatalf("testenv: pull %s/%s: %v", stream, consumer, err)
+		}
+		got := false
+		for m := range mb.Messages() {
+			md, err := m.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seq != 0 && md.Sequence.Stream != seq {
+				t.Fatalf("testenv: exhausting seq %d, got seq %d", seq, md.Sequence.Stream)
+			}
+			seq, got = md.Sequence.Stream, true
+			if err := m.Nak(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got || seq == 0 {
+			continue
+		}
+		// Nothing came: the Nak may not be applied yet, or the server gave up.
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.NumAckPending == 0 && ci.NumPending == 0 {
+			return seq
+		}
+	}
+	t.Fatalf("testenv: %s/%s still delivers seq %d", stream, consumer, seq)
+	return 0
+}

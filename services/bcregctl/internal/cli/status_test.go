@@ -14,6 +14,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
@@ -185,5 +186,29 @@ func TestStatusWithoutTheRegistry(t *testing.T) {
 	}
 	if code, _, _ := run(t, "status", "--no-source", "extra"); code != 2 {
 		t.Errorf("status with an argument: exit %d, want 2", code)
+	}
+}
+
+// TestStatusCountsStrandedMessages: a message that exhausted MaxDeliver
+// and was not moved (its advisory missed) is counted stranded.
+func TestStatusCountsStrandedMessages(t *testing.T) {
+	w := newOpsWorld(t)
+	if _, err := bus.Publish(w.ctx, w.js, bus.Outgoing{Subject: bus.EventSubject("BC_REG", "S1"), MsgID: "s1", CorpNum: "S1", Data: []byte(`{}`)}, bus.Backoff{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Exhaust(t, w.js, bus.StreamEvents, bus.ConsumerBuilder)
+	code, stdout, stderr := run(t, "status", "--json")
+	if code != 0 {
+		t.Fatalf("status --json: exit %d\n%s", code, stderr)
+	}
+	var got status.Report
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(status.Stream{Messages: 1, Stranded: 1, Redelivered: 1}, got.Events); diff != "" {
+		t.Errorf("events stream (-want +got):\n%s", diff)
+	}
+	if code, stdout, _ = run(t, "status"); code != 0 || !strings.Contains(stdout, "1 stranded past MaxDeliver") {
+		t.Errorf("status: exit %d, no stranded figure:\n%s", code, stdout)
 	}
 }

@@ -51,7 +51,11 @@ func (r Report) Render(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	stream := func(name, consumer string, s Stream) {
-		fmt.Fprintf(w, "%-21s %d pending, %d in flight, %d redelivered, %d waiting pulls (%s)\n", name, s.Pending, s.InFlight, s.Redelivered, s.Waiting, consumer)
+		fmt.Fprintf(w, "%-21s %d pending, %d in flight, %d redelivered, %d waiting pulls (%s)", name, s.Pending, s.InFlight, s.Redelivered, s.Waiting, consumer)
+		if s.Stranded > 0 {
+			fmt.Fprintf(w, "; %d stranded past MaxDeliver (the dlq reconciler moves them)", s.Stranded)
+		}
+		fmt.Fprintln(w)
 	}
 	stream("BCREG_EVENTS", "credential-builder", r.Events)
 	for _, t := range []string{"event_by_corp_filing", "corp_history_log"} {

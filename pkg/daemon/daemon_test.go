@@ -1,0 +1,65 @@
+package daemon_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/daemon"
+	"github.com/bcgov/bcreg-events/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// TestRunMoverRunsTheReconciler: a service with RunMover moves a message
+// that exhausted MaxDeliver although its advisory was lost, at the
+// configured BCREG_JS_DLQ_RECONCILE_INTERVAL.
+func TestRunMoverRunsTheReconciler(t *testing.T) {
+	n := testenv.NewNATS(t)
+	_, js := n.Connect(t)
+	ctx := testenv.Context(t)
+	topo := bus.DefaultTopology()
+	topo.BuilderMaxDeliver, topo.ReconcileInterval = 2, time.Second
+	if err := topo.Apply(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Publish(ctx, js, bus.Outgoing{Subject: bus.EventSubject("BC_REG", "W1"), MsgID: "w1", CorpNum: "W1", Data: []byte(`{}`)}, bus.Backoff{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Exhaust(t, js, bus.StreamEvents, bus.ConsumerBuilder)
+	// The advisory is lost before any mover sees it.
+	adv, _ := js.Stream(ctx, bus.StreamAdvisories)
+	if err := adv.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(rctx, zaptest.NewLogger(t), daemon.Options{Name: "test", HTTP: config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
+			NATS: &config.NATS{URL: n.URL()}, Topology: &topo, RunMover: true, Backoff: bus.Backoff{Base: 10 * time.Millisecond}})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, err := bus.ListDLQ(ctx, js, bus.DLQFilter{Stage: "mover", CorpNum: "W1"}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stranded message never reached BCREG_DLQ")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
