@@ -349,13 +349,17 @@ func (r *rendered) add(obj any) {
 }
 
 // envValue is one variable as the container will see it. Secret-sourced
-// values are shown as a placeholder "secret-<name>-<key>" so composed URLs
-// still parse.
+// values are shown as a placeholder "secret-<name>-<key>"; a user or password
+// ends in characters that URLs reserve (secretSuffix), as a real one may, so a
+// URL composed from it by $(VAR) does not parse and the checks catch it.
 type envValue struct {
 	value      string
 	fromSecret bool
 	literal    bool // written in the manifest (env value or ConfigMap data)
 }
+
+// secretSuffix ends the placeholder of a Secret's user or password.
+const secretSuffix = "#/@:%"
 
 var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
@@ -394,7 +398,11 @@ func (r *rendered) containerEnv(c corev1.Container) (map[string]envValue, []stri
 			env[e.Name] = envValue{value: expanded, literal: true}
 		case e.ValueFrom.SecretKeyRef != nil:
 			s := e.ValueFrom.SecretKeyRef
-			env[e.Name] = envValue{value: "secret-" + s.Name + "-" + s.Key, fromSecret: true}
+			v := "secret-" + s.Name + "-" + s.Key
+			if s.Key == "user" || s.Key == "password" {
+				v += secretSuffix
+			}
+			env[e.Name] = envValue{value: v, fromSecret: true}
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			s := e.ValueFrom.ConfigMapKeyRef
 			v, ok := r.configMap(s.Name)[s.Key]

@@ -455,7 +455,8 @@ func checkSettingValues(env map[string]envValue, c corev1.Container, spec progra
 			}
 		}
 	}
-	for _, name := range []string{"BCREG_EVENT_DB_URL", "BCREG_SOURCE_DB_URL"} {
+	for _, db := range []string{"BCREG_EVENT_DB", "BCREG_SOURCE_DB"} {
+		name := db + "_URL"
 		v, ok := env[name]
 		if !ok {
 			continue
@@ -463,7 +464,7 @@ func checkSettingValues(env map[string]envValue, c corev1.Container, spec progra
 		u, err := url.Parse(v.value)
 		switch {
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("%s does not parse once composed (%v); a password with URL-reserved characters breaks it", name, err))
+			problems = append(problems, fmt.Sprintf("%s does not parse once composed (%v); a Secret's password with URL-reserved characters breaks it: give it in %s_PASSWORD", name, err, db))
 			continue
 		case u.Scheme != "postgres" && u.Scheme != "postgresql":
 			problems = append(problems, fmt.Sprintf("%s: scheme %q, want postgres", name, u.Scheme))
@@ -472,10 +473,15 @@ func checkSettingValues(env map[string]envValue, c corev1.Container, spec progra
 		case strings.Trim(u.Path, "/") == "":
 			problems = append(problems, fmt.Sprintf("%s: no database name", name))
 		}
-		if u.User == nil {
-			problems = append(problems, fmt.Sprintf("%s: no user", name))
-		} else if pw, ok := u.User.Password(); !ok || !strings.HasPrefix(pw, "secret-") {
-			problems = append(problems, fmt.Sprintf("%s: the password must come from a Secret", name))
+		// The credentials come unencoded from the Secret, beside the URL:
+		// any password works, and none is pasted into a URL.
+		if u.User != nil {
+			problems = append(problems, fmt.Sprintf("%s: carries a user or password; give them in %s_USER and %s_PASSWORD from a Secret", name, db, db))
+		}
+		for _, cred := range []string{db + "_USER", db + "_PASSWORD"} {
+			if c, ok := env[cred]; !ok || !c.fromSecret {
+				problems = append(problems, fmt.Sprintf("%s must come from a Secret (secretKeyRef)", cred))
+			}
 		}
 	}
 	if v, ok := env["BCREG_NATS_PASSWORD"]; ok && !v.fromSecret {

@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/config"
 )
 
 // Item is one credential of a request body.
@@ -149,6 +151,8 @@ func (c *Client) Issue(ctx context.Context, items []Item) ([]Row, error) {
 func (c *Client) IssueBody(ctx context.Context, body []byte, n int) ([]Row, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint.IssueURL, bytes.NewReader(body))
 	if err != nil {
+		// The URL parser's message quotes the URL, credentials and all.
+		err = config.ScrubError(err, config.URL(c.Endpoint.IssueURL).Credentials()...)
 		return nil, &RequestError{Kind: KindTransport, Msg: "build request", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -193,16 +197,17 @@ func (c *Client) IssueBody(ctx context.Context, body []byte, n int) ([]Row, erro
 func (c *Client) CheckHealth(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint.HealthURL, nil)
 	if err != nil {
-		return fmt.Errorf("health %s: %w", c.Endpoint.HealthURL, err)
+		err = config.ScrubError(err, config.URL(c.Endpoint.HealthURL).Credentials()...)
+		return fmt.Errorf("health %s: %w", config.RedactURL(c.Endpoint.HealthURL), err)
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return fmt.Errorf("health %s: %w", c.Endpoint.HealthURL, transportError(ctx, err))
+		return fmt.Errorf("health %s: %w", config.RedactURL(c.Endpoint.HealthURL), transportError(ctx, err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("health %s: status %d", c.Endpoint.HealthURL, resp.StatusCode)
+		return fmt.Errorf("health %s: status %d", config.RedactURL(c.Endpoint.HealthURL), resp.StatusCode)
 	}
 	return nil
 }

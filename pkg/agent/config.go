@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/config"
 )
 
 // Protocols the poster speaks.
@@ -28,12 +30,13 @@ const (
 // Config says where the agents are and how to talk to them. Embed it in a
 // service's config (variables BCREG_AGENT_*).
 type Config struct {
-	// URLs is one or more agent base URLs, comma separated.
-	URLs string `envconfig:"AGENT_URL"`
+	// URLs is one or more agent base URLs, comma separated. They may carry
+	// user:password@ for HTTP basic authentication; they print redacted.
+	URLs config.URL `envconfig:"AGENT_URL"`
 	// HealthURLs is the health endpoint of each agent, comma separated, in
 	// the order of URLs; empty derives them from the protocol.
-	HealthURLs string `envconfig:"AGENT_HEALTH_URL"`
-	Protocol   string `envconfig:"AGENT_PROTOCOL" default:"vonx"`
+	HealthURLs config.URL `envconfig:"AGENT_HEALTH_URL"`
+	Protocol   string     `envconfig:"AGENT_PROTOCOL" default:"vonx"`
 	// IssueVersion selects the controller route: V10 → /issue-credential,
 	// V20 → /issue-credential-v20 (the original's ISSUE_CRED_VERSION).
 	IssueVersion string `envconfig:"AGENT_ISSUE_VERSION" default:"V10"`
@@ -52,11 +55,11 @@ func (c *Config) ApplyFallbacks(lookup func(string) (string, bool)) {
 		}
 		return def
 	}
-	if strings.TrimSpace(c.URLs) == "" {
+	if strings.TrimSpace(c.URLs.Value()) == "" {
 		if c.Protocol == ProtocolController {
-			c.URLs = get("CONTROLLER_URL", DefaultControllerURL)
+			c.URLs = config.URL(get("CONTROLLER_URL", DefaultControllerURL))
 		} else {
-			c.URLs = get("VONX_API_URL", DefaultVonXURL)
+			c.URLs = config.URL(get("VONX_API_URL", DefaultVonXURL))
 		}
 	}
 	if _, set := lookup("BCREG_AGENT_ISSUE_VERSION"); !set {
@@ -93,22 +96,29 @@ type Endpoint struct {
 	HealthURL string
 }
 
+// Name is the base URL without credentials, for logs and metric labels.
+func (e Endpoint) Name() string { return config.RedactURL(e.BaseURL) }
+
 // Endpoints returns one Endpoint per agent URL.
 func (c Config) Endpoints() ([]Endpoint, error) {
-	bases := splitList(c.URLs)
+	bases := splitList(c.URLs.Value())
 	if len(bases) == 0 {
 		return nil, errors.New("BCREG_AGENT_URL: no agent URL")
 	}
-	healths := splitList(c.HealthURLs)
+	healths := splitList(c.HealthURLs.Value())
 	if len(healths) > 0 && len(healths) != len(bases) {
 		return nil, fmt.Errorf("BCREG_AGENT_HEALTH_URL: %d health URLs for %d agent URLs (give one per agent, in the same order, or none)", len(healths), len(bases))
 	}
 	var errs []error
 	out := make([]Endpoint, 0, len(bases))
 	for i, b := range bases {
-		u, err := url.Parse(b)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("BCREG_AGENT_URL: %q is not an http(s) URL", b))
+		u, err := config.ParseURL(b)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("BCREG_AGENT_URL: agent %d: %w", i+1, err))
+			continue
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("BCREG_AGENT_URL: agent %d (%s) is not an http(s) URL", i+1, config.RedactURL(b)))
 			continue
 		}
 		base := strings.TrimRight(b, "/")
@@ -123,12 +133,16 @@ func (c Config) Endpoints() ([]Endpoint, error) {
 			ep.IssueURL = base + "/issue-credential"
 			// VON-X serves /health at the root of its host, not under the
 			// issuer path (/bcreg/health is a 404).
-			ep.HealthURL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/health"}).String()
+			ep.HealthURL = (&url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: "/health"}).String()
 		}
 		if len(healths) > 0 {
-			h, err := url.Parse(healths[i])
-			if err != nil || (h.Scheme != "http" && h.Scheme != "https") || h.Host == "" {
-				errs = append(errs, fmt.Errorf("BCREG_AGENT_HEALTH_URL: %q is not an http(s) URL", healths[i]))
+			h, err := config.ParseURL(healths[i])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("BCREG_AGENT_HEALTH_URL: health URL %d: %w", i+1, err))
+				continue
+			}
+			if (h.Scheme != "http" && h.Scheme != "https") || h.Host == "" {
+				errs = append(errs, fmt.Errorf("BCREG_AGENT_HEALTH_URL: health URL %d (%s) is not an http(s) URL", i+1, config.RedactURL(healths[i])))
 				continue
 			}
 			ep.HealthURL = healths[i]

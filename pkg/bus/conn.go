@@ -54,8 +54,11 @@ func Connect(ctx context.Context, cfg config.NATS, name string, log *zap.Logger)
 	if cfg.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(cfg.TLSCA))
 	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	nc, err := nats.Connect(cfg.URL.Value(), opts...)
 	if err != nil {
+		// cfg.URL prints redacted; the client's own message may quote the
+		// URL it could not parse, so the credentials are scrubbed from it.
+		err = config.ScrubError(err, append(cfg.URL.Credentials(), cfg.Password.Value())...)
 		return nil, nil, fmt.Errorf("connect to NATS at %s (BCREG_NATS_URL): %w", cfg.URL, err)
 	}
 	js, err := jetstream.New(nc,

@@ -3,12 +3,15 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -173,5 +176,165 @@ func TestNoTwoFieldsShareAVariable(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"BCREG_LOG_LEVEL"}, Duplicates(clash{})); diff != "" {
 		t.Errorf("a clash is not reported (-want +got):\n%s", diff)
+	}
+}
+
+// nastyPassword holds every character URLs reserve; its pieces between them
+// are what must never show up, whole or in part.
+const nastyPassword = "Qz1#Wx2/Ev3@Rc4:Tb5%Yn6?Um7 Io8"
+
+var nastyPieces = []string{"Qz1", "Wx2", "Ev3", "Rc4", "Tb5", "Yn6", "Um7", "Io8"}
+
+func leaks(text string) []string {
+	var out []string
+	for _, p := range nastyPieces {
+		if strings.Contains(text, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestRedactURLHidesEveryCredential(t *testing.T) {
+	enc := url.UserPassword("u", nastyPassword).String() // u:<encoded>
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"encoded password", "postgres://" + enc + "@db:5432/x?sslmode=disable", "postgres://u:xxxxx@db:5432/x?sslmode=disable"},
+		{"raw password", "postgres://u:" + nastyPassword + "@db:5432/x", "postgres://u:xxxxx@db:5432/x"},
+		{"raw password, numeric start", "postgres://u:12#Qz1@db/x", "postgres://u:xxxxx@db/x"},
+		{"no password", "postgres://reader@db/x", "postgres://reader@db/x"},
+		{"password parameter", "postgres://db/x?password=Qz1&sslmode=require", "postgres://db/x?password=xxxxx&sslmode=require"},
+		{"nats list", "nats://" + enc + "@a:4222, nats://b:4222", "nats://u:xxxxx@a:4222,nats://b:4222"},
+		{"nats token", "nats://Qz1Wx2@a:4222", "nats://xxxxx@a:4222"},
+		{"raw password with a comma", "nats://u:Qz1,Wx2@a:4222", "nats://u:xxxxx@a:4222"},
+		{"list with a broken piece", "nats://a:4222,Qz1 Wx2", redacted},
+		{"agent basic auth", "https://" + enc + "@agent/bcreg", "https://u:xxxxx@agent/bcreg"},
+		{"not a URL", "Qz1 Wx2", redacted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := RedactURL(tc.raw)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("RedactURL (-want +got):\n%s", diff)
+			}
+			if l := leaks(got); len(l) > 0 {
+				t.Errorf("RedactURL(%q) = %q shows %v", tc.raw, got, l)
+			}
+		})
+	}
+}
+
+func TestParseURLRefusesUnencodedCredentials(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		ok   bool
+	}{
+		{"encoded", "postgres://" + url.UserPassword("u", nastyPassword).String() + "@db/x", true},
+		{"plain", "nats://u:pw@a:4222", true},
+		{"hash after a numeric start (url.Parse takes it for a port)", "postgres://u:12#ab@db/x", false},
+		{"slash after a numeric start", "postgres://u:12/ab@db/x", false},
+		{"raw", "postgres://u:" + nastyPassword + "@db/x", false},
+		{"bad escape", "nats://u:a%zz@a:4222", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseURL(tc.raw)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParseURL: %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && (strings.Contains(err.Error(), "ab") || len(leaks(err.Error())) > 0) {
+				t.Errorf("error quotes the value: %v", err)
+			}
+		})
+	}
+}
+
+func TestDatabaseUserAndPasswordSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string // password pgx reads from the URL
+		wantErr string
+	}{
+		{"password beside the URL", map[string]string{"BCREG_EVENT_DB_URL": "postgres://db:5432/ev?sslmode=disable",
+			"BCREG_EVENT_DB_USER": "bcreg", "BCREG_EVENT_DB_PASSWORD": nastyPassword}, nastyPassword, ""},
+		{"password beside the original variables", map[string]string{"EVENT_PROC_DB_HOST": "db", "EVENT_PROC_DB_PASSWORD": "old",
+			"BCREG_EVENT_DB_PASSWORD": nastyPassword}, nastyPassword, ""},
+		{"encoded in the URL", map[string]string{"BCREG_EVENT_DB_URL": "postgres://" + url.UserPassword("bcreg", nastyPassword).String() + "@db/ev"},
+			nastyPassword, ""},
+		{"both", map[string]string{"BCREG_EVENT_DB_URL": "postgres://bcreg:other@db/ev", "BCREG_EVENT_DB_PASSWORD": nastyPassword},
+			"", "BCREG_EVENT_DB_URL carries a password and BCREG_EVENT_DB_PASSWORD is set"},
+		{"raw in the URL", map[string]string{"BCREG_EVENT_DB_URL": "postgres://bcreg:" + nastyPassword + "@db/ev"},
+			"", "BCREG_EVENT_DB_URL: not a valid URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			for _, n := range []string{"BCREG_EVENT_DB_USER", "BCREG_EVENT_DB_PASSWORD"} {
+				unsetEnv(t, n)
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var cfg testConfig
+			err := Load(&cfg)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				if l := leaks(err.Error()); len(l) > 0 {
+					t.Errorf("error shows %v: %v", l, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc, err := pgconn.ParseConfig(cfg.EventDB.URL.Value())
+			if err != nil {
+				t.Fatalf("pgx cannot read the URL: %v", ScrubError(err, nastyPassword))
+			}
+			if pc.Password != tc.want || pc.Host != "db" {
+				t.Errorf("pgx reads host %q and the password %v, want db and it", pc.Host, pc.Password == tc.want)
+			}
+			if l := leaks(fmt.Sprintf("%v %+v %s", cfg, cfg, cfg.EventDB.URL)); len(l) > 0 {
+				t.Errorf("config prints %v", l)
+			}
+		})
+	}
+}
+
+func TestValidationNeverQuotesACredential(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("BCREG_NATS_URL", "nats://bcreg:"+nastyPassword+"@nats:4222,nats://Qz1Wx2Ev3@other:4222/x#y")
+	t.Setenv("BCREG_SOURCE_DB_URL", "postgres://reader:12#"+nastyPassword+"@db:5432/bc")
+	t.Setenv("BCREG_EVENT_DB_URL", "mysql://u:"+url.PathEscape(nastyPassword)+"@db/ev")
+	var cfg testConfig
+	err := Load(&cfg)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"BCREG_NATS_URL", "BCREG_SOURCE_DB_URL", "BCREG_EVENT_DB_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	if l := leaks(err.Error()); len(l) > 0 {
+		t.Errorf("error shows %v:\n%v", l, err)
+	}
+}
+
+func TestScrubErrorKeepsTheChain(t *testing.T) {
+	raw := "nats://u:" + url.PathEscape(nastyPassword) + "%zz@h"
+	_, perr := url.Parse(raw)
+	err := ScrubError(fmt.Errorf("connect: %w", perr), URL(raw).Credentials()...)
+	if l := leaks(err.Error()); len(l) > 0 {
+		t.Errorf("scrubbed error shows %v: %v", l, err)
+	}
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		t.Errorf("errors.As no longer finds the *url.Error in %v", err)
 	}
 }

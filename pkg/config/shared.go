@@ -50,9 +50,10 @@ func (h HTTP) Validate() error {
 	return errors.Join(errs...)
 }
 
-// NATS is how to reach the NATS servers.
+// NATS is how to reach the NATS servers. The URL may carry user:password@
+// (percent-encoded) or a token; it is redacted wherever it is printed.
 type NATS struct {
-	URL      string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	URL      URL    `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222"`
 	Creds    string `envconfig:"NATS_CREDS"`
 	User     string `envconfig:"NATS_USER"`
 	Password Secret `envconfig:"NATS_PASSWORD"`
@@ -62,10 +63,13 @@ type NATS struct {
 // Validate checks every server URL.
 func (n NATS) Validate() error {
 	var errs []error
-	for _, u := range strings.Split(n.URL, ",") {
-		p, err := url.Parse(strings.TrimSpace(u))
-		if err != nil || p.Host == "" {
-			errs = append(errs, fmt.Errorf("BCREG_NATS_URL: %q is not a server URL (nats://host:port)", u))
+	for i, u := range strings.Split(n.URL.Value(), ",") {
+		p, err := ParseURL(strings.TrimSpace(u))
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("BCREG_NATS_URL: server %d of the list: %w, or give them in BCREG_NATS_USER and BCREG_NATS_PASSWORD", i+1, err))
+		case p.Host == "":
+			errs = append(errs, fmt.Errorf("BCREG_NATS_URL: server %d of the list (%s) is not a server URL (nats://host:port)", i+1, RedactURL(u)))
 		}
 	}
 	if n.Password != "" && n.User == "" {
@@ -74,39 +78,92 @@ func (n NATS) Validate() error {
 	return errors.Join(errs...)
 }
 
-// SourceDB is the BC Registries database (read only).
+// SourceDB is the BC Registries database (read only). User and Password,
+// when set, go into the URL (encoded), so a password needs no escaping: a
+// deployment takes them from a Secret as they are.
 type SourceDB struct {
-	URL URL `envconfig:"SOURCE_DB_URL"`
+	URL      URL    `envconfig:"SOURCE_DB_URL"`
+	User     string `envconfig:"SOURCE_DB_USER"`
+	Password Secret `envconfig:"SOURCE_DB_PASSWORD"`
+	problem  error
 }
 
 // ApplyFallbacks builds the URL from the original's BC_REG_DB_* variables
-// (defaults localhost, 5454, BC_REGISTRIES) when BCREG_SOURCE_DB_URL is unset.
+// (defaults localhost, 5454, BC_REGISTRIES) when BCREG_SOURCE_DB_URL is unset,
+// then puts BCREG_SOURCE_DB_USER and _PASSWORD into it.
 func (s *SourceDB) ApplyFallbacks(lookup func(string) (string, bool)) {
-	if s.URL == "" {
-		s.URL = URL(dsnFrom(lookup, "BC_REG_DB", "localhost", "5454", "BC_REGISTRIES", ""))
-	}
+	s.URL, s.problem = dbURL(s.URL, s.User, s.Password, "BCREG_SOURCE_DB", func() string {
+		return dsnFrom(lookup, "BC_REG_DB", "localhost", "5454", "BC_REGISTRIES", "")
+	})
 }
 
 // Validate checks the URL's form.
-func (s SourceDB) Validate() error { return validateDBURL("BCREG_SOURCE_DB_URL", s.URL.Value()) }
+func (s SourceDB) Validate() error {
+	return errors.Join(s.problem, validateDBURL("BCREG_SOURCE_DB", s.URL.Value()))
+}
 
-// EventDB is the event-processor database this project owns.
+// EventDB is the event-processor database this project owns; User and
+// Password as for SourceDB.
 type EventDB struct {
-	URL     URL  `envconfig:"EVENT_DB_URL"`
-	Migrate bool `envconfig:"MIGRATE" default:"false"`
+	URL      URL    `envconfig:"EVENT_DB_URL"`
+	User     string `envconfig:"EVENT_DB_USER"`
+	Password Secret `envconfig:"EVENT_DB_PASSWORD"`
+	Migrate  bool   `envconfig:"MIGRATE" default:"false"`
+	problem  error
 }
 
 // ApplyFallbacks builds the URL from the original's EVENT_PROC_DB_*
 // variables (defaults localhost, 5444, bc_reg_db, user bc_reg_db) when
-// BCREG_EVENT_DB_URL is unset.
+// BCREG_EVENT_DB_URL is unset, then puts BCREG_EVENT_DB_USER and _PASSWORD
+// into it.
 func (e *EventDB) ApplyFallbacks(lookup func(string) (string, bool)) {
-	if e.URL == "" {
-		e.URL = URL(dsnFrom(lookup, "EVENT_PROC_DB", "localhost", "5444", "bc_reg_db", "bc_reg_db"))
-	}
+	e.URL, e.problem = dbURL(e.URL, e.User, e.Password, "BCREG_EVENT_DB", func() string {
+		return dsnFrom(lookup, "EVENT_PROC_DB", "localhost", "5444", "bc_reg_db", "bc_reg_db")
+	})
 }
 
 // Validate checks the URL's form.
-func (e EventDB) Validate() error { return validateDBURL("BCREG_EVENT_DB_URL", e.URL.Value()) }
+func (e EventDB) Validate() error {
+	return errors.Join(e.problem, validateDBURL("BCREG_EVENT_DB", e.URL.Value()))
+}
+
+// dbURL returns the database URL to use: the configured one (else the
+// original variables' one) with user and password put in, percent-encoded.
+// A password given both in the URL and alone is refused: one of them would
+// be ignored silently.
+func dbURL(u URL, user string, pw Secret, prefix string, fallback func() string) (URL, error) {
+	fromEnv := u != ""
+	if !fromEnv {
+		u = URL(fallback())
+	}
+	if user == "" && pw == "" {
+		return u, nil
+	}
+	p, err := ParseURL(u.Value())
+	if err != nil {
+		return u, nil // reported by Validate
+	}
+	if _, has := p.User.Password(); has && pw != "" && fromEnv {
+		return u, fmt.Errorf("%s_URL carries a password and %s_PASSWORD is set: give it once (in %s_PASSWORD)", prefix, prefix, prefix)
+	}
+	name := p.User.Username()
+	if user != "" {
+		name = user
+	}
+	switch {
+	case pw != "":
+		p.User = url.UserPassword(name, pw.Value())
+	case p.User != nil:
+		if old, has := p.User.Password(); has {
+			p.User = url.UserPassword(name, old)
+		} else {
+			p.User = url.User(name)
+		}
+	default:
+		p.User = url.User(name)
+	}
+	return URL(p.String()), nil
+}
 
 func dsnFrom(lookup func(string) (string, bool), prefix, host, port, db, user string) string {
 	get := func(name, def string) string {
@@ -126,13 +183,13 @@ func dsnFrom(lookup func(string) (string, bool), prefix, host, port, db, user st
 	return u.String()
 }
 
-func validateDBURL(name, raw string) error {
-	p, err := url.Parse(raw)
+func validateDBURL(prefix, raw string) error {
+	p, err := ParseURL(raw)
 	if err != nil {
-		return fmt.Errorf("%s: not a URL: %v", name, errors.Unwrap(err))
+		return fmt.Errorf("%s_URL: %w, or give them in %s_USER and %s_PASSWORD", prefix, err, prefix, prefix)
 	}
 	if p.Scheme != "postgres" && p.Scheme != "postgresql" {
-		return fmt.Errorf("%s=%s: want a postgres:// URL", name, RedactURL(raw))
+		return fmt.Errorf("%s_URL=%s: want a postgres:// URL", prefix, RedactURL(raw))
 	}
 	return nil
 }

@@ -26,9 +26,14 @@ var migrations embed.FS
 // Open connects a pool to the database at url and checks it answers; the
 // error names the server (password redacted) and the setting.
 func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
+	// Checked strictly first: pgx accepts some URLs whose unencoded
+	// password it then takes for a host and port, and quotes in errors.
+	if _, err := config.ParseURL(url); err != nil {
+		return nil, fmt.Errorf("%s: %w", setting, err)
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("%s=%s: %w", setting, config.RedactURL(url), err)
+		return nil, fmt.Errorf("%s=%s: %w", setting, config.RedactURL(url), config.ScrubError(err, config.URL(url).Credentials()...))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -462,7 +462,7 @@ func (c *cluster) startNATS(ctx context.Context, name, store string) (*natsServe
 func (n *natsServer) connect(ctx context.Context, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	// The bench's own connection: its close and reconnect messages are of
 	// no interest.
-	return bus.Connect(ctx, config.NATS{URL: n.url}, "bcregctl-bench", zap.NewNop())
+	return bus.Connect(ctx, config.NATS{URL: config.URL(n.url)}, "bcregctl-bench", zap.NewNop())
 }
 
 // waitHTTP polls url until it answers 200.

@@ -40,8 +40,8 @@ type consoleConfig struct {
 	Token         config.Secret `envconfig:"CONSOLE_TOKEN"`
 	Profile       string        `envconfig:"PROFILE" default:"history"`
 	PostAddresses bool          `envconfig:"POST_ADDRESSES" default:"false"`
-	AgentURL      string        `envconfig:"AGENT_URL"`
-	AgentHealth   string        `envconfig:"AGENT_HEALTH_URL"`
+	AgentURL      config.URL    `envconfig:"AGENT_URL"`
+	AgentHealth   config.URL    `envconfig:"AGENT_HEALTH_URL"`
 }
 
 func runConsole(ctx context.Context, e *env, args []string) error {
@@ -81,11 +81,11 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 	defer nc.Close()
 	health.AddCheck("nats", bus.ReadyCheck(nc))
 	settings := []console.Setting{
-		{Name: "event DB", Value: config.RedactURL(cfg.EventDB.URL.Value())},
-		{Name: "NATS", Value: redactList(cfg.NATS.URL)},
+		{Name: "event DB", Value: cfg.EventDB.URL.String()},
+		{Name: "NATS", Value: cfg.NATS.URL.String()},
 	}
 	opt := console.Options{DB: pool, JS: js, Token: cfg.Token.Value(), Backoff: cfg.Backoff, Refresh: *refresh,
-		SampleEvery: *refresh, Log: e.log, HealthURL: healthURL(cfg.AgentHealth, cfg.AgentURL), Metrics: health.Registry()}
+		SampleEvery: *refresh, Log: e.log, HealthURL: healthURL(cfg.AgentHealth.Value(), cfg.AgentURL.Value()), Metrics: health.Registry()}
 	if envSet("BCREG_SOURCE_DB_URL") {
 		var src config.SourceDB
 		if err := config.Load(&src); err != nil {
@@ -102,7 +102,7 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w: BCREG_PROFILE: %v", errUsage, err)
 		}
 		opt.Source, opt.Profile = sp, profile
-		settings = append(settings, console.Setting{Name: "source DB", Value: config.RedactURL(src.URL.Value())},
+		settings = append(settings, console.Setting{Name: "source DB", Value: src.URL.String()},
 			console.Setting{Name: "profile", Value: profile.Name()})
 	}
 	opt.Settings = settings
@@ -156,12 +156,4 @@ func healthURL(health, agent string) string {
 func firstOf(list string) string {
 	first, _, _ := strings.Cut(list, ",")
 	return strings.TrimSpace(first)
-}
-
-func redactList(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		parts[i] = config.RedactURL(strings.TrimSpace(p))
-	}
-	return strings.Join(parts, ",")
 }

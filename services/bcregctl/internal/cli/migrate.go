@@ -60,7 +60,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		if err := cfg.Topology.Apply(ctx, js); err != nil {
 			return fmt.Errorf("apply topology on %s (BCREG_NATS_URL): %w", cfg.NATS.URL, err)
 		}
-		e.log.Info("JetStream topology applied", zap.String("nats", cfg.NATS.URL))
+		e.log.Info("JetStream topology applied", zap.Stringer("nats", cfg.NATS.URL))
 	}
 	return nil
 }

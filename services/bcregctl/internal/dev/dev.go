@@ -169,7 +169,7 @@ func (l *launcher) prepareDatabases(ctx context.Context) error {
 	if _, err := eventdb.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	nc, js, err := bus.Connect(ctx, config.NATS{URL: l.nats.ClientURL()}, "bcregctl-dev", l.log)
+	nc, js, err := bus.Connect(ctx, config.NATS{URL: config.URL(l.nats.ClientURL())}, "bcregctl-dev", l.log)
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -281,7 +281,7 @@ func (l *launcher) watch(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
-	nc, js, err := bus.Connect(ctx, config.NATS{URL: l.nats.ClientURL()}, "bcregctl-dev-status", l.log)
+	nc, js, err := bus.Connect(ctx, config.NATS{URL: config.URL(l.nats.ClientURL())}, "bcregctl-dev-status", l.log)
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (e *env) config(mods ...func(*Config)) Config {
 	cfg := Config{
 		Logging:  config.Logging{Level: "info", Format: "console"},
 		HTTP:     config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
-		NATS:     config.NATS{URL: e.nats.URL()},
+		NATS:     config.NATS{URL: config.URL(e.nats.URL())},
 		Topology: e.topo,
 		Backoff:  bus.Backoff{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 		EventDB:  config.EventDB{URL: config.URL(e.edbURL)},

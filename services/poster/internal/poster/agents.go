@@ -35,7 +35,7 @@ type agentState struct {
 	load float64
 }
 
-func (a *agentState) name() string { return a.client.Endpoint.BaseURL }
+func (a *agentState) name() string { return a.client.Endpoint.Name() }
 
 // agents spreads requests over the healthy agents within each one's
 // adaptive limit and the replica's maximum, and keeps their health.

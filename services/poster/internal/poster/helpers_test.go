@@ -157,7 +157,7 @@ func (e *env) config(id string) Config {
 	c.Logging = config.Logging{Level: "info", Format: "console"}
 	c.Topology = e.topo
 	c.Backoff = bus.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond}
-	c.Config = agent.Config{URLs: e.agentURL(), Protocol: agent.ProtocolVonX, IssueVersion: "V10", HealthInterval: 100 * time.Millisecond}
+	c.Config = agent.Config{URLs: config.URL(e.agentURL()), Protocol: agent.ProtocolVonX, IssueVersion: "V10", HealthInterval: 100 * time.Millisecond}
 	c.Settings = Settings{RequestSize: 20, MaxInflight: 8, InitialInflight: 4, Adaptive: true,
 		RequestTimeout: 2 * time.Second, MaxAttempts: 10, Lease: 5 * time.Second, BatchWait: 20 * time.Millisecond,
 		HoldDelay: 100 * time.Millisecond, HoldMax: 400 * time.Millisecond, MisconfigRetry: 300 * time.Millisecond, ID: id}

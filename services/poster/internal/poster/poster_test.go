@@ -14,6 +14,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -249,7 +250,7 @@ func TestMisconfiguredAgentMarksNothing(t *testing.T) {
 
 	creds := e.seedMany(6, 1, []int{2, 1})
 	cfg := e.config("p1")
-	cfg.Config.URLs = srv.URL + "/bcreg"
+	cfg.Config.URLs = config.URL(srv.URL + "/bcreg")
 	cfg.MisconfigRetry = 500 * time.Millisecond
 	r := e.start(cfg)
 	waitFor(t, "misconfiguration noticed", 5*time.Second, func() bool { return wrong.Stats().Rejected > 0 })
@@ -475,7 +476,7 @@ func TestMultipleAgentsUseTheHealthyOne(t *testing.T) {
 	defer srv.Close()
 	creds := e.seedMany(10, 1, []int{1, 2})
 	cfg := e.config("p1")
-	cfg.Config.URLs = srv.URL + "/bcreg," + e.agentURL()
+	cfg.Config.URLs = config.URL(srv.URL + "/bcreg," + e.agentURL())
 	e.start(cfg)
 	rows := e.waitFinal(creds, 10*time.Second)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {

@@ -275,7 +275,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g := got{cfg.URLs, eps[0].IssueURL, eps[0].HealthURL, cfg.requestSize(), cfg.MaxInflight, cfg.RequestTimeout}
+			g := got{cfg.URLs.Value(), eps[0].IssueURL, eps[0].HealthURL, cfg.requestSize(), cfg.MaxInflight, cfg.RequestTimeout}
 			if diff := cmp.Diff(tc.want, g); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/agent"
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
+	"github.com/bcgov/bcreg-events/pkg/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -112,9 +113,9 @@ func TestWireContract(t *testing.T) {
 			defer srv.Close()
 			creds := e.seedBundle("BC1529559", tc.specs...)
 			cfg := e.config("p1")
-			cfg.Config = agent.Config{URLs: srv.URL, Protocol: tc.protocol, IssueVersion: tc.version, HealthInterval: 100 * time.Millisecond}
+			cfg.Config = agent.Config{URLs: config.URL(srv.URL), Protocol: tc.protocol, IssueVersion: tc.version, HealthInterval: 100 * time.Millisecond}
 			if tc.protocol == agent.ProtocolVonX {
-				cfg.Config.URLs = srv.URL + "/bcreg"
+				cfg.Config.URLs = config.URL(srv.URL + "/bcreg")
 			}
 			e.start(cfg)
 			e.waitFinal(creds, 10*time.Second)
