@@ -42,7 +42,7 @@ func TestRunMoverRunsTheReconciler(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(rctx, zaptest.NewLogger(t), daemon.Options{Name: "test", HTTP: config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
-			NATS: &config.NATS{URL: n.URL()}, Topology: &topo, RunMover: true, Backoff: bus.Backoff{Base: 10 * time.Millisecond}})
+			NATS: &config.NATS{URL: config.URL(n.URL())}, Topology: &topo, RunMover: true, Backoff: bus.Backoff{Base: 10 * time.Millisecond}})
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
