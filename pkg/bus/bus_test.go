@@ -93,14 +93,23 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 func consumeInBackground(t *testing.T, js jetstream.JetStream, topo bus.Topology, h bus.Handler) {
 	t.Helper()
+	consumeWith(t, js, topo, func(*bus.ConsumeOptions) {}, h)
+}
+
+// consumeWith runs the builder consumer's loop, options changed by set,
+// until the test ends.
+func consumeWith(t *testing.T, js jetstream.JetStream, topo bus.Topology, set func(*bus.ConsumeOptions), h bus.Handler) {
+	t.Helper()
+	opts := bus.ConsumeOptions{
+		Stream: bus.StreamEvents, Consumer: bus.ConsumerBuilder, Stage: messages.StageBuilder,
+		Workers: 2, BatchSize: 1, MaxDeliver: topo.BuilderMaxDeliver, AckWait: topo.BuilderAckWait, Backoff: fastBackoff,
+	}
+	set(&opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = bus.Consume(ctx, js, zaptest.NewLogger(t), bus.ConsumeOptions{
-			Stream: bus.StreamEvents, Consumer: bus.ConsumerBuilder, Stage: messages.StageBuilder,
-			Workers: 2, BatchSize: 1, MaxDeliver: topo.BuilderMaxDeliver, AckWait: topo.BuilderAckWait, Backoff: fastBackoff,
-		}, h)
+		_ = bus.Consume(ctx, js, zaptest.NewLogger(t), opts, h)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 }
@@ -361,5 +370,52 @@ func TestSubjectToken(t *testing.T) {
 				t.Error(diff)
 			}
 		})
+	}
+}
+
+// TestRenewedWaitsNeverExhaustMaxDeliver: with Renew, a message that asks
+// to be retried more often than MaxDeliver allows is stored again under a
+// fresh id before its last delivery (keeping its original id and first
+// publish time) and is never dead-lettered; a plain failure still is.
+func TestRenewedWaitsNeverExhaustMaxDeliver(t *testing.T) {
+	js, topo := setup(t)
+	publishEvent(t, js, "C9", "w1", []byte(`{"n":1}`))
+	first := testenv.StreamMessages(t, js, bus.StreamEvents)[0].Time
+	type seen struct {
+		orig      string
+		published time.Time
+		data      string
+	}
+	var mu sync.Mutex
+	var calls []seen
+	consumeWith(t, js, topo, func(o *bus.ConsumeOptions) { o.Workers, o.Renew = 1, true }, func(_ context.Context, b []jetstream.Msg) []error {
+		md, _ := b[0].Metadata()
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, seen{orig: b[0].Headers().Get(bus.HeaderOriginalMsgID), published: bus.PublishedAt(b[0], md), data: string(b[0].Data())})
+		if len(calls) <= 3*topo.BuilderMaxDeliver {
+			if len(calls)%2 == 0 {
+				return []error{bus.RetryAfter(errors.New("counted elsewhere"), 10*time.Millisecond)}
+			}
+			return []error{bus.Wait(errors.New("waiting"), 10*time.Millisecond)}
+		}
+		return []error{nil}
+	})
+	waitFor(t, "acked after the waits", 20*time.Second, func() bool {
+		return streamMsgs(t, js, bus.StreamEvents) == 0 && func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(calls) > 3*topo.BuilderMaxDeliver
+		}()
+	})
+	if n := len(dlqEntries(t, js)); n != 0 {
+		t.Fatalf("%d dead letters, want none", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, c := range calls {
+		if c.data != `{"n":1}` || !c.published.Equal(first) || (i >= topo.BuilderMaxDeliver-1 && c.orig != "w1") {
+			t.Errorf("call %d: %+v, want the same payload, first published %v, original id w1 once renewed", i+1, c, first)
+		}
 	}
 }

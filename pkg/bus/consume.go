@@ -41,6 +41,14 @@ type ConsumeOptions struct {
 	// Gate, when set, is called before each pull; while it returns false
 	// the loop pulls nothing (the poster's agent health gate).
 	Gate func(ctx context.Context) bool
+	// Renew makes retries (Wait and RetryAfter results) never exhaust
+	// MaxDeliver: when a retried message's next delivery would be its last,
+	// the loop republishes it under a fresh id and acks the old one, so it
+	// starts again at delivery 1. For a handler that keeps its own count of
+	// real failures (the poster's attempts in credential_log), so that
+	// waiting (agent down or misconfigured, held behind an older row,
+	// shutting down) never ends as a dead letter.
+	Renew bool
 }
 
 func (o *ConsumeOptions) defaults() {
@@ -245,6 +253,15 @@ func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 	switch {
 	case IsPermanent(result):
 		s.deadLetter(ctx, log, m, md, result.Error())
+	case isRetry && s.opts.Renew && s.opts.MaxDeliver > 0 && md.NumDelivered+1 >= uint64(s.opts.MaxDeliver):
+		if err := s.renew(ctx, m, md); err != nil {
+			stageMessages.WithLabelValues(s.opts.Stage, ResultFailed).Inc()
+			log.Warn("renewing a waiting message failed; redelivering it instead", zap.Error(err))
+			_ = m.NakWithDelay(rerr.delay)
+			return
+		}
+		stageMessages.WithLabelValues(s.opts.Stage, ResultRenewed).Inc()
+		log.Info("waiting message renewed under a fresh id before its last delivery", zap.String("reason", result.Error()))
 	case last:
 		s.deadLetter(ctx, log, m, md, fmt.Sprintf("gave up after %d deliveries: %v", md.NumDelivered, result))
 	case isRetry && !rerr.counts:
@@ -260,6 +277,57 @@ func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 		log.Warn("transient failure, redelivering after back-off", zap.Duration("delay", delay), zap.Error(result))
 		_ = m.NakWithDelay(delay)
 	}
+}
+
+// Headers of a renewed message.
+const (
+	// HeaderOriginalMsgID is the id the message was first published with.
+	HeaderOriginalMsgID = "Bcreg-Original-Msg-Id"
+	// HeaderFirstPublished is when the message was first stored
+	// (RFC 3339, UTC): what PublishedAt returns.
+	HeaderFirstPublished = "Bcreg-First-Published"
+)
+
+// renew stores a copy of m under a fresh id (the original id and the old
+// stream sequence: the dedup window cannot swallow it), keeping its first
+// publish time, then acks m. If the ack fails both copies exist; handlers
+// of a Renew loop are idempotent.
+func (s *settler) renew(ctx context.Context, m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	hdr := nats.Header{}
+	for k, v := range m.Headers() {
+		hdr[k] = append([]string(nil), v...)
+	}
+	orig := hdr.Get(HeaderOriginalMsgID)
+	if orig == "" {
+		orig = hdr.Get(jetstream.MsgIDHeader)
+		hdr.Set(HeaderOriginalMsgID, orig)
+	}
+	if hdr.Get(HeaderFirstPublished) == "" {
+		hdr.Set(HeaderFirstPublished, md.Timestamp.UTC().Format(time.RFC3339Nano))
+	}
+	// A stop must not cut the copy short: the old message is acked only
+	// after the copy is stored.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	id := fmt.Sprintf("%s:renewed:%s:%d", orig, md.Stream, md.Sequence.Stream)
+	if _, err := Publish(pctx, s.js, Outgoing{Subject: m.Subject(), MsgID: id, Data: m.Data(), Header: hdr}, s.opts.Backoff); err != nil {
+		return fmt.Errorf("renew: %w", err)
+	}
+	if err := m.Ack(); err != nil {
+		return fmt.Errorf("renew: ack the old copy: %w", err)
+	}
+	return nil
+}
+
+// PublishedAt is when a message was first stored: the time a renewed copy
+// carries, else the message's own timestamp.
+func PublishedAt(m jetstream.Msg, md *jetstream.MsgMetadata) time.Time {
+	if v := m.Headers().Get(HeaderFirstPublished); v != "" {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t
+		}
+	}
+	return md.Timestamp
 }
 
 // deadLetter publishes the message to BCREG_DLQ and only then terminates

@@ -13,7 +13,7 @@ import (
 // RegisterMetrics exposes them on a service's registry.
 var (
 	stageMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_stage_messages_total",
-		Help: "Messages settled by a stage's consume loop, by result: processed (acked), failed (redelivered after a back-off), waiting (redelivered on purpose, not a failure), dead_lettered."},
+		Help: "Messages settled by a stage's consume loop, by result: processed (acked), failed (redelivered after a back-off), waiting (redelivered on purpose, not a failure), renewed (a waiting message stored again under a fresh id before its last delivery), dead_lettered."},
 		[]string{"stage", "result"})
 	stageDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bcreg_stage_handler_duration_seconds",
 		Help:    "Time a stage's handler took for one call (a batch of messages for the builder and the poster).",
@@ -34,6 +34,7 @@ const (
 	ResultProcessed    = "processed"
 	ResultFailed       = "failed"
 	ResultWaiting      = "waiting"
+	ResultRenewed      = "renewed"
 	ResultDeadLettered = "dead_lettered"
 )
 
@@ -45,7 +46,7 @@ func initStage(stage string) {
 	if _, done := stageInit.LoadOrStore(stage, true); done {
 		return
 	}
-	for _, r := range []string{ResultProcessed, ResultFailed, ResultWaiting, ResultDeadLettered} {
+	for _, r := range []string{ResultProcessed, ResultFailed, ResultWaiting, ResultRenewed, ResultDeadLettered} {
 		stageMessages.WithLabelValues(stage, r)
 	}
 	stageDuration.WithLabelValues(stage)

@@ -21,11 +21,17 @@ type Outgoing struct {
 	MsgID   string
 	CorpNum string
 	Data    []byte
+	// Header, when set, is copied onto the message (the id and corp_num
+	// above win).
+	Header nats.Header
 }
 
 func (o Outgoing) msg() *nats.Msg {
 	m := nats.NewMsg(o.Subject)
 	m.Data = o.Data
+	for k, v := range o.Header {
+		m.Header[k] = append([]string(nil), v...)
+	}
 	m.Header.Set(jetstream.MsgIDHeader, o.MsgID)
 	if o.CorpNum != "" {
 		m.Header.Set(HeaderCorpNum, o.CorpNum)
