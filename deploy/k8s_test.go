@@ -538,16 +538,43 @@ func checkShutdown(t *testing.T, r *rendered) {
 				}
 				timeout = d
 			}
+			if c.Name == "poster" {
+				timeout = max(timeout, posterDrain(t, env))
+			}
 			grace := 30 * time.Second // Kubernetes' default
 			if g := w.tmpl.Spec.TerminationGracePeriodSeconds; g != nil {
 				grace = time.Duration(*g) * time.Second
 			}
 			if grace <= timeout+drainAfterDeadline {
-				t.Errorf("%s %s: terminationGracePeriodSeconds %v must exceed BCREG_SHUTDOWN_TIMEOUT %v + %v of NATS drain and side-port close",
+				t.Errorf("%s %s: terminationGracePeriodSeconds %v must exceed the drain deadline %v (BCREG_SHUTDOWN_TIMEOUT; the poster at least its request timeout + 5s) + %v of NATS drain and side-port close",
 					w.kind, w.name, grace, timeout, drainAfterDeadline)
 			}
 		}
 	}
+}
+
+// posterDrain is the poster's least drain deadline
+// (services/poster/internal/poster: Config.drainDeadline): its request
+// timeout plus 5s to record the answer, so a request sent just before
+// SIGTERM is answered and recorded before the process exits.
+func posterDrain(t *testing.T, env map[string]envValue) time.Duration {
+	t.Helper()
+	timeout := 240 * time.Second
+	if v, ok := env["MAX_CRED_POSTING_TIMEOUT"]; ok {
+		secs, err := strconv.Atoi(v.value)
+		if err != nil {
+			t.Errorf("poster: MAX_CRED_POSTING_TIMEOUT %q: %v", v.value, err)
+		}
+		timeout = time.Duration(secs) * time.Second
+	}
+	if v, ok := env["BCREG_POSTER_REQUEST_TIMEOUT"]; ok {
+		d, err := time.ParseDuration(v.value)
+		if err != nil {
+			t.Errorf("poster: BCREG_POSTER_REQUEST_TIMEOUT %q: %v", v.value, err)
+		}
+		timeout = d
+	}
+	return timeout + 5*time.Second
 }
 
 // checkDisruptionBudgets: each service has a PDB that selects its pods, lets

@@ -109,6 +109,9 @@ type EventDB struct {
 	User     string `envconfig:"EVENT_DB_USER"`
 	Password Secret `envconfig:"EVENT_DB_PASSWORD"`
 	Migrate  bool   `envconfig:"MIGRATE" default:"false"`
+	// PoolSize is the most connections the service's pool opens; 0 sizes
+	// it from the service's concurrency (see the README's settings table).
+	PoolSize int `envconfig:"EVENT_DB_POOL_SIZE" default:"0"`
 	problem  error
 }
 
@@ -122,9 +125,13 @@ func (e *EventDB) ApplyFallbacks(lookup func(string) (string, bool)) {
 	})
 }
 
-// Validate checks the URL's form.
+// Validate checks the URL's form and the pool size.
 func (e EventDB) Validate() error {
-	return errors.Join(e.problem, validateDBURL("BCREG_EVENT_DB", e.URL.Value()))
+	var size error
+	if e.PoolSize < 0 {
+		size = fmt.Errorf("BCREG_EVENT_DB_POOL_SIZE=%d: want at least 1, or 0 to size it from the service's concurrency", e.PoolSize)
+	}
+	return errors.Join(e.problem, validateDBURL("BCREG_EVENT_DB", e.URL.Value()), size)
 }
 
 // dbURL returns the database URL to use: the configured one (else the

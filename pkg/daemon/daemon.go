@@ -32,6 +32,14 @@ type Options struct {
 	Topology *bus.Topology    // applied at start when NATS is used
 	EventDB  *config.EventDB  // nil: no event database
 	SourceDB *config.SourceDB // nil: no source database
+	// EventDBPoolSize is the event database pool's size derived from the
+	// service's concurrency, used unless BCREG_EVENT_DB_POOL_SIZE is set
+	// (0: pgx's default).
+	EventDBPoolSize int
+	// MinShutdown, when longer than BCREG_SHUTDOWN_TIMEOUT, is how long the
+	// workers are given to stop (the poster: its request timeout plus the
+	// time to record the answer).
+	MinShutdown time.Duration
 	// RunMover runs the dlq-mover, and the dlq reconciler every
 	// Topology.ReconcileInterval, beside the workers.
 	RunMover bool
@@ -68,7 +76,11 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	startCtx, cancelStart := context.WithTimeout(ctx, time.Minute)
 	defer cancelStart()
 	if opts.EventDB != nil {
-		if deps.EventDB, err = eventdb.Open(startCtx, opts.EventDB.URL.Value(), "BCREG_EVENT_DB_URL"); err != nil {
+		size := opts.EventDB.PoolSize
+		if size == 0 {
+			size = opts.EventDBPoolSize
+		}
+		if deps.EventDB, err = eventdb.OpenSized(startCtx, opts.EventDB.URL.Value(), "BCREG_EVENT_DB_URL", size); err != nil {
 			return err
 		}
 		defer deps.EventDB.Close()
@@ -136,9 +148,10 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	}
 	log.Info("service started")
 	var runErr error
+	deadline := max(opts.HTTP.ShutdownTimeout, opts.MinShutdown)
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down", zap.Duration("deadline", opts.HTTP.ShutdownTimeout))
+		log.Info("shutting down", zap.Duration("deadline", deadline))
 	case runErr = <-errs:
 		log.Error("worker failed, shutting down", zap.Error(runErr))
 	}
@@ -148,7 +161,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(opts.HTTP.ShutdownTimeout):
+	case <-time.After(deadline):
 		log.Error("workers did not stop within the shutdown deadline; unacked messages will be redelivered")
 	}
 	log.Info("stopped")

@@ -26,6 +26,12 @@ var migrations embed.FS
 // Open connects a pool to the database at url and checks it answers; the
 // error names the server (password redacted) and the setting.
 func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
+	return OpenSized(ctx, url, setting, 0)
+}
+
+// OpenSized is Open with at most maxConns connections (0: pgx's default,
+// the larger of 4 and the CPUs, unless the URL sets pool_max_conns).
+func OpenSized(ctx context.Context, url, setting string, maxConns int) (*pgxpool.Pool, error) {
 	// Checked strictly first: pgx accepts some URLs whose unencoded
 	// password it then takes for a host and port, and quotes in errors.
 	if _, err := config.ParseURL(url); err != nil {
@@ -34,6 +40,9 @@ func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("%s=%s: %w", setting, config.RedactURL(url), config.ScrubError(err, config.URL(url).Credentials()...))
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = int32(maxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

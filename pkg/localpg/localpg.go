@@ -100,6 +100,16 @@ func (s *Server) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Restart restarts the server with pg_ctl restart in the given shutdown
+// mode ("immediate" is a crash: sessions are cut, recovery runs at start),
+// keeping its port and settings.
+func (s *Server) Restart(ctx context.Context, mode string) error {
+	if err := s.pgctl(ctx, "restart", "-m", mode, "-w", "-t", "60", "-l", s.opts.LogFile); err != nil {
+		return fmt.Errorf("localpg: restart server in %s: %w (log: %s)", s.opts.DataDir, err, tail(s.opts.LogFile))
+	}
+	return nil
+}
+
 func (s *Server) prepare(ctx context.Context) error {
 	// Parents must be traversable by the server's user; the cluster
 	// directory itself must be 0700 (initdb and the server insist).

@@ -156,6 +156,9 @@ func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
 	return daemon.Run(ctx, log, daemon.Options{
 		Name: "credential-builder", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
 		EventDB: &cfg.EventDB, SourceDB: &cfg.SourceDB, Backoff: cfg.Backoff, RunMover: true,
+		// Two connections per worker, the outbox sweep, the dlq-mover and the
+		// health check.
+		EventDBPoolSize: 2*cfg.Workers + 3,
 	}, consume, sweep)
 }
 

@@ -60,15 +60,17 @@ func (w *batch) run(ctx context.Context) {
 		w.releaseUnsettled(ctx, creds)
 	}
 	for _, ib := range w.bundles {
-		w.settle(ctx, ib)
+		w.settle(ib)
 	}
 }
 
-// failAll gives every bundle without a result the same transient error.
+// failAll makes every bundle without a result wait for the database (a
+// wait with the back-off delay: a database failure is no reason to give
+// a bundle up).
 func (w *batch) failAll(err error) {
 	for _, ib := range w.bundles {
 		if ib.result == nil && !ib.done {
-			ib.result = err
+			ib.result = bus.Wait(err, w.p.cfg.Backoff.Delay(int(ib.md.NumDelivered)))
 		}
 	}
 }
@@ -112,7 +114,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 		for _, c := range ib.b.Credentials {
 			row := rows[c.Hash]
 			retry := ib.b.RetryRejected && (row.Status == eventdb.DeliveryRejected || row.Status == eventdb.DeliveryDead) &&
-				row.ProcessDate != nil && row.ProcessDate.Before(ib.md.Timestamp)
+				row.ProcessDate != nil && row.ProcessDate.Before(ib.publishedAt())
 			if row.Status != "" && !retry {
 				continue // final (Y, N, D) or held back (A)
 			}
@@ -184,7 +186,7 @@ func (w *batch) claim(ctx context.Context, creds []*cred) []*unit {
 	for _, cr := range creds {
 		var at time.Time
 		if cr.bundle.b.RetryRejected {
-			at = cr.bundle.md.Timestamp
+			at = cr.bundle.publishedAt()
 		}
 		groups[at] = append(groups[at], cr.hash)
 	}
@@ -287,28 +289,27 @@ func (w *batch) releaseUnsettled(ctx context.Context, creds []*cred) {
 	if len(hashes) == 0 {
 		return
 	}
-	dctx, cancel := w.dbctx(ctx)
-	defer cancel()
-	if err := eventdb.ReleaseDeliveryClaims(dctx, w.p.db, w.token, hashes); err != nil {
+	err := w.retryDB(ctx, w.claimedAt.Add(w.p.lease), "releasing claims", func(dctx context.Context) error {
+		return eventdb.ReleaseDeliveryClaims(dctx, w.p.db, w.token, hashes)
+	})
+	if err != nil {
 		// The leases run out by themselves.
 		w.p.log.Warn("releasing claims failed; they expire with their lease", zap.Error(err))
 	}
 }
 
 // settle turns the state of a bundle's credentials into its result.
-func (w *batch) settle(ctx context.Context, ib *inBundle) {
+func (w *batch) settle(ib *inBundle) {
 	p := w.p
 	if ib.done {
 		return
 	}
 	var worst *pendingReason
-	var open []string
 	maxAttempts := 0
 	for _, cr := range ib.pending {
 		if cr.final {
 			continue
 		}
-		open = append(open, cr.hash)
 		r := cr.wait
 		if r == nil {
 			r = &pendingReason{kind: pendShutdown, err: errors.New("not sent before the poster stopped")}
@@ -322,40 +323,26 @@ func (w *batch) settle(ctx context.Context, ib *inBundle) {
 		ib.result = nil // every credential is Y, N, D, held back or waiting
 		return
 	}
-	var res error
+	// Only counted agent attempts (credential_log.attempts, up to
+	// BCREG_POSTER_MAX_ATTEMPTS) make a credential D. Every result here is
+	// a retry, and the consume loop renews a retried bundle before its
+	// last JetStream delivery (ConsumeOptions.Renew), so waiting never
+	// ends as D or a dead letter.
 	switch worst.kind {
 	case pendTransient:
 		d := max(p.cfg.Backoff.Delay(max(1, maxAttempts)), worst.delay)
-		res = bus.RetryAfter(worst.err, d)
+		ib.result = bus.RetryAfter(worst.err, d)
 	case pendDB:
-		res = worst.err // the loop's back-off
+		ib.result = bus.Wait(worst.err, p.cfg.Backoff.Delay(int(ib.md.NumDelivered)))
 	case pendMisconf:
-		res = bus.Wait(worst.err, p.cfg.MisconfigRetry)
+		ib.result = bus.Wait(worst.err, p.cfg.MisconfigRetry)
 	case pendAgentDown:
-		res = bus.Wait(worst.err, p.cfg.HealthInterval)
+		ib.result = bus.Wait(worst.err, p.cfg.HealthInterval)
 	case pendHeld:
-		res = bus.Wait(worst.err, holdDelay(p.cfg.HoldDelay, p.cfg.HoldMax, ib.md.NumDelivered))
+		ib.result = bus.Wait(worst.err, holdDelay(p.cfg.HoldDelay, p.cfg.HoldMax, ib.md.NumDelivered))
 	default:
-		res = bus.Wait(worst.err, time.Second)
+		ib.result = bus.Wait(worst.err, time.Second)
 	}
-	if p.cfg.PosterMaxDeliver > 0 && ib.md.NumDelivered >= uint64(p.cfg.PosterMaxDeliver) {
-		res = w.giveUp(ctx, ib, open, res)
-	}
-	ib.result = res
-}
-
-// giveUp handles a bundle's last allowed delivery: its credentials nobody
-// else holds become D, and the bundle is dead-lettered by the loop.
-func (w *batch) giveUp(ctx context.Context, ib *inBundle, open []string, cause error) error {
-	reason := fmt.Sprintf("gave up after %d deliveries: %v", ib.md.NumDelivered, cause)
-	dctx, cancel := w.dbctx(ctx)
-	marked, err := eventdb.MarkDeliveryDead(dctx, w.p.db, w.token, open, reason)
-	cancel()
-	if err != nil {
-		ib.logger().Error("could not mark credentials D on the last delivery", zap.Error(err))
-	}
-	w.p.m.credentials.WithLabelValues(eventdb.DeliveryDead).Add(float64(len(marked)))
-	return bus.Permanent(errors.New(reason))
 }
 
 // holdDelay is the redelivery delay of a held bundle: doubling from base

@@ -139,6 +139,21 @@ func (c Config) lease() time.Duration {
 	return c.RequestTimeout + time.Minute
 }
 
+// poolSize is the event database pool's size unless
+// BCREG_EVENT_DB_POOL_SIZE is set: every handler call (one per request in
+// flight at most) may run a statement while every request in flight
+// records its answer, plus the dlq-mover and the health check. With
+// pgx's default (4 on 2 cores) answers queued for a connection behind the
+// handlers' claims, and a killed poster lost them.
+func (c Config) poolSize() int { return 2*c.MaxInflight + 2 }
+
+// drainDeadline is how long a graceful stop waits at least: a request sent
+// just before SIGTERM may take the whole request timeout, and its answer
+// must be recorded before the process exits (else another replica posts
+// it again). BCREG_SHUTDOWN_TIMEOUT is used when longer. The pod's grace
+// period must cover it (deploy/'s manifest tests check).
+func (c Config) drainDeadline() time.Duration { return c.RequestTimeout + leaseMargin }
+
 // replicaID names this replica in claimed_by.
 func (c Config) replicaID() string {
 	if c.ID != "" {

@@ -59,6 +59,9 @@ func (w *batch) waitCreds(creds []*cred, r *pendingReason) {
 // renewed.
 func (w *batch) send(ctx context.Context, rq *request, later []*request, leasedAt *time.Time) bool {
 	p := w.p
+	if w.unrecordable(rq) {
+		return false
+	}
 	sl, err := p.agents.acquire(ctx, len(rq.creds))
 	if err != nil {
 		kind := pendAgentDown
@@ -82,6 +85,10 @@ func (w *batch) send(ctx context.Context, rq *request, later []*request, leasedA
 		*leasedAt = renewedAt
 	}
 
+	if w.unrecordable(rq) {
+		sl.cancel()
+		return false
+	}
 	items, cost := w.items(rq.creds)
 	body, err := agent.EncodeBody(items)
 	if err != nil {
@@ -108,7 +115,19 @@ func (w *batch) send(ctx context.Context, rq *request, later []*request, leasedA
 		w.requestFailed(ctx, sl, rq, err, log)
 		return false
 	}
-	return w.answered(ctx, sl, rq, rows, cost, log)
+	return w.answered(ctx, sl, rq, rows, cost, log, *leasedAt)
+}
+
+// unrecordable reports, and marks rq waiting, when answers cannot be
+// recorded now (a statement of this replica is retrying after the
+// database failed): a request sent now would be issued by the agent and
+// posted again after the lease, so the lane stops here.
+func (w *batch) unrecordable(rq *request) bool {
+	if w.p.dbFailing.Load() == 0 {
+		return false
+	}
+	w.waitCreds(rq.creds, &pendingReason{kind: pendDB, err: errors.New("not sent: the event database is failing, answers could not be recorded")})
+	return true
 }
 
 // mustRenew reports whether a claim taken (or renewed) at leasedAt could
@@ -226,8 +245,9 @@ func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err er
 }
 
 // answered records the rows of a 200 reply, matched by position.
-func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agent.Row, cost float64, log func() *zap.Logger) bool {
+func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agent.Row, cost float64, log func() *zap.Logger, leasedAt time.Time) bool {
 	p := w.p
+	answeredAt := time.Now()
 	classes := make([]agent.Class, len(rows))
 	counts := map[agent.Class]int{}
 	for i, r := range rows {
@@ -277,7 +297,7 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 			outs = append(outs, eventdb.DeliveryOutcome{Hash: cr.hash, Status: eventdb.DeliveryRejected, Msg: rows[i].Result})
 		}
 	}
-	w.markDelivered(ctx, rq, outs)
+	w.markDelivered(ctx, rq, outs, answeredAt, leasedAt.Add(p.lease))
 	if len(transient) > 0 {
 		p.m.agentErrors.WithLabelValues("row").Inc()
 		err := fmt.Errorf("agent could not issue %d of %d credentials now: %s", len(transient), len(rows), transientMsg)
@@ -297,15 +317,22 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 	return true
 }
 
-// markDelivered records Y and N answers.
-func (w *batch) markDelivered(ctx context.Context, rq *request, outs []eventdb.DeliveryOutcome) {
+// markDelivered records Y and N answers. The agent has issued them: a
+// failed write is retried with back-off until the claims' lease ends
+// (after that another poster may post them again), and meanwhile no lane
+// of this replica sends (unrecordable).
+func (w *batch) markDelivered(ctx context.Context, rq *request, outs []eventdb.DeliveryOutcome, answeredAt, leaseEnd time.Time) {
 	if len(outs) == 0 {
 		return
 	}
 	p := w.p
-	dctx, cancel := w.dbctx(ctx)
-	_, err := eventdb.MarkDelivered(dctx, p.db, w.token, outs)
-	cancel()
+	err := w.retryDB(ctx, leaseEnd, "recording agent answers", func(dctx context.Context) error {
+		_, err := eventdb.MarkDelivered(dctx, p.db, w.token, outs)
+		return err
+	})
+	if err == nil {
+		p.m.recordDelay.Observe(time.Since(answeredAt).Seconds())
+	}
 	byHash := map[string]*cred{}
 	for _, cr := range rq.creds {
 		byHash[cr.hash] = cr
@@ -326,7 +353,48 @@ func (w *batch) markDelivered(ctx context.Context, rq *request, outs []eventdb.D
 		p.m.credentials.WithLabelValues(o.Status).Inc()
 	}
 	if err != nil {
-		p.log.Error("recording agent answers failed; those credentials will be posted again", zap.Error(err))
+		p.m.unrecorded.Add(float64(len(outs)))
+		p.log.Error("recording agent answers failed until the claims' lease ended; those credentials will be posted again",
+			zap.Int("credentials", len(outs)), zap.Error(err))
+	}
+}
+
+// recordBackoff spaces the retries of a statement whose failure would
+// cost a duplicate at the agent: short, since a database restart takes
+// seconds.
+var recordBackoff = bus.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Second}
+
+// retryDB runs a statement until it succeeds, until is reached (the end of
+// the claims' lease), or the poster is killed (tests); it returns the last
+// error. While it retries, p.dbFailing keeps every lane of the replica from
+// sending and the consume loop from pulling.
+func (w *batch) retryDB(ctx context.Context, until time.Time, what string, fn func(context.Context) error) error {
+	p := w.p
+	for attempt := 1; ; attempt++ {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(dbTimeout, max(time.Until(until), time.Second)))
+		err := fn(dctx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info(what+": the database answers again", zap.Int("attempts", attempt))
+			}
+			return nil
+		}
+		if attempt == 1 {
+			p.dbFailing.Add(1)
+			defer p.dbFailing.Add(-1)
+			p.log.Warn(what+" failed; retrying until the claims' lease ends, sending nothing meanwhile", zap.Error(err),
+				zap.Duration("lease_left", time.Until(until)))
+		}
+		d := recordBackoff.Delay(attempt)
+		if time.Until(until) < d {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		select {
+		case <-time.After(d):
+		case <-p.abort.Done():
+			return fmt.Errorf("%s: %w", what, err)
+		}
 	}
 }
 

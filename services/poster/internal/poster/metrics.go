@@ -16,6 +16,8 @@ type metrics struct {
 	heldBack      prometheus.Counter
 	leaseTakeover prometheus.Counter
 	leaseRenewal  prometheus.Counter
+	recordDelay   prometheus.Histogram
+	unrecorded    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,8 +53,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		leaseRenewal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bcreg_poster_lease_renewals_total", Help: "Claims renewed before a request because they might have run out during it (a fresh claim is not renewed).",
 		}),
+		recordDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "bcreg_poster_record_delay_seconds", Help: "Time from the agent's answer to its record in credential_log (long while the database is failing and the write is retried).",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}),
+		unrecorded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bcreg_poster_answers_unrecorded_total", Help: "Agent answers (Y or N) that could not be recorded before the claims' lease ended: each is posted again, a duplicate at the agent.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.credentials, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover, m.leaseRenewal)
+	reg.MustRegister(m.recordDelay, m.unrecorded, m.requests, m.duration, m.credentials, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover, m.leaseRenewal)
 	// Every label value at zero from the start, so rate() and the alert
 	// rules see the series before the first occurrence.
 	for _, o := range []string{"ok", "transient", "misconfigured"} {

@@ -34,6 +34,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	return daemon.Run(ctx, log, daemon.Options{
 		Name: "poster", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
 		EventDB: &cfg.EventDB, Backoff: cfg.Backoff, RunMover: true,
+		EventDBPoolSize: cfg.poolSize(), MinShutdown: cfg.drainDeadline(),
 	}, func(ctx context.Context, deps daemon.Deps) error {
 		p, err := New(cfg, deps)
 		if err != nil {
@@ -60,6 +61,9 @@ type Poster struct {
 	// graceful stop (so an answer is recorded, not lost to a duplicate
 	// later); tests cancel it to emulate a crash.
 	abort context.Context
+	// dbFailing counts statements retrying after the event database
+	// failed; while it is not 0 nothing is sent or pulled.
+	dbFailing atomic.Int32
 }
 
 // New builds a poster on the daemon's dependencies, registers its metrics
@@ -94,8 +98,14 @@ func (p *Poster) Run(ctx context.Context) error {
 		Stream: bus.StreamCreds, Consumer: bus.ConsumerPoster, Stage: messages.StagePoster,
 		Workers: p.cfg.MaxInflight, BatchSize: p.size, BatchWait: p.cfg.BatchWait,
 		MaxDeliver: p.cfg.PosterMaxDeliver, AckWait: p.cfg.PosterAckWait, Backoff: p.cfg.Backoff,
-		Gate: p.agents.gate,
+		Gate: p.gate, Renew: true,
 	}, p.handle)
+}
+
+// gate is the consume loop's Gate: nothing is pulled while answers cannot
+// be recorded, nor while no agent can take a request.
+func (p *Poster) gate(ctx context.Context) bool {
+	return p.dbFailing.Load() == 0 && p.agents.gate(ctx)
 }
 
 // inBundle is one received bundle message.
@@ -123,6 +133,11 @@ func (ib *inBundle) logger() *zap.Logger {
 	})
 	return ib.log
 }
+
+// publishedAt is when the bundle was first published (a renewed copy keeps
+// the original's time): an operator's retry_rejected bundle retries only
+// what failed before it.
+func (ib *inBundle) publishedAt() time.Time { return bus.PublishedAt(ib.msg, ib.md) }
 
 // cred is one credential of a batch and what happened to it.
 type cred struct {

@@ -232,25 +232,33 @@ func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.L
 
 func (s *switchable) set(h http.Handler) { s.h.Store(&h) }
 
+// wrongAgent serves an agent of another issuer (every row: "Unknown
+// connection id") behind a switch; it returns the wrong agent, the switch
+// and the agent URL.
+func wrongAgent(t *testing.T) (*agentsim.Sim, *switchable, config.URL) {
+	t.Helper()
+	wrong, err := agentsim.New(agentsim.Config{Issuer: "bcreg-other"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wrong.Close() })
+	sw := &switchable{}
+	sw.set(wrong.Handler())
+	srv := httptest.NewServer(sw)
+	t.Cleanup(srv.Close)
+	return wrong, sw, config.URL(srv.URL + "/bcreg")
+}
+
 // TestMisconfiguredAgentMarksNothing: every row answers "Unknown
 // connection id" (the agent serves another issuer). The poster marks
 // nothing, counts no attempt, reports not ready and stops pulling; it
 // retries periodically and delivers once the agent is fixed.
 func TestMisconfiguredAgentMarksNothing(t *testing.T) {
 	e := newEnv(t, agentsim.Config{})
-	wrong, err := agentsim.New(agentsim.Config{Issuer: "bcreg-other"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wrong.Close()
-	var sw switchable
-	sw.set(wrong.Handler())
-	srv := httptest.NewServer(&sw)
-	defer srv.Close()
-
+	wrong, sw, url := wrongAgent(t)
 	creds := e.seedMany(6, 1, []int{2, 1})
 	cfg := e.config("p1")
-	cfg.Config.URLs = config.URL(srv.URL + "/bcreg")
+	cfg.Config.URLs = url
 	cfg.MisconfigRetry = 500 * time.Millisecond
 	r := e.start(cfg)
 	waitFor(t, "misconfiguration noticed", 5*time.Second, func() bool { return wrong.Stats().Rejected > 0 })
