@@ -26,13 +26,9 @@ func TestMakeRunLauncher(t *testing.T) {
 		t.Skip("starts the whole stack three times")
 	}
 	bin := binDirFor(t)
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	t.Cleanup(func() { os.RemoveAll(localpg.DataDirFor(filepath.Join(dataDir, "pg"))) })
-	args := []string{"dev", "--data-dir", dataDir, "--demo-data", filepath.Join(root, "deploy", "demo-data"), "--bin", bin, "--status-every", "1s"}
+	args := []string{"dev", "--data-dir", dataDir, "--bin", bin, "--status-every", "1s"}
 	env := map[string]string{"BCREG_RUN_EXIT_WHEN_IDLE": "1", "BCREG_PROFILE": "snapshot"}
 
 	received := func(out string) int {

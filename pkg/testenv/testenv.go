@@ -15,7 +15,6 @@ import (
 
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -189,20 +188,6 @@ func Pool(t testing.TB, dbURL string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
-}
-
-// ExecFile runs a SQL file against the database with psql, stopping at the
-// first error.
-func ExecFile(t testing.TB, dbURL string, paths ...string) {
-	t.Helper()
-	args := []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dbURL}
-	for _, p := range paths {
-		args = append(args, "-f", p)
-	}
-	out, err := exec.Command("psql", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("testenv: psql %v: %v\n%s", paths, err, out)
-	}
 }
 
 func randomSuffix() string {

@@ -15,8 +15,8 @@ import (
 )
 
 // oracleFile holds 121,096 local times converted by pytz 2022.7.1 exactly as
-// the original pipeline did (see its README).
-const oracleFile = "../../../../shared/fixtures/time/pacific_to_utc.csv.gz"
+// the original pipeline did (see testdata/README.md).
+const oracleFile = "testdata/pacific_to_utc.csv.gz"
 
 // TestOracle checks every row of the pytz oracle for both zones.
 func TestOracle(t *testing.T) {

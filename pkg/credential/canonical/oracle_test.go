@@ -2,13 +2,13 @@ package canonical_test
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
+	"github.com/bcgov/bcreg-events/pkg/source/fixture"
 )
 
 // TestOracle re-encodes every credential the original Python code stored
@@ -16,14 +16,14 @@ import (
 func TestOracle(t *testing.T) {
 	tests := []struct {
 		file string
-		want int // credentials in the file (fixtures README)
+		want int // credentials in the file (pkg/source/fixture/README.md)
 	}{
 		{"dev_expected_8bc273a.json", 104},
 		{"dev_expected_history.json", 174},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			raw, err := os.ReadFile("../../../../shared/fixtures/bcreg/expected/" + tt.file)
+			raw, err := fixture.Expected(tt.file)
 			if err != nil {
 				t.Fatalf("read oracle: %v", err)
 			}

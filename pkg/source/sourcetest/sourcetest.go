@@ -1,5 +1,5 @@
 // Package sourcetest loads the BC Registries development fixture
-// (shared/fixtures/bcreg) into test databases: the whole file into a
+// (pkg/source/fixture) into test databases: the whole file into a
 // template database once, then one database per fixture group, copied from
 // the template and stripped of the other groups' rows, as the original
 // scenario tests loaded one sample into an empty database. Test code only.
@@ -8,13 +8,12 @@ package sourcetest
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bcgov/bcreg-events/pkg/source/fixture"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -25,35 +24,21 @@ var FixtureTables = []string{
 	"event", "filing", "corp_party", "tilma_involved", "conv_event",
 }
 
-// Dir returns the directory of the BC Registries fixtures, found by walking
-// up from the working directory to the shared/ reference tree.
-func Dir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("sourcetest: %v", err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "fixtures", "bcreg")
-		if _, err := os.Stat(filepath.Join(cand, "dev_fixture.sql")); err == nil {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("sourcetest: shared/fixtures/bcreg not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // Template creates a database holding the whole development fixture and the
 // code tables, and returns its name. Open no connection to it: it is used as
 // a CREATE DATABASE template.
 func Template(t testing.TB) string {
 	t.Helper()
-	dir := Dir(t)
 	u := testenv.NewDatabase(t)
-	testenv.ExecFile(t, u, filepath.Join(dir, "dev_fixture.sql"), filepath.Join(dir, "code_tables.sql"))
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("sourcetest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if err := fixture.Load(ctx, conn); err != nil {
+		t.Fatalf("sourcetest: %v", err)
+	}
 	return testenv.DatabaseName(u)
 }
 
@@ -108,10 +93,11 @@ type ExpectedCredential struct {
 	CredentialReason      string  `json:"credential_reason"`
 }
 
-// LoadExpected reads expected/<name> (e.g. "dev_expected_8bc273a.json").
+// LoadExpected reads the fixture's expected/<name> (e.g.
+// "dev_expected_8bc273a.json").
 func LoadExpected(t testing.TB, name string) Expected {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(Dir(t), "expected", name))
+	data, err := fixture.Expected(name)
 	if err != nil {
 		t.Fatalf("sourcetest: %v", err)
 	}

@@ -24,7 +24,7 @@
 // then adds new events "now" to them, for ongoing-mode runs.
 //
 // The schema (the fixture's table definitions) and the code tables (the
-// embedded copy of code_tables.sql) are created when missing, and the
+// fixture's, pkg/source/fixture) are created when missing, and the
 // indexes a production registry has on corp_num, event_id, event_timestmp,
 // addr_id and bus_company_num after the bulk load.
 package synth

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/source/fixture"
 )
 
 // schemaSQL creates the bc_registries schema and the eleven source tables
@@ -14,12 +16,6 @@ import (
 //
 //go:embed schema.sql
 var schemaSQL string
-
-// codeTablesSQL is a verbatim copy of shared/fixtures/bcreg/code_tables.sql
-// (a test keeps it so): the nine code tables the loader needs.
-//
-//go:embed code_tables.sql
-var codeTablesSQL string
 
 // Group is the fixture_group value of every synthetic row.
 const Group = "synthetic"
@@ -68,9 +64,10 @@ func ensureSchema(ctx context.Context, tx pgx.Tx) error {
 	if haveCodes {
 		return nil
 	}
-	// The file sets the session's search_path; a transaction-local one
-	// keeps a pooled connection as it was.
-	sql := strings.Replace(codeTablesSQL, "SET search_path TO bc_registries, public;", "SET LOCAL search_path TO bc_registries, public;", 1)
+	// The fixture's code tables, so that synthetic and fixture databases
+	// decode alike. The file sets the session's search_path; a
+	// transaction-local one keeps a pooled connection as it was.
+	sql := strings.Replace(fixture.CodeTablesSQL, "SET search_path TO bc_registries, public;", "SET LOCAL search_path TO bc_registries, public;", 1)
 	if _, err := tx.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("load code tables: %w", err)
 	}

@@ -1,4 +1,4 @@
--- The BC Registries source tables exactly as shared/fixtures/bcreg/dev_fixture.sql creates
+-- The BC Registries source tables exactly as pkg/source/fixture/dev_fixture.sql creates
 -- them (fixture_group included: synthetic rows carry 'synthetic' there), schema-qualified
 -- so that no search_path is needed. Every statement is idempotent.
 CREATE SCHEMA IF NOT EXISTS bc_registries;

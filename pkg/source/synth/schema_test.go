@@ -1,24 +1,6 @@
 package synth
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-
-	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
-)
-
-// TestCodeTablesCopy keeps the embedded code tables equal to the shared
-// fixture's, so that synthetic and fixture databases decode alike.
-func TestCodeTablesCopy(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join(sourcetest.Dir(t), "code_tables.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if codeTablesSQL != string(want) {
-		t.Error("code_tables.sql differs from shared/fixtures/bcreg/code_tables.sql: copy it again")
-	}
-}
+import "testing"
 
 // TestCorpNum checks the number format: prefix, 9, eight digits.
 func TestCorpNum(t *testing.T) {

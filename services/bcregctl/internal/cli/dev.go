@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,10 +20,9 @@ type devConfig struct {
 }
 
 func runDev(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "dev", "[--data-dir DIR] [--demo-data DIR] [--bin DIR]", "BCREG_PROFILE, BCREG_RUN_EXIT_WHEN_IDLE")
+	fs := newFlags(e, "dev", "[--data-dir DIR] [--bin DIR]", "BCREG_PROFILE, BCREG_RUN_EXIT_WHEN_IDLE")
 	self, _ := os.Executable()
 	dataDir := fs.String("data-dir", ".data", "where NATS and PostgreSQL keep their data (root: PostgreSQL's goes under /var/tmp)")
-	demo := fs.String("demo-data", "deploy/demo-data", "directory with dev_fixture.sql and code_tables.sql")
 	binDir := fs.String("bin", filepath.Dir(self), "directory with the service binaries")
 	builders := fs.Int("builders", 2, "credential-builder replicas")
 	posters := fs.Int("posters", 2, "poster replicas")
@@ -36,11 +34,8 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(*demo, "dev_fixture.sql")); err != nil {
-		return fmt.Errorf("demo data: %w (run from the repository root or pass --demo-data)", err)
-	}
 	return dev.Run(ctx, e.log, dev.Options{
-		DataDir: *dataDir, DemoDataDir: *demo, BinDir: *binDir, Profile: cfg.Profile,
+		DataDir: *dataDir, BinDir: *binDir, Profile: cfg.Profile,
 		ExitWhenIdle: cfg.ExitWhenIdle, StatusEvery: *every, Builders: *builders, Posters: *posters, Out: e.stdout,
 	})
 }

@@ -36,13 +36,13 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/localpg"
+	"github.com/bcgov/bcreg-events/pkg/source/fixture"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
 // Options configure the launcher.
 type Options struct {
 	DataDir      string        // .data: NATS store, PostgreSQL data (see localpg.DataDirFor), logs
-	DemoDataDir  string        // deploy/demo-data
 	BinDir       string        // where the service binaries are (./bin)
 	Profile      string        // BCREG_PROFILE for the builders
 	ExitWhenIdle bool          // BCREG_RUN_EXIT_WHEN_IDLE
@@ -151,14 +151,9 @@ func (l *launcher) prepareDatabases(ctx context.Context) error {
 		return fmt.Errorf("dev: check source: %w", err)
 	}
 	if !loaded {
-		fmt.Fprintf(l.opts.Out, "dev: loading demo data from %s\n", l.opts.DemoDataDir)
-		cmd := exec.CommandContext(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", l.srcURL,
-			"-c", "BEGIN",
-			"-f", filepath.Join(l.opts.DemoDataDir, "dev_fixture.sql"),
-			"-f", filepath.Join(l.opts.DemoDataDir, "code_tables.sql"),
-			"-c", "CREATE INDEX ON bc_registries.event (event_timestmp); CREATE INDEX ON bc_registries.event (corp_num); COMMIT")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("dev: load demo data: %w\n%s", err, out)
+		fmt.Fprintln(l.opts.Out, "dev: loading the demo data (the development fixture)")
+		if err := loadDemoData(ctx, l.srcURL); err != nil {
+			return fmt.Errorf("dev: load demo data: %w", err)
 		}
 	}
 	pool, err := pgxpool.New(ctx, l.eventURL)
@@ -178,6 +173,24 @@ func (l *launcher) prepareDatabases(ctx context.Context) error {
 		return fmt.Errorf("dev: %w", err)
 	}
 	return nil
+}
+
+// loadDemoData loads the development fixture and its code tables into the
+// source database in one transaction, with the indexes the poller's queries
+// need, on a connection of its own (the files set its search_path).
+func loadDemoData(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if err := fixture.Load(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "CREATE INDEX ON bc_registries.event (event_timestmp); CREATE INDEX ON bc_registries.event (corp_num)")
+		return err
+	})
 }
 
 func (l *launcher) startServices(ctx context.Context) error {
