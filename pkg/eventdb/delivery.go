@@ -16,6 +16,13 @@ import (
 // rules 6 and 7): loading a bundle's rows by hash, claiming them with a
 // lease, the per-corporation order check, and recording each outcome. Rows
 // are always found by credential_hash, never by a row id from a message.
+//
+// Lock order: every statement that updates credential_log rows (here, in
+// outbox.go and requeue.go) locks them in record_id order, in a
+// sub-select with ORDER BY record_id FOR UPDATE, and retries a deadlock
+// or serialization failure (retryConflicts). A statement that locked by
+// hash order instead (the builder's mark-published did) deadlocks with a
+// claim of the same rows.
 // Time comparisons use the database's clock (now()), so the leases of
 // posters on different machines agree.
 //
@@ -195,15 +202,25 @@ func OldestForeignOutstanding(ctx context.Context, db DeliveryDB, corps []string
 // among hashes and returns how many it still holds; fewer than asked means
 // another poster took some over after the lease ran out.
 func RenewDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, hashes []string, lease time.Duration) (int, error) {
-	tag, err := db.Exec(ctx, `
-		UPDATE credential_log c SET claimed_until = now() + $3::interval
-		FROM unnest($2::text[]) AS x(hash)
-		WHERE c.credential_hash = x.hash AND c.claimed_by = $1 AND c.process_success IS NULL`,
-		claimer, hashes, lease)
+	var n int64
+	err := retryConflicts(ctx, func() error {
+		tag, err := db.Exec(ctx, `
+			UPDATE credential_log c SET claimed_until = now() + $3::interval
+			FROM (
+				SELECT cl.record_id FROM unnest($2::text[]) AS x(hash)
+				JOIN credential_log cl ON cl.credential_hash = x.hash
+				WHERE cl.claimed_by = $1 AND cl.process_success IS NULL
+				ORDER BY cl.record_id FOR UPDATE OF cl
+			) p
+			WHERE c.record_id = p.record_id`,
+			claimer, hashes, lease)
+		n = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("renew claims: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return int(n), nil
 }
 
 // ReleaseDeliveryClaims gives the claimer's outstanding rows among hashes
@@ -381,8 +398,13 @@ func DeferDelivery(ctx context.Context, db DeliveryDB, defs []DeliveryDeferral) 
 		_, err := db.Exec(ctx, `
 			UPDATE credential_log c
 			SET not_before = COALESCE(c.not_before, u.nb), published_at = NULL
-			FROM unnest($1::text[], $2::timestamptz[]) AS u(hash, nb)
-			WHERE c.credential_hash = u.hash AND c.process_success IS NULL`,
+			FROM (
+				SELECT cl.record_id, x.nb FROM unnest($1::text[], $2::timestamptz[]) AS x(hash, nb)
+				JOIN credential_log cl ON cl.credential_hash = x.hash
+				WHERE cl.process_success IS NULL
+				ORDER BY cl.record_id FOR UPDATE OF cl
+			) u
+			WHERE c.record_id = u.record_id`,
 			hashes, times)
 		return err
 	})
@@ -402,8 +424,12 @@ func deliveryMsg(s string) string {
 	return string(r[:250]) + "..."
 }
 
-// retryConflicts runs fn again (a few times) when PostgreSQL aborted it
-// for a deadlock or a serialization failure, which a retry resolves.
+// RetryConflicts runs fn again (a few times) when PostgreSQL aborted it
+// for a deadlock or a serialization failure, which a retry resolves. fn
+// must be a whole statement or transaction (an aborted transaction cannot
+// go on).
+func RetryConflicts(ctx context.Context, fn func() error) error { return retryConflicts(ctx, fn) }
+
 func retryConflicts(ctx context.Context, fn func() error) error {
 	var err error
 	for i := 0; i < 5; i++ {

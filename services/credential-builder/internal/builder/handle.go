@@ -381,18 +381,22 @@ func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*
 	}
 	var rows []eventdb.OutboxRow
 	var res eventdb.BatchResult
-	err := pgx.BeginFunc(ctx, locks, func(tx pgx.Tx) error {
-		var err error
-		if res, err = eventdb.WriteBatch(ctx, tx, w); err != nil {
-			return err
-		}
-		if rows, err = eventdb.Unpublished(ctx, tx, system, corps); err != nil {
-			return err
-		}
-		if s.hooks.beforeCommit != nil {
-			return s.hooks.beforeCommit()
-		}
-		return nil
+	// A deadlock or serialization failure aborts the whole transaction:
+	// run it again rather than redelivering the batch.
+	err := eventdb.RetryConflicts(ctx, func() error {
+		return pgx.BeginFunc(ctx, locks, func(tx pgx.Tx) error {
+			var err error
+			if res, err = eventdb.WriteBatch(ctx, tx, w); err != nil {
+				return err
+			}
+			if rows, err = eventdb.Unpublished(ctx, tx, system, corps); err != nil {
+				return err
+			}
+			if s.hooks.beforeCommit != nil {
+				return s.hooks.beforeCommit()
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
