@@ -16,6 +16,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
 )
 
 // receiver is a local webhook that records what it is sent.
@@ -211,6 +212,13 @@ func TestEvaluate(t *testing.T) {
 		}, []got{{KeyAgent, Error, 0}}},
 		{"agent slow but answering", func(f *Figures) {
 			f.DB.Outstanding, f.DB.OldestWaiting = 4, ptr(now.Add(-20*time.Minute))
+		}, nil},
+		{"credentials republished after losing their bundle", func(f *Figures) { f.DB.Released = 3 }, []got{{KeyReleased, Warning, 3}}},
+		{"abandoned credentials not released", func(f *Figures) {
+			f.Abandoned = &outbox.Abandoned{Credentials: 2, Corps: []string{"BC1"}, Oldest: ptr(now.Add(-20 * time.Minute))}
+		}, []got{{KeyAbandoned, Error, 0}}},
+		{"abandoned credentials the next sweep releases", func(f *Figures) {
+			f.Abandoned = &outbox.Abandoned{Credentials: 2, Corps: []string{"BC1"}, Oldest: ptr(now.Add(-time.Minute))}
 		}, nil},
 		{"watermark stale", func(f *Figures) { f.SourceNewest = ptr(now.Add(-30 * time.Minute)) }, []got{{KeyWatermark, Error, 0}}},
 		{"unreachable", func(f *Figures) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -72,7 +73,11 @@ func Collect(ctx context.Context, s Sources) Figures {
 		if err != nil {
 			return err
 		}
-		f.Events, f.Creds, f.DLQ = &ev, &cr, &d
+		ab, err := outbox.FindAbandoned(ctx, s.EventDB, s.JS, s.System, 0)
+		if err != nil {
+			return err
+		}
+		f.Events, f.Creds, f.DLQ, f.Abandoned = &ev, &cr, &d, &ab
 		return nil
 	})
 	if s.Source != nil {

@@ -32,7 +32,7 @@ func (d DBStore) Save(ctx context.Context, s eventdb.AlertState) error {
 
 // conditions are the keys that hold for a while and resolve (the others
 // are growth counts and reported events).
-var conditions = map[string]bool{KeyUnreachable: true, KeyQueue: true, KeyAgent: true, KeyWatermark: true}
+var conditions = map[string]bool{KeyUnreachable: true, KeyQueue: true, KeyAgent: true, KeyWatermark: true, KeyAbandoned: true}
 
 // Monitor evaluates the rules periodically and sends what is due.
 type Monitor struct {

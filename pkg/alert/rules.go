@@ -8,6 +8,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
 )
 
 // Figures are the pipeline's state as the alert rules see it. A nil part
@@ -19,7 +20,10 @@ type Figures struct {
 	DB                *eventdb.AlertFigures
 	Events, Creds     *bus.StageState
 	DLQ               *bus.DLQState
-	Watermark         *eventdb.Watermark
+	// Abandoned are outstanding credentials whose bundle left BCREG_CREDS
+	// without an answer and that no sweep has released yet.
+	Abandoned *outbox.Abandoned
+	Watermark *eventdb.Watermark
 	// SourceNewest is the registry's newest event (nil: none, or the
 	// registry was not read).
 	SourceNewest *time.Time
@@ -56,6 +60,8 @@ const (
 	KeyWatermark   = "watermark-stale"
 	KeyPoll        = "poll-failed"
 	KeyLeader      = "active-poller"
+	KeyAbandoned   = "abandoned-credentials"
+	KeyReleased    = "released-credentials"
 	// Reported by the event-poller as they happen.
 	KeyWatermarkRefused = "watermark-refused"
 	KeyPollSize         = "poll-size"
@@ -108,6 +114,15 @@ func Evaluate(f Figures, th Thresholds) []Finding {
 		out = append(out, Finding{Key: KeyDeadLetters, Level: Warning, Growth: true, Count: int64(d.Total),
 			Message: fmt.Sprintf("BCREG_DLQ holds %d dead letter(s) (%s). Inspect with `bcregctl dlq list`; requeue or purge them once the cause is fixed.",
 				d.Total, strings.Join(stages, ", "))})
+	}
+	if db := f.DB; db != nil {
+		out = append(out, Finding{Key: KeyReleased, Level: Warning, Growth: true, Count: db.Released,
+			Message: fmt.Sprintf("%d credential(s) lost their bundle (dead-lettered as undecodable or naming an unknown credential, moved by the dlq-mover, or dropped as a duplicate) and were republished by the outbox sweep. Inspect with `bcregctl dlq list` and `bcregctl status`.", db.Released)})
+	}
+	if a := f.Abandoned; a != nil && a.Credentials > 0 && a.Oldest != nil && f.Instant.Sub(*a.Oldest) > th.AgentStall {
+		out = append(out, Finding{Key: KeyAbandoned, Level: Error,
+			Message: fmt.Sprintf("%d credential(s) of %d corporation(s) (first %s) wait behind a bundle that left BCREG_CREDS without an answer, for more than %v: every later credential of those corporations is held back. The credential-builders' sweep releases them: is one running? See `bcregctl status`.",
+				a.Credentials, len(a.Corps), a.Corps[0], th.AgentStall)})
 	}
 	if q := queueFinding(f, th); q != nil {
 		out = append(out, *q)

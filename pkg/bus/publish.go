@@ -99,6 +99,14 @@ func Publish(ctx context.Context, js jetstream.JetStream, o Outgoing, backoff Ba
 // and retries the ones that failed one by one with Publish (same ids). It
 // returns one error per message (nil when stored).
 func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []Outgoing, backoff Backoff) []error {
+	_, errs := PublishAllAcks(ctx, js, msgs, backoff)
+	return errs
+}
+
+// PublishAllAcks is PublishAll that also returns each stored message's
+// PubAck (nil where the error is not).
+func PublishAllAcks(ctx context.Context, js jetstream.JetStream, msgs []Outgoing, backoff Backoff) ([]*jetstream.PubAck, []error) {
+	acks := make([]*jetstream.PubAck, len(msgs))
 	errs := make([]error, len(msgs))
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	for i, o := range msgs {
@@ -114,7 +122,7 @@ func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []Outgoing, ba
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case acks[i] = <-f.Ok():
 			errs[i] = nil
 		case err := <-f.Err():
 			errs[i] = err
@@ -126,9 +134,9 @@ func PublishAll(ctx context.Context, js jetstream.JetStream, msgs []Outgoing, ba
 		if err == nil || ctx.Err() != nil {
 			continue
 		}
-		_, errs[i] = Publish(ctx, js, msgs[i], backoff)
+		acks[i], errs[i] = Publish(ctx, js, msgs[i], backoff)
 	}
-	return errs
+	return acks, errs
 }
 
 // RoundOptions configures PublishRounds.

@@ -67,6 +67,9 @@ type AlertFigures struct {
 	BuilderFailed, CredFailed, CredDead int64
 	// Attempting counts outstanding credentials with failed attempts.
 	Attempting int64
+	// Released counts credentials the sweep handed back to the outbox
+	// because their bundle left BCREG_CREDS without an answer (grows).
+	Released int64
 	// LastAnswer is when the agent last answered (Y or N); OldestWaiting
 	// when the oldest outstanding credential was published to the poster.
 	LastAnswer, OldestWaiting *time.Time
@@ -82,10 +85,11 @@ func ReadAlertFigures(ctx context.Context, q Querier) (AlertFigures, error) {
     (SELECT count(*) FROM credential_log WHERE process_success = 'N'),
     (SELECT count(*) FROM credential_log WHERE process_success = 'D'),
     (SELECT count(*) FROM credential_log WHERE process_success IS NULL AND attempts > 0),
+    (SELECT count(*) FROM credential_log WHERE rearmed > 0),
     (SELECT max(process_date) FROM credential_log WHERE process_success IN ('Y', 'N')) AT TIME ZONE current_setting('TimeZone'),
     (SELECT min(published_at) FROM credential_log
       WHERE process_success IS NULL AND published_at IS NOT NULL AND (not_before IS NULL OR not_before <= now()))`).
-		Scan(&f.Outstanding, &f.BuilderFailed, &f.CredFailed, &f.CredDead, &f.Attempting, &f.LastAnswer, &f.OldestWaiting)
+		Scan(&f.Outstanding, &f.BuilderFailed, &f.CredFailed, &f.CredDead, &f.Attempting, &f.Released, &f.LastAnswer, &f.OldestWaiting)
 	if err != nil {
 		return f, fmt.Errorf("read alert figures: %w", err)
 	}

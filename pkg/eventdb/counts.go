@@ -20,6 +20,9 @@ type TableCounts struct {
 	Held        int64 `json:"held"`          // A
 	Waiting     int64 `json:"waiting"`       // outstanding with not_before in the future
 	Unpublished int64 `json:"unpublished"`   // outbox: not yet in a bundle on BCREG_CREDS
+	// Released: credentials the sweep handed back to the outbox because
+	// their bundle left BCREG_CREDS without an answer (ever).
+	Released int64 `json:"released"`
 }
 
 // PipelineCounts are the event database's figures for a status report.
@@ -84,8 +87,9 @@ func Counts(ctx context.Context, q interface {
 		count(*) FILTER (WHERE process_success = 'D'),
 		count(*) FILTER (WHERE process_success = 'A'),
 		count(*) FILTER (WHERE process_success IS NULL AND not_before > now()),
-		count(*) FILTER (WHERE process_success IS NULL AND published_at IS NULL AND (not_before IS NULL OR not_before <= now()))
-		FROM credential_log`).Scan(&c.Processed, &c.Outstanding, &c.Failed, &c.DeadLetter, &c.Held, &c.Waiting, &c.Unpublished)
+		count(*) FILTER (WHERE process_success IS NULL AND published_at IS NULL AND (not_before IS NULL OR not_before <= now())),
+		count(*) FILTER (WHERE rearmed > 0)
+		FROM credential_log`).Scan(&c.Processed, &c.Outstanding, &c.Failed, &c.DeadLetter, &c.Held, &c.Waiting, &c.Unpublished, &c.Released)
 	if err != nil {
 		return pc, fmt.Errorf("count credential_log: %w", err)
 	}

@@ -220,6 +220,10 @@ type OutboxRow struct {
 	JSON         string
 	Hash         string
 	Reason       string
+	// PrevSeq is the BCREG_CREDS sequence of the bundle that carried the
+	// row before it came back to the outbox (0: never published): its next
+	// bundle gets a message id the dedup window has not seen.
+	PrevSeq int64
 }
 
 // Unpublished returns the unpublished, due, outstanding (not held)
@@ -228,7 +232,7 @@ func Unpublished(ctx context.Context, q Querier, system string, corpNums []strin
 	rows, err := q.Query(ctx, `SELECT record_id, corp_num, coalesce(corp_state, ''), coalesce(profile, ''),
        prev_event_id, prev_event_date, last_event_id, last_event_date,
        credential_type_cd, coalesce(credential_id, ''), schema_name, schema_version, credential_json, credential_hash,
-       coalesce(credential_reason, '')
+       coalesce(credential_reason, ''), coalesce(published_seq, 0)
 FROM credential_log
 WHERE corp_num = ANY($2) AND system_type_cd = $1
   AND published_at IS NULL AND process_success IS NULL
@@ -240,7 +244,7 @@ ORDER BY corp_num, record_id`, system, corpNums)
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxRow, error) {
 		var o OutboxRow
 		err := r.Scan(&o.RecordID, &o.CorpNum, &o.CorpState, &o.Profile, &o.Prev.EventID, &o.Prev.EventDate,
-			&o.Last.EventID, &o.Last.EventDate, &o.Type, &o.CredentialID, &o.Schema, &o.Version, &o.JSON, &o.Hash, &o.Reason)
+			&o.Last.EventID, &o.Last.EventDate, &o.Type, &o.CredentialID, &o.Schema, &o.Version, &o.JSON, &o.Hash, &o.Reason, &o.PrevSeq)
 		return o, err
 	})
 	if err != nil {
@@ -249,29 +253,53 @@ ORDER BY corp_num, record_id`, system, corpNums)
 	return list, nil
 }
 
-// MarkPublished sets published_at on the credentials of hashes (after their
-// bundle's PubAck).
-func MarkPublished(ctx context.Context, q Querier, hashes []string) error {
-	if len(hashes) == 0 {
+// PublishMark is a credential whose bundle was acknowledged, and the
+// bundle's BCREG_CREDS stream sequence (for a duplicate, the original's).
+type PublishMark struct {
+	Hash string
+	Seq  uint64
+}
+
+// MarkPublished sets published_at and published_seq on the credentials
+// (after their bundle's PubAck). Rows are locked in record_id order, as
+// every statement on credential_log locks them, so it never deadlocks with
+// the poster; a serialization failure or deadlock is retried.
+func MarkPublished(ctx context.Context, q Querier, marks []PublishMark) error {
+	if len(marks) == 0 {
 		return nil
 	}
-	if _, err := q.Exec(ctx, `UPDATE credential_log SET published_at = now()
-WHERE credential_hash = ANY($1) AND published_at IS NULL`, hashes); err != nil {
+	hashes, seqs := make([]string, len(marks)), make([]int64, len(marks))
+	for i, m := range marks {
+		hashes[i], seqs[i] = m.Hash, int64(m.Seq)
+	}
+	err := RetryConflicts(ctx, func() error {
+		_, err := q.Exec(ctx, `UPDATE credential_log c SET published_at = now(), published_seq = p.seq
+FROM (SELECT cl.record_id, x.seq FROM unnest($1::text[], $2::bigint[]) AS x(hash, seq)
+      JOIN credential_log cl ON cl.credential_hash = x.hash
+      WHERE cl.published_at IS NULL
+      ORDER BY cl.record_id FOR UPDATE OF cl) p
+WHERE c.record_id = p.record_id`, hashes, seqs)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("mark credentials published: %w", err)
 	}
 	return nil
 }
 
-// StrandedCorps returns up to limit corporations with credentials the
-// sweep must publish: unpublished outstanding rows stored more than
-// olderThan ago (a crash or a full stream left them), or waiting rows whose
-// not_before has passed.
-func StrandedCorps(ctx context.Context, q Querier, system string, olderThan time.Duration, limit int) ([]string, error) {
+// StrandedCorps returns up to limit corporations after the corp_num after
+// (in corp_num order; "" from the start) with credentials the sweep must
+// publish: unpublished outstanding rows stored more than olderThan ago (a
+// crash or a full stream left them, or they came back to the outbox), or
+// waiting rows whose not_before has passed. Walking by corp_num lets one
+// sweep pass reach every corporation even when some cannot be published.
+func StrandedCorps(ctx context.Context, q Querier, system string, olderThan time.Duration, after string, limit int) ([]string, error) {
 	rows, err := q.Query(ctx, `SELECT DISTINCT corp_num FROM credential_log
-WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL
+WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL AND corp_num > $4
   AND (not_before IS NULL AND entry_date < LOCALTIMESTAMP - make_interval(secs => $2)
        OR not_before <= now())
-LIMIT $3`, system, olderThan.Seconds(), limit)
+ORDER BY corp_num
+LIMIT $3`, system, olderThan.Seconds(), limit, after)
 	if err != nil {
 		return nil, fmt.Errorf("find stranded credentials: %w", err)
 	}
@@ -280,6 +308,98 @@ LIMIT $3`, system, olderThan.Seconds(), limit)
 		return nil, fmt.Errorf("find stranded credentials: %w", err)
 	}
 	return list, nil
+}
+
+// PublishedBundle is a bundle that carries outstanding credentials, as the
+// outbox recorded it.
+type PublishedBundle struct {
+	Seq         uint64
+	CorpNum     string
+	Credentials int64
+	// PublishedAt is when its credentials were marked published.
+	PublishedAt time.Time
+}
+
+// PublishedOutstanding returns, by stream sequence, the bundles after
+// afterSeq up to maxSeq that carry outstanding, due credentials published more than
+// olderThan ago and not under a running lease: the ones a poster is not
+// working on, whose bundle must still be in BCREG_CREDS. At most limit.
+func PublishedOutstanding(ctx context.Context, q Querier, system string, afterSeq, maxSeq uint64, olderThan time.Duration, limit int) ([]PublishedBundle, error) {
+	rows, err := q.Query(ctx, `SELECT published_seq, min(corp_num), count(*), min(published_at) FROM credential_log
+WHERE published_at IS NOT NULL AND process_success IS NULL AND published_seq > $5 AND published_seq <= $2
+  AND system_type_cd = $1
+  AND published_at < now() - make_interval(secs => $3)
+  AND (not_before IS NULL OR not_before <= now())
+  AND (claimed_until IS NULL OR claimed_until < now())
+GROUP BY published_seq ORDER BY published_seq LIMIT $4`, system, int64(maxSeq), olderThan.Seconds(), limit, int64(afterSeq))
+	if err != nil {
+		return nil, fmt.Errorf("find published outstanding credentials: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PublishedBundle, error) {
+		var b PublishedBundle
+		var seq int64
+		err := r.Scan(&seq, &b.CorpNum, &b.Credentials, &b.PublishedAt)
+		b.Seq = uint64(seq)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find published outstanding credentials: %w", err)
+	}
+	return list, nil
+}
+
+// Rearmed is a credential handed back to the outbox (or given up) because
+// its bundle is gone.
+type Rearmed struct {
+	CorpNum string
+	Hash    string
+	// Dead: it had been handed back maxRearms times already and is now D.
+	Dead bool
+}
+
+// Rearm hands the outstanding credentials of the given bundles, which left
+// BCREG_CREDS without an answer, back to the outbox (published_at NULL,
+// published_seq kept, rearmed + 1), so the sweep republishes them under a
+// new message id. A row handed back maxRearms times already becomes D with
+// reason instead (a bundle that keeps disappearing, e.g. one that crashes
+// every poster). Rows a poster holds under a running lease, and rows a
+// newer bundle carries by now, are left alone.
+func Rearm(ctx context.Context, q Querier, seqs []uint64, maxRearms int, reason string) ([]Rearmed, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	ss := make([]int64, len(seqs))
+	for i, s := range seqs {
+		ss[i] = int64(s)
+	}
+	var out []Rearmed
+	err := RetryConflicts(ctx, func() error {
+		rows, err := q.Query(ctx, `UPDATE credential_log c
+SET published_at = CASE WHEN c.rearmed >= $2 THEN c.published_at END,
+    rearmed = CASE WHEN c.rearmed >= $2 THEN c.rearmed ELSE c.rearmed + 1 END,
+    process_success = CASE WHEN c.rearmed >= $2 THEN 'D' END,
+    process_date = CASE WHEN c.rearmed >= $2 THEN LOCALTIMESTAMP END,
+    process_msg = CASE WHEN c.rearmed >= $2 THEN $3 ELSE c.process_msg END
+FROM (SELECT cl.record_id FROM credential_log cl
+      WHERE cl.published_seq = ANY($1) AND cl.published_at IS NOT NULL AND cl.process_success IS NULL
+        AND (cl.claimed_until IS NULL OR cl.claimed_until < now())
+      ORDER BY cl.record_id FOR UPDATE OF cl) p
+WHERE c.record_id = p.record_id
+RETURNING c.corp_num, c.credential_hash, c.process_success IS NOT NULL`, ss, maxRearms, deliveryMsg(reason))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rearmed, error) {
+			var x Rearmed
+			err := r.Scan(&x.CorpNum, &x.Hash, &x.Dead)
+			return x, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rearm credentials: %w", err)
+	}
+	return out, nil
 }
 
 // OutboxBacklog counts unpublished, due, outstanding credentials.

@@ -315,7 +315,7 @@ func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetSt
 	}
 	// A fresh nonce: these credentials' earlier bundle may still be in the
 	// de-duplication window under the plain id.
-	bundles, bad := outbox.Bundles(messages.SystemBCReg, rows, outbox.Options{Profile: cfg.Profile, Nonce: nonce})
+	bundles, bad := outbox.Bundles(messages.SystemBCReg, rows, outbox.Options{Profile: cfg.Profile, Nonce: nonce, MaxBytes: outbox.MaxBytesFor(js)})
 	if len(bad) > 0 {
 		// Unreadable stored text is a bug, not data: those rows stay in
 		// the outbox, the rest goes on.
@@ -325,13 +325,9 @@ func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetSt
 		}
 		defer func() { err = errors.Join(append(errs, err)...) }()
 	}
-	outs := make([]bus.Outgoing, len(bundles))
-	for i, b := range bundles {
-		outs[i] = b.Msg
-	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	errs := bus.PublishAll(pctx, js, outs, cfg.Backoff)
+	marks, errs := outbox.Publish(pctx, js, bundles, cfg.Backoff)
 	var firstErr error
 	for i, b := range bundles {
 		if errs[i] != nil {
@@ -342,7 +338,7 @@ func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetSt
 		}
 		published = append(published, b.Hashes...)
 	}
-	if err := eventdb.MarkPublished(ctx, locks.Conn(), published); err != nil {
+	if err := eventdb.MarkPublished(ctx, locks.Conn(), marks); err != nil {
 		return reset, nil, err
 	}
 	return reset, published, firstErr

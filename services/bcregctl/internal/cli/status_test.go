@@ -13,6 +13,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
@@ -57,7 +58,23 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		cred{corp: "C5", typ: "REL", hash: "o2", published: true},
 		cred{corp: "C6", typ: "REG", hash: "u1"},
 		cred{corp: "C7", typ: "REG", hash: "w1", published: true, notBefore: &future},
+		cred{corp: "C8", typ: "REG", hash: "ab1", published: true},
 	)
+	// y3 was republished once after losing its bundle; ab1's bundle was
+	// taken and acked by a poster that recorded nothing (it is gone while
+	// ab1 is outstanding: abandoned).
+	w.exec(`UPDATE credential_log SET rearmed = 1 WHERE credential_hash = 'y3'`)
+	abData, _ := messages.Encode(messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: "C8"})
+	abAck, err := bus.Publish(w.ctx, w.js, bus.Outgoing{Subject: bus.CredSubject("BC_REG", "C8"), MsgID: "b-C8", Data: abData}, bus.Backoff{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	posterCons, _ := w.js.Consumer(w.ctx, bus.StreamCreds, bus.ConsumerPoster)
+	taken, _ := posterCons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	for m := range taken.Messages() {
+		_ = m.DoubleAck(w.ctx)
+	}
+	w.exec(`UPDATE credential_log SET published_seq = $1, published_at = now() - interval '1 minute' WHERE credential_hash = 'ab1'`, int64(abAck.Sequence))
 
 	// BCREG_EVENTS: 5 CorpEvents; the builder took 2 without acking, one
 	// of them a second time. BCREG_CREDS: 3 bundles waiting.
@@ -106,7 +123,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 	}
 
 	wmDate, e2Date := wm.EventDate, e2
-	eta := 3 / 0.4 * 60
+	eta := 4 / 0.4 * 60
 	want := status.Report{
 		Source: &status.Source{Read: true, NewestEventID: sourcetest.OngoingFirstEventID + 1, NewestEventDate: &e2Date,
 			EventsBehind: 2, SecondsBehind: e2.Sub(wm.EventDate).Seconds()},
@@ -115,14 +132,15 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 			Tables: map[string]eventdb.TableCounts{
 				"event_by_corp_filing": {Processed: 6, Outstanding: 1, Failed: 1, Skipped: 2},
 				"corp_history_log":     {Processed: 2},
-				"credential_log":       {Processed: 5, Outstanding: 3, Failed: 1, DeadLetter: 1, Held: 2, Waiting: 1, Unpublished: 1},
+				"credential_log":       {Processed: 5, Outstanding: 4, Failed: 1, DeadLetter: 1, Held: 2, Waiting: 1, Unpublished: 1, Released: 1},
 			}},
-		Events: status.Stream{Messages: 5, Pending: 3, InFlight: 2, Redelivered: 1},
-		Creds:  status.Stream{Messages: 3, Pending: 3},
+		Events:    status.Stream{Messages: 5, Pending: 3, InFlight: 2, Redelivered: 1},
+		Creds:     status.Stream{Messages: 3, Pending: 3},
+		Abandoned: &outbox.Abandoned{Credentials: 1, Corps: []string{"C8"}},
 		DLQ: status.DLQ{Total: 3, ByStage: map[string]uint64{"builder": 2, "poster": 1}, Oldest: &dlq[0].Time,
 			OldestByStage: map[string]time.Time{"builder": dlq[0].Time, "poster": dlq[2].Time}},
 		Throughput: status.Throughput{WindowMinutes: 10, PostedPerMinute: []int64{2, 1, 1, 0, 0, 0, 0, 0, 0, 0}, PerMinute: 0.4,
-			Backlog: 3, ETASeconds: &eta},
+			Backlog: 4, ETASeconds: &eta},
 		RecentErrors: []eventdb.RecentError{
 			{Table: "event_by_corp_filing", CorpNum: "W4", Status: "N", Message: "corporation W4: no corp_type row XX"},
 			{Table: "credential_log", CorpNum: "C3", Status: "D", Message: "gave up: 503", CredentialHash: "d1", CredentialType: "REG"},
@@ -138,11 +156,15 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		cmpopts.IgnoreFields(status.Report{}, "At"),
 		cmpopts.IgnoreFields(eventdb.InitialLoadProgress{}, "StartedAt"),
 		cmpopts.IgnoreFields(eventdb.RecentError{}, "At"),
+		cmpopts.IgnoreFields(outbox.Abandoned{}, "Oldest"),
 		cmpopts.EquateApprox(0, 1e-6),
 		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
 	}
 	if diff := cmp.Diff(want, got, opts...); diff != "" {
 		t.Errorf("status --json (-want +got):\n%s", diff)
+	}
+	if got.Abandoned == nil || got.Abandoned.Oldest == nil {
+		t.Errorf("abandoned: %+v, want the oldest publish time", got.Abandoned)
 	}
 
 	// The same report for a person: every stage on one screen.
@@ -155,10 +177,11 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		"[initial load running: 5 of 52 corporations published]",
 		"BCREG_EVENTS          3 pending, 2 in flight, 1 redelivered, 0 waiting pulls (credential-builder)",
 		"event_by_corp_filing  6 processed, 1 outstanding, 1 failed (N), 2 skipped (S)",
-		"credential_log        5 processed, 3 outstanding (1 unpublished), 1 waiting, 1 failed (N), 1 dead-lettered (D), 2 held (A)",
+		"credential_log        5 processed, 4 outstanding (1 unpublished), 1 waiting, 1 failed (N), 1 dead-lettered (D), 2 held (A), 1 republished after losing their bundle",
+		"abandoned             1 credential(s) of 1 corporation(s) (C8) wait behind a bundle that left BCREG_CREDS without an answer",
 		"BCREG_CREDS           3 pending, 0 in flight, 0 redelivered",
 		"BCREG_DLQ             3 dead letters: builder 2 (oldest",
-		"posting               0.4 credentials/min over the last 10 min [2 1 1 0 0 0 0 0 0 0, newest first]; backlog 3, done in about 7m30s",
+		"posting               0.4 credentials/min over the last 10 min [2 1 1 0 0 0 0 0 0 0, newest first]; backlog 4, done in about 10m00s",
 		"W4         event_by_corp_filing  corporation W4: no corp_type row XX",
 	} {
 		if !strings.Contains(stdout, line) {

@@ -63,8 +63,12 @@ func (r Report) Render(w io.Writer) {
 		fmt.Fprintf(w, "%-21s %d processed, %d outstanding, %d failed (N), %d skipped (S)\n", t, c.Processed, c.Outstanding, c.Failed, c.Skipped)
 	}
 	cl := r.EventDB.Tables["credential_log"]
-	fmt.Fprintf(w, "%-21s %d processed, %d outstanding (%d unpublished), %d waiting, %d failed (N), %d dead-lettered (D), %d held (A)\n",
-		"credential_log", cl.Processed, cl.Outstanding, cl.Unpublished, cl.Waiting, cl.Failed, cl.DeadLetter, cl.Held)
+	fmt.Fprintf(w, "%-21s %d processed, %d outstanding (%d unpublished), %d waiting, %d failed (N), %d dead-lettered (D), %d held (A), %d republished after losing their bundle\n",
+		"credential_log", cl.Processed, cl.Outstanding, cl.Unpublished, cl.Waiting, cl.Failed, cl.DeadLetter, cl.Held, cl.Released)
+	if a := r.Abandoned; a != nil && a.Credentials > 0 {
+		fmt.Fprintf(w, "%-21s %d credential(s) of %d corporation(s) (%s) wait behind a bundle that left BCREG_CREDS without an answer; the builders' sweep hands them back\n",
+			"abandoned", a.Credentials, len(a.Corps), strings.Join(a.Corps[:min(len(a.Corps), 5)], ", "))
+	}
 	stream("BCREG_CREDS", "poster", r.Creds)
 	fmt.Fprintf(w, "%-21s %d dead letters", "BCREG_DLQ", r.DLQ.Total)
 	stages := make([]string, 0, len(r.DLQ.ByStage))

@@ -19,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -59,15 +60,19 @@ type Throughput struct {
 
 // Report is one snapshot of the pipeline.
 type Report struct {
-	At           time.Time              `json:"at"`
-	Source       *Source                `json:"source,omitempty"`
-	EventDB      eventdb.PipelineCounts `json:"event_db"`
-	Events       Stream                 `json:"events_stream"`
-	Creds        Stream                 `json:"creds_stream"`
-	DLQ          DLQ                    `json:"dlq"`
-	Throughput   Throughput             `json:"throughput"`
-	RecentErrors []eventdb.RecentError  `json:"recent_errors"`
-	Received     *int64                 `json:"agent_received,omitempty"`
+	At      time.Time              `json:"at"`
+	Source  *Source                `json:"source,omitempty"`
+	EventDB eventdb.PipelineCounts `json:"event_db"`
+	Events  Stream                 `json:"events_stream"`
+	Creds   Stream                 `json:"creds_stream"`
+	DLQ     DLQ                    `json:"dlq"`
+	// Abandoned are outstanding credentials whose bundle left BCREG_CREDS
+	// without an answer, not yet handed back by the builders' sweep (read
+	// only with JetStream).
+	Abandoned    *outbox.Abandoned     `json:"abandoned,omitempty"`
+	Throughput   Throughput            `json:"throughput"`
+	RecentErrors []eventdb.RecentError `json:"recent_errors"`
+	Received     *int64                `json:"agent_received,omitempty"`
 }
 
 // Inputs say where to read.
@@ -132,8 +137,15 @@ func CollectWith(ctx context.Context, in Inputs) (Report, error) {
 	if r.Creds, err = bus.ReadStage(ctx, in.JS, bus.StreamCreds, bus.ConsumerPoster); err != nil {
 		return r, err
 	}
-	r.DLQ, err = bus.ReadDLQ(ctx, in.JS)
-	return r, err
+	if r.DLQ, err = bus.ReadDLQ(ctx, in.JS); err != nil {
+		return r, err
+	}
+	ab, err := outbox.FindAbandoned(ctx, in.EventDB, in.JS, messages.SystemBCReg, 0)
+	if err != nil {
+		return r, err
+	}
+	r.Abandoned = &ab
+	return r, nil
 }
 
 func throughput(perMinute []int64, backlog int64) Throughput {

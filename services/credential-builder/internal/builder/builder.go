@@ -29,6 +29,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -172,6 +173,8 @@ type service struct {
 	profile credential.Profile
 	hooks   hooks
 	m       *metrics
+	// maxBytes is the largest bundle: below the server's max payload.
+	maxBytes int
 }
 
 func newService(cfg Config, deps daemon.Deps, profile credential.Profile, h hooks) *service {
@@ -181,7 +184,7 @@ func newService(cfg Config, deps daemon.Deps, profile credential.Profile, h hook
 	}
 	return &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB,
 		loader: source.NewLoader(deps.SourceDB, deps.Log, opts...), profile: profile, hooks: h,
-		m: newMetrics(deps.Health.Registry())}
+		m: newMetrics(deps.Health.Registry()), maxBytes: outbox.MaxBytesFor(deps.JS)}
 }
 
 // consume runs the shared consume loop on BCREG_EVENTS until ctx ends.

@@ -12,6 +12,8 @@ type metrics struct {
 	stored    prometheus.Counter
 	bundles   *prometheus.CounterVec
 	backlog   prometheus.Gauge
+	rearmed   *prometheus.CounterVec
+	tooLarge  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,8 +31,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "CredentialBundles acknowledged by BCREG_CREDS and marked, by who published them (batch, sweep)."}, []string{"by"}),
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bcreg_builder_outbox_backlog",
 			Help: "Unpublished, due, outstanding credentials at the last sweep."}),
+		rearmed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_builder_abandoned_credentials_total",
+			Help: "Outstanding credentials whose bundle left BCREG_CREDS without an answer, found by the sweep: republish (back to the outbox) or dead (D after losing their bundle too often)."},
+			[]string{"action"}),
+		tooLarge: prometheus.NewCounter(prometheus.CounterOpts{Name: "bcreg_builder_credentials_too_large_total",
+			Help: "Credentials set to D because a bundle of one of them alone exceeds the NATS server's max payload."}),
 	}
-	reg.MustRegister(m.messages, m.duration, m.batchSize, m.stored, m.bundles, m.backlog)
+	reg.MustRegister(m.messages, m.duration, m.batchSize, m.stored, m.bundles, m.backlog, m.rearmed, m.tooLarge)
 	// Every label value at zero from the start, so rate() and the
 	// dashboards see the series before the first occurrence.
 	for _, o := range []string{"done", "skipped", "failed", "retry", "invalid"} {
@@ -38,6 +45,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, by := range []string{"batch", "sweep"} {
 		m.bundles.WithLabelValues(by)
+	}
+	for _, a := range []string{"republish", "dead"} {
+		m.rearmed.WithLabelValues(a)
 	}
 	return m
 }

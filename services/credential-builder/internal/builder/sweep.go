@@ -7,13 +7,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
 )
 
-// sweepLoop republishes, every SweepInterval, what a crash or a full
-// stream left in the outbox: credentials unpublished for longer than
-// SweepAge, and waiting ones whose not_before has passed (rule 4). Every
-// replica sweeps; the corporation locks and the bundle ids keep that from
-// publishing anything twice.
+// sweepLoop runs the outbox sweep (outbox.Sweeper) every SweepInterval
+// (rule 4): credentials whose bundle left BCREG_CREDS without an answer go
+// back to the outbox, and what the outbox holds for longer than SweepAge
+// is republished. Every replica sweeps; the corporation locks and the
+// bundle ids keep that from publishing anything twice.
 func (s *service) sweepLoop(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
@@ -27,44 +28,19 @@ func (s *service) sweepLoop(ctx context.Context) error {
 	}
 }
 
-// sweep runs one pass, a batch of corporations at a time.
+// sweep runs one pass and updates the metrics.
 func (s *service) sweep(ctx context.Context) {
-	for ctx.Err() == nil {
-		corps, err := eventdb.StrandedCorps(ctx, s.edb, system, s.cfg.SweepAge, s.cfg.BatchSize)
-		if err != nil {
-			s.log.Warn("sweep: event database unreachable", zap.Error(err))
-			return
-		}
-		if len(corps) == 0 {
-			break
-		}
-		failed, err := s.sweepCorps(ctx, corps)
-		if err != nil {
-			s.log.Warn("sweep failed; next pass retries", zap.Error(err))
-			return
-		}
-		s.log.Info("sweep republished stranded credentials", zap.Int("corporations", len(corps)-len(failed)),
-			zap.Int("failed", len(failed)))
-		if len(failed) > 0 || len(corps) < s.cfg.BatchSize {
-			break
-		}
+	sw := outbox.Sweeper{Publisher: s.publisher(), DB: s.edb, Age: s.cfg.SweepAge, Batch: s.cfg.BatchSize, LockWait: s.cfg.LockWait}
+	res, err := sw.Pass(ctx)
+	s.m.bundles.WithLabelValues("sweep").Add(float64(res.Bundles))
+	s.m.rearmed.WithLabelValues("republish").Add(float64(res.Released))
+	s.m.rearmed.WithLabelValues("dead").Add(float64(res.Dead))
+	s.m.tooLarge.Add(float64(res.TooLarge))
+	if err != nil {
+		s.log.Warn("sweep: event database unreachable; next pass retries", zap.Error(err))
+		return
 	}
 	if n, err := eventdb.OutboxBacklog(ctx, s.edb, system); err == nil {
 		s.m.backlog.Set(float64(n))
 	}
-}
-
-// sweepCorps publishes the outbox of corps under their locks (waiting for
-// any builder still working on them, then reading what it left).
-func (s *service) sweepCorps(ctx context.Context, corps []string) (map[string]error, error) {
-	locks, err := eventdb.LockCorps(ctx, s.edb, corps, s.cfg.LockWait)
-	if err != nil {
-		return nil, err
-	}
-	defer locks.Release(context.WithoutCancel(ctx))
-	rows, err := eventdb.Unpublished(ctx, locks.Conn(), system, corps)
-	if err != nil {
-		return nil, err
-	}
-	return s.publishBundles(ctx, locks.Conn(), rows, nil, "sweep"), nil
 }

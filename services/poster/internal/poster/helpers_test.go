@@ -61,8 +61,14 @@ func testTopology() bus.Topology {
 
 func newEnv(t testing.TB, sim agentsim.Config) *env {
 	t.Helper()
+	return newEnvWith(t, sim)
+}
+
+// newEnvWith is newEnv with NATS server options changed by mods.
+func newEnvWith(t testing.TB, sim agentsim.Config, mods ...testenv.NATSOption) *env {
+	t.Helper()
 	e := &env{t: t, topo: testTopology()}
-	e.nats = testenv.NewNATS(t)
+	e.nats = testenv.NewNATS(t, mods...)
 	_, e.js = e.nats.Connect(t)
 	if err := e.topo.Apply(testenv.Context(t), e.js); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,100 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+)
+
+// MaxRearms is how often the sweep hands a credential back to the outbox
+// because its bundle vanished; the next time it becomes D (a bundle that
+// crashes every poster must not circle for ever).
+const MaxRearms = 3
+
+// Abandoned are the bundles that left BCREG_CREDS while credentials they
+// carry are still outstanding: no poster will deliver those from them, and
+// every later credential of the corporation waits behind them (rule 6).
+type Abandoned struct {
+	// Seqs are the bundles' stream sequences.
+	Seqs []uint64 `json:"-"`
+	// Credentials and Corps count what they held back.
+	Credentials int64    `json:"credentials"`
+	Corps       []string `json:"corp_nums,omitempty"`
+	// Oldest is when the longest-waiting of them was published.
+	Oldest *time.Time `json:"oldest_published_at,omitempty"`
+}
+
+// page is how many bundles one liveness query reads.
+const page = 500
+
+// FindAbandoned finds bundles the poster's consumer has delivered
+// (sequence up to its delivered stream sequence: later ones are still to
+// come) that BCREG_CREDS no longer holds — acked, dead-lettered, moved by
+// the dlq-mover, or dropped as a duplicate of a consumed one — while
+// credentials they carry, published more than olderThan ago, are still
+// outstanding, due and not under a poster's running lease. The bundles
+// checked against the stream are the delivered, unacknowledged ones
+// (bounded by the consumer's MaxAckPending) and the abandoned ones.
+func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStream, system string, olderThan time.Duration) (Abandoned, error) {
+	var a Abandoned
+	cons, err := js.Consumer(ctx, bus.StreamCreds, bus.ConsumerPoster)
+	if err != nil {
+		return a, fmt.Errorf("find abandoned bundles: %w", err)
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return a, fmt.Errorf("find abandoned bundles: %w", err)
+	}
+	// The stream is read after the consumer: whatever it delivered up to
+	// then and the stream no longer holds is gone for good.
+	stream, err := js.Stream(ctx, bus.StreamCreds)
+	if err != nil {
+		return a, fmt.Errorf("find abandoned bundles: %w", err)
+	}
+	first := stream.CachedInfo().State.FirstSeq
+	corps := map[string]bool{}
+	for after := uint64(0); ; {
+		list, err := eventdb.PublishedOutstanding(ctx, q, system, after, ci.Delivered.Stream, olderThan, page)
+		if err != nil {
+			return a, err
+		}
+		for _, b := range list {
+			after = b.Seq
+			if b.Seq >= first {
+				_, err := stream.GetMsg(ctx, b.Seq)
+				if err == nil {
+					continue // still there: delivered again later
+				}
+				if !errors.Is(err, jetstream.ErrMsgNotFound) {
+					return a, fmt.Errorf("find abandoned bundles: get %s seq %d: %w", bus.StreamCreds, b.Seq, err)
+				}
+			}
+			a.Seqs = append(a.Seqs, b.Seq)
+			a.Credentials += b.Credentials
+			if a.Oldest == nil || b.PublishedAt.Before(*a.Oldest) {
+				at := b.PublishedAt
+				a.Oldest = &at
+			}
+			if !corps[b.CorpNum] {
+				corps[b.CorpNum] = true
+				a.Corps = append(a.Corps, b.CorpNum)
+			}
+		}
+		if len(list) < page {
+			return a, nil
+		}
+	}
+}
+
+// Release hands the credentials of abandoned bundles back to the outbox,
+// or gives them up (D) after MaxRearms (eventdb.Rearm).
+func Release(ctx context.Context, q eventdb.Querier, a Abandoned) ([]eventdb.Rearmed, error) {
+	return eventdb.Rearm(ctx, q, a.Seqs, MaxRearms,
+		fmt.Sprintf("its bundle left %s without an answer %d times (dead-lettered, moved or dropped); given up", bus.StreamCreds, MaxRearms+1))
+}
