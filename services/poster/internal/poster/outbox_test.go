@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -316,4 +317,33 @@ func TestLargeCorporationIsSplitIntoBundlesBelowMaxPayload(t *testing.T) {
 	rows := e.waitFinal(creds, 120*time.Second)
 	e.assertDeliveredOnce(creds, rows)
 	t.Logf("%d credentials in %d bundles", len(creds), res.Bundles)
+}
+
+// TestSweepPassesACorporationItCannotPublish (item 4): a credential too
+// large for any bundle on its own is given up (D with the reason) instead
+// of staying in the outbox, and the pass goes on past its page: every
+// other corporation, on later pages too, is published and issued.
+func TestSweepPassesACorporationItCannotPublish(t *testing.T) {
+	const maxPayload = 64 << 10
+	e := newEnvWith(t, agentsim.Config{}, testenv.WithMaxPayload(maxPayload))
+	ctx := testenv.Context(t)
+	big := e.store("BC0000000", 1)
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET credential_json = jsonb_set(credential_json::jsonb, '{padding}', to_jsonb(repeat('x', $2)))::text
+		WHERE credential_hash = $1`, big[0].hash, maxPayload); err != nil {
+		t.Fatal(err)
+	}
+	var others []seeded
+	for i := 1; i <= 120; i++ { // three pages of the sweep's 50
+		others = append(others, e.store(fmt.Sprintf("BC%07d", i), 1)...)
+	}
+	res := e.sweep()
+	if res.TooLarge != 1 || res.Bundles != len(others) {
+		t.Errorf("sweep: %+v, want 1 too large and %d bundles", res, len(others))
+	}
+	if r := e.rows()[big[0].hash]; r.Status != eventdb.DeliveryDead || !strings.Contains(r.Msg, "max payload") {
+		t.Errorf("too large credential: %+v, want D naming the max payload", r)
+	}
+	e.start(e.config("p1"))
+	rows := e.waitFinal(others, 30*time.Second)
+	e.assertDeliveredOnce(others, rows)
 }
