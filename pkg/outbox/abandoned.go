@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,6 +29,11 @@ type Abandoned struct {
 	Corps       []string `json:"corp_nums,omitempty"`
 	// Oldest is when the longest-waiting of them was published.
 	Oldest *time.Time `json:"oldest_published_at,omitempty"`
+	// Renewed maps bundles that are gone because the poster's consume
+	// loop stored them again under a fresh id (a waiting bundle renewed
+	// before its last delivery) to the sequence of the live copy: not
+	// abandoned; the sweep records the new sequence (eventdb.Repoint).
+	Renewed map[uint64]uint64 `json:"-"`
 }
 
 // page is how many bundles one liveness query reads.
@@ -66,14 +72,18 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 		}
 		for _, b := range list {
 			after = b.Seq
-			if b.Seq >= first {
-				_, err := stream.GetMsg(ctx, b.Seq)
-				if err == nil {
-					continue // still there: delivered again later
+			live, err := liveCopy(ctx, stream, first, bus.CredSubject(system, b.CorpNum), b.Seq)
+			if err != nil {
+				return a, fmt.Errorf("find abandoned bundles: %w", err)
+			}
+			if live != 0 {
+				if live != b.Seq {
+					if a.Renewed == nil {
+						a.Renewed = map[uint64]uint64{}
+					}
+					a.Renewed[b.Seq] = live
 				}
-				if !errors.Is(err, jetstream.ErrMsgNotFound) {
-					return a, fmt.Errorf("find abandoned bundles: get %s seq %d: %w", bus.StreamCreds, b.Seq, err)
-				}
+				continue // still there (or its renewed copy): delivered again later
 			}
 			a.Seqs = append(a.Seqs, b.Seq)
 			a.Credentials += b.Credentials
@@ -89,6 +99,41 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 		if len(list) < page {
 			return a, nil
 		}
+	}
+}
+
+// liveCopy returns the sequence of the message that carries the bundle
+// stored at seq: seq itself while the stream holds it, else the copy the
+// consume loop renewed it as (id "<original>:renewed:<stream>:<seq>", on
+// the same subject, later in the stream; followed through renewals of
+// renewals), or 0 when there is none.
+func liveCopy(ctx context.Context, stream jetstream.Stream, first uint64, subject string, seq uint64) (uint64, error) {
+	for {
+		if seq >= first {
+			_, err := stream.GetMsg(ctx, seq)
+			if err == nil {
+				return seq, nil
+			}
+			if !errors.Is(err, jetstream.ErrMsgNotFound) {
+				return 0, fmt.Errorf("get %s seq %d: %w", bus.StreamCreds, seq, err)
+			}
+		}
+		suffix := fmt.Sprintf(":renewed:%s:%d", bus.StreamCreds, seq)
+		next, renewed := seq+1, uint64(0)
+		for renewed == 0 {
+			m, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				return 0, nil
+			}
+			if err != nil {
+				return 0, fmt.Errorf("get %s %s from seq %d: %w", bus.StreamCreds, subject, next, err)
+			}
+			if strings.HasSuffix(m.Header.Get(jetstream.MsgIDHeader), suffix) {
+				renewed = m.Sequence
+			}
+			next = m.Sequence + 1
+		}
+		seq = renewed
 	}
 }
 

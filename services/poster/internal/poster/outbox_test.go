@@ -347,3 +347,70 @@ func TestSweepPassesACorporationItCannotPublish(t *testing.T) {
 	rows := e.waitFinal(others, 30*time.Second)
 	e.assertDeliveredOnce(others, rows)
 }
+
+// TestRenewedBundleIsNotAbandoned (item 3 with item 2's renewals): a
+// bundle that waits behind an older credential held elsewhere is stored
+// again under a fresh id before its last delivery, and the old copy acked.
+// Its credentials are not abandoned: the sweep must not hand them back
+// (no second bundle, no step towards D), and records the live copy.
+func TestRenewedBundleIsNotAbandoned(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	ctx := testenv.Context(t)
+	e.topo.PosterMaxDeliver = 3
+	if err := e.topo.Apply(ctx, e.js); err != nil {
+		t.Fatal(err)
+	}
+	older := e.store("BC0000001", 1)
+	// Another poster holds the older credential (its own bundle is in
+	// flight elsewhere): the next one waits behind it.
+	if _, err := eventdb.ClaimDelivery(ctx, e.pool, eventdb.DeliveryClaim{Hashes: []string{older[0].hash}, Claimer: "elsewhere", Lease: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET published_at = now() WHERE credential_hash = $1`, older[0].hash); err != nil {
+		t.Fatal(err)
+	}
+	a := e.store("BC0000001", 1)
+	e.sweep()
+	var first uint64
+	if err := e.pool.QueryRow(ctx, `SELECT published_seq FROM credential_log WHERE credential_hash = $1`, a[0].hash).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	e.start(e.config("p1"))
+	renewed := func() bool {
+		for _, m := range testenv.StreamMessages(t, e.js, bus.StreamCreds) {
+			if strings.Contains(m.Header.Get(jetstream.MsgIDHeader), fmt.Sprintf(":renewed:%s:%d", bus.StreamCreds, first)) {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "the waiting bundle to be renewed", 20*time.Second, renewed)
+	ab, err := outbox.FindAbandoned(ctx, e.pool, e.js, messages.SystemBCReg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ab.Credentials != 0 || len(ab.Renewed) == 0 {
+		t.Errorf("abandoned %+v, want none and the renewal %d → its copy", ab, first)
+	}
+	if res := e.sweep(); res.Released != 0 || res.Dead != 0 {
+		t.Errorf("sweep released %d, dead %d; want nothing", res.Released, res.Dead)
+	}
+	var now uint64
+	if err := e.pool.QueryRow(ctx, `SELECT published_seq FROM credential_log WHERE credential_hash = $1`, a[0].hash).Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	if now == first {
+		t.Errorf("published_seq still %d, want the renewed copy's", first)
+	}
+	// The other poster finishes: the waiting credential goes, once.
+	if _, err := eventdb.MarkDelivered(ctx, e.pool, "elsewhere", []eventdb.DeliveryOutcome{{Hash: older[0].hash, Status: eventdb.DeliveryIssued, Msg: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	rows := e.waitFinal(a, 20*time.Second)
+	if rows[a[0].hash].Status != eventdb.DeliveryIssued {
+		t.Errorf("status %q (%s), want Y", rows[a[0].hash].Status, rows[a[0].hash].Msg)
+	}
+	if _, count := issuedNames(e.received()); count[a[0].name] != 1 {
+		t.Errorf("%s issued %d times, want once", a[0].name, count[a[0].name])
+	}
+}
