@@ -5,9 +5,9 @@
 // Each version is a Profile: a pure function from a snapshot (and the work
 // item's parameters) to an ordered list of credentials. The `snapshot`
 // profile reproduces commit 8bc273a (2018, current state only,
-// *.bc_registries 1.0.36 schemas; domain.md §3.4); the `history` profile
+// *.bc_registries 1.0.36 schemas; docs/design/generation.md §2); the `history` profile
 // reproduces the per-date generator of the last single-source pipeline
-// (domain.md §3.6, *.registries.ca 1.0.42 schemas, commit 6325b7e) from a
+// (docs/design/generation.md §3, *.registries.ca 1.0.42 schemas, commit 6325b7e) from a
 // full-history snapshot. docs/profiles.md compares them.
 //
 // Where the original crashed on bad data (a missing start event, no state

@@ -15,7 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
-// Schemas of the history profile (*.registries.ca 1.0.42, domain.md §3.8).
+// Schemas of the history profile (*.registries.ca 1.0.42, docs/design/generation.md §4).
 const (
 	HistoryRegistrationSchema   = "registration.registries.ca"
 	HistoryAddressSchema        = "address.registries.ca"
@@ -35,8 +35,8 @@ const NoteNoPastEvents = "no past events"
 // read by a source.CurrentOnly loader.
 var ErrNoHistory = errors.New("snapshot has no history (loaded with source.CurrentOnly)")
 
-// historyScope is CORP_TYPES_IN_SCOPE of the pre-LEAR pipeline (domain.md
-// §1.3; FI and PAR were commented out).
+// historyScope is CORP_TYPES_IN_SCOPE of the pre-LEAR pipeline
+// (docs/design/generation.md §3g; FI and PAR were commented out).
 var historyScope = map[string]bool{
 	"A": true, "B": true, "BC": true, "BEN": true, "C": true, "CC": true, "CP": true, "CS": true, "CUL": true,
 	"EPR": true, "FOR": true, "GP": true, "LIC": true, "LL": true, "LLC": true, "LP": true, "MF": true, "PA": true,
@@ -53,7 +53,7 @@ var typeChangingAlterations = map[string]bool{"NOALB": true, "NOALC": true, "NOA
 var minValidDate = time.Date(11, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // HistoryProfile is the per-date history generator of the last single-source
-// pipeline (domain.md §3.6; commit 6325b7e, which still issued the firms'
+// pipeline (docs/design/generation.md §3; commit 6325b7e, which still issued the firms'
 // IsOwned relationships): one REG credential per date on which the
 // registration changed, ADDR and REL credentials with start and expiry
 // dates, a BNC credential for the business number, and the reason of each.
@@ -153,7 +153,7 @@ func (p *HistoryProfile) Generate(s *source.Snapshot, prm Params) (*Result, erro
 }
 
 // registrationID is the registration-id rule of the pre-LEAR pipeline
-// (domain.md §3.4; BEN added in 2020): BC, ULC, CC and BEN companies are
+// (docs/design/generation.md §1; BEN added in 2020): BC, ULC, CC and BEN companies are
 // known as "BC" + number, every other corporation by its bare number. The
 // number is prefixed whatever it starts with: not prefixing numbers that
 // already start with BC, C0, C1 or Q came with LEAR (2022, 2025), after
@@ -176,7 +176,7 @@ type historyGen struct {
 	regID string
 }
 
-// events returns the registration-changing events (domain.md §3.6 b): the
+// events returns the registration-changing events (docs/design/generation.md §3b): the
 // start and end events of every state, jurisdiction, legal and assumed name,
 // in date order (ties: timestamp), one per effective date, split into past
 // and future at Params.Now.
@@ -269,7 +269,7 @@ type pendingReg struct {
 }
 
 // registrations builds one REG credential per past event registered since
-// Params.Prev (domain.md §3.6 c), each as of the event's effective date.
+// Params.Prev (docs/design/generation.md §3c), each as of the event's effective date.
 func (g *historyGen) registrations(past []source.DatedEvent) ([]Credential, error) {
 	var regs []*pendingReg
 	var lastText string
@@ -379,7 +379,7 @@ func (g *historyGen) registrationAt(ev *source.DatedEvent, last bool) (canonical
 	return attrs, name
 }
 
-// recordAt returns the record valid at d (domain.md §3.6 c): among records
+// recordAt returns the record valid at d (docs/design/generation.md §3c): among records
 // that do not start after they end and with start <= d < end, a current one
 // at once, else the latest start (ties: the latest end). When none is, the
 // first record if its start event is a data-conversion event dated at the
@@ -443,7 +443,7 @@ func historyHomeJurisdiction(s *source.Snapshot, j *source.Dated[source.Jurisdic
 
 // addresses builds one ADDR credential per office (RG, HD, FO) with a
 // delivery address whose start or end event was registered within the
-// work item's range (domain.md §3.6 d).
+// work item's range (docs/design/generation.md §3d).
 func (g *historyGen) addresses(held bool) ([]Credential, error) {
 	var out []Credential
 	for i := range g.h.Offices {
@@ -486,7 +486,7 @@ func (g *historyGen) addresses(held bool) ([]Credential, error) {
 	return out, nil
 }
 
-// relationships builds the REL credentials (domain.md §3.6 e): "Owns" for
+// relationships builds the REL credentials (docs/design/generation.md §3e): "Owns" for
 // each firm (SP, MF) this corporation owns, "IsOwned" for each owner of this
 // firm, from the FBO rows whose start or end event was registered within the
 // work item's range.
@@ -555,8 +555,8 @@ func (g *historyGen) relationships() ([]Credential, error) {
 	return out, nil
 }
 
-// businessNumber builds the BNC credential when bn_9 is set (domain.md
-// §3.6 f), dated by the registration, or the first past event without one.
+// businessNumber builds the BNC credential when bn_9 is set
+// (docs/design/generation.md §3f), dated by the registration, or the first past event without one.
 func (g *historyGen) businessNumber(past []source.DatedEvent) ([]Credential, error) {
 	bn := strings.TrimSpace(deref(g.s.Corporation.Bn9))
 	if bn == "" {

@@ -10,7 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
-// Rules of domain.md §3.6 that neither the development fixture nor the
+// Rules of docs/design/generation.md §3 that neither the development fixture nor the
 // tests in history_test.go reach.
 
 // TestHistoryCorpState: CORP_STATE is the operational state of the current
@@ -85,8 +85,8 @@ func TestHistoryWithdrawnWithoutOpenState(t *testing.T) {
 	}
 }
 
-// TestHistoryEventDates: which date an event gives its records (domain.md
-// §3.6 a) and which reason it names.
+// TestHistoryEventDates: which date an event gives its records
+// (docs/design/generation.md §3a) and which reason it names.
 func TestHistoryEventDates(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -12,7 +12,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
-// Synthetic full-history snapshots for the rules of domain.md §3.6 that the
+// Synthetic full-history snapshots for the rules of docs/design/generation.md §3 that the
 // development fixture does not reach.
 
 // hEvent is an event of corporation 1234567 (dates "YYYY-MM-DD HH:MM:SS").

@@ -12,11 +12,11 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
-// The scenarios of domain.md §7.2 whose samples are kept back for
-// acceptance (assumed name, translated name, one DBA whose firm has no
-// address, home Washington, home not on file), rebuilt as registry rows
-// from the rules of section 3 and run through the real loader and both
-// profiles.
+// The scenarios of docs/design/generation.md §6 whose samples are kept
+// back for acceptance (assumed name, translated name, one DBA whose firm
+// has no address, home Washington, home not on file), rebuilt as registry
+// rows from the rules of docs/design/generation.md and run through the real
+// loader and both profiles.
 
 // scenario is a few registry rows and what each profile makes of them.
 type scenario struct {

@@ -26,11 +26,11 @@ const (
 const CorpStateUnknown = "N/A"
 
 // snapshotScope is the corporation types the 2018 discovery queries selected
-// (domain.md §1.3, Q2); SP and MF firms are in scope through an owner of one
+// (docs/design/generation.md §2); SP and MF firms are in scope through an owner of one
 // of these types.
 var snapshotScope = map[string]bool{"A": true, "LLC": true, "BC": true, "C": true, "CUL": true, "ULC": true}
 
-// SnapshotProfile is the 2018 current-state generator (domain.md §3.3, §3.4):
+// SnapshotProfile is the 2018 current-state generator (docs/design/generation.md §2):
 // one REG credential, one ADDR per current registered/head/firm office with a
 // delivery address, one REL per owned sole proprietorship or misc firm.
 type SnapshotProfile struct {
@@ -153,7 +153,7 @@ func (g *snapshotGen) registration(regID string) (Credential, error) {
 	return newCredential(TypeRegistration, s.CorpNum(), SnapshotRegistrationSchema, SnapshotSchemaVersion, attrs)
 }
 
-// status returns entity_status and its date (domain.md §3.3 corp_state_dt)
+// status returns entity_status and its date (docs/design/generation.md §2, the status date)
 // and sets Result.CorpState.
 func (g *snapshotGen) status() (string, *time.Time) {
 	s := g.s

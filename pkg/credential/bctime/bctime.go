@@ -3,8 +3,8 @@
 //
 // Credential hashes are computed over that text, so it must match what the
 // original Python pipeline produced with pytz 2022.7.1 byte for byte, not what
-// a current time zone database would say (see architecture §8 and domain
-// §3.5). The package therefore hand-codes the two zones as pytz had them
+// a current time zone database would say (docs/design/generation.md
+// §1). The package therefore hand-codes the two zones as pytz had them
 // (rules.go) and replays pytz's localize algorithm over them (localize.go).
 // It never reads the host's zoneinfo or Go's embedded tzdata: since tzdata
 // 2024b PST8PDT is an alias of America/Los_Angeles, so the answer would

@@ -21,7 +21,7 @@ func TestToUTC(t *testing.T) {
 		local string // YYYY-MM-DD HH:MM:SS[.ffffff]
 		want  result
 	}{
-		// Examples of domain §3.5.
+		// Examples of docs/design/generation.md §1.
 		{"ordinary PST date", "2004-03-26 20:36:00", result{"2004-03-27T04:36:00+00:00", "2004-03-27T04:36:00+00:00"}},
 		{"winter 1959", "1959-01-23 00:00:00", result{"1959-01-23T08:00:00+00:00", "1959-01-23T08:00:00+00:00"}},
 		{"spring-forward gap reads as standard time", "2018-03-11 02:30:00", result{"2018-03-11T10:30:00+00:00", "2018-03-11T10:30:00+00:00"}},

@@ -1,6 +1,6 @@
 // Package canonical produces the credential text of the original Python
 // pipeline, json.dumps(credential, sort_keys=True), byte for byte, and the
-// SHA-256 hash stored with it (domain §3.5).
+// SHA-256 hash stored with it (docs/design/generation.md §1).
 //
 // The hash is the only de-duplication of credentials, so the text must match
 // Python's exactly: keys sorted by code point at every level, separators
