@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Event discovery for the event-poller (domain.md §1.4 "later discovery
-// queries", §3.2 pre-LEAR): the events of a time window, the corporations
+// Event discovery for the event-poller
+// (docs/design/registry.md §3): the events of a time window, the corporations
 // whose state those events start or end, the FBO links between owners and
 // firms, and the corporation list of an initial load. Every query is
 // set-based (`= ANY($1)`), whatever the number of events.

@@ -6,7 +6,7 @@
 // set-based queries (one round trip per table per batch, `= ANY($1)`), in one
 // read-only REPEATABLE READ transaction, and assembles one Snapshot per
 // corporation in memory, the way the original pipeline's bulk cache did
-// (domain.md §1.4 Q5/Q6, §3.3). The nine code tables are read once per Loader
+// (docs/design/registry.md §2). The nine code tables are read once per Loader
 // and cached.
 //
 // A Snapshot is plain data: rows as they are stored (NULL columns are nil
@@ -16,8 +16,8 @@
 // legal name, home jurisdiction) are methods on Snapshot so every profile
 // applies them the same way. Generation itself lives in package credential.
 //
-// By default the loader reads each corporation's full history (domain.md
-// §3.6 a): every record, ended ones included, with both ends of its FBO
+// By default the loader reads each corporation's full history
+// (docs/design/generation.md §3a): every record, ended ones included, with both ends of its FBO
 // links. Snapshot.History dates those records as the history generator did
 // (effective dates of events, the registration-date and data-conversion
 // rules, fallbacks for missing events). The CurrentOnly option reads what

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// This file is the dating half of "loading with history" (domain.md §3.6 a):
+// This file is the dating half of "loading with history"
+// (docs/design/generation.md §3a):
 // every record of a full-history snapshot gets an effective start and end
 // date, after the registration-date and data-conversion rules the history
 // generator applied while loading. Generation itself (which record is valid
@@ -43,7 +44,7 @@ func (e *Event) HistoryFiling() *Filing {
 }
 
 // HistoryDate returns the event's effective date as the history generator
-// computed it (domain.md §3.6 a): for a firm's state and party events
+// computed it (docs/design/generation.md §3a): for a firm's state and party events
 // (firm true) trigger_dts when set; else the filing's effective_dt (FILE
 // events); else the conv_event's effective_dt (CONV* events); else the
 // event timestamp. Nil when none is known.
@@ -136,8 +137,8 @@ type Problem struct {
 
 func (p Problem) String() string { return "missing " + p.Missing + "; using " + p.Fallback }
 
-// History is a full-history snapshot with every record dated (domain.md
-// §3.6 a). Lists are in the order the generator reads them.
+// History is a full-history snapshot with every record dated
+// (docs/design/generation.md §3a). Lists are in the order the generator reads them.
 type History struct {
 	// States are the state rows whose code is in corp_op_state, ordered by
 	// the start event's date, start event id and end date. StartDate is

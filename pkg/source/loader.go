@@ -63,7 +63,7 @@ func (b *Batch) Get(corpNum string) (*Snapshot, error) {
 // Loader reads corporation snapshots in batches. It caches the code tables
 // after the first Load; it is safe for concurrent use.
 //
-// By default it reads each corporation's full history (domain.md §3.6 a):
+// By default it reads each corporation's full history (docs/design/generation.md §3a):
 // ended records too, their end events, and the conv_event rows of data
 // conversion events. Every profile can generate from such a snapshot. The
 // CurrentOnly option reads what the 2018 pipeline read instead, which only
@@ -112,7 +112,7 @@ FROM bc_registries.corp_party
 	// Both sides of the FBO link: the firms a corporation owns and the
 	// owners of a firm (Q5 step 9 picks one side by type; the scope check
 	// and the history profile need both). UNION rather than OR, which was
-	// slow through oracle_fdw (domain.md §8, 2024-07).
+	// slow through oracle_fdw (docs/design/registry.md §1).
 	qParties = partyColumns + `WHERE corp_num = ANY($1) AND party_typ_cd = 'FBO'
 UNION
 ` + partyColumns + `WHERE bus_company_num = ANY($1) AND party_typ_cd = 'FBO'`

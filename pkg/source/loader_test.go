@@ -346,7 +346,7 @@ func TestLoadEmptyBatch(t *testing.T) {
 }
 
 // TestLoadHistory checks the full-history reading of two samples and the
-// dating rules of domain.md §3.6 a on them.
+// dating rules of docs/design/generation.md §3a on them.
 func TestLoadHistory(t *testing.T) {
 	tmpl := sourcetest.Template(t)
 	pool := testenv.Pool(t, sourcetest.WholeFixture(t, tmpl))

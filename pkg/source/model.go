@@ -5,7 +5,7 @@ import (
 )
 
 // The types below mirror the bc_registries columns the pipeline reads
-// (domain.md §1.2, query Q5). Nullable columns are pointers: nil is SQL NULL.
+// (docs/design/registry.md §1). Nullable columns are pointers: nil is SQL NULL.
 // The db tags name the columns for pgx.RowToStructByName; the json tags make a
 // Snapshot a readable audit document (corp_history_log).
 
@@ -54,7 +54,7 @@ type Event struct {
 
 // EffectiveDate returns the filing's effective_dt when the event is a FILE
 // event with a filing row that has one, else the event timestamp; nil when
-// neither is known (domain.md §3.3 "date(E)").
+// neither is known (docs/design/generation.md §2, "date(E)").
 func (e *Event) EffectiveDate() *time.Time {
 	if e == nil {
 		return nil
@@ -227,8 +227,8 @@ type Address struct {
 	ProvinceStateName *string `db:"province_state_name" json:"province_state_name"`
 }
 
-// LocalAddr is the one-line address the original computed (domain.md §3.4
-// civic_address): when addr_line_1 is set, addr_line_1..3, city, province and
+// LocalAddr is the one-line address the original computed
+// (docs/design/generation.md §2, civic_address): when addr_line_1 is set, addr_line_1..3, city, province and
 // postal code each followed by ", " and then the country, skipping NULL parts
 // (so a NULL country leaves a trailing ", "); else address_desc; else "".
 func (a *Address) LocalAddr() string {
@@ -284,8 +284,8 @@ type Party struct {
 // Party types the pipeline reads.
 const PartyFirmOwner = "FBO" // firm business owner: an organisation owning a firm
 
-// Snapshot is what the loader read for one corporation: its records of
-// domain.md §3.3 (every record with FullHistory, else the current ones and
+// Snapshot is what the loader read for one corporation: its records
+// (docs/design/registry.md §2; every record with FullHistory, else the current ones and
 // every state row), linked to their events, code rows and addresses. Slices
 // are in a deterministic order (see the Loader).
 type Snapshot struct {

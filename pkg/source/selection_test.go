@@ -12,7 +12,7 @@ import (
 )
 
 // TestLoadSelection checks which rows the loader reads and links, on rows
-// the development fixture does not have (domain.md §1.2, Q5, §3.6 a): name
+// the development fixture does not have (docs/design/registry.md §1, §2): name
 // types CO, NB, AS, TR and NO (SN, AN ignored); offices RG, HD and FO (RC
 // ignored); FBO parties only; filings only for FILE events and conv_event
 // rows only for CONV* events; code rows missing from their tables.

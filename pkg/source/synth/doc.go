@@ -1,6 +1,6 @@
 // Package synth writes synthetic BC Registries (COLIN) data into a source
 // database for load tests and benchmarks at registry scale: N corporations
-// shaped like the real registry (domain.md §1, the development fixture),
+// shaped like the real registry (docs/design/registry.md §1, the development fixture),
 // deterministic for a seed, written with PostgreSQL COPY in one transaction.
 //
 // Shapes follow the registry: about half the corporations are firms (SP, GP,

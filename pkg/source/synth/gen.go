@@ -10,7 +10,7 @@ import (
 // clocks carried in UTC time.Time values, as the loader reads them.
 var (
 	// ConvTimestamp is when COLIN was populated: the timestamp of every
-	// CONV* event (domain.md §1.3).
+	// CONV* event (docs/design/registry.md §1).
 	ConvTimestamp = time.Date(2004, 3, 26, 20, 36, 0, 0, time.UTC)
 	// HistoryEnd bounds the seeded history, so that a seed gives the same
 	// rows whenever it runs; only Append writes later events.

@@ -21,7 +21,7 @@ var schemaSQL string
 const Group = "synthetic"
 
 // indexes are the production registry's indexes that the pipeline's queries
-// use (domain.md §1.4): per-corporation look-ups, events by id and by
+// use (docs/design/registry.md §2, §3): per-corporation look-ups, events by id and by
 // timestamp (the poller's watermark), addresses by id, FBO links both ways,
 // and state rows by start and end event (the poller's affected-corporation
 // query). Named, so that a second seed finds them.
