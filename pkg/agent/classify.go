@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Class is what one reply row means for its credential (architecture.md
-// rule 7).
+// Class is what one reply row means for its credential (docs/design/rules.md
+// rule 7; docs/design/agent.md §5).
 type Class int
 
 const (
@@ -41,7 +41,7 @@ func (c Class) String() string {
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
 
-// Messages VON-X raises before issuing (agent-api.md §1.3.3 step 2): the
+// Messages VON-X raises before issuing (docs/design/agent.md §3): the
 // connection and credential type checks are configuration, the sync checks
 // are transient.
 var (

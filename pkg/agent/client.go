@@ -1,6 +1,6 @@
 // Package agent is the HTTP client of the issuing agent the poster delivers
 // credentials to: the VON-X issuer agent's batch API and the later aca-py
-// issuer controller (shared/spec/agent-api.md §1–2). Both take the same
+// issuer controller (docs/design/agent.md). Both take the same
 // body, a JSON array of {"schema", "version", "attributes"}, and answer 200
 // with one {"success", "result"} row per item, in order.
 //

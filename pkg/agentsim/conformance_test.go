@@ -84,7 +84,7 @@ func runConformance(t *testing.T, cases []conformanceCase) {
 	}
 }
 
-// TestConformance runs the cases of agent-api.md §5, each named by case.
+// TestConformance runs the cases of docs/design/agent.md §6, each named by case.
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	notFoundItem := `{"schema":"nope.schema","version":"1.0","attributes":` + relAttrs + `}`

@@ -2,7 +2,7 @@
 // that the BC Registries poster talks to. It is the only stand-in for the real
 // agent in this project (development, end-to-end and load tests), so it
 // reproduces the agent's HTTP contract case by case, as written down in
-// shared/spec/agent-api.md (conformance cases C1–C19 and A1–A7 of §5).
+// docs/design/agent.md (conformance cases C1–C19, A1–A7 and P1–P3 of §6).
 //
 // # Modes
 //

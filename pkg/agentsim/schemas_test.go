@@ -16,7 +16,7 @@ func TestBuiltinSchemas(t *testing.T) {
 	for _, s := range BuiltinSchemas() {
 		got = append(got, summary{s.Name, s.Version, len(s.Attributes)})
 	}
-	// agent-api.md §3.1 and §3.2.
+	// docs/design/agent.md §7.
 	want := []summary{
 		{"registration.bc_registries", "1.0.36", 17},
 		{"address.bc_registries", "1.0.36", 10},

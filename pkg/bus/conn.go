@@ -1,5 +1,5 @@
 // Package bus is the project's JetStream layer: the connection, the topology
-// of architecture.md §3 declared once and applied idempotently, subjects,
+// of docs/design/pipeline.md declared once and applied idempotently, subjects,
 // publishing with message ids, the consume loop every service reuses, error
 // classification (transient, permanent) decided once here, and both
 // dead-letter paths (in the loop, and the dlq-mover on BCREG_ADVISORIES).

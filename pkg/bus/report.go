@@ -11,7 +11,7 @@ import (
 )
 
 // StageState is a work stream and its consumer as an operator sees them
-// (jetstream.md §3.1). Reading it is two JetStream API requests (and one
+// (docs/design/pipeline.md §6). Reading it is two JetStream API requests (and one
 // per stranded message): poll it every few seconds at most, never per
 // message.
 type StageState struct {

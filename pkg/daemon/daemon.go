@@ -2,7 +2,7 @@
 // connects to what the service needs (NATS and the topology, the event
 // database and its migrations, the source database), serves the side port
 // with readiness checks on each, runs the service's workers, and shuts down
-// in the order of architecture.md rule 9 within a deadline: readiness false,
+// in the order of docs/design/rules.md rule 9 within a deadline: readiness false,
 // stop pulling, let in-flight work finish, drain NATS, close the pools.
 package daemon
 

@@ -20,7 +20,7 @@ import (
 // (hashes and statuses) and its processed work items are imported, so the
 // first poll continues from the original's watermark and nothing already
 // issued is issued again (equal hashes). Two layouts of the original are
-// read (domain.md §2.1): 8bc273a (PREV_EVENT_ID/LAST_EVENT_ID integers,
+// read (docs/design/registry.md, "The original's layouts"): 8bc273a (PREV_EVENT_ID/LAST_EVENT_ID integers,
 // LAST_EVENT without a date) and pre-LEAR (credential_log's PREV_EVENT and
 // LAST_EVENT JSON, CREDENTIAL_REASON, LAST_EVENT.EVENT_DATE). create.py
 // wrote upper-case names without quotes, which PostgreSQL folds to lower

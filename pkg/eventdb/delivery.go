@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// This file is the poster's SQL on credential_log (architecture.md §5 and
-// rules 6 and 7): loading a bundle's rows by hash, claiming them with a
+// This file is the poster's SQL on credential_log (docs/design/registry.md
+// §4; docs/design/rules.md rules 6 and 7): loading a bundle's rows by hash, claiming them with a
 // lease, the per-corporation order check, and recording each outcome. Rows
 // are always found by credential_hash, never by a row id from a message.
 //

@@ -2,7 +2,7 @@
 // embedded SQL migrations applied with goose under a PostgreSQL session
 // lock, so two processes migrating at once is safe), the advisory-lock
 // helpers the services coordinate with, and the SQL of every table of
-// architecture.md §5.
+// docs/design/registry.md §4.
 package eventdb
 
 import (

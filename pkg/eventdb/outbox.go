@@ -9,7 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The credential-builder's tables (architecture.md §5, rule 4): its work
+// The credential-builder's tables (docs/design/registry.md §4,
+// docs/design/rules.md rule 4): its work
 // items (event_by_corp_filing), the snapshots it generated from
 // (corp_history_log) and the credential outbox (credential_log). Every
 // write is one set-based statement per table for a whole batch.

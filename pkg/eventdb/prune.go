@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Retention (architecture.md §5: corp_history_log retention is
+// Retention (docs/design/registry.md §4: corp_history_log retention is
 // configurable; event_seen is pruned beyond the look-back horizon). Both
 // deletes run in chunks, so neither holds long locks on a table the
 // builders and the poller write.

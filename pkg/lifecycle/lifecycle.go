@@ -1,6 +1,6 @@
 // Package lifecycle runs a service's process: the signal context, the HTTP
 // side port (/livez, /readyz, /metrics) and the bounded, ordered shutdown of
-// architecture.md rule 9 (readiness false, stop pulling, finish or Nak
+// docs/design/rules.md rule 9 (readiness false, stop pulling, finish or Nak
 // in-flight work, flush publishes, drain the connection, close the pool).
 package lifecycle
 

@@ -7,7 +7,7 @@ import (
 
 // InitialLoadMsgID is the message id of an initial-load CorpEvent: one per
 // corporation per run, so a resumed run re-publishes nothing twice
-// (architecture.md §3).
+// (docs/design/pipeline.md §4).
 func InitialLoadMsgID(system, corpNum string, runID int64) string {
 	return fmt.Sprintf("init:%s:%s:%d", system, corpNum, runID)
 }

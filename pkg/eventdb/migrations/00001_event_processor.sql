@@ -1,5 +1,5 @@
 -- +goose Up
--- The event-processor database of architecture.md §5. Table and column names
+-- The event-processor database of docs/design/registry.md §4. Table and column names
 -- are fixed: reports, audits and operators' scripts read them. The original's
 -- columns are kept (so `bcregctl adopt` can import its rows) and ours added.
 

@@ -1,6 +1,6 @@
 // Package originaltest builds event-processor databases of the Python
 // pipeline for tests of `bcregctl adopt`: the tables as its create.py made
-// them (domain.md §2.1; upper-case names without quotes, which PostgreSQL
+// them (docs/design/registry.md §4; upper-case names without quotes, which PostgreSQL
 // folds to lower case), in the 8bc273a layout or the pre-LEAR one, and rows
 // in them. Test code only.
 package originaltest
