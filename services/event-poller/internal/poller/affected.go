@@ -23,7 +23,7 @@ type affected struct {
 	EventIDs []int64 // sorted, unique
 }
 
-// affectedCorps applies the pre-LEAR discovery rules (domain.md §3.2) to a
+// affectedCorps applies the pre-LEAR discovery rules (docs/design/registry.md §3) to a
 // poll's new events: their corporations, the corporations whose state one
 // of them started or ended, then the owners and owned firms of all of these
 // (one level, both directions). Blank corporation numbers are dropped (the
@@ -77,7 +77,7 @@ func affectedCorps(newEvents []eventdb.SeenEvent, states []source.DiscoveredStat
 // blank reports a corporation number that names nothing.
 func blank(corpNum string) bool { return strings.TrimSpace(corpNum) == "" }
 
-// pollMsgID is the message id of a poll's CorpEvent (architecture.md §3):
+// pollMsgID is the message id of a poll's CorpEvent (docs/design/pipeline.md §4):
 // <system>:<corp>:<sha256 of the sorted ids of the new events that brought
 // it in>. The same events give the same id, so a re-published poll is
 // stored once; a corporation brought in again by other events (a second

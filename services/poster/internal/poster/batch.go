@@ -144,7 +144,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 	return out, nil
 }
 
-// notDue reports whether a credential waits for its expiry (domain.md 4.3:
+// notDue reports whether a credential waits for its expiry (docs/design/agent.md §1:
 // an expiry is posted only once it has happened): the row's not_before,
 // or, where the builder set none, a future expiry_date attribute.
 func notDue(row eventdb.DeliveryRow, attrs map[string]any, now time.Time) (time.Time, bool) {

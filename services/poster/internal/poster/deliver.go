@@ -174,7 +174,7 @@ func (w *batch) renew(ctx context.Context, sl *slot, rq *request, later []*reque
 }
 
 // items builds the request body's items. A credential's non-empty reason
-// goes out as the attribute reason_description (domain.md 4.3; not part of
+// goes out as the attribute reason_description (docs/design/agent.md §1; not part of
 // its hash). cost is the request's agent work for the limiter: store calls
 // for VON-X (one per schema and version), credentials for the controller.
 func (w *batch) items(creds []*cred) ([]agent.Item, float64) {

@@ -14,7 +14,7 @@ import (
 // round trip; a failed request (5xx, timeout, refused) cuts it by a
 // quarter at once. So the poster keeps the agent busy without queueing in
 // it: queued credentials only add latency, and an overloaded agent gets
-// slower (agent-api.md §4), which is why the original's operators had to
+// slower (docs/design/agent.md §8), which is why the original's operators had to
 // hand-tune pod counts.
 //
 // noLoad is the lowest latency since the last probe. Every probeEvery the

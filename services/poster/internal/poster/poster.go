@@ -1,7 +1,7 @@
 // Package poster is the poster service: CredentialBundles in from
 // BCREG_CREDS, credentials delivered to the issuing agent (VON-X or the
 // issuer controller), credential_log updated, bundles acked once each of
-// their credentials has a final status (architecture.md rules 6 and 7).
+// their credentials has a final status (docs/design/rules.md rules 6 and 7).
 //
 // One handler call takes a batch of bundles. It claims their outstanding
 // credential_log rows with a lease, keeps each corporation behind its older
