@@ -509,7 +509,12 @@ func TestKilledMidRequestLosesNothing(t *testing.T) {
 	waitFor(t, "requests in flight", 10*time.Second, func() bool { return e.currentSim().Stats().InFlight >= 4 })
 	st := e.currentSim().Stats()
 	victim.kill()
+	// The bound is what the victim may have had in flight: MaxInflight
+	// requests of RequestSize credentials. The agent's reading above is only
+	// a sample (a request may start between it and the kill, more so on a
+	// busy machine), so it is logged, not asserted.
 	inflightReqs, inflightCreds := st.InFlight, st.CredentialsInFlight
+	bound := cfg.MaxInflight * cfg.RequestSize
 
 	cfg2 := e.config("successor")
 	cfg2.Lease = 2 * time.Second
@@ -526,10 +531,10 @@ func TestKilledMidRequestLosesNothing(t *testing.T) {
 		}
 		dups += count[c.name] - 1
 	}
-	t.Logf("killed with %d requests (%d credentials) in flight; %d credentials, %d duplicates at the agent",
+	t.Logf("killed with about %d requests (%d credentials) in flight; %d credentials, %d duplicates at the agent",
 		inflightReqs, inflightCreds, len(creds), dups)
-	if int64(dups) > inflightCreds {
-		t.Errorf("%d duplicates, want at most the %d credentials in flight at the kill", dups, inflightCreds)
+	if dups > bound {
+		t.Errorf("%d duplicates, want at most the %d credentials the victim could have in flight", dups, bound)
 	}
 	waitFor(t, "stream drained", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 }
