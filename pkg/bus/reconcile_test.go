@@ -22,7 +22,7 @@ import (
 func exhaust(t *testing.T, js jetstream.JetStream) *jetstream.RawStreamMsg {
 	t.Helper()
 	testenv.Exhaust(t, js, bus.StreamEvents, bus.ConsumerBuilder)
-	waitFor(t, "max-deliveries advisory", 10*time.Second, func() bool { return streamMsgs(t, js, bus.StreamAdvisories) == 1 })
+	waitFor(t, "max-deliveries advisory", func() bool { return streamMsgs(t, js, bus.StreamAdvisories) == 1 })
 	return testenv.StreamMessages(t, js, bus.StreamAdvisories)[0]
 }
 
@@ -78,7 +78,7 @@ func TestReconcilerMovesMessageWhoseAdvisoryWasMissed(t *testing.T) {
 	// A later message is handled normally.
 	publishEvent(t, js, "R2", "r2", []byte(`{"payload":"fine"}`))
 	cons, _ := js.Consumer(ctx, bus.StreamEvents, bus.ConsumerBuilder)
-	mb, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	mb, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,13 +131,13 @@ func TestReconcilerMovesMessageWhoseAdvisoryWasMissed(t *testing.T) {
 	if err := nc.PublishMsg(&nats.Msg{Subject: advisory.Subject, Data: advisory.Data}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "late advisory stored", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamAdvisories) == 1 })
+	waitFor(t, "late advisory stored", func() bool { return streamMsgs(t, js, bus.StreamAdvisories) == 1 })
 	mctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = bus.RunMover(mctx, js, zaptest.NewLogger(t), fastBackoff) }()
 	defer func() { cancel(); <-done }()
 	mover, _ := js.Consumer(ctx, bus.StreamAdvisories, bus.ConsumerMover)
-	waitFor(t, "late advisory handled", 10*time.Second, func() bool {
+	waitFor(t, "late advisory handled", func() bool {
 		ci, err := mover.Info(ctx)
 		return err == nil && ci.AckFloor.Stream >= advisory.Sequence+1 && ci.NumAckPending == 0
 	})
@@ -155,7 +155,7 @@ func TestReconcilerLeavesInFlightAndPendingAlone(t *testing.T) {
 		publishEvent(t, js, c, "f-"+c, []byte(`{}`))
 	}
 	cons, _ := js.Consumer(ctx, bus.StreamEvents, bus.ConsumerBuilder)
-	mb, err := cons.Fetch(2, jetstream.FetchMaxWait(5*time.Second))
+	mb, err := cons.Fetch(2, jetstream.FetchMaxWait(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

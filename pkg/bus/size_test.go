@@ -108,8 +108,8 @@ func TestLargeDeadLetterKeepsPayloadApart(t *testing.T) {
 		}
 		return []error{nil}
 	})
-	waitFor(t, "dead letter", 10*time.Second, func() bool { return len(dlqEntries(t, js)) == 1 })
-	waitFor(t, "original removed", 5*time.Second, func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+	waitFor(t, "dead letter", func() bool { return len(dlqEntries(t, js)) == 1 })
+	waitFor(t, "original removed", func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
 
 	entries, err := bus.ListDLQ(ctx, js, bus.DLQFilter{CorpNum: "L1"}, 0)
 	if err != nil || len(entries) != 1 {
@@ -132,7 +132,7 @@ func TestLargeDeadLetterKeepsPayloadApart(t *testing.T) {
 	if err := bus.RequeueDLQ(ctx, js, entries[0], fastBackoff); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "requeued message handled", 10*time.Second, func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+	waitFor(t, "requeued message handled", func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
 	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("BCREG_DLQ holds %d messages after the requeue, want 0 (dead letter and its copy removed)", n)
 	}
