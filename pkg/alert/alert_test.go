@@ -19,27 +19,38 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 )
 
-// receiver is a local webhook that records what it is sent.
+// receiver is a local webhook that records what it is sent. While hold is
+// set it answers nothing until hold is closed.
 type receiver struct {
 	mu       sync.Mutex
 	payloads []Payload
-	delay    time.Duration
+	hold     chan struct{}
+	marked   chan struct{}
 	srv      *httptest.Server
 }
 
+// marker is the message drain queues behind the others.
+const marker = "test marker: everything queued before it was posted"
+
 func newReceiver(t *testing.T) *receiver {
-	r := &receiver{}
+	r := &receiver{marked: make(chan struct{}, 1)}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var p Payload
 		if err := json.NewDecoder(req.Body).Decode(&p); err != nil || req.Header.Get("Content-Type") != "application/json" {
 			http.Error(w, "bad payload", http.StatusBadRequest)
 			return
 		}
+		if p.Message == marker {
+			r.marked <- struct{}{}
+			return
+		}
 		r.mu.Lock()
 		r.payloads = append(r.payloads, p)
-		d := r.delay
+		hold := r.hold
 		r.mu.Unlock()
-		time.Sleep(d)
+		if hold != nil {
+			<-hold
+		}
 	}))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -51,13 +62,20 @@ func (r *receiver) got() []Payload {
 	return append([]Payload(nil), r.payloads...)
 }
 
-// wait returns the payloads once n arrived (or what arrived in 5s).
-func (r *receiver) wait(n int) []Payload {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && len(r.got()) < n {
-		time.Sleep(10 * time.Millisecond)
+// drain returns what the webhook received once each notifier posted
+// everything queued on it so far: a marker queued behind those messages
+// (bypassing the level filter and the hourly cap) arrives after them, as
+// Run posts in order, one at a time. Nothing else can arrive later.
+func (r *receiver) drain(t *testing.T, ns ...*Notifier) []Payload {
+	t.Helper()
+	for _, n := range ns {
+		n.queue <- Payload{Message: marker}
+		select {
+		case <-r.marked:
+		case <-time.After(time.Minute):
+			t.Fatal("the notifier posted nothing for a minute")
+		}
 	}
-	time.Sleep(50 * time.Millisecond) // and nothing more
 	return r.got()
 }
 
@@ -109,7 +127,7 @@ func TestNotifierPayloadAndLevelFilter(t *testing.T) {
 			n.Notify(Warning, "w")
 			n.Notify(Info, "i")
 			var gotCodes []string
-			for _, p := range r.wait(len(want)) {
+			for _, p := range r.drain(t, n) {
 				gotCodes = append(gotCodes, p.StatusCode)
 				if p.ProjectName != "von-bc-registries-agent" || p.FriendlyProjectName != "BC Registries" || p.Message == "" {
 					t.Errorf("payload %+v", p)
@@ -142,37 +160,47 @@ func TestNotifierRateLimit(t *testing.T) {
 	for range 10 {
 		n.Notify(Error, "outage")
 	}
-	if got := len(r.wait(3)); got != 3 {
+	if got := len(r.drain(t, n)); got != 3 {
 		t.Fatalf("sent %d messages in the hour, want 3", got)
 	}
 	clock = clock.Add(time.Hour)
 	n.Notify(Error, "still down")
-	got := r.wait(4)
+	got := r.drain(t, n)
 	if len(got) != 4 || !strings.Contains(got[3].Message, "7 further alert(s) were not sent") {
 		t.Errorf("after the hour: %+v, want a 4th message counting 7 dropped", got)
 	}
 }
 
-// TestNotifierNeverBlocks: a webhook that hangs past the timeout costs the
-// caller nothing; messages beyond the queue are dropped.
+// TestNotifierNeverBlocks: a webhook that hangs costs the caller nothing;
+// messages beyond the queue are dropped.
 func TestNotifierNeverBlocks(t *testing.T) {
 	r := newReceiver(t)
-	r.delay = 2 * time.Second
+	hold := make(chan struct{})
+	r.mu.Lock()
+	r.hold = hold
+	r.mu.Unlock()
+	t.Cleanup(func() { close(hold) }) // before the server closes
 	cfg := testConfig(r.srv.URL)
-	cfg.WebhookTimeout = 100 * time.Millisecond
+	cfg.WebhookTimeout = time.Hour // the first message hangs for the whole test
 	n := NewNotifier(cfg, zap.NewNop(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go n.Run(ctx)
-	start := time.Now()
-	queued := 0
-	for range 200 {
-		if n.Notify(Error, "x") {
-			queued++
+	done := make(chan int, 1)
+	go func() {
+		queued := 0
+		for range 200 {
+			if n.Notify(Error, "x") {
+				queued++
+			}
 		}
-	}
-	if took := time.Since(start); took > 100*time.Millisecond {
-		t.Errorf("200 notifications took %v with a hanging webhook", took)
+		done <- queued
+	}()
+	var queued int
+	select {
+	case queued = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Notify blocked behind a hanging webhook")
 	}
 	if queued > queueSize+1 {
 		t.Errorf("%d messages queued, want at most %d", queued, queueSize+1)
@@ -290,6 +318,7 @@ func TestMonitorSendsAFewMessagesNotThousands(t *testing.T) {
 		return m
 	}
 	m := newMonitor()
+	first := m
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go m.n.Run(ctx)
@@ -314,7 +343,7 @@ func TestMonitorSendsAFewMessagesNotThousands(t *testing.T) {
 	step(time.Minute, nil)
 
 	var got []string
-	for _, p := range r.wait(6) {
+	for _, p := range r.drain(t, first.n, m.n) {
 		msg := p.Message
 		if i := strings.IndexAny(msg, ";("); i > 0 {
 			msg = msg[:i]
