@@ -146,21 +146,17 @@ func TestAdvisoryLockExcludesSecondHolderAndDiesWithConnection(t *testing.T) {
 	if _, err := b.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	// The server frees the lock once the terminated backend has exited.
+	waitFor(t, "the lock to be released after its holder's connection died", func() bool {
 		l, ok, err := eventdb.TryLock(ctx, b, key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ok {
 			l.Release(ctx)
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("lock not released after its holder's connection died")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return ok
+	})
 	if held.Alive(ctx) {
 		t.Error("dead holder reports itself alive")
 	}
@@ -175,24 +171,37 @@ func TestLockAllWaitsForHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan time.Time, 1)
+	defer first.Release(context.Background()) // on failure: the pool closes only once it is back
+	got := make(chan error, 1)
 	go func() {
 		second, err := eventdb.LockAll(ctx, pool, []int64{keys[1]})
 		if err == nil {
-			got <- time.Now()
 			second.Release(ctx)
 		}
+		got <- err
 	}()
-	time.Sleep(300 * time.Millisecond)
-	released := time.Now()
+	// The second waits in PostgreSQL for the advisory lock the first holds.
+	waitFor(t, "the second holder to wait for the lock", func() bool {
+		select {
+		case err := <-got:
+			t.Fatalf("second holder got an overlapping lock before the first released it (%v)", err)
+		default:
+		}
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		return waiting == 1
+	})
 	first.Release(ctx)
 	select {
-	case at := <-got:
-		if at.Before(released) {
-			t.Error("second holder got an overlapping lock before the first released it")
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("second holder: %v", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("second holder never got the lock")
+	case <-time.After(time.Minute):
+		t.Fatal("second holder did not get the lock within a minute of its release")
 	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -201,5 +210,18 @@ func TestLockAllWaitsForHolder(t *testing.T) {
 	defer tx.Rollback(ctx)
 	if err := eventdb.LockXact(ctx, tx, keys); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds. The minute only stops a broken test:
+// no test relies on anything happening within a time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing after a minute waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
