@@ -6,12 +6,16 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -65,17 +69,25 @@ func TestAlertsComeFromTheActivePollerOnly(t *testing.T) {
 	first := e.start(cfg, hooks{})
 	select {
 	case <-h.seen:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no alert within 20s")
+	case <-time.After(time.Minute):
+		t.Fatal("no alert within a minute")
 	}
-	e.start(cfg, hooks{}) // a standby
-	time.Sleep(500 * time.Millisecond)
+	// The alert's state is stored before it is sent; a repeat would store
+	// it again.
+	sent := e.alertState(alert.KeyDeadLetters)
+	var refused, evaluated atomic.Int64
+	e.start(cfg, hooks{standby: func() { refused.Add(1) }, evaluated: func() { evaluated.Add(1) }}) // a standby
+	waitFor(t, "the standby to be refused the lock", func() bool { return refused.Load() >= 3 })
 	if err := first.stop(); err != nil {
 		t.Fatalf("stop the active poller: %v", err)
 	}
-	time.Sleep(time.Second) // the standby takes over and evaluates ~20 times
+	// Its third reading begins after its second evaluation is complete.
+	waitFor(t, "the standby to take over and evaluate twice", func() bool { return evaluated.Load() >= 3 })
 	if n := e.logs.FilterMessage("active poller: holding the poller lock").Len(); n != 2 {
 		t.Fatalf("the lock was taken %d times, want 2 (the standby took over)", n)
+	}
+	if diff := cmp.Diff(sent, e.alertState(alert.KeyDeadLetters)); diff != "" {
+		t.Errorf("the new active poller announced the dead letter again: state (-before +after):\n%s", diff)
 	}
 
 	got := h.payloads()
@@ -86,4 +98,18 @@ func TestAlertsComeFromTheActivePollerOnly(t *testing.T) {
 		!strings.Contains(p.Message, "BCREG_DLQ holds 1 dead letter(s) (builder 1)") {
 		t.Errorf("payload %+v", p)
 	}
+}
+
+// alertState reads one alert's stored state.
+func (e *env) alertState(key string) eventdb.AlertState {
+	e.t.Helper()
+	states, err := eventdb.AlertStates(testenv.Context(e.t), e.edb)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st, ok := states[key]
+	if !ok {
+		e.t.Fatalf("no stored state for alert %s", key)
+	}
+	return st
 }

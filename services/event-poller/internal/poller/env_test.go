@@ -227,13 +227,14 @@ ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&w.EventID, &w.EventD
 // bcNow is the naive BC local time now, as the poller sees it.
 func bcNow() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// waitFor polls cond until it holds. The minute only stops a broken test:
+// no test relies on anything happening within a time.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			t.Fatalf("nothing after a minute waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -346,4 +347,61 @@ func (st *stepper) wait() error {
 		st.t.Fatal("no cycle finished within a minute")
 	}
 	return nil
+}
+
+// gate is a pace hook (hooks.pace) that waits the interval as the poller
+// does, and that the test can hold: the poller then waits between cycles
+// until released.
+type gate struct {
+	interval time.Duration
+	mu       sync.Mutex
+	held     chan struct{} // closed by release; nil: not held
+	parked   chan struct{} // receives when the poller waits on a hold
+}
+
+func newGate(interval time.Duration) *gate {
+	return &gate{interval: interval, parked: make(chan struct{}, 1)}
+}
+
+func (g *gate) pace(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(g.interval):
+	}
+	g.mu.Lock()
+	held := g.held
+	g.mu.Unlock()
+	if held == nil {
+		return
+	}
+	select {
+	case g.parked <- struct{}{}:
+	default:
+	}
+	select {
+	case <-held:
+	case <-ctx.Done():
+	}
+}
+
+// hold stops the poller after its current cycle and returns once it waits.
+func (g *gate) hold(t *testing.T) {
+	t.Helper()
+	g.mu.Lock()
+	g.held = make(chan struct{})
+	g.mu.Unlock()
+	select {
+	case <-g.parked:
+	case <-time.After(time.Minute):
+		t.Fatal("the poller did not finish its cycle within a minute")
+	}
+}
+
+// release lets the held poller run its next cycle.
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.held)
+	g.held = nil
 }

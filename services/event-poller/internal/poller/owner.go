@@ -19,7 +19,11 @@ import (
 func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 	dctx, cancel := context.WithCancel(ctx)
 	mon := alert.NewMonitor(s.cfg.Config, s.log, s.alerts, alert.DBStore{DB: s.edb}, func(ctx context.Context) alert.Figures {
-		return alert.Collect(ctx, alert.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, LocalNow: s.wallNow})
+		f := alert.Collect(ctx, alert.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, LocalNow: s.wallNow})
+		if s.hooks.evaluated != nil {
+			s.hooks.evaluated()
+		}
+		return f
 	})
 	s.monitor.Store(mon)
 	var wg sync.WaitGroup

@@ -142,6 +142,10 @@ type hooks struct {
 	// cycle's outcome. Together they let a test step the poller.
 	pace   func(ctx context.Context)
 	cycled func(err error)
+	// standby runs each time a replica finds the poller lock held by
+	// another; evaluated after each alert evaluation's reading of the
+	// pipeline (the previous evaluation is then complete).
+	standby, evaluated func()
 }
 
 func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
@@ -243,9 +247,14 @@ func (s *service) acquire(ctx context.Context, key int64) (*eventdb.SessionLock,
 			return lock, nil
 		case s.cfg.Once:
 			return nil, fmt.Errorf("event-poller --once: %w; nothing done", errLockHeld)
-		case !logged:
-			s.log.Info("standby: another event-poller is active")
-			logged = true
+		default:
+			if !logged {
+				s.log.Info("standby: another event-poller is active")
+				logged = true
+			}
+			if err == nil && s.hooks.standby != nil {
+				s.hooks.standby()
+			}
 		}
 		select {
 		case <-ctx.Done():

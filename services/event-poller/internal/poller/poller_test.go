@@ -2,6 +2,7 @@ package poller
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -287,7 +288,7 @@ func TestBackPressureWhenEventsStreamIsFull(t *testing.T) {
 	e := newEnv(t, func(tp *bus.Topology) { tp.EventsMaxBytes = 4000 })
 	cfg := e.config()
 	e.start(cfg, hooks{})
-	waitFor(t, "a publishing stall", 20*time.Second, func() bool {
+	waitFor(t, "a publishing stall", func() bool {
 		return e.logged(zapcore.WarnLevel, "BCREG_EVENTS did not accept the CorpEvents in time (stream full or NATS unreachable); backing off and retrying")
 	})
 	if _, ok := e.watermark(); ok {
@@ -301,7 +302,7 @@ func TestBackPressureWhenEventsStreamIsFull(t *testing.T) {
 	}
 	seen := map[string]int{}
 	var ids []string
-	waitFor(t, "the load to finish and the stream to drain", 60*time.Second, func() bool {
+	waitFor(t, "the load to finish and the stream to drain", func() bool {
 		mb, err := cons.Fetch(20, jetstream.FetchMaxWait(200*time.Millisecond))
 		if err != nil {
 			return false
@@ -338,46 +339,64 @@ func mapKeys(m map[string]int) []string {
 
 // TestTwoPollersOnlyOnePollsAndHandOver (acceptance 5): of two replicas only
 // the lock holder polls; stopping it, or killing its database session,
-// hands over to the other within seconds; no CorpEvent is stored twice.
+// hands over to the other; no CorpEvent is stored twice.
 func TestTwoPollersOnlyOnePollsAndHandOver(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	var cycles [3]atomic.Int64
-	count := func(i int) hooks { return hooks{onCycle: func() { cycles[i].Add(1) }} }
+	var cycles, refusals [3]atomic.Int64
+	count := func(i int) hooks {
+		return hooks{onCycle: func() { cycles[i].Add(1) }, standby: func() { refusals[i].Add(1) }}
+	}
+	// standingBy waits until replica i was refused the lock n more times
+	// while the active one polled on.
+	standingBy := func(i, active int, n int64) {
+		t.Helper()
+		r, c := refusals[i].Load(), cycles[active].Load()
+		waitFor(t, fmt.Sprintf("replica %d refused %d more times", i+1, n), func() bool {
+			return refusals[i].Load() >= r+n && cycles[active].Load() > c
+		})
+	}
 	a := e.start(cfg, count(0))
-	waitFor(t, "a watermark", 20*time.Second, func() bool { _, ok := e.watermark(); return ok })
-	b := e.start(cfg, count(1))
-	time.Sleep(500 * time.Millisecond) // several intervals and lock retries
-	if cycles[0].Load() == 0 || cycles[1].Load() != 0 {
-		t.Fatalf("cycles: first %d, second %d; want only the first polling", cycles[0].Load(), cycles[1].Load())
+	waitFor(t, "a watermark", func() bool { _, ok := e.watermark(); return ok })
+	bHooks := count(1)
+	bGate := newGate(cfg.Interval)
+	bHooks.pace = bGate.pace
+	b := e.start(cfg, bHooks)
+	standingBy(1, 0, 3)
+	if cycles[1].Load() != 0 {
+		t.Fatalf("the standby polled %d times while the first held the lock", cycles[1].Load())
 	}
 
 	// Stop the active one: the standby takes over.
 	if err := a.stop(); err != nil {
 		t.Fatalf("stop first poller: %v", err)
 	}
-	waitFor(t, "the second poller to take over", 5*time.Second, func() bool { return cycles[1].Load() > 0 })
+	waitFor(t, "the second poller to take over", func() bool { return cycles[1].Load() > 0 })
 	sourcetest.AddEvent(t, e.srcURL, 990_000_200, "6885343", bcNow().Add(-time.Minute))
-	waitFor(t, "the new event's CorpEvent", 5*time.Second, func() bool { return len(e.events()) == len(e.fixtureCorps())+1 })
+	waitFor(t, "the new event's CorpEvent", func() bool { return len(e.events()) == len(e.fixtureCorps())+1 })
 
 	// Kill the new holder's database session (as if its pod vanished): a
-	// third replica takes over and the second steps down.
+	// third replica takes over and the second steps down. The second waits
+	// between cycles meanwhile, so the third, not it, takes the freed lock.
 	_ = e.start(cfg, count(2))
-	time.Sleep(300 * time.Millisecond)
+	standingBy(2, 1, 3)
 	if cycles[2].Load() != 0 {
 		t.Fatal("third replica polled while the second held the lock")
 	}
+	bGate.hold(t)
+	n1, r1 := cycles[1].Load(), refusals[1].Load()
 	if _, err := e.edb.Exec(testenv.Context(t), `SELECT pg_terminate_backend(pid) FROM pg_locks
 WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the third poller to take over", 5*time.Second, func() bool { return cycles[2].Load() > 0 })
-	n1 := cycles[1].Load()
+	waitFor(t, "the third poller to take over", func() bool { return cycles[2].Load() > 0 })
+	bGate.release()
+	waitFor(t, "the second poller to stand by", func() bool { return refusals[1].Load() > r1 })
 	sourcetest.AddEvent(t, e.srcURL, 990_000_201, "5081379", bcNow().Add(-time.Minute))
-	waitFor(t, "the second new event's CorpEvent", 5*time.Second, func() bool { return len(e.events()) == len(e.fixtureCorps())+2 })
-	time.Sleep(300 * time.Millisecond)
-	if n := cycles[1].Load(); n > n1+1 {
-		t.Errorf("second poller kept polling after losing its lock (%d more cycles)", n-n1)
+	waitFor(t, "the second new event's CorpEvent", func() bool { return len(e.events()) == len(e.fixtureCorps())+2 })
+	standingBy(1, 2, 1)
+	if n := cycles[1].Load(); n != n1 {
+		t.Errorf("second poller polled %d more times after losing its lock", n-n1)
 	}
 	_ = b.stop()
 
@@ -394,7 +413,7 @@ WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE da
 
 // TestWatermarkSanity: a watermark in the future is refused: the error is
 // logged, /readyz reports it, nothing is published; once it is corrected
-// the next interval polls.
+// the next cycle polls.
 func TestWatermarkSanity(t *testing.T) {
 	e := newEnv(t)
 	addr := freeAddr(t)
@@ -408,20 +427,37 @@ func TestWatermarkSanity(t *testing.T) {
 	}
 	base := e.lastSeq()
 	sourcetest.AddEvent(t, e.srcURL, 990_000_300, "6885343", bcNow().Add(-time.Minute))
-	e.start(cfg, hooks{})
-	waitFor(t, "/readyz to fail", 10*time.Second, func() bool { return readyz(addr) == http.StatusServiceUnavailable })
-	if !e.logged(zapcore.ErrorLevel, "watermark refused") {
-		t.Error("no error log for the refused watermark")
+	refusals := func() int {
+		return e.logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessage("watermark refused").Len()
 	}
-	time.Sleep(300 * time.Millisecond)
-	if e.lastSeq() != base {
-		t.Fatal("published from a refused watermark")
+	before := refusals()
+	st, err := e.startStepped(cfg, hooks{})
+	for i := 1; ; i++ { // refused on every cycle
+		if err != nil {
+			t.Fatalf("cycle %d with a future watermark: %v", i, err)
+		}
+		if n := refusals() - before; n != i {
+			t.Fatalf("after %d cycles with a future watermark, %d logged it refused", i, n)
+		}
+		if e.lastSeq() != base {
+			t.Fatal("published from a refused watermark")
+		}
+		if i == 2 {
+			break
+		}
+		err = st.next()
 	}
+	waitFor(t, "/readyz to fail", func() bool { return readyz(addr) == http.StatusServiceUnavailable })
 	if _, err := e.edb.Exec(testenv.Context(t), `DELETE FROM last_event WHERE event_date > '2900-01-01'`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "/readyz to recover", 10*time.Second, func() bool { return readyz(addr) == http.StatusOK })
-	waitFor(t, "the pending event's CorpEvent", 10*time.Second, func() bool { return e.lastSeq() == base+1 })
+	if err := st.next(); err != nil {
+		t.Fatalf("cycle after the watermark was corrected: %v", err)
+	}
+	if got := e.lastSeq(); got != base+1 {
+		t.Errorf("stream's last sequence %d after the corrected cycle, want %d (the pending event's CorpEvent)", got, base+1)
+	}
+	waitFor(t, "/readyz to recover", func() bool { return readyz(addr) == http.StatusOK })
 }
 
 // TestCheckWatermark: a watermark after every wall time shown so far, or
