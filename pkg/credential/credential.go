@@ -16,7 +16,7 @@
 // credentials; every such deviation is listed in docs/deviations.md.
 //
 // The credential text is canonical JSON (package canonical) and its dates are
-// converted from BC local time exactly as pytz did (package bctime).
+// converted from BC local time exactly as pytz did (package regclock).
 package credential
 
 import (

@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -134,7 +134,7 @@ func (p *HistoryProfile) Generate(s *source.Snapshot, prm Params) (*Result, erro
 
 	// A "now" at the ends of the calendar has no UTC instant: then nothing
 	// is held back.
-	nowUTC, nowErr := bctime.UTC(bctime.History, prm.Now)
+	nowUTC, nowErr := regclock.UTC(regclock.History, prm.Now)
 	for _, c := range all {
 		if c.EffectiveDate == "" {
 			// The original stored nothing without an effective date.
@@ -635,7 +635,7 @@ func historyTime(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
-	return bctime.ToUTC(bctime.History, *t)
+	return regclock.ToUTC(regclock.History, *t)
 }
 
 // historyDate is historyTime, but dates before year 11 (placeholders) are

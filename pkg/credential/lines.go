@@ -1,7 +1,7 @@
 package credential
 
 import (
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -87,7 +87,7 @@ func Lines(p Profile, corpNums []string, batch *source.Batch, params Params) []L
 					CredentialJSON: c.JSON, Hash: c.Hash, InScope: scope,
 				}
 				if !c.NotBefore.IsZero() {
-					line.NotBefore = bctime.FormatUTC(c.NotBefore)
+					line.NotBefore = regclock.FormatUTC(c.NotBefore)
 				}
 				out = append(out, line)
 			}

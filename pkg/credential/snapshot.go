@@ -8,8 +8,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -366,7 +366,7 @@ func utc(t *time.Time) any {
 	if t == nil {
 		return nil
 	}
-	return bctime.ToUTC(bctime.Snapshot, *t)
+	return regclock.ToUTC(regclock.Snapshot, *t)
 }
 
 // later returns the later of a and b, ignoring nils; a wins ties.

@@ -18,9 +18,9 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -45,7 +45,7 @@ func generateAll(t *testing.T, sourceURL, profileName string) map[string]credent
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := bctime.LocalOf(bctime.History, time.Now())
+	now := regclock.Now()
 	params := credential.Params{Now: now, Prev: credential.EventMark{Date: messages.ZeroLocal.Time},
 		Last: credential.EventMark{EventID: 1 << 62, Date: now}}
 	out := map[string]credential.Result{}
@@ -281,7 +281,7 @@ func adoptThenPoll(t *testing.T, layout, profile string) {
 		t.Fatalf("the agent received %d credentials before any change: adopted credentials issued again", n)
 	}
 
-	on := sourcetest.ApplyOngoing(t, p.sourceDB, bctime.LocalOf(bctime.History, time.Now()))
+	on := sourcetest.ApplyOngoing(t, p.sourceDB, regclock.Now())
 	known := map[string]bool{}
 	for _, r := range issued {
 		for _, cr := range r.Credentials {
@@ -333,7 +333,7 @@ func buildOriginal(t *testing.T, sourceURL, layout string, issued map[string]cre
 	ctx := testenv.Context(t)
 	var newest originaltest.Event
 	if err := testenv.Pool(t, sourceURL).QueryRow(ctx, `SELECT event_id::bigint, event_timestmp FROM bc_registries.event
-WHERE event_timestmp <= $1 ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`, bctime.LocalOf(bctime.History, time.Now())).
+WHERE event_timestmp <= $1 ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`, regclock.Now()).
 		Scan(&newest.ID, &newest.Date); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 // Adoption of the Python pipeline's event-processor database (the
@@ -472,7 +472,7 @@ func parseOriginalDate(s string) (time.Time, error) {
 			if t.Year() <= 2 {
 				return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), nil
 			}
-			return bctime.LocalOf(bctime.History, t), nil
+			return regclock.At(t), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("event_date %q is not an ISO date", s)

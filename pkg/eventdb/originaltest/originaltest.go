@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 // The two layouts (eventdb.Layout8bc273a, eventdb.LayoutPreLEAR).
@@ -243,7 +243,7 @@ VALUES ('BC_REG', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11, $12, $13)
 func EventJSON(e Event) string {
 	date := e.Date.Format("2006-01-02T15:04:05")
 	if e.Date.Year() > 2 {
-		date = bctime.ToUTC(bctime.History, e.Date)
+		date = regclock.ToUTC(regclock.History, e.Date)
 	}
 	b, _ := json.Marshal(date)
 	return fmt.Sprintf(`{"event_date": %s, "event_id": %d}`, b, e.ID)

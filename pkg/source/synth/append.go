@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 // AppendOptions configure Append.
@@ -82,7 +82,7 @@ func Append(ctx context.Context, db DB, opts AppendOptions) (*AppendResult, erro
 	}
 	now := opts.Now
 	if now.IsZero() {
-		now = bctime.LocalOf(bctime.History, time.Now())
+		now = regclock.Now()
 	}
 	now = now.Truncate(time.Second)
 	tx, err := begin(ctx, db)

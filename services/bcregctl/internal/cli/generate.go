@@ -10,6 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -45,7 +46,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		}
 		now = t
 	} else {
-		now = bcNow(now)
+		now = regclock.At(now)
 	}
 	var cfg generateConfig
 	if err := config.Load(&cfg); err != nil {

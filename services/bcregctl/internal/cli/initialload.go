@@ -13,10 +13,10 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 func init() {
@@ -93,7 +93,7 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 	bar := newProgress(e.stderr)
 	run, err := initload.Run(ctx, initload.Options{
 		System: system, Source: src, EventDB: lock.Conn(), LookBack: cfg.LookBack, Page: cfg.Page,
-		Now: func() time.Time { return bctime.LocalOf(bctime.History, time.Now()) },
+		Now: regclock.Now,
 		Publish: func(ctx context.Context, msgs []bus.Outgoing) error {
 			return bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: cfg.PublishTimeout, Backoff: cfg.Backoff,
 				OnStall: func(waiting, attempt int, lastErr error) {

@@ -14,10 +14,10 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -185,7 +185,7 @@ func rangeEnd(ctx context.Context, e *env, pool *pgxpool.Pool, src *pgxpool.Pool
 			}
 			return messages.EventRef{EventID: eventID, Date: messages.NewLocalTime(ts)}, nil
 		}
-		newest, ok, err := source.DiscoverNewestEvent(ctx, src, bctime.LocalOf(bctime.History, time.Now()))
+		newest, ok, err := source.DiscoverNewestEvent(ctx, src, regclock.Now())
 		if err != nil {
 			return messages.EventRef{}, err
 		}

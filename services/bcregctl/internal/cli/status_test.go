@@ -14,6 +14,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
@@ -30,7 +31,7 @@ func TestStatusReportsTheKnownState(t *testing.T) {
 	w.setWatermark(wm)
 	now := time.Now()
 	// The registry moved on: two events the poller has not passed.
-	e1, e2 := bcNow(time.Now()).Add(-2*time.Minute).Truncate(time.Second), bcNow(time.Now()).Add(-time.Minute).Truncate(time.Second)
+	e1, e2 := regclock.At(time.Now()).Add(-2*time.Minute).Truncate(time.Second), regclock.At(time.Now()).Add(-time.Minute).Truncate(time.Second)
 	sourcetest.AddEvent(t, w.srcURL, sourcetest.OngoingFirstEventID, "0191294", e1)
 	sourcetest.AddEvent(t, w.srcURL, sourcetest.OngoingFirstEventID+1, "A9592574", e2)
 	w.exec(`INSERT INTO initial_load (system_type_cd, watermark_event_id, watermark_event_date, last_corp_num, published, total)

@@ -26,7 +26,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 //go:embed templates/*.html
@@ -159,9 +159,9 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
-// bcNow is the BC local wall clock, as the registry's naive timestamps.
+// bcNow is the registry's clock at the console's (injectable) now.
 func (s *Server) bcNow() time.Time {
-	return bctime.LocalOf(bctime.History, s.opt.Now().UTC())
+	return regclock.At(s.opt.Now())
 }
 
 func securityHeaders(h http.Handler) http.Handler {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
@@ -76,7 +76,7 @@ JOIN bc_registries.event e ON e.corp_num = c.corp_num GROUP BY c.corp_num ORDER 
 	}
 	// The watermark is a registry time: BC local, 90 seconds ago.
 	f.exec(t, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ('BC_REG', 1234, $1)`,
-		bctime.LocalOf(bctime.History, time.Now().UTC()).Add(-90*time.Second))
+		regclock.Now().Add(-90*time.Second))
 	f.exec(t, `INSERT INTO event_by_corp_filing (system_type_cd, corp_num, prev_event_id, prev_event_date, last_event_id, last_event_date, reason, process_date, process_success, process_msg) VALUES
  ('BC_REG', $1, 0, '0001-01-01', 1200, '2026-01-01 10:00', 'event', LOCALTIMESTAMP, 'Y', NULL),
  ('BC_REG', $1, 1200, '2026-01-01 10:00', 1210, '2026-01-02 10:00', 'event', LOCALTIMESTAMP, 'N', 'missing corp_state'),

@@ -16,10 +16,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -101,7 +101,7 @@ func Collect(ctx context.Context, db eventdb.Querier, js jetstream.JetStream) (R
 // CollectWith reads the figures from the inputs given.
 func CollectWith(ctx context.Context, in Inputs) (Report, error) {
 	if in.Now == nil {
-		in.Now = func() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+		in.Now = regclock.Now
 	}
 	if in.Errors <= 0 {
 		in.Errors = 20

@@ -26,10 +26,10 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -137,7 +137,7 @@ type hooks struct {
 
 func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
 	if h.now == nil {
-		h.now = func() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+		h.now = regclock.Now
 	}
 	profile, err := credential.New(cfg.Profile, credential.Options{PostAddresses: cfg.PostAddresses, Log: log})
 	if err != nil {

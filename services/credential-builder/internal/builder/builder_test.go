@@ -20,9 +20,9 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
@@ -198,7 +198,7 @@ func TestOngoingChangesProduceExactlyNewCredentials(t *testing.T) {
 	_, base := e.streamState(bus.StreamCreds)
 	stored := e.storedHashes()
 
-	o := sourcetest.ApplyOngoing(t, e.srcURL, bctime.LocalOf(bctime.History, time.Now()).Truncate(time.Second))
+	o := sourcetest.ApplyOngoing(t, e.srcURL, regclock.Now().Truncate(time.Second))
 	after := e.generate(corps)
 	wantNew := map[string][]string{}
 	wantPosted := map[string][]string{}
@@ -688,7 +688,7 @@ func TestUnknownProfileStopsStart(t *testing.T) {
 func TestHistoryFutureDatedChangeIsRequeued(t *testing.T) {
 	e := newEnv(t)
 	e.profile = credential.ProfileHistory
-	now := bctime.LocalOf(bctime.History, time.Now()).Truncate(time.Second)
+	now := regclock.Now().Truncate(time.Second)
 	ev, due := int64(990_000_500), now.Add(48*time.Hour)
 	ctx := testenv.Context(t)
 	for _, q := range []struct {

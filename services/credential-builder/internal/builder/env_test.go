@@ -22,10 +22,10 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/localpg"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -280,7 +280,7 @@ func (e *env) generate(corps []string) map[string]expected {
 	}
 	last := e.newest()
 	params := credential.FullRange(credential.EventMark{EventID: last.EventID, Date: last.Date.Time},
-		bctime.LocalOf(bctime.History, time.Now()))
+		regclock.Now())
 	out := map[string]expected{}
 	for _, c := range corps {
 		snap, err := batch.Get(c)

@@ -9,8 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 )
 
@@ -65,7 +65,7 @@ func (n *nights) run(t *testing.T, events []nightEvent, start, end time.Time, po
 	poll := func(at time.Time) {
 		n.clk.set(at)
 		if err := n.st.next(); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", messages.NewLocalTime(bctime.LocalOf(zone, at)), err))
+			failed = append(failed, fmt.Sprintf("%s: %v", messages.NewLocalTime(regclock.LocalOf(regclock.Registry, at)), err))
 		}
 	}
 	pending := events
@@ -73,7 +73,7 @@ func (n *nights) run(t *testing.T, events []nightEvent, start, end time.Time, po
 		for len(pending) > 0 && !pending[0].commit.After(at) {
 			ev := pending[0]
 			pending = pending[1:]
-			sourcetest.AddEvent(t, n.e.srcURL, ev.id, ev.corp, bctime.LocalOf(zone, ev.at))
+			sourcetest.AddEvent(t, n.e.srcURL, ev.id, ev.corp, regclock.LocalOf(regclock.Registry, ev.at))
 			poll(ev.commit)
 		}
 		poll(at)
@@ -96,7 +96,7 @@ func (n *nights) run(t *testing.T, events []nightEvent, start, end time.Time, po
 	for _, ev := range events {
 		if got := published[ev.corp+" "+pollMsgID(system, ev.corp, []int64{ev.id})]; got != 1 {
 			t.Errorf("event %d of %s stamped %s (%s UTC), committed %s UTC: published %d times, want once",
-				ev.id, ev.corp, messages.NewLocalTime(bctime.LocalOf(zone, ev.at)), ev.at.Format("15:04:05"),
+				ev.id, ev.corp, messages.NewLocalTime(regclock.LocalOf(regclock.Registry, ev.at)), ev.at.Format("15:04:05"),
 				ev.commit.Format("15:04:05"), got)
 		}
 	}

@@ -20,10 +20,10 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/localpg"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
@@ -225,7 +225,7 @@ ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&w.EventID, &w.EventD
 }
 
 // bcNow is the naive BC local time now, as the poller sees it.
-func bcNow() time.Time { return bctime.LocalOf(bctime.History, time.Now()) }
+func bcNow() time.Time { return regclock.Now() }
 
 // waitFor polls cond until it holds. The minute only stops a broken test:
 // no test relies on anything happening within a time.

@@ -6,9 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -27,7 +27,7 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := bctime.LocalOf(zone, start)
+	local := regclock.LocalOf(regclock.Registry, start)
 	d1, d2 := local.Add(time.Hour), local.Add(3*time.Hour) // naive BC local due dates
 	first := local.Add(-48 * time.Hour)
 	ctx := testenv.Context(t)

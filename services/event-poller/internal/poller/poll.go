@@ -11,9 +11,9 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -21,16 +21,13 @@ import (
 // older one is a damaged last_event row, not a registry position.
 const minWatermarkYear = 1900
 
-// zone is the registry's clock: event_timestmp is naive BC local time.
-const zone = bctime.History
-
 // checkWatermark refuses a watermark dated after every wall time the BC
 // clock has shown by the instant now, or before 1900: polling from it would
 // skip events for good or republish the whole registry. In the second pass
 // of a repeated hour the first pass has been shown, so a watermark there is
 // not in the future.
 func checkWatermark(wm eventdb.Watermark, now time.Time) error {
-	switch shown := bctime.LatestWall(zone, now); {
+	switch shown := regclock.LatestWall(regclock.Registry, now); {
 	case wm.EventDate.After(shown):
 		return fmt.Errorf("watermark event %d dated %s is in the future (BC local now %s): poll refused; correct last_event",
 			wm.EventID, messages.NewLocalTime(wm.EventDate), messages.NewLocalTime(shown))
@@ -48,17 +45,17 @@ func checkWatermark(wm eventdb.Watermark, now time.Time) error {
 // both passes of the repeated hour (a watermark in the first pass does not
 // hide the second), in spring it reaches back across the skipped hour.
 func window(wm time.Time, lookBack time.Duration, now time.Time) (from, to time.Time) {
-	start := bctime.EarliestInstant(zone, wm).Add(-lookBack)
+	start := regclock.EarliestInstant(regclock.Registry, wm).Add(-lookBack)
 	if start.After(now) {
 		start = now
 	}
-	return bctime.WallSpan(zone, start, now)
+	return regclock.WallSpan(regclock.Registry, start, now)
 }
 
 // horizon returns the earliest wall time any later poll from watermark date
 // wm reads: event_seen rows dated before it are never read again.
 func horizon(wm time.Time, lookBack time.Duration) time.Time {
-	return bctime.EarliestWallSince(zone, bctime.EarliestInstant(zone, wm).Add(-lookBack))
+	return regclock.EarliestWallSince(regclock.Registry, regclock.EarliestInstant(regclock.Registry, wm).Add(-lookBack))
 }
 
 // poll publishes one CorpEvent per corporation affected by the events not

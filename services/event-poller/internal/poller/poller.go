@@ -30,10 +30,10 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 // Config is the event-poller's configuration (variables BCREG_*).
@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 // crash would.
 type hooks struct {
 	// now returns the instant now (default: the clock); BC local wall
-	// times are derived from it by the zone's rules.
+	// times are derived from it by the registry's clock (regclock).
 	now func() time.Time
 	// afterPublish runs after a step's PubAcks, before its database write;
 	// an error abandons the cycle there. step is "poll", "load-page" or
@@ -200,7 +200,7 @@ func newService(cfg Config, deps daemon.Deps, h hooks) *service {
 // wallNow is "now" for the registry's naive timestamps: the latest BC local
 // wall time shown so far (in the second pass of a repeated hour, the end of
 // its first pass).
-func (s *service) wallNow() time.Time { return bctime.LatestWall(zone, s.hooks.now()) }
+func (s *service) wallNow() time.Time { return regclock.LatestWall(regclock.Registry, s.hooks.now()) }
 
 // errLockHeld reports that another replica is the active poller.
 var errLockHeld = errors.New("another event-poller holds the poller lock")

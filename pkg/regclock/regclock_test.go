@@ -1,4 +1,4 @@
-package bctime_test
+package regclock_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 // result is what the two pipelines produce for one local time.
@@ -75,8 +75,8 @@ func TestToUTC(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := result{
-				Snapshot: bctime.ToUTC(bctime.Snapshot, local),
-				History:  bctime.ToUTC(bctime.History, local),
+				Snapshot: regclock.ToUTC(regclock.Snapshot, local),
+				History:  regclock.ToUTC(regclock.History, local),
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ToUTC(%s) mismatch (-want +got):\n%s", tt.local, diff)
@@ -101,7 +101,7 @@ func TestToUTCIgnoresLocation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, bctime.ToUTC(bctime.Snapshot, tt.local)); diff != "" {
+			if diff := cmp.Diff(tt.want, regclock.ToUTC(regclock.Snapshot, tt.local)); diff != "" {
 				t.Errorf("mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -109,14 +109,14 @@ func TestToUTCIgnoresLocation(t *testing.T) {
 }
 
 func TestUTC(t *testing.T) {
-	got, err := bctime.UTC(bctime.Snapshot, time.Date(1860, 1, 1, 0, 0, 0, 0, time.UTC))
+	got, err := regclock.UTC(regclock.Snapshot, time.Date(1860, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := time.Date(1860, 1, 1, 7, 53, 0, 0, time.UTC); !got.Equal(want) || got.Location() != time.UTC {
 		t.Errorf("UTC = %v, want %v in UTC", got, want)
 	}
-	if _, err := bctime.UTC(bctime.History, time.Date(9999, 12, 31, 12, 0, 0, 0, time.UTC)); !errors.Is(err, bctime.ErrOutOfRange) {
+	if _, err := regclock.UTC(regclock.History, time.Date(9999, 12, 31, 12, 0, 0, 0, time.UTC)); !errors.Is(err, regclock.ErrOutOfRange) {
 		t.Errorf("UTC(9999-12-31) error = %v, want ErrOutOfRange", err)
 	}
 }
@@ -135,7 +135,7 @@ func TestFormatUTC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, bctime.FormatUTC(tt.in)); diff != "" {
+			if diff := cmp.Diff(tt.want, regclock.FormatUTC(tt.in)); diff != "" {
 				t.Errorf("mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -148,5 +148,5 @@ func TestUnknownZonePanics(t *testing.T) {
 			t.Error("ToUTC with the zero Zone did not panic")
 		}
 	}()
-	bctime.ToUTC(0, time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC))
+	regclock.ToUTC(0, time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC))
 }

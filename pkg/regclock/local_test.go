@@ -1,4 +1,4 @@
-package bctime
+package regclock
 
 import (
 	"testing"
@@ -19,7 +19,7 @@ func TestLocalOf(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := LocalOf(History, tc.utc)
+			got := At(tc.utc)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

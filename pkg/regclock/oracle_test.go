@@ -1,4 +1,4 @@
-package bctime_test
+package regclock_test
 
 import (
 	"compress/gzip"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/credential/bctime"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 // oracleFile holds 121,096 local times converted by pytz 2022.7.1 exactly as
@@ -53,8 +53,8 @@ func TestOracle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("row %d: %v", rows, err)
 		}
-		for i, zone := range []bctime.Zone{bctime.Snapshot, bctime.History} {
-			if got := bctime.ToUTC(zone, local); got != rec[i+1] {
+		for i, zone := range []regclock.Zone{regclock.Snapshot, regclock.History} {
+			if got := regclock.ToUTC(zone, local); got != rec[i+1] {
 				bad++
 				if bad <= 20 {
 					t.Errorf("ToUTC(%v, %s) = %q, want %q", zone, rec[0], got, rec[i+1])

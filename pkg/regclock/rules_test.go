@@ -1,4 +1,4 @@
-package bctime
+package regclock
 
 import (
 	"fmt"

@@ -1,5 +1,10 @@
-// Package bctime converts the naive BC local timestamps of the registry
-// database to the UTC ISO-8601 text that credentials carry.
+// Package regclock is the registry's clock. The registry stamps its rows
+// with naive BC local times (event.event_timestmp and the rest); this
+// package says what that clock reads at an instant (Now, At), which wall
+// times it shows over a span of real time (WallSpan and its kin), and how
+// its timestamps convert to the UTC ISO-8601 text that credentials carry
+// (UTC, ToUTC). It sits below every package that reads the registry, the
+// credential generator and the event store, and imports none of them.
 //
 // Credential hashes are computed over that text, so it must match what the
 // original Python pipeline produced with pytz 2022.7.1 byte for byte, not what
@@ -9,7 +14,7 @@
 // It never reads the host's zoneinfo or Go's embedded tzdata: since tzdata
 // 2024b PST8PDT is an alias of America/Los_Angeles, so the answer would
 // depend on the machine.
-package bctime
+package regclock
 
 import (
 	"errors"
@@ -40,14 +45,14 @@ func (z Zone) String() string {
 	case History:
 		return "PST8PDT"
 	}
-	return fmt.Sprintf("bctime.Zone(%d)", int(z))
+	return fmt.Sprintf("regclock.Zone(%d)", int(z))
 }
 
 // ErrOutOfRange reports a conversion that Python's datetime could not carry
 // out because an intermediate value left years 1..9999. In practice this
 // happens for local times on 0001-01-01 and 9999-12-31: pytz's localize
 // probes one day either side of the value.
-var ErrOutOfRange = errors.New("bctime: conversion leaves the datetime range (years 1 to 9999)")
+var ErrOutOfRange = errors.New("regclock: conversion leaves the datetime range (years 1 to 9999)")
 
 // History's replacements for a failed conversion: the original clamped the
 // value to 0002-01-01 or 9998-12-31 local and converted that.
@@ -121,7 +126,7 @@ func (z Zone) table() *table {
 	case History:
 		return pst8pdt
 	}
-	panic("bctime: unknown zone " + z.String())
+	panic("regclock: unknown zone " + z.String())
 }
 
 // wallMicros returns local's wall clock as microseconds since the Unix
