@@ -129,9 +129,10 @@ var (
 	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	// docCite is a document cited by repository path, as comments do.
 	docCite = regexp.MustCompile(`(?:^|[^A-Za-z0-9_./-])((?:docs|pkg|deploy|services)/[A-Za-z0-9_./-]*\.md)\b`)
-	// goUp is a file path in Go that climbs directories: a literal "../x"
-	// opened or joined, or filepath.Join("..", "..", ...). (Other strings
-	// may hold relative paths of something else, e.g. kustomize's.)
+	// goUp and goJoinUp find file paths in Go that climb directories: a
+	// literal starting with "../" that is opened or joined, or a join whose
+	// leading parts are "..". (Other strings may hold relative paths of
+	// something else, e.g. kustomize's.)
 	goUp     = regexp.MustCompile(`(?:filepath\.Join|os\.(?:ReadFile|Open|Stat|ReadDir|DirFS))\(\s*"((?:\.\./)+)[^"]*"`)
 	goJoinUp = regexp.MustCompile(`filepath\.Join\(((?:"\.\."\s*,\s*)+)`)
 )
