@@ -29,11 +29,12 @@ var (
 )
 
 // trackedFiles returns the repository's files, relative to the root with
-// slashes: `git ls-files` when the root is a git checkout, else every file
-// but git's own, build output and local data.
+// slashes: in a git checkout the tracked ones and the new ones not ignored
+// (so a file is checked before it is committed), else every file but git's
+// own, build output and local data.
 func trackedFiles(t *testing.T) []string {
 	t.Helper()
-	if out, err := exec.Command("git", "-C", repoRoot, "ls-files", "-z").Output(); err == nil && len(out) > 0 {
+	if out, err := exec.Command("git", "-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output(); err == nil && len(out) > 0 {
 		var files []string
 		for _, f := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
 			if _, err := os.Lstat(filepath.Join(repoRoot, f)); err == nil { // deleted, not yet committed
