@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -63,27 +65,73 @@ func TestInitialLoadCommand(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("take the poller lock: %v %v", ok, err)
 	}
+	defer lock.Release(context.Background()) // on failure: the pool closes only once it is back
 	if code, _, stderr := run(t, "initial-load", "--yes"); code != 1 || !strings.Contains(stderr, "poller lock is held") {
 		t.Errorf("with the lock held: exit %d\n%s", code, stderr)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var waited int
-	var waitOut string
+	// --wait: once it reported the lock held it has been refused at least
+	// once; it publishes only after the lock is released (the embedded
+	// server stamps stored messages with this process's clock).
+	asked := &watchWriter{want: "waiting for the poller lock", seen: make(chan struct{})}
+	var waitOut bytes.Buffer
+	finished := make(chan int, 1)
 	go func() {
-		defer wg.Done()
-		waited, waitOut, _ = run(t, "initial-load", "--yes", "--wait")
+		finished <- Run(context.Background(), []string{"initial-load", "--yes", "--wait"}, &waitOut, asked)
 	}()
-	time.Sleep(time.Second)
+	select {
+	case <-asked.seen:
+	case code := <-finished:
+		t.Fatalf("--wait ended (exit %d) while the lock was held\n%s", code, asked)
+	case <-time.After(time.Minute):
+		t.Fatal("--wait did not report the held lock within a minute")
+	}
 	if n := len(w.stream(bus.StreamEvents)); n != len(corps) {
 		t.Errorf("published %d messages while the lock was held", n-len(corps))
 	}
+	released := time.Now()
 	lock.Release(w.ctx)
-	wg.Wait()
-	if waited != 0 || !strings.Contains(waitOut, "initial load run 2 finished: 52") {
-		t.Errorf("--wait: exit %d\n%s", waited, waitOut)
+	var waited int
+	select {
+	case waited = <-finished:
+	case <-time.After(time.Minute):
+		t.Fatal("--wait did not finish within a minute of the lock's release")
+	}
+	if waited != 0 || !strings.Contains(waitOut.String(), "initial load run 2 finished: 52") {
+		t.Errorf("--wait: exit %d\n%s\n%s", waited, waitOut.String(), asked)
+	}
+	for _, m := range w.stream(bus.StreamEvents)[len(corps):] {
+		if m.Time.Before(released) {
+			t.Errorf("--wait published %s before the lock was released", m.Header.Get("Nats-Msg-Id"))
+			break
+		}
 	}
 	if diff := cmp.Diff([]string{"initial-load BC_REG run 1 52", "initial-load BC_REG run 2 52"}, w.actions()); diff != "" {
 		t.Errorf("operator_action (-want +got):\n%s", diff)
 	}
+}
+
+// watchWriter collects output written from another goroutine and closes
+// seen once it contains want.
+type watchWriter struct {
+	want string
+	seen chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := strings.Contains(w.buf.String(), w.want)
+	n, err := w.buf.Write(p)
+	if !had && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+	}
+	return n, err
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
