@@ -113,7 +113,7 @@ func testInitialLoad(t *testing.T, profile string) {
 	corps := e.fixtureCorps()
 	x := e.generate(corps)
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, corps)
-	e.waitDrained(30 * time.Second)
+	e.waitDrained(time.Minute)
 
 	checkBundles(t, e.bundles(), wantBundles(x), x)
 	if diff := cmp.Diff(allHashes(x), e.storedHashes()); diff != "" {
@@ -156,7 +156,7 @@ func testInitialLoad(t *testing.T, profile string) {
 	creds := count(t, e.edb, `SELECT count(*) FROM credential_log`)
 	hist := count(t, e.edb, `SELECT count(*) FROM corp_history_log`)
 	e.publishEvents("requeue:BC_REG", messages.ReasonRequeue, corps)
-	e.waitDrained(30 * time.Second)
+	e.waitDrained(time.Minute)
 	if _, seq := e.streamState(bus.StreamCreds); seq != lastSeq {
 		t.Errorf("second run published %d bundles, want none", seq-lastSeq)
 	}
@@ -194,7 +194,7 @@ func TestOngoingChangesProduceExactlyNewCredentials(t *testing.T) {
 	corps := e.fixtureCorps()
 	before := e.generate(corps)
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, corps)
-	e.waitDrained(30 * time.Second)
+	e.waitDrained(time.Minute)
 	_, base := e.streamState(bus.StreamCreds)
 	stored := e.storedHashes()
 
@@ -224,7 +224,7 @@ func TestOngoingChangesProduceExactlyNewCredentials(t *testing.T) {
 		}
 	}
 	e.publishEvents("BC_REG:ongoing", messages.ReasonEvent, o.Affected)
-	e.waitDrained(30 * time.Second)
+	e.waitDrained(time.Minute)
 
 	var fresh []storedBundle
 	for _, b := range e.bundles() {
@@ -270,7 +270,7 @@ func TestCoalescesEventsOfOneCorporation(t *testing.T) {
 		defer mu.Unlock()
 		batches = append(batches, corps)
 	}})
-	e.waitDrained(20 * time.Second)
+	e.waitDrained(time.Minute)
 	if diff := cmp.Diff([][]string{{"0191294"}}, batches); diff != "" {
 		t.Errorf("locked batches (-want +got):\n%s", diff)
 	}
@@ -319,7 +319,7 @@ func crashRun(t *testing.T, point string) {
 	}
 	cfg := e.config(func(c *Config) { c.BatchSize = 20 })
 	first := e.startCtx(firstCtx, killFirst, cfg, h)
-	waitFor(t, "the crash", 20*time.Second, crashed.Load)
+	waitFor(t, "the crash", time.Minute, crashed.Load)
 	_ = first.stop()
 	switch point {
 	case "beforeCommit":
@@ -333,7 +333,7 @@ func crashRun(t *testing.T, point string) {
 	}
 
 	e.start(cfg, hooks{})
-	e.waitDrained(30 * time.Second)
+	e.waitDrained(time.Minute)
 	checkBundles(t, e.bundles(), wantBundles(x), x)
 	if diff := cmp.Diff(allHashes(x), e.storedHashes()); diff != "" {
 		t.Errorf("credential_log (-want +got):\n%s", diff)
@@ -373,7 +373,7 @@ func TestSweepRepublishesStrandedCredentials(t *testing.T) {
 		killFirst()
 		return errCrash
 	}})
-	waitFor(t, "the crash", 20*time.Second, crashed.Load)
+	waitFor(t, "the crash", time.Minute, crashed.Load)
 	_ = first.stop()
 	// The CorpEvents are lost (say, an operator purged the stream).
 	s, err := e.js.Stream(testenv.Context(t), bus.StreamEvents)
@@ -398,7 +398,7 @@ func TestSweepRepublishesStrandedCredentials(t *testing.T) {
 	want["0191294"] = append(want["0191294"], "waiting-hash")
 
 	e.start(e.config(func(c *Config) { c.SweepInterval, c.SweepAge = 100*time.Millisecond, 0 }), hooks{})
-	waitFor(t, "the sweep to publish everything", 20*time.Second, func() bool {
+	waitFor(t, "the sweep to publish everything", time.Minute, func() bool {
 		return count(t, e.edb, `SELECT count(*) FROM credential_log WHERE process_success IS NULL AND published_at IS NULL`) == 0
 	})
 	got := hashesByCorp(e.bundles())
@@ -430,11 +430,16 @@ func TestCredsStreamFullForAWhile(t *testing.T) {
 		c.SweepInterval, c.SweepAge = 200*time.Millisecond, 0
 	}), hooks{})
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, corps)
-	waitFor(t, "bundles to wait in the outbox", 20*time.Second, func() bool {
+	waitFor(t, "bundles to wait in the outbox", time.Minute, func() bool {
 		return count(t, e.edb, `SELECT count(*) FROM credential_log WHERE process_success IS NULL AND published_at IS NULL`) > 0 &&
 			e.logs.FilterMessage("bundles not accepted by BCREG_CREDS; they stay in the outbox").Len() > 0
 	})
-	time.Sleep(2 * time.Second) // full for a while: several redeliveries and sweeps
+	// Full for a while: a message acked on its last delivery, and a sweep
+	// that could not publish either.
+	waitFor(t, "a last delivery acked for the sweep and a sweep refused by the full stream", time.Minute, func() bool {
+		return e.logs.FilterMessage("bundle still unpublished on the message's last delivery; acked, the sweep publishes it from the outbox").Len() > 0 &&
+			e.logs.FilterMessage("bundles not accepted by BCREG_CREDS; they stay in the outbox").FilterField(zap.String("by", "sweep")).Len() > 0
+	})
 
 	// A poster drains the stream.
 	ctx := testenv.Context(t)
@@ -526,8 +531,10 @@ func TestTwoBuildersDoNotInterleaveACorporation(t *testing.T) {
 	cfg := e.config(func(c *Config) { c.BatchSize, c.Workers, c.BatchWait = 2, 3, 10*time.Millisecond })
 	e.start(cfg, mk(0))
 	e.start(cfg, mk(1))
+	// Both consume before the messages arrive, so both get some.
+	waitFor(t, "both replicas consuming", time.Minute, func() bool { return e.logs.FilterMessage("consuming CorpEvents").Len() == 2 })
 	e.publish(msgs...)
-	e.waitDrained(30 * time.Second)
+	e.waitDrained(time.Minute)
 	if n := overlaps[0].Load() + overlaps[1].Load(); n != 0 {
 		t.Errorf("%d times a corporation was held by two batches at once", n)
 	}
@@ -553,7 +560,7 @@ func TestBrokenCorporationEndsAsN(t *testing.T) {
 	e.publish(bus.Outgoing{Subject: bus.EventSubject(system, "GARBAGE"), MsgID: "garbage", CorpNum: "GARBAGE", Data: []byte("{not json")})
 	var batches atomic.Int64
 	e.start(e.config(func(c *Config) { c.BatchWait = time.Second }), hooks{locked: func([]string) { batches.Add(1) }})
-	e.waitDrained(20 * time.Second)
+	e.waitDrained(time.Minute)
 	if n := batches.Load(); n != 1 {
 		t.Errorf("batches = %d, want the six messages in one", n)
 	}
@@ -601,7 +608,7 @@ func TestRefusedRowIsIsolated(t *testing.T) {
 	long := strings.Repeat("X", 300)
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{long, "0191294"})
 	e.start(e.config(func(c *Config) { c.BatchWait = time.Second }), hooks{})
-	e.waitDrained(20 * time.Second)
+	e.waitDrained(time.Minute)
 	x := e.generate([]string{"0191294"})
 	checkBundles(t, e.bundles(), wantBundles(x), x)
 	dls := e.dlq()
@@ -625,7 +632,7 @@ func TestSourceUnreachableWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config(), hooks{})
-	waitFor(t, "a redelivery", 10*time.Second, func() bool {
+	waitFor(t, "a redelivery", time.Minute, func() bool {
 		return e.logs.FilterMessage("corporations not finished; their messages are redelivered after a back-off").Len() >= 2
 	})
 	if n := count(t, e.edb, `SELECT (SELECT count(*) FROM event_by_corp_filing) + (SELECT count(*) FROM credential_log) + (SELECT count(*) FROM corp_history_log)`); n != 0 {
@@ -634,7 +641,7 @@ func TestSourceUnreachableWritesNothing(t *testing.T) {
 	if _, err := e.src.Exec(ctx, `ALTER SCHEMA bc_registries_away RENAME TO bc_registries`); err != nil {
 		t.Fatal(err)
 	}
-	e.waitDrained(20 * time.Second)
+	e.waitDrained(time.Minute)
 	checkBundles(t, e.bundles(), wantBundles(x), x)
 }
 
@@ -710,7 +717,7 @@ func TestHistoryFutureDatedChangeIsRequeued(t *testing.T) {
 	}
 	e.start(e.config(), hooks{})
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{"0191294"})
-	e.waitDrained(20 * time.Second)
+	e.waitDrained(time.Minute)
 
 	var want, got []eventdb.FutureRequeue
 	for _, r := range x["0191294"].Requeue {
@@ -745,7 +752,7 @@ func TestLockWaitIsBounded(t *testing.T) {
 	}
 	e.start(e.config(func(c *Config) { c.LockWait = 200 * time.Millisecond }), hooks{})
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{"0191294", "2075204"})
-	waitFor(t, "a batch to give up waiting", 10*time.Second, func() bool {
+	waitFor(t, "a batch to give up waiting", time.Minute, func() bool {
 		for _, l := range e.logs.FilterMessage("corporations not finished; their messages are redelivered after a back-off").All() {
 			if err, _ := l.ContextMap()["error"].(string); strings.Contains(err, "waited 200ms for another holder") {
 				return true
@@ -754,13 +761,13 @@ func TestLockWaitIsBounded(t *testing.T) {
 		return false
 	})
 	// Giving up released the batch's other lock.
-	other, err := eventdb.LockCorps(ctx, e.edb, []string{"2075204"}, time.Second)
+	other, err := eventdb.LockCorps(ctx, e.edb, []string{"2075204"}, time.Minute)
 	if err != nil {
 		t.Fatalf("2075204 still locked after the batch gave up: %v", err)
 	}
 	other.Release(ctx)
 	held.Release(ctx)
-	e.waitDrained(20 * time.Second)
+	e.waitDrained(time.Minute)
 	x := e.generate([]string{"0191294", "2075204"})
 	checkBundles(t, e.bundles(), wantBundles(x), x)
 }
