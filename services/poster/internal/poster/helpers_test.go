@@ -423,8 +423,11 @@ func checkOrder(t testing.TB, order []string) {
 	}
 }
 
+// waitFor polls cond until it holds. A timeout below a minute is raised to
+// one: a wait only stops a broken test, and a busy machine must not trip it.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
+	timeout = max(timeout, time.Minute)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {

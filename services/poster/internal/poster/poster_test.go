@@ -363,7 +363,7 @@ func TestHeldBehindOlderOutstandingRow(t *testing.T) {
 	other := e.seedBundle("BC0000002", credSpec{}) // another corporation is not held
 	r := e.start(e.config("p1"))
 	e.waitFinal(other, 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, "the newer bundle held back", time.Minute, func() bool { return testutilCounter(t, r, "bcreg_poster_held_back_total") >= 1 })
 	if rows := e.rows(); rows[newer[0].hash].Status != "" || rows[newer[1].hash].Status != "" {
 		t.Fatalf("newer credentials posted while an older one is outstanding elsewhere")
 	}
