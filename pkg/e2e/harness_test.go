@@ -84,6 +84,7 @@ func repoRoot() (string, error) {
 // proc is a running service process with its output captured.
 type proc struct {
 	name string
+	addr string // BCREG_HTTP_ADDR of a service started by startService
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	done chan struct{}

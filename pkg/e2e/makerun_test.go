@@ -77,7 +77,7 @@ func TestMakeRunLauncher(t *testing.T) {
 	if m := regexp.MustCompile(`dev: console at (http://\S+/) `).FindStringSubmatch(p.out.String()); m == nil {
 		t.Errorf("no console line\n%s", tail(p.out.String()))
 	} else {
-		waitUntil(t, "the console's overview at "+m[1], 15*time.Second, func() bool {
+		waitUntil(t, "the console's overview at "+m[1], time.Minute, func() bool {
 			resp, err := http.Get(m[1])
 			if err != nil {
 				return false

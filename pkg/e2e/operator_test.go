@@ -243,8 +243,7 @@ func TestOperatorCommandsEndToEnd(t *testing.T) {
 	}
 	seen = len(p.receivedHashes(0))
 	p.mustCtl("requeue", "corp", unchanged, changed)
-	p.waitIdle(time.Minute, want+len(change))
-	time.Sleep(2 * time.Second) // anything more would have arrived by now
+	p.settle(time.Minute, want+len(change))
 	if got := p.receivedHashes(seen); !slices.Equal(got, change) {
 		t.Errorf("requeue corp %s %s: the agent received %v, want exactly the change %v", unchanged, changed, got, change)
 	}
@@ -276,7 +275,7 @@ func adoptThenPoll(t *testing.T, layout, profile string) {
 	p.startService("event-poller", "event-poller")
 	p.startService("credential-builder", "credential-builder")
 	p.startService("poster", "poster")
-	time.Sleep(3 * time.Second) // polls of the unchanged registry
+	p.settle(time.Minute, 0) // polls of the unchanged registry
 	if n := len(p.receivedHashes(0)); n != 0 {
 		t.Fatalf("the agent received %d credentials before any change: adopted credentials issued again", n)
 	}
@@ -299,8 +298,7 @@ func adoptThenPoll(t *testing.T, layout, profile string) {
 	if len(wantNew) == 0 {
 		t.Fatal("the new events change no credential")
 	}
-	p.waitIdle(2*time.Minute, len(wantNew))
-	time.Sleep(2 * time.Second)
+	p.settle(2*time.Minute, len(wantNew))
 	got := p.receivedHashes(0)
 	sort.Strings(got)
 	sort.Strings(wantNew)
@@ -316,8 +314,7 @@ func adoptThenPoll(t *testing.T, layout, profile string) {
 	}
 	sort.Strings(all)
 	p.mustCtl(append([]string{"requeue", "corp"}, all...)...)
-	p.waitIdle(2*time.Minute, len(wantNew))
-	time.Sleep(2 * time.Second)
+	p.settle(2*time.Minute, len(wantNew))
 	if n := len(p.receivedHashes(0)); n != len(got) {
 		t.Errorf("requeue of every corporation issued %d more credentials, want none", n-len(got))
 	}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,7 +116,7 @@ func newPipeline(t *testing.T, profile string) *pipeline {
 func (p *pipeline) startSim(extra map[string]string) {
 	p.t.Helper()
 	pr := start(p.t, "vonx-sim", merge(p.env, map[string]string{"BCREG_SIM_ADDR": p.simAddr}, extra))
-	waitHTTP(p.t, pr, "http://"+p.simAddr+"/health", 15*time.Second)
+	waitHTTP(p.t, pr, "http://"+p.simAddr+"/health", time.Minute)
 	p.procs["vonx-sim"] = pr
 }
 
@@ -121,7 +125,7 @@ func (p *pipeline) startService(name, bin string) *proc {
 	p.t.Helper()
 	addr := freeAddr(p.t)
 	pr := start(p.t, bin, merge(p.env, map[string]string{"BCREG_HTTP_ADDR": addr}))
-	pr.name = name
+	pr.name, pr.addr = name, addr
 	waitHTTP(p.t, pr, "http://"+addr+"/livez", 30*time.Second)
 	p.procs[name] = pr
 	return pr
@@ -151,6 +155,45 @@ func (p *pipeline) waitIdle(within time.Duration, want int) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	p.t.Fatalf("pipeline not idle within %v: %s", within, last)
+}
+
+// settle waits until the event-poller has completed two more polls (the
+// first may have begun before the call) and the pipeline is idle again
+// with at least want credentials issued: whatever those polls published
+// has then been delivered, and nothing more arrives without a new registry
+// event or command. It replaces "wait a few seconds for anything more".
+func (p *pipeline) settle(within time.Duration, want int) {
+	p.t.Helper()
+	from := p.polls()
+	waitUntil(p.t, "two more polls", within, func() bool { return p.polls() >= from+2 })
+	p.waitIdle(within, want)
+}
+
+var pollsLine = regexp.MustCompile(`(?m)^bcreg_poller_polls_total\{result="(?:ok|quiet)"\} (\d+)$`)
+
+// polls is the number of polls the event-poller completed (ok or quiet),
+// from its /metrics.
+func (p *pipeline) polls() int {
+	p.t.Helper()
+	pr := p.procs["event-poller"]
+	if pr == nil {
+		p.t.Fatal("no event-poller running")
+	}
+	resp, err := http.Get("http://" + pr.addr + "/metrics")
+	if err != nil {
+		p.t.Fatalf("event-poller metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("event-poller metrics: %v", err)
+	}
+	n := 0
+	for _, m := range pollsLine.FindAllStringSubmatch(string(body), -1) {
+		v, _ := strconv.Atoi(m[1])
+		n += v
+	}
+	return n
 }
 
 func streamMsgs(ctx context.Context, js jetstream.JetStream, name string) int {
@@ -264,7 +307,7 @@ func runPipeline(t *testing.T, profile string) {
 	}
 	// A second poll of the quiet registry issues nothing.
 	before, _ := p.sim.Stats(ctx)
-	time.Sleep(4 * time.Second)
+	p.settle(time.Minute, len(want))
 	after, _ := p.sim.Stats(ctx)
 	if after.Issued != before.Issued || after.Requests != before.Requests {
 		t.Errorf("quiet registry: agent got %d more requests, %d more credentials", after.Requests-before.Requests, after.Issued-before.Issued)

@@ -87,7 +87,7 @@ func TestNoPasswordInLogsOrErrors(t *testing.T) {
 	natsHost := strings.TrimPrefix(ns.ClientURL(), "nats://")
 	simAddr := freeAddr(t)
 	sim := start(t, "vonx-sim", map[string]string{"BCREG_SIM_ADDR": simAddr, "BCREG_LOG_LEVEL": "debug"})
-	waitHTTP(t, sim, "http://"+simAddr+"/health", 15*time.Second)
+	waitHTTP(t, sim, "http://"+simAddr+"/health", time.Minute)
 
 	base := map[string]string{
 		"BCREG_PROFILE": "snapshot", "BCREG_MIGRATE": "true", "BCREG_LOG_LEVEL": "debug",

@@ -101,8 +101,8 @@ func TestConsoleCommand(t *testing.T) {
 		if code != 0 {
 			t.Errorf("exit %d after cancellation; stderr:\n%s", code, stderr.String())
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("console did not stop within 15s of cancellation")
+	case <-time.After(time.Minute):
+		t.Fatal("console did not stop within a minute of cancellation")
 	}
 	// stderr is only read once Run has returned (it writes from goroutines).
 	if strings.Contains(stderr.String(), "console-secret-token") {
