@@ -106,12 +106,12 @@ func TestBuilderAndPosterLockInOneOrder(t *testing.T) {
 	wg.Go(func() {
 		claimed, claimErr = eventdb.ClaimDelivery(ctx, traced, eventdb.DeliveryClaim{Hashes: []string{"c", "b", "a"}, Claimer: "p", Lease: time.Minute})
 	})
-	waitForCond(t, "the claim to wait for r2", waiting(1))
+	waitFor(t, "the claim to wait for r2", waiting(1))
 	// The builder marks r1 and r3 published.
 	wg.Go(func() {
 		markErr = eventdb.MarkPublished(ctx, traced, []eventdb.PublishMark{{Hash: "c", Seq: 7}, {Hash: "a", Seq: 7}})
 	})
-	waitForCond(t, "the marking to wait", waiting(2))
+	waitFor(t, "the marking to wait", waiting(2))
 	if err := holder.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +131,5 @@ func TestBuilderAndPosterLockInOneOrder(t *testing.T) {
 	}
 	if published != 2 {
 		t.Errorf("published rows = %d, want 2", published)
-	}
-}
-
-func waitForCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
