@@ -58,8 +58,8 @@ type Credential struct {
 	// EffectiveDate is the effective_date attribute ("" when null).
 	EffectiveDate string
 	// NotBefore is the UTC instant before which the credential must not be
-	// posted (stored as not_before): its effective_date or expiry_date when
-	// either lies in the future; zero when it may be posted at once.
+	// posted (stored as not_before), by its profile's HoldDates; zero when
+	// it may be posted at once.
 	NotBefore time.Time
 }
 

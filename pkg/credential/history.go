@@ -142,7 +142,7 @@ func (p *HistoryProfile) Generate(s *source.Snapshot, prm Params) (*Result, erro
 			continue
 		}
 		if nowErr == nil {
-			c.NotBefore = notBefore(c, nowUTC)
+			c.NotBefore = HistoryHold.NotBefore(c.Attributes, nowUTC)
 		}
 		g.res.Credentials = append(g.res.Credentials, c)
 	}
@@ -645,20 +645,6 @@ func historyDate(t *time.Time) string {
 		return ""
 	}
 	return historyTime(t)
-}
-
-// notBefore is when the credential may be posted: its effective date or
-// expiry date when either lies after now (both UTC), else zero.
-func notBefore(c Credential, now time.Time) time.Time {
-	var nb time.Time
-	for _, key := range []string{"effective_date", "expiry_date"} {
-		text, _ := c.Attributes[key].(string)
-		t, err := time.Parse(time.RFC3339, text)
-		if err == nil && t.After(now) && t.After(nb) {
-			nb = t
-		}
-	}
-	return nb
 }
 
 func canonicalText(attrs canonical.Object) (string, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
@@ -268,9 +269,11 @@ func adoptCredentials(ctx context.Context, tx pgx.Tx, from Querier, o Original, 
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE adopt_credential (
     orig_id BIGINT, corp_num TEXT, corp_state TEXT, prev_id BIGINT, prev_date TIMESTAMP, last_id BIGINT, last_date TIMESTAMP,
     typ TEXT, cred_id TEXT, schema_name TEXT, schema_version TEXT, text TEXT, hash TEXT, reason TEXT,
-    entry_date TIMESTAMP, end_date TIMESTAMP, process_date TIMESTAMP, process_success TEXT, process_msg TEXT) ON COMMIT DROP`); err != nil {
+    entry_date TIMESTAMP, end_date TIMESTAMP, process_date TIMESTAMP, process_success TEXT, process_msg TEXT,
+    not_before TIMESTAMPTZ) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("adopt: %w", err)
 	}
+	now := time.Now()
 	prevRef, lastRef := refExprs(t)
 	rows, err := from.Query(ctx, `SELECT `+t.col("record_id")+`::bigint, `+t.col("corp_num")+`::text, `+t.col("corp_state")+`::text, `+
 		prevRef+`, `+lastRef+`, `+t.col("credential_type_cd")+`::text, `+t.col("credential_id")+`::text, `+
@@ -314,21 +317,26 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 ORDER BY `+t.col("record
 			key = "outstanding"
 		}
 		res.ByStatus[key]++
+		var notBefore *time.Time
+		if status == nil {
+			notBefore = originalNotBefore(*text, now)
+		}
 		return []any{id, *corp, state, prev.EventID, prev.EventDate, last.EventID, last.EventDate, deref(typ), credID,
-			deref(schema), deref(version), *text, *hash, reason, entry, end, pdate, status, pmsg}, nil
+			deref(schema), deref(version), *text, *hash, reason, entry, end, pdate, status, pmsg, notBefore}, nil
 	}}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"adopt_credential"}, []string{"orig_id", "corp_num", "corp_state",
 		"prev_id", "prev_date", "last_id", "last_date", "typ", "cred_id", "schema_name", "schema_version", "text", "hash",
-		"reason", "entry_date", "end_date", "process_date", "process_success", "process_msg"}, src); err != nil {
+		"reason", "entry_date", "end_date", "process_date", "process_success", "process_msg", "not_before"}, src); err != nil {
 		return fmt.Errorf("adopt: copy CREDENTIAL_LOG: %w", err)
 	}
 	// Outstanding credentials stay unpublished: the builder's sweep
-	// publishes them (they were generated but never posted).
+	// publishes them (they were generated but never posted) once due by
+	// the original's rule.
 	tag, err := tx.Exec(ctx, `INSERT INTO credential_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
     last_event_id, last_event_date, credential_type_cd, credential_id, schema_name, schema_version, credential_json,
-    credential_hash, credential_reason, entry_date, end_date, process_date, process_success, process_msg, published_at)
+    credential_hash, credential_reason, entry_date, end_date, process_date, process_success, process_msg, not_before, published_at)
 SELECT $1, corp_num, corp_state, prev_id, prev_date, last_id, last_date, typ, cred_id, schema_name, schema_version, text,
-       hash, reason, coalesce(entry_date, LOCALTIMESTAMP), end_date, process_date, process_success, process_msg,
+       hash, reason, coalesce(entry_date, LOCALTIMESTAMP), end_date, process_date, process_success, process_msg, not_before,
        CASE WHEN process_success IS NOT NULL THEN now() END
 FROM adopt_credential ORDER BY orig_id
 ON CONFLICT (credential_hash) DO NOTHING`, system)
@@ -542,4 +550,26 @@ func (s *rowSource) Err() error {
 		return s.err
 	}
 	return s.rows.Err()
+}
+
+// originalNotBefore is when a credential the original generated may be
+// posted (credential.OriginalHold, read from its stored text); nil for at
+// once. Only texts naming a hold date are parsed.
+func originalNotBefore(text string, now time.Time) *time.Time {
+	named := false
+	for _, key := range credential.OriginalHold {
+		named = named || strings.Contains(text, key)
+	}
+	if !named {
+		return nil
+	}
+	var attrs map[string]any
+	if err := json.Unmarshal([]byte(text), &attrs); err != nil {
+		return nil // not an object: nothing to hold it by
+	}
+	nb := credential.OriginalHold.NotBefore(attrs, now)
+	if nb.IsZero() {
+		return nil
+	}
+	return &nb
 }

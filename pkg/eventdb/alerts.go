@@ -80,7 +80,7 @@ type AlertFigures struct {
 func ReadAlertFigures(ctx context.Context, q Querier) (AlertFigures, error) {
 	var f AlertFigures
 	err := q.QueryRow(ctx, `SELECT
-    (SELECT count(*) FROM credential_log WHERE process_success IS NULL AND (not_before IS NULL OR not_before <= now())),
+    (SELECT count(*) FROM credential_log WHERE process_success IS NULL AND `+isDue+`),
     (SELECT count(*) FROM event_by_corp_filing WHERE process_success = 'N'),
     (SELECT count(*) FROM credential_log WHERE process_success = 'N'),
     (SELECT count(*) FROM credential_log WHERE process_success = 'D'),
@@ -88,7 +88,7 @@ func ReadAlertFigures(ctx context.Context, q Querier) (AlertFigures, error) {
     (SELECT count(*) FROM credential_log WHERE rearmed > 0),
     (SELECT max(process_date) FROM credential_log WHERE process_success IN ('Y', 'N')) AT TIME ZONE current_setting('TimeZone'),
     (SELECT min(published_at) FROM credential_log
-      WHERE process_success IS NULL AND published_at IS NOT NULL AND (not_before IS NULL OR not_before <= now()))`).
+      WHERE process_success IS NULL AND published_at IS NOT NULL AND `+isDue+`)`).
 		Scan(&f.Outstanding, &f.BuilderFailed, &f.CredFailed, &f.CredDead, &f.Attempting, &f.Released, &f.LastAnswer, &f.OldestWaiting)
 	if err != nil {
 		return f, fmt.Errorf("read alert figures: %w", err)

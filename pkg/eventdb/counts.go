@@ -82,12 +82,12 @@ func Counts(ctx context.Context, q interface {
 	var c TableCounts
 	err = q.QueryRow(ctx, `SELECT
 		count(*) FILTER (WHERE process_success IN ('Y', 'N', 'D')),
-		count(*) FILTER (WHERE process_success IS NULL AND (not_before IS NULL OR not_before <= now())),
+		count(*) FILTER (WHERE process_success IS NULL AND `+isDue+`),
 		count(*) FILTER (WHERE process_success = 'N'),
 		count(*) FILTER (WHERE process_success = 'D'),
 		count(*) FILTER (WHERE process_success = 'A'),
-		count(*) FILTER (WHERE process_success IS NULL AND not_before > now()),
-		count(*) FILTER (WHERE process_success IS NULL AND published_at IS NULL AND (not_before IS NULL OR not_before <= now())),
+		count(*) FILTER (WHERE process_success IS NULL AND NOT `+isDue+`),
+		count(*) FILTER (WHERE process_success IS NULL AND published_at IS NULL AND `+isDue+`),
 		count(*) FILTER (WHERE rearmed > 0)
 		FROM credential_log`).Scan(&c.Processed, &c.Outstanding, &c.Failed, &c.DeadLetter, &c.Held, &c.Waiting, &c.Unpublished, &c.Released)
 	if err != nil {

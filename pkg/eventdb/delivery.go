@@ -56,7 +56,8 @@ type DeliveryRow struct {
 	// Status is process_success: "" (outstanding), Y, N, D or A.
 	Status   string
 	Attempts int
-	// NotBefore is when a held credential (future expiry) becomes due.
+	// NotBefore is when a held credential becomes due (stored when the
+	// row was; see due.go).
 	NotBefore *time.Time
 	// Due is false while NotBefore lies in the future.
 	Due bool
@@ -71,7 +72,7 @@ type DeliveryRow struct {
 func LoadDeliveryRows(ctx context.Context, db DeliveryDB, hashes []string) (map[string]DeliveryRow, error) {
 	rows, err := db.Query(ctx, `
 		SELECT credential_hash, record_id, corp_num, COALESCE(process_success, ''), attempts,
-		       not_before, (not_before IS NULL OR not_before <= now()),
+		       not_before, `+isDue+`,
 		       COALESCE(claimed_by, ''), (claimed_until IS NOT NULL AND claimed_until >= now()),
 		       process_date
 		FROM credential_log WHERE credential_hash = ANY($1)`, hashes)
@@ -136,7 +137,7 @@ func ClaimDelivery(ctx context.Context, db DeliveryDB, c DeliveryClaim) ([]Claim
 				FROM unnest($1::text[]) AS x(hash)
 				JOIN credential_log cl ON cl.credential_hash = x.hash
 				WHERE cl.process_success IS NULL
-				  AND (cl.not_before IS NULL OR cl.not_before <= now())
+				  AND `+dueSQL("cl")+`
 				  AND (cl.claimed_by IS NULL OR cl.claimed_until IS NULL OR cl.claimed_until < now() OR cl.claimed_by = $2)
 				ORDER BY cl.record_id
 				FOR UPDATE OF cl
@@ -176,7 +177,7 @@ func OldestForeignOutstanding(ctx context.Context, db DeliveryDB, corps []string
 	rows, err := db.Query(ctx, `
 		SELECT corp_num, min(record_id) FROM credential_log
 		WHERE corp_num = ANY($1) AND process_success IS NULL
-		  AND (not_before IS NULL OR not_before <= now())
+		  AND `+isDue+`
 		  AND claimed_by IS DISTINCT FROM $2
 		GROUP BY corp_num`, corps, claimer)
 	if err != nil {
@@ -376,36 +377,26 @@ func MarkDeliveryDead(ctx context.Context, db DeliveryDB, claimer string, hashes
 	return marked, nil
 }
 
-// DeliveryDeferral is a credential that is not due yet.
-type DeliveryDeferral struct {
-	Hash      string
-	NotBefore time.Time
-}
-
-// DeferDelivery hands credentials that are not due back to the outbox: it
-// sets not_before where the builder left it empty and clears published_at,
-// so the builder's sweep republishes them once due. The bundle that
-// carried them can then be acked without them (they block nothing).
-func DeferDelivery(ctx context.Context, db DeliveryDB, defs []DeliveryDeferral) error {
-	if len(defs) == 0 {
+// DeferDelivery hands outstanding credentials that are not due yet (their
+// not_before lies ahead) back to the outbox: it clears published_at, so
+// the builder's sweep republishes them once due. The bundle that carried
+// them can then be acked without them (they block nothing).
+func DeferDelivery(ctx context.Context, db DeliveryDB, hashes []string) error {
+	if len(hashes) == 0 {
 		return nil
-	}
-	hashes, times := make([]string, len(defs)), make([]time.Time, len(defs))
-	for i, d := range defs {
-		hashes[i], times[i] = d.Hash, d.NotBefore
 	}
 	err := retryConflicts(ctx, func() error {
 		_, err := db.Exec(ctx, `
 			UPDATE credential_log c
-			SET not_before = COALESCE(c.not_before, u.nb), published_at = NULL
+			SET published_at = NULL
 			FROM (
-				SELECT cl.record_id, x.nb FROM unnest($1::text[], $2::timestamptz[]) AS x(hash, nb)
+				SELECT cl.record_id FROM unnest($1::text[]) AS x(hash)
 				JOIN credential_log cl ON cl.credential_hash = x.hash
 				WHERE cl.process_success IS NULL
 				ORDER BY cl.record_id FOR UPDATE OF cl
 			) u
 			WHERE c.record_id = u.record_id`,
-			hashes, times)
+			hashes)
 		return err
 	})
 	if err != nil {

@@ -137,7 +137,10 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	}
 	// A future not_before: not claimable, not blocking; deferral clears
 	// published_at.
-	if err := eventdb.DeferDelivery(ctx, pool, []eventdb.DeliveryDeferral{{Hash: h[3], NotBefore: time.Now().Add(time.Hour)}}); err != nil {
+	if _, err := pool.Exec(ctx, `UPDATE credential_log SET not_before = now() + interval '1 hour' WHERE credential_hash = $1`, h[3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventdb.DeferDelivery(ctx, pool, []string{h[3]}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim("B", h[3]); len(got) != 0 {

@@ -74,7 +74,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
 	if err != nil {
 		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(notBeforeMigration))
 	if err != nil {
 		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
 	}

@@ -237,7 +237,7 @@ func Unpublished(ctx context.Context, q Querier, system string, corpNums []strin
 FROM credential_log
 WHERE corp_num = ANY($2) AND system_type_cd = $1
   AND published_at IS NULL AND process_success IS NULL
-  AND (not_before IS NULL OR not_before <= now())
+  AND `+isDue+`
 ORDER BY corp_num, record_id`, system, corpNums)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
@@ -297,8 +297,7 @@ WHERE c.record_id = p.record_id`, hashes, seqs)
 func StrandedCorps(ctx context.Context, q Querier, system string, olderThan time.Duration, after string, limit int) ([]string, error) {
 	rows, err := q.Query(ctx, `SELECT DISTINCT corp_num FROM credential_log
 WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL AND corp_num > $4
-  AND (not_before IS NULL AND entry_date < LOCALTIMESTAMP - make_interval(secs => $2)
-       OR not_before <= now())
+  AND `+isDue+` AND (not_before IS NOT NULL OR entry_date < LOCALTIMESTAMP - make_interval(secs => $2))
 ORDER BY corp_num
 LIMIT $3`, system, olderThan.Seconds(), limit, after)
 	if err != nil {
@@ -330,7 +329,7 @@ func PublishedOutstanding(ctx context.Context, q Querier, system string, afterSe
 WHERE published_at IS NOT NULL AND process_success IS NULL AND published_seq > $5 AND published_seq <= $2
   AND system_type_cd = $1
   AND published_at < now() - make_interval(secs => $3)
-  AND (not_before IS NULL OR not_before <= now())
+  AND `+isDue+`
   AND (claimed_until IS NULL OR claimed_until < now())
 GROUP BY published_seq ORDER BY published_seq LIMIT $4`, system, int64(maxSeq), olderThan.Seconds(), limit, int64(afterSeq))
 	if err != nil {
@@ -426,7 +425,7 @@ func OutboxBacklog(ctx context.Context, q Querier, system string) (int64, error)
 	var n int64
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM credential_log
 WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL
-  AND (not_before IS NULL OR not_before <= now())`, system).Scan(&n); err != nil {
+  AND `+isDue, system).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count outbox backlog: %w", err)
 	}
 	return n, nil

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -95,8 +94,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 	}
 	byHash := map[string]*cred{}
 	var out []*cred
-	var defer_ []eventdb.DeliveryDeferral
-	now := p.now()
+	var defer_ []string
 	for _, ib := range w.bundles {
 		for _, c := range ib.b.Credentials {
 			if _, ok := rows[c.Hash]; !ok {
@@ -118,8 +116,10 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 			if row.Status != "" && !retry {
 				continue // final (Y, N, D) or held back (A)
 			}
-			if nb, waiting := notDue(row, c.Attributes, now); waiting {
-				defer_ = append(defer_, eventdb.DeliveryDeferral{Hash: c.Hash, NotBefore: nb})
+			if !row.Due {
+				// Waits for its not_before, set when the row was stored
+				// (credential.HoldDates): back to the outbox.
+				defer_ = append(defer_, c.Hash)
 				p.m.credentials.WithLabelValues("waiting").Inc()
 				continue
 			}
@@ -142,38 +142,6 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 	}
 	slices.SortFunc(out, func(a, b *cred) int { return cmp.Compare(a.recordID, b.recordID) })
 	return out, nil
-}
-
-// notDue reports whether a credential waits for its expiry (docs/design/agent.md §1:
-// an expiry is posted only once it has happened): the row's not_before,
-// or, where the builder set none, a future expiry_date attribute.
-func notDue(row eventdb.DeliveryRow, attrs map[string]any, now time.Time) (time.Time, bool) {
-	if !row.Due && row.NotBefore != nil {
-		return *row.NotBefore, true
-	}
-	if row.NotBefore != nil {
-		return time.Time{}, false
-	}
-	s, _ := attrs["expiry_date"].(string)
-	if t, ok := parseExpiry(s); ok && t.After(now) {
-		return t, true
-	}
-	return time.Time{}, false
-}
-
-// parseExpiry reads an expiry_date attribute: UTC ISO-8601 text with or
-// without an offset; empty or unreadable text is no expiry.
-func parseExpiry(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, false
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
 }
 
 // claim takes the leases and applies the order rule; it returns per

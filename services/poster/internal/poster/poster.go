@@ -56,7 +56,6 @@ type Poster struct {
 	calls   atomic.Uint64
 	size    int
 	lease   time.Duration
-	now     func() time.Time
 	// abort is the parent of every agent request. Requests outlive a
 	// graceful stop (so an answer is recorded, not lost to a duplicate
 	// later); tests cancel it to emulate a crash.
@@ -78,7 +77,7 @@ func New(cfg Config, deps daemon.Deps) (*Poster, error) {
 		cfg: cfg, log: deps.Log, js: deps.JS, db: deps.EventDB, m: m,
 		agents:  newAgents(deps.Log, m, eps, cfg.Settings, cfg.requestSize(), cfg.HealthInterval),
 		replica: cfg.replicaID(), size: cfg.requestSize(), lease: cfg.lease(),
-		now: time.Now, abort: context.Background(),
+		abort: context.Background(),
 	}
 	deps.Health.AddCheck("agent", p.agents.ready)
 	return p, nil

@@ -314,17 +314,19 @@ func TestAttemptsExhaustedBecomeDead(t *testing.T) {
 	}
 }
 
-// TestNotDueCredentialWaitsAndBlocksNothing: a credential whose expiry is
-// in the future is not posted, blocks neither the bundle's ack nor the
+// TestNotDueCredentialWaitsAndBlocksNothing: a credential whose not_before
+// is in the future is not posted, blocks neither the bundle's ack nor the
 // corporation's later credentials, and goes back to the outbox (published_at
-// cleared, not_before set) for the builder's sweep.
+// cleared) for the builder's sweep. When a credential may be posted is
+// decided when its row is stored (credential.HoldDates): the poster reads
+// only not_before, never the attributes.
 func TestNotDueCredentialWaitsAndBlocksNothing(t *testing.T) {
 	e := newEnv(t, agentsim.Config{})
 	future := time.Now().Add(time.Hour)
 	creds := e.seedBundle("BC0000001",
 		credSpec{},
 		credSpec{notBefore: &future, attrs: map[string]any{"expiry_date": future.UTC().Format("2006-01-02T15:04:05+00:00")}},
-		credSpec{attrs: map[string]any{"expiry_date": future.UTC().Format("2006-01-02T15:04:05+00:00")}}, // builder left not_before empty
+		credSpec{attrs: map[string]any{"expiry_date": future.UTC().Format("2006-01-02T15:04:05+00:00")}}, // no not_before: due
 		credSpec{attrs: map[string]any{"expiry_date": "2001-01-01T00:00:00+00:00"}},                      // expired: due
 		credSpec{},
 	)
@@ -334,7 +336,7 @@ func TestNotDueCredentialWaitsAndBlocksNothing(t *testing.T) {
 	want := map[string]row{
 		creds[0].hash: {Status: "Y", Published: true},
 		creds[1].hash: {Status: "", Published: false, NotBefore: true},
-		creds[2].hash: {Status: "", Published: false, NotBefore: true},
+		creds[2].hash: {Status: "Y", Published: true},
 		creds[3].hash: {Status: "Y", Published: true},
 		creds[4].hash: {Status: "Y", Published: true},
 	}

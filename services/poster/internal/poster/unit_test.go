@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 func TestPack(t *testing.T) {
@@ -199,39 +198,6 @@ func TestMustRenew(t *testing.T) {
 	p.lease = p.cfg.RequestTimeout + leaseMargin
 	if !p.mustRenew(now) {
 		t.Error("a lease with no room beyond the request must be renewed")
-	}
-}
-
-func TestNotDue(t *testing.T) {
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	future, past := now.Add(time.Hour), now.Add(-time.Hour)
-	tests := []struct {
-		name     string
-		row      eventdb.DeliveryRow
-		expiry   any
-		wantWait bool
-		want     time.Time
-	}{
-		{"no expiry", eventdb.DeliveryRow{Due: true}, nil, false, time.Time{}},
-		{"empty expiry", eventdb.DeliveryRow{Due: true}, "", false, time.Time{}},
-		{"row not due", eventdb.DeliveryRow{Due: false, NotBefore: &future}, nil, true, future},
-		{"row due wins over the attribute", eventdb.DeliveryRow{Due: true, NotBefore: &past}, "2099-01-01T00:00:00+00:00", false, time.Time{}},
-		{"future expiry attribute, no not_before", eventdb.DeliveryRow{Due: true}, "2026-05-01T13:00:00+00:00", true, future},
-		{"naive expiry is UTC", eventdb.DeliveryRow{Due: true}, "2026-05-01T13:00:00", true, future},
-		{"past expiry is due", eventdb.DeliveryRow{Due: true}, "2026-05-01T11:00:00+00:00", false, time.Time{}},
-		{"unreadable expiry is due", eventdb.DeliveryRow{Due: true}, "soon", false, time.Time{}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			attrs := map[string]any{}
-			if tc.expiry != nil {
-				attrs["expiry_date"] = tc.expiry
-			}
-			got, wait := notDue(tc.row, attrs, now)
-			if wait != tc.wantWait || !got.Equal(tc.want) {
-				t.Errorf("notDue = %v, %v; want %v, %v", got, wait, tc.want, tc.wantWait)
-			}
-		})
 	}
 }
 

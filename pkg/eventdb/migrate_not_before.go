@@ -1,0 +1,59 @@
+package eventdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/pressly/goose/v3"
+)
+
+// notBeforeMigration (version 5, in Go because it applies
+// credential.OriginalHold, the one rule, rather than a copy of it in SQL):
+// until then the poster read a future expiry_date itself when a row had no
+// not_before (rows adopted from the original). Now every statement reads
+// only not_before, so the outstanding rows stored without one get it here;
+// adoption sets it since. The down migration leaves the values (they are
+// what the old poster would have set on the first delivery).
+var notBeforeMigration = goose.NewGoMigration(5,
+	&goose.GoFunc{RunTx: backfillNotBefore},
+	&goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }})
+
+// backfillNotBefore sets not_before of outstanding rows without one whose
+// credential holds them back (a future expiry_date).
+func backfillNotBefore(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT record_id, credential_json FROM credential_log
+WHERE process_success IS NULL AND not_before IS NULL ORDER BY record_id`)
+	if err != nil {
+		return fmt.Errorf("backfill not_before: %w", err)
+	}
+	defer rows.Close()
+	type hold struct {
+		id int64
+		nb time.Time
+	}
+	var holds []hold
+	now := time.Now()
+	for rows.Next() {
+		var h hold
+		var text string
+		if err := rows.Scan(&h.id, &text); err != nil {
+			return fmt.Errorf("backfill not_before: %w", err)
+		}
+		if nb := originalNotBefore(text, now); nb != nil {
+			h.nb = *nb
+			holds = append(holds, h)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("backfill not_before: %w", err)
+	}
+	rows.Close()
+	for _, h := range holds {
+		if _, err := tx.ExecContext(ctx, `UPDATE credential_log SET not_before = $2 WHERE record_id = $1`, h.id, h.nb); err != nil {
+			return fmt.Errorf("backfill not_before of record %d: %w", h.id, err)
+		}
+	}
+	return nil
+}
