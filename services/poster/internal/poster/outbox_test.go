@@ -272,12 +272,13 @@ func TestDeferredCredentialIsRepublishedInsideTheDedupWindow(t *testing.T) {
 	e := newEnv(t, agentsim.Config{})
 	ctx := testenv.Context(t)
 	a := e.store("BC0000001", 1)
-	// An expiry in the future: the poster posts it only once it happened.
-	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET credential_json = jsonb_set(credential_json::jsonb, '{expiry_date}', to_jsonb($2::text))::text
-		WHERE credential_hash = $1`, a[0].hash, time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339)); err != nil {
+	e.sweep()
+	// Its bundle is on the stream when the row gets a not_before in the
+	// future (as migration 5 gives a published row adopted from the
+	// original whose expiry lies ahead): the poster posts it only then.
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET not_before = now() + interval '1 day' WHERE credential_hash = $1`, a[0].hash); err != nil {
 		t.Fatal(err)
 	}
-	e.sweep()
 	e.start(e.config("p1"))
 	waitFor(t, "the poster to defer the credential", 10*time.Second, func() bool {
 		r := e.rows()[a[0].hash]
