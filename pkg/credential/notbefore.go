@@ -16,7 +16,7 @@ type HoldDates []string
 
 var (
 	// OriginalHold is the original's rule since 2021-05: an expiry is
-	// posted only once it has happened. It applies to the credentials the
+	// posted only once it has happened (docs/design/agent.md §1). It applies to the credentials the
 	// original generated (adopted rows, and rows stored before this rule
 	// had one place; migration 00005) and to the snapshot profile's, which
 	// have no expiry_date.
