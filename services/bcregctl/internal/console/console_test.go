@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
@@ -96,8 +98,22 @@ func TestOverviewMatchesStatusCollect(t *testing.T) {
 	if c := strings.Count(html, `class="stage"`); c != 7 {
 		t.Errorf("%d stages, want 7", c)
 	}
-	if !strings.Contains(html, "2 posted in the last hour") {
-		t.Errorf("posted chart summary missing:\n%s", html)
+	// One posting rate: the chart counts what status.Collect counts (the
+	// agent's answers, Y or N, per minute ending now): the fixture's 2 Y
+	// and 1 N.
+	var hour int64
+	perMinute, err := eventdb.PostedPerMinute(f.ctx, f.pool, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range perMinute {
+		hour += n
+	}
+	if hour != 3 || !strings.Contains(html, fmt.Sprintf("%d posted in the last hour", hour)) {
+		t.Errorf("posted chart summary, want %d posted in the last hour:\n%s", hour, html)
+	}
+	if want := fmt.Sprintf("<span data-posted-last-minute>%d</span>", rep.Throughput.PostedPerMinute[0]); !strings.Contains(html, want) {
+		t.Errorf("overview lacks %s (status's last minute)", want)
 	}
 }
 

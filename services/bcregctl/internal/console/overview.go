@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
@@ -118,7 +119,9 @@ func throughputs(samples []sample) map[string]string {
 	rate := func(a, b int64) string { return fmt.Sprintf("%.1f/min", float64(b-a)/mins) }
 	ebOld, ebCur := old.Report.EventDB.Tables["event_by_corp_filing"], cur.Report.EventDB.Tables["event_by_corp_filing"]
 	clOld, clCur := old.Report.EventDB.Tables["credential_log"], cur.Report.EventDB.Tables["credential_log"]
-	postedOld, postedCur := clOld.Processed-clOld.Failed-clOld.DeadLetter, clCur.Processed-clCur.Failed-clCur.DeadLetter
+	// The posting rate (docs/operations.md §11): credentials the agent
+	// answered, Y or N.
+	postedOld, postedCur := clOld.Processed-clOld.DeadLetter, clCur.Processed-clCur.DeadLetter
 	out["source"] = rate(int64(old.EventsSeq), int64(cur.EventsSeq))
 	out["events"] = out["source"]
 	out["builder"] = rate(ebOld.Processed, ebCur.Processed)
@@ -230,11 +233,14 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	posted, err := postedPerMinute(ctx, s.opt.DB)
+	// The posting rate of `bcregctl status` (eventdb.PostedPerMinute),
+	// over an hour, oldest minute first for the chart.
+	posted, err := eventdb.PostedPerMinute(ctx, s.opt.DB, 60)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	slices.Reverse(posted)
 	s.mu.RLock()
 	samples := append([]sample(nil), s.samples...)
 	health := s.health
@@ -262,7 +268,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		lag = append(lag, point{smp.At, v})
 	}
 	d.LagChart = lineChart("lag-chart", "Lag: messages pending or in flight on both streams, sampled while the console runs", lag, rep.At)
-	d.PostedChart = barChart("posted-chart", "Credentials posted per minute, last 60 minutes", posted)
+	d.PostedChart = barChart("posted-chart", "Credentials posted (answered Y or N) per minute, last 60 minutes", posted)
 	d.PostedLastMin = posted[len(posted)-1]
 	for stage, n := range rep.DLQ.ByStage {
 		d.DLQStages = append(d.DLQStages, kv{stage, n})
@@ -286,35 +292,6 @@ func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(rep)
-}
-
-// postedPerMinute counts credentials posted (Y) in each of the last 60
-// minutes, oldest first, from credential_log.process_date (LOCALTIMESTAMP,
-// the database's clock, as the poster writes it).
-func postedPerMinute(ctx context.Context, db rowsQuerier) ([]int64, error) {
-	rows, err := db.Query(ctx, `SELECT (extract(epoch FROM date_trunc('minute', LOCALTIMESTAMP) - date_trunc('minute', process_date)) / 60)::int AS ago, count(*)
-FROM credential_log
-WHERE process_success = 'Y' AND process_date > date_trunc('minute', LOCALTIMESTAMP) - interval '59 minutes'
-GROUP BY 1`)
-	if err != nil {
-		return nil, fmt.Errorf("posted per minute: %w", err)
-	}
-	defer rows.Close()
-	out := make([]int64, 60)
-	for rows.Next() {
-		var ago int
-		var n int64
-		if err := rows.Scan(&ago, &n); err != nil {
-			return nil, fmt.Errorf("posted per minute: %w", err)
-		}
-		if ago >= 0 && ago < 60 {
-			out[59-ago] += n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("posted per minute: %w", err)
-	}
-	return out, nil
 }
 
 func humanDuration(d time.Duration) string {
