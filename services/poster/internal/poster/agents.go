@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bcgov/bcreg-events/pkg/agent"
+	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
 // errNoAgent means no agent can take a request now (all down or

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bcgov/bcreg-events/pkg/agent"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
 // Config is the poster's configuration (variables BCREG_*).

@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/bcgov/bcreg-events/pkg/agent"
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -28,6 +27,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

@@ -16,9 +16,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/agent"
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
