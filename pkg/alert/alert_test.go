@@ -17,6 +17,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // receiver is a local webhook that records what it is sent. While hold is
@@ -216,7 +217,7 @@ func TestEvaluate(t *testing.T) {
 		return Figures{Instant: now, LocalNow: now,
 			DB:     &eventdb.AlertFigures{LastAnswer: ptr(now.Add(-time.Minute))},
 			Events: &bus.StageState{}, Creds: &bus.StageState{}, DLQ: &bus.DLQState{ByStage: map[string]uint64{}},
-			Watermark: &eventdb.Watermark{EventID: 9, EventDate: now.Add(-2 * time.Hour)}, SourceNewest: ptr(now.Add(-2 * time.Hour))}
+			Watermark: ptr(regevent.At(9, now.Add(-2*time.Hour))), SourceNewest: ptr(now.Add(-2 * time.Hour))}
 	}
 	type got struct {
 		Key   string

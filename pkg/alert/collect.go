@@ -87,7 +87,7 @@ func Collect(ctx context.Context, s Sources) Figures {
 				return err
 			}
 			if ok {
-				f.SourceNewest = &e.Timestamp
+				f.SourceNewest = &e.Date.Time
 			}
 			return nil
 		})

@@ -9,6 +9,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // Figures are the pipeline's state as the alert rules see it. A nil part
@@ -23,7 +24,7 @@ type Figures struct {
 	// Abandoned are outstanding credentials whose bundle left BCREG_CREDS
 	// without an answer and that no sweep has released yet.
 	Abandoned *outbox.Abandoned
-	Watermark *eventdb.Watermark
+	Watermark *regevent.Position
 	// SourceNewest is the registry's newest event (nil: none, or the
 	// registry was not read).
 	SourceNewest *time.Time
@@ -138,10 +139,10 @@ func Evaluate(f Figures, th Thresholds) []Finding {
 				th.AgentStall, last, db.Outstanding, db.Attempting)})
 	}
 	if f.Watermark != nil && f.SourceNewest != nil {
-		if behind := f.SourceNewest.Sub(f.Watermark.EventDate); behind > th.WatermarkStale {
+		if behind := f.SourceNewest.Sub(f.Watermark.Date.Time); behind > th.WatermarkStale {
 			out = append(out, Finding{Key: KeyWatermark, Level: Error,
 				Message: fmt.Sprintf("the watermark (event %d at %s) is %v behind the registry's newest event: the event-poller is not keeping up or its polls fail.",
-					f.Watermark.EventID, f.Watermark.EventDate.Format("2006-01-02 15:04:05"), behind.Round(time.Second))})
+					f.Watermark.EventID, f.Watermark.Date.Format("2006-01-02 15:04:05"), behind.Round(time.Second))})
 		}
 	}
 	return out

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -109,21 +110,14 @@ type Params struct {
 	// Prev and Last bound the work item's event range (CorpEvent prev and
 	// last): REG credentials for events registered since Prev, ADDR and REL
 	// credentials for records that started or ended between the two.
-	Prev, Last EventMark
+	Prev, Last regevent.Position
 }
 
 // FullRange returns the Params of an initial load or an operator requeue:
-// from event 0 at 0001-01-01 to last, at now. An unchanged corporation then
-// issues nothing new, thanks to the hashes.
-func FullRange(last EventMark, now time.Time) Params {
-	return Params{Now: now, Prev: EventMark{Date: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}, Last: last}
-}
-
-// EventMark is a position in the registry's event stream.
-type EventMark struct {
-	EventID int64
-	// Date is the event's naive BC local timestamp.
-	Date time.Time
+// from regevent.Start to last, at now. An unchanged corporation then issues
+// nothing new, thanks to the hashes.
+func FullRange(last regevent.Position, now time.Time) Params {
+	return Params{Now: now, Prev: regevent.Start, Last: last}
 }
 
 // Profile is one version of the credential generator.

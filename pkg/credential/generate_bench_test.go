@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/synth"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -44,7 +45,7 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 	}
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	params := credential.FullRange(credential.EventMark{EventID: 1<<62 - 1, Date: now}, now)
+	params := credential.FullRange(regevent.Through(now), now)
 	for _, name := range []string{credential.ProfileSnapshot, credential.ProfileHistory} {
 		b.Run(name, func(b *testing.B) {
 			p, err := credential.New(name, credential.Options{})

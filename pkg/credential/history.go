@@ -12,6 +12,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -89,8 +90,8 @@ func (p *HistoryProfile) Generate(s *source.Snapshot, prm Params) (*Result, erro
 		return nil, fmt.Errorf("history profile: corporation %s: %w", s.CorpNum(), ErrNoHistory)
 	}
 	prm = Params{Now: wallClock(prm.Now),
-		Prev: EventMark{prm.Prev.EventID, wallClock(prm.Prev.Date)},
-		Last: EventMark{prm.Last.EventID, wallClock(prm.Last.Date)}}
+		Prev: regevent.At(prm.Prev.EventID, prm.Prev.Date.Time),
+		Last: regevent.At(prm.Last.EventID, prm.Last.Date.Time)}
 	g := &historyGen{s: s, h: s.History(), prm: prm, log: p.opts.Log, res: &Result{CorpNum: s.CorpNum()},
 		regID: registrationID(s.Corporation.TypeCode(), s.CorpNum())}
 	for _, pr := range g.h.Problems {
@@ -279,7 +280,7 @@ func (g *historyGen) registrations(past []source.DatedEvent) ([]Credential, erro
 		if !last && ev.Undated() {
 			continue // a conversion event says nothing about when things changed
 		}
-		if ts := ev.Timestamp(); ts == nil || ts.Before(g.prm.Prev.Date) {
+		if ts := ev.Timestamp(); ts == nil || ts.Before(g.prm.Prev.Date.Time) {
 			continue // registered before the work item's range
 		}
 		attrs, name := g.registrationAt(ev, last)
@@ -584,7 +585,7 @@ func (g *historyGen) businessNumber(past []source.DatedEvent) ([]Credential, err
 func (g *historyGen) inRange(sp *source.Span) bool {
 	in := func(e *source.DatedEvent) bool {
 		ts := e.Timestamp()
-		return ts != nil && !ts.Before(g.prm.Prev.Date) && !ts.After(g.prm.Last.Date)
+		return ts != nil && !ts.Before(g.prm.Prev.Date.Time) && !ts.After(g.prm.Last.Date.Time)
 	}
 	return in(&sp.Start) || sp.End != nil && in(sp.End)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -64,9 +65,9 @@ func toHistoryGolden(res *credential.Result) []historyGolden {
 
 // newestEvent is the last event of a database: the work item's Last of an
 // initial load.
-func newestEvent(t *testing.T, pool *pgxpool.Pool) credential.EventMark {
+func newestEvent(t *testing.T, pool *pgxpool.Pool) regevent.Position {
 	t.Helper()
-	var m credential.EventMark
+	var m regevent.Position
 	err := pool.QueryRow(context.Background(),
 		`SELECT coalesce(max(event_id), 0)::bigint, coalesce(max(event_timestmp), '0001-01-01') FROM bc_registries.event`).Scan(&m.EventID, &m.Date)
 	if err != nil {
@@ -198,13 +199,13 @@ func checkHistoryOriginalFailure(t *testing.T, num string, res *credential.Resul
 // eventMarks returns the events of a snapshot's records (start and end
 // events of states, names, jurisdictions, offices and parties) in timestamp
 // order, one per timestamp: the steps an ongoing pipeline would have taken.
-func eventMarks(s *source.Snapshot) []credential.EventMark {
+func eventMarks(s *source.Snapshot) []regevent.Position {
 	h := s.History()
-	var marks []credential.EventMark
+	var marks []regevent.Position
 	add := func(sp *source.Span) {
 		for _, e := range []*source.DatedEvent{&sp.Start, sp.End} {
 			if e != nil && e.Timestamp() != nil {
-				marks = append(marks, credential.EventMark{EventID: e.ID, Date: *e.Timestamp()})
+				marks = append(marks, regevent.At(e.ID, *e.Timestamp()))
 			}
 		}
 	}
@@ -226,10 +227,8 @@ func eventMarks(s *source.Snapshot) []credential.EventMark {
 	for i := range h.Parties {
 		add(&h.Parties[i].Span)
 	}
-	slices.SortFunc(marks, func(a, b credential.EventMark) int {
-		return cmp.Or(a.Date.Compare(b.Date), cmp.Compare(a.EventID, b.EventID))
-	})
-	return slices.CompactFunc(marks, func(a, b credential.EventMark) bool { return a.Date.Equal(b.Date) })
+	slices.SortFunc(marks, regevent.Position.Compare)
+	return slices.CompactFunc(marks, func(a, b regevent.Position) bool { return a.Date.Equal(b.Date.Time) })
 }
 
 // checkIncremental runs the profile over snap window by window and checks
@@ -243,7 +242,7 @@ func checkIncremental(t *testing.T, profile credential.Profile, snap *source.Sna
 	if err != nil {
 		t.Fatalf("%s: %v", num, err)
 	}
-	marks := append([]credential.EventMark{full.Prev}, eventMarks(snap)...)
+	marks := append([]regevent.Position{full.Prev}, eventMarks(snap)...)
 	marks = append(marks, full.Last)
 	seen := map[string]bool{}
 	var collected []string

@@ -7,6 +7,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -357,7 +358,7 @@ func TestHistoryEventRange(t *testing.T) {
 	s.States = []source.CorpState{hState("ACT", opACT, inc, liq), hState("LIQ", opLIQ, liq, nil)}
 	s.Names = []source.CorpName{hName("CO", "OLD NAME", inc, rename), hName("CO", "NEW NAME", rename, nil)}
 	s.Offices = []source.Office{hOffice(inc, move), hOffice(move, nil)}
-	mark := func(d string) credential.EventMark { return credential.EventMark{Date: *ts(d)} }
+	mark := func(d string) regevent.Position { return regevent.At(0, *ts(d)) }
 
 	tests := []struct {
 		name       string

@@ -9,6 +9,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -91,7 +92,7 @@ func histCompany() *source.Snapshot {
 }
 
 func fullRange() credential.Params {
-	return credential.FullRange(credential.EventMark{EventID: 1 << 40, Date: synthNow}, synthNow)
+	return credential.FullRange(regevent.At(1<<40, synthNow), synthNow)
 }
 
 func generateHistory(t *testing.T, s *source.Snapshot, prm credential.Params) *credential.Result {
@@ -265,8 +266,8 @@ func TestHistoryFutureDatedFiling(t *testing.T) {
 
 	// The re-queued work item, run when the February change is due.
 	rq := res.Requeue[0]
-	later := credential.Params{Now: rq.DueAt, Prev: credential.EventMark{EventID: rq.FirstEventID, Date: rq.FirstEventDate},
-		Last: credential.EventMark{EventID: rq.EventID, Date: rq.DueAt}}
+	later := credential.Params{Now: rq.DueAt, Prev: regevent.At(rq.FirstEventID, rq.FirstEventDate),
+		Last: regevent.At(rq.EventID, rq.DueAt)}
 	res2 := generateHistory(t, s, later)
 	if r := regViews(res2); len(r) != 1 || r[0].Name != "NEW NAME LTD." || r[0].Reason != "Filing:NOALA" || r[0].Effective != "2026-02-01T08:01:00+00:00" {
 		t.Errorf("REG when due: %+v", r)
@@ -276,7 +277,7 @@ func TestHistoryFutureDatedFiling(t *testing.T) {
 	}
 	// And in March the old office gets its expiry.
 	res3 := generateHistory(t, s, credential.Params{Now: *ts("2026-03-01 00:01:00"),
-		Prev: later.Prev, Last: credential.EventMark{EventID: 290, Date: *ts("2026-03-01 00:01:00")}})
+		Prev: later.Prev, Last: regevent.At(290, *ts("2026-03-01 00:01:00"))})
 	var expiries []string
 	for _, c := range res3.Credentials {
 		if c.Type == credential.TypeAddress {
@@ -514,8 +515,8 @@ func TestHistoryRelationshipScope(t *testing.T) {
 	if got := len(relViews(generateHistory(t, owner, fullRange()))); got != 1 {
 		t.Errorf("%d REL credentials, want 1 (LP firm and unknown firm skipped)", got)
 	}
-	window := credential.Params{Now: synthNow, Prev: credential.EventMark{Date: *ts("2013-01-01 00:00:00")},
-		Last: credential.EventMark{Date: synthNow}}
+	window := credential.Params{Now: synthNow, Prev: regevent.At(0, *ts("2013-01-01 00:00:00")),
+		Last: regevent.At(0, synthNow)}
 	if got := len(relViews(generateHistory(t, owner, window))); got != 0 {
 		t.Errorf("%d REL credentials for a range after the link, want 0", got)
 	}

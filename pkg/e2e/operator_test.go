@@ -19,8 +19,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
-	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -46,8 +46,7 @@ func generateAll(t *testing.T, sourceURL, profileName string) map[string]credent
 		t.Fatal(err)
 	}
 	now := regclock.Now()
-	params := credential.Params{Now: now, Prev: credential.EventMark{Date: messages.ZeroLocal.Time},
-		Last: credential.EventMark{EventID: 1 << 62, Date: now}}
+	params := credential.FullRange(regevent.Through(now), now)
 	out := map[string]credential.Result{}
 	for _, c := range corps {
 		snap, err := batch.Get(c)
@@ -336,7 +335,7 @@ WHERE event_timestmp <= $1 ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`,
 	}
 	orig := originaltest.Create(t, testenv.NewDatabase(t), layout)
 	orig.Watermark(newest.ID, newest.Date)
-	start := originaltest.Event{Date: messages.ZeroLocal.Time}
+	start := originaltest.Event{Date: regevent.Start.Date.Time}
 	done := time.Now().Add(-time.Hour)
 	corps := make([]string, 0, len(issued))
 	for c := range issued {

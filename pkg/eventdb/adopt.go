@@ -14,6 +14,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // Adoption of the Python pipeline's event-processor database (the
@@ -41,8 +42,8 @@ type Original struct {
 	Layout string
 	// Watermark is its current watermark: the latest LAST_EVENT row (by
 	// event date, then id, where it has dates; by id otherwise).
-	Watermark Watermark
-	// WatermarkDated says whether Watermark.EventDate comes from the
+	Watermark regevent.Position
+	// WatermarkDated says whether Watermark.Date comes from the
 	// original (pre-LEAR); 8bc273a's must be looked up in the registry.
 	WatermarkDated bool
 	// Credentials and WorkItems count its rows of the system; Queued are
@@ -141,7 +142,7 @@ WHERE `+le.col("system_type_cd")+` = $1 AND `+le.col("event_id")+` > 0 ORDER BY 
 		return o, fmt.Errorf("inspect original: read LAST_EVENT: %w", err)
 	}
 	if date != nil {
-		o.Watermark.EventDate = *date
+		o.Watermark.Date.Time = *date
 	} else {
 		o.WatermarkDated = false
 	}
@@ -180,11 +181,11 @@ type AdoptPlan struct {
 	System string
 	// Watermark is the original's, with its event date (looked up in the
 	// registry for 8bc273a).
-	Watermark Watermark
+	Watermark regevent.Position
 	// Window are the registry's events of the look-back window behind the
 	// watermark, recorded as seen so the first poll does not republish
 	// them (empty when the registry could not be read).
-	Window []SeenEvent
+	Window []regevent.Event
 	// Force imports into an event database that already has a watermark,
 	// credentials or an initial-load run (known hashes are skipped either
 	// way).
@@ -196,7 +197,7 @@ type AdoptPlan struct {
 // AdoptResult says what an adoption imported.
 type AdoptResult struct {
 	Layout    string
-	Watermark Watermark
+	Watermark regevent.Position
 	// Credentials were read; Imported of them were new (not known by hash).
 	Credentials, Imported int64
 	// ByStatus counts the credentials read by the status they got here
@@ -221,7 +222,7 @@ var ErrNotEmpty = errors.New("the event database already has a watermark, creden
 // nothing twice.
 func Adopt(ctx context.Context, to TxBeginner, from Querier, o Original, plan AdoptPlan) (AdoptResult, error) {
 	res := AdoptResult{Layout: o.Layout, Watermark: plan.Watermark, ByStatus: map[string]int64{}, Queued: o.Queued}
-	if plan.Watermark.EventID <= 0 || plan.Watermark.EventDate.IsZero() {
+	if plan.Watermark.EventID <= 0 || plan.Watermark.Date.Time.IsZero() {
 		return res, errors.New("adopt: the watermark needs an event id and its date")
 	}
 	err := pgx.BeginFunc(ctx, to, func(tx pgx.Tx) error {
@@ -247,12 +248,12 @@ func Adopt(ctx context.Context, to TxBeginner, from Querier, o Original, plan Ad
 		}
 		// Only forward: a forced re-adoption never moves the watermark back.
 		if _, err := tx.Exec(ctx, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ($1, $2, $3)`,
-			plan.System, plan.Watermark.EventID, plan.Watermark.EventDate); err != nil {
+			plan.System, plan.Watermark.EventID, plan.Watermark.Date.Time); err != nil {
 			return fmt.Errorf("adopt: set watermark: %w", err)
 		}
 		id, err := OperatorAction(ctx, tx, "adopt", plan.From, res.Imported, map[string]any{
 			"layout": o.Layout, "watermark_event_id": plan.Watermark.EventID,
-			"watermark_event_date": plan.Watermark.EventDate.Format("2006-01-02T15:04:05.999999"),
+			"watermark_event_date": plan.Watermark.Date.Time.Format("2006-01-02T15:04:05.999999"),
 			"credentials_read":     res.Credentials, "credentials_imported": res.Imported, "by_status": res.ByStatus,
 			"work_items_imported": res.WorkItemsImported, "queued": res.Queued, "window_events": len(plan.Window),
 		})
@@ -321,7 +322,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 ORDER BY `+t.col("record
 		if status == nil {
 			notBefore = originalNotBefore(*text, now)
 		}
-		return []any{id, *corp, state, prev.EventID, prev.EventDate, last.EventID, last.EventDate, deref(typ), credID,
+		return []any{id, *corp, state, prev.EventID, prev.Date.Time, last.EventID, last.Date.Time, deref(typ), credID,
 			deref(schema), deref(version), *text, *hash, reason, entry, end, pdate, status, pmsg, notBefore}, nil
 	}}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"adopt_credential"}, []string{"orig_id", "corp_num", "corp_state",
@@ -389,7 +390,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 AND `+t.col("process_dat
 			return nil, fmt.Errorf("EVENT_BY_CORP_FILING record %d: %w", id, err)
 		}
 		res.WorkItems++
-		return []any{id, deref(corp), prev.EventID, prev.EventDate, last.EventID, last.EventDate, entry, processDate, success, msg}, nil
+		return []any{id, deref(corp), prev.EventID, prev.Date.Time, last.EventID, last.Date.Time, entry, processDate, success, msg}, nil
 	}}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"adopt_item"}, []string{"orig_id", "corp_num", "prev_id", "prev_date",
 		"last_id", "last_date", "entry_date", "process_date", "process_success", "process_msg"}, src); err != nil {
@@ -428,20 +429,17 @@ func refExprs(t origTable) (prev, last string) {
 	return one("prev_event"), one("last_event")
 }
 
-// zeroDate is the date of an unknown or initial event position
-// (0001-01-01T00:00:00, as the original's year-1 minimum).
-var zeroDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // eventRef combines a stored event position: the id and date columns, or
 // the pre-LEAR JSON {"event_date": "<UTC ISO>", "event_id": n}, whose UTC
-// date becomes BC local time again. Unknown parts are 0 and 0001-01-01.
-func eventRef(id *int64, date *time.Time, js *string) (Watermark, error) {
-	w := Watermark{EventDate: zeroDate}
+// date becomes BC local time again. Unknown parts are those of
+// regevent.Start (0 and 0001-01-01, the original's year-1 minimum).
+func eventRef(id *int64, date *time.Time, js *string) (regevent.Position, error) {
+	w := regevent.Start
 	if id != nil {
 		w.EventID = *id
 	}
 	if date != nil {
-		w.EventDate = *date
+		w.Date.Time = *date
 	}
 	if js == nil || strings.TrimSpace(*js) == "" || strings.TrimSpace(*js) == "null" {
 		return w, nil
@@ -465,7 +463,7 @@ func eventRef(id *int64, date *time.Time, js *string) (Watermark, error) {
 		if err != nil {
 			return w, err
 		}
-		w.EventDate = t
+		w.Date.Time = t
 	}
 	return w, nil
 }

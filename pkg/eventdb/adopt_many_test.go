@@ -7,6 +7,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -36,7 +37,7 @@ func TestAdoptStreamsEveryRow(t *testing.T) {
 			if _, err := eventdb.Migrate(ctx, pool); err != nil {
 				t.Fatal(err)
 			}
-			res, err := eventdb.Adopt(ctx, pool, from, o, eventdb.AdoptPlan{System: "BC_REG", Watermark: eventdb.Watermark{EventID: 1000, EventDate: wmDate}})
+			res, err := eventdb.Adopt(ctx, pool, from, o, eventdb.AdoptPlan{System: "BC_REG", Watermark: regevent.At(1000, wmDate)})
 			if err != nil {
 				t.Fatal(err)
 			}

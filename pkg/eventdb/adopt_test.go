@@ -10,6 +10,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -39,15 +40,15 @@ func TestAdoptOriginalLayouts(t *testing.T) {
 	tests := []struct {
 		name          string
 		layout        string
-		wantWatermark eventdb.Watermark
+		wantWatermark regevent.Position
 		wantDated     bool
 		wantRefs      func(c *adoptedCred)
 	}{
-		{"8bc273a", originaltest.Layout8bc273a, eventdb.Watermark{EventID: 1100}, false, func(c *adoptedCred) {
+		{"8bc273a", originaltest.Layout8bc273a, regevent.Position{EventID: 1100}, false, func(c *adoptedCred) {
 			// 8bc273a stored ids only: dates are unknown (year 1).
 			c.PrevDate, c.LastDate = "0001-01-01 00:00:00", "0001-01-01 00:00:00"
 		}},
-		{"pre-LEAR", originaltest.LayoutPreLEAR, eventdb.Watermark{EventID: 1000, EventDate: day("2019-03-02 09:30:00")}, true, func(c *adoptedCred) {
+		{"pre-LEAR", originaltest.LayoutPreLEAR, regevent.At(1000, day("2019-03-02 09:30:00")), true, func(c *adoptedCred) {
 			c.Reason = "Filing:NOCAD"
 		}},
 	}
@@ -93,8 +94,8 @@ func TestAdoptOriginalLayouts(t *testing.T) {
 			if _, err := eventdb.Migrate(ctx, pool); err != nil {
 				t.Fatal(err)
 			}
-			wm := eventdb.Watermark{EventID: o.Watermark.EventID, EventDate: day("2019-03-02 09:30:00")}
-			window := []eventdb.SeenEvent{{EventID: 999, CorpNum: "A1", EventDate: day("2019-03-02 09:25:00")}}
+			wm := regevent.At(o.Watermark.EventID, day("2019-03-02 09:30:00"))
+			window := []regevent.Event{{Position: regevent.At(999, day("2019-03-02 09:25:00")), CorpNum: "A1"}}
 			plan := eventdb.AdoptPlan{System: "BC_REG", Watermark: wm, Window: window, From: "postgres://orig"}
 			res, err := eventdb.Adopt(ctx, pool, from, o, plan)
 			if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // InitialLoadRun is a row of initial_load: one run of the initial load,
@@ -15,7 +17,7 @@ type InitialLoadRun struct {
 	RunID int64
 	// Watermark is the newest event noted at the run's start; it becomes
 	// the watermark when the run finishes.
-	Watermark Watermark
+	Watermark regevent.Position
 	// LastCorpNum is the last corporation published ("" before the first).
 	LastCorpNum string
 	Published   int64
@@ -29,7 +31,7 @@ func UnfinishedInitialLoad(ctx context.Context, q Querier, system string) (r Ini
 	var last *string
 	err = q.QueryRow(ctx, `SELECT run_id, watermark_event_id, watermark_event_date, last_corp_num, published, total, started_at
 FROM initial_load WHERE system_type_cd = $1 AND finished_at IS NULL
-ORDER BY run_id DESC LIMIT 1`, system).Scan(&r.RunID, &r.Watermark.EventID, &r.Watermark.EventDate, &last, &r.Published, &r.Total, &r.StartedAt)
+ORDER BY run_id DESC LIMIT 1`, system).Scan(&r.RunID, &r.Watermark.EventID, &r.Watermark.Date.Time, &last, &r.Published, &r.Total, &r.StartedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return InitialLoadRun{}, false, nil
 	}
@@ -46,11 +48,11 @@ ORDER BY run_id DESC LIMIT 1`, system).Scan(&r.RunID, &r.Watermark.EventID, &r.W
 // and, in the same transaction, the look-back window's events as seen: they
 // are covered by the load, while events committed during it are not and are
 // polled afterwards.
-func StartInitialLoad(ctx context.Context, q TxBeginner, system string, w Watermark, total int64, window []SeenEvent) (InitialLoadRun, error) {
+func StartInitialLoad(ctx context.Context, q TxBeginner, system string, w regevent.Position, total int64, window []regevent.Event) (InitialLoadRun, error) {
 	r := InitialLoadRun{Watermark: w, Total: total}
 	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO initial_load (system_type_cd, watermark_event_id, watermark_event_date, total)
-VALUES ($1, $2, $3, $4) RETURNING run_id, started_at`, system, w.EventID, w.EventDate, total).Scan(&r.RunID, &r.StartedAt); err != nil {
+VALUES ($1, $2, $3, $4) RETURNING run_id, started_at`, system, w.EventID, w.Date.Time, total).Scan(&r.RunID, &r.StartedAt); err != nil {
 			return fmt.Errorf("start initial load: %w", err)
 		}
 		return MarkSeen(ctx, tx, system, window)
@@ -73,7 +75,7 @@ func RecordInitialLoadProgress(ctx context.Context, q Querier, runID int64, last
 func FinishInitialLoad(ctx context.Context, q TxBeginner, system string, r InitialLoadRun) error {
 	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ($1, $2, $3)`,
-			system, r.Watermark.EventID, r.Watermark.EventDate); err != nil {
+			system, r.Watermark.EventID, r.Watermark.Date.Time); err != nil {
 			return fmt.Errorf("finish initial load: set watermark: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE initial_load SET finished_at = now() WHERE run_id = $1`, r.RunID); err != nil {
@@ -86,13 +88,13 @@ func FinishInitialLoad(ctx context.Context, q TxBeginner, system string, r Initi
 // SetWatermark records w as the watermark and, in the same transaction,
 // the look-back window's events as seen (BCREG_INITIAL_LOAD=skip: start
 // from the newest event without republishing the window).
-func SetWatermark(ctx context.Context, q TxBeginner, system string, w Watermark, window []SeenEvent) error {
+func SetWatermark(ctx context.Context, q TxBeginner, system string, w regevent.Position, window []regevent.Event) error {
 	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if err := MarkSeen(ctx, tx, system, window); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ($1, $2, $3)`,
-			system, w.EventID, w.EventDate); err != nil {
+			system, w.EventID, w.Date.Time); err != nil {
 			return fmt.Errorf("set watermark: %w", err)
 		}
 		return nil

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // The credential-builder's tables (docs/design/registry.md §4,
@@ -26,7 +28,7 @@ const (
 // event_by_corp_filing, keyed by its message id.
 type WorkItem struct {
 	CorpNum    string
-	Prev, Last Watermark
+	Prev, Last regevent.Position
 	Reason     string
 	MsgID      string
 	Outcome    string // OutcomeDone, OutcomeFailed or OutcomeSkipped
@@ -37,7 +39,7 @@ type WorkItem struct {
 type HistoryEntry struct {
 	CorpNum    string
 	CorpState  string
-	Prev, Last Watermark
+	Prev, Last regevent.Position
 	JSON       []byte // the snapshot document
 	Hash       string // SHA-256 of JSON: equal to the latest row's means unchanged
 	Message    string // process_msg (e.g. "Withdrawn"); "" stores NULL
@@ -47,7 +49,7 @@ type HistoryEntry struct {
 type NewCredential struct {
 	CorpNum      string
 	CorpState    string
-	Prev, Last   Watermark
+	Prev, Last   regevent.Position
 	Type         string
 	CredentialID string
 	Schema       string
@@ -108,18 +110,31 @@ func WriteBatch(ctx context.Context, tx pgx.Tx, b BatchWrite) (BatchResult, erro
 	return res, nil
 }
 
+// rangeColumns are the prev and last columns of rows written with unnest.
+type rangeColumns struct {
+	prevIDs, lastIDs     []int64
+	prevDates, lastDates []time.Time
+}
+
+func newRangeColumns(n int) rangeColumns {
+	return rangeColumns{make([]int64, n), make([]int64, n), make([]time.Time, n), make([]time.Time, n)}
+}
+
+func (r rangeColumns) set(i int, prev, last regevent.Position) {
+	r.prevIDs[i], r.prevDates[i], r.lastIDs[i], r.lastDates[i] = prev.EventID, prev.Date.Time, last.EventID, last.Date.Time
+}
+
 func writeItems(ctx context.Context, tx pgx.Tx, system string, items []WorkItem) (int64, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
 	n := len(items)
 	corps, reasons, msgIDs, outcomes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
-	prevIDs, lastIDs := make([]int64, n), make([]int64, n)
-	prevDates, lastDates := make([]time.Time, n), make([]time.Time, n)
+	r := newRangeColumns(n)
 	for i, it := range items {
 		corps[i], reasons[i], msgIDs[i], outcomes[i] = it.CorpNum, it.Reason, it.MsgID, it.Outcome
 		msgs[i] = nullable(ProcessMsg(it.Message))
-		prevIDs[i], prevDates[i], lastIDs[i], lastDates[i] = it.Prev.EventID, it.Prev.EventDate, it.Last.EventID, it.Last.EventDate
+		r.set(i, it.Prev, it.Last)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO event_by_corp_filing (system_type_cd, corp_num, prev_event_id, prev_event_date,
     last_event_id, last_event_date, reason, msg_id, process_date, process_success, process_msg)
@@ -130,7 +145,7 @@ ORDER BY w.ord
 ON CONFLICT (msg_id) DO UPDATE
    SET process_date = excluded.process_date, process_success = excluded.process_success, process_msg = excluded.process_msg
    WHERE event_by_corp_filing.process_success = 'N'`,
-		system, corps, prevIDs, prevDates, lastIDs, lastDates, reasons, msgIDs, outcomes, msgs)
+		system, corps, r.prevIDs, r.prevDates, r.lastIDs, r.lastDates, reasons, msgIDs, outcomes, msgs)
 	if err != nil {
 		return 0, fmt.Errorf("record work items: %w", err)
 	}
@@ -143,12 +158,11 @@ func writeHistory(ctx context.Context, tx pgx.Tx, system string, hist []HistoryE
 	}
 	n := len(hist)
 	corps, states, docs, hashes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
-	prevIDs, lastIDs := make([]int64, n), make([]int64, n)
-	prevDates, lastDates := make([]time.Time, n), make([]time.Time, n)
+	r := newRangeColumns(n)
 	for i, h := range hist {
 		corps[i], states[i], docs[i], hashes[i] = h.CorpNum, h.CorpState, string(h.JSON), h.Hash
 		msgs[i] = nullable(ProcessMsg(h.Message))
-		prevIDs[i], prevDates[i], lastIDs[i], lastDates[i] = h.Prev.EventID, h.Prev.EventDate, h.Last.EventID, h.Last.EventDate
+		r.set(i, h.Prev, h.Last)
 	}
 	// Only a snapshot that differs from the corporation's latest logged one
 	// is written: re-processing an unchanged corporation logs nothing.
@@ -160,7 +174,7 @@ FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[],
 WHERE h.hash IS DISTINCT FROM (SELECT c.corp_json_hash FROM corp_history_log c
                                WHERE c.corp_num = h.corp_num ORDER BY c.record_id DESC LIMIT 1)
 ORDER BY h.ord`,
-		system, corps, states, prevIDs, prevDates, lastIDs, lastDates, docs, hashes, msgs)
+		system, corps, states, r.prevIDs, r.prevDates, r.lastIDs, r.lastDates, docs, hashes, msgs)
 	if err != nil {
 		return 0, fmt.Errorf("log snapshots: %w", err)
 	}
@@ -178,14 +192,13 @@ func writeCredentials(ctx context.Context, tx pgx.Tx, system string, creds []New
 		profiles                           = make([]string, n)
 		held                               = make([]bool, n)
 		notBefore                          = make([]*time.Time, n)
-		prevIDs, lastIDs                   = make([]int64, n), make([]int64, n)
-		prevDates, lastDates               = make([]time.Time, n), make([]time.Time, n)
+		r                                  = newRangeColumns(n)
 	)
 	for i, c := range creds {
 		corps[i], states[i], types[i], ids[i], schemas[i] = c.CorpNum, c.CorpState, c.Type, c.CredentialID, c.Schema
 		versions[i], texts[i], hashes[i], reasons[i] = c.Version, c.JSON, c.Hash, nullable(c.Reason)
 		profiles[i], held[i], notBefore[i] = c.Profile, c.Held, c.NotBefore
-		prevIDs[i], prevDates[i], lastIDs[i], lastDates[i] = c.Prev.EventID, c.Prev.EventDate, c.Last.EventID, c.Last.EventDate
+		r.set(i, c.Prev, c.Last)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO credential_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
     last_event_id, last_event_date, credential_type_cd, credential_id, schema_name, schema_version, credential_json,
@@ -199,7 +212,7 @@ FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[],
                           text, hash, reason, profile, not_before, held, ord)
 ORDER BY c.ord
 ON CONFLICT (credential_hash) DO NOTHING`,
-		system, corps, states, prevIDs, prevDates, lastIDs, lastDates, types, ids, schemas,
+		system, corps, states, r.prevIDs, r.prevDates, r.lastIDs, r.lastDates, types, ids, schemas,
 		versions, texts, hashes, reasons, profiles, notBefore, held)
 	if err != nil {
 		return 0, fmt.Errorf("store credentials: %w", err)
@@ -213,7 +226,7 @@ type OutboxRow struct {
 	CorpNum      string
 	CorpState    string
 	Profile      string
-	Prev, Last   Watermark
+	Prev, Last   regevent.Position
 	Type         string
 	CredentialID string
 	Schema       string
@@ -244,8 +257,8 @@ ORDER BY corp_num, record_id`, system, corpNums)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxRow, error) {
 		var o OutboxRow
-		err := r.Scan(&o.RecordID, &o.CorpNum, &o.CorpState, &o.Profile, &o.Prev.EventID, &o.Prev.EventDate,
-			&o.Last.EventID, &o.Last.EventDate, &o.Type, &o.CredentialID, &o.Schema, &o.Version, &o.JSON, &o.Hash, &o.Reason, &o.PrevSeq)
+		err := r.Scan(&o.RecordID, &o.CorpNum, &o.CorpState, &o.Profile, &o.Prev.EventID, &o.Prev.Date.Time,
+			&o.Last.EventID, &o.Last.Date.Time, &o.Type, &o.CredentialID, &o.Schema, &o.Version, &o.JSON, &o.Hash, &o.Reason, &o.PrevSeq)
 		return o, err
 	})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // Querier is what the event-poller's and credential-builder's SQL needs: a
@@ -18,48 +20,25 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Watermark is a position in the registry's event stream: an event id and
-// its naive BC local event_timestmp (carried in a UTC time.Time).
-type Watermark struct {
-	EventID   int64
-	EventDate time.Time
-}
-
-// Before reports whether w comes before o: earlier date, then lower id.
-func (w Watermark) Before(o Watermark) bool {
-	if !w.EventDate.Equal(o.EventDate) {
-		return w.EventDate.Before(o.EventDate)
-	}
-	return w.EventID < o.EventID
-}
-
-// SeenEvent is a source event the poller has published (a row of
-// event_seen). CorpNum is "" for an event without a corporation.
-type SeenEvent struct {
-	EventID   int64
-	CorpNum   string
-	EventDate time.Time
-}
-
 // CurrentWatermark returns the watermark of system: the latest event date
 // recorded in last_event and the highest event id at that date. ok is false
 // when none exists (no row, or only the original's seed row with event 0).
-func CurrentWatermark(ctx context.Context, q Querier, system string) (w Watermark, ok bool, err error) {
+func CurrentWatermark(ctx context.Context, q Querier, system string) (w regevent.Position, ok bool, err error) {
 	err = q.QueryRow(ctx, `SELECT event_id, event_date FROM last_event
 WHERE system_type_cd = $1 AND event_id > 0
-ORDER BY event_date DESC, event_id DESC LIMIT 1`, system).Scan(&w.EventID, &w.EventDate)
+ORDER BY event_date DESC, event_id DESC LIMIT 1`, system).Scan(&w.EventID, &w.Date.Time)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Watermark{}, false, nil
+		return regevent.Position{}, false, nil
 	}
 	if err != nil {
-		return Watermark{}, false, fmt.Errorf("read watermark: %w", err)
+		return regevent.Position{}, false, fmt.Errorf("read watermark: %w", err)
 	}
 	return w, true, nil
 }
 
 // UnseenEvents returns the events of evs not yet in event_seen, in the
 // order given.
-func UnseenEvents(ctx context.Context, q Querier, system string, evs []SeenEvent) ([]SeenEvent, error) {
+func UnseenEvents(ctx context.Context, q Querier, system string, evs []regevent.Event) ([]regevent.Event, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -76,7 +55,7 @@ ORDER BY e.ord`, system, ids, corps)
 	if err != nil {
 		return nil, fmt.Errorf("filter seen events: %w", err)
 	}
-	out := make([]SeenEvent, 0, len(ords))
+	out := make([]regevent.Event, 0, len(ords))
 	for _, o := range ords {
 		out = append(out, evs[o-1])
 	}
@@ -85,7 +64,7 @@ ORDER BY e.ord`, system, ids, corps)
 
 // MarkSeen records events in event_seen (already recorded ones are left
 // alone).
-func MarkSeen(ctx context.Context, q Querier, system string, evs []SeenEvent) error {
+func MarkSeen(ctx context.Context, q Querier, system string, evs []regevent.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -103,13 +82,13 @@ ON CONFLICT DO NOTHING`, system, ids, corps, dates); err != nil {
 // 2 and 3): its new events in event_seen, the new watermark in last_event,
 // and the pruning of event_seen rows dated before pruneBefore (beyond the
 // look-back horizon, never read again).
-func AdvanceWatermark(ctx context.Context, q TxBeginner, system string, w Watermark, seen []SeenEvent, pruneBefore time.Time) error {
+func AdvanceWatermark(ctx context.Context, q TxBeginner, system string, w regevent.Position, seen []regevent.Event, pruneBefore time.Time) error {
 	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if err := MarkSeen(ctx, tx, system, seen); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ($1, $2, $3)`,
-			system, w.EventID, w.EventDate); err != nil {
+			system, w.EventID, w.Date.Time); err != nil {
 			return fmt.Errorf("advance watermark: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM event_seen WHERE system_type_cd = $1 AND event_date < $2`, system, pruneBefore); err != nil {
@@ -124,12 +103,12 @@ type TxBeginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-func seenArrays(evs []SeenEvent) (ids []int64, corps []string, dates []time.Time) {
+func seenArrays(evs []regevent.Event) (ids []int64, corps []string, dates []time.Time) {
 	ids = make([]int64, len(evs))
 	corps = make([]string, len(evs))
 	dates = make([]time.Time, len(evs))
 	for i, e := range evs {
-		ids[i], corps[i], dates[i] = e.EventID, e.CorpNum, e.EventDate
+		ids[i], corps[i], dates[i] = e.EventID, e.CorpNum, e.Date.Time
 	}
 	return ids, corps, dates
 }

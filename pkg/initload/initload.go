@@ -19,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -73,12 +74,12 @@ var ErrNoEvents = errors.New("the registry has no events yet")
 // NoteNewest reads the newest event not after now and the look-back
 // window's events behind it: the position a load (or a skip, or an
 // adoption) starts from. ok is false when the registry has no events.
-func NoteNewest(ctx context.Context, src source.DiscoverQuerier, now time.Time, lookBack time.Duration) (wm eventdb.Watermark, window []eventdb.SeenEvent, ok bool, err error) {
+func NoteNewest(ctx context.Context, src source.DiscoverQuerier, now time.Time, lookBack time.Duration) (wm regevent.Position, window []regevent.Event, ok bool, err error) {
 	newest, ok, err := source.DiscoverNewestEvent(ctx, src, now)
 	if err != nil || !ok {
 		return wm, nil, ok, err
 	}
-	wm = eventdb.Watermark{EventID: newest.EventID, EventDate: newest.Timestamp}
+	wm = newest.Position
 	if window, err = Window(ctx, src, wm, lookBack); err != nil {
 		return wm, nil, false, err
 	}
@@ -88,15 +89,15 @@ func NoteNewest(ctx context.Context, src source.DiscoverQuerier, now time.Time, 
 // Window returns the events of the look-back window behind wm (at or
 // before it): the events a start from wm must record as seen so the first
 // poll does not republish them.
-func Window(ctx context.Context, src source.DiscoverQuerier, wm eventdb.Watermark, lookBack time.Duration) ([]eventdb.SeenEvent, error) {
-	events, err := source.DiscoverEvents(ctx, src, wm.EventDate.Add(-lookBack), wm.EventDate)
+func Window(ctx context.Context, src source.DiscoverQuerier, wm regevent.Position, lookBack time.Duration) ([]regevent.Event, error) {
+	events, err := source.DiscoverEvents(ctx, src, wm.Date.Add(-lookBack), wm.Date.Time)
 	if err != nil {
 		return nil, err
 	}
-	var window []eventdb.SeenEvent
+	var window []regevent.Event
 	for _, e := range events {
-		if w := (eventdb.Watermark{EventID: e.EventID, EventDate: e.Timestamp}); !wm.Before(w) {
-			window = append(window, eventdb.SeenEvent{EventID: e.EventID, CorpNum: e.CorpNum, EventDate: e.Timestamp})
+		if !wm.Before(e.Position) {
+			window = append(window, e)
 		}
 	}
 	return window, nil
@@ -126,8 +127,8 @@ func Run(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 	// The look-back window's events as of the start were recorded as
 	// seen when the run started: the first poll republishes none of
 	// them, but does pick up the events committed during the load.
-	prev := messages.RangeStart
-	last := messages.EventRef{EventID: run.Watermark.EventID, Date: messages.NewLocalTime(run.Watermark.EventDate)}
+	prev := regevent.Start
+	last := run.Watermark
 	p := tracker{start: time.Now(), base: run.Published, o: o}
 	for {
 		page, err := source.DiscoverCorpNums(ctx, o.Source, run.LastCorpNum, o.Page)
@@ -192,7 +193,7 @@ func start(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 		return run, err
 	}
 	o.Log.Info("initial load started", zap.Int64("run_id", run.RunID), zap.Int64("total", total),
-		zap.Int64("watermark_event_id", wm.EventID), zap.Stringer("watermark_date", messages.NewLocalTime(wm.EventDate)))
+		zap.Int64("watermark_event_id", wm.EventID), zap.Stringer("watermark_date", wm.Date))
 	return run, nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // Version is the contract version this code writes and reads.
@@ -30,23 +32,17 @@ const (
 // ErrUndecodable marks a payload that is not a valid message of its kind.
 var ErrUndecodable = errors.New("undecodable message")
 
-// EventRef is one end of a work item's event range. Date is the registry's
-// naive BC local time exactly as stored in event.event_timestmp.
-type EventRef struct {
-	EventID int64     `json:"event_id"`
-	Date    LocalTime `json:"event_date"`
-}
-
 // CorpEvent asks the builder to (re)build one corporation's credentials for
-// the events in (Prev, Last].
+// the events in (Prev, Last]: positions in the registry's event stream,
+// dated by the registry's naive clock exactly as event.event_timestmp.
 type CorpEvent struct {
-	V          int       `json:"v"`
-	System     string    `json:"system"`
-	CorpNum    string    `json:"corp_num"`
-	Prev       EventRef  `json:"prev"`
-	Last       EventRef  `json:"last"`
-	Reason     string    `json:"reason"`
-	DetectedAt time.Time `json:"detected_at"`
+	V          int               `json:"v"`
+	System     string            `json:"system"`
+	CorpNum    string            `json:"corp_num"`
+	Prev       regevent.Position `json:"prev"`
+	Last       regevent.Position `json:"last"`
+	Reason     string            `json:"reason"`
+	DetectedAt time.Time         `json:"detected_at"`
 }
 
 // Credential is one credential of a bundle, identified by its hash.
@@ -64,15 +60,15 @@ type Credential struct {
 // CredentialBundle carries every unpublished credential of one corporation,
 // in issue order. Held-back credentials are never included.
 type CredentialBundle struct {
-	V             int          `json:"v"`
-	System        string       `json:"system"`
-	CorpNum       string       `json:"corp_num"`
-	CorpState     string       `json:"corp_state"`
-	Profile       string       `json:"profile"`
-	Prev          EventRef     `json:"prev"`
-	Last          EventRef     `json:"last"`
-	RetryRejected bool         `json:"retry_rejected"`
-	Credentials   []Credential `json:"credentials"`
+	V             int               `json:"v"`
+	System        string            `json:"system"`
+	CorpNum       string            `json:"corp_num"`
+	CorpState     string            `json:"corp_state"`
+	Profile       string            `json:"profile"`
+	Prev          regevent.Position `json:"prev"`
+	Last          regevent.Position `json:"last"`
+	RetryRejected bool              `json:"retry_rejected"`
+	Credentials   []Credential      `json:"credentials"`
 }
 
 // Stages that dead-letter messages.

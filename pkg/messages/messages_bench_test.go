@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // benchBundle is a bundle of ten history-profile credentials, about what an
 // initial load sends for an older company.
 func benchBundle() CredentialBundle {
 	b := CredentialBundle{V: Version, System: SystemBCReg, CorpNum: "0191294", CorpState: "ACT", Profile: "history",
-		Prev: EventRef{Date: ZeroLocal}, Last: EventRef{EventID: 111258289, Date: NewLocalTime(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))}}
+		Prev: regevent.Start, Last: regevent.At(111258289, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))}
 	for i := range 10 {
 		eff := fmt.Sprintf("20%02d-07-29T07:01:00+00:00", 5+i)
 		b.Credentials = append(b.Credentials, Credential{

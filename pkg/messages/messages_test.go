@@ -9,20 +9,22 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func sampleEvent() CorpEvent {
 	return CorpEvent{V: 1, System: SystemBCReg, CorpNum: "0191294",
-		Prev:   EventRef{EventID: 0, Date: ZeroLocal},
-		Last:   EventRef{EventID: 111258289, Date: NewLocalTime(time.Date(2018, 7, 24, 10, 2, 11, 0, time.UTC))},
+		Prev:   regevent.Start,
+		Last:   regevent.At(111258289, time.Date(2018, 7, 24, 10, 2, 11, 0, time.UTC)),
 		Reason: ReasonEvent, DetectedAt: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
 }
 
 func sampleBundle() CredentialBundle {
 	return CredentialBundle{V: 1, System: SystemBCReg, CorpNum: "0191294", CorpState: "ACT", Profile: "history",
-		Prev: EventRef{Date: ZeroLocal}, Last: EventRef{EventID: 7, Date: NewLocalTime(time.Date(2019, 1, 2, 3, 4, 5, 123456000, time.UTC))},
+		Prev: regevent.Start, Last: regevent.At(7, time.Date(2019, 1, 2, 3, 4, 5, 123456000, time.UTC)),
 		Credentials: []Credential{{Hash: "ab12", Type: "REG", CredentialID: "BC0191294", Schema: "registration.registries.ca",
 			Version: "1.0.42", Attributes: map[string]any{"entity_name": "Café Ltd.", "effective_date": "2019-01-02T11:04:05+00:00"},
 			Reason: "Filing:NOCAD", EffectiveDate: "2019-01-02T11:04:05+00:00"}}}

@@ -18,9 +18,3 @@ func InitialLoadMsgID(system, corpNum string, runID int64) string {
 func RequeueMsgID(system, corpNum string, at time.Time) string {
 	return fmt.Sprintf("requeue:%s:%s:%d", system, corpNum, at.UnixNano())
 }
-
-// RangeStart is where the range of an initial load or an operator's
-// requeue starts: event 0 at 0001-01-01T00:00:00 (the whole history; an
-// unchanged corporation then issues nothing, its credentials' hashes being
-// known).
-var RangeStart = EventRef{EventID: 0, Date: ZeroLocal}

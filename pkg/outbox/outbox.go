@@ -23,6 +23,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // Bundle is one CredentialBundle (a corporation's, or one part of it),
@@ -191,7 +192,7 @@ func bundle(system string, rows []eventdb.OutboxRow, creds []messages.Credential
 	latest := rows[len(rows)-1]
 	msg := messages.CredentialBundle{V: messages.Version, System: system, CorpNum: latest.CorpNum,
 		CorpState: latest.CorpState, Profile: latest.Profile,
-		Prev: Ref(rows[0].Prev), Last: Ref(rows[0].Last), Credentials: creds}
+		Prev: rows[0].Prev, Last: rows[0].Last, Credentials: creds}
 	if st, ok := opts.States[latest.CorpNum]; ok {
 		msg.CorpState = st
 	}
@@ -202,12 +203,7 @@ func bundle(system string, rows []eventdb.OutboxRow, creds []messages.Credential
 	var prevSeq int64
 	for i, r := range rows {
 		// The bundle's range spans every credential it carries.
-		if r.Prev.Before(mark(msg.Prev)) {
-			msg.Prev = Ref(r.Prev)
-		}
-		if mark(msg.Last).Before(r.Last) {
-			msg.Last = Ref(r.Last)
-		}
+		msg.Prev, msg.Last = regevent.Min(msg.Prev, r.Prev), regevent.Max(msg.Last, r.Last)
 		if i < len(creds) {
 			b.Hashes = append(b.Hashes, r.Hash)
 		}
@@ -260,13 +256,4 @@ func Publish(ctx context.Context, js jetstream.JetStream, bundles []Bundle, back
 		}
 	}
 	return marks, errs
-}
-
-// Ref converts a stored event position to a message's.
-func Ref(w eventdb.Watermark) messages.EventRef {
-	return messages.EventRef{EventID: w.EventID, Date: messages.NewLocalTime(w.EventDate)}
-}
-
-func mark(r messages.EventRef) eventdb.Watermark {
-	return eventdb.Watermark{EventID: r.EventID, EventDate: r.Date.Time}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // Event discovery for the event-poller
@@ -24,43 +26,38 @@ type DiscoverQuerier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// DiscoveredEvent is an event row: its id, corporation ("" when NULL) and
-// naive BC local timestamp.
-type DiscoveredEvent struct {
-	EventID   int64     `db:"event_id"`
-	CorpNum   string    `db:"corp_num"`
-	Timestamp time.Time `db:"event_timestmp"`
-}
-
 // DiscoverNewestEvent returns the newest event not after now (naive BC
 // local): the latest event_timestmp, then the highest event id at it.
 // Future-dated rows are never the newest. ok is false when the registry has
 // no such event.
-func DiscoverNewestEvent(ctx context.Context, q DiscoverQuerier, now time.Time) (e DiscoveredEvent, ok bool, err error) {
+func DiscoverNewestEvent(ctx context.Context, q DiscoverQuerier, now time.Time) (e regevent.Event, ok bool, err error) {
 	err = q.QueryRow(ctx, `SELECT event_id, coalesce(corp_num, ''), event_timestmp
 FROM bc_registries.event
 WHERE event_timestmp <= $1 AND event_id IS NOT NULL
-ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`, now).Scan(&e.EventID, &e.CorpNum, &e.Timestamp)
+ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`, now).Scan(&e.EventID, &e.CorpNum, &e.Date.Time)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return DiscoveredEvent{}, false, nil
+		return regevent.Event{}, false, nil
 	}
 	if err != nil {
-		return DiscoveredEvent{}, false, fmt.Errorf("discover newest event: %w", err)
+		return regevent.Event{}, false, fmt.Errorf("discover newest event: %w", err)
 	}
 	return e, true, nil
 }
 
 // DiscoverEvents returns the events with from <= event_timestmp <= to
 // (naive BC local), in timestamp and id order.
-func DiscoverEvents(ctx context.Context, q DiscoverQuerier, from, to time.Time) ([]DiscoveredEvent, error) {
-	rows, err := q.Query(ctx, `SELECT event_id::bigint AS event_id, coalesce(corp_num, '') AS corp_num, event_timestmp
+func DiscoverEvents(ctx context.Context, q DiscoverQuerier, from, to time.Time) ([]regevent.Event, error) {
+	rows, err := q.Query(ctx, `SELECT event_id::bigint, coalesce(corp_num, ''), event_timestmp
 FROM bc_registries.event
 WHERE event_timestmp >= $1 AND event_timestmp <= $2 AND event_id IS NOT NULL
 ORDER BY event_timestmp, event_id`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("discover events: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[DiscoveredEvent])
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (e regevent.Event, err error) {
+		err = r.Scan(&e.EventID, &e.CorpNum, &e.Date.Time)
+		return e, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("discover events: %w", err)
 	}
@@ -176,17 +173,16 @@ type Backlog struct {
 	Events int64
 	// Newest is the newest of them (HasNewer is false when there is
 	// none).
-	Newest   DiscoveredEvent
+	Newest   regevent.Event
 	HasNewer bool
 }
 
-// DiscoverBacklog counts the events after the watermark (afterDate,
-// afterID) up to now (naive BC local) and finds the newest: what the
-// poller has not passed yet.
-func DiscoverBacklog(ctx context.Context, q DiscoverQuerier, afterDate time.Time, afterID int64, now time.Time) (Backlog, error) {
+// DiscoverBacklog counts the events after the watermark up to now (naive
+// BC local) and finds the newest: what the poller has not passed yet.
+func DiscoverBacklog(ctx context.Context, q DiscoverQuerier, after regevent.Position, now time.Time) (Backlog, error) {
 	var b Backlog
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM bc_registries.event
-WHERE (event_timestmp, event_id) > ($1, $2) AND event_timestmp <= $3 AND event_id IS NOT NULL`, afterDate, afterID, now).Scan(&b.Events); err != nil {
+WHERE (event_timestmp, event_id) > ($1, $2) AND event_timestmp <= $3 AND event_id IS NOT NULL`, after.Date.Time, after.EventID, now).Scan(&b.Events); err != nil {
 		return b, fmt.Errorf("count events after the watermark: %w", err)
 	}
 	if b.Events == 0 {

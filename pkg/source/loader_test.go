@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -121,7 +122,7 @@ func TestLoadBatch(t *testing.T) {
 
 	loader := source.NewLoader(pool, nil)
 	profiles := []credential.Profile{credential.NewSnapshot(credential.Options{}), credential.NewHistory(credential.Options{})}
-	params := credential.FullRange(credential.EventMark{EventID: 1 << 40, Date: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+	params := credential.FullRange(regevent.At(1<<40, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
 		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	start := time.Now()
 	for _, num := range nums {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/source/synth"
@@ -148,7 +149,7 @@ func generateAll(t *testing.T, pool *pgxpool.Pool, now time.Time) map[string][]c
 		}
 		profiles[name] = p
 	}
-	params := credential.FullRange(credential.EventMark{EventID: 1<<62 - 1, Date: now}, now)
+	params := credential.FullRange(regevent.Through(now), now)
 	creds := map[string][]credential.Credential{}
 	counts := map[string]int{}
 	for batch := range slices.Chunk(corpNums(t, pool), 200) {

@@ -12,6 +12,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -71,7 +73,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%w: --watermark-date %q: want BC local time 2006-01-02T15:04:05", errUsage, *wmDate)
 		}
-		wm.EventDate = t
+		wm.Date.Time = t
 	case o.WatermarkDated:
 	case srcErr != nil:
 		return fmt.Errorf("the original's watermark (event %d) has no date and the registry cannot be read (%v): pass --watermark-date", wm.EventID, srcErr)
@@ -83,9 +85,9 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		if !ok {
 			return fmt.Errorf("the original's watermark, event %d, is not in the registry (BCREG_SOURCE_DB_URL): pass --watermark-date", wm.EventID)
 		}
-		wm.EventDate = ts
+		wm.Date.Time = ts
 	}
-	var window []eventdb.SeenEvent
+	var window []regevent.Event
 	if src != nil {
 		if window, err = initload.Window(ctx, src, wm, cfg.LookBack); err != nil {
 			return err
@@ -99,7 +101,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	}
 	if *dryRun {
 		fmt.Fprintf(e.stdout, "dry run: would import %d credentials and %d work items, set the watermark to event %d at %s, record %d look-back events as seen, and requeue %d corporations: %s\n",
-			o.Credentials, o.WorkItems, wm.EventID, messages.NewLocalTime(wm.EventDate), len(window), len(o.Queued), strings.Join(o.Queued, " "))
+			o.Credentials, o.WorkItems, wm.EventID, regclock.NewLocalTime(wm.Date.Time), len(window), len(o.Queued), strings.Join(o.Queued, " "))
 		fmt.Fprintf(e.stdout, "the original generated with the %s profile: set BCREG_PROFILE=%s\n", o.Layout, profile)
 		return nil
 	}
@@ -116,13 +118,13 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		if err := cfg.Topology.Apply(ctx, js); err != nil {
 			return fmt.Errorf("apply JetStream topology on %s: %w", cfg.NATS.URL, err)
 		}
-		last := messages.EventRef{EventID: wm.EventID, Date: messages.NewLocalTime(wm.EventDate)}
+		last := regevent.At(wm.EventID, wm.Date.Time)
 		pub = func(corps []string) ([]string, error) {
 			now := time.Now()
 			msgs, ids := make([]bus.Outgoing, 0, len(corps)), make([]string, 0, len(corps))
 			for i, c := range corps {
 				id := messages.RequeueMsgID(system, c, now.Add(time.Duration(i)))
-				m, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: c, Prev: messages.RangeStart, Last: last,
+				m, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: c, Prev: regevent.Start, Last: last,
 					Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}, id)
 				if err != nil {
 					return nil, err
@@ -150,7 +152,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "adopted: %d of %d credentials imported (%s), %d of %d work items; watermark event %d at %s (BC local); %d look-back events recorded as seen\n",
 		res.Imported, res.Credentials, statusCounts(res.ByStatus), res.WorkItemsImported, res.WorkItems, wm.EventID,
-		messages.NewLocalTime(wm.EventDate), len(window))
+		regclock.NewLocalTime(wm.Date.Time), len(window))
 	if pub != nil {
 		if _, err := pub(res.Queued); err != nil {
 			return fmt.Errorf("adopted, but the %d corporations the original left queued were not requeued (%w): run `bcregctl requeue corp %s`",

@@ -12,6 +12,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -52,7 +53,7 @@ func TestAdoptCommand(t *testing.T) {
 		t.Errorf("watermark %+v, want the registry's event %+v", wm, newest)
 	}
 	rows, _ := testenv.Pool(t, w.srcURL).Query(w.ctx, `SELECT event_id::bigint FROM bc_registries.event
-WHERE event_timestmp BETWEEN $1 AND $2 ORDER BY 1`, newest.EventDate.Add(-10*time.Minute), newest.EventDate)
+WHERE event_timestmp BETWEEN $1 AND $2 ORDER BY 1`, newest.Date.Time.Add(-10*time.Minute), newest.Date.Time)
 	wantSeen, _ := pgx.CollectRows(rows, pgx.RowTo[int64])
 	rows, _ = w.edb.Query(w.ctx, `SELECT event_id FROM event_seen ORDER BY 1`)
 	gotSeen, _ := pgx.CollectRows(rows, pgx.RowTo[int64])
@@ -89,7 +90,7 @@ func TestAdoptNeedsAWatermarkDate(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("with --watermark-date: exit %d\n%s%s", code, stdout, stderr)
 	}
-	want := eventdb.Watermark{EventID: 123456789, EventDate: time.Date(2019, 3, 1, 10, 0, 0, 0, time.UTC)}
+	want := regevent.At(123456789, time.Date(2019, 3, 1, 10, 0, 0, 0, time.UTC))
 	if wm, ok, _ := eventdb.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != want {
 		t.Errorf("watermark %+v, want %+v", wm, want)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -20,7 +21,7 @@ import (
 // purge needs --yes, and the changes are recorded in operator_action.
 func TestDLQCommands(t *testing.T) {
 	w := newOpsWorld(t)
-	ev, _ := messages.Encode(messages.CorpEvent{V: 1, System: "BC_REG", CorpNum: "A1", Prev: messages.RangeStart, Last: messages.RangeStart, Reason: "event"})
+	ev, _ := messages.Encode(messages.CorpEvent{V: 1, System: "BC_REG", CorpNum: "A1", Prev: regevent.Start, Last: regevent.Start, Reason: "event"})
 	w.deadLetter(messages.StageBuilder, "A1", "", ev, 11)
 	w.deadLetter(messages.StageBuilder, "B2", "", []byte(`{"b":2}`), 12)
 	bundle, _ := messages.Encode(messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: "C3",
@@ -155,7 +156,7 @@ func TestDLQUsageAndErrors(t *testing.T) {
 // operator_action counts only what was done.
 func TestDLQRequeueGoesOnPastAFailure(t *testing.T) {
 	w := newOpsWorld(t)
-	ev, _ := messages.Encode(messages.CorpEvent{V: 1, System: "BC_REG", CorpNum: "A1", Prev: messages.RangeStart, Last: messages.RangeStart, Reason: "event"})
+	ev, _ := messages.Encode(messages.CorpEvent{V: 1, System: "BC_REG", CorpNum: "A1", Prev: regevent.Start, Last: regevent.Start, Reason: "event"})
 	broken := bus.DeadLetterFor(messages.StageBuilder, "no origin", 3, "", 0, "", map[string][]string{bus.HeaderCorpNum: {"Z9"}}, []byte(`{}`))
 	if err := bus.PublishDeadLetterPart(w.ctx, w.js, broken, "", bus.Backoff{Base: 10 * time.Millisecond}); err != nil {
 		t.Fatal(err)

@@ -9,8 +9,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -67,9 +67,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// The full range: from event 0 up to now, as an initial load would.
-	params := credential.Params{Now: now,
-		Prev: credential.EventMark{EventID: 0, Date: messages.ZeroLocal.Time},
-		Last: credential.EventMark{EventID: 1<<62 - 1, Date: now}}
+	params := credential.FullRange(regevent.Through(now), now)
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	failed := false

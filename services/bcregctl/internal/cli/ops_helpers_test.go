@@ -16,6 +16,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
@@ -64,18 +65,18 @@ func (w *opsWorld) exec(sql string, args ...any) {
 }
 
 // newestEvent is the registry's newest event.
-func (w *opsWorld) newestEvent() eventdb.Watermark {
+func (w *opsWorld) newestEvent() regevent.Position {
 	w.t.Helper()
-	var wm eventdb.Watermark
+	var wm regevent.Position
 	if err := testenv.Pool(w.t, w.srcURL).QueryRow(w.ctx, `SELECT event_id::bigint, event_timestmp FROM bc_registries.event
-WHERE event_timestmp <= LOCALTIMESTAMP ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&wm.EventID, &wm.EventDate); err != nil {
+WHERE event_timestmp <= LOCALTIMESTAMP ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&wm.EventID, &wm.Date.Time); err != nil {
 		w.t.Fatal(err)
 	}
 	return wm
 }
 
 // setWatermark records a watermark.
-func (w *opsWorld) setWatermark(wm eventdb.Watermark) {
+func (w *opsWorld) setWatermark(wm regevent.Position) {
 	w.t.Helper()
 	if err := eventdb.SetWatermark(w.ctx, w.edb, messages.SystemBCReg, wm, nil); err != nil {
 		w.t.Fatal(err)

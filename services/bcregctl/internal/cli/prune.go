@@ -10,6 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
 func init() {
@@ -85,15 +86,15 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 		if !ok {
 			fmt.Fprintln(e.stdout, "event_seen: no watermark yet; nothing pruned")
 		} else {
-			before := wm.EventDate.Add(-seenAge)
+			before := wm.Date.Time.Add(-seenAge)
 			n, err := eventdb.PruneSeen(ctx, pool, messages.SystemBCReg, before)
 			if err != nil {
 				return err
 			}
-			detail["seen_before"], detail["seen_deleted"] = messages.NewLocalTime(before).String(), n
+			detail["seen_before"], detail["seen_deleted"] = regclock.NewLocalTime(before).String(), n
 			total += n
 			targets = append(targets, "event_seen")
-			fmt.Fprintf(e.stdout, "event_seen: %d events dated before %s deleted\n", n, messages.NewLocalTime(before))
+			fmt.Fprintf(e.stdout, "event_seen: %d events dated before %s deleted\n", n, regclock.NewLocalTime(before))
 		}
 	}
 	if len(targets) == 0 {

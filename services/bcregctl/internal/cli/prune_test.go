@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // TestPrune: old snapshots go except each corporation's latest; event_seen
@@ -23,12 +24,12 @@ func TestPrune(t *testing.T) {
 		w.exec(`INSERT INTO corp_history_log (system_type_cd, corp_num, prev_event_id, prev_event_date, last_event_id, last_event_date, corp_json, entry_date)
 VALUES ('BC_REG', $1, 0, '0001-01-01', 1, '2019-01-01', '{}', LOCALTIMESTAMP - $2::interval)`, h.corp, h.age)
 	}
-	wm := eventdb.Watermark{EventID: 100, EventDate: time.Date(2019, 3, 1, 12, 0, 0, 0, time.UTC)}
+	wm := regevent.At(100, time.Date(2019, 3, 1, 12, 0, 0, 0, time.UTC))
 	w.setWatermark(wm)
-	if err := eventdb.MarkSeen(w.ctx, w.edb, "BC_REG", []eventdb.SeenEvent{
-		{EventID: 90, CorpNum: "A1", EventDate: wm.EventDate.Add(-2 * time.Hour)},
-		{EventID: 95, CorpNum: "B2", EventDate: wm.EventDate.Add(-45 * time.Minute)},
-		{EventID: 99, CorpNum: "C3", EventDate: wm.EventDate.Add(-5 * time.Minute)},
+	if err := eventdb.MarkSeen(w.ctx, w.edb, "BC_REG", []regevent.Event{
+		{Position: regevent.At(90, wm.Date.Add(-2*time.Hour)), CorpNum: "A1"},
+		{Position: regevent.At(95, wm.Date.Add(-45*time.Minute)), CorpNum: "B2"},
+		{Position: regevent.At(99, wm.Date.Add(-5*time.Minute)), CorpNum: "C3"},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -150,7 +151,7 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 	for i, corp := range corps {
 		// Distinct nanoseconds per corporation, even on a coarse clock.
 		id := messages.RequeueMsgID(messages.SystemBCReg, corp, now.Add(time.Duration(i)))
-		m, err := bus.CorpEventMsg(messages.CorpEvent{System: messages.SystemBCReg, CorpNum: corp, Prev: messages.RangeStart,
+		m, err := bus.CorpEventMsg(messages.CorpEvent{System: messages.SystemBCReg, CorpNum: corp, Prev: regevent.Start,
 			Last: last, Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}, id)
 		if err != nil {
 			return err
@@ -173,37 +174,37 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 
 // rangeEnd is where a requeue's range ends: the given event, else the
 // registry's newest, else (registry unreadable) the watermark.
-func rangeEnd(ctx context.Context, e *env, pool *pgxpool.Pool, src *pgxpool.Pool, srcErr error, eventID int64) (messages.EventRef, error) {
+func rangeEnd(ctx context.Context, e *env, pool *pgxpool.Pool, src *pgxpool.Pool, srcErr error, eventID int64) (regevent.Position, error) {
 	if src != nil {
 		if eventID > 0 {
 			ts, ok, err := source.DiscoverEventDate(ctx, src, eventID)
 			if err != nil {
-				return messages.EventRef{}, err
+				return regevent.Position{}, err
 			}
 			if !ok {
-				return messages.EventRef{}, fmt.Errorf("--last-event-id %d: no such event in the registry (BCREG_SOURCE_DB_URL)", eventID)
+				return regevent.Position{}, fmt.Errorf("--last-event-id %d: no such event in the registry (BCREG_SOURCE_DB_URL)", eventID)
 			}
-			return messages.EventRef{EventID: eventID, Date: messages.NewLocalTime(ts)}, nil
+			return regevent.At(eventID, ts), nil
 		}
 		newest, ok, err := source.DiscoverNewestEvent(ctx, src, regclock.Now())
 		if err != nil {
-			return messages.EventRef{}, err
+			return regevent.Position{}, err
 		}
 		if ok {
-			return messages.EventRef{EventID: newest.EventID, Date: messages.NewLocalTime(newest.Timestamp)}, nil
+			return newest.Position, nil
 		}
 	}
 	wm, ok, err := eventdb.CurrentWatermark(ctx, pool, messages.SystemBCReg)
 	if err != nil {
-		return messages.EventRef{}, err
+		return regevent.Position{}, err
 	}
 	if !ok {
-		return messages.EventRef{}, fmt.Errorf("no range end: the registry cannot be read (%v) and there is no watermark yet", srcErr)
+		return regevent.Position{}, fmt.Errorf("no range end: the registry cannot be read (%v) and there is no watermark yet", srcErr)
 	}
 	if srcErr != nil {
 		fmt.Fprintf(e.stderr, "requeue: the registry cannot be read (%v); the range ends at the watermark, event %d\n", srcErr, wm.EventID)
 	}
-	return messages.EventRef{EventID: wm.EventID, Date: messages.NewLocalTime(wm.EventDate)}, nil
+	return wm, nil
 }
 
 // unknownCorps returns the corporations the registry does not have.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // TestRequeueCorp: each corporation named gets a CorpEvent with reason
@@ -43,12 +45,12 @@ func TestRequeueCorp(t *testing.T) {
 		ev.DetectedAt = time.Time{}
 		got = append(got, ev)
 	}
-	last := messages.EventRef{EventID: newest.EventID, Date: messages.NewLocalTime(newest.EventDate)}
+	last := regevent.At(newest.EventID, newest.Date.Time)
 	want := []messages.CorpEvent{
-		{V: 1, System: "BC_REG", CorpNum: "0191294", Prev: messages.RangeStart, Last: last, Reason: "requeue"},
-		{V: 1, System: "BC_REG", CorpNum: "A9592574", Prev: messages.RangeStart, Last: last, Reason: "requeue"},
+		{V: 1, System: "BC_REG", CorpNum: "0191294", Prev: regevent.Start, Last: last, Reason: "requeue"},
+		{V: 1, System: "BC_REG", CorpNum: "A9592574", Prev: regevent.Start, Last: last, Reason: "requeue"},
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b messages.LocalTime) bool { return a.Equal(b.Time) })); diff != "" {
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b regclock.LocalTime) bool { return a.Equal(b.Time) })); diff != "" {
 		t.Errorf("CorpEvents (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(stdout, "requeue corp: 2 corporation(s)") {

@@ -15,6 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
@@ -35,7 +36,7 @@ func TestStatusReportsTheKnownState(t *testing.T) {
 	sourcetest.AddEvent(t, w.srcURL, sourcetest.OngoingFirstEventID, "0191294", e1)
 	sourcetest.AddEvent(t, w.srcURL, sourcetest.OngoingFirstEventID+1, "A9592574", e2)
 	w.exec(`INSERT INTO initial_load (system_type_cd, watermark_event_id, watermark_event_date, last_corp_num, published, total)
-VALUES ('BC_REG', $1, $2, '0191294', 5, 52)`, wm.EventID, wm.EventDate)
+VALUES ('BC_REG', $1, $2, '0191294', 5, 52)`, wm.EventID, wm.Date.Time)
 
 	// Work items: 3 done, 1 failed (10 s ago), 2 skipped, 1 outstanding.
 	for i, o := range []string{"Y", "Y", "Y", "N", "S", "S", ""} {
@@ -80,7 +81,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 	// BCREG_EVENTS: 5 CorpEvents; the builder took 2 without acking, one
 	// of them a second time. BCREG_CREDS: 3 bundles waiting.
 	for _, c := range []string{"E1", "E2", "E3", "E4", "E5"} {
-		m, _ := bus.CorpEventMsg(messages.CorpEvent{System: "BC_REG", CorpNum: c, Prev: messages.RangeStart, Last: messages.RangeStart, Reason: "event"}, "id-"+c)
+		m, _ := bus.CorpEventMsg(messages.CorpEvent{System: "BC_REG", CorpNum: c, Prev: regevent.Start, Last: regevent.Start, Reason: "event"}, "id-"+c)
 		if _, err := bus.Publish(w.ctx, w.js, m, bus.Backoff{}); err != nil {
 			t.Fatal(err)
 		}
@@ -123,11 +124,11 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
 
-	wmDate, e2Date := wm.EventDate, e2
+	wmDate, e2Date := wm.Date.Time, e2
 	eta := 4 / 0.4 * 60
 	want := status.Report{
 		Source: &status.Source{Read: true, NewestEventID: sourcetest.OngoingFirstEventID + 1, NewestEventDate: &e2Date,
-			EventsBehind: 2, SecondsBehind: e2.Sub(wm.EventDate).Seconds()},
+			EventsBehind: 2, SecondsBehind: e2.Sub(wm.Date.Time).Seconds()},
 		EventDB: eventdb.PipelineCounts{WatermarkEventID: wm.EventID, WatermarkEventDate: &wmDate, InitialLoadRunning: true,
 			InitialLoad: &eventdb.InitialLoadProgress{RunID: 1, Published: 5, Total: 52},
 			Tables: map[string]eventdb.TableCounts{

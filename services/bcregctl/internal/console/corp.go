@@ -15,6 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -161,9 +162,7 @@ func (s *Server) preview(ctx context.Context, num string, known map[string]bool)
 		return nil, fmt.Errorf("load %s from the source database: %w", num, err)
 	}
 	now := s.bcNow()
-	params := credential.Params{Now: now,
-		Prev: credential.EventMark{EventID: 0, Date: messages.ZeroLocal.Time},
-		Last: credential.EventMark{EventID: 1<<62 - 1, Date: now}}
+	params := credential.FullRange(regevent.Through(now), now)
 	var out []Preview
 	for _, l := range credential.Lines(s.opt.Profile, []string{num}, batch, params) {
 		switch v := l.(type) {
@@ -181,7 +180,7 @@ func (s *Server) preview(ctx context.Context, num string, known map[string]bool)
 
 // lastEvent is the corporation's newest event: from the registry when the
 // source database is configured, else from its newest work item.
-func (s *Server) lastEvent(ctx context.Context, num string) (messages.EventRef, error) {
+func (s *Server) lastEvent(ctx context.Context, num string) (regevent.Position, error) {
 	var id int64
 	var date time.Time
 	var err error
@@ -194,12 +193,12 @@ ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`, num, s.bcNow()).Scan(&id, 
 WHERE corp_num = $1 ORDER BY last_event_date DESC, last_event_id DESC LIMIT 1`, num).Scan(&id, &date)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return messages.EventRef{}, errNoEvent
+		return regevent.Position{}, errNoEvent
 	}
 	if err != nil {
-		return messages.EventRef{}, fmt.Errorf("newest event of %s: %w", num, err)
+		return regevent.Position{}, fmt.Errorf("newest event of %s: %w", num, err)
 	}
-	return messages.EventRef{EventID: id, Date: messages.NewLocalTime(date)}, nil
+	return regevent.At(id, date), nil
 }
 
 var errNoEvent = errors.New("no event known for this corporation")
@@ -212,7 +211,7 @@ func RequeueCorp(ctx context.Context, s *Server, num, via string) (string, error
 		return "", err
 	}
 	now := s.opt.Now()
-	ev := messages.CorpEvent{System: messages.SystemBCReg, CorpNum: num, Prev: messages.RangeStart, Last: last,
+	ev := messages.CorpEvent{System: messages.SystemBCReg, CorpNum: num, Prev: regevent.Start, Last: last,
 		Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}
 	msgID := messages.RequeueMsgID(messages.SystemBCReg, num, now)
 	out, err := bus.CorpEventMsg(ev, msgID)

@@ -17,6 +17,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
@@ -94,8 +95,8 @@ JOIN bc_registries.event e ON e.corp_num = c.corp_num GROUP BY c.corp_num ORDER 
  ('BC_REG', $1, 1210, '2026-01-02', 1234, '2026-01-03', 'REG', 'r3', 'registration.registries.ca', '1.0.42', '{}', 'h7', 'Filing:NOALA', NULL, NULL, NULL, NULL, NULL),
  ('BC_REG', $1, 1210, '2026-01-02', 1234, '2026-01-03', 'REG', 'r4', 'registration.registries.ca', '1.0.42', '{}', 'h8', 'Filing:FUTURE', NULL, NULL, NULL, NULL, now() + interval '1 day')`, f.corp)
 	for i, corp := range []string{f.corp, "A0000002", "A0000003"} {
-		out, err := bus.CorpEventMsg(messages.CorpEvent{System: messages.SystemBCReg, CorpNum: corp, Prev: messages.RangeStart,
-			Last: messages.EventRef{EventID: int64(1230 + i), Date: messages.NewLocalTime(time.Date(2026, 1, 3, 10, 0, 0, 0, time.UTC))}, Reason: "event"}, "fixture:"+corp)
+		out, err := bus.CorpEventMsg(messages.CorpEvent{System: messages.SystemBCReg, CorpNum: corp, Prev: regevent.Start,
+			Last: regevent.At(int64(1230+i), time.Date(2026, 1, 3, 10, 0, 0, 0, time.UTC)), Reason: "event"}, "fixture:"+corp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +116,7 @@ JOIN bc_registries.event e ON e.corp_num = c.corp_num GROUP BY c.corp_num ORDER 
 		t.Fatal(err)
 	}
 	f.evtSubj = bus.EventSubject("BC_REG", f.corp)
-	ev, _ := messages.Encode(messages.CorpEvent{V: messages.Version, System: "BC_REG", CorpNum: f.corp, Prev: messages.RangeStart, Reason: "event"})
+	ev, _ := messages.Encode(messages.CorpEvent{V: messages.Version, System: "BC_REG", CorpNum: f.corp, Prev: regevent.Start, Reason: "event"})
 	hdr := nats.Header{}
 	hdr.Set(bus.HeaderCorpNum, f.corp)
 	for _, dl := range []messages.DeadLetter{

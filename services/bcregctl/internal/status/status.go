@@ -20,6 +20,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -178,20 +179,20 @@ func readSource(ctx context.Context, q source.DiscoverQuerier, pc eventdb.Pipeli
 		return s
 	}
 	s.NewestEventID = newest.EventID
-	d := newest.Timestamp
+	d := newest.Date.Time
 	s.NewestEventDate = &d
-	wmDate, wmID := messages.ZeroLocal.Time, int64(0)
+	wm := regevent.Start
 	if pc.WatermarkEventID > 0 && pc.WatermarkEventDate != nil {
-		wmDate, wmID = *pc.WatermarkEventDate, pc.WatermarkEventID
+		wm = regevent.At(pc.WatermarkEventID, *pc.WatermarkEventDate)
 	}
-	b, err := source.DiscoverBacklog(ctx, q, wmDate, wmID, now)
+	b, err := source.DiscoverBacklog(ctx, q, wm, now)
 	if err != nil {
 		s.Read, s.Error = false, err.Error()
 		return s
 	}
 	s.EventsBehind = b.Events
-	if b.HasNewer && wmID > 0 {
-		s.SecondsBehind = b.Newest.Timestamp.Sub(wmDate).Seconds()
+	if b.HasNewer && wm.EventID > 0 {
+		s.SecondsBehind = b.Newest.Date.Sub(wm.Date.Time).Seconds()
 	}
 	return s
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
@@ -249,12 +250,12 @@ func TestOngoingChangesProduceExactlyNewCredentials(t *testing.T) {
 // one bundle, one work item per message.
 func TestCoalescesEventsOfOneCorporation(t *testing.T) {
 	e := newEnv(t)
-	at := func(id int64, d string) messages.EventRef {
+	at := func(id int64, d string) regevent.Position {
 		ts, _ := time.Parse("2006-01-02", d)
-		return messages.EventRef{EventID: id, Date: messages.NewLocalTime(ts)}
+		return regevent.At(id, ts)
 	}
 	var msgs []bus.Outgoing
-	for i, r := range [][2]messages.EventRef{
+	for i, r := range [][2]regevent.Position{
 		{at(10, "2018-01-01"), at(20, "2018-02-01")},
 		{at(5, "2017-06-01"), at(15, "2018-01-15")},
 		{at(12, "2018-01-10"), at(30, "2018-03-01")},
@@ -501,7 +502,7 @@ func TestTwoBuildersDoNotInterleaveACorporation(t *testing.T) {
 	for i := range 30 {
 		c := corps[i%len(corps)]
 		msgs = append(msgs, corpEventMsg(t, messages.CorpEvent{V: 1, System: system, CorpNum: c, Last: e.newest(),
-			Prev: messages.EventRef{Date: messages.ZeroLocal}, Reason: messages.ReasonRequeue}, "requeue:"+c+":"+string(rune('a'+i))))
+			Prev: regevent.Start, Reason: messages.ReasonRequeue}, "requeue:"+c+":"+string(rune('a'+i))))
 	}
 	var mu sync.Mutex
 	holders := map[string]int{}

@@ -26,6 +26,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/localpg"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
@@ -138,14 +139,14 @@ func (e *env) startCtx(ctx context.Context, cancel context.CancelFunc, cfg Confi
 }
 
 // newest is the fixture's newest event: the "last" of an initial load.
-func (e *env) newest() messages.EventRef {
+func (e *env) newest() regevent.Position {
 	var id int64
 	var ts time.Time
 	if err := e.src.QueryRow(testenv.Context(e.t), `SELECT event_id::bigint, event_timestmp FROM bc_registries.event
 ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&id, &ts); err != nil {
 		e.t.Fatal(err)
 	}
-	return messages.EventRef{EventID: id, Date: messages.NewLocalTime(ts)}
+	return regevent.At(id, ts)
 }
 
 // fixtureCorps lists the registry's corporations in byte order.
@@ -161,7 +162,7 @@ func (e *env) publishEvents(prefix, reason string, corps []string) {
 	var out []bus.Outgoing
 	for _, c := range corps {
 		out = append(out, corpEventMsg(e.t, messages.CorpEvent{V: 1, System: system, CorpNum: c,
-			Prev: messages.EventRef{Date: messages.ZeroLocal}, Last: last, Reason: reason, DetectedAt: time.Now().UTC()},
+			Prev: regevent.Start, Last: last, Reason: reason, DetectedAt: time.Now().UTC()},
 			prefix+":"+c))
 	}
 	e.publish(out...)
@@ -279,7 +280,7 @@ func (e *env) generate(corps []string) map[string]expected {
 		e.t.Fatal(err)
 	}
 	last := e.newest()
-	params := credential.FullRange(credential.EventMark{EventID: last.EventID, Date: last.Date.Time},
+	params := credential.FullRange(regevent.At(last.EventID, last.Date.Time),
 		regclock.Now())
 	out := map[string]expected{}
 	for _, c := range corps {

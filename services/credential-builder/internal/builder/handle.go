@@ -20,6 +20,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -30,7 +31,7 @@ type unit struct {
 	evs  []messages.CorpEvent // aligned with msgs
 	ids  []string             // message ids, aligned with msgs
 	// prev and last are the widest range of the messages.
-	prev, last messages.EventRef
+	prev, last regevent.Position
 
 	outcome string // eventdb.Outcome*
 	message string // process_msg
@@ -67,18 +68,11 @@ func (u *unit) fail(err error) {
 func (u *unit) items() []eventdb.WorkItem {
 	out := make([]eventdb.WorkItem, len(u.evs))
 	for i, ev := range u.evs {
-		out[i] = eventdb.WorkItem{CorpNum: u.corp, Prev: mark(ev.Prev), Last: mark(ev.Last), Reason: ev.Reason,
+		out[i] = eventdb.WorkItem{CorpNum: u.corp, Prev: ev.Prev, Last: ev.Last, Reason: ev.Reason,
 			MsgID: u.ids[i], Outcome: u.outcome, Message: u.message}
 	}
 	return out
 }
-
-func mark(r messages.EventRef) eventdb.Watermark {
-	return eventdb.Watermark{EventID: r.EventID, EventDate: r.Date.Time}
-}
-
-// before orders event positions: date, then id.
-func before(a, b messages.EventRef) bool { return mark(a).Before(mark(b)) }
 
 // handle is the consume loop's batch handler.
 func (s *service) handle(ctx context.Context, msgs []jetstream.Msg) []error {
@@ -154,12 +148,7 @@ func (s *service) coalesce(msgs []jetstream.Msg, results []error) []*unit {
 		u.msgs = append(u.msgs, i)
 		u.evs = append(u.evs, ev)
 		u.ids = append(u.ids, msgID(m))
-		if before(ev.Prev, u.prev) {
-			u.prev = ev.Prev
-		}
-		if before(u.last, ev.Last) {
-			u.last = ev.Last
-		}
+		u.prev, u.last = regevent.Min(u.prev, ev.Prev), regevent.Max(u.last, ev.Last)
 	}
 	units := make([]*unit, 0, len(byCorp))
 	for _, u := range byCorp {
@@ -291,8 +280,7 @@ func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
 		return
 	}
 	res, err := s.profile.Generate(snap, credential.Params{Now: now,
-		Prev: credential.EventMark{EventID: u.prev.EventID, Date: u.prev.Date.Time},
-		Last: credential.EventMark{EventID: u.last.EventID, Date: u.last.Date.Time}})
+		Prev: u.prev, Last: u.last})
 	if err != nil {
 		if !strings.Contains(err.Error(), u.corp) {
 			err = fmt.Errorf("corporation %s: %w", u.corp, err)
@@ -307,7 +295,7 @@ func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
 	}
 	sum := sha256.Sum256(doc)
 	u.outcome, u.message, u.corpState = eventdb.OutcomeDone, snap.Corporation.TypeCode(), res.CorpState
-	prev, last := mark(u.prev), mark(u.last)
+	prev, last := u.prev, u.last
 	u.history = &eventdb.HistoryEntry{CorpNum: u.corp, CorpState: res.CorpState, Prev: prev, Last: last,
 		JSON: doc, Hash: hex.EncodeToString(sum[:]), Message: res.Note}
 	for _, c := range res.Credentials {

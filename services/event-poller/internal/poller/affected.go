@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -28,7 +28,7 @@ type affected struct {
 // of them started or ended, then the owners and owned firms of all of these
 // (one level, both directions). Blank corporation numbers are dropped (the
 // caller logs the events). The result is in corp_num order.
-func affectedCorps(newEvents []eventdb.SeenEvent, states []source.DiscoveredStateLink, firms []source.DiscoveredFirmLink) []affected {
+func affectedCorps(newEvents []regevent.Event, states []source.DiscoveredStateLink, firms []source.DiscoveredFirmLink) []affected {
 	isNew := map[int64]bool{}
 	reasons := map[string]map[int64]bool{}
 	add := func(corp string, ids ...int64) {
@@ -101,5 +101,5 @@ func pollMsgID(system, corpNum string, eventIDs []int64) string {
 // part of it, so a re-queue re-armed for a new effective date is not
 // dropped as a duplicate of the one that fired at the old date.
 func futureMsgID(system, corpNum string, dueEventID int64, dueAt time.Time) string {
-	return fmt.Sprintf("future:%s:%s:%d:%s", system, corpNum, dueEventID, messages.NewLocalTime(dueAt))
+	return fmt.Sprintf("future:%s:%s:%d:%s", system, corpNum, dueEventID, regclock.NewLocalTime(dueAt))
 }

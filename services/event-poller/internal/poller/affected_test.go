@@ -8,15 +8,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
 func TestAffectedCorps(t *testing.T) {
-	ev := func(id int64, corp string) eventdb.SeenEvent { return eventdb.SeenEvent{EventID: id, CorpNum: corp} }
+	ev := func(id int64, corp string) regevent.Event {
+		return regevent.Event{Position: regevent.Position{EventID: id}, CorpNum: corp}
+	}
 	tests := []struct {
 		name   string
-		events []eventdb.SeenEvent
+		events []regevent.Event
 		states []source.DiscoveredStateLink
 		firms  []source.DiscoveredFirmLink
 		want   []affected
@@ -24,38 +26,38 @@ func TestAffectedCorps(t *testing.T) {
 		{name: "quiet"},
 		{
 			name:   "own events, several per corporation",
-			events: []eventdb.SeenEvent{ev(3, "B1"), ev(1, "A1"), ev(2, "A1")},
+			events: []regevent.Event{ev(3, "B1"), ev(1, "A1"), ev(2, "A1")},
 			want:   []affected{{"A1", []int64{1, 2}}, {"B1", []int64{3}}},
 		},
 		{
 			name:   "state ended by another corporation's event",
-			events: []eventdb.SeenEvent{ev(5, "AMAL")},
+			events: []regevent.Event{ev(5, "AMAL")},
 			states: []source.DiscoveredStateLink{{EventID: 5, CorpNum: "GONE"}, {EventID: 5, CorpNum: "AMAL"}, {EventID: 9, CorpNum: "OLD"}},
 			want:   []affected{{"AMAL", []int64{5}}, {"GONE", []int64{5}}},
 		},
 		{
 			name:   "firm event brings in its owners; owner event brings in its firms",
-			events: []eventdb.SeenEvent{ev(7, "FM1"), ev(8, "OWNER2")},
+			events: []regevent.Event{ev(7, "FM1"), ev(8, "OWNER2")},
 			firms: []source.DiscoveredFirmLink{{Firm: "FM1", Owner: "OWNER1"}, {Firm: "FM1", Owner: "OWNER2"},
 				{Firm: "FM2", Owner: "OWNER2"}},
 			want: []affected{{"FM1", []int64{7, 8}}, {"FM2", []int64{8}}, {"OWNER1", []int64{7}}, {"OWNER2", []int64{7, 8}}},
 		},
 		{
 			name:   "one level only: an owner's other firms are not brought in by a firm",
-			events: []eventdb.SeenEvent{ev(7, "FM1")},
+			events: []regevent.Event{ev(7, "FM1")},
 			firms:  []source.DiscoveredFirmLink{{Firm: "FM1", Owner: "OWNER1"}, {Firm: "FM9", Owner: "OWNER1"}},
 			want:   []affected{{"FM1", []int64{7}}, {"OWNER1", []int64{7}}},
 		},
 		{
 			name:   "state-linked corporation's firms",
-			events: []eventdb.SeenEvent{ev(5, "AMAL")},
+			events: []regevent.Event{ev(5, "AMAL")},
 			states: []source.DiscoveredStateLink{{EventID: 5, CorpNum: "GONE"}},
 			firms:  []source.DiscoveredFirmLink{{Firm: "FMG", Owner: "GONE"}},
 			want:   []affected{{"AMAL", []int64{5}}, {"FMG", []int64{5}}, {"GONE", []int64{5}}},
 		},
 		{
 			name:   "blank corporation numbers dropped",
-			events: []eventdb.SeenEvent{ev(1, ""), ev(2, "  "), ev(3, "C1")},
+			events: []regevent.Event{ev(1, ""), ev(2, "  "), ev(3, "C1")},
 			firms:  []source.DiscoveredFirmLink{{Firm: "C1", Owner: " "}},
 			want:   []affected{{"C1", []int64{3}}},
 		},

@@ -65,7 +65,7 @@ func (n *nights) run(t *testing.T, events []nightEvent, start, end time.Time, po
 	poll := func(at time.Time) {
 		n.clk.set(at)
 		if err := n.st.next(); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", messages.NewLocalTime(regclock.LocalOf(regclock.Registry, at)), err))
+			failed = append(failed, fmt.Sprintf("%s: %v", regclock.NewLocalTime(regclock.LocalOf(regclock.Registry, at)), err))
 		}
 	}
 	pending := events
@@ -96,7 +96,7 @@ func (n *nights) run(t *testing.T, events []nightEvent, start, end time.Time, po
 	for _, ev := range events {
 		if got := published[ev.corp+" "+pollMsgID(system, ev.corp, []int64{ev.id})]; got != 1 {
 			t.Errorf("event %d of %s stamped %s (%s UTC), committed %s UTC: published %d times, want once",
-				ev.id, ev.corp, messages.NewLocalTime(regclock.LocalOf(regclock.Registry, ev.at)), ev.at.Format("15:04:05"),
+				ev.id, ev.corp, regclock.NewLocalTime(regclock.LocalOf(regclock.Registry, ev.at)), ev.at.Format("15:04:05"),
 				ev.commit.Format("15:04:05"), got)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/localpg"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
@@ -185,7 +186,7 @@ func corps(evs []storedEvent) []string {
 }
 
 // watermark reads the current watermark.
-func (e *env) watermark() (eventdb.Watermark, bool) {
+func (e *env) watermark() (regevent.Position, bool) {
 	e.t.Helper()
 	w, ok, err := eventdb.CurrentWatermark(testenv.Context(e.t), e.edb, system)
 	if err != nil {
@@ -215,10 +216,10 @@ func (e *env) fixtureCorps() []string {
 }
 
 // newestFixtureEvent is the fixture's newest event (it is in 2018).
-func (e *env) newestFixtureEvent() eventdb.Watermark {
-	var w eventdb.Watermark
+func (e *env) newestFixtureEvent() regevent.Position {
+	var w regevent.Position
 	if err := e.srcPool().QueryRow(testenv.Context(e.t), `SELECT event_id::bigint, event_timestmp FROM bc_registries.event
-ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&w.EventID, &w.EventDate); err != nil {
+ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&w.EventID, &w.Date.Time); err != nil {
 		e.t.Fatal(err)
 	}
 	return w

@@ -10,6 +10,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // futurePage is how many due re-queues one round publishes.
@@ -33,14 +35,14 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 				continue
 			}
 			o, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: f.CorpNum,
-				Prev:   messages.EventRef{EventID: f.FirstEventID, Date: messages.NewLocalTime(f.FirstEventDate)},
-				Last:   messages.EventRef{EventID: f.EventID, Date: messages.NewLocalTime(f.DueAt)},
+				Prev:   regevent.At(f.FirstEventID, f.FirstEventDate),
+				Last:   regevent.At(f.EventID, f.DueAt),
 				Reason: messages.ReasonFutureDated, DetectedAt: detected}, futureMsgID(system, f.CorpNum, f.EventID, f.DueAt))
 			if err != nil {
 				return err
 			}
 			s.log.Debug("future-dated event due", zap.String("corp_num", f.CorpNum), zap.String("msg_id", o.MsgID),
-				zap.Stringer("due_at", messages.NewLocalTime(f.DueAt)))
+				zap.Stringer("due_at", regclock.NewLocalTime(f.DueAt)))
 			out = append(out, o)
 		}
 		if err := s.publish(ctx, out); err != nil {

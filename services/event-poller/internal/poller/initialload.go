@@ -30,7 +30,7 @@ func (s *service) skipLoad(ctx context.Context, edb *pgxpool.Conn) error {
 		return err
 	}
 	s.log.Warn("initial load skipped (BCREG_INITIAL_LOAD=skip): polling from the newest event",
-		zap.Int64("watermark_event_id", wm.EventID), zap.Stringer("watermark_date", messages.NewLocalTime(wm.EventDate)))
+		zap.Int64("watermark_event_id", wm.EventID), zap.Stringer("watermark_date", wm.Date))
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -26,14 +27,14 @@ const minWatermarkYear = 1900
 // skip events for good or republish the whole registry. In the second pass
 // of a repeated hour the first pass has been shown, so a watermark there is
 // not in the future.
-func checkWatermark(wm eventdb.Watermark, now time.Time) error {
+func checkWatermark(wm regevent.Position, now time.Time) error {
 	switch shown := regclock.LatestWall(regclock.Registry, now); {
-	case wm.EventDate.After(shown):
+	case wm.Date.After(shown):
 		return fmt.Errorf("watermark event %d dated %s is in the future (BC local now %s): poll refused; correct last_event",
-			wm.EventID, messages.NewLocalTime(wm.EventDate), messages.NewLocalTime(shown))
-	case wm.EventDate.Year() < minWatermarkYear:
+			wm.EventID, wm.Date, regclock.NewLocalTime(shown))
+	case wm.Date.Year() < minWatermarkYear:
 		return fmt.Errorf("watermark event %d dated %s is before %d: poll refused; correct last_event",
-			wm.EventID, messages.NewLocalTime(wm.EventDate), minWatermarkYear)
+			wm.EventID, wm.Date, minWatermarkYear)
 	}
 	return nil
 }
@@ -62,7 +63,7 @@ func horizon(wm time.Time, lookBack time.Duration) time.Time {
 // yet seen in the window (watermark − look-back to now, in real time), then
 // records them and advances the watermark in one transaction (rules 2 and
 // 3).
-func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Watermark) error {
+func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Position) error {
 	start := time.Now()
 	instant := s.hooks.now()
 	if err := checkWatermark(wm, instant); err != nil {
@@ -76,22 +77,22 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 		return nil
 	}
 	s.refused.Store(nil)
-	from, now := window(wm.EventDate, s.cfg.LookBack, instant)
+	from, now := window(wm.Date.Time, s.cfg.LookBack, instant)
 
 	found, err := s.discover(ctx, edb, from, now)
 	if err != nil {
 		s.m.polls.WithLabelValues("error").Inc()
 		return err
 	}
-	s.m.lag.Set(now.Sub(maxWatermark(wm, found.newest).EventDate).Seconds())
+	s.m.lag.Set(now.Sub(regevent.Max(wm, found.newest).Date.Time).Seconds())
 	if len(found.newEvents) == 0 {
 		s.m.polls.WithLabelValues("quiet").Inc()
 		s.m.duration.Observe(time.Since(start).Seconds())
-		s.log.Debug("poll: no new events", zap.Stringer("from", messages.NewLocalTime(from)))
+		s.log.Debug("poll: no new events", zap.Stringer("from", regclock.NewLocalTime(from)))
 		return nil
 	}
-	newWm := maxWatermark(wm, found.newest)
-	log := s.log.With(zap.Int64("watermark_event_id", newWm.EventID), zap.Stringer("watermark_date", messages.NewLocalTime(newWm.EventDate)))
+	newWm := regevent.Max(wm, found.newest)
+	log := s.log.With(zap.Int64("watermark_event_id", newWm.EventID), zap.Stringer("watermark_date", newWm.Date))
 	switch n := len(found.corps); {
 	case n > s.cfg.ErrorCorps:
 		log.Error("poll found an unusually large number of corporations; proceeding", zap.Int("corporations", n), zap.Int("threshold", s.cfg.ErrorCorps))
@@ -101,8 +102,8 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 		s.report(ctx, alert.KeyPollSize, alert.Warning, fmt.Sprintf("event-poller: one poll found %d corporations (more than %d); proceeding", n, s.cfg.WarnCorps))
 	}
 
-	prev := messages.EventRef{EventID: wm.EventID, Date: messages.NewLocalTime(from)}
-	last := messages.EventRef{EventID: newWm.EventID, Date: messages.NewLocalTime(newWm.EventDate)}
+	prev := regevent.At(wm.EventID, from)
+	last := newWm
 	detected := time.Now().UTC()
 	out := make([]bus.Outgoing, 0, len(found.corps))
 	for _, a := range found.corps {
@@ -123,14 +124,14 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 	if err := s.afterPublish("poll"); err != nil {
 		return err
 	}
-	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, horizon(newWm.EventDate, s.cfg.LookBack)); err != nil {
+	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, horizon(newWm.Date.Time, s.cfg.LookBack)); err != nil {
 		s.m.polls.WithLabelValues("error").Inc()
 		return fmt.Errorf("poll: published %d CorpEvents, then: %w (they will be re-published, de-duplicated by id)", len(out), err)
 	}
 	s.m.polls.WithLabelValues("ok").Inc()
 	s.m.newEvents.Add(float64(len(found.newEvents)))
 	s.m.corps.Add(float64(len(found.corps)))
-	s.m.lag.Set(now.Sub(newWm.EventDate).Seconds())
+	s.m.lag.Set(now.Sub(newWm.Date.Time).Seconds())
 	s.m.duration.Observe(time.Since(start).Seconds())
 	log.Info("poll published", zap.Int("new_events", len(found.newEvents)), zap.Int("corporations", len(found.corps)),
 		zap.Duration("took", time.Since(start)))
@@ -139,8 +140,8 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm eventdb.Waterm
 
 // discovery is what a poll found.
 type discovery struct {
-	newEvents []eventdb.SeenEvent // not yet in event_seen
-	newest    eventdb.Watermark   // the newest event of the window (zero if none)
+	newEvents []regevent.Event  // not yet in event_seen
+	newest    regevent.Position // the newest event of the window (zero if none)
 	corps     []affected
 }
 
@@ -153,14 +154,10 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 		if err != nil {
 			return err
 		}
-		window := make([]eventdb.SeenEvent, len(events))
-		for i, e := range events {
-			window[i] = eventdb.SeenEvent{EventID: e.EventID, CorpNum: e.CorpNum, EventDate: e.Timestamp}
-			if w := (eventdb.Watermark{EventID: e.EventID, EventDate: e.Timestamp}); d.newest.Before(w) {
-				d.newest = w
-			}
+		for _, e := range events {
+			d.newest = regevent.Max(d.newest, e.Position)
 		}
-		if d.newEvents, err = eventdb.UnseenEvents(ctx, edb, system, window); err != nil {
+		if d.newEvents, err = eventdb.UnseenEvents(ctx, edb, system, events); err != nil {
 			return err
 		}
 		if len(d.newEvents) == 0 {
@@ -172,7 +169,7 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 			ids = append(ids, e.EventID)
 			if blank(e.CorpNum) {
 				s.log.Warn("event without a corporation number skipped", zap.Int64("event_id", e.EventID),
-					zap.Stringer("event_date", messages.NewLocalTime(e.EventDate)))
+					zap.Stringer("event_date", e.Date))
 				continue
 			}
 			first = append(first, e.CorpNum)
@@ -195,13 +192,6 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 		return nil, fmt.Errorf("poll: %w", err)
 	}
 	return d, nil
-}
-
-func maxWatermark(a, b eventdb.Watermark) eventdb.Watermark {
-	if a.Before(b) {
-		return b
-	}
-	return a
 }
 
 // afterPublish runs the test hook.

@@ -16,6 +16,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
@@ -25,11 +27,7 @@ var errCrash = errors.New("simulated crash")
 // cmpEvent compares CorpEvents on their content (not when they were made).
 var cmpEvent = []cmp.Option{
 	cmpopts.IgnoreFields(messages.CorpEvent{}, "DetectedAt"),
-	cmp.Comparer(func(a, b messages.LocalTime) bool { return a.Equal(b.Time) }),
-}
-
-func ref(w eventdb.Watermark) messages.EventRef {
-	return messages.EventRef{EventID: w.EventID, Date: messages.NewLocalTime(w.EventDate)}
+	cmp.Comparer(func(a, b regclock.LocalTime) bool { return a.Equal(b.Time) }),
 }
 
 // TestInitialLoadThenQuietPolls: the first start publishes one initial-load
@@ -49,8 +47,8 @@ func TestInitialLoadThenQuietPolls(t *testing.T) {
 	newest := e.newestFixtureEvent()
 	runID := query[int64](t, e.edb, `SELECT run_id FROM initial_load`)[0]
 	for i, ev := range evs {
-		wantEv := messages.CorpEvent{V: 1, System: system, CorpNum: want[i], Prev: messages.EventRef{Date: messages.ZeroLocal},
-			Last: ref(newest), Reason: messages.ReasonInitialLoad}
+		wantEv := messages.CorpEvent{V: 1, System: system, CorpNum: want[i], Prev: regevent.Start,
+			Last: newest, Reason: messages.ReasonInitialLoad}
 		if diff := cmp.Diff(wantEv, ev.Event, cmpEvent...); diff != "" {
 			t.Errorf("CorpEvent of %s (-want +got):\n%s", want[i], diff)
 		}
@@ -65,7 +63,7 @@ func TestInitialLoadThenQuietPolls(t *testing.T) {
 		t.Errorf("finished runs' published counts = %v, want [%d]", got, len(want))
 	}
 	wantSeen := query[int64](t, e.srcPool(), `SELECT event_id::bigint FROM bc_registries.event
-WHERE event_timestmp BETWEEN $1 AND $2 ORDER BY 1`, newest.EventDate.Add(-cfg.LookBack), newest.EventDate)
+WHERE event_timestmp BETWEEN $1 AND $2 ORDER BY 1`, newest.Date.Time.Add(-cfg.LookBack), newest.Date.Time)
 	if diff := cmp.Diff(wantSeen, query[int64](t, e.edb, `SELECT event_id FROM event_seen ORDER BY 1`)); diff != "" || len(wantSeen) == 0 {
 		t.Errorf("event_seen after the load (-want +got):\n%s", diff)
 	}
@@ -190,12 +188,12 @@ func TestOngoingPollFindsAffectedCorporations(t *testing.T) {
 	e1, e2, e3 := o.EventIDs[0], o.EventIDs[1], o.EventIDs[2]
 	broughtBy := map[string]int64{"0191294": e1, "LP0475721": e1, "FM1227394": e2, "A9592574": e2, "7078358": e2,
 		"8585951": e3, "2075204": e3}
-	newWm := eventdb.Watermark{EventID: e3, EventDate: at.Add(-time.Minute)}
+	newWm := regevent.At(e3, at.Add(-time.Minute))
 	for _, ev := range got {
 		corp := ev.Event.CorpNum
 		want := messages.CorpEvent{V: 1, System: system, CorpNum: corp, Reason: messages.ReasonEvent,
-			Prev: messages.EventRef{EventID: wm0.EventID, Date: messages.NewLocalTime(wm0.EventDate.Add(-cfg.LookBack))},
-			Last: ref(newWm)}
+			Prev: regevent.At(wm0.EventID, wm0.Date.Time.Add(-cfg.LookBack)),
+			Last: newWm}
 		if diff := cmp.Diff(want, ev.Event, cmpEvent...); diff != "" {
 			t.Errorf("CorpEvent of %s (-want +got):\n%s", corp, diff)
 		}
@@ -489,7 +487,7 @@ func TestCheckWatermark(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkWatermark(eventdb.Watermark{EventID: 7, EventDate: tc.date}, tc.instant)
+			err := checkWatermark(regevent.At(7, tc.date), tc.instant)
 			if (err != nil) != tc.reject {
 				t.Errorf("checkWatermark(%s at %s) = %v, want rejected %v", tc.date, tc.instant, err, tc.reject)
 			}
@@ -548,12 +546,12 @@ func TestFutureRequeueComesDue(t *testing.T) {
 		t.Fatalf("published %d, want 1", len(got))
 	}
 	want := messages.CorpEvent{V: 1, System: system, CorpNum: "0191294", Reason: messages.ReasonFutureDated,
-		Prev: messages.EventRef{EventID: 550, Date: messages.NewLocalTime(first)},
-		Last: messages.EventRef{EventID: 555, Date: messages.NewLocalTime(now.Add(-time.Minute))}}
+		Prev: regevent.At(550, first),
+		Last: regevent.At(555, now.Add(-time.Minute))}
 	if diff := cmp.Diff(want, got[0].Event, cmpEvent...); diff != "" {
 		t.Errorf("future-dated CorpEvent (-want +got):\n%s", diff)
 	}
-	if want := "future:BC_REG:0191294:555:" + messages.NewLocalTime(now.Add(-time.Minute)).String(); got[0].MsgID != want {
+	if want := "future:BC_REG:0191294:555:" + regclock.NewLocalTime(now.Add(-time.Minute)).String(); got[0].MsgID != want {
 		t.Errorf("msg id %s, want %s", got[0].MsgID, want)
 	}
 	if pending := query[string](t, e.edb, `SELECT corp_num FROM future_requeue WHERE published_at IS NULL`); !cmp.Equal(pending, []string{"2075204"}) {

@@ -1,4 +1,4 @@
-package messages
+package regclock
 
 import (
 	"fmt"
@@ -6,15 +6,12 @@ import (
 	"time"
 )
 
-// LocalTime is a naive registry timestamp (BC local wall clock, no offset),
+// LocalTime is a reading of the registry's clock: a naive timestamp (BC local wall clock, no offset),
 // written as "2006-01-02T15:04:05" with ".ffffff" when it has microseconds.
 // It is held in a time.Time in UTC only as a carrier for the wall clock.
 type LocalTime struct{ time.Time }
 
 const localLayout = "2006-01-02T15:04:05.999999"
-
-// ZeroLocal is the start of the full range: event 0 at 0001-01-01T00:00:00.
-var ZeroLocal = LocalTime{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}
 
 // NewLocalTime carries t's wall clock, whatever its location.
 func NewLocalTime(t time.Time) LocalTime {
