@@ -69,7 +69,7 @@ func newestEvent(t *testing.T, pool *pgxpool.Pool) regevent.Position {
 	t.Helper()
 	var m regevent.Position
 	err := pool.QueryRow(context.Background(),
-		`SELECT coalesce(max(event_id), 0)::bigint, coalesce(max(event_timestmp), '0001-01-01') FROM bc_registries.event`).Scan(&m.EventID, &m.Date)
+		`SELECT coalesce(max(event_id), 0)::bigint, coalesce(max(event_timestmp), '0001-01-01') FROM bc_registries.event`).Scan(&m.EventID, &m.Date.Time)
 	if err != nil {
 		t.Fatal(err)
 	}
