@@ -118,7 +118,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		if err := cfg.Topology.Apply(ctx, js); err != nil {
 			return fmt.Errorf("apply JetStream topology on %s: %w", cfg.NATS.URL, err)
 		}
-		last := regevent.At(wm.EventID, wm.Date.Time)
+		last := wm
 		pub = func(corps []string) ([]string, error) {
 			now := time.Now()
 			msgs, ids := make([]bus.Outgoing, 0, len(corps)), make([]string, 0, len(corps))

@@ -45,7 +45,7 @@ func TestRequeueCorp(t *testing.T) {
 		ev.DetectedAt = time.Time{}
 		got = append(got, ev)
 	}
-	last := regevent.At(newest.EventID, newest.Date.Time)
+	last := newest
 	want := []messages.CorpEvent{
 		{V: 1, System: "BC_REG", CorpNum: "0191294", Prev: regevent.Start, Last: last, Reason: "requeue"},
 		{V: 1, System: "BC_REG", CorpNum: "A9592574", Prev: regevent.Start, Last: last, Reason: "requeue"},

@@ -280,7 +280,7 @@ func (e *env) generate(corps []string) map[string]expected {
 		e.t.Fatal(err)
 	}
 	last := e.newest()
-	params := credential.FullRange(regevent.At(last.EventID, last.Date.Time),
+	params := credential.FullRange(last,
 		regclock.Now())
 	out := map[string]expected{}
 	for _, c := range corps {
