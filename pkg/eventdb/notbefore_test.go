@@ -8,6 +8,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
@@ -79,7 +80,7 @@ func TestAdoptedRowsWaitForTheirExpiry(t *testing.T) {
 	if _, err := eventdb.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eventdb.Adopt(ctx, pool, from, o, eventdb.AdoptPlan{System: "BC_REG", Watermark: eventdb.Watermark{EventID: 1000, EventDate: ev.Date}}); err != nil {
+	if _, err := eventdb.Adopt(ctx, pool, from, o, eventdb.AdoptPlan{System: "BC_REG", Watermark: regevent.At(1000, ev.Date)}); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, notBefores(t, pool)); diff != "" {
