@@ -127,7 +127,6 @@ func Run(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 	// The look-back window's events as of the start were recorded as
 	// seen when the run started: the first poll republishes none of
 	// them, but does pick up the events committed during the load.
-	prev := regevent.Start
 	last := run.Watermark
 	p := tracker{start: time.Now(), base: run.Published, o: o}
 	for {
@@ -138,11 +137,10 @@ func Run(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 		if len(page) == 0 {
 			break
 		}
-		detected := time.Now().UTC()
+		detected := time.Now()
 		out := make([]bus.Outgoing, 0, len(page))
 		for _, corp := range page {
-			m, err := bus.CorpEventMsg(messages.CorpEvent{System: o.System, CorpNum: corp, Prev: prev, Last: last,
-				Reason: messages.ReasonInitialLoad, DetectedAt: detected}, messages.InitialLoadMsgID(o.System, corp, run.RunID))
+			m, err := bus.CorpEventMsg(messages.NewInitialLoadEvent(o.System, corp, last, detected), messages.InitialLoadMsgID(o.System, corp, run.RunID))
 			if err != nil {
 				return run, err
 			}

@@ -168,3 +168,34 @@ func decode(b []byte, into any, version *int) error {
 	}
 	return nil
 }
+
+// The CorpEvent of each reason. detected is when the work was found (kept
+// in UTC).
+
+// NewPollEvent asks for the events a poll found: (prev, last] where prev is
+// the poll's window start and last the new watermark.
+func NewPollEvent(system, corpNum string, prev, last regevent.Position, detected time.Time) CorpEvent {
+	return newCorpEvent(system, corpNum, prev, last, ReasonEvent, detected)
+}
+
+// NewFutureDatedEvent asks for a corporation's future-dated events once due:
+// from the first of them to the one taking effect.
+func NewFutureDatedEvent(system, corpNum string, first, due regevent.Position, detected time.Time) CorpEvent {
+	return newCorpEvent(system, corpNum, first, due, ReasonFutureDated, detected)
+}
+
+// NewInitialLoadEvent asks for a corporation's whole history up to last,
+// the position noted when the load started.
+func NewInitialLoadEvent(system, corpNum string, last regevent.Position, detected time.Time) CorpEvent {
+	return newCorpEvent(system, corpNum, regevent.Start, last, ReasonInitialLoad, detected)
+}
+
+// NewRequeueEvent asks for a corporation's whole history up to last again,
+// at an operator's request (bcregctl requeue corp, the console, adopt).
+func NewRequeueEvent(system, corpNum string, last regevent.Position, detected time.Time) CorpEvent {
+	return newCorpEvent(system, corpNum, regevent.Start, last, ReasonRequeue, detected)
+}
+
+func newCorpEvent(system, corpNum string, prev, last regevent.Position, reason string, detected time.Time) CorpEvent {
+	return CorpEvent{V: Version, System: system, CorpNum: corpNum, Prev: prev, Last: last, Reason: reason, DetectedAt: detected.UTC()}
+}

@@ -118,3 +118,35 @@ func TestUndecodable(t *testing.T) {
 		})
 	}
 }
+
+// TestConstructors: each reason's CorpEvent has its range rule: a poll and
+// a future-dated event carry the range they are given, an initial load and
+// a requeue the whole history up to last.
+func TestConstructors(t *testing.T) {
+	first, last := regevent.At(5, time.Date(2019, 1, 2, 3, 4, 5, 0, time.UTC)), regevent.At(9, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	pst := time.FixedZone("PST", -8*3600)
+	at := time.Date(2026, 11, 27, 0, 0, 0, 0, pst)
+	want := func(prev regevent.Position, reason string) CorpEvent {
+		return CorpEvent{V: Version, System: SystemBCReg, CorpNum: "A1", Prev: prev, Last: last, Reason: reason, DetectedAt: at.UTC()}
+	}
+	tests := []struct {
+		name string
+		got  CorpEvent
+		want CorpEvent
+	}{
+		{"poll", NewPollEvent(SystemBCReg, "A1", first, last, at), want(first, ReasonEvent)},
+		{"future-dated", NewFutureDatedEvent(SystemBCReg, "A1", first, last, at), want(first, ReasonFutureDated)},
+		{"initial load", NewInitialLoadEvent(SystemBCReg, "A1", last, at), want(regevent.Start, ReasonInitialLoad)},
+		{"requeue", NewRequeueEvent(SystemBCReg, "A1", last, at), want(regevent.Start, ReasonRequeue)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, tc.got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if tc.got.DetectedAt.Location() != time.UTC {
+				t.Errorf("detected_at %v is not in UTC", tc.got.DetectedAt)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
 func init() {
@@ -120,16 +121,9 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		}
 		last := wm
 		pub = func(corps []string) ([]string, error) {
-			now := time.Now()
-			msgs, ids := make([]bus.Outgoing, 0, len(corps)), make([]string, 0, len(corps))
-			for i, c := range corps {
-				id := messages.RequeueMsgID(system, c, now.Add(time.Duration(i)))
-				m, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: c, Prev: regevent.Start, Last: last,
-					Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}, id)
-				if err != nil {
-					return nil, err
-				}
-				msgs, ids = append(msgs, m), append(ids, id)
+			msgs, ids, err := corpops.Messages(corps, last, time.Now())
+			if err != nil {
+				return nil, err
 			}
 			return ids, bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: 30 * time.Second, Backoff: cfg.Backoff})
 		}

@@ -17,9 +17,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
-	"github.com/bcgov/bcreg-events/pkg/regclock"
-	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
 func init() {
@@ -124,45 +122,26 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 	}
 	defer pool.Close()
 	src, srcErr := openOptional(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
-	if srcErr == nil {
+	if srcErr != nil {
+		src = nil // the range ends at the watermark
+	} else {
 		defer src.Close()
 	}
-	last, err := rangeEnd(ctx, e, pool, src, srcErr, *lastID)
+	now := time.Now()
+	last, err := corpops.Plan(ctx, pool, src, corps, *lastID, now)
 	if err != nil {
 		return err
 	}
-	if src != nil {
-		// A mistyped number would only end as a dead letter: refuse it here.
-		if unknown, err := unknownCorps(ctx, src, corps); err != nil {
-			return err
-		} else if len(unknown) > 0 {
-			return fmt.Errorf("not in the registry (BCREG_SOURCE_DB_URL): %s; nothing requeued", strings.Join(unknown, ", "))
-		}
+	if srcErr != nil {
+		fmt.Fprintf(e.stderr, "requeue: the registry cannot be read (%v); the range ends at the watermark, event %d\n", srcErr, last.EventID)
 	}
 	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-requeue", e.log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-
-	msgs := make([]bus.Outgoing, 0, len(corps))
-	ids := make([]string, 0, len(corps))
-	now := time.Now()
-	for i, corp := range corps {
-		// Distinct nanoseconds per corporation, even on a coarse clock.
-		id := messages.RequeueMsgID(messages.SystemBCReg, corp, now.Add(time.Duration(i)))
-		m, err := bus.CorpEventMsg(messages.CorpEvent{System: messages.SystemBCReg, CorpNum: corp, Prev: regevent.Start,
-			Last: last, Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}, id)
-		if err != nil {
-			return err
-		}
-		msgs, ids = append(msgs, m), append(ids, id)
-	}
-	if err := bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: 30 * time.Second, Backoff: cfg.Backoff}); err != nil {
-		return fmt.Errorf("publish to %s on %s: %w", bus.StreamEvents, cfg.NATS.URL, err)
-	}
-	if _, err := eventdb.OperatorAction(ctx, pool, "requeue-corp", "BC_REG "+strings.Join(corps, " "), int64(len(corps)),
-		map[string]any{"corps": corps, "msg_ids": ids, "last_event_id": last.EventID, "last_event_date": last.Date.String()}); err != nil {
+	ids, err := corpops.Publish(ctx, js, pool, cfg.Backoff, corps, last, now, "cli")
+	if err != nil {
 		return err
 	}
 	for i, c := range corps {
@@ -170,56 +149,6 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "requeue corp: %d corporation(s), range event 0 to event %d at %s\n", len(corps), last.EventID, last.Date)
 	return nil
-}
-
-// rangeEnd is where a requeue's range ends: the given event, else the
-// registry's newest, else (registry unreadable) the watermark.
-func rangeEnd(ctx context.Context, e *env, pool *pgxpool.Pool, src *pgxpool.Pool, srcErr error, eventID int64) (regevent.Position, error) {
-	if src != nil {
-		if eventID > 0 {
-			ts, ok, err := source.DiscoverEventDate(ctx, src, eventID)
-			if err != nil {
-				return regevent.Position{}, err
-			}
-			if !ok {
-				return regevent.Position{}, fmt.Errorf("--last-event-id %d: no such event in the registry (BCREG_SOURCE_DB_URL)", eventID)
-			}
-			return regevent.At(eventID, ts), nil
-		}
-		newest, ok, err := source.DiscoverNewestEvent(ctx, src, regclock.Now())
-		if err != nil {
-			return regevent.Position{}, err
-		}
-		if ok {
-			return newest.Position, nil
-		}
-	}
-	wm, ok, err := eventdb.CurrentWatermark(ctx, pool, messages.SystemBCReg)
-	if err != nil {
-		return regevent.Position{}, err
-	}
-	if !ok {
-		return regevent.Position{}, fmt.Errorf("no range end: the registry cannot be read (%v) and there is no watermark yet", srcErr)
-	}
-	if srcErr != nil {
-		fmt.Fprintf(e.stderr, "requeue: the registry cannot be read (%v); the range ends at the watermark, event %d\n", srcErr, wm.EventID)
-	}
-	return wm, nil
-}
-
-// unknownCorps returns the corporations the registry does not have.
-func unknownCorps(ctx context.Context, src *pgxpool.Pool, corps []string) ([]string, error) {
-	known, err := source.DiscoverKnownCorps(ctx, src, corps)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, c := range corps {
-		if !known[c] {
-			out = append(out, c)
-		}
-	}
-	return out, nil
 }
 
 // requeueBatch is how many corporations one locked step of `requeue

@@ -19,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
@@ -293,6 +294,10 @@ func TestRequeueDeadLetterAndCorporation(t *testing.T) {
 	if left, _ := bus.ListDLQ(f.ctx, f.js, bus.DLQFilter{Stage: "builder"}, 0); len(left) != 0 {
 		t.Errorf("builder dead letters left: %d", len(left))
 	}
+	// Without the registry a requeue ends at the watermark, as `bcregctl
+	// requeue corp` does, not at the corporation's newest work item (1234).
+	f.exec(t, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ('BC_REG', 1240, $1)`,
+		regclock.Now().Add(-30*time.Second))
 	code = s.post(t, f.ts.URL+"/corp/requeue", url.Values{"corp": {f.corp}, "token": {testToken}, "csrf": {s.csrf}, "confirm": {"yes"}}, nil)
 	if code != http.StatusSeeOther {
 		t.Fatalf("corp requeue: %d", code)
@@ -315,7 +320,7 @@ func TestRequeueDeadLetterAndCorporation(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &ev); err != nil {
 		t.Fatal(err)
 	}
-	if ev.Reason != "requeue" || ev.Prev.EventID != 0 || !strings.HasPrefix(ev.Prev.Date, "0001-01-01T00:00:00") || ev.Last.EventID != 1234 {
+	if ev.Reason != "requeue" || ev.Prev.EventID != 0 || !strings.HasPrefix(ev.Prev.Date, "0001-01-01T00:00:00") || ev.Last.EventID != 1240 {
 		t.Errorf("requeue event %+v", ev)
 	}
 	if id := msg.Header.Get("Nats-Msg-Id"); !strings.HasPrefix(id, "requeue:BC_REG:"+f.corp+":") {
@@ -328,7 +333,7 @@ func TestRequeueDeadLetterAndCorporation(t *testing.T) {
 		_ = rows.Scan(&a)
 		actions = append(actions, a)
 	}
-	if diff := cmp.Diff([]string{"dlq-requeue", "requeue"}, actions); diff != "" {
+	if diff := cmp.Diff([]string{"dlq-requeue", "requeue-corp"}, actions); diff != "" {
 		t.Errorf("operator_action (-want +got):\n%s", diff)
 	}
 }

@@ -11,12 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
 // corpRowLimit bounds each table of the corporation page.
@@ -178,54 +176,20 @@ func (s *Server) preview(ctx context.Context, num string, known map[string]bool)
 	return out, nil
 }
 
-// lastEvent is the corporation's newest event: from the registry when the
-// source database is configured, else from its newest work item.
-func (s *Server) lastEvent(ctx context.Context, num string) (regevent.Position, error) {
-	var id int64
-	var date time.Time
-	var err error
-	if s.opt.Source != nil {
-		err = s.opt.Source.QueryRow(ctx, `SELECT event_id, event_timestmp FROM bc_registries.event
-WHERE corp_num = $1 AND event_id IS NOT NULL AND event_timestmp <= $2
-ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`, num, s.bcNow()).Scan(&id, &date)
-	} else {
-		err = s.opt.DB.QueryRow(ctx, `SELECT last_event_id, last_event_date FROM event_by_corp_filing
-WHERE corp_num = $1 ORDER BY last_event_date DESC, last_event_id DESC LIMIT 1`, num).Scan(&id, &date)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return regevent.Position{}, errNoEvent
-	}
-	if err != nil {
-		return regevent.Position{}, fmt.Errorf("newest event of %s: %w", num, err)
-	}
-	return regevent.At(id, date), nil
-}
-
-var errNoEvent = errors.New("no event known for this corporation")
-
-// RequeueCorp publishes a CorpEvent over the corporation's whole history
-// (reason "requeue") and records it in operator_action.
+// RequeueCorp requeues the corporation as `bcregctl requeue corp` does
+// (package corpops: the same range and operator_action) and returns the
+// message id.
 func RequeueCorp(ctx context.Context, s *Server, num, via string) (string, error) {
-	last, err := s.lastEvent(ctx, num)
+	now := s.opt.Now()
+	last, err := corpops.Plan(ctx, s.opt.DB, s.opt.Source, []string{num}, 0, now)
 	if err != nil {
 		return "", err
 	}
-	now := s.opt.Now()
-	ev := messages.CorpEvent{System: messages.SystemBCReg, CorpNum: num, Prev: regevent.Start, Last: last,
-		Reason: messages.ReasonRequeue, DetectedAt: now.UTC()}
-	msgID := messages.RequeueMsgID(messages.SystemBCReg, num, now)
-	out, err := bus.CorpEventMsg(ev, msgID)
-	if err != nil {
-		return "", fmt.Errorf("requeue %s: %w", num, err)
+	ids, err := corpops.Publish(ctx, s.opt.JS, s.opt.DB, s.opt.Backoff, []string{num}, last, now, via)
+	if len(ids) == 0 {
+		return "", err
 	}
-	if _, err := bus.Publish(ctx, s.opt.JS, out, s.opt.Backoff); err != nil {
-		return "", fmt.Errorf("requeue %s: %w", num, err)
-	}
-	if _, err := eventdb.OperatorAction(ctx, s.opt.DB, "requeue", messages.SystemBCReg+" corp="+num, 1,
-		map[string]any{"msg_id": msgID, "last_event_id": last.EventID, "via": via}); err != nil {
-		return msgID, err
-	}
-	return msgID, nil
+	return ids[0], err
 }
 
 func (s *Server) corpRequeue(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +203,7 @@ func (s *Server) corpRequeue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msgID, err := RequeueCorp(r.Context(), s, num, "console "+r.RemoteAddr)
-	if errors.Is(err, errNoEvent) {
+	if errors.Is(err, corpops.ErrUnknownCorps) {
 		s.message(w, r, http.StatusConflict, "Nothing to requeue", num+": "+err.Error()+".")
 		return
 	}

@@ -27,17 +27,15 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 		if err != nil || len(due) == 0 {
 			return err
 		}
-		detected := time.Now().UTC()
+		detected := time.Now()
 		out := make([]bus.Outgoing, 0, len(due))
 		for _, f := range due {
 			if blank(f.CorpNum) {
 				s.log.Warn("future re-queue without a corporation number skipped", zap.Int64("record_id", f.RecordID))
 				continue
 			}
-			o, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: f.CorpNum,
-				Prev:   regevent.At(f.FirstEventID, f.FirstEventDate),
-				Last:   regevent.At(f.EventID, f.DueAt),
-				Reason: messages.ReasonFutureDated, DetectedAt: detected}, futureMsgID(system, f.CorpNum, f.EventID, f.DueAt))
+			o, err := bus.CorpEventMsg(messages.NewFutureDatedEvent(system, f.CorpNum,
+				regevent.At(f.FirstEventID, f.FirstEventDate), regevent.At(f.EventID, f.DueAt), detected), futureMsgID(system, f.CorpNum, f.EventID, f.DueAt))
 			if err != nil {
 				return err
 			}

@@ -104,11 +104,10 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 
 	prev := regevent.At(wm.EventID, from)
 	last := newWm
-	detected := time.Now().UTC()
+	detected := time.Now()
 	out := make([]bus.Outgoing, 0, len(found.corps))
 	for _, a := range found.corps {
-		o, err := bus.CorpEventMsg(messages.CorpEvent{System: system, CorpNum: a.CorpNum, Prev: prev, Last: last,
-			Reason: messages.ReasonEvent, DetectedAt: detected}, pollMsgID(system, a.CorpNum, a.EventIDs))
+		o, err := bus.CorpEventMsg(messages.NewPollEvent(system, a.CorpNum, prev, last, detected), pollMsgID(system, a.CorpNum, a.EventIDs))
 		if err != nil {
 			return err
 		}
