@@ -213,15 +213,5 @@ AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
 	}
 }
 
-// waitFor polls cond until it holds. The minute only stops a broken test:
-// no test relies on anything happening within a time.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing after a minute waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds, for at most testenv.Guard.
+var waitFor = testenv.WaitFor

@@ -228,18 +228,8 @@ ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`).Scan(&w.EventID, &w.Date.T
 // bcNow is the naive BC local time now, as the poller sees it.
 func bcNow() time.Time { return regclock.Now() }
 
-// waitFor polls cond until it holds. The minute only stops a broken test:
-// no test relies on anything happening within a time.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing after a minute waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds, for at most testenv.Guard.
+var waitFor = testenv.WaitFor
 
 // freeAddr returns a loopback address nobody listens on.
 func freeAddr(t *testing.T) string {
