@@ -13,11 +13,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
 
-	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
-	"github.com/bcgov/bcreg-events/pkg/regevent"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
 
 // receiver is a local webhook that records what it is sent. While hold is
@@ -213,12 +212,20 @@ func ptr[T any](v T) *T { return &v }
 func TestEvaluate(t *testing.T) {
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	th := Thresholds{QueueWarn: 10000, QueueError: 100000, WatermarkStale: time.Hour, AgentStall: 15 * time.Minute}
-	healthy := func() Figures {
-		return Figures{Instant: now, LocalNow: now,
-			DB:     &eventdb.AlertFigures{LastAnswer: ptr(now.Add(-time.Minute))},
-			Events: &bus.StageState{}, Creds: &bus.StageState{}, DLQ: &bus.DLQState{ByStage: map[string]uint64{}},
-			Watermark: ptr(regevent.At(9, now.Add(-2*time.Hour))), SourceNewest: ptr(now.Add(-2 * time.Hour))}
+	healthy := func() pipeline.Report {
+		return pipeline.Report{At: now,
+			EventDB: eventdb.PipelineCounts{WatermarkEventID: 9, WatermarkEventDate: ptr(now.Add(-2 * time.Hour)), LastAnswer: ptr(now.Add(-time.Minute)),
+				Tables: map[string]eventdb.TableCounts{}},
+			DLQ:    pipeline.DLQ{ByStage: map[string]uint64{}},
+			Source: &pipeline.Source{Read: true, NewestEventDate: ptr(now.Add(-2 * time.Hour))}}
 	}
+	// table changes one table's figures.
+	table := func(f *pipeline.Report, name string, change func(*eventdb.TableCounts)) {
+		c := f.EventDB.Tables[name]
+		change(&c)
+		f.EventDB.Tables[name] = c
+	}
+	creds := func(f *pipeline.Report, change func(*eventdb.TableCounts)) { table(f, "credential_log", change) }
 	type got struct {
 		Key   string
 		Level Level
@@ -226,33 +233,44 @@ func TestEvaluate(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		change func(*Figures)
+		change func(*pipeline.Report)
 		want   []got
 	}{
-		{"healthy", func(*Figures) {}, nil},
-		{"failures and dead letters", func(f *Figures) {
-			f.DB.BuilderFailed, f.DB.CredFailed, f.DB.CredDead = 1, 2, 3
+		{"healthy", func(*pipeline.Report) {}, nil},
+		{"failures and dead letters", func(f *pipeline.Report) {
+			table(f, "event_by_corp_filing", func(c *eventdb.TableCounts) { c.Failed = 1 })
+			creds(f, func(c *eventdb.TableCounts) { c.Failed, c.DeadLetter = 2, 3 })
 			f.DLQ.Total, f.DLQ.ByStage["poster"] = 5, 5
 		}, []got{{KeyFailures, Error, 6}, {KeyDeadLetters, Warning, 5}}},
-		{"queue warning", func(f *Figures) { f.Events.Messages = 10001 }, []got{{KeyQueue, Warning, 0}}},
-		{"queue error from credentials", func(f *Figures) { f.DB.Outstanding = 100001 }, []got{{KeyQueue, Error, 0}}},
-		{"agent down", func(f *Figures) {
-			f.DB.Outstanding, f.DB.OldestWaiting, f.DB.LastAnswer = 4, ptr(now.Add(-20*time.Minute)), ptr(now.Add(-30*time.Minute))
+		{"queue warning", func(f *pipeline.Report) { f.Events.Messages = 10001 }, []got{{KeyQueue, Warning, 0}}},
+		{"queue error from credentials", func(f *pipeline.Report) { creds(f, func(c *eventdb.TableCounts) { c.Outstanding = 100001 }) }, []got{{KeyQueue, Error, 0}}},
+		{"agent down", func(f *pipeline.Report) {
+			creds(f, func(c *eventdb.TableCounts) { c.Outstanding = 4 })
+			f.EventDB.OldestWaiting, f.EventDB.LastAnswer = ptr(now.Add(-20*time.Minute)), ptr(now.Add(-30*time.Minute))
 		}, []got{{KeyAgent, Error, 0}}},
-		{"agent slow but answering", func(f *Figures) {
-			f.DB.Outstanding, f.DB.OldestWaiting = 4, ptr(now.Add(-20*time.Minute))
+		{"agent slow but answering", func(f *pipeline.Report) {
+			creds(f, func(c *eventdb.TableCounts) { c.Outstanding = 4 })
+			f.EventDB.OldestWaiting = ptr(now.Add(-20 * time.Minute))
 		}, nil},
-		{"credentials republished after losing their bundle", func(f *Figures) { f.DB.Released = 3 }, []got{{KeyReleased, Warning, 3}}},
-		{"abandoned credentials not released", func(f *Figures) {
+		{"credentials republished after losing their bundle", func(f *pipeline.Report) { creds(f, func(c *eventdb.TableCounts) { c.Released = 3 }) }, []got{{KeyReleased, Warning, 3}}},
+		{"abandoned credentials not released", func(f *pipeline.Report) {
 			f.Abandoned = &outbox.Abandoned{Credentials: 2, Corps: []string{"BC1"}, Oldest: ptr(now.Add(-20 * time.Minute))}
 		}, []got{{KeyAbandoned, Error, 0}}},
-		{"abandoned credentials the next sweep releases", func(f *Figures) {
+		{"abandoned credentials the next sweep releases", func(f *pipeline.Report) {
 			f.Abandoned = &outbox.Abandoned{Credentials: 2, Corps: []string{"BC1"}, Oldest: ptr(now.Add(-time.Minute))}
 		}, nil},
-		{"watermark stale", func(f *Figures) { f.SourceNewest = ptr(now.Add(-30 * time.Minute)) }, []got{{KeyWatermark, Error, 0}}},
-		{"unreachable", func(f *Figures) {
-			f.Problems = []Problem{{What: "NATS JetStream (BCREG_NATS_URL)", Err: context.DeadlineExceeded}}
-			f.Events, f.Creds, f.DLQ = nil, nil, nil
+		{"watermark stale", func(f *pipeline.Report) { f.Source.NewestEventDate = ptr(now.Add(-30 * time.Minute)) }, []got{{KeyWatermark, Error, 0}}},
+		{"unreachable", func(f *pipeline.Report) {
+			f.Problems = []pipeline.Problem{{Of: pipeline.NATS, Err: context.DeadlineExceeded}}
+		}, []got{{KeyUnreachable, Error, 0}}},
+		// What could not be read is not judged: its zeros would read as
+		// counts that fell (the growth alerts would start again from 0)
+		// and a queue that emptied.
+		{"unreadable figures are not judged", func(f *pipeline.Report) {
+			f.Problems = []pipeline.Problem{{Of: pipeline.EventDB, Err: context.DeadlineExceeded}, {Of: pipeline.NATS, Err: context.DeadlineExceeded}}
+			creds(f, func(c *eventdb.TableCounts) { c.Failed, c.Released, c.Outstanding = 2, 1, 100001 })
+			f.DLQ.Total, f.Events.Messages = 3, 20000
+			f.Source.NewestEventDate = ptr(now.Add(-30 * time.Minute))
 		}, []got{{KeyUnreachable, Error, 0}}},
 	}
 	for _, tc := range tests {
@@ -307,12 +325,12 @@ func TestMonitorSendsAFewMessagesNotThousands(t *testing.T) {
 	r := newReceiver(t)
 	cfg := testConfig(r.srv.URL)
 	clock := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	fig := Figures{DB: &eventdb.AlertFigures{}, Events: &bus.StageState{}, DLQ: &bus.DLQState{ByStage: map[string]uint64{}}}
+	fig := pipeline.Report{EventDB: eventdb.PipelineCounts{Tables: map[string]eventdb.TableCounts{}}, DLQ: pipeline.DLQ{ByStage: map[string]uint64{}}}
 	store := &memStore{}
 	newMonitor := func() *Monitor {
-		m := NewMonitor(cfg, zap.NewNop(), nil, store, func(context.Context) Figures {
+		m := NewMonitor(cfg, zap.NewNop(), nil, store, func(context.Context) pipeline.Report {
 			f := fig
-			f.Instant, f.LocalNow = clock, clock
+			f.At = clock
 			return f
 		})
 		m.now, m.n.now = func() time.Time { return clock }, func() time.Time { return clock }
@@ -334,12 +352,12 @@ func TestMonitorSendsAFewMessagesNotThousands(t *testing.T) {
 	for range 30 {                                  // 30 minutes more: nothing new
 		step(time.Minute, nil)
 	}
-	step(time.Minute, func() { fig.Events.Messages = 200000 }) // escalation: sent at once
-	step(time.Minute, func() { fig.DB.CredFailed = 3 })        // failures: sent
-	step(time.Minute, func() { fig.DB.CredFailed = 5 })        // grew within the hour: held
-	step(time.Hour, nil)                                       // an hour on: growth (2) and the queue error again
-	step(time.Minute, func() { fig.Events.Messages = 0 })      // resolved
-	m = newMonitor()                                           // failover: the same state
+	step(time.Minute, func() { fig.Events.Messages = 200000 })                                          // escalation: sent at once
+	step(time.Minute, func() { fig.EventDB.Tables["credential_log"] = eventdb.TableCounts{Failed: 3} }) // failures: sent
+	step(time.Minute, func() { fig.EventDB.Tables["credential_log"] = eventdb.TableCounts{Failed: 5} }) // grew within the hour: held
+	step(time.Hour, nil)                                                                                // an hour on: growth (2) and the queue error again
+	step(time.Minute, func() { fig.Events.Messages = 0 })                                               // resolved
+	m = newMonitor()                                                                                    // failover: the same state
 	go m.n.Run(ctx)
 	step(time.Minute, nil)
 

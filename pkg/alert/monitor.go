@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
 
 // Store keeps the alerts' state across evaluations and owners.
@@ -39,7 +40,7 @@ type Monitor struct {
 	cfg     Config
 	n       *Notifier
 	store   Store
-	collect func(context.Context) Figures
+	collect func(context.Context) pipeline.Report
 	log     *zap.Logger
 	now     func() time.Time
 
@@ -49,7 +50,7 @@ type Monitor struct {
 }
 
 // NewMonitor makes a monitor that reads the pipeline with collect.
-func NewMonitor(cfg Config, log *zap.Logger, m *Metrics, store Store, collect func(context.Context) Figures) *Monitor {
+func NewMonitor(cfg Config, log *zap.Logger, m *Metrics, store Store, collect func(context.Context) pipeline.Report) *Monitor {
 	return &Monitor{cfg: cfg, n: NewNotifier(cfg, log.Named("alert"), m), store: store, collect: collect,
 		log: log.Named("alert"), now: time.Now, states: map[string]eventdb.AlertState{}}
 }

@@ -6,38 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/outbox"
-	"github.com/bcgov/bcreg-events/pkg/regevent"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
-
-// Figures are the pipeline's state as the alert rules see it. A nil part
-// could not be read; Problems says why.
-type Figures struct {
-	// Instant is the time of reading; LocalNow the BC local wall clock
-	// then (naive, as the registry's timestamps).
-	Instant, LocalNow time.Time
-	DB                *eventdb.AlertFigures
-	Events, Creds     *bus.StageState
-	DLQ               *bus.DLQState
-	// Abandoned are outstanding credentials whose bundle left BCREG_CREDS
-	// without an answer and that no sweep has released yet.
-	Abandoned *outbox.Abandoned
-	Watermark *regevent.Position
-	// SourceNewest is the registry's newest event (nil: none, or the
-	// registry was not read).
-	SourceNewest *time.Time
-	// LatestError is the most recent failure, "<corp>: <message>".
-	LatestError string
-	Problems    []Problem
-}
-
-// Problem is a dependency the figures could not be read from.
-type Problem struct {
-	What string // e.g. "event database (BCREG_EVENT_DB_URL)"
-	Err  error
-}
 
 // Finding is one rule's verdict.
 type Finding struct {
@@ -83,30 +53,35 @@ func (c Config) Thresholds() Thresholds {
 		WatermarkStale: c.AlertWatermarkStale, AgentStall: c.AlertAgentStall}
 }
 
-// Evaluate applies the rules to the figures. Growth findings are always
-// returned (the monitor compares their count with the last one sent);
-// conditions only while they hold.
-func Evaluate(f Figures, th Thresholds) []Finding {
+// Evaluate applies the rules to the pipeline's figures (pipeline.Read, as
+// `bcregctl status` reads them). Growth findings are always returned (the
+// monitor compares their count with the last one sent); conditions only
+// while they hold. The figures of a source that could not be read are
+// judged by nothing but the "unreachable" rule: a zero read as a count
+// would reset the growth counts.
+func Evaluate(r pipeline.Report, th Thresholds) []Finding {
 	var out []Finding
-	if len(f.Problems) > 0 {
+	if len(r.Problems) > 0 {
 		var parts []string
-		for _, p := range f.Problems {
-			parts = append(parts, fmt.Sprintf("%s: %v", p.What, p.Err))
+		for _, p := range r.Problems {
+			parts = append(parts, fmt.Sprintf("%s: %v", p.Of, p.Err))
 		}
 		out = append(out, Finding{Key: KeyUnreachable, Level: Error,
 			Message: "bcreg-events cannot read " + strings.Join(parts, "; ")})
 	}
-	if db := f.DB; db != nil {
-		total := db.BuilderFailed + db.CredFailed + db.CredDead
+	db, streams := !r.Unread(pipeline.EventDB), !r.Unread(pipeline.NATS)
+	eb, cl := r.EventDB.Tables["event_by_corp_filing"], r.EventDB.Tables["credential_log"]
+	if db {
 		msg := fmt.Sprintf("bcreg-events failures: %d corporation(s) the builder cannot describe (N), %d credential(s) rejected by the agent (N), %d given up after their attempts (D)",
-			db.BuilderFailed, db.CredFailed, db.CredDead)
-		if f.LatestError != "" {
-			msg += "; latest: " + f.LatestError
+			eb.Failed, cl.Failed, cl.DeadLetter)
+		if len(r.RecentErrors) > 0 {
+			msg += "; latest: " + r.RecentErrors[0].CorpNum + ": " + r.RecentErrors[0].Message
 		}
-		out = append(out, Finding{Key: KeyFailures, Level: Error, Growth: true, Count: total,
+		out = append(out, Finding{Key: KeyFailures, Level: Error, Growth: true, Count: eb.Failed + cl.Failed + cl.DeadLetter,
 			Message: msg + ". Inspect with `bcregctl status` and `bcregctl dlq list`; after fixing the cause, `bcregctl requeue failed`."})
 	}
-	if d := f.DLQ; d != nil {
+	if streams {
+		d := r.DLQ
 		stages := make([]string, 0, len(d.ByStage))
 		for s, n := range d.ByStage {
 			stages = append(stages, fmt.Sprintf("%s %d", s, n))
@@ -116,33 +91,34 @@ func Evaluate(f Figures, th Thresholds) []Finding {
 			Message: fmt.Sprintf("BCREG_DLQ holds %d dead letter(s) (%s). Inspect with `bcregctl dlq list`; requeue or purge them once the cause is fixed.",
 				d.Total, strings.Join(stages, ", "))})
 	}
-	if db := f.DB; db != nil {
-		out = append(out, Finding{Key: KeyReleased, Level: Warning, Growth: true, Count: db.Released,
-			Message: fmt.Sprintf("%d credential(s) lost their bundle (dead-lettered as undecodable or naming an unknown credential, moved by the dlq-mover, or dropped as a duplicate) and were republished by the outbox sweep. Inspect with `bcregctl dlq list` and `bcregctl status`.", db.Released)})
+	if db {
+		out = append(out, Finding{Key: KeyReleased, Level: Warning, Growth: true, Count: cl.Released,
+			Message: fmt.Sprintf("%d credential(s) lost their bundle (dead-lettered as undecodable or naming an unknown credential, moved by the dlq-mover, or dropped as a duplicate) and were republished by the outbox sweep. Inspect with `bcregctl dlq list` and `bcregctl status`.", cl.Released)})
 	}
-	if a := f.Abandoned; a != nil && a.Credentials > 0 && a.Oldest != nil && f.Instant.Sub(*a.Oldest) > th.AgentStall {
+	if a := r.Abandoned; a != nil && a.Credentials > 0 && a.Oldest != nil && r.At.Sub(*a.Oldest) > th.AgentStall {
 		out = append(out, Finding{Key: KeyAbandoned, Level: Error,
 			Message: fmt.Sprintf("%d credential(s) of %d corporation(s) (first %s) wait behind a bundle that left BCREG_CREDS without an answer, for more than %v: every later credential of those corporations is held back. The credential-builders' sweep releases them: is one running? See `bcregctl status`.",
 				a.Credentials, len(a.Corps), a.Corps[0], th.AgentStall)})
 	}
-	if q := queueFinding(f, th); q != nil {
+	if q := queueFinding(r, db, streams, th); q != nil {
 		out = append(out, *q)
 	}
-	if db := f.DB; db != nil && db.Outstanding > 0 && db.OldestWaiting != nil &&
-		f.Instant.Sub(*db.OldestWaiting) > th.AgentStall && (db.LastAnswer == nil || f.Instant.Sub(*db.LastAnswer) > th.AgentStall) {
-		last := "never"
-		if db.LastAnswer != nil {
-			last = db.LastAnswer.UTC().Format(time.RFC3339)
+	if last, oldest := r.EventDB.LastAnswer, r.EventDB.OldestWaiting; db && cl.Outstanding > 0 && oldest != nil &&
+		r.At.Sub(*oldest) > th.AgentStall && (last == nil || r.At.Sub(*last) > th.AgentStall) {
+		lastText := "never"
+		if last != nil {
+			lastText = last.UTC().Format(time.RFC3339)
 		}
 		out = append(out, Finding{Key: KeyAgent, Level: Error,
 			Message: fmt.Sprintf("the issuing agent has answered nothing for more than %v (last answer %s) while %d credential(s) wait, %d of them with failed attempts: is the agent down or misconfigured? See the posters' /readyz.",
-				th.AgentStall, last, db.Outstanding, db.Attempting)})
+				th.AgentStall, lastText, cl.Outstanding, cl.Attempting)})
 	}
-	if f.Watermark != nil && f.SourceNewest != nil {
-		if behind := f.SourceNewest.Sub(f.Watermark.Date.Time); behind > th.WatermarkStale {
+	if wm := r.EventDB.WatermarkEventDate; db && r.EventDB.WatermarkEventID > 0 && wm != nil &&
+		r.Source != nil && r.Source.Read && r.Source.NewestEventDate != nil {
+		if behind := r.Source.NewestEventDate.Sub(*wm); behind > th.WatermarkStale {
 			out = append(out, Finding{Key: KeyWatermark, Level: Error,
 				Message: fmt.Sprintf("the watermark (event %d at %s) is %v behind the registry's newest event: the event-poller is not keeping up or its polls fail.",
-					f.Watermark.EventID, f.Watermark.Date.Format("2006-01-02 15:04:05"), behind.Round(time.Second))})
+					r.EventDB.WatermarkEventID, wm.Format("2006-01-02 15:04:05"), behind.Round(time.Second))})
 		}
 	}
 	return out
@@ -150,13 +126,13 @@ func Evaluate(f Figures, th Thresholds) []Finding {
 
 // queueFinding: the larger of the corporations waiting in BCREG_EVENTS
 // and the credentials outstanding, against the original's 10,000 / 100,000.
-func queueFinding(f Figures, th Thresholds) *Finding {
+func queueFinding(r pipeline.Report, db, streams bool, th Thresholds) *Finding {
 	var corps, creds int64
-	if f.Events != nil {
-		corps = int64(f.Events.Messages)
+	if streams {
+		corps = int64(r.Events.Messages)
 	}
-	if f.DB != nil {
-		creds = f.DB.Outstanding
+	if db {
+		creds = r.EventDB.Tables["credential_log"].Outstanding
 	}
 	n, what := corps, "corporations wait in BCREG_EVENTS"
 	if creds > corps {

@@ -117,16 +117,17 @@ func TestMigrationBackfillsNotBefore(t *testing.T) {
 	set := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	insert("has-one", texts["expires-later"]+"  ", "", &set)
 	want["has-one"] = "2030-01-02T03:04:05Z"
-	// The rows above were stored as before version 5: run it (again).
-	if _, err := pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = 5`); err != nil {
+	// The rows above were stored as before version 5: run it (again), and
+	// the versions after it (goose applies none out of order).
+	if _, err := pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id >= 5`); err != nil {
 		t.Fatal(err)
 	}
 	res, err := eventdb.Migrate(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]int64{5}, res.Applied); diff != "" {
-		t.Errorf("applied (-want +got):\n%s", diff)
+	if len(res.Applied) == 0 || res.Applied[0] != 5 {
+		t.Errorf("applied %v, want version 5 first", res.Applied)
 	}
 	if diff := cmp.Diff(want, notBefores(t, pool)); diff != "" {
 		t.Errorf("not_before by hash (-want +got):\n%s", diff)

@@ -11,6 +11,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
@@ -52,7 +53,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	in := status.Inputs{EventDB: pool, JS: js, Errors: *errorsN, Window: *window}
+	in := pipeline.Sources{EventDB: pool, JS: js, Errors: *errorsN, Window: *window}
 	if !*noSource {
 		// The registry is optional: unreachable, it is reported, not fatal.
 		src, err := openOptional(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
@@ -64,8 +65,8 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	for {
-		r, err := status.CollectWith(ctx, in)
-		if err != nil {
+		r := pipeline.Read(ctx, in)
+		if err := r.Err(); err != nil {
 			return err
 		}
 		if *asJSON {
@@ -78,7 +79,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			if *watch > 0 {
 				fmt.Fprint(e.stdout, "\033[H\033[2J")
 			}
-			r.Render(e.stdout)
+			status.Render(e.stdout, r)
 		}
 		if *watch <= 0 {
 			return nil

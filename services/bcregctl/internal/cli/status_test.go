@@ -14,11 +14,11 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
-	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
 // TestStatusReportsTheKnownState builds a pipeline state (the registry two
@@ -56,7 +56,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		cred{corp: "C3", typ: "REG", hash: "d1", status: "D", ago: 40 * time.Second, msg: "gave up: 503", published: true, attempts: 10},
 		cred{corp: "C4", typ: "ADDR", hash: "a1", status: "A"},
 		cred{corp: "C4", typ: "ADDR", hash: "a2", status: "A"},
-		cred{corp: "C5", typ: "REG", hash: "o1", published: true},
+		cred{corp: "C5", typ: "REG", hash: "o1", published: true, attempts: 2},
 		cred{corp: "C5", typ: "REL", hash: "o2", published: true},
 		cred{corp: "C6", typ: "REG", hash: "u1"},
 		cred{corp: "C7", typ: "REG", hash: "w1", published: true, notBefore: &future},
@@ -119,29 +119,37 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 	if code != 0 {
 		t.Fatalf("status --json: exit %d\n%s", code, stderr)
 	}
-	var got status.Report
+	var got pipeline.Report
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
 
+	// The agent's last answer (y1) and the oldest waiting credential (ab1),
+	// as the database stored them.
+	var lastAnswer, oldestWaiting time.Time
+	if err := w.edb.QueryRow(w.ctx, `SELECT (SELECT process_date AT TIME ZONE current_setting('TimeZone') FROM credential_log WHERE credential_hash = 'y1'),
+    (SELECT published_at FROM credential_log WHERE credential_hash = 'ab1')`).Scan(&lastAnswer, &oldestWaiting); err != nil {
+		t.Fatal(err)
+	}
 	wmDate, e2Date := wm.Date.Time, e2
 	eta := 4 / 0.4 * 60
-	want := status.Report{
-		Source: &status.Source{Read: true, NewestEventID: sourcetest.OngoingFirstEventID + 1, NewestEventDate: &e2Date,
+	want := pipeline.Report{
+		Source: &pipeline.Source{Read: true, NewestEventID: sourcetest.OngoingFirstEventID + 1, NewestEventDate: &e2Date,
 			EventsBehind: 2, SecondsBehind: e2.Sub(wm.Date.Time).Seconds()},
 		EventDB: eventdb.PipelineCounts{WatermarkEventID: wm.EventID, WatermarkEventDate: &wmDate, InitialLoadRunning: true,
 			InitialLoad: &eventdb.InitialLoadProgress{RunID: 1, Published: 5, Total: 52},
 			Tables: map[string]eventdb.TableCounts{
 				"event_by_corp_filing": {Processed: 6, Outstanding: 1, Failed: 1, Skipped: 2},
 				"corp_history_log":     {Processed: 2},
-				"credential_log":       {Processed: 5, Outstanding: 4, Failed: 1, DeadLetter: 1, Held: 2, Waiting: 1, Unpublished: 1, Released: 1},
-			}},
-		Events:    status.Stream{Messages: 5, Pending: 3, InFlight: 2, Redelivered: 1},
-		Creds:     status.Stream{Messages: 3, Pending: 3},
+				"credential_log":       {Processed: 5, Outstanding: 4, Failed: 1, DeadLetter: 1, Held: 2, Waiting: 1, Unpublished: 1, Released: 1, Attempting: 1},
+			},
+			LastAnswer: &lastAnswer, OldestWaiting: &oldestWaiting},
+		Events:    pipeline.Stream{Messages: 5, Pending: 3, InFlight: 2, Redelivered: 1},
+		Creds:     pipeline.Stream{Messages: 3, Pending: 3},
 		Abandoned: &outbox.Abandoned{Credentials: 1, Corps: []string{"C8"}},
-		DLQ: status.DLQ{Total: 3, ByStage: map[string]uint64{"builder": 2, "poster": 1}, Oldest: &dlq[0].Time,
+		DLQ: pipeline.DLQ{Total: 3, ByStage: map[string]uint64{"builder": 2, "poster": 1}, Oldest: &dlq[0].Time,
 			OldestByStage: map[string]time.Time{"builder": dlq[0].Time, "poster": dlq[2].Time}},
-		Throughput: status.Throughput{WindowMinutes: 10, PostedPerMinute: []int64{2, 1, 1, 0, 0, 0, 0, 0, 0, 0}, PerMinute: 0.4,
+		Throughput: pipeline.Throughput{WindowMinutes: 10, PostedPerMinute: []int64{2, 1, 1, 0, 0, 0, 0, 0, 0, 0}, PerMinute: 0.4,
 			Backlog: 4, ETASeconds: &eta},
 		RecentErrors: []eventdb.RecentError{
 			{Table: "event_by_corp_filing", CorpNum: "W4", Status: "N", Message: "corporation W4: no corp_type row XX"},
@@ -155,7 +163,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		}
 	}
 	opts := []cmp.Option{
-		cmpopts.IgnoreFields(status.Report{}, "At"),
+		cmpopts.IgnoreFields(pipeline.Report{}, "At"),
 		cmpopts.IgnoreFields(eventdb.InitialLoadProgress{}, "StartedAt"),
 		cmpopts.IgnoreFields(eventdb.RecentError{}, "At"),
 		cmpopts.IgnoreFields(outbox.Abandoned{}, "Oldest"),
@@ -180,6 +188,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		"BCREG_EVENTS          3 pending, 2 in flight, 1 redelivered, 0 waiting pulls (credential-builder)",
 		"event_by_corp_filing  6 processed, 1 outstanding, 1 failed (N), 2 skipped (S)",
 		"credential_log        5 processed, 4 outstanding (1 unpublished), 1 waiting, 1 failed (N), 1 dead-lettered (D), 2 held (A), 1 republished after losing their bundle",
+		"agent answers         last answer " + lastAnswer.UTC().Format("2006-01-02 15:04:05Z") + "; 1 outstanding credential(s) with failed attempts; the oldest waiting was published " + oldestWaiting.UTC().Format("2006-01-02 15:04:05Z"),
 		"abandoned             1 credential(s) of 1 corporation(s) (C8) wait behind a bundle that left BCREG_CREDS without an answer",
 		"BCREG_CREDS           3 pending, 0 in flight, 0 redelivered",
 		"BCREG_DLQ             3 dead letters: builder 2 (oldest",
@@ -202,7 +211,7 @@ func TestStatusWithoutTheRegistry(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	var got status.Report
+	var got pipeline.Report
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
 	}
@@ -226,11 +235,11 @@ func TestStatusCountsStrandedMessages(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status --json: exit %d\n%s", code, stderr)
 	}
-	var got status.Report
+	var got pipeline.Report
 	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(status.Stream{Messages: 1, Stranded: 1, Redelivered: 1}, got.Events); diff != "" {
+	if diff := cmp.Diff(pipeline.Stream{Messages: 1, Stranded: 1, Redelivered: 1}, got.Events); diff != "" {
 		t.Errorf("events stream (-want +got):\n%s", diff)
 	}
 	if code, stdout, _ = run(t, "status"); code != 0 || !strings.Contains(stdout, "1 stranded past MaxDeliver") {

@@ -2,7 +2,7 @@
 // pipeline at a glance (stages, lag, posting rate, agent health, watermark),
 // the dead letters with requeue and purge, and a corporation lookup with a
 // requeue. Pages are server-rendered html/template with every asset
-// embedded; the figures come from status.Collect, the same code as
+// embedded; the figures come from pipeline.Collect, the same code as
 // `bcregctl status --json`, and the actions call the same code as
 // `bcregctl dlq`. The console is read-only unless a token is configured;
 // state-changing requests are POSTs that need the token, a CSRF token and a

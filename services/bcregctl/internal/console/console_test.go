@@ -19,9 +19,9 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
-	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
 var figureRE = regexp.MustCompile(`data-figure="([^"]+)" data-value="(-?\d+)"`)
@@ -45,7 +45,7 @@ func figures(t *testing.T, html string) map[string]int64 {
 
 // wantFigures maps a status report to the overview's figures, written out
 // independently of the console's own mapping.
-func wantFigures(r status.Report) map[string]int64 {
+func wantFigures(r pipeline.Report) map[string]int64 {
 	eb := r.EventDB.Tables["event_by_corp_filing"]
 	cl := r.EventDB.Tables["credential_log"]
 	posted := cl.Processed - cl.Failed - cl.DeadLetter
@@ -74,12 +74,12 @@ func TestOverviewMatchesStatusCollect(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /: %d\n%s", resp.StatusCode, html)
 	}
-	rep, err := status.Collect(f.ctx, f.pool, f.js)
+	rep, err := pipeline.Collect(f.ctx, f.pool, f.js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(wantFigures(rep), figures(t, html)); diff != "" {
-		t.Errorf("overview figures vs status.Collect (-want +got):\n%s", diff)
+		t.Errorf("overview figures vs pipeline.Collect (-want +got):\n%s", diff)
 	}
 	// The fixture's state, so the comparison above is not of zeros.
 	known := map[string]int64{"events.pending": 2, "events.in_flight": 1, "builder.failed": 1, "builder.pending": 1,
@@ -99,7 +99,7 @@ func TestOverviewMatchesStatusCollect(t *testing.T) {
 	if c := strings.Count(html, `class="stage"`); c != 7 {
 		t.Errorf("%d stages, want 7", c)
 	}
-	// One posting rate: the chart counts what status.Collect counts (the
+	// One posting rate: the chart counts what pipeline.Collect counts (the
 	// agent's answers, Y or N, per minute ending now): the fixture's 2 Y
 	// and 1 N.
 	var hour int64
@@ -121,11 +121,11 @@ func TestOverviewMatchesStatusCollect(t *testing.T) {
 func TestAPIStatusIsStatusJSON(t *testing.T) {
 	f := newFixture(t, false, nil)
 	_, body := get(t, f.ts.Client(), f.ts.URL+"/api/status")
-	var got status.Report
+	var got pipeline.Report
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("%v\n%s", err, body)
 	}
-	want, err := status.Collect(f.ctx, f.pool, f.js)
+	want, err := pipeline.Collect(f.ctx, f.pool, f.js)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestAPIStatusIsStatusJSON(t *testing.T) {
 	gb, _ := json.Marshal(got)
 	wb, _ := json.Marshal(want)
 	if diff := cmp.Diff(string(wb), string(gb)); diff != "" {
-		t.Errorf("/api/status vs status.Collect (-want +got):\n%s", diff)
+		t.Errorf("/api/status vs pipeline.Collect (-want +got):\n%s", diff)
 	}
 }
 

@@ -11,13 +11,13 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
 
 // sample is one reading of the figures that change while the console runs.
 type sample struct {
 	At        time.Time
-	Report    status.Report
+	Report    pipeline.Report
 	EventsSeq uint64 // BCREG_EVENTS last sequence: messages ever published
 	CredsSeq  uint64
 }
@@ -58,7 +58,7 @@ func none(stage, name string) Figure { return Figure{Key: stage + "." + name} }
 // Stages maps a status report onto the pipeline's stages, left to right.
 // The figures are the report's, untouched, so the page and `bcregctl
 // status --json` agree.
-func Stages(r status.Report) []Stage {
+func Stages(r pipeline.Report) []Stage {
 	eb := r.EventDB.Tables["event_by_corp_filing"]
 	cl := r.EventDB.Tables["credential_log"]
 	posted := cl.Processed - cl.Failed - cl.DeadLetter
@@ -139,7 +139,7 @@ func (s *Server) Sample(ctx context.Context) {
 	defer cancel()
 	done := make(chan agentHealth, 1)
 	go func() { done <- s.checkHealth(ctx) }()
-	r, err := status.Collect(ctx, s.opt.DB, s.opt.JS)
+	r, err := pipeline.Collect(ctx, s.opt.DB, s.opt.JS)
 	if err != nil {
 		s.metrics.samples.WithLabelValues("error").Inc()
 		s.opt.Log.Warn("console: sample", zapErr(err))
@@ -207,7 +207,7 @@ func (s *Server) checkHealth(ctx context.Context) agentHealth {
 
 // overviewData is the overview template's input.
 type overviewData struct {
-	Report        status.Report
+	Report        pipeline.Report
 	Stages        []Stage
 	Health        agentHealth
 	HealthURL     bool
@@ -228,7 +228,7 @@ type kv struct {
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ctx := r.Context()
-	rep, err := status.Collect(ctx, s.opt.DB, s.opt.JS)
+	rep, err := pipeline.Collect(ctx, s.opt.DB, s.opt.JS)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -281,7 +281,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 
 // apiStatus serves the status report as JSON: `bcregctl status --json`.
 func (s *Server) apiStatus(w http.ResponseWriter, r *http.Request) {
-	rep, err := status.Collect(r.Context(), s.opt.DB, s.opt.JS)
+	rep, err := pipeline.Collect(r.Context(), s.opt.DB, s.opt.JS)
 	if err != nil {
 		http.Error(w, "status unavailable", http.StatusServiceUnavailable)
 		s.opt.Log.Warn("console: status", zapErr(err))

@@ -36,6 +36,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/localpg"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/pkg/source/fixture"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
@@ -313,7 +314,7 @@ func (l *launcher) watch(ctx context.Context) error {
 		if dead := l.deadChild(); dead != nil {
 			return fmt.Errorf("dev: %s exited unexpectedly: %v", dead.name, dead.err)
 		}
-		r, err := status.Collect(ctx, pool, js)
+		r, err := pipeline.Collect(ctx, pool, js)
 		if err != nil {
 			fmt.Fprintf(l.opts.Out, "dev: status: %v\n", err)
 			continue
@@ -322,7 +323,7 @@ func (l *launcher) watch(ctx context.Context) error {
 			n := st.Issued
 			r.Received = &n
 		}
-		fmt.Fprintf(l.opts.Out, "status | %s\n", r.Line())
+		fmt.Fprintf(l.opts.Out, "status | %s\n", status.Line(r))
 		if r.Idle() {
 			idleChecks++
 		} else {

@@ -1,3 +1,10 @@
+// Package status renders the pipeline's figures (pipeline.Report, the one
+// collector `bcregctl status`, the console and the alerts share) for a
+// terminal: one screen per report, what the original's status script
+// printed (processed, outstanding and failed rows per work table, the 20
+// most recent errors) plus the streams' lag, the dead letters, the
+// registry's lead over the watermark and the posting rate with an ETA, or
+// one line for the `make run` launcher's live display.
 package status
 
 import (
@@ -6,10 +13,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
 
 // Line renders the report as one compact line for a live display.
-func (r Report) Line() string {
+func Line(r pipeline.Report) string {
 	eb := r.EventDB.Tables["event_by_corp_filing"]
 	cl := r.EventDB.Tables["credential_log"]
 	s := fmt.Sprintf("events: %d pending, %d in flight | builder: %d done, %d failed, %d skipped | credentials: %d posted, %d outstanding, %d unpublished, %d failed, %d dead, %d held | creds stream: %d pending, %d in flight | dlq: %d",
@@ -26,7 +35,7 @@ const localLayout = "2006-01-02 15:04:05"
 
 // Render writes the report as one screen for a terminal: per stage, what
 // the original's report showed and what JetStream adds.
-func (r Report) Render(w io.Writer) {
+func Render(w io.Writer, r pipeline.Report) {
 	fmt.Fprintf(w, "bcreg-events status at %s\n\n", r.At.Format("2006-01-02 15:04:05Z"))
 	if s := r.Source; s != nil {
 		switch {
@@ -50,7 +59,7 @@ func (r Report) Render(w io.Writer) {
 		fmt.Fprint(w, "  [initial load running]")
 	}
 	fmt.Fprintln(w)
-	stream := func(name, consumer string, s Stream) {
+	stream := func(name, consumer string, s pipeline.Stream) {
 		fmt.Fprintf(w, "%-21s %d pending, %d in flight, %d redelivered, %d waiting pulls (%s)", name, s.Pending, s.InFlight, s.Redelivered, s.Waiting, consumer)
 		if s.Stranded > 0 {
 			fmt.Fprintf(w, "; %d stranded past MaxDeliver (the dlq reconciler moves them)", s.Stranded)
@@ -65,6 +74,13 @@ func (r Report) Render(w io.Writer) {
 	cl := r.EventDB.Tables["credential_log"]
 	fmt.Fprintf(w, "%-21s %d processed, %d outstanding (%d unpublished), %d waiting, %d failed (N), %d dead-lettered (D), %d held (A), %d republished after losing their bundle\n",
 		"credential_log", cl.Processed, cl.Outstanding, cl.Unpublished, cl.Waiting, cl.Failed, cl.DeadLetter, cl.Held, cl.Released)
+	if cl.Attempting > 0 || cl.Outstanding > 0 || r.EventDB.LastAnswer != nil {
+		fmt.Fprintf(w, "%-21s last answer %s; %d outstanding credential(s) with failed attempts", "agent answers", when(r.EventDB.LastAnswer), cl.Attempting)
+		if t := r.EventDB.OldestWaiting; t != nil {
+			fmt.Fprintf(w, "; the oldest waiting was published %s", when(t))
+		}
+		fmt.Fprintln(w)
+	}
 	if a := r.Abandoned; a != nil && a.Credentials > 0 {
 		fmt.Fprintf(w, "%-21s %d credential(s) of %d corporation(s) (%s) wait behind a bundle that left BCREG_CREDS without an answer; the builders' sweep hands them back\n",
 			"abandoned", a.Credentials, len(a.Corps), strings.Join(a.Corps[:min(len(a.Corps), 5)], ", "))
@@ -115,6 +131,14 @@ func (r Report) Render(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %s  %s  %-10s %s  %s\n", e.At.UTC().Format("2006-01-02 15:04:05Z"), e.Status, e.CorpNum, what, e.Message)
 	}
+}
+
+// when formats an instant of the report ("never" for none).
+func when(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
 // duration formats seconds for a person: 45s, 12m30s, 3h05m, 2d4h.

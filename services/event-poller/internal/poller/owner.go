@@ -11,6 +11,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
 
 // startOwnerDuties starts what only the active poller does beside its
@@ -18,8 +19,12 @@ import (
 // returned function stops them (when the lock is released or lost).
 func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 	dctx, cancel := context.WithCancel(ctx)
-	mon := alert.NewMonitor(s.cfg.Config, s.log, s.alerts, alert.DBStore{DB: s.edb}, func(ctx context.Context) alert.Figures {
-		f := alert.Collect(ctx, alert.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, LocalNow: s.wallNow})
+	mon := alert.NewMonitor(s.cfg.Config, s.log, s.alerts, alert.DBStore{DB: s.edb}, func(ctx context.Context) pipeline.Report {
+		// The figures of `bcregctl status`, less the totals that scan the
+		// tables' history (docs/design/operator-tooling.md, "One set of
+		// figures"): the rules read them every BCREG_ALERT_INTERVAL.
+		f := pipeline.Read(ctx, pipeline.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, Now: s.wallNow,
+			Scope: eventdb.CountState})
 		if s.hooks.evaluated != nil {
 			s.hooks.evaluated()
 		}
