@@ -135,12 +135,15 @@ func GetDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) (DLQEntry, 
 	return e, nil
 }
 
+// Edit rewrites a dead letter's original bytes before RequeueDLQ publishes
+// them again (the operator's tool marks a requeued bundle retry_rejected).
+type Edit func(dl messages.DeadLetter, data []byte) ([]byte, error)
+
 // RequeueDLQ publishes a dead letter's message back to its original stream
 // with a fresh message id and, only after the PubAck, deletes it from
-// BCREG_DLQ. A bundle (poster stage) is re-encoded with retry_rejected so
-// the poster re-sends its credentials that were rejected (N) or given up
-// (D) before the requeue. Bytes kept apart (PayloadRef) are read back.
-func RequeueDLQ(ctx context.Context, js jetstream.JetStream, e DLQEntry, backoff Backoff) error {
+// BCREG_DLQ. edit, when not nil, rewrites the bytes first. Bytes kept apart
+// (PayloadRef) are read back.
+func RequeueDLQ(ctx context.Context, js jetstream.JetStream, e DLQEntry, backoff Backoff, edit Edit) error {
 	dl := e.DeadLetter
 	if dl.OriginalSubject == "" || dl.OriginalStream == "" {
 		return fmt.Errorf("requeue dead letter %d: no original stream or subject", e.Seq)
@@ -153,12 +156,9 @@ func RequeueDLQ(ctx context.Context, js jetstream.JetStream, e DLQEntry, backoff
 	if err != nil {
 		return fmt.Errorf("requeue dead letter %d: %w", e.Seq, err)
 	}
-	if dl.OriginalStream == StreamCreds {
-		if b, err := messages.DecodeBundle(data); err == nil {
-			b.RetryRejected = true
-			if data, err = messages.Encode(b); err != nil {
-				return fmt.Errorf("requeue dead letter %d: %w", e.Seq, err)
-			}
+	if edit != nil {
+		if data, err = edit(dl, data); err != nil {
+			return fmt.Errorf("requeue dead letter %d: %w", e.Seq, err)
 		}
 	}
 	corp := dl.CorpNum

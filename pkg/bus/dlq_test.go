@@ -66,7 +66,7 @@ func TestDLQListFilterRequeueDelete(t *testing.T) {
 	// The cause is fixed: requeue A1; it is handled and leaves the DLQ.
 	delete(reject, "A1")
 	a1, _ := bus.ListDLQ(ctx, js, bus.DLQFilter{CorpNum: "A1"}, 0)
-	if err := bus.RequeueDLQ(ctx, js, a1[0], fastBackoff); err != nil {
+	if err := bus.RequeueDLQ(ctx, js, a1[0], fastBackoff, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "requeued message handled", func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
@@ -87,7 +87,9 @@ func TestDLQListFilterRequeueDelete(t *testing.T) {
 	}
 }
 
-func TestRequeuePosterDeadLetterSetsRetryRejected(t *testing.T) {
+// TestRequeueAppliesTheEdit: the requeue's edit gets the dead letter and
+// its original bytes, and what it returns is what goes back to the stream.
+func TestRequeueAppliesTheEdit(t *testing.T) {
 	js, _ := setup(t)
 	ctx := testenv.Context(t)
 	bundle := messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: "C3",
@@ -101,16 +103,20 @@ func TestRequeuePosterDeadLetterSetsRetryRejected(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("entries: %d", len(entries))
 	}
-	if err := bus.RequeueDLQ(ctx, js, entries[0], fastBackoff); err != nil {
+	var seen []string
+	edit := func(dl messages.DeadLetter, b []byte) ([]byte, error) {
+		seen = append(seen, dl.OriginalSubject+" "+string(b))
+		return []byte("edited"), nil
+	}
+	if err := bus.RequeueDLQ(ctx, js, entries[0], fastBackoff, edit); err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{bus.CredSubject("BC_REG", "C3") + " " + string(data)}, seen); diff != "" {
+		t.Errorf("edit called with (-want +got):\n%s", diff)
 	}
 	s, _ := js.Stream(ctx, bus.StreamCreds)
 	raw, err := s.GetLastMsgForSubject(ctx, bus.CredSubject("BC_REG", "C3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := messages.DecodeBundle(raw.Data)
-	if err != nil || !got.RetryRejected {
-		t.Errorf("requeued bundle: retry_rejected=%v err=%v, want true", got.RetryRejected, err)
+	if err != nil || string(raw.Data) != "edited" {
+		t.Errorf("requeued message %q (%v), want the edit's bytes", raw.Data, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/messages"
 )
 
 // ErrNotSeq marks a dead-letter reference that is not a sequence number
@@ -56,7 +57,7 @@ func Act(ctx context.Context, js jetstream.JetStream, db eventdb.Querier, action
 	for _, en := range entries {
 		var aerr error
 		if action == "requeue" {
-			aerr = bus.RequeueDLQ(ctx, js, en, backoff)
+			aerr = bus.RequeueDLQ(ctx, js, en, backoff, retryRejected)
 		} else {
 			aerr = bus.DeleteDLQ(ctx, js, en.Seq)
 		}
@@ -75,4 +76,20 @@ func Act(ctx context.Context, js jetstream.JetStream, db eventdb.Querier, action
 		return done, failures, err
 	}
 	return done, failures, nil
+}
+
+// retryRejected is the requeue's edit: a bundle goes back flagged
+// retry_rejected, so the poster re-sends its credentials that were
+// rejected (N) or given up (D) before the requeue (docs/design/poster.md).
+// Any other message, or a bundle that does not decode, goes back as it was.
+func retryRejected(dl messages.DeadLetter, data []byte) ([]byte, error) {
+	if dl.OriginalStream != bus.StreamCreds {
+		return data, nil
+	}
+	b, err := messages.DecodeBundle(data)
+	if err != nil {
+		return data, nil
+	}
+	b.RetryRejected = true
+	return messages.Encode(b)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -307,19 +306,10 @@ func (w *batch) settle(ib *inBundle) {
 	case pendAgentDown:
 		ib.result = bus.Wait(worst.err, p.cfg.HealthInterval)
 	case pendHeld:
-		ib.result = bus.Wait(worst.err, holdDelay(p.cfg.HoldDelay, p.cfg.HoldMax, ib.md.NumDelivered))
+		// Doubling from HoldDelay with the deliveries, at most HoldMax.
+		hold := bus.Backoff{Base: p.cfg.HoldDelay, Max: p.cfg.HoldMax}
+		ib.result = bus.Wait(worst.err, hold.Delay(int(ib.md.NumDelivered)))
 	default:
 		ib.result = bus.Wait(worst.err, time.Second)
 	}
-}
-
-// holdDelay is the redelivery delay of a held bundle: doubling from base
-// with the deliveries, at most maxD, with ±20% jitter.
-func holdDelay(base, maxD time.Duration, deliveries uint64) time.Duration {
-	d := base
-	for i := uint64(1); i < deliveries && d < maxD; i++ {
-		d *= 2
-	}
-	d = min(d, maxD)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
