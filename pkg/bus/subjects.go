@@ -26,11 +26,6 @@ func CredSubject(system, corpNum string) string {
 	return CredsPrefix + "." + SubjectToken(system) + "." + SubjectToken(corpNum)
 }
 
-// DLQSubject is the subject of a DeadLetter.
-func DLQSubject(stage, system, corpNum string) string {
-	return DLQPrefix + "." + SubjectToken(stage) + "." + SubjectToken(system) + "." + SubjectToken(corpNum)
-}
-
 // SubjectToken returns s when it is a valid subject token (no separators,
 // wildcards or whitespace) and otherwise an escaped form: "~" followed by
 // each byte outside [A-Za-z0-9_-] as two hex digits ("A B" → "~A~20B"). The

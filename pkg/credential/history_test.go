@@ -72,7 +72,6 @@ func hParty(id int64, firm, owner *source.BasicCorp, start, end *source.Event) s
 var (
 	opHWT = &source.OpState{StateTypCd: "HWT", OpStateTypCd: sp("HIS")}
 	opHAM = &source.OpState{StateTypCd: "HAM", OpStateTypCd: sp("HIS")}
-	opRCF = &source.OpState{StateTypCd: "RCF", OpStateTypCd: sp("HIS")}
 	// Now for the synthetic runs.
 	synthNow = time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
 )

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Options says where and how the server runs.
@@ -246,20 +245,4 @@ func tail(path string) string {
 		b = b[len(b)-2000:]
 	}
 	return string(bytes.TrimSpace(b))
-}
-
-// WaitReady polls until a TCP connection to the server succeeds.
-func (s *Server) WaitReady(ctx context.Context) error {
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.opts.Port), time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("localpg: wait ready: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

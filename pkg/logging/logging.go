@@ -36,10 +36,3 @@ func New(cfg config.Logging, service string) (*zap.Logger, error) {
 	return zap.New(core, zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))).
 		With(zap.String("service", service)), nil
 }
-
-// Fallback is the logger used before the configuration is loaded, so a bad
-// configuration is still reported as a structured line.
-func Fallback(service string) *zap.Logger {
-	l, _ := New(config.Logging{Level: "info", Format: "json"}, service)
-	return l
-}

@@ -30,7 +30,6 @@ var (
 	pgOnce    sync.Once
 	pgAdmin   string // URL of the maintenance database
 	pgErr     error
-	pgStop    func()
 	stopMu    sync.Mutex
 	stoppable []func()
 )
@@ -71,7 +70,7 @@ func startPostgres() {
 		return
 	}
 	if u, stop, ok := startContainer(); ok {
-		pgAdmin, pgStop = u, stop
+		pgAdmin = u
 		atExit(stop)
 		return
 	}

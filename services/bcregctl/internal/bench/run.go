@@ -263,7 +263,6 @@ type meter struct {
 	base                             map[*proc]time.Duration
 	pg0, nats0, self0, mach0         time.Duration
 	load0                            string
-	stopped                          bool
 	wall, pg, natsCPU, self, machine time.Duration
 	procs                            []procUsage
 	load1                            string

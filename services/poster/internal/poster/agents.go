@@ -53,13 +53,12 @@ type agents struct {
 	inflight int
 	waiting  int
 	changed  chan struct{} // closed and replaced on every change
-	kick     chan struct{} // asks the health loop to check now
 }
 
 func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, size int, interval time.Duration) *agents {
 	hc := agent.NewHTTPClient(s.MaxInflight)
 	a := &agents{log: log, m: m, max: s.MaxInflight, interval: interval, retry: s.MisconfigRetry, size: max(1, size),
-		now: time.Now, changed: make(chan struct{}), kick: make(chan struct{}, 1)}
+		now: time.Now, changed: make(chan struct{})}
 	for _, ep := range eps {
 		a.list = append(a.list, &agentState{
 			client:  &agent.Client{Endpoint: ep, HTTP: hc},
@@ -108,18 +107,6 @@ func (a *agents) capacityLocked() float64 {
 // weight is a request's share of a full request.
 func (a *agents) weight(creds int) float64 {
 	return min(1, float64(max(1, creds))/float64(a.size))
-}
-
-// anyUsable reports whether some agent can take requests.
-func (a *agents) anyUsable() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, s := range a.list {
-		if a.usableLocked(s) {
-			return true
-		}
-	}
-	return false
 }
 
 // gate is the consume loop's Gate: it waits until an agent is usable and
@@ -306,8 +293,8 @@ func (a *agents) checkAll(ctx context.Context) {
 }
 
 // healthLoop checks the agents until ctx ends: every interval while one is
-// down, every few intervals while all are up, and at once when kicked
-// after a failure.
+// down, every few intervals while all are up. A failed request checks its
+// agent at once itself (check).
 func (a *agents) healthLoop(ctx context.Context) {
 	for {
 		a.mu.Lock()
@@ -323,7 +310,6 @@ func (a *agents) healthLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-a.kick:
 		case <-time.After(wait):
 		}
 		a.checkAll(ctx)
@@ -377,12 +363,4 @@ func (a *agents) ready(context.Context) error {
 		}
 	}
 	return fmt.Errorf("no usable agent: %s", strings.Join(problems, "; "))
-}
-
-// kickHealth asks the health loop to check now.
-func (a *agents) kickHealth() {
-	select {
-	case a.kick <- struct{}{}:
-	default:
-	}
 }
