@@ -10,7 +10,6 @@ MODULES   := pkg deploy $(addprefix services/,$(SERVICES))
 RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
              github.com/bcgov/bcreg-events/pkg/agentsim/... \
              github.com/bcgov/bcreg-events/pkg/lifecycle/... \
-             github.com/bcgov/bcreg-events/pkg/alert/... \
              github.com/bcgov/bcreg-events/services/bcregctl/internal/console/... \
              github.com/bcgov/bcreg-events/services/poster/... \
              github.com/bcgov/bcreg-events/services/credential-builder/... \

@@ -167,7 +167,7 @@ var (
 
 // definedMetrics lists the metric names registered in the services'
 // source and in the shared packages they run (the consume loop's per-stage
-// series in pkg/bus, the alerting series in pkg/alert).
+// series in pkg/bus).
 func definedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	definedOnce.Do(func() {

@@ -9,9 +9,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bcgov/bcreg-events/pkg/alert"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
+	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 )
 
 // startOwnerDuties starts what only the active poller does beside its
