@@ -58,7 +58,7 @@ func StartNATS(t testing.TB, storeDir string, port int, options ...NATSOption) *
 		t.Fatalf("testenv: nats server: %v", err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	if !s.ReadyForConnections(time.Minute) {
 		t.Fatal("testenv: nats server not ready")
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })

@@ -72,7 +72,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		t.Fatal(err)
 	}
 	posterCons, _ := w.js.Consumer(w.ctx, bus.StreamCreds, bus.ConsumerPoster)
-	taken, _ := posterCons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	taken, _ := posterCons.Fetch(1, jetstream.FetchMaxWait(time.Minute))
 	for m := range taken.Messages() {
 		_ = m.DoubleAck(w.ctx)
 	}
@@ -87,7 +87,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		}
 	}
 	cons, _ := w.js.Consumer(w.ctx, bus.StreamEvents, bus.ConsumerBuilder)
-	batch, _ := cons.FetchNoWait(2)
+	batch, _ := cons.Fetch(2, jetstream.FetchMaxWait(time.Minute)) // returns once both are there
 	var held []jetstream.Msg
 	for m := range batch.Messages() {
 		held = append(held, m)
@@ -97,7 +97,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 	}
 	_ = held[1].Nak()
 	_ = w.nc.Flush() // the server has the Nak: the redelivery comes first
-	again, _ := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	again, _ := cons.Fetch(1, jetstream.FetchMaxWait(time.Minute))
 	for m := range again.Messages() {
 		if md, _ := m.Metadata(); md == nil || md.NumDelivered != 2 {
 			t.Fatalf("second fetch got %s, not the redelivery", m.Subject())

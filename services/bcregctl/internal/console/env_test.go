@@ -112,7 +112,7 @@ JOIN bc_registries.event e ON e.corp_num = c.corp_num GROUP BY c.corp_num ORDER 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second)); err != nil {
+	if _, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	f.evtSubj = bus.EventSubject("BC_REG", f.corp)
