@@ -17,14 +17,15 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
-	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/pgpool"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Open connects a pool to the database at url and checks it answers; the
-// error names the server (password redacted) and the setting.
+// Open connects a pool to the event database at url and checks it
+// answers; the error names the server (password redacted) and the setting.
+// The registry (source) database is opened by source.Open.
 func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
 	return OpenSized(ctx, url, setting, 0)
 }
@@ -32,27 +33,7 @@ func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
 // OpenSized is Open with at most maxConns connections (0: pgx's default,
 // the larger of 4 and the CPUs, unless the URL sets pool_max_conns).
 func OpenSized(ctx context.Context, url, setting string, maxConns int) (*pgxpool.Pool, error) {
-	// Checked strictly first: pgx accepts some URLs whose unencoded
-	// password it then takes for a host and port, and quotes in errors.
-	if _, err := config.ParseURL(url); err != nil {
-		return nil, fmt.Errorf("%s: %w", setting, err)
-	}
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("%s=%s: %w", setting, config.RedactURL(url), config.ScrubError(err, config.URL(url).Credentials()...))
-	}
-	if maxConns > 0 {
-		cfg.MaxConns = int32(maxConns)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s (%s): %w", config.RedactURL(url), setting, err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to %s (%s): %w", config.RedactURL(url), setting, err)
-	}
-	return pool, nil
+	return pgpool.Open(ctx, url, setting, maxConns)
 }
 
 // MigrationResult says what Migrate did.

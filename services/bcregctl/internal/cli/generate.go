@@ -8,7 +8,6 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
@@ -56,7 +55,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	pool, err := eventdb.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	pool, err := source.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
 	if err != nil {
 		return err
 	}

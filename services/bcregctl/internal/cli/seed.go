@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/synth"
 )
 
@@ -51,7 +51,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	pool, err := eventdb.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	pool, err := source.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
+	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
@@ -92,10 +93,10 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 }
 
-// openOptional opens a database that a command can do without, giving up
-// after a few seconds.
+// openOptional opens the registry database, which a command can do
+// without, giving up after a few seconds.
 func openOptional(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
 	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return eventdb.Open(octx, url, setting)
+	return source.Open(octx, url, setting)
 }
