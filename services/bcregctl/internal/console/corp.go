@@ -7,11 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
@@ -20,29 +18,8 @@ import (
 // corpRowLimit bounds each table of the corporation page.
 const corpRowLimit = 200
 
-// WorkItem is one event_by_corp_filing row.
-type WorkItem struct {
-	RecordID                     int64
-	PrevEventID, LastEventID     int64
-	PrevEventDate, LastEventDate time.Time
-	Reason, Success, Msg         string
-	EntryDate                    time.Time
-	ProcessDate                  *time.Time
-}
-
 // CredentialRow is one credential_log row as the operator sees it.
-type CredentialRow struct {
-	RecordID    int64
-	Type, ID    string
-	Reason      string
-	Status      string // Y, N, D, A or "" (outstanding)
-	Msg         string // Y: the agent's result id; N, D: why
-	Hash        string
-	EntryDate   time.Time
-	PublishedAt *time.Time
-	ProcessDate *time.Time
-	Attempts    int
-}
+type CredentialRow struct{ eventdb.CorpCredential }
 
 // StatusText names a credential_log status.
 func (c CredentialRow) StatusText() string {
@@ -73,7 +50,7 @@ type Preview struct {
 type corpData struct {
 	CorpNum       string
 	Searched      bool
-	WorkItems     []WorkItem
+	WorkItems     []eventdb.CorpWorkItem
 	Credentials   []CredentialRow
 	SourceEnabled bool
 	Profile       string
@@ -94,7 +71,7 @@ func (s *Server) corp(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var err error
-	if d.WorkItems, err = workItems(ctx, s.opt.DB, num); err != nil {
+	if d.WorkItems, err = eventdb.CorpWorkItems(ctx, s.opt.DB, num, corpRowLimit); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -115,41 +92,16 @@ func (s *Server) corp(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "corp", "Corporation "+num, d)
 }
 
-func workItems(ctx context.Context, db rowsQuerier, num string) ([]WorkItem, error) {
-	rows, err := db.Query(ctx, `SELECT record_id, prev_event_id, prev_event_date, last_event_id, last_event_date,
-	coalesce(reason, ''), coalesce(process_success, ''), coalesce(process_msg, ''), entry_date, process_date
-FROM event_by_corp_filing WHERE corp_num = $1 ORDER BY record_id DESC LIMIT $2`, num, corpRowLimit)
+func credentialRows(ctx context.Context, db eventdb.Querier, num string) ([]CredentialRow, error) {
+	list, err := eventdb.CorpCredentials(ctx, db, num, corpRowLimit)
 	if err != nil {
-		return nil, fmt.Errorf("work items of %s: %w", num, err)
+		return nil, err
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WorkItem, error) {
-		var w WorkItem
-		err := row.Scan(&w.RecordID, &w.PrevEventID, &w.PrevEventDate, &w.LastEventID, &w.LastEventDate,
-			&w.Reason, &w.Success, &w.Msg, &w.EntryDate, &w.ProcessDate)
-		return w, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("work items of %s: %w", num, err)
+	rows := make([]CredentialRow, len(list))
+	for i, c := range list {
+		rows[i] = CredentialRow{c}
 	}
-	return list, nil
-}
-
-func credentialRows(ctx context.Context, db rowsQuerier, num string) ([]CredentialRow, error) {
-	rows, err := db.Query(ctx, `SELECT record_id, credential_type_cd, coalesce(credential_id, ''), coalesce(credential_reason, ''),
-	coalesce(process_success, ''), coalesce(process_msg, ''), credential_hash, entry_date, published_at, process_date, attempts
-FROM credential_log WHERE corp_num = $1 ORDER BY record_id DESC LIMIT $2`, num, corpRowLimit)
-	if err != nil {
-		return nil, fmt.Errorf("credentials of %s: %w", num, err)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (CredentialRow, error) {
-		var c CredentialRow
-		err := row.Scan(&c.RecordID, &c.Type, &c.ID, &c.Reason, &c.Status, &c.Msg, &c.Hash, &c.EntryDate, &c.PublishedAt, &c.ProcessDate, &c.Attempts)
-		return c, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("credentials of %s: %w", num, err)
-	}
-	return list, nil
+	return rows, nil
 }
 
 // preview runs the generator as `bcregctl generate` does: the full range

@@ -10,16 +10,10 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 )
-
-// rowsQuerier is a pool, connection or transaction.
-type rowsQuerier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
 
 var funcs = template.FuncMap{
 	"ts": func(t any) string {
