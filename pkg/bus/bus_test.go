@@ -13,7 +13,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/messages"
@@ -416,5 +419,54 @@ func TestRenewedWaitsNeverExhaustMaxDeliver(t *testing.T) {
 		if c.data != `{"n":1}` || !c.published.Equal(first) || (i >= topo.BuilderMaxDeliver-1 && c.orig != "w1") {
 			t.Errorf("call %d: %+v, want the same payload, first published %v, original id w1 once renewed", i+1, c, first)
 		}
+	}
+}
+
+// TestOutcomeLoggedOnceWithFailureContext: the loop logs each outcome of a
+// message once, with the message's id and the context of the handler's
+// Failure (its corporation even when the message has no header naming it).
+func TestOutcomeLoggedOnceWithFailureContext(t *testing.T) {
+	js, topo := setup(t)
+	ctx := testenv.Context(t)
+	if _, err := bus.Publish(ctx, js, bus.Outgoing{Subject: bus.EventSubject("BC_REG", "C9"), MsgID: "f1", Data: []byte(`{}`)}, fastBackoff); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.WarnLevel)
+	opts := bus.ConsumeOptions{Stream: bus.StreamEvents, Consumer: bus.ConsumerBuilder, Stage: messages.StageBuilder,
+		MaxDeliver: topo.BuilderMaxDeliver, AckWait: topo.BuilderAckWait, Backoff: fastBackoff}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = bus.Consume(cctx, js, zap.New(core), opts, func(_ context.Context, b []jetstream.Msg) []error {
+			md, _ := b[0].Metadata()
+			err := bus.Fail("C9", fmt.Errorf("corporation C9: failure %d", md.NumDelivered), zap.String("agent", "a1"))
+			if md.NumDelivered == 1 {
+				return []error{err}
+			}
+			return []error{bus.Permanent(err)}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "dead letter", func() bool { return len(dlqEntries(t, js)) == 1 })
+	cancel()
+	<-done
+
+	type line struct{ Level, Message, MsgID, CorpNum, Agent, Why string }
+	var got []line
+	for _, e := range logs.All() {
+		m := e.ContextMap()
+		why, _ := m["reason"].(string)
+		if why == "" {
+			why, _ = m["error"].(string)
+		}
+		got = append(got, line{e.Level.String(), e.Message, fmt.Sprint(m["msg_id"]), fmt.Sprint(m["corp_num"]), fmt.Sprint(m["agent"]), why})
+	}
+	want := []line{
+		{"warn", "transient failure, redelivering after back-off", "f1", "C9", "a1", "corporation C9: failure 1"},
+		{"error", "message dead-lettered", "f1", "C9", "a1", "corporation C9: failure 2"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log lines (-want +got):\n%s", diff)
 	}
 }

@@ -16,7 +16,8 @@ import (
 // and returns one result per message, in order: nil acks it; an error marked
 // Permanent dead-letters and terminates it; RetryAfter or Wait redeliver it
 // after their delay; any other error redelivers it after the back-off. The
-// loop settles every message; a handler never acks itself.
+// loop settles every message and logs its outcome once (a Failure adds its
+// context to that line); a handler neither acks nor logs what it returns.
 type Handler func(ctx context.Context, batch []jetstream.Msg) []error
 
 // ConsumeOptions configures one consume loop.
@@ -230,10 +231,7 @@ func safeHandle(ctx context.Context, batch []jetstream.Msg, handle Handler) (res
 
 func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 	md, mdErr := m.Metadata()
-	log := s.log.With(zap.String("subject", m.Subject()), zap.String("msg_id", m.Headers().Get(jetstream.MsgIDHeader)))
-	if cn := m.Headers().Get(HeaderCorpNum); cn != "" {
-		log = log.With(zap.String("corp_num", cn))
-	}
+	log := s.outcomeLog(m, result)
 	if mdErr != nil {
 		// Not a JetStream message: nothing to settle against.
 		log.Error("message without metadata", zap.Error(mdErr))
@@ -277,6 +275,25 @@ func (s *settler) settle(ctx context.Context, m jetstream.Msg, result error) {
 		log.Warn("transient failure, redelivering after back-off", zap.Duration("delay", delay), zap.Error(result))
 		_ = m.NakWithDelay(delay)
 	}
+}
+
+// outcomeLog is the logger of a message's one outcome line: its subject,
+// id and corporation, and the context a Failure carries (its corporation
+// wins over the header's: the handler read it from the message itself).
+func (s *settler) outcomeLog(m jetstream.Msg, result error) *zap.Logger {
+	fields := []zap.Field{zap.String("subject", m.Subject()), zap.String("msg_id", m.Headers().Get(jetstream.MsgIDHeader))}
+	corp := m.Headers().Get(HeaderCorpNum)
+	var f *Failure
+	if errors.As(result, &f) && f.CorpNum != "" {
+		corp = f.CorpNum
+	}
+	if corp != "" {
+		fields = append(fields, zap.String("corp_num", corp))
+	}
+	if f != nil {
+		fields = append(fields, f.Fields...)
+	}
+	return s.log.With(fields...)
 }
 
 // Headers of a renewed message.

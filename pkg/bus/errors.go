@@ -3,7 +3,32 @@ package bus
 import (
 	"errors"
 	"time"
+
+	"go.uber.org/zap"
 )
+
+// Failure is a handler's failure of one message with the context the
+// consume loop logs it with: the corporation and any other fields (the
+// agent, a count). The handler returns it (marked Permanent, RetryAfter or
+// Wait as the case needs) and does not log it: the loop logs each
+// message's outcome once, with the message's id and these fields.
+type Failure struct {
+	CorpNum string
+	Fields  []zap.Field
+	Err     error
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Fail returns err as a Failure of corporation corpNum with fields (nil
+// stays nil).
+func Fail(corpNum string, err error, fields ...zap.Field) error {
+	if err == nil {
+		return nil
+	}
+	return &Failure{CorpNum: corpNum, Fields: fields, Err: err}
+}
 
 // permanentError marks a failure that no retry can fix: the message is
 // dead-lettered and terminated.

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
@@ -597,6 +598,23 @@ func TestBrokenCorporationEndsAsN(t *testing.T) {
 	}, reasons); diff != "" {
 		t.Errorf("dead letters (-want +got):\n%s", diff)
 	}
+	// Each dead letter is logged once, at error, by the consume loop, with
+	// the corporation and the message id.
+	type line struct{ Message, CorpNum, MsgID, Reason string }
+	var lines []line
+	for _, l := range e.logs.FilterLevelExact(zapcore.ErrorLevel).All() {
+		m := l.ContextMap()
+		str := func(k string) string { v, _ := m[k].(string); return v }
+		lines = append(lines, line{l.Message, str("corp_num"), str("msg_id"), str("reason")})
+	}
+	byCorp := cmpopts.SortSlices(func(a, b line) bool { return a.CorpNum < b.CorpNum })
+	if diff := cmp.Diff([]line{
+		{"message dead-lettered", "BROKEN1", "init:BC_REG:BROKEN1", want[3].Message},
+		{"message dead-lettered", "GARBAGE", "garbage", reasons["GARBAGE"]},
+		{"message dead-lettered", "NOSUCH1", "init:BC_REG:NOSUCH1", want[4].Message},
+	}, lines, byCorp); diff != "" {
+		t.Errorf("error log lines (-want +got):\n%s", diff)
+	}
 	x := e.generate(good)
 	checkBundles(t, e.bundles(), wantBundles(x), x)
 }
@@ -634,7 +652,7 @@ func TestSourceUnreachableWritesNothing(t *testing.T) {
 	}
 	e.start(e.config(), hooks{})
 	waitFor(t, "a redelivery", time.Minute, func() bool {
-		return e.logs.FilterMessage("corporations not finished; their messages are redelivered after a back-off").Len() >= 2
+		return e.logs.FilterMessage("transient failure, redelivering after back-off").Len() >= 2
 	})
 	if n := count(t, e.edb, `SELECT (SELECT count(*) FROM event_by_corp_filing) + (SELECT count(*) FROM credential_log) + (SELECT count(*) FROM corp_history_log)`); n != 0 {
 		t.Fatalf("%d rows written while the registry was unreachable", n)
@@ -754,7 +772,7 @@ func TestLockWaitIsBounded(t *testing.T) {
 	e.start(e.config(func(c *Config) { c.LockWait = 200 * time.Millisecond }), hooks{})
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{"0191294", "2075204"})
 	waitFor(t, "a batch to give up waiting", time.Minute, func() bool {
-		for _, l := range e.logs.FilterMessage("corporations not finished; their messages are redelivered after a back-off").All() {
+		for _, l := range e.logs.FilterMessage("transient failure, redelivering after back-off").All() {
 			if err, _ := l.ContextMap()["error"].(string); strings.Contains(err, "waited 200ms for another holder") {
 				return true
 			}

@@ -47,13 +47,14 @@ type unit struct {
 	requeues []eventdb.FutureRequeue
 }
 
-// result is what the consume loop does with the unit's messages.
+// result is what the consume loop does with the unit's messages; the loop
+// logs it, with the corporation.
 func (u *unit) result() error {
 	switch {
 	case u.retry != nil:
-		return u.retry
+		return bus.Fail(u.corp, u.retry)
 	case u.failure != nil:
-		return bus.Permanent(u.failure)
+		return bus.Permanent(bus.Fail(u.corp, u.failure))
 	}
 	return nil
 }
@@ -87,7 +88,7 @@ func (s *service) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 			}
 			s.count(u)
 		}
-		s.logUnits(units)
+		s.logProcessed(units)
 	}
 	s.m.duration.Observe(time.Since(start).Seconds())
 	s.m.batchSize.Observe(float64(len(msgs)))
@@ -236,29 +237,18 @@ func (s *service) process(ctx context.Context, units []*unit) {
 	}
 }
 
-// logUnits logs each failed corporation, and the ones to be retried once
-// for the batch (a database outage would otherwise log hundreds of lines).
-func (s *service) logUnits(units []*unit) {
-	var retried []string
-	var firstErr error
-	for _, u := range units {
-		log := s.log.With(zap.String("corp_num", u.corp), zap.Strings("msg_ids", u.ids))
-		switch {
-		case u.retry != nil:
-			if firstErr == nil {
-				firstErr = u.retry
-			}
-			retried = append(retried, u.corp)
-			log.Debug("corporation not finished", zap.Error(u.retry))
-		case u.failure != nil:
-			log.Error("corporation cannot be described: recorded as N and dead-lettered", zap.Error(u.failure))
-		default:
-			log.Debug("corporation processed", zap.String("outcome", u.outcome), zap.Int("credentials", len(u.creds)))
-		}
+// logProcessed traces the corporations that were processed. A failed or
+// retried one is not logged here: the consume loop logs each message's
+// outcome once, with the corporation its result carries.
+func (s *service) logProcessed(units []*unit) {
+	if !s.log.Core().Enabled(zap.DebugLevel) {
+		return
 	}
-	if len(retried) > 0 {
-		s.log.Warn("corporations not finished; their messages are redelivered after a back-off",
-			zap.Int("corporations", len(retried)), zap.Strings("corp_nums", retried[:min(len(retried), 10)]), zap.Error(firstErr))
+	for _, u := range units {
+		if u.retry == nil && u.failure == nil {
+			s.log.Debug("corporation processed", zap.String("corp_num", u.corp), zap.Strings("msg_ids", u.ids),
+				zap.String("outcome", u.outcome), zap.Int("credentials", len(u.creds)))
+		}
 	}
 }
 

@@ -100,7 +100,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 				// The builder commits rows before it publishes: a bundle
 				// naming a credential the log does not have cannot be
 				// delivered truthfully.
-				ib.result = bus.Permanent(fmt.Errorf("credential %s (%s %s/%s) of %s has no credential_log row", c.Hash, c.Type, c.Schema, c.Version, ib.b.CorpNum))
+				ib.result = bus.Permanent(bus.Fail(ib.b.CorpNum, fmt.Errorf("credential %s (%s %s/%s) of %s has no credential_log row", c.Hash, c.Type, c.Schema, c.Version, ib.b.CorpNum)))
 				ib.done = true
 				break
 			}
@@ -290,6 +290,15 @@ func (w *batch) settle(ib *inBundle) {
 		ib.result = nil // every credential is Y, N, D, held back or waiting
 		return
 	}
+	// The consume loop logs the result once, with this context.
+	var fields []zap.Field
+	if worst.agent != "" {
+		fields = append(fields, zap.String("agent", worst.agent))
+	}
+	if worst.kind == pendTransient {
+		fields = append(fields, zap.Int("attempts", maxAttempts))
+	}
+	err := bus.Fail(ib.b.CorpNum, worst.err, fields...)
 	// Only counted agent attempts (credential_log.attempts, up to
 	// BCREG_POSTER_MAX_ATTEMPTS) make a credential D. Every result here is
 	// a retry, and the consume loop renews a retried bundle before its
@@ -298,18 +307,18 @@ func (w *batch) settle(ib *inBundle) {
 	switch worst.kind {
 	case pendTransient:
 		d := max(p.cfg.Backoff.Delay(max(1, maxAttempts)), worst.delay)
-		ib.result = bus.RetryAfter(worst.err, d)
+		ib.result = bus.RetryAfter(err, d)
 	case pendDB:
-		ib.result = bus.Wait(worst.err, p.cfg.Backoff.Delay(int(ib.md.NumDelivered)))
+		ib.result = bus.Wait(err, p.cfg.Backoff.Delay(int(ib.md.NumDelivered)))
 	case pendMisconf:
-		ib.result = bus.Wait(worst.err, p.cfg.MisconfigRetry)
+		ib.result = bus.Wait(err, p.cfg.MisconfigRetry)
 	case pendAgentDown:
-		ib.result = bus.Wait(worst.err, p.cfg.HealthInterval)
+		ib.result = bus.Wait(err, p.cfg.HealthInterval)
 	case pendHeld:
 		// Doubling from HoldDelay with the deliveries, at most HoldMax.
 		hold := bus.Backoff{Base: p.cfg.HoldDelay, Max: p.cfg.HoldMax}
-		ib.result = bus.Wait(worst.err, hold.Delay(int(ib.md.NumDelivered)))
+		ib.result = bus.Wait(err, hold.Delay(int(ib.md.NumDelivered)))
 	default:
-		ib.result = bus.Wait(worst.err, time.Second)
+		ib.result = bus.Wait(err, time.Second)
 	}
 }

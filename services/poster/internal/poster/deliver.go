@@ -112,7 +112,7 @@ func (w *batch) send(ctx context.Context, rq *request, later []*request, leasedA
 		return false
 	}
 	if err != nil {
-		w.requestFailed(ctx, sl, rq, err, log)
+		w.requestFailed(ctx, sl, rq, err)
 		return false
 	}
 	return w.answered(ctx, sl, rq, rows, cost, log, *leasedAt)
@@ -216,8 +216,9 @@ func (w *batch) requestLog(rq *request, sl *slot, elapsed time.Duration) *zap.Lo
 		zap.Strings("corp_nums", corps), zap.Strings("msg_ids", ids), zap.Duration("elapsed", elapsed))
 }
 
-// requestFailed handles a request without a usable answer.
-func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err error, log func() *zap.Logger) {
+// requestFailed handles a request without a usable answer. It logs
+// nothing: the error is its bundles' result, which the consume loop logs.
+func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err error) {
 	p := w.p
 	var re *agent.RequestError
 	if !errors.As(err, &re) {
@@ -227,7 +228,7 @@ func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err er
 		sl.cancel()
 		p.m.requests.WithLabelValues("misconfigured").Inc()
 		p.agents.misconfigured(sl.s, re.Error())
-		w.waitCreds(rq.creds, &pendingReason{kind: pendMisconf, err: err})
+		w.waitCreds(rq.creds, &pendingReason{kind: pendMisconf, err: err, agent: sl.s.name()})
 		return
 	}
 	sl.release(false, 0)
@@ -236,12 +237,10 @@ func (w *batch) requestFailed(ctx context.Context, sl *slot, rq *request, err er
 	// An agent that is down is not the credentials' fault: ask its health
 	// now, and count nothing if it fails.
 	if !p.agents.check(ctx, sl.s) {
-		log().Warn("request failed while the agent is unhealthy; retrying when it is back, no attempt counted", zap.Error(err))
-		w.waitCreds(rq.creds, &pendingReason{kind: pendAgentDown, err: err})
+		w.waitCreds(rq.creds, &pendingReason{kind: pendAgentDown, err: err, agent: sl.s.name()})
 		return
 	}
-	log().Warn("request failed; retrying after back-off", zap.Error(err))
-	w.countFailure(ctx, rq.creds, err, re.RetryAfter)
+	w.countFailure(ctx, rq.creds, err, re.RetryAfter, sl.s.name())
 }
 
 // answered records the rows of a 200 reply, matched by position.
@@ -260,7 +259,7 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 		sl.cancel()
 		p.m.requests.WithLabelValues("misconfigured").Inc()
 		p.agents.misconfigured(sl.s, rows[0].Result)
-		w.waitCreds(rq.creds, &pendingReason{kind: pendMisconf, err: fmt.Errorf("agent misconfigured: %s", rows[0].Result)})
+		w.waitCreds(rq.creds, &pendingReason{kind: pendMisconf, err: fmt.Errorf("agent misconfigured: %s", rows[0].Result), agent: sl.s.name()})
 		return false
 	}
 	sl.release(counts[agent.Transient] == 0, cost)
@@ -301,12 +300,12 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 	if len(transient) > 0 {
 		p.m.agentErrors.WithLabelValues("row").Inc()
 		err := fmt.Errorf("agent could not issue %d of %d credentials now: %s", len(transient), len(rows), transientMsg)
+		// No log here: the error is the bundles' result (the consume loop
+		// logs it).
 		if !p.agents.check(ctx, sl.s) {
-			log().Warn("credentials failed while the agent is unhealthy; no attempt counted", zap.Error(err))
-			w.waitCreds(transient, &pendingReason{kind: pendAgentDown, err: err})
+			w.waitCreds(transient, &pendingReason{kind: pendAgentDown, err: err, agent: sl.s.name()})
 		} else {
-			log().Warn("credentials failed transiently; retrying after back-off", zap.Error(err))
-			w.countFailure(ctx, transient, err, 0)
+			w.countFailure(ctx, transient, err, 0, sl.s.name())
 		}
 	}
 	for _, cr := range rq.creds {
@@ -398,9 +397,9 @@ func (w *batch) retryDB(ctx context.Context, until time.Time, what string, fn fu
 	}
 }
 
-// countFailure counts one failed attempt on creds; those that reach the
-// attempt limit are dead-lettered and become D.
-func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, retryAfter time.Duration) {
+// countFailure counts one failed attempt of agent on creds; those that
+// reach the attempt limit are dead-lettered and become D.
+func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, retryAfter time.Duration, agent string) {
 	p := w.p
 	var hashes []string
 	for _, cr := range creds {
@@ -442,7 +441,7 @@ func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, re
 		default:
 			cr.attempts = a.Attempts
 			p.m.credentials.WithLabelValues("retry").Inc()
-			cr.setWait(&pendingReason{kind: pendTransient, err: cause, delay: retryAfter})
+			cr.setWait(&pendingReason{kind: pendTransient, err: cause, delay: retryAfter, agent: agent})
 		}
 	}
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/bus"
@@ -50,6 +52,9 @@ type env struct {
 	simCtx context.CancelFunc
 	simErr chan error
 	names  map[string]int // credentials seeded per corporation
+	// logs holds the warnings and errors of every replica started.
+	logs    *observer.ObservedLogs
+	logCore zapcore.Core
 }
 
 // testTopology redelivers fast: AckWait 3s (InProgress every second).
@@ -68,6 +73,7 @@ func newEnv(t testing.TB, sim agentsim.Config) *env {
 func newEnvWith(t testing.TB, sim agentsim.Config, mods ...testenv.NATSOption) *env {
 	t.Helper()
 	e := &env{t: t, topo: testTopology()}
+	e.logCore, e.logs = observer.New(zapcore.WarnLevel)
 	e.nats = testenv.NewNATS(t, mods...)
 	_, e.js = e.nats.Connect(t)
 	if err := e.topo.Apply(testenv.Context(t), e.js); err != nil {
@@ -189,6 +195,7 @@ func (e *env) start(cfg Config) *running {
 	if os.Getenv("POSTER_TEST_LOG") != "" {
 		log = zaptest.NewLogger(e.t).Named(cfg.ID)
 	}
+	log = log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return zapcore.NewTee(c, e.logCore) }))
 	nc, err := nats.Connect(e.nats.URL())
 	if err != nil {
 		e.t.Fatal(err)

@@ -170,6 +170,8 @@ type pendingReason struct {
 	kind  pendingKind
 	err   error
 	delay time.Duration
+	// agent names the agent that failed, for the bundle's log line.
+	agent string
 }
 
 func (c *cred) setWait(r *pendingReason) {

@@ -312,6 +312,37 @@ func TestAttemptsExhaustedBecomeDead(t *testing.T) {
 	if dls := e.deadLetters(); len(dls) != 2 {
 		t.Errorf("%d dead letters, want one per credential (2)", len(dls))
 	}
+	// Each outcome is logged once: the bundle's two redeliveries by the
+	// consume loop (with the corporation, the message id and the agent),
+	// each credential's D by the poster.
+	type line struct {
+		Message, CorpNum, Agent string
+		Attempts                int64
+		HasMsgID                bool
+	}
+	var got []line
+	for _, l := range e.logs.All() {
+		m := l.ContextMap()
+		corp, _ := m["corp_num"].(string)
+		ag, _ := m["agent"].(string)
+		n, _ := m["attempts"].(int64)
+		id, _ := m["msg_id"].(string)
+		got = append(got, line{l.Message, corp, ag, n, id != ""})
+	}
+	eps, err := cfg.Endpoints()
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("endpoints %v, %v", eps, err)
+	}
+	agentName := eps[0].Name()
+	transient := "transient failure, redelivering after back-off"
+	dead := "credential dead-lettered after exhausting its attempts: D"
+	want := []line{
+		{transient, "BC0000001", agentName, 1, true}, {transient, "BC0000001", agentName, 2, true},
+		{dead, "BC0000001", "", 3, true}, {dead, "BC0000001", "", 3, true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warnings and errors logged (-want +got):\n%s", diff)
+	}
 }
 
 // TestNotDueCredentialWaitsAndBlocksNothing: a credential whose not_before
