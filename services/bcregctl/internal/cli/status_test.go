@@ -79,13 +79,18 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 	w.exec(`UPDATE credential_log SET published_seq = $1, published_at = now() - interval '1 minute' WHERE credential_hash = 'ab1'`, int64(abAck.Sequence))
 
 	// BCREG_EVENTS: 5 CorpEvents; the builder took 2 without acking, one
-	// of them a second time. BCREG_CREDS: 3 bundles waiting.
-	for _, c := range []string{"E1", "E2", "E3", "E4", "E5"} {
-		m, _ := bus.CorpEventMsg(messages.CorpEvent{System: "BC_REG", CorpNum: c, Prev: regevent.Start, Last: regevent.Start, Reason: "event"}, "id-"+c)
-		if _, err := bus.Publish(w.ctx, w.js, m, bus.Backoff{}); err != nil {
-			t.Fatal(err)
+	// of them a second time. BCREG_CREDS: 3 bundles waiting. E3-E5 are
+	// published only after the redelivery was taken: the server handles a
+	// Nak in its own time, and a waiting E3 could be delivered before it.
+	publishEvents := func(corps ...string) {
+		for _, c := range corps {
+			m, _ := bus.CorpEventMsg(messages.CorpEvent{System: "BC_REG", CorpNum: c, Prev: regevent.Start, Last: regevent.Start, Reason: "event"}, "id-"+c)
+			if _, err := bus.Publish(w.ctx, w.js, m, bus.Backoff{}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	publishEvents("E1", "E2")
 	cons, _ := w.js.Consumer(w.ctx, bus.StreamEvents, bus.ConsumerBuilder)
 	batch, _ := cons.Fetch(2, jetstream.FetchMaxWait(time.Minute)) // returns once both are there
 	var held []jetstream.Msg
@@ -96,13 +101,13 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		t.Fatalf("fetched %d", len(held))
 	}
 	_ = held[1].Nak()
-	_ = w.nc.Flush() // the server has the Nak: the redelivery comes first
-	again, _ := cons.Fetch(1, jetstream.FetchMaxWait(time.Minute))
+	again, _ := cons.Fetch(1, jetstream.FetchMaxWait(time.Minute)) // only the redelivery can come
 	for m := range again.Messages() {
 		if md, _ := m.Metadata(); md == nil || md.NumDelivered != 2 {
 			t.Fatalf("second fetch got %s, not the redelivery", m.Subject())
 		}
 	}
+	publishEvents("E3", "E4", "E5")
 	for _, c := range []string{"B1", "B2", "B3"} {
 		data, _ := messages.Encode(messages.CredentialBundle{V: 1, System: "BC_REG", CorpNum: c})
 		if _, err := bus.Publish(w.ctx, w.js, bus.Outgoing{Subject: bus.CredSubject("BC_REG", c), MsgID: "b-" + c, Data: data}, bus.Backoff{}); err != nil {
