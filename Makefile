@@ -16,7 +16,7 @@ RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
              github.com/bcgov/bcreg-events/services/event-poller/...
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build test test-race test-rest run lint bench bench-micro clean
+.PHONY: all build test test-race test-rest run lint golangci-lint bench bench-micro clean
 
 all: build
 
@@ -48,13 +48,24 @@ space := $(empty) $(empty)
 run: build
 	$(BIN)/bcregctl dev
 
-## lint: formatting, vet per module as it builds alone (GOWORK=off), and the
-## testcontainers build tag.
-lint:
-	@out=$$(gofmt -l pkg services); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+GOLANGCI_VERSION := v2.15.0
+GOLANGCI         := $(BIN)/golangci-lint
+
+# Installed into bin/ only when missing or a different version.
+golangci-lint:
+	@if ! $(GOLANGCI) version 2>/dev/null | grep -q 'version $(patsubst v%,%,$(GOLANGCI_VERSION)) '; then \
+		echo "installing golangci-lint $(GOLANGCI_VERSION) into $(BIN)"; \
+		GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); \
+	fi
+
+## lint: gofmt, go vet and golangci-lint (.golangci.yml: layering rules,
+## unused, errorlint, revive) over every module, each alone (GOWORK=off).
+lint: golangci-lint
+	@out=$$(gofmt -l pkg services deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do \
-		echo "vet $$m (GOWORK=off)"; \
-		(cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./...) || exit 1; \
+		echo "vet + golangci-lint $$m (GOWORK=off)"; \
+		(cd $$m && GOWORK=off $(GO) build ./... && GOWORK=off $(GO) vet ./... && \
+			GOWORK=off $(GOLANGCI) run --config $(CURDIR)/.golangci.yml ./...) || exit 1; \
 	done
 
 ## bench: benchmarks at registry scale into docs/benchmarks/YYYY-MM-DD-<N>.md

@@ -814,17 +814,17 @@ func checkAutoscaling(t *testing.T, r *rendered) {
 			t.Errorf("%s: %s must not be autoscaled", id, ref.Name)
 			continue
 		}
-		min, max := deref(so.Spec.MinReplicaCount, 0), deref(so.Spec.MaxReplicaCount, 100)
-		if min < 1 {
-			t.Errorf("%s: minReplicaCount %d: builders and posters also run the dlq-mover (and the builder the outbox sweep), never scale them to zero", id, min)
+		minR, maxR := deref(so.Spec.MinReplicaCount, 0), deref(so.Spec.MaxReplicaCount, 100)
+		if minR < 1 {
+			t.Errorf("%s: minReplicaCount %d: builders and posters also run the dlq-mover (and the builder the outbox sweep), never scale them to zero", id, minR)
 		}
-		if max < min {
-			t.Errorf("%s: maxReplicaCount %d < minReplicaCount %d", id, max, min)
+		if maxR < minR {
+			t.Errorf("%s: maxReplicaCount %d < minReplicaCount %d", id, maxR, minR)
 		}
-		if f := so.Spec.Fallback; f != nil && (f.Replicas < min || f.Replicas > max) {
-			t.Errorf("%s: fallback replicas %d outside [%d, %d]", id, f.Replicas, min, max)
+		if f := so.Spec.Fallback; f != nil && (f.Replicas < minR || f.Replicas > maxR) {
+			t.Errorf("%s: fallback replicas %d outside [%d, %d]", id, f.Replicas, minR, maxR)
 		}
-		maxReplicas[ref.Name] = max
+		maxReplicas[ref.Name] = maxR
 		if len(so.Spec.Triggers) != 1 || so.Spec.Triggers[0].Type != "nats-jetstream" {
 			t.Errorf("%s: want one nats-jetstream trigger", id)
 			continue

@@ -31,8 +31,8 @@ type Dist struct {
 // Fixed returns a distribution that is always d.
 func Fixed(d time.Duration) Dist { return Dist{Kind: DistFixed, A: d} }
 
-// Uniform returns a uniform distribution between min and max.
-func Uniform(min, max time.Duration) Dist { return Dist{Kind: DistUniform, A: min, B: max} }
+// Uniform returns a uniform distribution between lo and hi.
+func Uniform(lo, hi time.Duration) Dist { return Dist{Kind: DistUniform, A: lo, B: hi} }
 
 // Normal returns a normal distribution, cut at zero.
 func Normal(mean, stddev time.Duration) Dist { return Dist{Kind: DistNormal, A: mean, B: stddev} }

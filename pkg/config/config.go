@@ -91,7 +91,7 @@ func load(cfg any, lookup func(string) (string, bool)) error {
 func cleanEnvconfigError(err error) error {
 	var pe *envconfig.ParseError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("%s=%q: %v", pe.KeyName, pe.Value, pe.Err)
+		return fmt.Errorf("%s=%q: %w", pe.KeyName, pe.Value, pe.Err)
 	}
 	return err
 }

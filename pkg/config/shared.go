@@ -42,7 +42,7 @@ type HTTP struct {
 func (h HTTP) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(h.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("BCREG_HTTP_ADDR=%q: %v", h.Addr, err))
+		errs = append(errs, fmt.Errorf("BCREG_HTTP_ADDR=%q: %w", h.Addr, err))
 	}
 	if h.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("BCREG_SHUTDOWN_TIMEOUT=%v: must be positive", h.ShutdownTimeout))

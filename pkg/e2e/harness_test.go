@@ -53,7 +53,7 @@ func binDirFor(t *testing.T) string {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b), ".")
 			cmd.Dir = filepath.Join(root, "services", b)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", b, err, out)
+				buildErr = fmt.Errorf("build %s: %w\n%s", b, err, out)
 				return
 			}
 		}

@@ -194,8 +194,8 @@ func FreePort() (int, error) {
 
 func findBinDir() (string, error) {
 	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Dir(real), nil
+		if resolved, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Dir(resolved), nil
 		}
 		return filepath.Dir(p), nil
 	}

@@ -281,8 +281,9 @@ type Party struct {
 	Owner *BasicCorp `db:"-" json:"owner"`
 }
 
-// Party types the pipeline reads.
-const PartyFirmOwner = "FBO" // firm business owner: an organisation owning a firm
+// PartyFirmOwner is the one party type the pipeline reads: a firm business
+// owner, an organisation owning a firm.
+const PartyFirmOwner = "FBO"
 
 // Snapshot is what the loader read for one corporation: its records
 // (docs/design/registry.md §2; every record with FullHistory, else the current ones and

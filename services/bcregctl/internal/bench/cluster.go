@@ -448,7 +448,7 @@ func (c *cluster) startNATS(ctx context.Context, name, store string) (*natsServe
 			}
 		}
 		if p.exited() {
-			return nil, fmt.Errorf("bench: NATS exited: %v\n%s", p.err, p.tail())
+			return nil, fmt.Errorf("bench: NATS exited: %w\n%s", p.err, p.tail())
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			p.stop(10 * time.Second)
@@ -479,7 +479,7 @@ func waitHTTP(ctx context.Context, p *proc, url string, within time.Duration) er
 			}
 		}
 		if p != nil && p.exited() {
-			return fmt.Errorf("%s exited before %s answered: %v\n%s", p.name, url, p.err, p.tail())
+			return fmt.Errorf("%s exited before %s answered: %w\n%s", p.name, url, p.err, p.tail())
 		}
 		select {
 		case <-ctx.Done():

@@ -167,16 +167,16 @@ func (r *report) goals() []goal {
 		g := goal{What: fmt.Sprintf("posting to a capacity-limited agent (%d × %s), %s profile", r.Opts.SimCapacity, r.Opts.SimCredLatency, profile),
 			Target: fmt.Sprintf("≥ %.0f%% of its capacity", 100*goalCapacity)}
 		var parts []string
-		all, any := true, false
+		all, anyCap := true, false
 		for _, p := range r.Posting {
 			if p.Profile == profile && p.CapLimited {
-				any = true
+				anyCap = true
 				f := p.Achieved / p.CapacityPerSec
 				parts = append(parts, fmt.Sprintf("%.1f%% with %d poster(s)", 100*f, p.Posters))
 				all = all && f >= goalCapacity && !p.BacklogRanOut
 			}
 		}
-		if any {
+		if anyCap {
 			g.Measured = strings.Join(parts, "; ")
 			g.Met = yes(all)
 		}

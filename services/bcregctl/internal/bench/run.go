@@ -140,11 +140,11 @@ func (r *pipeRun) startSim(ctx context.Context, settings ...string) error {
 func (r *pipeRun) checkAlive() error {
 	for _, p := range r.procs {
 		if p.exited() {
-			return fmt.Errorf("bench: %s exited during the run: %v\n%s", r.roles[p], p.err, p.tail())
+			return fmt.Errorf("bench: %s exited during the run: %w\n%s", r.roles[p], p.err, p.tail())
 		}
 	}
 	if r.nats.proc.exited() {
-		return fmt.Errorf("bench: NATS exited during the run: %v\n%s", r.nats.proc.err, r.nats.proc.tail())
+		return fmt.Errorf("bench: NATS exited during the run: %w\n%s", r.nats.proc.err, r.nats.proc.tail())
 	}
 	return nil
 }

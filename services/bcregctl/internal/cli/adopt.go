@@ -77,7 +77,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		wm.Date.Time = t
 	case o.WatermarkDated:
 	case srcErr != nil:
-		return fmt.Errorf("the original's watermark (event %d) has no date and the registry cannot be read (%v): pass --watermark-date", wm.EventID, srcErr)
+		return fmt.Errorf("the original's watermark (event %d) has no date and the registry cannot be read (%w): pass --watermark-date", wm.EventID, srcErr)
 	default:
 		ts, ok, err := source.DiscoverEventDate(ctx, src, wm.EventID)
 		if err != nil {

@@ -312,7 +312,7 @@ func (l *launcher) watch(ctx context.Context) error {
 		case <-tick.C:
 		}
 		if dead := l.deadChild(); dead != nil {
-			return fmt.Errorf("dev: %s exited unexpectedly: %v", dead.name, dead.err)
+			return fmt.Errorf("dev: %s exited unexpectedly: %w", dead.name, dead.err)
 		}
 		r, err := pipeline.Collect(ctx, pool, js)
 		if err != nil {

@@ -11,16 +11,16 @@ import (
 type Class int
 
 const (
-	// Issued: the agent issued the credential; Result is its id.
+	// Issued means the agent issued the credential; Result is its id.
 	Issued Class = iota
-	// Rejected: the agent refused this credential for good (OrgBook did
+	// Rejected means the agent refused this credential for good (OrgBook did
 	// not store it, an aca-py problem report, an unknown schema among
 	// successes). Mark it N and dead-letter it.
 	Rejected
-	// Transient: the agent could not issue it now (not synchronised,
+	// Transient means the agent could not issue it now (not synchronised,
 	// OrgBook down or slow). Retry later.
 	Transient
-	// ConfigError: the agent is set up wrongly for this request (unknown
+	// ConfigError means the agent is set up wrongly for this request (unknown
 	// connection, unknown credential type). When every row of a request
 	// says so the agent is misconfigured; among successes it is a
 	// rejection of that row.

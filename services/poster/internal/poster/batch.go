@@ -93,7 +93,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 	}
 	byHash := map[string]*cred{}
 	var out []*cred
-	var defer_ []string
+	var deferred []string
 	for _, ib := range w.bundles {
 		for _, c := range ib.b.Credentials {
 			if _, ok := rows[c.Hash]; !ok {
@@ -118,7 +118,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 			if !row.Due {
 				// Waits for its not_before, set when the row was stored
 				// (credential.HoldDates): back to the outbox.
-				defer_ = append(defer_, c.Hash)
+				deferred = append(deferred, c.Hash)
 				p.m.credentials.WithLabelValues("waiting").Inc()
 				continue
 			}
@@ -131,9 +131,9 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 			ib.pending = append(ib.pending, cr)
 		}
 	}
-	if len(defer_) > 0 {
+	if len(deferred) > 0 {
 		dctx, cancel := w.dbctx(ctx)
-		err := eventdb.DeferDelivery(dctx, p.db, defer_)
+		err := eventdb.DeferDelivery(dctx, p.db, deferred)
 		cancel()
 		if err != nil {
 			return nil, err
