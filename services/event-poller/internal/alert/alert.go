@@ -2,9 +2,10 @@
 // pipeline's Rocket.Chat format ({friendlyProjectName, projectName,
 // statusCode, message}, statusCode ERROR, WARNING or INFO) and decides
 // when: a Monitor evaluates thresholds on the pipeline's figures every
-// BCREG_ALERT_INTERVAL (failures, dead-letter growth, queue size, the agent
-// answering nothing, a stale watermark, unreachable dependencies) and
-// services report failures as they happen. One owner runs it, the active
+// BCREG_ALERT_INTERVAL (growth of failures, dead letters and credentials
+// released to the outbox sweep; queue size, the agent answering nothing, a
+// stale watermark, credentials abandoned behind an unanswered bundle,
+// unreachable dependencies) and services report failures as they happen. One owner runs it, the active
 // event-poller, and only while it holds the poller lock, so two replicas
 // send one alert, not two.
 //
