@@ -127,7 +127,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	defer stopWork()
 	all := workers
 	if opts.RunMover && deps.JS != nil {
-		interval := bus.DefaultTopology().ReconcileInterval
+		var interval time.Duration // RunReconciler's default when 0
 		if opts.Topology != nil {
 			interval = opts.Topology.ReconcileInterval
 		}
