@@ -44,20 +44,13 @@ func TestRunMoverRunsTheReconciler(t *testing.T) {
 		done <- daemon.Run(rctx, zaptest.NewLogger(t), daemon.Options{Name: "test", HTTP: config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
 			NATS: &config.NATS{URL: config.URL(n.URL())}, Topology: &topo, RunMover: true, Backoff: bus.Backoff{Base: 10 * time.Millisecond}})
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.WaitFor(t, "the stranded message in BCREG_DLQ", func() bool {
 		entries, err := bus.ListDLQ(ctx, js, bus.DLQFilter{Stage: "mover", CorpNum: "W1"}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(entries) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the stranded message never reached BCREG_DLQ")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(entries) == 1
+	})
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
