@@ -56,10 +56,6 @@ func initStage(stage string) {
 // RegisterMetrics exposes the consume loop's series on reg. Registering on
 // a registry that already has them is not an error.
 func RegisterMetrics(reg prometheus.Registerer) error {
-	for _, w := range workConsumers {
-		reconciled.WithLabelValues(w.stream)
-		strandedGauge.WithLabelValues(w.stream)
-	}
 	for _, c := range []prometheus.Collector{stageMessages, stageDuration, deadLetters, reconciled, strandedGauge} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError

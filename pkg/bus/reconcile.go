@@ -87,8 +87,14 @@ type Reconciler struct {
 	seen    map[string]map[uint64]bool
 }
 
-// NewReconciler returns a reconciler with an empty memory.
+// NewReconciler returns a reconciler with an empty memory. It makes the
+// reconciler's series visible at zero: only a service that runs one shows
+// them (the poller runs none).
 func NewReconciler(js jetstream.JetStream, log *zap.Logger, backoff Backoff) *Reconciler {
+	for _, w := range workConsumers {
+		reconciled.WithLabelValues(w.stream)
+		strandedGauge.WithLabelValues(w.stream)
+	}
 	return &Reconciler{js: js, log: log.Named("dlq-reconciler"), backoff: backoff, seen: map[string]map[uint64]bool{}}
 }
 

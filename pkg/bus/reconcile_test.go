@@ -95,8 +95,8 @@ func TestReconcilerMovesMessageWhoseAdvisoryWasMissed(t *testing.T) {
 		t.Fatalf("stage before reconciling: %+v, want 1 message, stranded", got)
 	}
 
-	before := reconciledCount(t)
 	r := bus.NewReconciler(js, zaptest.NewLogger(t), fastBackoff)
+	before := reconciledCount(t)
 	for pass, want := range []int{0, 1, 0} {
 		moved, err := r.Pass(ctx)
 		if err != nil || moved != want {
