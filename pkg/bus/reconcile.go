@@ -114,23 +114,8 @@ func (r *Reconciler) Pass(ctx context.Context) (int, error) {
 }
 
 func (r *Reconciler) pass(ctx context.Context, stream, consumer string) (int, error) {
-	st, err := r.js.Stream(ctx, stream)
-	if err != nil {
-		return 0, err
-	}
-	si, err := st.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	c, err := st.Consumer(ctx, consumer)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	ci, err := c.Info(ctx)
-	if err != nil {
+	st, si, ci, err := readStageInfo(ctx, r.js, stream, consumer)
+	if err != nil || ci == nil {
 		return 0, err
 	}
 	found, err := strandedOf(ctx, st, si, ci, reconcileBatch)

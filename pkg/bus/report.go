@@ -40,26 +40,14 @@ const strandedScanLimit = 100
 // consumer counts every message as pending.
 func ReadStage(ctx context.Context, js jetstream.JetStream, stream, consumer string) (StageState, error) {
 	var s StageState
-	st, err := js.Stream(ctx, stream)
+	st, info, ci, err := readStageInfo(ctx, js, stream, consumer)
 	if err != nil {
-		return s, fmt.Errorf("stream %s: %w", stream, err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return s, fmt.Errorf("stream %s: %w", stream, err)
+		return s, err
 	}
 	s.Messages = info.State.Msgs
-	c, err := st.Consumer(ctx, consumer)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if ci == nil {
 		s.Pending = info.State.Msgs
 		return s, nil
-	}
-	if err != nil {
-		return s, fmt.Errorf("consumer %s of %s: %w", consumer, stream, err)
-	}
-	ci, err := c.Info(ctx)
-	if err != nil {
-		return s, fmt.Errorf("consumer %s of %s: %w", consumer, stream, err)
 	}
 	s.Pending, s.InFlight, s.Redelivered, s.Waiting = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting
 	stranded, err := strandedOf(ctx, st, info, ci, strandedScanLimit)
@@ -68,6 +56,25 @@ func ReadStage(ctx context.Context, js jetstream.JetStream, stream, consumer str
 	}
 	s.Stranded = len(stranded)
 	return s, nil
+}
+
+// readStageInfo reads a work stream's and its durable consumer's info in
+// two API requests: looking the stream and the consumer up fetches their
+// info, which CachedInfo returns. The consumer's info is nil when it does
+// not exist.
+func readStageInfo(ctx context.Context, js jetstream.JetStream, stream, consumer string) (jetstream.Stream, *jetstream.StreamInfo, *jetstream.ConsumerInfo, error) {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	c, err := st.Consumer(ctx, consumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return st, st.CachedInfo(), nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("consumer %s of %s: %w", consumer, stream, err)
+	}
+	return st, st.CachedInfo(), c.CachedInfo(), nil
 }
 
 // DLQState summarises BCREG_DLQ.
