@@ -69,12 +69,19 @@ func scanDLQ(ctx context.Context, js jetstream.JetStream, filter string, fn func
 	if err != nil {
 		return err
 	}
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	// Nothing to read needs no wait for an empty pull. Looking the stream
+	// up fetched its info; when it holds messages, reading the first on
+	// filter tells (the payload copies, bcreg.dlqdata.>, never match).
+	info := st.CachedInfo()
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	_, err = st.GetMsg(ctx, info.State.FirstSeq, jetstream.WithGetMsgSubject(filter))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
-	}
-	if countSubjects(info.State.Subjects) == 0 {
-		return nil // nothing to read: no need to wait for an empty pull
 	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
 	if err != nil {
