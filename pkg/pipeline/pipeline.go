@@ -151,6 +151,11 @@ type Sources struct {
 	// Timeout bounds the reading of each source, so a hung dependency
 	// delays a report by seconds, not forever (default 10s).
 	Timeout time.Duration
+	// SkipAbandoned leaves Report.Abandoned out: finding them reads a
+	// message per delivered, unacknowledged bundle (outbox.FindAbandoned),
+	// which a reader that never shows them (the console's samples) should
+	// not pay for every few seconds.
+	SkipAbandoned bool
 }
 
 // Collect reads the figures of the event database and, when js is not nil,
@@ -243,11 +248,15 @@ func readStreams(ctx context.Context, in Sources, r *Report) error {
 	if err != nil {
 		return err
 	}
+	r.Events, r.Creds, r.DLQ = ev, cr, d
+	if in.SkipAbandoned {
+		return nil
+	}
 	ab, err := outbox.FindAbandoned(ctx, in.EventDB, in.JS, in.System, 0)
 	if err != nil {
 		return err
 	}
-	r.Events, r.Creds, r.DLQ, r.Abandoned = ev, cr, d, &ab
+	r.Abandoned = &ab
 	return nil
 }
 

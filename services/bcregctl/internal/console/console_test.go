@@ -406,3 +406,13 @@ func TestLargeDeadLetterPageAndRequeue(t *testing.T) {
 		t.Errorf("requeued bundle: %v (retry_rejected %v)", err, b.RetryRejected)
 	}
 }
+
+// The samples, taken every refresh, leave out what no chart shows: the
+// abandoned credentials cost a message read per unacknowledged bundle.
+func TestSampleSkipsAbandoned(t *testing.T) {
+	f := newFixture(t, false, nil)
+	n, abandoned := f.srv.SampledAbandoned()
+	if n == 0 || abandoned {
+		t.Errorf("%d sample(s), abandoned credentials read: %v; want samples without them", n, abandoned)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
 
@@ -139,8 +138,9 @@ func (s *Server) Sample(ctx context.Context) {
 	defer cancel()
 	done := make(chan agentHealth, 1)
 	go func() { done <- s.checkHealth(ctx) }()
-	r, err := pipeline.Collect(ctx, s.opt.DB, s.opt.JS)
-	if err != nil {
+	// The lag chart and the throughputs read the stages' counts only.
+	r := pipeline.Read(ctx, pipeline.Sources{EventDB: s.opt.DB, JS: s.opt.JS, SkipAbandoned: true})
+	if err := r.Err(); err != nil {
 		s.metrics.samples.WithLabelValues("error").Inc()
 		s.opt.Log.Warn("console: sample", zapErr(err))
 	} else {
@@ -228,18 +228,15 @@ type kv struct {
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ctx := r.Context()
-	rep, err := pipeline.Collect(ctx, s.opt.DB, s.opt.JS)
-	if err != nil {
+	// The figures of pipeline.Collect, with the posting rate of `bcregctl
+	// status` over an hour for the chart.
+	rep := pipeline.Read(ctx, pipeline.Sources{EventDB: s.opt.DB, JS: s.opt.JS, Window: 60})
+	if err := rep.Err(); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	// The posting rate of `bcregctl status` (eventdb.PostedPerMinute),
-	// over an hour, oldest minute first for the chart.
-	posted, err := eventdb.PostedPerMinute(ctx, s.opt.DB, 60)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	// Oldest minute first for the chart.
+	posted := slices.Clone(rep.Throughput.PostedPerMinute)
 	slices.Reverse(posted)
 	s.mu.RLock()
 	samples := append([]sample(nil), s.samples...)

@@ -22,9 +22,10 @@ func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 	mon := alert.NewMonitor(s.cfg.Config, s.log, s.alerts, alert.DBStore{DB: s.edb}, func(ctx context.Context) pipeline.Report {
 		// The figures of `bcregctl status`, less the totals that scan the
 		// tables' history (docs/design/operator-tooling.md, "One set of
-		// figures"): the rules read them every BCREG_ALERT_INTERVAL.
+		// figures"): the rules read them every BCREG_ALERT_INTERVAL, and
+		// quote the latest error only.
 		f := pipeline.Read(ctx, pipeline.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, Now: s.wallNow,
-			Scope: eventdb.CountState})
+			Scope: eventdb.CountState, Errors: 1})
 		if s.hooks.evaluated != nil {
 			s.hooks.evaluated()
 		}
