@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -303,11 +304,30 @@ const (
 	// HeaderFirstPublished is when the message was first stored
 	// (RFC 3339, UTC): what PublishedAt returns.
 	HeaderFirstPublished = "Bcreg-First-Published"
+	// HeaderOriginalSeq is the stream sequence the message was first
+	// stored at: every copy of a chain of renewals names the same one
+	// (each renewal acks the copy it replaces), so a record of where the
+	// message went finds its live copy (OriginalSeq).
+	HeaderOriginalSeq = "Bcreg-Original-Seq"
 )
+
+// RenewedMsgID is the message id of the copy that renews the message
+// stored at seq of stream (first published with id orig): the dedup
+// window has not seen it.
+func RenewedMsgID(orig, stream string, seq uint64) string {
+	return fmt.Sprintf("%s:renewed:%s:%d", orig, stream, seq)
+}
+
+// OriginalSeq is the stream sequence a renewed message was first stored
+// at (HeaderOriginalSeq), or 0 for a message never renewed.
+func OriginalSeq(h nats.Header) uint64 {
+	n, _ := strconv.ParseUint(h.Get(HeaderOriginalSeq), 10, 64)
+	return n
+}
 
 // renew stores a copy of m under a fresh id (the original id and the old
 // stream sequence: the dedup window cannot swallow it), keeping its first
-// publish time, then acks m. If the ack fails both copies exist; handlers
+// publish time and first stream sequence, then acks m. If the ack fails both copies exist; handlers
 // of a Renew loop are idempotent.
 func (s *settler) renew(ctx context.Context, m jetstream.Msg, md *jetstream.MsgMetadata) error {
 	hdr := nats.Header{}
@@ -322,11 +342,14 @@ func (s *settler) renew(ctx context.Context, m jetstream.Msg, md *jetstream.MsgM
 	if hdr.Get(HeaderFirstPublished) == "" {
 		hdr.Set(HeaderFirstPublished, md.Timestamp.UTC().Format(time.RFC3339Nano))
 	}
+	if hdr.Get(HeaderOriginalSeq) == "" {
+		hdr.Set(HeaderOriginalSeq, strconv.FormatUint(md.Sequence.Stream, 10))
+	}
 	// A stop must not cut the copy short: the old message is acked only
 	// after the copy is stored.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	id := fmt.Sprintf("%s:renewed:%s:%d", orig, md.Stream, md.Sequence.Stream)
+	id := RenewedMsgID(orig, md.Stream, md.Sequence.Stream)
 	if _, err := Publish(pctx, s.js, Outgoing{Subject: m.Subject(), MsgID: id, Data: m.Data(), Header: hdr}, s.opts.Backoff); err != nil {
 		return fmt.Errorf("renew: %w", err)
 	}

@@ -361,24 +361,6 @@ GROUP BY published_seq ORDER BY published_seq LIMIT $4`, system, int64(maxSeq), 
 	return list, nil
 }
 
-// Repoint records that the outstanding credentials published in the
-// bundle at stream sequence from are now carried by its renewed copy at to
-// (the consume loop stored a waiting bundle again under a fresh id).
-func Repoint(ctx context.Context, q Querier, from, to uint64) error {
-	err := RetryConflicts(ctx, func() error {
-		_, err := q.Exec(ctx, `UPDATE credential_log c SET published_seq = $2
-FROM (SELECT cl.record_id FROM credential_log cl
-      WHERE cl.published_seq = $1 AND cl.published_at IS NOT NULL AND cl.process_success IS NULL
-      ORDER BY cl.record_id FOR UPDATE OF cl) p
-WHERE c.record_id = p.record_id`, int64(from), int64(to))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("repoint credentials to their renewed bundle: %w", err)
-	}
-	return nil
-}
-
 // Rearmed is a credential handed back to the outbox (or given up) because
 // its bundle is gone.
 type Rearmed struct {

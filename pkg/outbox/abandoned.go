@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,7 +31,8 @@ type Abandoned struct {
 	// Renewed maps bundles that are gone because the poster's consume
 	// loop stored them again under a fresh id (a waiting bundle renewed
 	// before its last delivery) to the sequence of the live copy: not
-	// abandoned; the sweep records the new sequence (eventdb.Repoint).
+	// abandoned. Their rows keep the first bundle's sequence, which every
+	// later copy names (bus.HeaderOriginalSeq).
 	Renewed map[uint64]uint64 `json:"-"`
 }
 
@@ -104,36 +104,31 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 
 // liveCopy returns the sequence of the message that carries the bundle
 // stored at seq: seq itself while the stream holds it, else the copy the
-// consume loop renewed it as (id "<original>:renewed:<stream>:<seq>", on
-// the same subject, later in the stream; followed through renewals of
-// renewals), or 0 when there is none.
+// consume loop renewed it as (on the same subject, later in the stream,
+// naming seq in bus.HeaderOriginalSeq however often it was renewed since),
+// or 0 when there is none.
 func liveCopy(ctx context.Context, stream jetstream.Stream, first uint64, subject string, seq uint64) (uint64, error) {
-	for {
-		if seq >= first {
-			_, err := stream.GetMsg(ctx, seq)
-			if err == nil {
-				return seq, nil
-			}
-			if !errors.Is(err, jetstream.ErrMsgNotFound) {
-				return 0, fmt.Errorf("get %s seq %d: %w", bus.StreamCreds, seq, err)
-			}
+	if seq >= first {
+		_, err := stream.GetMsg(ctx, seq)
+		if err == nil {
+			return seq, nil
 		}
-		suffix := fmt.Sprintf(":renewed:%s:%d", bus.StreamCreds, seq)
-		next, renewed := seq+1, uint64(0)
-		for renewed == 0 {
-			m, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				return 0, nil
-			}
-			if err != nil {
-				return 0, fmt.Errorf("get %s %s from seq %d: %w", bus.StreamCreds, subject, next, err)
-			}
-			if strings.HasSuffix(m.Header.Get(jetstream.MsgIDHeader), suffix) {
-				renewed = m.Sequence
-			}
-			next = m.Sequence + 1
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, fmt.Errorf("get %s seq %d: %w", bus.StreamCreds, seq, err)
 		}
-		seq = renewed
+	}
+	for next := seq + 1; ; {
+		m, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("get %s %s from seq %d: %w", bus.StreamCreds, subject, next, err)
+		}
+		if bus.OriginalSeq(m.Header) == seq {
+			return m.Sequence, nil
+		}
+		next = m.Sequence + 1
 	}
 }
 

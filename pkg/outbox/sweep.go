@@ -202,12 +202,6 @@ func (s *Sweeper) release(ctx context.Context, res *SweepResult) {
 		s.Log.Warn("sweep: abandoned bundles not checked", zap.Error(err))
 		return
 	}
-	for from, to := range ab.Renewed {
-		// Best effort: the next pass finds the renewed copy again.
-		if err := eventdb.Repoint(ctx, s.DB, from, to); err != nil {
-			s.Log.Warn("sweep: renewed bundle not recorded", zap.Uint64("from_seq", from), zap.Uint64("to_seq", to), zap.Error(err))
-		}
-	}
 	if len(ab.Seqs) == 0 {
 		return
 	}

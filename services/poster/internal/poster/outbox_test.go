@@ -357,9 +357,10 @@ func TestSweepPassesACorporationItCannotPublish(t *testing.T) {
 
 // TestRenewedBundleIsNotAbandoned (item 3 with item 2's renewals): a
 // bundle that waits behind an older credential held elsewhere is stored
-// again under a fresh id before its last delivery, and the old copy acked.
-// Its credentials are not abandoned: the sweep must not hand them back
-// (no second bundle, no step towards D), and records the live copy.
+// again under a fresh id before its last delivery, and the old copy acked;
+// the copy is renewed in turn (acked too). Its credentials are not
+// abandoned, however many renewals lie between two checks: the sweep must
+// not hand them back (no second bundle, no step towards D).
 func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 	e := newEnv(t, agentsim.Config{})
 	ctx := testenv.Context(t)
@@ -378,10 +379,14 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 	}
 	a := e.store("BC0000001", 1)
 	e.sweep()
-	var first uint64
-	if err := e.pool.QueryRow(ctx, `SELECT published_seq FROM credential_log WHERE credential_hash = $1`, a[0].hash).Scan(&first); err != nil {
-		t.Fatal(err)
+	publishedSeq := func() uint64 {
+		var seq uint64
+		if err := e.pool.QueryRow(ctx, `SELECT published_seq FROM credential_log WHERE credential_hash = $1`, a[0].hash).Scan(&seq); err != nil {
+			t.Fatal(err)
+		}
+		return seq
 	}
+	first := publishedSeq()
 	var origID string
 	for _, m := range testenv.StreamMessages(t, e.js, bus.StreamCreds) {
 		if m.Sequence == first {
@@ -391,45 +396,60 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 	if origID == "" {
 		t.Fatalf("bundle %d not in %s", first, bus.StreamCreds)
 	}
-	e.start(e.config("p1"))
-	// Any renewed copy will do: on a slow machine the first copy may itself
-	// be renewed before this looks, and every copy names the original id.
-	renewed := func() bool {
+	// copyAfter is the stream sequence of a copy of the bundle stored after
+	// seq that renews a copy (not the first bundle), or 0.
+	copyAfter := func(seq uint64) uint64 {
 		for _, m := range testenv.StreamMessages(t, e.js, bus.StreamCreds) {
-			if m.Header.Get(bus.HeaderOriginalMsgID) == origID {
-				return true
+			if m.Header.Get(bus.HeaderOriginalMsgID) == origID && m.Sequence > seq &&
+				m.Header.Get(jetstream.MsgIDHeader) != bus.RenewedMsgID(origID, bus.StreamCreds, first) {
+				return m.Sequence
 			}
 		}
-		return false
+		return 0
 	}
-	waitFor(t, "the waiting bundle to be renewed", 20*time.Second, renewed)
-	// While the poster holds the row's claim (a moment of each delivery)
-	// neither the check nor the sweep looks at it: both are retried until
-	// they see it, and neither may ever call it abandoned meanwhile.
-	waitFor(t, "the check to follow the renewal", 20*time.Second, func() bool {
-		ab, err := outbox.FindAbandoned(ctx, e.pool, e.js, messages.SystemBCReg, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ab.Credentials != 0 {
-			t.Fatalf("abandoned %+v, want none: the bundle %d was renewed", ab, first)
-		}
-		return len(ab.Renewed) > 0
-	})
-	waitFor(t, "the sweep to record the renewed copy", 20*time.Second, func() bool {
+	// check runs the check and a sweep pass while no poster runs (so none
+	// holds the row's claim for a moment of a delivery): the bundle is
+	// carried by the copy at live, and its row keeps pointing at the first.
+	check := func(live uint64) {
+		t.Helper()
+		waitFor(t, "the check to follow the renewals", 20*time.Second, func() bool {
+			ab, err := outbox.FindAbandoned(ctx, e.pool, e.js, messages.SystemBCReg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ab.Credentials != 0 {
+				t.Fatalf("abandoned %+v, want none: the bundle %d was renewed", ab, first)
+			}
+			if len(ab.Renewed) == 0 {
+				return false // the stopped poster's claim has not run out yet
+			}
+			if diff := cmp.Diff(map[uint64]uint64{first: live}, ab.Renewed); diff != "" {
+				t.Fatalf("renewed bundles (-want +got):\n%s", diff)
+			}
+			return true
+		})
 		if res := e.sweep(); res.Released != 0 || res.Dead != 0 {
 			t.Fatalf("sweep released %d, dead %d; want nothing", res.Released, res.Dead)
 		}
-		var now uint64
-		if err := e.pool.QueryRow(ctx, `SELECT published_seq FROM credential_log WHERE credential_hash = $1`, a[0].hash).Scan(&now); err != nil {
-			t.Fatal(err)
+		if seq := publishedSeq(); seq != first {
+			t.Fatalf("published_seq %d, want the first bundle's %d", seq, first)
 		}
-		return now != first
-	})
+	}
+	// Two renewals (at least) before the first check, one more before the
+	// second: the copy that renews a copy names the copy, which is gone.
+	live := uint64(0)
+	for round := range 2 {
+		p := e.start(e.config(fmt.Sprintf("p%d", round+1)))
+		waitFor(t, "a renewed copy to be renewed", 20*time.Second, func() bool { return copyAfter(live) != 0 })
+		p.stop()
+		live = copyAfter(live)
+		check(live)
+	}
 	// The other poster finishes: the waiting credential goes, once.
 	if _, err := eventdb.MarkDelivered(ctx, e.pool, "elsewhere", []eventdb.DeliveryOutcome{{Hash: older[0].hash, Status: eventdb.DeliveryIssued, Msg: "x"}}); err != nil {
 		t.Fatal(err)
 	}
+	e.start(e.config("p3"))
 	rows := e.waitFinal(a, 20*time.Second)
 	if rows[a[0].hash].Status != eventdb.DeliveryIssued {
 		t.Errorf("status %q (%s), want Y", rows[a[0].hash].Status, rows[a[0].hash].Msg)
