@@ -186,6 +186,49 @@ func TestPosterPartsShareOnePayloadCopy(t *testing.T) {
 	}
 }
 
+// TestPartAfterDroppedCopyStoresItAgain: a bundle's first dead-lettered
+// credential is deleted, and with it the payload copy only it used; a
+// second credential of the same bundle, dead-lettered while the copy's id
+// is still in the dedup window (its publish answered "duplicate" with the
+// deleted copy's sequence), still gets its bytes: the copy is stored again
+// under a fresh id.
+func TestPartAfterDroppedCopyStoresItAgain(t *testing.T) {
+	js := setupSmall(t)
+	ctx := testenv.Context(t)
+	data := bigBundle(t, "P3", bus.MaxData(js))
+	subject := bus.CredSubject("BC_REG", "P3")
+	part := func(hash string) bus.DLQEntry {
+		t.Helper()
+		dl := bus.DeadLetterFor(messages.StagePoster, "credential "+hash+": Credential was not stored", 2, bus.StreamCreds, 43, subject,
+			nats.Header{bus.HeaderCorpNum: {"P3"}, bus.HeaderCredentialHash: {hash}}, data)
+		if err := bus.PublishDeadLetterPart(ctx, js, dl, hash, fastBackoff); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := bus.ListDLQ(ctx, js, bus.DLQFilter{CorpNum: "P3"}, 0)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("list: %d entries, %v; want the one of %s", len(entries), err, hash)
+		}
+		return entries[0]
+	}
+
+	first := part("h1")
+	if err := bus.DeleteDLQ(ctx, js, first.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if n := streamMsgs(t, js, bus.StreamDLQ); n != 0 {
+		t.Fatalf("BCREG_DLQ holds %d messages after deleting the only dead letter, want 0 (its copy dropped)", n)
+	}
+
+	second := part("h2").DeadLetter
+	if was := first.DeadLetter.PayloadRef; second.PayloadRef == nil || *second.PayloadRef == *was {
+		t.Fatalf("second part refers to %+v, want a new copy (the first, %+v, was deleted)", second.PayloadRef, was)
+	}
+	got, err := bus.DLQPayload(ctx, js, second)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("payload read back: %d bytes, %v; want the original %d", len(got), err, len(data))
+	}
+}
+
 // TestDeadLetterFitsWhenNoCopyFits: an original larger than the server now
 // allows (stored before its max payload was lowered) is dead-lettered
 // without its bytes, naming the bundle's credentials; show and requeue say
