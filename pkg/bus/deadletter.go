@@ -45,23 +45,19 @@ const HeaderCredentialHash = "Bcreg-Credential-Hash"
 // so a dead letter without its payload is always small.
 const maxReason = 16 << 10
 
-// PublishDeadLetter stores a dead letter in BCREG_DLQ.
+// PublishDeadLetter stores a dead letter about a whole message in
+// BCREG_DLQ: PublishDeadLetterPart with no part.
 func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl messages.DeadLetter, backoff Backoff) error {
-	return storeDeadLetter(ctx, js, dl, "", backoff)
+	return PublishDeadLetterPart(ctx, js, dl, "", backoff)
 }
 
-// PublishDeadLetterPart stores a dead letter about one part of a message
-// (the poster: one credential of a bundle): part extends its id, so each
-// part is one entry and a retried publish stays one.
+// PublishDeadLetterPart stores a dead letter in BCREG_DLQ. A dead letter
+// about one part of a message (the poster: one credential of a bundle)
+// names it: part extends its id, so each part is one entry and a retried
+// publish stays one. A dead letter always fits: when its payload,
+// base64-encoded, would take it over the server's max payload, the bytes
+// are stored apart (keepPayloadApart) and the dead letter refers to them.
 func PublishDeadLetterPart(ctx context.Context, js jetstream.JetStream, dl messages.DeadLetter, part string, backoff Backoff) error {
-	return storeDeadLetter(ctx, js, dl, part, backoff)
-}
-
-// storeDeadLetter publishes dl. A dead letter always fits: when
-// its payload, base64-encoded, would take it over the server's max payload,
-// the bytes are stored apart (keepPayloadApart) and the dead letter refers
-// to them.
-func storeDeadLetter(ctx context.Context, js jetstream.JetStream, dl messages.DeadLetter, part string, backoff Backoff) error {
 	if len(dl.Reason) > maxReason {
 		dl.Reason = dl.Reason[:maxReason] + "…"
 	}
