@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -468,5 +469,47 @@ func TestOutcomeLoggedOnceWithFailureContext(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("log lines (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailedRenewalStillReachesDLQ: with Renew, a waiting message whose
+// renewal cannot be stored (here the stream now refuses messages as large
+// as the renewed copy) is redelivered instead; on its last delivery the
+// renewal fails again, the message exhausts MaxDeliver, and the dlq-mover
+// moves it to BCREG_DLQ: it is not lost.
+func TestFailedRenewalStillReachesDLQ(t *testing.T) {
+	js, topo := setup(t)
+	ctx := testenv.Context(t)
+	data := []byte(`{"payload":"kept"}`)
+	publishEvent(t, js, "R5", "r1", data)
+	st, err := js.Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.MaxMsgSize = int32(len(data)) // the renewed copy carries headers too
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	consumeWith(t, js, topo, func(o *bus.ConsumeOptions) { o.Workers, o.Renew = 1, true }, func(context.Context, []jetstream.Msg) []error {
+		calls.Add(1)
+		return []error{bus.Wait(errors.New("waiting"), 10*time.Millisecond)}
+	})
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = bus.RunMover(mctx, js, zaptest.NewLogger(t), fastBackoff) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, "dead letter", func() bool { return len(dlqEntries(t, js)) == 1 })
+	waitFor(t, "original removed", func() bool { return streamMsgs(t, js, bus.StreamEvents) == 0 })
+	dl := dlqEntries(t, js)[0]
+	want := messages.DeadLetter{V: 1, Stage: "mover", Deliveries: uint64(topo.BuilderMaxDeliver), OriginalStream: bus.StreamEvents,
+		OriginalSubject: bus.EventSubject("BC_REG", "R5"), CorpNum: "R5", PayloadBase64: data}
+	if diff := cmp.Diff(want, dl, append(cmpDeadLetter, cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Reason" }, cmp.Ignore()))...); diff != "" {
+		t.Errorf("moved dead letter (-want +got):\n%s", diff)
+	}
+	if n := calls.Load(); n != int32(topo.BuilderMaxDeliver) {
+		t.Errorf("handler called %d times, want %d (one per delivery, no renewed copy)", n, topo.BuilderMaxDeliver)
 	}
 }
