@@ -15,9 +15,11 @@ import (
 // (ResetFailed, then fresh bundles) and the poster handling a requeued
 // dead letter's bundle (ResetForRetry, from ClaimDelivery).
 
-// resetSet is the reset of a failed row to outstanding.
+// resetSet is the reset of a failed row to outstanding. An operator's
+// requeue starts afresh: its lost bundles (rearmed) count from 0 again, or
+// a row given up after MaxRearms losses would be D on its next one.
 const resetSet = `process_success = NULL, process_msg = NULL, process_date = NULL,
-    attempts = 0, claimed_by = NULL, claimed_until = NULL`
+    attempts = 0, rearmed = 0, claimed_by = NULL, claimed_until = NULL`
 
 // FailedSince selects failed credentials by when they failed.
 type FailedSince struct {
