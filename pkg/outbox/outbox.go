@@ -103,7 +103,8 @@ func Bundles(system string, rows []eventdb.OutboxRow, opts Options) (bundles []B
 	return bundles, bad
 }
 
-// corpBundles makes one corporation's bundles: its credentials in order,
+// corpBundles makes one corporation's bundles: all its credentials in one
+// when that fits MaxBytes (nearly always: encoded once), else in order,
 // cut where the next one would take the encoded bundle above MaxBytes
 // (estimated from each credential's own encoding, then checked on the
 // real encoding, halving a part that still came out too large).
@@ -116,9 +117,12 @@ func corpBundles(system string, rows []eventdb.OutboxRow, opts Options) ([]Bundl
 		}
 		creds[i] = c
 	}
-	if opts.MaxBytes <= 0 {
-		b, err := bundle(system, rows, creds, opts)
-		return []Bundle{b}, err
+	whole, err := bundle(system, rows, creds, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxBytes <= 0 || len(whole.Msg.Data) <= opts.MaxBytes {
+		return []Bundle{whole}, nil
 	}
 	empty, err := bundle(system, rows[:1], nil, opts)
 	if err != nil {

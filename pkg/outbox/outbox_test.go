@@ -109,3 +109,19 @@ func TestRepublishGetsAFreshID(t *testing.T) {
 		t.Errorf("credentials back from bundle 41 reuse id %s", back[0].Msg.MsgID)
 	}
 }
+
+// BenchmarkBundles is the builder's common case: many corporations with a
+// few credentials each, every one fitting a bundle (MaxBytes as on a
+// server's default 1 MB max payload).
+func BenchmarkBundles(b *testing.B) {
+	var rows []eventdb.OutboxRow
+	for i := range 200 {
+		rows = append(rows, rowsOf(fmt.Sprintf("BC%07d", i), 5, 200)...)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if bundles, bad := Bundles(messages.SystemBCReg, rows, Options{MaxBytes: 1 << 20}); len(bundles) != 200 || len(bad) != 0 {
+			b.Fatalf("%d bundles, bad %v", len(bundles), bad)
+		}
+	}
+}
