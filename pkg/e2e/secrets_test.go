@@ -83,8 +83,9 @@ func TestNoPasswordInLogsOrErrors(t *testing.T) {
 	}
 	enc := url.UserPassword("bcreg", secretPassword).String()
 
-	ns := startNATSWithPassword(t, "bcreg", secretPassword)
-	natsHost := strings.TrimPrefix(ns.ClientURL(), "nats://")
+	// A NATS server that admits only bcreg with the password.
+	ns := testenv.NewNATS(t, func(o *server.Options) { o.Username, o.Password = "bcreg", secretPassword })
+	natsHost := strings.TrimPrefix(ns.URL(), "nats://")
 	simAddr := freeAddr(t)
 	sim := start(t, "vonx-sim", map[string]string{"BCREG_SIM_ADDR": simAddr, "BCREG_LOG_LEVEL": "debug"})
 	waitHTTP(t, sim, "http://"+simAddr+"/health", time.Minute)
@@ -196,7 +197,7 @@ func TestNoPasswordInLogsOrErrors(t *testing.T) {
 			}
 			outputs = append(outputs, p)
 		}
-		p := run(merge(ctl, env, map[string]string{"BCREG_EVENT_DB_URL": firstNonEmpty(env["BCREG_EVENT_DB_URL"], ctl["BCREG_EVENT_DB_URL"])}), "status")
+		p := run(merge(ctl, env), "status")
 		p.name += " (" + name + ")"
 		outputs = append(outputs, p)
 	}
@@ -213,13 +214,6 @@ func TestNoPasswordInLogsOrErrors(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs, %d lines of output, no piece of the password in any", len(outputs), lines)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // requirePasswordAuth makes the test server demand a password from role
@@ -257,7 +251,7 @@ func requirePasswordAuth(t *testing.T, adminConn *pgx.Conn, role string) {
 	reload()
 	wrong, _ := url.Parse(testenv.AdminURL(t))
 	wrong.User = url.UserPassword(role, "not-the-password")
-	waitUntil(t, "PostgreSQL to check "+role+"'s password", 30*time.Second, func() bool {
+	testenv.WaitFor(t, "PostgreSQL to check "+role+"'s password", func() bool {
 		c, err := pgx.Connect(ctx, wrong.String())
 		if err == nil {
 			c.Close(ctx)
@@ -265,24 +259,4 @@ func requirePasswordAuth(t *testing.T, adminConn *pgx.Conn, role string) {
 		}
 		return true
 	})
-}
-
-// startNATSWithPassword starts an embedded JetStream server that admits only
-// user with password.
-func startNATSWithPassword(t *testing.T, user, password string) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		ServerName: "bcreg-secrets-test", Host: "127.0.0.1", Port: -1,
-		JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		Username: user, Password: password,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
 }
