@@ -120,7 +120,7 @@ func Exhaust(t testing.TB, js jetstream.JetStream, stream, consumer string) uint
 		t.Fatalf("testenv: consumer %s/%s: %v", stream, consumer, err)
 	}
 	var seq uint64
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(Guard)
 	for time.Now().Before(deadline) {
 		mb, err := cons.FetchNoWait(1)
 		if err != nil {
@@ -140,17 +140,20 @@ func Exhaust(t testing.TB, js jetstream.JetStream, stream, consumer string) uint
 				t.Fatal(err)
 			}
 		}
-		if got || seq == 0 {
+		if got {
 			continue
 		}
-		// Nothing came: the Nak may not be applied yet, or the server gave up.
-		ci, err := cons.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
+		if seq != 0 {
+			// Nothing came: the Nak may not be applied yet, or the server gave up.
+			ci, err := cons.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ci.NumAckPending == 0 && ci.NumPending == 0 {
+				return seq
+			}
 		}
-		if ci.NumAckPending == 0 && ci.NumPending == 0 {
-			return seq
-		}
+		time.Sleep(pollPause)
 	}
 	t.Fatalf("testenv: %s/%s still delivers seq %d", stream, consumer, seq)
 	return 0

@@ -10,6 +10,9 @@ import (
 // busy machine never reaches it (docs/design/testing.md).
 const Guard = time.Minute
 
+// pollPause is the pause between two looks at a condition.
+const pollPause = 10 * time.Millisecond
+
 // WaitFor polls cond until it holds; after Guard the test fails.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
@@ -18,6 +21,6 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("nothing after %v waiting for %s", Guard, what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pollPause)
 	}
 }
