@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/testenv"
 )
 
 func oneGroup(n int) string {
@@ -99,7 +101,7 @@ func TestQueueLimit(t *testing.T) {
 				wg.Go(func() { post(t, srv, "?schema=registration.bc_registries", regAttrs) })
 			}
 			first := steps.next(t)
-			waitFor(t, "two credentials in flight", func() bool { return s.Stats().CredentialsInFlight == 2 })
+			testenv.WaitFor(t, "two credentials in flight", func() bool { return s.Stats().CredentialsInFlight == 2 })
 			replies := make(chan reply, 1)
 			go func() { replies <- post(t, srv, "?schema=registration.bc_registries", regAttrs) }()
 			if tc.overload == OverloadHang {
@@ -148,7 +150,7 @@ func TestOverloadSlowsIssueDown(t *testing.T) {
 			go func() { post(t, srv, "", oneGroup(5)); close(done) }()
 			p := steps.next(t)
 			got := []time.Duration{p.d}
-			waitFor(t, "four credentials waiting for the slot", func() bool { return s.slots.waiting() == 4 })
+			testenv.WaitFor(t, "four credentials waiting for the slot", func() bool { return s.slots.waiting() == 4 })
 			for range 4 {
 				p.end()
 				p = steps.next(t)
@@ -244,14 +246,14 @@ func TestHangEndsWhenClientGivesUp(t *testing.T) {
 	}()
 	// The client leaves once the request hangs, however long it took to get
 	// there.
-	waitFor(t, "the request to hang", func() bool { return s.Stats().Injected.Hangs == 1 })
+	testenv.WaitFor(t, "the request to hang", func() bool { return s.Stats().Injected.Hangs == 1 })
 	leave()
 	if err := await(t, "the client's error", done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want the client's cancellation", err)
 	}
 	// The hang has no end of its own (HangFor 0): only the client leaving
 	// ends it.
-	waitFor(t, "the hang to end", func() bool { return s.Stats().InFlight == 0 })
+	testenv.WaitFor(t, "the hang to end", func() bool { return s.Stats().InFlight == 0 })
 	st := s.Stats()
 	if st.Injected.Hangs != 1 || st.Failed != 1 || st.Issued != 0 {
 		t.Errorf("stats %+v: want 1 hang, 1 failed, 0 issued", st)
@@ -266,7 +268,7 @@ func TestHangEndsWhenSimCloses(t *testing.T) {
 		_, err := callErr(context.Background(), srv.Client(), srv.URL, http.MethodPost, "/bcreg/issue-credential", "application/json", oneGroup(2))
 		done <- err
 	}()
-	waitFor(t, "the request to hang", func() bool { return s.Stats().Injected.Hangs == 1 })
+	testenv.WaitFor(t, "the request to hang", func() bool { return s.Stats().Injected.Hangs == 1 })
 	s.Close()
 	if err := await(t, "the request to end after Close", done); err == nil {
 		t.Errorf("request answered after Close, want a closed connection")
@@ -315,7 +317,7 @@ func TestDroppedConnection(t *testing.T) {
 			if err == nil {
 				t.Fatal("got a reply, want a dropped connection")
 			}
-			waitFor(t, "the request to end", func() bool { return s.Stats().InFlight == 0 })
+			testenv.WaitFor(t, "the request to end", func() bool { return s.Stats().InFlight == 0 })
 			st := s.Stats()
 			if st.Injected.Drops != 1 || st.Failed != 1 || st.Issued != tc.issued {
 				t.Errorf("stats %+v: want 1 drop, 1 failed, %d issued", st, tc.issued)

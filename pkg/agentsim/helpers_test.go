@@ -198,20 +198,6 @@ func rows(t *testing.T, body string) []map[string]any {
 	return out
 }
 
-// waitFor polls cond until it holds or two seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	// The limit only stops a broken test; the condition is an event that
-	// comes as soon as the machine gets to it, however busy it is.
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Attribute objects used by the tests.
 const (
 	regAttrs = `{"registration_id":"BC1529559","registration_date":"2004-07-21T20:03:11+00:00",` +
