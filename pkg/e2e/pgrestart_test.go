@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,25 +16,8 @@ import (
 // URL of a fresh event database on it.
 func privateEventDB(t *testing.T) (*localpg.Server, string) {
 	t.Helper()
-	base := t.TempDir()
-	dir := localpg.DataDirFor(base)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(dir, "data"), LogFile: filepath.Join(dir, "postgres.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = srv.Stop(ctx)
-		if dir != base {
-			_ = os.RemoveAll(dir)
-		}
-	})
+	srv := testenv.NewPostgres(t)
+	ctx := testenv.Context(t)
 	conn, err := pgx.Connect(ctx, srv.URL("postgres"))
 	if err != nil {
 		t.Fatal(err)

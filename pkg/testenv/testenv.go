@@ -74,31 +74,53 @@ func startPostgres() {
 		atExit(stop)
 		return
 	}
-	dir, err := os.MkdirTemp("", "bcreg-testpg-")
+	srv, stop, err := startLocal()
 	if err != nil {
 		pgErr = err
-		return
-	}
-	// MkdirTemp makes 0700; the server may run as another user (root case).
-	if err := os.Chmod(dir, 0o755); err != nil {
-		pgErr = err
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := localpg.Start(ctx, localpg.Options{DataDir: dir + "/data", LogFile: dir + "/postgres.log"})
-	if err != nil {
-		pgErr = err
-		os.RemoveAll(dir)
 		return
 	}
 	pgAdmin = srv.URL("postgres")
-	atExit(func() {
+	atExit(stop)
+}
+
+// NewPostgres starts a PostgreSQL server of the test's own from the local
+// binaries, stopped when the test ends, for a test that stops or restarts
+// its server (the others share one through NewDatabase).
+func NewPostgres(t testing.TB) *localpg.Server {
+	t.Helper()
+	srv, stop, err := startLocal()
+	if err != nil {
+		t.Fatalf("testenv: PostgreSQL: %v", err)
+	}
+	t.Cleanup(stop)
+	return srv
+}
+
+// startLocal starts a server from the local binaries in a new temporary
+// directory; stop stops it and removes the directory.
+func startLocal() (srv *localpg.Server, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "bcreg-testpg-")
+	if err != nil {
+		return nil, nil, err
+	}
+	// MkdirTemp makes 0700; the server may run as another user (root case).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err = localpg.Start(ctx, localpg.Options{DataDir: dir + "/data", LogFile: dir + "/postgres.log"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return srv, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = srv.Stop(ctx)
 		os.RemoveAll(dir)
-	})
+	}, nil
 }
 
 // NewDatabase creates a fresh empty database on the shared server and
