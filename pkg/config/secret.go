@@ -108,7 +108,7 @@ func ParseURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, errNotURL
 	}
-	if p.Fragment != "" || strings.Contains(raw, "#") {
+	if strings.Contains(raw, "#") {
 		return nil, errNotURL
 	}
 	if strings.Contains(raw, "@") {
@@ -196,7 +196,10 @@ func credentials(raw string) []string {
 			out = append(out, d)
 		}
 	}
-	pieces := append([]string{raw}, strings.Split(raw, ",")...)
+	pieces := []string{raw}
+	if strings.Contains(raw, ",") {
+		pieces = append(pieces, strings.Split(raw, ",")...)
+	}
 	for _, piece := range pieces {
 		scheme, userinfo, rest, hasUser, ok := splitUserinfo(strings.TrimSpace(piece))
 		if !ok {

@@ -157,16 +157,14 @@ func dbURL(u URL, user string, pw Secret, prefix string, fallback func() string)
 	if user != "" {
 		name = user
 	}
-	switch {
-	case pw != "":
-		p.User = url.UserPassword(name, pw.Value())
-	case p.User != nil:
-		if old, has := p.User.Password(); has {
-			p.User = url.UserPassword(name, old)
-		} else {
-			p.User = url.User(name)
-		}
-	default:
+	// A nil p.User answers "" and no password.
+	password, has := p.User.Password()
+	if pw != "" {
+		password, has = pw.Value(), true
+	}
+	if has {
+		p.User = url.UserPassword(name, password)
+	} else {
 		p.User = url.User(name)
 	}
 	return URL(p.String()), nil
