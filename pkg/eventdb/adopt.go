@@ -478,7 +478,7 @@ func parseOriginalDate(s string) (time.Time, error) {
 			if t.Year() <= 2 {
 				return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), nil
 			}
-			return regclock.At(t), nil
+			return regclock.LocalOf(regclock.Registry, t), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("event_date %q is not an ISO date", s)

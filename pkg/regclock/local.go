@@ -4,17 +4,21 @@ import "time"
 
 // Registry is the zone of the registry's clock: the rules by which its
 // naive timestamps are read as instants and "now" is read on it. The
-// poller, builder and operator tools all use it, so they agree on what is
-// due and what is in the future.
+// poller, builder and operator tools all read "now" through At, so they
+// agree on what is due and what is in the future, in the repeated autumn
+// hour too.
 const Registry = History
 
-// Now is the registry's clock now: the naive BC wall clock, carried in a
-// UTC time.Time, to compare with the registry's timestamps.
+// Now is the registry's clock now (see At).
 func Now() time.Time { return At(time.Now()) }
 
-// At is the registry's clock at the instant t (see Now): for a clock that
-// is injected rather than read from the host.
-func At(t time.Time) time.Time { return LocalOf(Registry, t) }
+// At is "now" on the registry's clock at the instant t: the latest naive
+// BC wall time (carried in a UTC time.Time) the clock has shown by t. In
+// the second pass of a repeated hour that is the end of the first pass,
+// not the wall clock at t: an event stamped in the first pass has
+// happened, so nothing may treat it as in the future. Converting a stored
+// instant to the wall clock it showed is LocalOf's job.
+func At(t time.Time) time.Time { return LatestWall(Registry, t) }
 
 // LocalOf returns the naive BC wall clock (carried in a UTC time.Time) of
 // the instant t, by the zone's rules. The registry stores local times, so

@@ -16,10 +16,11 @@ func TestLocalOf(t *testing.T) {
 		{"winter PST", time.Date(2026, 1, 15, 20, 0, 0, 0, time.UTC), time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)},
 		{"summer PDT", time.Date(2026, 7, 1, 19, 0, 0, 0, time.UTC), time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)},
 		{"just after spring forward", time.Date(2026, 3, 8, 10, 0, 0, 0, time.UTC), time.Date(2026, 3, 8, 3, 0, 0, 0, time.UTC)},
+		{"second pass of the repeated hour", fallUTC.Add(5 * time.Minute), wall(fallUTC, 1, 5, 0, 0)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := At(tc.utc)
+			got := LocalOf(Registry, tc.utc)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -27,6 +28,30 @@ func TestLocalOf(t *testing.T) {
 			back, err := UTC(History, got)
 			if err != nil || !back.Equal(tc.utc) {
 				t.Errorf("UTC(LocalOf(%v)) = %v, %v", tc.utc, back, err)
+			}
+		})
+	}
+}
+
+// TestAt: "now" on the registry's clock is the latest wall time shown, so
+// in the second pass of the repeated hour it stays at the end of the first
+// pass (an event stamped 01:56 PDT is not in the future at 01:05 PST).
+func TestAt(t *testing.T) {
+	tests := []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"winter", time.Date(2026, 1, 15, 20, 0, 0, 0, time.UTC), time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)},
+		{"first pass", fallUTC.Add(-4 * time.Minute), wall(fallUTC, 1, 56, 0, 0)},
+		{"second pass", fallUTC.Add(5 * time.Minute), wall(fallUTC, 1, 59, 59, 999999)},
+		{"after the repeated hour", fallUTC.Add(61 * time.Minute), wall(fallUTC, 2, 1, 0, 0)},
+		{"after spring forward", springUTC.Add(time.Minute), wall(springUTC, 3, 1, 0, 0)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, At(tc.at)); diff != "" {
+				t.Errorf("At(%v) (-want +got):\n%s", tc.at, diff)
 			}
 		})
 	}

@@ -82,7 +82,9 @@ func Append(ctx context.Context, db DB, opts AppendOptions) (*AppendResult, erro
 	}
 	now := opts.Now
 	if now.IsZero() {
-		now = regclock.Now()
+		// Stamped as the registry stamps: the wall clock, which repeats an
+		// hour in autumn (not regclock.Now, the latest time shown).
+		now = regclock.LocalOf(regclock.Registry, time.Now())
 	}
 	now = now.Truncate(time.Second)
 	tx, err := begin(ctx, db)

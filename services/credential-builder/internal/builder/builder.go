@@ -29,7 +29,6 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
-	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -125,7 +124,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 // hooks let tests observe the builder and stop it at chosen points, as a
 // crash would. An error returned by a hook abandons the batch there.
 type hooks struct {
-	// now returns the naive BC local time (default: the clock).
+	// now returns the instant now (default: the clock); "now" on the
+	// registry's clock is read from it (regclock.At).
 	now func() time.Time
 	// locked runs while the batch holds its corporations' locks (before
 	// loading); unlocked just before they are released.
@@ -137,7 +137,7 @@ type hooks struct {
 
 func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
 	if h.now == nil {
-		h.now = regclock.Now
+		h.now = time.Now
 	}
 	profile, err := credential.New(cfg.Profile, credential.Options{PostAddresses: cfg.PostAddresses, Log: log})
 	if err != nil {

@@ -759,6 +759,41 @@ func TestHistoryFutureDatedChangeIsRequeued(t *testing.T) {
 	}
 }
 
+// TestFirstPassEventInSecondPass: in the repeated autumn hour a
+// corporation whose event is stamped in the first pass (01:56 PDT) and is
+// handled in the second (01:05 PST) gets its credentials at once, as at
+// 02:00, and no future_requeue row. Reading "now" as the wall clock (01:05)
+// took the event for a future one: its re-queue, due 01:56, was published
+// by the poller at once (due by the latest wall time shown) and the builder
+// recorded it again unchanged, so the credential was never issued.
+func TestFirstPassEventInSecondPass(t *testing.T) {
+	e := newEnv(t)
+	e.profile = credential.ProfileHistory
+	fall := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC) // 02:00 PDT -> 01:00 PST
+	o := sourcetest.ApplyOngoing(t, e.srcURL, time.Date(2026, 11, 1, 1, 59, 0, 0, time.UTC))
+	ev := o.EventIDs[0] // 0191294's name change, stamped and effective 01:56 (first pass)
+	corps := []string{"0191294"}
+	if x := e.generateAt(corps, time.Date(2026, 11, 1, 1, 5, 0, 0, time.UTC)); len(x["0191294"].Requeue) == 0 {
+		t.Fatal("scenario: at the wall time 01:05 the generator does not take the 01:56 event for a future one")
+	}
+	x := e.generateAt(corps, time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC))
+	if len(x["0191294"].Requeue) != 0 || len(x["0191294"].Creds) == 0 {
+		t.Fatalf("scenario: at 02:00 the generator gives %d credentials, re-queues %+v", len(x["0191294"].Creds), x["0191294"].Requeue)
+	}
+	secondPass := fall.Add(5 * time.Minute)
+	e.start(e.config(), hooks{now: func() time.Time { return secondPass }})
+	e.publishEvents("poll:BC_REG", messages.ReasonEvent, corps)
+	e.waitDrained(time.Minute)
+
+	if n := count(t, e.edb, `SELECT count(*) FROM future_requeue WHERE corp_num = '0191294' AND event_id = $1`, ev); n != 0 {
+		t.Errorf("%d future_requeue rows for event %d, want none", n, ev)
+	}
+	if diff := cmp.Diff(allHashes(x), e.storedHashes()); diff != "" {
+		t.Errorf("credential_log (-want +got):\n%s", diff)
+	}
+	checkBundles(t, e.bundles(), wantBundles(x), x)
+}
+
 // TestLockWaitIsBounded: a batch whose corporation another holder keeps
 // locked (a vanished builder, say) gives up after BCREG_BUILDER_LOCK_WAIT,
 // holding nothing, and is retried; once the lock is free it is processed.

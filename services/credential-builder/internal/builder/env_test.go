@@ -266,6 +266,12 @@ func (x expected) posted() []string {
 // and publish.
 func (e *env) generate(corps []string) map[string]expected {
 	e.t.Helper()
+	return e.generateAt(corps, regclock.Now())
+}
+
+// generateAt is generate with now (naive BC local) as the generator's now.
+func (e *env) generateAt(corps []string, now time.Time) map[string]expected {
+	e.t.Helper()
 	var opts []source.Option
 	if e.profile == credential.ProfileSnapshot {
 		opts = append(opts, source.CurrentOnly())
@@ -279,8 +285,7 @@ func (e *env) generate(corps []string) map[string]expected {
 		e.t.Fatal(err)
 	}
 	last := e.newest()
-	params := credential.FullRange(last,
-		regclock.Now())
+	params := credential.FullRange(last, now)
 	out := map[string]expected{}
 	for _, c := range corps {
 		snap, err := batch.Get(c)

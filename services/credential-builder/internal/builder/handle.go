@@ -20,6 +20,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
@@ -201,7 +202,7 @@ func (s *service) process(ctx context.Context, units []*unit) {
 		retryAll(units, fmt.Errorf("builder: %w", err))
 		return
 	}
-	now := s.hooks.now()
+	now := regclock.At(s.hooks.now())
 	for _, u := range units {
 		s.generate(u, batch, now)
 	}

@@ -23,7 +23,7 @@ const futurePage = 1000
 // timestamp) to the last (id, effective date).
 func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 	for {
-		due, err := eventdb.DueFutureRequeues(ctx, edb, system, s.wallNow(), futurePage)
+		due, err := eventdb.DueFutureRequeues(ctx, edb, system, regclock.At(s.hooks.now()), futurePage)
 		if err != nil || len(due) == 0 {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
@@ -12,13 +13,14 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 )
 
 // skipLoad starts from the newest event without loading anything
 // (BCREG_INITIAL_LOAD=skip).
 func (s *service) skipLoad(ctx context.Context, edb *pgxpool.Conn) error {
-	wm, window, ok, err := initload.NoteNewest(ctx, s.src, s.wallNow(), s.cfg.LookBack)
+	wm, window, ok, err := initload.NoteNewest(ctx, s.src, regclock.At(s.hooks.now()), s.cfg.LookBack)
 	if err != nil {
 		return fmt.Errorf("skip initial load: %w", err)
 	}
@@ -41,7 +43,7 @@ func (s *service) initialLoad(ctx context.Context, edb *pgxpool.Conn) error {
 	s.report(ctx, alert.KeyLoadStarted, alert.Info, "event-poller: initial load running (no watermark yet)")
 	run, err := initload.Run(ctx, initload.Options{
 		System: system, Source: s.src, EventDB: edb, LookBack: s.cfg.LookBack, Page: s.cfg.LoadPage,
-		Now: s.wallNow, Publish: s.publish, Log: s.log,
+		Now: func() time.Time { return regclock.At(s.hooks.now()) }, Publish: s.publish, Log: s.log,
 		AfterPage: func(n int) error {
 			s.m.published.WithLabelValues(messages.ReasonInitialLoad).Add(float64(n))
 			return s.afterPublish("load-page")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 )
 
@@ -24,8 +25,8 @@ func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 		// tables' history (docs/design/operator-tooling.md, "One set of
 		// figures"): the rules read them every BCREG_ALERT_INTERVAL, and
 		// quote the latest error only.
-		f := pipeline.Read(ctx, pipeline.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js, Now: s.wallNow,
-			Scope: eventdb.CountState, Errors: 1})
+		f := pipeline.Read(ctx, pipeline.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js,
+			Now: func() time.Time { return regclock.At(s.hooks.now()) }, Scope: eventdb.CountState, Errors: 1})
 		if s.hooks.evaluated != nil {
 			s.hooks.evaluated()
 		}

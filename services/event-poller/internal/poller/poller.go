@@ -32,7 +32,6 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
-	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 )
 
@@ -196,11 +195,6 @@ func newService(cfg Config, deps daemon.Deps, h hooks) *service {
 	})
 	return s
 }
-
-// wallNow is "now" for the registry's naive timestamps: the latest BC local
-// wall time shown so far (in the second pass of a repeated hour, the end of
-// its first pass).
-func (s *service) wallNow() time.Time { return regclock.LatestWall(regclock.Registry, s.hooks.now()) }
 
 // errLockHeld reports that another replica is the active poller.
 var errLockHeld = errors.New("another event-poller holds the poller lock")
