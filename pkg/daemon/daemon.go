@@ -22,6 +22,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/lifecycle"
+	"github.com/bcgov/bcreg-events/pkg/pgpool"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
 
@@ -81,7 +82,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 		if size == 0 {
 			size = opts.EventDBPoolSize
 		}
-		if deps.EventDB, err = eventdb.OpenSized(startCtx, opts.EventDB.URL.Value(), "BCREG_EVENT_DB_URL", size); err != nil {
+		if deps.EventDB, err = pgpool.Open(startCtx, opts.EventDB.URL.Value(), "BCREG_EVENT_DB_URL", size); err != nil {
 			return err
 		}
 		defer deps.EventDB.Close()

@@ -27,13 +27,7 @@ var migrations embed.FS
 // answers; the error names the server (password redacted) and the setting.
 // The registry (source) database is opened by source.Open.
 func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
-	return OpenSized(ctx, url, setting, 0)
-}
-
-// OpenSized is Open with at most maxConns connections (0: pgx's default,
-// the larger of 4 and the CPUs, unless the URL sets pool_max_conns).
-func OpenSized(ctx context.Context, url, setting string, maxConns int) (*pgxpool.Pool, error) {
-	return pgpool.Open(ctx, url, setting, maxConns)
+	return pgpool.Open(ctx, url, setting, 0)
 }
 
 // MigrationResult says what Migrate did.
