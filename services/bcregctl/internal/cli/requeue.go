@@ -121,14 +121,17 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
+	// A registry that cannot be read (src nil) ends the range at the
+	// watermark.
 	src, srcErr := openOptional(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
-	if srcErr != nil {
-		src = nil // the range ends at the watermark
-	} else {
+	if srcErr == nil {
 		defer src.Close()
 	}
 	now := time.Now()
 	last, err := corpops.Plan(ctx, pool, src, corps, *lastID, now)
+	if err != nil && srcErr != nil {
+		return fmt.Errorf("%w (the registry cannot be read: %w)", err, srcErr)
+	}
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,15 @@ func TestRequeueCorp(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "the range ends at the watermark") {
 		t.Errorf("without the registry: exit %d\n%s", code, stderr)
 	}
+	// Nor a watermark: nothing to end the range at, and the reason the
+	// registry could not be read is kept.
+	if _, err := w.edb.Exec(w.ctx, `DELETE FROM last_event`); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, "requeue", "corp", "0191294")
+	if code != 1 || !strings.Contains(stderr, "no watermark") || !strings.Contains(stderr, "BCREG_SOURCE_DB_URL") {
+		t.Errorf("without the registry or a watermark: exit %d, want 1 with both reasons\n%s", code, stderr)
+	}
 	for _, args := range [][]string{{"requeue"}, {"requeue", "corp"}, {"requeue", "other"}, {"requeue", "corp", " "}} {
 		if code, _, _ := run(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
