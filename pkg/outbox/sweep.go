@@ -30,7 +30,10 @@ type Publisher struct {
 	Profile string // for rows stored without one
 	// MaxBytes is the largest bundle (MaxBytesFor); 0: no limit.
 	MaxBytes int
-	Backoff  bus.Backoff
+	// Nonce, when set, gives the bundles fresh message ids (Options.Nonce:
+	// an operator's requeue).
+	Nonce   string
+	Backoff bus.Backoff
 	// Timeout bounds a round's PubAcks (even while stopping, so a clean
 	// stop leaves little to the sweep).
 	Timeout time.Duration
@@ -41,8 +44,9 @@ type Publisher struct {
 
 // Published is what PublishRows did.
 type Published struct {
-	// Bundles counts the bundles stored and marked.
-	Bundles int
+	// Bundles counts the bundles stored and marked, Credentials the
+	// credentials they carry.
+	Bundles, Credentials int
 	// Failed are the corporations not fully published and marked, with
 	// the reason (the parts before a failure may be published).
 	Failed map[string]error
@@ -57,7 +61,7 @@ type Published struct {
 // large for any bundle becomes D with the reason, so it neither stays in
 // the outbox for ever nor holds its corporation back.
 func (p *Publisher) PublishRows(ctx context.Context, q eventdb.Querier, rows []eventdb.OutboxRow, states map[string]string, by string) Published {
-	bundles, failed := Bundles(p.System, rows, Options{States: states, Profile: p.Profile, MaxBytes: p.MaxBytes})
+	bundles, failed := Bundles(p.System, rows, Options{States: states, Profile: p.Profile, Nonce: p.Nonce, MaxBytes: p.MaxBytes})
 	res := Published{Failed: failed}
 	for corp, err := range failed {
 		p.Log.Error("outbox rows cannot be bundled", zap.String("corp_num", corp), zap.Error(err))
@@ -105,7 +109,7 @@ func (p *Publisher) PublishRows(ctx context.Context, q eventdb.Querier, rows []e
 		}
 		return res
 	}
-	res.Bundles = published
+	res.Bundles, res.Credentials = published, len(marks)
 	if n := len(bundles) - published; n > 0 {
 		p.Log.Warn("bundles not accepted by BCREG_CREDS; they stay in the outbox", zap.Int("bundles", n),
 			zap.Int("published", published), zap.String("by", by))

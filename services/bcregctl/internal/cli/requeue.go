@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -198,13 +199,18 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 	}
 	defer nc.Close()
 
+	// A fresh nonce: these credentials' earlier bundle may still be in the
+	// de-duplication window under the plain id.
 	nonce := fmt.Sprintf("requeue-failed:%d", time.Now().UnixNano())
-	var reset, published []string
+	pub := &outbox.Publisher{JS: js, Log: e.log, System: messages.SystemBCReg, Profile: cfg.Profile, MaxBytes: outbox.MaxBytesFor(js),
+		Nonce: nonce, Backoff: cfg.Backoff, Timeout: 30 * time.Second}
+	var reset []string
+	var published int
 	var firstErr error
 	for start := 0; start < len(corps); start += requeueBatch {
 		batch := corps[start:min(start+requeueBatch, len(corps))]
-		r, p, err := resetAndPublish(ctx, pool, js, batch, sel, nonce, *lockWait, cfg)
-		reset, published = append(reset, r...), append(published, p...)
+		r, p, err := resetAndPublish(ctx, pool, pub, batch, sel, *lockWait)
+		reset, published = append(reset, r...), published+p
 		if err != nil {
 			fmt.Fprintf(e.stderr, "requeue failed: corporations %s…: %v\n", batch[0], err)
 			if firstErr == nil {
@@ -217,13 +223,13 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "requeue failed: dead letters not removed: %v\n", dlqErr)
 	}
 	if _, err := eventdb.OperatorAction(ctx, pool, "requeue-failed", fmt.Sprintf("credential_log %s since %s", strings.Join(sel.Statuses, ","), sinceText(sel)),
-		int64(len(reset)), map[string]any{"corps": corps, "credentials": len(reset), "published": len(published), "nonce": nonce,
+		int64(len(reset)), map[string]any{"corps": corps, "credentials": len(reset), "published": published, "nonce": nonce,
 			"dlq_removed": removed}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "requeue failed: %d credential(s) of %d corporation(s) reset to outstanding, %d published in fresh bundles, %d dead letter(s) removed\n",
-		len(reset), len(corps), len(published), len(removed))
-	if n := len(reset) - len(published); n > 0 {
+		len(reset), len(corps), published, len(removed))
+	if n := len(reset) - published; n > 0 {
 		fmt.Fprintf(e.stdout, "requeue failed: %d credential(s) not published now stay in the outbox; the builders' sweep publishes them\n", n)
 	}
 	return errors.Join(firstErr, dlqErr)
@@ -231,50 +237,29 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 
 // resetAndPublish resets a batch's failed credentials and publishes their
 // corporations' outbox, holding the corporations' locks (rule 5), so no
-// builder publishes an overlapping bundle meanwhile.
-func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, corps []string, sel eventdb.FailedSince,
-	nonce string, lockWait time.Duration, cfg requeueConfig) (reset, published []string, err error) {
+// builder publishes an overlapping bundle meanwhile. It returns the reset
+// credentials and how many were published.
+func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, pub *outbox.Publisher, corps []string, sel eventdb.FailedSince,
+	lockWait time.Duration) (reset []string, published int, err error) {
 	locks, err := eventdb.LockCorps(ctx, pool, corps, lockWait)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	defer locks.Release(context.WithoutCancel(ctx))
 	if reset, err = eventdb.ResetFailed(ctx, locks.Conn(), messages.SystemBCReg, corps, sel); err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	rows, err := eventdb.Unpublished(ctx, locks.Conn(), messages.SystemBCReg, corps)
 	if err != nil {
-		return reset, nil, err
+		return reset, 0, err
 	}
-	// A fresh nonce: these credentials' earlier bundle may still be in the
-	// de-duplication window under the plain id.
-	bundles, bad := outbox.Bundles(messages.SystemBCReg, rows, outbox.Options{Profile: cfg.Profile, Nonce: nonce, MaxBytes: outbox.MaxBytesFor(js)})
-	if len(bad) > 0 {
-		// Unreadable stored text is a bug, not data: those rows stay in
-		// the outbox, the rest goes on.
-		var errs []error
-		for corp, err := range bad {
-			errs = append(errs, fmt.Errorf("corporation %s: %w", corp, err))
-		}
-		defer func() { err = errors.Join(append(errs, err)...) }()
+	// What is not published stays in the outbox, for the builders' sweep.
+	res := pub.PublishRows(ctx, locks.Conn(), rows, nil, "requeue-failed")
+	var errs []error
+	for _, corp := range slices.Sorted(maps.Keys(res.Failed)) {
+		errs = append(errs, fmt.Errorf("corporation %s: %w", corp, res.Failed[corp]))
 	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	marks, errs := outbox.Publish(pctx, js, bundles, cfg.Backoff)
-	var firstErr error
-	for i, b := range bundles {
-		if errs[i] != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("publish bundle of %s to %s: %w", b.CorpNum, bus.StreamCreds, errs[i])
-			}
-			continue
-		}
-		published = append(published, b.Hashes...)
-	}
-	if err := eventdb.MarkPublished(ctx, locks.Conn(), marks); err != nil {
-		return reset, nil, err
-	}
-	return reset, published, firstErr
+	return reset, res.Credentials, errors.Join(errs...)
 }
 
 // removePosterDeadLetters deletes the poster's dead letters about the
