@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -32,8 +33,7 @@ var (
 // slashes: in a git checkout the tracked ones and the new ones not ignored
 // (so a file is checked before it is committed), else every file but git's
 // own, build output and local data.
-func trackedFiles(t *testing.T) []string {
-	t.Helper()
+func trackedFiles() ([]string, error) {
 	if out, err := exec.Command("git", "-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output(); err == nil && len(out) > 0 {
 		var files []string
 		for _, f := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
@@ -41,7 +41,7 @@ func trackedFiles(t *testing.T) []string {
 				files = append(files, f)
 			}
 		}
-		return files
+		return files, nil
 	}
 	var files []string
 	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
@@ -59,31 +59,42 @@ func trackedFiles(t *testing.T) []string {
 		files = append(files, filepath.ToSlash(rel))
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
+	return files, err
 }
 
-// textFiles returns the tracked files that are text (no NUL byte), with
-// their contents.
-func textFiles(t *testing.T) map[string]string {
-	t.Helper()
+// readTextFiles reads the tracked files that are text (no NUL byte), with
+// their contents, once for every test of the package.
+var readTextFiles = sync.OnceValues(func() (map[string]string, error) {
+	tracked, err := trackedFiles()
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]string{}
-	for _, f := range trackedFiles(t) {
+	for _, f := range tracked {
 		b, err := os.ReadFile(filepath.Join(repoRoot, f))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			t.Fatal(err)
+			return nil, err
 		}
 		if bytes.IndexByte(b, 0) >= 0 {
 			continue
 		}
 		out[f] = string(b)
 	}
-	return out
+	return out, nil
+})
+
+// textFiles returns the tracked text files and their contents (shared by
+// the tests: read only).
+func textFiles(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := readTextFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // lineOf returns the 1-based line of offset i in s.
