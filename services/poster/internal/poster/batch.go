@@ -62,15 +62,20 @@ func (w *batch) run(ctx context.Context) {
 	}
 }
 
-// failAll makes every bundle without a result wait for the database (a
-// wait with the back-off delay: a database failure is no reason to give
-// a bundle up).
+// failAll makes every bundle without a result wait for the database.
 func (w *batch) failAll(err error) {
 	for _, ib := range w.bundles {
 		if ib.result == nil && !ib.done {
-			ib.result = bus.Wait(err, w.p.cfg.Backoff.Delay(int(ib.md.NumDelivered)))
+			ib.result = w.waitForDB(ib, err)
 		}
 	}
+}
+
+// waitForDB is a bundle's result while the database fails: a wait with
+// the back-off delay of its delivery, for a database failure is no reason
+// to give a bundle up.
+func (w *batch) waitForDB(ib *inBundle, err error) error {
+	return bus.Wait(err, w.p.cfg.Backoff.Delay(int(ib.md.NumDelivered)))
 }
 
 // load reads the rows of every bundle's credentials and decides which are
@@ -309,7 +314,7 @@ func (w *batch) settle(ib *inBundle) {
 		d := max(p.cfg.Backoff.Delay(max(1, maxAttempts)), worst.delay)
 		ib.result = bus.RetryAfter(err, d)
 	case pendDB:
-		ib.result = bus.Wait(err, p.cfg.Backoff.Delay(int(ib.md.NumDelivered)))
+		ib.result = w.waitForDB(ib, err)
 	case pendMisconf:
 		ib.result = bus.Wait(err, p.cfg.MisconfigRetry)
 	case pendAgentDown:
