@@ -113,7 +113,7 @@ func (c Config) ValidateConfig() error {
 		errs = append(errs, fmt.Errorf("BCREG_POSTER_LEASE=%v: want at least BCREG_POSTER_REQUEST_TIMEOUT (%v) + 5s, or a claim could run out during a request and another poster post the same credentials", c.Lease, c.RequestTimeout))
 	}
 	if c.MaxAttempts >= c.PosterMaxDeliver {
-		errs = append(errs, fmt.Errorf("BCREG_POSTER_MAX_ATTEMPTS=%d: want fewer than BCREG_JS_POSTER_MAX_DELIVER (%d), JetStream's safety net", c.MaxAttempts, c.PosterMaxDeliver))
+		errs = append(errs, fmt.Errorf("BCREG_POSTER_MAX_ATTEMPTS=%d: want fewer than BCREG_JS_POSTER_MAX_DELIVER (%d): a bundle redelivered without renewal (its renewal failed, or it crashed a poster) has only that many deliveries, and a credential the agent keeps failing must become D by its attempts within them", c.MaxAttempts, c.PosterMaxDeliver))
 	}
 	return errors.Join(errs...)
 }
