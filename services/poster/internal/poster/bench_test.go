@@ -138,7 +138,7 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small 
 			}
 		}()
 	}
-	e.waitFinal(creds, 5*time.Minute)
+	e.waitFinal(creds)
 	close(stopTrace)
 	elapsed := time.Since(start)
 	b.StopTimer()

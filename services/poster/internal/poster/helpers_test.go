@@ -356,11 +356,11 @@ func (e *env) rows() map[string]row {
 	return out
 }
 
-// waitStatuses waits until every seeded credential has a final status.
-func (e *env) waitFinal(creds []seeded, timeout time.Duration) map[string]row {
+// waitFinal waits until every seeded credential has a final status.
+func (e *env) waitFinal(creds []seeded) map[string]row {
 	e.t.Helper()
 	var rows map[string]row
-	waitFor(e.t, "every credential final", timeout, func() bool {
+	testenv.WaitFor(e.t, "every credential final", func() bool {
 		rows = e.rows()
 		for _, c := range creds {
 			if rows[c.hash].Status == "" {
@@ -427,20 +427,6 @@ func checkOrder(t testing.TB, order []string) {
 		if n > last[corp] {
 			last[corp] = n
 		}
-	}
-}
-
-// waitFor polls cond until it holds. A timeout below a minute is raised to
-// one: a wait only stops a broken test, and a busy machine must not trip it.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	timeout = max(timeout, time.Minute)
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(25 * time.Millisecond)
 	}
 }
 

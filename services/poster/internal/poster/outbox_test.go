@@ -126,9 +126,9 @@ func bundleOf(corp string, creds []seeded, extra ...messages.Credential) message
 
 // waitStreamEmpty waits until the poster settled every bundle (acked or
 // dead-lettered).
-func (e *env) waitStreamEmpty(within time.Duration) {
+func (e *env) waitStreamEmpty() {
 	e.t.Helper()
-	waitFor(e.t, "BCREG_CREDS drained", within, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(e.t, "BCREG_CREDS drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 }
 
 // checkAbandonedRecovery is the end of every abandoned-row test: the
@@ -152,7 +152,7 @@ func (e *env) checkAbandonedRecovery(a, b []seeded) {
 		t.Errorf("sweep released %d, dead %d; want %d released", res.Released, res.Dead, len(a))
 	}
 	all := append(slices.Clone(a), b...)
-	rows := e.waitFinal(all, 20*time.Second)
+	rows := e.waitFinal(all)
 	for _, c := range all {
 		if rows[c.hash].Status != eventdb.DeliveryIssued {
 			t.Errorf("%s: status %q (%s), want Y", c.name, rows[c.hash].Status, rows[c.hash].Msg)
@@ -184,7 +184,7 @@ func TestUndecodableBundleReleasesItsCredentials(t *testing.T) {
 	data, _ := json.Marshal(b)
 	e.publishRaw("BC0000001", data, a)
 	e.start(e.config("p1"))
-	e.waitStreamEmpty(10 * time.Second)
+	e.waitStreamEmpty()
 	if n := len(e.deadLetters()); n != 1 {
 		t.Fatalf("dead letters = %d, want the undecodable bundle", n)
 	}
@@ -205,7 +205,7 @@ func TestBundleWithUnknownCredentialReleasesTheOthers(t *testing.T) {
 	}
 	e.publishRaw("BC0000001", data, a)
 	e.start(e.config("p1"))
-	e.waitStreamEmpty(10 * time.Second)
+	e.waitStreamEmpty()
 	if n := len(e.deadLetters()); n != 1 {
 		t.Fatalf("dead letters = %d, want the bundle with the unknown credential", n)
 	}
@@ -251,7 +251,7 @@ func TestMovedBundleReleasesItsCredentials(t *testing.T) {
 	// The server notices the exhausted delivery count (and sends the
 	// advisory) while a pull waits: pull until the mover has moved it,
 	// however late that is on a busy machine.
-	waitFor(t, "the mover to dead-letter the bundle", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the mover to dead-letter the bundle", func() bool {
 		if mb, err := cons.Fetch(1, jetstream.FetchMaxWait(500*time.Millisecond)); err == nil {
 			for m := range mb.Messages() {
 				t.Fatalf("bundle delivered beyond MaxDeliver: seq %v", m.Headers())
@@ -281,7 +281,7 @@ func TestDeferredCredentialIsRepublishedInsideTheDedupWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config("p1"))
-	waitFor(t, "the poster to defer the credential", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "the poster to defer the credential", func() bool {
 		r := e.rows()[a[0].hash]
 		return r.NotBefore && !r.Published && e.streamMsgs(bus.StreamCreds) == 0
 	})
@@ -290,7 +290,7 @@ func TestDeferredCredentialIsRepublishedInsideTheDedupWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sweep()
-	rows := e.waitFinal(a, 10*time.Second)
+	rows := e.waitFinal(a)
 	if rows[a[0].hash].Status != eventdb.DeliveryIssued {
 		t.Errorf("status %q (%s), want Y", rows[a[0].hash].Status, rows[a[0].hash].Msg)
 	}
@@ -321,7 +321,7 @@ func TestLargeCorporationIsSplitIntoBundlesBelowMaxPayload(t *testing.T) {
 	cfg := e.config("p1")
 	cfg.Lease = time.Minute
 	e.start(cfg)
-	rows := e.waitFinal(creds, 120*time.Second)
+	rows := e.waitFinal(creds)
 	e.assertDeliveredOnce(creds, rows)
 	t.Logf("%d credentials in %d bundles", len(creds), res.Bundles)
 }
@@ -351,7 +351,7 @@ func TestSweepPassesACorporationItCannotPublish(t *testing.T) {
 		t.Errorf("too large credential: %+v, want D naming the max payload", r)
 	}
 	e.start(e.config("p1"))
-	rows := e.waitFinal(others, 30*time.Second)
+	rows := e.waitFinal(others)
 	e.assertDeliveredOnce(others, rows)
 }
 
@@ -412,7 +412,7 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 	// carried by the copy at live, and its row keeps pointing at the first.
 	check := func(live uint64) {
 		t.Helper()
-		waitFor(t, "the check to follow the renewals", 20*time.Second, func() bool {
+		testenv.WaitFor(t, "the check to follow the renewals", func() bool {
 			ab, err := outbox.FindAbandoned(ctx, e.pool, e.js, messages.SystemBCReg, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -440,7 +440,7 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 	live := uint64(0)
 	for round := range 2 {
 		p := e.start(e.config(fmt.Sprintf("p%d", round+1)))
-		waitFor(t, "a renewed copy to be renewed", 20*time.Second, func() bool { return copyAfter(live) != 0 })
+		testenv.WaitFor(t, "a renewed copy to be renewed", func() bool { return copyAfter(live) != 0 })
 		p.stop()
 		live = copyAfter(live)
 		check(live)
@@ -450,7 +450,7 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config("p3"))
-	rows := e.waitFinal(a, 20*time.Second)
+	rows := e.waitFinal(a)
 	if rows[a[0].hash].Status != eventdb.DeliveryIssued {
 		t.Errorf("status %q (%s), want Y", rows[a[0].hash].Status, rows[a[0].hash].Msg)
 	}

@@ -59,7 +59,7 @@ func (e *env) assertDeliveredOnce(creds []seeded, rows map[string]row) {
 		t.Errorf("agent issued %d credentials, want %d", len(order), len(creds))
 	}
 	checkOrder(t, order)
-	waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 	if dls := e.deadLetters(); len(dls) != 0 {
 		t.Errorf("%d dead letters, want none: %+v", len(dls), dls[0].Reason)
 	}
@@ -74,7 +74,7 @@ func TestDeliversEveryCredentialExactlyOnce(t *testing.T) {
 	big := make([]credSpec, 47) // three requests of 20, 20, 7
 	creds = append(creds, e.seedBundle("BC9999999", big...)...)
 	r := e.start(e.config("p1"))
-	rows := e.waitFinal(creds, 20*time.Second)
+	rows := e.waitFinal(creds)
 	e.assertDeliveredOnce(creds, rows)
 	if st := e.currentSim().Stats(); st.Duplicates != 0 || st.Failed != 0 {
 		t.Errorf("simulator stats: %+v, want no duplicates or failures", st)
@@ -96,7 +96,7 @@ func TestOrderAcrossThreeReplicas(t *testing.T) {
 		cfg.RequestSize = 4 // more requests, more chances to overtake
 		e.start(cfg)
 	}
-	rows := e.waitFinal(creds, 40*time.Second)
+	rows := e.waitFinal(creds)
 	e.assertDeliveredOnce(creds, rows)
 }
 
@@ -118,7 +118,7 @@ func TestFaultsEndWithEveryCredentialDelivered(t *testing.T) {
 			name: "5xx_burst",
 			sim:  agentsim.Config{Faults: agentsim.Faults{ErrorRate: 1, ErrorStatus: 502}},
 			during: func(t *testing.T, e *env) {
-				waitFor(t, "errors", 5*time.Second, func() bool { return e.currentSim().Stats().Injected.Errors >= 3 })
+				testenv.WaitFor(t, "errors", func() bool { return e.currentSim().Stats().Injected.Errors >= 3 })
 				setFaults(t, e, agentsim.Faults{})
 			},
 		},
@@ -127,7 +127,7 @@ func TestFaultsEndWithEveryCredentialDelivered(t *testing.T) {
 			sim:  agentsim.Config{Faults: agentsim.Faults{HangRate: 1}},
 			cfg:  func(c *Config) { c.RequestTimeout = 300 * time.Millisecond },
 			during: func(t *testing.T, e *env) {
-				waitFor(t, "hangs", 5*time.Second, func() bool { return e.currentSim().Stats().Injected.Hangs >= 2 })
+				testenv.WaitFor(t, "hangs", func() bool { return e.currentSim().Stats().Injected.Hangs >= 2 })
 				setFaults(t, e, agentsim.Faults{})
 			},
 		},
@@ -141,7 +141,7 @@ func TestFaultsEndWithEveryCredentialDelivered(t *testing.T) {
 			name: "agent_restart",
 			sim:  agentsim.Config{Faults: agentsim.Faults{CredLatency: agentsim.Fixed(200 * time.Millisecond)}},
 			during: func(t *testing.T, e *env) {
-				waitFor(t, "first issue", 5*time.Second, func() bool { return e.currentSim().Stats().Requests > 0 })
+				testenv.WaitFor(t, "first issue", func() bool { return e.currentSim().Stats().Requests > 0 })
 				e.stopSim()
 				time.Sleep(time.Second)
 				e.restartSim(agentsim.Config{})
@@ -159,7 +159,7 @@ func TestFaultsEndWithEveryCredentialDelivered(t *testing.T) {
 			}
 			e.start(cfg)
 			tc.during(t, e)
-			rows := e.waitFinal(creds, 30*time.Second)
+			rows := e.waitFinal(creds)
 			if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 				t.Errorf("statuses (-want +got):\n%s", diff)
 			}
@@ -173,7 +173,7 @@ func TestFaultsEndWithEveryCredentialDelivered(t *testing.T) {
 					t.Errorf("%s: %d attempts counted while the agent was unhealthy, want 0", c.name, rows[c.hash].Attempts)
 				}
 			}
-			waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+			testenv.WaitFor(t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 			if dls := e.deadLetters(); len(dls) != 0 {
 				t.Errorf("%d dead letters, want none", len(dls))
 			}
@@ -199,7 +199,7 @@ func TestPerItemRejection(t *testing.T) {
 		creds = append(creds, e.seedBundle(fmt.Sprintf("BC%07d", c), credSpec{}, credSpec{}, credSpec{})...)
 	}
 	e.start(e.config("p1"))
-	rows := e.waitFinal(creds, 15*time.Second)
+	rows := e.waitFinal(creds)
 	var rejected seeded
 	for _, c := range creds {
 		want := eventdb.DeliveryIssued
@@ -213,7 +213,7 @@ func TestPerItemRejection(t *testing.T) {
 	if got := rows[rejected.hash].Msg; got != "Credential was not stored: Duplicate credential" {
 		t.Errorf("rejected row's process_msg = %q", got)
 	}
-	waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 	dls := e.deadLetters()
 	if len(dls) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dls))
@@ -261,8 +261,8 @@ func TestMisconfiguredAgentMarksNothing(t *testing.T) {
 	cfg.Config.URLs = url
 	cfg.MisconfigRetry = 500 * time.Millisecond
 	r := e.start(cfg)
-	waitFor(t, "misconfiguration noticed", 5*time.Second, func() bool { return wrong.Stats().Rejected > 0 })
-	waitFor(t, "not ready", 5*time.Second, func() bool {
+	testenv.WaitFor(t, "misconfiguration noticed", func() bool { return wrong.Stats().Rejected > 0 })
+	testenv.WaitFor(t, "not ready", func() bool {
 		failed, report := r.health.Ready(testenv.Context(t))
 		return failed && strings.Contains(report, "misconfigured: Unknown connection id: bcreg")
 	})
@@ -284,7 +284,7 @@ func TestMisconfiguredAgentMarksNothing(t *testing.T) {
 	}
 
 	sw.set(e.currentSim().Handler()) // an operator fixes the agent
-	rows := e.waitFinal(creds, 15*time.Second)
+	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 		t.Errorf("after the fix (-want +got):\n%s", diff)
 	}
@@ -302,13 +302,13 @@ func TestAttemptsExhaustedBecomeDead(t *testing.T) {
 	cfg := e.config("p1")
 	cfg.MaxAttempts = 3
 	e.start(cfg)
-	rows := e.waitFinal(creds, 15*time.Second)
+	rows := e.waitFinal(creds)
 	for _, c := range creds {
 		if r := rows[c.hash]; r.Status != eventdb.DeliveryDead || r.Attempts != 3 || !strings.Contains(r.Msg, "500") {
 			t.Errorf("%s: %+v, want D after 3 attempts with the agent's error", c.name, r)
 		}
 	}
-	waitFor(t, "stream drained", 5*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 	if dls := e.deadLetters(); len(dls) != 2 {
 		t.Errorf("%d dead letters, want one per credential (2)", len(dls))
 	}
@@ -362,7 +362,7 @@ func TestNotDueCredentialWaitsAndBlocksNothing(t *testing.T) {
 		credSpec{},
 	)
 	e.start(e.config("p1"))
-	waitFor(t, "bundle acked", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(t, "bundle acked", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 	rows := e.rows()
 	want := map[string]row{
 		creds[0].hash: {Status: "Y", Published: true},
@@ -395,8 +395,8 @@ func TestHeldBehindOlderOutstandingRow(t *testing.T) {
 	newer := e.seedBundle("BC0000001", credSpec{}, credSpec{})
 	other := e.seedBundle("BC0000002", credSpec{}) // another corporation is not held
 	r := e.start(e.config("p1"))
-	e.waitFinal(other, 10*time.Second)
-	waitFor(t, "the newer bundle held back", time.Minute, func() bool { return testutilCounter(t, r, "bcreg_poster_held_back_total") >= 1 })
+	e.waitFinal(other)
+	testenv.WaitFor(t, "the newer bundle held back", func() bool { return testutilCounter(t, r, "bcreg_poster_held_back_total") >= 1 })
 	if rows := e.rows(); rows[newer[0].hash].Status != "" || rows[newer[1].hash].Status != "" {
 		t.Fatalf("newer credentials posted while an older one is outstanding elsewhere")
 	}
@@ -407,7 +407,7 @@ func TestHeldBehindOlderOutstandingRow(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET process_success = 'Y', process_date = LOCALTIMESTAMP, process_msg = 'elsewhere' WHERE credential_hash = $1`, older[0].hash); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFinal(newer, 10*time.Second)
+	e.waitFinal(newer)
 	if got := testutilCounter(t, r, "bcreg_poster_held_back_total"); got < 1 {
 		t.Errorf("held-back counter = %v, want ≥ 1", got)
 	}
@@ -422,7 +422,7 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.start(e.config("p1"))
-	rows := e.waitFinal(creds, 10*time.Second)
+	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": 2}, statusCounts(rows)); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
@@ -445,7 +445,7 @@ func TestFreshClaimsAreNotRenewed(t *testing.T) {
 		cfg.RequestSize, cfg.Lease = 5, time.Minute
 		rs = append(rs, e.start(cfg))
 	}
-	rows := e.waitFinal(creds, 30*time.Second)
+	rows := e.waitFinal(creds)
 	e.assertDeliveredOnce(creds, rows)
 	if st := e.currentSim().Stats(); st.Duplicates != 0 {
 		t.Errorf("duplicates at the agent = %d, want 0", st.Duplicates)
@@ -467,7 +467,7 @@ func TestClaimsThatCouldRunOutAreRenewed(t *testing.T) {
 	cfg.RequestSize = 3
 	cfg.Lease = cfg.RequestTimeout + leaseMargin + 500*time.Millisecond // spare: 0.5s
 	r := e.start(cfg)
-	rows := e.waitFinal(creds, 20*time.Second)
+	rows := e.waitFinal(creds)
 	e.assertDeliveredOnce(creds, rows)
 	if got := testutilCounter(t, r, "bcreg_poster_lease_renewals_total"); got < 1 {
 		t.Errorf("renewals = %v, want at least 1", got)
@@ -494,7 +494,7 @@ func TestRetryRejectedResendsRejectedCredentials(t *testing.T) {
 	e.publish(b, "requeue:1")
 	// The first published bundle (by seedBundle) is also in the stream.
 	e.start(e.config("p1"))
-	waitFor(t, "stream drained", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 	rows := e.rows()
 	if rows[creds[1].hash].Status != "Y" || rows[creds[2].hash].Status != "Y" || rows[creds[0].hash].Msg != "earlier" {
 		t.Errorf("rows: %+v", rows)
@@ -519,7 +519,7 @@ func TestMultipleAgentsUseTheHealthyOne(t *testing.T) {
 	cfg := e.config("p1")
 	cfg.Config.URLs = config.URL(srv.URL + "/bcreg," + e.agentURL())
 	e.start(cfg)
-	rows := e.waitFinal(creds, 10*time.Second)
+	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
@@ -539,7 +539,7 @@ func TestKilledMidRequestLosesNothing(t *testing.T) {
 	cfg.Adaptive, cfg.MaxInflight, cfg.RequestSize = false, 4, 5
 	cfg.Lease = 2 * time.Second
 	victim := e.start(cfg)
-	waitFor(t, "requests in flight", 10*time.Second, func() bool { return e.currentSim().Stats().InFlight >= 4 })
+	testenv.WaitFor(t, "requests in flight", func() bool { return e.currentSim().Stats().InFlight >= 4 })
 	st := e.currentSim().Stats()
 	victim.kill()
 	// The bound is what the victim may have had in flight: MaxInflight
@@ -552,7 +552,7 @@ func TestKilledMidRequestLosesNothing(t *testing.T) {
 	cfg2 := e.config("successor")
 	cfg2.Lease = 2 * time.Second
 	e.start(cfg2)
-	rows := e.waitFinal(creds, 30*time.Second)
+	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
@@ -569,7 +569,7 @@ func TestKilledMidRequestLosesNothing(t *testing.T) {
 	if dups > bound {
 		t.Errorf("%d duplicates, want at most the %d credentials the victim could have in flight", dups, bound)
 	}
-	waitFor(t, "stream drained", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 }
 
 // TestShutdownFinishesRequestsInFlight: a graceful stop lets the requests
@@ -580,7 +580,7 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 	cfg := e.config("p1")
 	cfg.Adaptive, cfg.MaxInflight, cfg.RequestSize = false, 2, 4
 	r := e.start(cfg)
-	waitFor(t, "requests in flight", 10*time.Second, func() bool { return e.currentSim().Stats().InFlight >= 2 })
+	testenv.WaitFor(t, "requests in flight", func() bool { return e.currentSim().Stats().InFlight >= 2 })
 	stopped := make(chan struct{})
 	go func() { r.stop(); close(stopped) }()
 	select {
@@ -589,7 +589,7 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 		t.Fatal("graceful stop did not return")
 	}
 	e.start(e.config("p2"))
-	rows := e.waitFinal(creds, 20*time.Second)
+	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}

@@ -53,19 +53,19 @@ func TestAnswersRecordedAcrossDatabaseOutage(t *testing.T) {
 	cfg.Adaptive, cfg.MaxInflight, cfg.RequestSize = false, 4, 2
 	cfg.Lease = 15 * time.Second // the outage is far shorter
 	r := e.start(cfg)
-	waitFor(t, "requests in flight", 10*time.Second, func() bool { return e.currentSim().Stats().InFlight >= 3 })
+	testenv.WaitFor(t, "requests in flight", func() bool { return e.currentSim().Stats().InFlight >= 3 })
 	at := e.currentSim().Stats()
 	end := e.databaseOutage()
 	// Every request sent before the outage has its answer; the poster has
 	// tried (and failed) to record them.
-	waitFor(t, "answers of the requests in flight", 10*time.Second, func() bool {
+	testenv.WaitFor(t, "answers of the requests in flight", func() bool {
 		st := e.currentSim().Stats()
 		return st.Requests-st.InFlight >= at.Requests
 	})
-	waitFor(t, "a failed record", 10*time.Second, func() bool { return r.p.dbFailing.Load() > 0 })
+	testenv.WaitFor(t, "a failed record", func() bool { return r.p.dbFailing.Load() > 0 })
 	sent := e.currentSim().Stats().Requests
 	end()
-	rows := e.waitFinal(creds, 30*time.Second)
+	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
@@ -97,7 +97,7 @@ func TestStopWaitsForTheAnswersOfRequestsInFlight(t *testing.T) {
 	ctx, sigterm := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))) }()
-	waitFor(t, "requests in flight", 10*time.Second, func() bool { return e.currentSim().Stats().InFlight >= 2 })
+	testenv.WaitFor(t, "requests in flight", func() bool { return e.currentSim().Stats().InFlight >= 2 })
 	sigterm()
 	select {
 	case err := <-done:
@@ -113,7 +113,7 @@ func TestStopWaitsForTheAnswersOfRequestsInFlight(t *testing.T) {
 	succ := e.config("successor")
 	succ.Lease = 8 * time.Second
 	e.start(succ)
-	rows := e.waitFinal(creds, 30*time.Second)
+	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}

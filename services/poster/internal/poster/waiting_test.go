@@ -51,7 +51,7 @@ func (e *env) givenUp() bool {
 // no dead letter, the stream drained.
 func (e *env) assertAllIssuedNoDeadLetter(creds []seeded) {
 	e.t.Helper()
-	rows := e.waitFinal(creds, 20*time.Second)
+	rows := e.waitFinal(creds)
 	got := map[string]int{}
 	for _, c := range creds {
 		r := rows[c.hash]
@@ -63,7 +63,7 @@ func (e *env) assertAllIssuedNoDeadLetter(creds []seeded) {
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, got); diff != "" {
 		e.t.Errorf("statuses (-want +got):\n%s", diff)
 	}
-	waitFor(e.t, "stream drained", 10*time.Second, func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+	testenv.WaitFor(e.t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
 	if dls := e.deadLetters(); len(dls) != 0 {
 		e.t.Errorf("%d dead letters, want none; first: %s", len(dls), dls[0].Reason)
 	}
@@ -85,7 +85,7 @@ func TestMisconfiguredLongerThanMaxDeliver(t *testing.T) {
 	e.start(cfg)
 	// Every credential refused by the wrong agent more than MaxDeliver
 	// times over (or the old behaviour: given up).
-	waitFor(t, "retries beyond MaxDeliver", 30*time.Second, func() bool {
+	testenv.WaitFor(t, "retries beyond MaxDeliver", func() bool {
 		return wrong.Stats().Rejected >= int64(len(creds)*(2*waitMaxDeliver+1)) || e.givenUp()
 	})
 	if e.givenUp() {
@@ -109,7 +109,7 @@ func TestHeldLongerThanMaxDeliver(t *testing.T) {
 	}
 	newer := e.seedBundle("BC0000001", credSpec{}, credSpec{})
 	r := e.start(cfg)
-	waitFor(t, "held beyond MaxDeliver", 30*time.Second, func() bool {
+	testenv.WaitFor(t, "held beyond MaxDeliver", func() bool {
 		return testutilCounter(t, r, "bcreg_poster_held_back_total") >= 2*waitMaxDeliver+1 || e.givenUp()
 	})
 	if e.givenUp() {
@@ -134,7 +134,7 @@ func TestRepeatedStopsSpendNoDeliveries(t *testing.T) {
 		cfg.ID = "p" + string(rune('a'+i))
 		r := e.start(cfg)
 		before := len(e.received())
-		waitFor(t, "a request in flight", 20*time.Second, func() bool {
+		testenv.WaitFor(t, "a request in flight", func() bool {
 			return e.currentSim().Stats().InFlight >= 1 || len(e.received()) > before
 		})
 		r.stop()

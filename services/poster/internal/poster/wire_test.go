@@ -118,7 +118,7 @@ func TestWireContract(t *testing.T) {
 				cfg.Config.URLs = config.URL(srv.URL + "/bcreg")
 			}
 			e.start(cfg)
-			e.waitFinal(creds, 10*time.Second)
+			e.waitFinal(creds)
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			if len(rec.bodies) != 1 {
