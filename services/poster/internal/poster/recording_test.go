@@ -80,6 +80,37 @@ func TestAnswersRecordedAcrossDatabaseOutage(t *testing.T) {
 	}
 }
 
+// TestAnswersUnrecordedWhenOutageOutlastsLease: the database stays away
+// longer than the claims' lease. Recording the answers gives up at the
+// lease's end (after it another poster may post the credentials), the
+// answers count as unrecorded, and once the database is back the
+// credentials are posted again and end Y: the duplicates at the agent are
+// at most the unrecorded answers.
+func TestAnswersUnrecordedWhenOutageOutlastsLease(t *testing.T) {
+	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{CredLatency: agentsim.Fixed(200 * time.Millisecond)}})
+	creds := e.seedMany(30, 1, []int{1, 2})
+	cfg := e.config("p1")
+	cfg.Adaptive, cfg.MaxInflight, cfg.RequestSize = false, 4, 2
+	cfg.Lease = 2 * time.Second // the outage outlasts it
+	r := e.start(cfg)
+	testenv.WaitFor(t, "requests in flight", func() bool { return e.currentSim().Stats().InFlight >= 3 })
+	end := e.databaseOutage()
+	testenv.WaitFor(t, "answers given up at the lease's end", func() bool {
+		return testutilCounter(t, r, "bcreg_poster_answers_unrecorded_total") > 0
+	})
+	end()
+	rows := e.waitFinal(creds)
+	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	unrecorded := testutilCounter(t, r, "bcreg_poster_answers_unrecorded_total")
+	st := e.currentSim().Stats()
+	t.Logf("%v answers unrecorded, %d duplicates at the agent", unrecorded, st.Duplicates)
+	if float64(st.Duplicates) > unrecorded {
+		t.Errorf("%d duplicates at the agent, want at most the %v unrecorded answers", st.Duplicates, unrecorded)
+	}
+}
+
 // TestStopWaitsForTheAnswersOfRequestsInFlight: SIGTERM (the end of Run's
 // context, through the daemon) while the agent holds a request for longer
 // than BCREG_SHUTDOWN_TIMEOUT: the process does not close its pool before
