@@ -53,10 +53,7 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 	if err != nil {
 		return a, fmt.Errorf("find abandoned bundles: %w", err)
 	}
-	ci, err := cons.Info(ctx)
-	if err != nil {
-		return a, fmt.Errorf("find abandoned bundles: %w", err)
-	}
+	ci := cons.CachedInfo() // what looking the consumer up just fetched
 	// The stream is read after the consumer: whatever it delivered up to
 	// then and the stream no longer holds is gone for good.
 	stream, err := js.Stream(ctx, bus.StreamCreds)
