@@ -20,7 +20,7 @@ import (
 // Lock order: every statement that updates credential_log rows (here, in
 // outbox.go and requeue.go) locks them in record_id order, in a
 // sub-select with ORDER BY record_id FOR UPDATE, and retries a deadlock
-// or serialization failure (retryConflicts). A statement that locked by
+// or serialization failure (RetryConflicts). A statement that locked by
 // hash order instead (the builder's mark-published did) deadlocks with a
 // claim of the same rows.
 // Time comparisons use the database's clock (now()), so the leases of
@@ -56,10 +56,8 @@ type DeliveryRow struct {
 	// Status is process_success: "" (outstanding), Y, N, D or A.
 	Status   string
 	Attempts int
-	// NotBefore is when a held credential becomes due (stored when the
-	// row was; see due.go).
-	NotBefore *time.Time
-	// Due is false while NotBefore lies in the future.
+	// Due is false while the row's not_before lies in the future (see
+	// due.go).
 	Due bool
 	// ClaimedBy and Leased: who holds the row and whether the lease runs.
 	ClaimedBy   string
@@ -72,7 +70,7 @@ type DeliveryRow struct {
 func LoadDeliveryRows(ctx context.Context, db DeliveryDB, hashes []string) (map[string]DeliveryRow, error) {
 	rows, err := db.Query(ctx, `
 		SELECT credential_hash, record_id, corp_num, COALESCE(process_success, ''), attempts,
-		       not_before, `+isDue+`,
+		       `+isDue+`,
 		       COALESCE(claimed_by, ''), (claimed_until IS NOT NULL AND claimed_until >= now()),
 		       process_date
 		FROM credential_log WHERE credential_hash = ANY($1)`, hashes)
@@ -83,7 +81,7 @@ func LoadDeliveryRows(ctx context.Context, db DeliveryDB, hashes []string) (map[
 	for rows.Next() {
 		var r DeliveryRow
 		if err := rows.Scan(&r.Hash, &r.RecordID, &r.CorpNum, &r.Status, &r.Attempts,
-			&r.NotBefore, &r.Due, &r.ClaimedBy, &r.Leased, &r.ProcessDate); err != nil {
+			&r.Due, &r.ClaimedBy, &r.Leased, &r.ProcessDate); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("load delivery rows: %w", err)
 		}
@@ -128,7 +126,7 @@ func ClaimDelivery(ctx context.Context, db DeliveryDB, c DeliveryClaim) ([]Claim
 		}
 	}
 	var out []ClaimedRow
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET claimed_by = $2, claimed_until = now() + $3::interval
@@ -204,7 +202,7 @@ func OldestForeignOutstanding(ctx context.Context, db DeliveryDB, corps []string
 // another poster took some over after the lease ran out.
 func RenewDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, hashes []string, lease time.Duration) (int, error) {
 	var n int64
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		tag, err := db.Exec(ctx, `
 			UPDATE credential_log c SET claimed_until = now() + $3::interval
 			FROM (
@@ -230,7 +228,7 @@ func ReleaseDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, h
 	if len(hashes) == 0 {
 		return nil
 	}
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		_, err := db.Exec(ctx, `
 			UPDATE credential_log SET claimed_by = NULL, claimed_until = NULL
 			WHERE record_id IN (
@@ -270,7 +268,7 @@ func MarkDelivered(ctx context.Context, db DeliveryDB, claimer string, outs []De
 		hashes[i], statuses[i], msgs[i] = o.Hash, o.Status, deliveryMsg(o.Msg)
 	}
 	var marked []string
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET process_success = u.status, process_msg = u.msg, process_date = LOCALTIMESTAMP,
@@ -311,7 +309,7 @@ type DeliveryAttempt struct {
 // them; a row that reaches maxAttempts becomes D.
 func RecordDeliveryFailure(ctx context.Context, db DeliveryDB, claimer string, hashes []string, msg string, maxAttempts int) ([]DeliveryAttempt, error) {
 	var out []DeliveryAttempt
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET attempts = c.attempts + 1,
@@ -346,11 +344,11 @@ func RecordDeliveryFailure(ctx context.Context, db DeliveryDB, claimer string, h
 }
 
 // MarkDeliveryDead marks D the outstanding rows among hashes that nobody
-// else holds under a running lease (a bundle given up on its last
-// delivery), and returns the hashes it marked.
+// else holds under a running lease, and returns the hashes it marked. Its
+// caller is the outbox giving up a credential too large for any bundle.
 func MarkDeliveryDead(ctx context.Context, db DeliveryDB, claimer string, hashes []string, msg string) ([]string, error) {
 	var marked []string
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET process_success = 'D', process_date = LOCALTIMESTAMP, process_msg = $3,
@@ -385,7 +383,7 @@ func DeferDelivery(ctx context.Context, db DeliveryDB, hashes []string) error {
 	if len(hashes) == 0 {
 		return nil
 	}
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		_, err := db.Exec(ctx, `
 			UPDATE credential_log c
 			SET published_at = NULL
@@ -419,9 +417,7 @@ func deliveryMsg(s string) string {
 // for a deadlock or a serialization failure, which a retry resolves. fn
 // must be a whole statement or transaction (an aborted transaction cannot
 // go on).
-func RetryConflicts(ctx context.Context, fn func() error) error { return retryConflicts(ctx, fn) }
-
-func retryConflicts(ctx context.Context, fn func() error) error {
+func RetryConflicts(ctx context.Context, fn func() error) error {
 	var err error
 	for i := 0; i < 5; i++ {
 		if err = fn(); err == nil {

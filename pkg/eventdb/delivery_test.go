@@ -178,7 +178,11 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
-	if state["h4"].Due || state["h4"].NotBefore == nil {
-		t.Errorf("h4: %+v, want waiting with not_before", state["h4"])
+	var waits bool
+	if err := pool.QueryRow(ctx, `SELECT not_before IS NOT NULL FROM credential_log WHERE credential_hash = 'h4'`).Scan(&waits); err != nil {
+		t.Fatal(err)
+	}
+	if state["h4"].Due || !waits {
+		t.Errorf("h4: %+v, not_before set %v; want waiting with not_before", state["h4"], waits)
 	}
 }

@@ -59,7 +59,7 @@ ORDER BY corp_num`, system, f.statuses(), nullTime(f.Since))
 // if the publish does not happen, the builder's sweep publishes them.
 func ResetFailed(ctx context.Context, q Querier, system string, corps []string, f FailedSince) ([]string, error) {
 	var hashes []string
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		rows, err := q.Query(ctx, `UPDATE credential_log c SET `+resetSet+`, published_at = NULL
 FROM (SELECT record_id FROM credential_log
       WHERE system_type_cd = $1 AND corp_num = ANY($2) AND process_success = ANY($3)
@@ -85,7 +85,7 @@ RETURNING c.credential_hash`, system, corps, f.statuses(), nullTime(f.Since))
 // being handled) are left alone, so one requeue retries a row once.
 func ResetForRetry(ctx context.Context, db DeliveryDB, hashes []string, before time.Time) (int64, error) {
 	var n int64
-	err := retryConflicts(ctx, func() error {
+	err := RetryConflicts(ctx, func() error {
 		tag, err := db.Exec(ctx, `UPDATE credential_log c SET `+resetSet+`
 FROM (SELECT record_id FROM credential_log
       WHERE credential_hash = ANY($1) AND process_success IN ('N', 'D')
