@@ -9,7 +9,8 @@ import (
 // stored: the result is credential_log.not_before, and everything after
 // that (the outbox sweep, the poster, the status counts) reads only the
 // stored column (pkg/eventdb: a row is due once its not_before has passed,
-// or when it has none). docs/design/poster.md, "Not due yet".
+// or when it has none). docs/design/poster.md, "When a credential may be
+// posted".
 
 // HoldDates name the attributes whose future date holds a credential back.
 type HoldDates []string
