@@ -62,7 +62,9 @@ type Build struct {
 	// redelivered after a back-off.
 	PublishTimeout time.Duration `envconfig:"BUILDER_PUBLISH_TIMEOUT" default:"10s"`
 	// SweepInterval is how often the outbox is swept; SweepAge is how old
-	// an unpublished credential must be before the sweep takes it over.
+	// an unpublished credential must be before the sweep takes it over,
+	// and how long ago a credential whose bundle is gone must have been
+	// published before the sweep releases it.
 	SweepInterval time.Duration `envconfig:"BUILDER_SWEEP_INTERVAL" default:"30s"`
 	SweepAge      time.Duration `envconfig:"BUILDER_SWEEP_AGE" default:"1m"`
 	// LockWait bounds the wait for corporations another batch holds; past
