@@ -50,6 +50,16 @@ func EarliestWallSince(zone Zone, t time.Time) time.Time {
 	return lo
 }
 
+// Horizon returns the earliest naive wall-clock time a read that looks back
+// lookBack in real time from the wall time wm can meet: the earliest the
+// zone's clocks show from lookBack before the earliest instant wm stands
+// for. A row stamped before it is never read again by such a read, so it
+// may be forgotten (the poller's event_seen; `bcregctl prune`). In autumn,
+// a wm in or just after the repeated hour reaches back to its start.
+func Horizon(zone Zone, wm time.Time, lookBack time.Duration) time.Time {
+	return EarliestWallSince(zone, EarliestInstant(zone, wm).Add(-lookBack))
+}
+
 // EarliestInstant returns the earliest instant at which the zone's clocks
 // show the naive wall-clock time local: in a repeated hour its first pass
 // (daylight time). A time the clocks skip (spring forward) was never shown;

@@ -79,6 +79,29 @@ func TestLatestWallAndEarliestWallSince(t *testing.T) {
 	}
 }
 
+// TestHorizon: the earliest wall time a 10-minute look-back (real time)
+// from a watermark reaches; in autumn, the start of the repeated hour.
+func TestHorizon(t *testing.T) {
+	tests := []struct {
+		name string
+		wm   time.Time
+		want time.Time
+	}{
+		{"ordinary winter", time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC), time.Date(2026, 1, 15, 11, 50, 0, 0, time.UTC)},
+		{"an hour before fall-back", wall(fallUTC, 0, 40, 0, 0), wall(fallUTC, 0, 30, 0, 0)},
+		{"in the repeated hour", wall(fallUTC, 1, 49, 0, 0), wall(fallUTC, 1, 0, 0, 0)},
+		{"after the repeated hour", wall(fallUTC, 2, 11, 0, 0), wall(fallUTC, 2, 1, 0, 0)},
+		{"after spring-forward: back over the skipped hour", wall(springUTC, 3, 1, 0, 0), wall(springUTC, 1, 51, 0, 0)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, Horizon(History, tc.wm, 10*time.Minute)); diff != "" {
+				t.Errorf("Horizon(%v) (-want +got):\n%s", tc.wm, diff)
+			}
+		})
+	}
+}
+
 func TestEarliestInstant(t *testing.T) {
 	tests := []struct {
 		name  string

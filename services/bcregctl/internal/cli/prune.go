@@ -86,7 +86,12 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 		if !ok {
 			fmt.Fprintln(e.stdout, "event_seen: no watermark yet; nothing pruned")
 		} else {
-			before := wm.Date.Time.Add(-seenAge)
+			// Never past what the poller may still read: in autumn its
+			// look-back (real time) reaches further back in wall time.
+			before := wm.Date.Add(-seenAge)
+			if h := regclock.Horizon(regclock.Registry, wm.Date.Time, cfg.LookBack); h.Before(before) {
+				before = h
+			}
 			n, err := eventdb.PruneSeen(ctx, pool, messages.SystemBCReg, before)
 			if err != nil {
 				return err

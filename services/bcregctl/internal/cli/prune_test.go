@@ -74,3 +74,33 @@ VALUES ('BC_REG', 'A1', 0, '0001-01-01', 1, '2019-01-01', '{}')`)
 		t.Errorf("with BCREG_HISTORY_RETENTION: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestPruneSeenKeepsTheAutumnLookBack: with the watermark in the repeated
+// autumn hour (01:49, read as its first pass), the poller's look-back in
+// real time still reaches the start of the hour (01:00), so `prune
+// --seen-older-than 30m` keeps the rows dated 01:00–01:19 that watermark − 30m
+// would have deleted: the next poll would publish those events again.
+func TestPruneSeenKeepsTheAutumnLookBack(t *testing.T) {
+	w := newOpsWorld(t)
+	at := func(h, m int) time.Time { return time.Date(2026, 11, 1, h, m, 0, 0, time.UTC) }
+	w.setWatermark(regevent.At(100, at(1, 49)))
+	if err := eventdb.MarkSeen(w.ctx, w.edb, "BC_REG", []regevent.Event{
+		{Position: regevent.At(90, at(0, 59)), CorpNum: "A1"},
+		{Position: regevent.At(95, at(1, 5)), CorpNum: "B2"},
+		{Position: regevent.At(99, at(1, 45)), CorpNum: "C3"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "prune", "--seen-older-than", "30m")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "event_seen: 1 events dated before 2026-11-01T01:00:00 deleted") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	rows, _ := w.edb.Query(w.ctx, `SELECT event_id FROM event_seen ORDER BY 1`)
+	seen, _ := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if diff := cmp.Diff([]int64{95, 99}, seen); diff != "" {
+		t.Errorf("seen events left (-want +got):\n%s", diff)
+	}
+}

@@ -209,7 +209,7 @@ func TestWindow(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			from, to := window(tc.wm, 10*time.Minute, tc.now)
-			got := [3]time.Time{from, to, horizon(tc.wm, 10*time.Minute)}
+			got := [3]time.Time{from, to, regclock.Horizon(regclock.Registry, tc.wm, 10*time.Minute)}
 			if diff := cmp.Diff([3]time.Time{tc.from, tc.to, tc.horizon}, got); diff != "" {
 				t.Errorf("[from, to, horizon] (-want +got):\n%s", diff)
 			}

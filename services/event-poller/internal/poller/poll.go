@@ -53,12 +53,6 @@ func window(wm time.Time, lookBack time.Duration, now time.Time) (from, to time.
 	return regclock.WallSpan(regclock.Registry, start, now)
 }
 
-// horizon returns the earliest wall time any later poll from watermark date
-// wm reads: event_seen rows dated before it are never read again.
-func horizon(wm time.Time, lookBack time.Duration) time.Time {
-	return regclock.EarliestWallSince(regclock.Registry, regclock.EarliestInstant(regclock.Registry, wm).Add(-lookBack))
-}
-
 // poll publishes one CorpEvent per corporation affected by the events not
 // yet seen in the window (watermark − look-back to now, in real time), then
 // records them and advances the watermark in one transaction (rules 2 and
@@ -123,7 +117,7 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 	if err := s.afterPublish("poll"); err != nil {
 		return err
 	}
-	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, horizon(newWm.Date.Time, s.cfg.LookBack)); err != nil {
+	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, regclock.Horizon(regclock.Registry, newWm.Date.Time, s.cfg.LookBack)); err != nil {
 		s.m.polls.WithLabelValues("error").Inc()
 		return fmt.Errorf("poll: published %d CorpEvents, then: %w (they will be re-published, de-duplicated by id)", len(out), err)
 	}
