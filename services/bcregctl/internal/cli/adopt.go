@@ -12,7 +12,6 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
-	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
@@ -102,7 +101,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	}
 	if *dryRun {
 		fmt.Fprintf(e.stdout, "dry run: would import %d credentials and %d work items, set the watermark to event %d at %s, record %d look-back events as seen, and requeue %d corporations: %s\n",
-			o.Credentials, o.WorkItems, wm.EventID, regclock.NewLocalTime(wm.Date.Time), len(window), len(o.Queued), strings.Join(o.Queued, " "))
+			o.Credentials, o.WorkItems, wm.EventID, wm.Date, len(window), len(o.Queued), strings.Join(o.Queued, " "))
 		fmt.Fprintf(e.stdout, "the original generated with the %s profile: set BCREG_PROFILE=%s\n", o.Layout, profile)
 		return nil
 	}
@@ -119,9 +118,8 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		if err := cfg.Topology.Apply(ctx, js); err != nil {
 			return fmt.Errorf("apply JetStream topology on %s: %w", cfg.NATS.URL, err)
 		}
-		last := wm
 		pub = func(corps []string) ([]string, error) {
-			msgs, ids, err := corpops.Messages(corps, last, time.Now())
+			msgs, ids, err := corpops.Messages(corps, wm, time.Now())
 			if err != nil {
 				return nil, err
 			}
@@ -146,7 +144,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "adopted: %d of %d credentials imported (%s), %d of %d work items; watermark event %d at %s (BC local); %d look-back events recorded as seen\n",
 		res.Imported, res.Credentials, statusCounts(res.ByStatus), res.WorkItemsImported, res.WorkItems, wm.EventID,
-		regclock.NewLocalTime(wm.Date.Time), len(window))
+		wm.Date, len(window))
 	if pub != nil {
 		if _, err := pub(res.Queued); err != nil {
 			return fmt.Errorf("adopted, but the %d corporations the original left queued were not requeued (%w): run `bcregctl requeue corp %s`",

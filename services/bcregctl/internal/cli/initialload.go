@@ -117,7 +117,7 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "initial load run %d finished: %d corporations published; watermark event %d at %s\n",
-		run.RunID, run.Published, run.Watermark.EventID, regclock.NewLocalTime(run.Watermark.Date.Time))
+		run.RunID, run.Published, run.Watermark.EventID, run.Watermark.Date)
 	return nil
 }
 

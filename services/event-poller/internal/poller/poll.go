@@ -45,11 +45,10 @@ func checkWatermark(wm regevent.Position, now time.Time) error {
 // so kept in real time across clock changes: in autumn the window spans
 // both passes of the repeated hour (a watermark in the first pass does not
 // hide the second), in spring it reaches back across the skipped hour.
+// checkWatermark has refused a wm after every wall time shown by now, so
+// the start is never after now.
 func window(wm time.Time, lookBack time.Duration, now time.Time) (from, to time.Time) {
 	start := regclock.EarliestInstant(regclock.Registry, wm).Add(-lookBack)
-	if start.After(now) {
-		start = now
-	}
 	return regclock.WallSpan(regclock.Registry, start, now)
 }
 
@@ -97,11 +96,10 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 	}
 
 	prev := regevent.At(wm.EventID, from)
-	last := newWm
 	detected := time.Now()
 	out := make([]bus.Outgoing, 0, len(found.corps))
 	for _, a := range found.corps {
-		o, err := bus.CorpEventMsg(messages.NewPollEvent(system, a.CorpNum, prev, last, detected), pollMsgID(system, a.CorpNum, a.EventIDs))
+		o, err := bus.CorpEventMsg(messages.NewPollEvent(system, a.CorpNum, prev, newWm, detected), pollMsgID(system, a.CorpNum, a.EventIDs))
 		if err != nil {
 			return err
 		}
