@@ -131,7 +131,7 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 	now := time.Now()
 	last, err := corpops.Plan(ctx, pool, src, corps, *lastID, now)
 	if err != nil && srcErr != nil {
-		return fmt.Errorf("%w (the registry cannot be read: %w)", err, srcErr)
+		return fmt.Errorf("%w (the registry cannot be read: %v)", err, srcErr)
 	}
 	if err != nil {
 		return err
