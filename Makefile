@@ -6,6 +6,8 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 SERVICES  := event-poller credential-builder poster vonx-sim bcregctl
 MODULES   := pkg deploy $(addprefix services/,$(SERVICES))
+# Each service's test-only module (services/<svc>/test), if it has one.
+MODULES   += $(patsubst %/go.mod,%,$(wildcard services/*/test/go.mod))
 # Concurrency-heavy packages run under the race detector.
 RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
              github.com/bcgov/bcreg-events/pkg/agentsim/... \
@@ -89,7 +91,7 @@ bench-micro:
 	@run() { echo "go test $$*"; $(GO) test -count=1 -p 1 -timeout 30m -run '^$$' "$$@" >> $(BENCH_DIR)/micro.txt 2>&1 \
 		|| { cat $(BENCH_DIR)/micro.txt; exit 1; }; }; \
 	run -bench . -benchtime 2s $(BENCH_MICRO) && \
-	run -bench BuilderInitialLoad -benchtime 2s github.com/bcgov/bcreg-events/services/credential-builder/internal/builder && \
+	run -bench BuilderInitialLoad -benchtime 2s github.com/bcgov/bcreg-events/services/credential-builder/test/builder && \
 	run -bench AdaptiveConcurrency -benchtime 1x github.com/bcgov/bcreg-events/services/poster/internal/poster
 	@grep -E '^(Benchmark|pkg:|ok|FAIL)' $(BENCH_DIR)/micro.txt
 

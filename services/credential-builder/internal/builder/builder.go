@@ -118,28 +118,14 @@ func (c Config) ValidateConfig() error {
 // system is the source system this builder reads (COLIN).
 const system = messages.SystemBCReg
 
-// Run runs the service until ctx ends.
-func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	return runWith(ctx, cfg, log, hooks{})
-}
-
-// hooks let tests observe the builder and stop it at chosen points, as a
-// crash would. An error returned by a hook abandons the batch there.
-type hooks struct {
-	// now returns the instant now (default: the clock); "now" on the
-	// registry's clock is read from it (regclock.At).
-	now func() time.Time
-	// locked runs while the batch holds its corporations' locks (before
-	// loading); unlocked just before they are released.
-	locked, unlocked func(corpNums []string)
-	// beforeCommit runs inside the write transaction; afterCommit after it;
-	// afterPublish after the bundles' PubAcks, before they are marked.
-	beforeCommit, afterCommit, afterPublish func() error
-}
-
-func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
-	if h.now == nil {
-		h.now = time.Now
+// Run runs the service until ctx ends. The service passes no options.
+func Run(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) error {
+	var h Hooks
+	for _, o := range opts {
+		o(&h)
+	}
+	if h.Now == nil {
+		h.Now = time.Now
 	}
 	profile, err := credential.New(cfg.Profile, credential.Options{PostAddresses: cfg.PostAddresses, Log: log})
 	if err != nil {
@@ -165,6 +151,28 @@ func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
 	}, consume, sweep)
 }
 
+// Option changes how Run runs the builder. The service passes none; the
+// tests in services/credential-builder/test use WithHooks.
+type Option func(*Hooks)
+
+// Hooks let a caller observe the builder and stop it at chosen points, as
+// a crash would. An error returned by a hook abandons the batch there. Nil
+// fields do nothing.
+type Hooks struct {
+	// Now returns the instant now (default: time.Now); "now" on the
+	// registry's clock is read from it (regclock.At).
+	Now func() time.Time
+	// Locked runs while a batch holds its corporations' locks (before
+	// loading); Unlocked just before they are released.
+	Locked, Unlocked func(corpNums []string)
+	// BeforeCommit runs inside the write transaction; AfterCommit after it;
+	// AfterPublish after the bundles' PubAcks, before they are marked.
+	BeforeCommit, AfterCommit, AfterPublish func() error
+}
+
+// WithHooks runs the builder with h.
+func WithHooks(h Hooks) Option { return func(dst *Hooks) { *dst = h } }
+
 // service is one builder replica.
 type service struct {
 	cfg     Config
@@ -173,13 +181,13 @@ type service struct {
 	edb     *pgxpool.Pool
 	loader  *source.Loader
 	profile credential.Profile
-	hooks   hooks
+	hooks   Hooks
 	m       *metrics
 	// maxBytes is the largest bundle: below the server's max payload.
 	maxBytes int
 }
 
-func newService(cfg Config, deps daemon.Deps, profile credential.Profile, h hooks) *service {
+func newService(cfg Config, deps daemon.Deps, profile credential.Profile, h Hooks) *service {
 	var opts []source.Option
 	if profile.Name() == credential.ProfileSnapshot {
 		opts = append(opts, source.CurrentOnly()) // all the 2018 generator reads

@@ -12,7 +12,7 @@ import (
 // payload, marked published with their stream sequence after the PubAcks.
 func (s *service) publisher() outbox.Publisher {
 	return outbox.Publisher{JS: s.js, Log: s.log, System: system, Profile: s.profile.Name(), MaxBytes: s.maxBytes,
-		Backoff: s.cfg.Backoff, Timeout: s.cfg.PublishTimeout, AfterPublish: s.hooks.afterPublish}
+		Backoff: s.cfg.Backoff, Timeout: s.cfg.PublishTimeout, AfterPublish: s.hooks.AfterPublish}
 }
 
 // publishBundles publishes rows and returns the corporations whose bundles

@@ -188,11 +188,11 @@ func (s *service) process(ctx context.Context, units []*unit) {
 		return
 	}
 	defer locks.Release(context.WithoutCancel(ctx))
-	if s.hooks.locked != nil {
-		s.hooks.locked(corps)
+	if s.hooks.Locked != nil {
+		s.hooks.Locked(corps)
 	}
-	if s.hooks.unlocked != nil {
-		defer s.hooks.unlocked(corps)
+	if s.hooks.Unlocked != nil {
+		defer s.hooks.Unlocked(corps)
 	}
 	// Loading under the locks: a snapshot read after the previous holder
 	// released them is at least as new as the one it stored.
@@ -202,7 +202,7 @@ func (s *service) process(ctx context.Context, units []*unit) {
 		retryAll(units, fmt.Errorf("builder: %w", err))
 		return
 	}
-	now := regclock.At(s.hooks.now())
+	now := regclock.At(s.hooks.Now())
 	for _, u := range units {
 		s.generate(u, batch, now)
 	}
@@ -223,8 +223,8 @@ func (s *service) process(ctx context.Context, units []*unit) {
 	if len(ok) == 0 {
 		return
 	}
-	if s.hooks.afterCommit != nil {
-		if err := s.hooks.afterCommit(); err != nil {
+	if s.hooks.AfterCommit != nil {
+		if err := s.hooks.AfterCommit(); err != nil {
 			retryAll(ok, err)
 			return
 		}
@@ -371,8 +371,8 @@ func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*
 			if rows, err = eventdb.Unpublished(ctx, tx, system, corps); err != nil {
 				return err
 			}
-			if s.hooks.beforeCommit != nil {
-				return s.hooks.beforeCommit()
+			if s.hooks.BeforeCommit != nil {
+				return s.hooks.BeforeCommit()
 			}
 			return nil
 		})

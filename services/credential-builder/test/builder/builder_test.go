@@ -1,9 +1,8 @@
-package builder
+package builder_test
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/services/credential-builder/internal/builder"
 )
 
 // checkBundles compares the stored bundles with the generator's output:
@@ -111,7 +111,7 @@ func testInitialLoad(t *testing.T, profile string) {
 	e := newEnv(t)
 	e.profile = profile
 	addr := freeAddr(t)
-	e.start(e.config(func(c *Config) { c.HTTP.Addr = addr }), hooks{})
+	e.start(e.config(func(c *builder.Config) { c.HTTP.Addr = addr }), builder.Hooks{})
 	corps := e.fixtureCorps()
 	x := e.generate(corps)
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, corps)
@@ -192,7 +192,7 @@ func scrape(t *testing.T, addr string) string {
 // the amalgamated company's status.
 func TestOngoingChangesProduceExactlyNewCredentials(t *testing.T) {
 	e := newEnv(t)
-	e.start(e.config(), hooks{})
+	e.start(e.config(), builder.Hooks{})
 	corps := e.fixtureCorps()
 	before := e.generate(corps)
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, corps)
@@ -267,7 +267,7 @@ func TestCoalescesEventsOfOneCorporation(t *testing.T) {
 	e.publish(msgs...)
 	var mu sync.Mutex
 	var batches [][]string
-	e.start(e.config(func(c *Config) { c.BatchWait = time.Second }), hooks{locked: func(corps []string) {
+	e.start(e.config(func(c *builder.Config) { c.BatchWait = time.Second }), builder.Hooks{Locked: func(corps []string) {
 		mu.Lock()
 		defer mu.Unlock()
 		batches = append(batches, corps)
@@ -310,16 +310,16 @@ func crashRun(t *testing.T, point string) {
 		}
 		return nil
 	}
-	var h hooks
+	var h builder.Hooks
 	switch point {
 	case "beforeCommit":
-		h.beforeCommit = kill
+		h.BeforeCommit = kill
 	case "afterCommit":
-		h.afterCommit = kill
+		h.AfterCommit = kill
 	case "afterPublish":
-		h.afterPublish = kill
+		h.AfterPublish = kill
 	}
-	cfg := e.config(func(c *Config) { c.BatchSize = 20 })
+	cfg := e.config(func(c *builder.Config) { c.BatchSize = 20 })
 	first := e.startCtx(firstCtx, killFirst, cfg, h)
 	waitFor(t, "the crash", time.Minute, crashed.Load)
 	_ = first.stop()
@@ -334,7 +334,7 @@ func crashRun(t *testing.T, point string) {
 		}
 	}
 
-	e.start(cfg, hooks{})
+	e.start(cfg, builder.Hooks{})
 	e.waitDrained(time.Minute)
 	checkBundles(t, e.bundles(), wantBundles(x), x)
 	if diff := cmp.Diff(allHashes(x), e.storedHashes()); diff != "" {
@@ -370,7 +370,7 @@ func TestSweepRepublishesStrandedCredentials(t *testing.T) {
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, corps)
 	var crashed atomic.Bool
 	firstCtx, killFirst := context.WithCancel(context.Background())
-	first := e.startCtx(firstCtx, killFirst, e.config(), hooks{afterCommit: func() error {
+	first := e.startCtx(firstCtx, killFirst, e.config(), builder.Hooks{AfterCommit: func() error {
 		crashed.Store(true)
 		killFirst()
 		return errCrash
@@ -399,7 +399,7 @@ func TestSweepRepublishesStrandedCredentials(t *testing.T) {
 	want := wantBundles(x)
 	want["0191294"] = append(want["0191294"], "waiting-hash")
 
-	e.start(e.config(func(c *Config) { c.SweepInterval, c.SweepAge = 100*time.Millisecond, 0 }), hooks{})
+	e.start(e.config(func(c *builder.Config) { c.SweepInterval, c.SweepAge = 100*time.Millisecond, 0 }), builder.Hooks{})
 	waitFor(t, "the sweep to publish everything", time.Minute, func() bool {
 		return count(t, e.edb, `SELECT count(*) FROM credential_log WHERE process_success IS NULL AND published_at IS NULL`) == 0
 	})
@@ -427,10 +427,10 @@ func TestCredsStreamFullForAWhile(t *testing.T) {
 	e := newEnv(t, func(tp *bus.Topology) { tp.CredsMaxBytes = 16 << 10; tp.BuilderMaxDeliver = 4 })
 	corps := e.fixtureCorps()
 	x := e.generate(corps)
-	e.start(e.config(func(c *Config) {
+	e.start(e.config(func(c *builder.Config) {
 		c.BatchSize, c.PublishTimeout = 10, 300*time.Millisecond
 		c.SweepInterval, c.SweepAge = 200*time.Millisecond, 0
-	}), hooks{})
+	}), builder.Hooks{})
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, corps)
 	waitFor(t, "bundles to wait in the outbox", time.Minute, func() bool {
 		return count(t, e.edb, `SELECT count(*) FROM credential_log WHERE process_success IS NULL AND published_at IS NULL`) > 0 &&
@@ -508,9 +508,9 @@ func TestTwoBuildersDoNotInterleaveACorporation(t *testing.T) {
 	var mu sync.Mutex
 	holders := map[string]int{}
 	var overlaps, batches [2]atomic.Int64
-	mk := func(r int) hooks {
-		return hooks{
-			locked: func(cs []string) {
+	mk := func(r int) builder.Hooks {
+		return builder.Hooks{
+			Locked: func(cs []string) {
 				batches[r].Add(1)
 				mu.Lock()
 				for _, c := range cs {
@@ -521,7 +521,7 @@ func TestTwoBuildersDoNotInterleaveACorporation(t *testing.T) {
 				mu.Unlock()
 				time.Sleep(30 * time.Millisecond) // widen the window
 			},
-			unlocked: func(cs []string) {
+			Unlocked: func(cs []string) {
 				mu.Lock()
 				for _, c := range cs {
 					holders[c]--
@@ -530,7 +530,7 @@ func TestTwoBuildersDoNotInterleaveACorporation(t *testing.T) {
 			},
 		}
 	}
-	cfg := e.config(func(c *Config) { c.BatchSize, c.Workers, c.BatchWait = 2, 3, 10*time.Millisecond })
+	cfg := e.config(func(c *builder.Config) { c.BatchSize, c.Workers, c.BatchWait = 2, 3, 10*time.Millisecond })
 	e.start(cfg, mk(0))
 	e.start(cfg, mk(1))
 	// Both consume before the messages arrive, so both get some.
@@ -561,7 +561,7 @@ func TestBrokenCorporationEndsAsN(t *testing.T) {
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, append([]string{"BROKEN1", "NOSUCH1"}, good...))
 	e.publish(bus.Outgoing{Subject: bus.EventSubject(system, "GARBAGE"), MsgID: "garbage", CorpNum: "GARBAGE", Data: []byte("{not json")})
 	var batches atomic.Int64
-	e.start(e.config(func(c *Config) { c.BatchWait = time.Second }), hooks{locked: func([]string) { batches.Add(1) }})
+	e.start(e.config(func(c *builder.Config) { c.BatchWait = time.Second }), builder.Hooks{Locked: func([]string) { batches.Add(1) }})
 	e.waitDrained(time.Minute)
 	if n := batches.Load(); n != 1 {
 		t.Errorf("batches = %d, want the six messages in one", n)
@@ -626,7 +626,7 @@ func TestRefusedRowIsIsolated(t *testing.T) {
 	e := newEnv(t)
 	long := strings.Repeat("X", 300)
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{long, "0191294"})
-	e.start(e.config(func(c *Config) { c.BatchWait = time.Second }), hooks{})
+	e.start(e.config(func(c *builder.Config) { c.BatchWait = time.Second }), builder.Hooks{})
 	e.waitDrained(time.Minute)
 	x := e.generate([]string{"0191294"})
 	checkBundles(t, e.bundles(), wantBundles(x), x)
@@ -650,7 +650,7 @@ func TestSourceUnreachableWritesNothing(t *testing.T) {
 	if _, err := e.src.Exec(ctx, `ALTER SCHEMA bc_registries RENAME TO bc_registries_away`); err != nil {
 		t.Fatal(err)
 	}
-	e.start(e.config(), hooks{})
+	e.start(e.config(), builder.Hooks{})
 	waitFor(t, "a redelivery", time.Minute, func() bool {
 		return e.logs.FilterMessage("transient failure, redelivering after back-off").Len() >= 2
 	})
@@ -662,49 +662,6 @@ func TestSourceUnreachableWritesNothing(t *testing.T) {
 	}
 	e.waitDrained(time.Minute)
 	checkBundles(t, e.bundles(), wantBundles(x), x)
-}
-
-// TestConfig checks the defaults and the validation.
-func TestConfig(t *testing.T) {
-	base := Config{Topology: bus.DefaultTopology(), Build: Build{Profile: "snapshot", BatchSize: 200, BatchWait: time.Second,
-		Workers: 2, PublishTimeout: 10 * time.Second, SweepInterval: 30 * time.Second, SweepAge: time.Minute, LockWait: time.Minute}}
-	tests := []struct {
-		name string
-		mod  func(*Config)
-		errs []string
-	}{
-		{"defaults are valid", func(*Config) {}, nil},
-		{"history profile name accepted", func(c *Config) { c.Profile = "history" }, nil},
-		{"unknown profile", func(c *Config) { c.Profile = "2019" }, []string{"BCREG_PROFILE"}},
-		{"batch too large", func(c *Config) { c.BatchSize = 10000 }, []string{"BCREG_BUILDER_BATCH"}},
-		{"batch wait above a second", func(c *Config) { c.BatchWait = 2 * time.Second }, []string{"BCREG_BUILDER_BATCH_WAIT"}},
-		{"more in flight than the consumer allows", func(c *Config) { c.Workers, c.BatchSize = 20, 200 }, []string{"BCREG_JS_MAX_ACK_PENDING"}},
-		{"publish timeout beyond ack wait", func(c *Config) { c.PublishTimeout = 3 * time.Minute }, []string{"BCREG_JS_BUILDER_ACK_WAIT"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := base
-			tc.mod(&c)
-			err := errors.Join(c.Build.Validate(), c.ValidateConfig())
-			if len(tc.errs) == 0 && err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			for _, want := range tc.errs {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("error %v does not name %s", err, want)
-				}
-			}
-		})
-	}
-}
-
-// TestUnknownProfileStopsStart: a profile this build cannot generate
-// stops the service at start, before it connects to anything.
-func TestUnknownProfileStopsStart(t *testing.T) {
-	err := runWith(context.Background(), Config{Build: Build{Profile: "no-such-profile"}}, zap.NewNop(), hooks{})
-	if err == nil || !strings.Contains(err.Error(), "BCREG_PROFILE") {
-		t.Errorf("err = %v, want a BCREG_PROFILE error", err)
-	}
 }
 
 // TestHistoryFutureDatedChangeIsRequeued: with the history profile a
@@ -734,7 +691,7 @@ func TestHistoryFutureDatedChangeIsRequeued(t *testing.T) {
 	if len(x["0191294"].Requeue) == 0 {
 		t.Fatal("scenario: the generator found no future-dated change")
 	}
-	e.start(e.config(), hooks{})
+	e.start(e.config(), builder.Hooks{})
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{"0191294"})
 	e.waitDrained(time.Minute)
 
@@ -781,7 +738,7 @@ func TestFirstPassEventInSecondPass(t *testing.T) {
 		t.Fatalf("scenario: at 02:00 the generator gives %d credentials, re-queues %+v", len(x["0191294"].Creds), x["0191294"].Requeue)
 	}
 	secondPass := fall.Add(5 * time.Minute)
-	e.start(e.config(), hooks{now: func() time.Time { return secondPass }})
+	e.start(e.config(), builder.Hooks{Now: func() time.Time { return secondPass }})
 	e.publishEvents("poll:BC_REG", messages.ReasonEvent, corps)
 	e.waitDrained(time.Minute)
 
@@ -804,7 +761,7 @@ func TestLockWaitIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.start(e.config(func(c *Config) { c.LockWait = 200 * time.Millisecond }), hooks{})
+	e.start(e.config(func(c *builder.Config) { c.LockWait = 200 * time.Millisecond }), builder.Hooks{})
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{"0191294", "2075204"})
 	waitFor(t, "a batch to give up waiting", time.Minute, func() bool {
 		for _, l := range e.logs.FilterMessage("transient failure, redelivering after back-off").All() {

@@ -1,4 +1,4 @@
-package builder
+package builder_test
 
 import (
 	"context"
@@ -29,11 +29,15 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/source"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/services/credential-builder/internal/builder"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 var errCrash = fmt.Errorf("simulated crash")
+
+// system is the source system the builder reads.
+const system = messages.SystemBCReg
 
 // env is one test's world: the whole development fixture as the registry,
 // a migrated event database and an embedded NATS server with the topology.
@@ -86,8 +90,8 @@ func newEnv(t testing.TB, topo ...func(*bus.Topology)) *env {
 }
 
 // config is a fast configuration.
-func (e *env) config(mods ...func(*Config)) Config {
-	cfg := Config{
+func (e *env) config(mods ...func(*builder.Config)) builder.Config {
+	cfg := builder.Config{
 		Logging:  config.Logging{Level: "info", Format: "console"},
 		HTTP:     config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
 		NATS:     config.NATS{URL: config.URL(e.nats.URL())},
@@ -95,7 +99,7 @@ func (e *env) config(mods ...func(*Config)) Config {
 		Backoff:  bus.Backoff{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 		EventDB:  config.EventDB{URL: config.URL(e.edbURL)},
 		SourceDB: config.SourceDB{URL: config.URL(e.srcURL)},
-		Build: Build{Profile: e.profile, BatchSize: 200, BatchWait: 100 * time.Millisecond, Workers: 2,
+		Build: builder.Build{Profile: e.profile, BatchSize: 200, BatchWait: 100 * time.Millisecond, Workers: 2,
 			PublishTimeout: time.Second, SweepInterval: time.Hour, SweepAge: time.Minute, LockWait: 10 * time.Second},
 	}
 	for _, m := range mods {
@@ -116,16 +120,16 @@ type replica struct {
 	stop   func() error
 }
 
-func (e *env) start(cfg Config, h hooks) *replica {
+func (e *env) start(cfg builder.Config, h builder.Hooks) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	return e.startCtx(ctx, cancel, cfg, h)
 }
 
 // startCtx starts a builder on ctx (cancel ends it), for hooks that must
 // stop their own replica.
-func (e *env) startCtx(ctx context.Context, cancel context.CancelFunc, cfg Config, h hooks) *replica {
+func (e *env) startCtx(ctx context.Context, cancel context.CancelFunc, cfg builder.Config, h builder.Hooks) *replica {
 	done := make(chan error, 1)
-	go func() { done <- runWith(ctx, cfg, e.log, h) }()
+	go func() { done <- builder.Run(ctx, cfg, e.log, builder.WithHooks(h)) }()
 	var once sync.Once
 	var err error
 	r := &replica{cancel: cancel}

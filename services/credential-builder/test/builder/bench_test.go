@@ -1,4 +1,4 @@
-package builder
+package builder_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/services/credential-builder/internal/builder"
 )
 
 // BenchmarkBuilderInitialLoad measures the builder's throughput on an
@@ -29,7 +30,7 @@ func benchInitialLoad(b *testing.B, profile string) {
 	e.profile = profile
 	sourcetest.Clone(b, e.srcURL, 40, false)
 	corps := e.fixtureCorps()
-	e.start(e.config(), hooks{})
+	e.start(e.config(), builder.Hooks{})
 	ctx := testenv.Context(b)
 	creds, err := e.js.Stream(ctx, bus.StreamCreds)
 	if err != nil {
