@@ -77,12 +77,12 @@ func affectedCorps(newEvents []regevent.Event, states []source.DiscoveredStateLi
 // blank reports a corporation number that names nothing.
 func blank(corpNum string) bool { return strings.TrimSpace(corpNum) == "" }
 
-// pollMsgID is the message id of a poll's CorpEvent (docs/design/pipeline.md §4):
+// PollMsgID is the message id of a poll's CorpEvent (docs/design/pipeline.md §4):
 // <system>:<corp>:<sha256 of the sorted ids of the new events that brought
 // it in>. The same events give the same id, so a re-published poll is
 // stored once; a corporation brought in again by other events (a second
 // real change, or a linked corporation's) gets a new id.
-func pollMsgID(system, corpNum string, eventIDs []int64) string {
+func PollMsgID(system, corpNum string, eventIDs []int64) string {
 	ids := slices.Clone(eventIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -97,9 +97,9 @@ func pollMsgID(system, corpNum string, eventIDs []int64) string {
 	return system + ":" + corpNum + ":" + hex.EncodeToString(sum[:])
 }
 
-// futureMsgID is the message id of a future-dated re-queue: the due date is
+// FutureMsgID is the message id of a future-dated re-queue: the due date is
 // part of it, so a re-queue re-armed for a new effective date is not
 // dropped as a duplicate of the one that fired at the old date.
-func futureMsgID(system, corpNum string, dueEventID int64, dueAt time.Time) string {
+func FutureMsgID(system, corpNum string, dueEventID int64, dueAt time.Time) string {
 	return fmt.Sprintf("future:%s:%s:%d:%s", system, corpNum, dueEventID, regclock.NewLocalTime(dueAt))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
 )
@@ -73,14 +74,14 @@ func TestAffectedCorps(t *testing.T) {
 }
 
 func TestMsgIDs(t *testing.T) {
-	a := pollMsgID("BC_REG", "0191294", []int64{3, 1, 2, 3})
+	a := PollMsgID("BC_REG", "0191294", []int64{3, 1, 2, 3})
 	tests := []struct {
 		name, got, want string
 	}{
-		{"poll id ignores order and repeats", pollMsgID("BC_REG", "0191294", []int64{1, 2, 3}), a},
+		{"poll id ignores order and repeats", PollMsgID("BC_REG", "0191294", []int64{1, 2, 3}), a},
 		{"poll id shape", a[:len("BC_REG:0191294:")], "BC_REG:0191294:"},
-		{"initial load", initMsgID("BC_REG", "0191294", 4), "init:BC_REG:0191294:4"},
-		{"future-dated", futureMsgID("BC_REG", "0191294", 99, time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)), "future:BC_REG:0191294:99:2027-01-02T03:04:05"},
+		{"initial load", messages.InitialLoadMsgID("BC_REG", "0191294", 4), "init:BC_REG:0191294:4"},
+		{"future-dated", FutureMsgID("BC_REG", "0191294", 99, time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)), "future:BC_REG:0191294:99:2027-01-02T03:04:05"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,7 +90,7 @@ func TestMsgIDs(t *testing.T) {
 			}
 		})
 	}
-	if pollMsgID("BC_REG", "0191294", []int64{1, 2}) == a {
+	if PollMsgID("BC_REG", "0191294", []int64{1, 2}) == a {
 		t.Error("different events gave the same id")
 	}
 	if len(a) != len("BC_REG:0191294:")+64 {

@@ -23,7 +23,7 @@ const futurePage = 1000
 // timestamp) to the last (id, effective date).
 func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 	for {
-		due, err := eventdb.DueFutureRequeues(ctx, edb, system, regclock.At(s.hooks.now()), futurePage)
+		due, err := eventdb.DueFutureRequeues(ctx, edb, system, regclock.At(s.hooks.Now()), futurePage)
 		if err != nil || len(due) == 0 {
 			return err
 		}
@@ -35,7 +35,7 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 				continue
 			}
 			o, err := bus.CorpEventMsg(messages.NewFutureDatedEvent(system, f.CorpNum,
-				regevent.At(f.FirstEventID, f.FirstEventDate), regevent.At(f.EventID, f.DueAt), detected), futureMsgID(system, f.CorpNum, f.EventID, f.DueAt))
+				regevent.At(f.FirstEventID, f.FirstEventDate), regevent.At(f.EventID, f.DueAt), detected), FutureMsgID(system, f.CorpNum, f.EventID, f.DueAt))
 			if err != nil {
 				return err
 			}
@@ -47,7 +47,7 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 			return err
 		}
 		s.m.published.WithLabelValues(messages.ReasonFutureDated).Add(float64(len(out)))
-		if err := s.afterPublish("future"); err != nil {
+		if err := s.afterPublish(StepFuture); err != nil {
 			return err
 		}
 		if err := eventdb.MarkFutureRequeuesPublished(ctx, edb, due); err != nil {

@@ -20,7 +20,7 @@ import (
 // skipLoad starts from the newest event without loading anything
 // (BCREG_INITIAL_LOAD=skip).
 func (s *service) skipLoad(ctx context.Context, edb *pgxpool.Conn) error {
-	wm, window, ok, err := initload.NoteNewest(ctx, s.src, regclock.At(s.hooks.now()), s.cfg.LookBack)
+	wm, window, ok, err := initload.NoteNewest(ctx, s.src, regclock.At(s.hooks.Now()), s.cfg.LookBack)
 	if err != nil {
 		return fmt.Errorf("skip initial load: %w", err)
 	}
@@ -43,10 +43,10 @@ func (s *service) initialLoad(ctx context.Context, edb *pgxpool.Conn) error {
 	s.report(ctx, alert.KeyLoadStarted, alert.Info, "event-poller: initial load running (no watermark yet)")
 	run, err := initload.Run(ctx, initload.Options{
 		System: system, Source: s.src, EventDB: edb, LookBack: s.cfg.LookBack, Page: s.cfg.LoadPage,
-		Now: func() time.Time { return regclock.At(s.hooks.now()) }, Publish: s.publish, Log: s.log,
+		Now: func() time.Time { return regclock.At(s.hooks.Now()) }, Publish: s.publish, Log: s.log,
 		AfterPage: func(n int) error {
 			s.m.published.WithLabelValues(messages.ReasonInitialLoad).Add(float64(n))
-			return s.afterPublish("load-page")
+			return s.afterPublish(StepLoadPage)
 		},
 	})
 	switch {

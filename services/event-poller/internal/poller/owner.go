@@ -26,9 +26,9 @@ func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 		// figures"): the rules read them every BCREG_ALERT_INTERVAL, and
 		// quote the latest error only.
 		f := pipeline.Read(ctx, pipeline.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js,
-			Now: func() time.Time { return regclock.At(s.hooks.now()) }, Scope: eventdb.CountState, Errors: 1})
-		if s.hooks.evaluated != nil {
-			s.hooks.evaluated()
+			Now: func() time.Time { return regclock.At(s.hooks.Now()) }, Scope: eventdb.CountState, Errors: 1})
+		if s.hooks.Evaluated != nil {
+			s.hooks.Evaluated()
 		}
 		return f
 	})

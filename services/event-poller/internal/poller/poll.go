@@ -58,7 +58,7 @@ func window(wm time.Time, lookBack time.Duration, now time.Time) (from, to time.
 // 3).
 func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Position) error {
 	start := time.Now()
-	instant := s.hooks.now()
+	instant := s.hooks.Now()
 	if err := checkWatermark(wm, instant); err != nil {
 		s.refused.Store(&err)
 		s.m.polls.WithLabelValues("refused").Inc()
@@ -99,7 +99,7 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 	detected := time.Now()
 	out := make([]bus.Outgoing, 0, len(found.corps))
 	for _, a := range found.corps {
-		o, err := bus.CorpEventMsg(messages.NewPollEvent(system, a.CorpNum, prev, newWm, detected), pollMsgID(system, a.CorpNum, a.EventIDs))
+		o, err := bus.CorpEventMsg(messages.NewPollEvent(system, a.CorpNum, prev, newWm, detected), PollMsgID(system, a.CorpNum, a.EventIDs))
 		if err != nil {
 			return err
 		}
@@ -112,7 +112,7 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 		return fmt.Errorf("poll: %w (watermark not moved)", err)
 	}
 	s.m.published.WithLabelValues(messages.ReasonEvent).Add(float64(len(out)))
-	if err := s.afterPublish("poll"); err != nil {
+	if err := s.afterPublish(StepPoll); err != nil {
 		return err
 	}
 	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, regclock.Horizon(regclock.Registry, newWm.Date.Time, s.cfg.LookBack)); err != nil {
@@ -185,12 +185,12 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 	return d, nil
 }
 
-// afterPublish runs the test hook.
+// afterPublish runs Hooks.AfterPublish.
 func (s *service) afterPublish(step string) error {
-	if s.hooks.afterPublish == nil {
+	if s.hooks.AfterPublish == nil {
 		return nil
 	}
-	if err := s.hooks.afterPublish(step); err != nil {
+	if err := s.hooks.AfterPublish(step); err != nil {
 		return fmt.Errorf("%s: %w", step, err)
 	}
 	return nil

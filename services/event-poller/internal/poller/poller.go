@@ -121,35 +121,44 @@ const system = messages.SystemBCReg
 
 // Run runs the service until ctx ends (or, with Once, for one cycle).
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	return runWith(ctx, cfg, log, hooks{})
+	return RunWith(ctx, cfg, log, Hooks{})
 }
 
-// hooks let tests observe the poller and stop it at chosen points, as a
-// crash would.
-type hooks struct {
-	// now returns the instant now (default: the clock); BC local wall
+// Steps of a cycle after whose PubAcks Hooks.AfterPublish runs.
+const (
+	StepPoll     = "poll"      // a poll's CorpEvents, before the watermark moves
+	StepLoadPage = "load-page" // a page of the initial load, before its progress is recorded
+	StepFuture   = "future"    // due future-dated re-queues, before they are marked published
+)
+
+// Hooks let a caller observe the poller and stop it at chosen points, as a
+// crash would; the zero value is the service as it runs in production. The
+// tests in services/event-poller/test step the poller with them.
+type Hooks struct {
+	// Now returns the instant now (default: the clock); BC local wall
 	// times are derived from it by the registry's clock (regclock).
-	now func() time.Time
-	// afterPublish runs after a step's PubAcks, before its database write;
-	// an error abandons the cycle there. step is "poll", "load-page" or
-	// "future".
-	afterPublish func(step string) error
-	// onCycle runs when an active poller starts a cycle.
-	onCycle func()
-	// pace, when set, replaces the wait of BCREG_POLL_INTERVAL between
-	// cycles: the next cycle starts when it returns. cycled receives each
-	// cycle's outcome. Together they let a test step the poller.
-	pace   func(ctx context.Context)
-	cycled func(err error)
-	// standby runs each time a replica finds the poller lock held by
-	// another; evaluated after each alert evaluation's reading of the
+	Now func() time.Time
+	// AfterPublish runs after a step's PubAcks, before its database write;
+	// an error abandons the cycle there. step is StepPoll, StepLoadPage or
+	// StepFuture.
+	AfterPublish func(step string) error
+	// OnCycle runs when an active poller starts a cycle.
+	OnCycle func()
+	// Pace, when set, replaces the wait of BCREG_POLL_INTERVAL between
+	// cycles: the next cycle starts when it returns. Cycled receives each
+	// cycle's outcome. Together they let a caller step the poller.
+	Pace   func(ctx context.Context)
+	Cycled func(err error)
+	// Standby runs each time a replica finds the poller lock held by
+	// another; Evaluated after each alert evaluation's reading of the
 	// pipeline (the previous evaluation is then complete).
-	standby, evaluated func()
+	Standby, Evaluated func()
 }
 
-func runWith(ctx context.Context, cfg Config, log *zap.Logger, h hooks) error {
-	if h.now == nil {
-		h.now = time.Now
+// RunWith is Run with hooks.
+func RunWith(ctx context.Context, cfg Config, log *zap.Logger, h Hooks) error {
+	if h.Now == nil {
+		h.Now = time.Now
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -174,7 +183,7 @@ type service struct {
 	js    jetstream.JetStream
 	edb   *pgxpool.Pool
 	src   *pgxpool.Pool
-	hooks hooks
+	hooks Hooks
 	m     *metrics
 	// refused holds the reason the last poll was refused, for /readyz.
 	refused atomic.Pointer[error]
@@ -184,7 +193,7 @@ type service struct {
 	monitor atomic.Pointer[alert.Monitor]
 }
 
-func newService(cfg Config, deps daemon.Deps, h hooks) *service {
+func newService(cfg Config, deps daemon.Deps, h Hooks) *service {
 	s := &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB, src: deps.SourceDB, hooks: h,
 		m: newMetrics(deps.Health.Registry()), alerts: alert.NewMetrics(deps.Health.Registry())}
 	deps.Health.AddCheck("watermark", func(context.Context) error {
@@ -246,8 +255,8 @@ func (s *service) acquire(ctx context.Context, key int64) (*eventdb.SessionLock,
 				s.log.Info("standby: another event-poller is active")
 				logged = true
 			}
-			if err == nil && s.hooks.standby != nil {
-				s.hooks.standby()
+			if err == nil && s.hooks.Standby != nil {
+				s.hooks.Standby()
 			}
 		}
 		select {
@@ -272,8 +281,8 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 			return errLockLost
 		}
 		err := s.cycle(ctx, lock.Conn())
-		if s.hooks.cycled != nil {
-			s.hooks.cycled(err)
+		if s.hooks.Cycled != nil {
+			s.hooks.Cycled(err)
 		}
 		if s.cfg.Once {
 			return err
@@ -282,8 +291,8 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 			s.log.Error("poll cycle failed; retrying next interval", zap.Error(err))
 			s.report(ctx, alert.KeyPoll, alert.Error, "event-poller: poll cycle failed (retried every BCREG_POLL_INTERVAL): "+err.Error())
 		}
-		if s.hooks.pace != nil {
-			s.hooks.pace(ctx)
+		if s.hooks.Pace != nil {
+			s.hooks.Pace(ctx)
 		} else {
 			select {
 			case <-ctx.Done():
@@ -299,8 +308,8 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 // cycle runs the initial load when no watermark exists, then a poll, then
 // the due future-dated re-queues. edb is the lock's connection.
 func (s *service) cycle(ctx context.Context, edb *pgxpool.Conn) error {
-	if s.hooks.onCycle != nil {
-		s.hooks.onCycle()
+	if s.hooks.OnCycle != nil {
+		s.hooks.OnCycle()
 	}
 	wm, ok, err := eventdb.CurrentWatermark(ctx, edb, system)
 	if err != nil {

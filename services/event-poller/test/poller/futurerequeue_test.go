@@ -1,4 +1,4 @@
-package poller
+package poller_test
 
 import (
 	"testing"
@@ -10,6 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
 )
 
 // TestFutureRequeueFollowsTheEvent: when a future-dated filing's effective
@@ -22,8 +23,8 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	e := newEnv(t)
 	start := time.Date(2030, 6, 1, 19, 0, 0, 0, time.UTC) // 12:00 PDT
 	clk := newClock(start)
-	cfg := e.config(func(c *Config) { c.InitialLoad = InitialLoadSkip })
-	st, err := e.startStepped(cfg, hooks{now: clk.now})
+	cfg := e.config(func(c *poller.Config) { c.InitialLoad = poller.InitialLoadSkip })
+	st, err := e.startStepped(cfg, poller.Hooks{Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 		return out
 	}
 	f := func(corp string, event int64, due time.Time) fired {
-		return fired{corp, due, futureMsgID(system, corp, event, due)}
+		return fired{corp, due, poller.FutureMsgID(system, corp, event, due)}
 	}
 
 	record("0191294", 501, d1) // moves later before it fires

@@ -1,4 +1,4 @@
-package poller
+package poller_test
 
 import (
 	"errors"
@@ -20,6 +20,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -37,7 +38,7 @@ var cmpEvent = []cmp.Option{
 func TestInitialLoadThenQuietPolls(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 
 	want := e.fixtureCorps()
 	evs := e.events()
@@ -70,7 +71,7 @@ WHERE event_timestmp BETWEEN $1 AND $2 ORDER BY 1`, newest.Date.Time.Add(-cfg.Lo
 
 	seq := e.lastSeq()
 	for range 3 {
-		e.mustOnce(cfg, hooks{})
+		e.mustOnce(cfg, poller.Hooks{})
 	}
 	if got := e.lastSeq(); got != seq {
 		t.Errorf("quiet polls stored %d messages, want none", got-seq)
@@ -87,8 +88,8 @@ func TestInitialLoadResumesAfterCrash(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config() // 10 corporations a page
 	pages := 0
-	err := e.once(cfg, hooks{afterPublish: func(step string) error {
-		if step == "load-page" {
+	err := e.once(cfg, poller.Hooks{AfterPublish: func(step string) error {
+		if step == poller.StepLoadPage {
 			if pages++; pages == 3 {
 				return errCrash
 			}
@@ -109,7 +110,7 @@ func TestInitialLoadResumesAfterCrash(t *testing.T) {
 		t.Errorf("stored after the crash: %d, want 30 (three pages)", n)
 	}
 
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	if diff := cmp.Diff(want, corps(e.events())); diff != "" {
 		t.Errorf("after resuming, every corporation once (-want +got):\n%s", diff)
 	}
@@ -125,9 +126,9 @@ func TestInitialLoadResumesAfterCrash(t *testing.T) {
 // from the newest event without republishing its look-back window.
 func TestInitialLoadSkip(t *testing.T) {
 	e := newEnv(t)
-	cfg := e.config(func(c *Config) { c.InitialLoad = InitialLoadSkip })
-	e.mustOnce(cfg, hooks{})
-	e.mustOnce(cfg, hooks{})
+	cfg := e.config(func(c *poller.Config) { c.InitialLoad = poller.InitialLoadSkip })
+	e.mustOnce(cfg, poller.Hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	if n := len(e.events()); n != 0 {
 		t.Errorf("stored %d CorpEvents, want none", n)
 	}
@@ -144,8 +145,8 @@ func TestEventsCommittedDuringLoadArePolledAfterwards(t *testing.T) {
 	cfg := e.config()
 	at := bcNow().Truncate(time.Second)
 	var added bool
-	e.mustOnce(cfg, hooks{afterPublish: func(step string) error {
-		if step == "load-page" && !added {
+	e.mustOnce(cfg, poller.Hooks{AfterPublish: func(step string) error {
+		if step == poller.StepLoadPage && !added {
 			sourcetest.AddEvent(t, e.srcURL, 990_000_100, "0191294", at.Add(-time.Minute))
 			added = true
 		}
@@ -161,7 +162,7 @@ func TestEventsCommittedDuringLoadArePolledAfterwards(t *testing.T) {
 		t.Fatalf("polled after the load (-want +got):\n%s", diff)
 	}
 	for _, ev := range polled {
-		if want := pollMsgID(system, ev.Event.CorpNum, []int64{990_000_100}); ev.MsgID != want {
+		if want := poller.PollMsgID(system, ev.Event.CorpNum, []int64{990_000_100}); ev.MsgID != want {
 			t.Errorf("%s: msg id %s, want %s", ev.Event.CorpNum, ev.MsgID, want)
 		}
 	}
@@ -174,13 +175,13 @@ func TestEventsCommittedDuringLoadArePolledAfterwards(t *testing.T) {
 func TestOngoingPollFindsAffectedCorporations(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	wm0, _ := e.watermark()
 	base := e.lastSeq()
 
 	at := bcNow().Truncate(time.Second)
 	o := sourcetest.ApplyOngoing(t, e.srcURL, at)
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	got := after(base, e.events())
 	if diff := cmp.Diff(o.Affected, corps(got)); diff != "" {
 		t.Fatalf("affected corporations (-want +got):\n%s", diff)
@@ -197,7 +198,7 @@ func TestOngoingPollFindsAffectedCorporations(t *testing.T) {
 		if diff := cmp.Diff(want, ev.Event, cmpEvent...); diff != "" {
 			t.Errorf("CorpEvent of %s (-want +got):\n%s", corp, diff)
 		}
-		if id := pollMsgID(system, corp, []int64{broughtBy[corp]}); ev.MsgID != id {
+		if id := poller.PollMsgID(system, corp, []int64{broughtBy[corp]}); ev.MsgID != id {
 			t.Errorf("%s: msg id %s, want the hash of event %d", corp, ev.MsgID, broughtBy[corp])
 		}
 	}
@@ -205,7 +206,7 @@ func TestOngoingPollFindsAffectedCorporations(t *testing.T) {
 		t.Errorf("watermark = %+v, want %+v", wm, newWm)
 	}
 	seq := e.lastSeq()
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	if e.lastSeq() != seq {
 		t.Error("a second poll re-published the same events")
 	}
@@ -218,11 +219,11 @@ func TestOngoingPollFindsAffectedCorporations(t *testing.T) {
 func TestOutOfOrderEventInsideLookBackIsPolled(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config() // look-back 10 minutes
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	at := bcNow().Truncate(time.Second)
 
 	sourcetest.AddEvent(t, e.srcURL, 990_000_010, "6885343", at.Add(-time.Minute))
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	wm, _ := e.watermark()
 	if wm.EventID != 990_000_010 {
 		t.Fatalf("watermark %+v, want event 990000010", wm)
@@ -230,12 +231,12 @@ func TestOutOfOrderEventInsideLookBackIsPolled(t *testing.T) {
 	base := e.lastSeq()
 	sourcetest.AddEvent(t, e.srcURL, 990_000_009, "5081379", at.Add(-5*time.Minute))  // late, inside the window
 	sourcetest.AddEvent(t, e.srcURL, 990_000_008, "4783263", at.Add(-30*time.Minute)) // late, beyond the window
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	got := after(base, e.events())
 	if diff := cmp.Diff([]string{"5081379"}, corps(got)); diff != "" {
 		t.Fatalf("published for the late events (-want +got):\n%s", diff)
 	}
-	if want := pollMsgID(system, "5081379", []int64{990_000_009}); got[0].MsgID != want {
+	if want := poller.PollMsgID(system, "5081379", []int64{990_000_009}); got[0].MsgID != want {
 		t.Errorf("msg id %s, want %s", got[0].MsgID, want)
 	}
 	if now, _ := e.watermark(); now != wm {
@@ -249,13 +250,13 @@ func TestOutOfOrderEventInsideLookBackIsPolled(t *testing.T) {
 func TestCrashBetweenPublishAndWatermark(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	wm0, _ := e.watermark()
 	base := e.lastSeq()
 	o := sourcetest.ApplyOngoing(t, e.srcURL, bcNow().Truncate(time.Second))
 
-	err := e.once(cfg, hooks{afterPublish: func(step string) error {
-		if step == "poll" {
+	err := e.once(cfg, poller.Hooks{AfterPublish: func(step string) error {
+		if step == poller.StepPoll {
 			return errCrash
 		}
 		return nil
@@ -269,7 +270,7 @@ func TestCrashBetweenPublishAndWatermark(t *testing.T) {
 	if n := len(after(base, e.events())); n != len(o.Affected) {
 		t.Fatalf("published before the crash: %d, want %d", n, len(o.Affected))
 	}
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	if diff := cmp.Diff(o.Affected, corps(after(base, e.events()))); diff != "" {
 		t.Errorf("after the restart, each corporation once (-want +got):\n%s", diff)
 	}
@@ -285,7 +286,7 @@ func TestCrashBetweenPublishAndWatermark(t *testing.T) {
 func TestBackPressureWhenEventsStreamIsFull(t *testing.T) {
 	e := newEnv(t, func(tp *bus.Topology) { tp.EventsMaxBytes = 4000 })
 	cfg := e.config()
-	e.start(cfg, hooks{})
+	e.start(cfg, poller.Hooks{})
 	waitFor(t, "a publishing stall", func() bool {
 		return e.logged(zapcore.WarnLevel, "BCREG_EVENTS did not accept the CorpEvents in time (stream full or NATS unreachable); backing off and retrying")
 	})
@@ -342,8 +343,8 @@ func TestTwoPollersOnlyOnePollsAndHandOver(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
 	var cycles, refusals [3]atomic.Int64
-	count := func(i int) hooks {
-		return hooks{onCycle: func() { cycles[i].Add(1) }, standby: func() { refusals[i].Add(1) }}
+	count := func(i int) poller.Hooks {
+		return poller.Hooks{OnCycle: func() { cycles[i].Add(1) }, Standby: func() { refusals[i].Add(1) }}
 	}
 	// standingBy waits until replica i was refused the lock n more times
 	// while the active one polled on.
@@ -358,7 +359,7 @@ func TestTwoPollersOnlyOnePollsAndHandOver(t *testing.T) {
 	waitFor(t, "a watermark", func() bool { _, ok := e.watermark(); return ok })
 	bHooks := count(1)
 	bGate := newGate(cfg.Interval)
-	bHooks.pace = bGate.pace
+	bHooks.Pace = bGate.pace
 	b := e.start(cfg, bHooks)
 	standingBy(1, 0, 3)
 	if cycles[1].Load() != 0 {
@@ -415,12 +416,12 @@ WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE da
 func TestWatermarkSanity(t *testing.T) {
 	e := newEnv(t)
 	addr := freeAddr(t)
-	cfg := e.config(func(c *Config) { c.HTTP.Addr = addr })
-	e.mustOnce(cfg, hooks{})
+	cfg := e.config(func(c *poller.Config) { c.HTTP.Addr = addr })
+	e.mustOnce(cfg, poller.Hooks{})
 	if _, err := e.edb.Exec(testenv.Context(t), `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ('BC_REG', 1, '2999-01-01')`); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.once(cfg, hooks{}); err == nil {
+	if err := e.once(cfg, poller.Hooks{}); err == nil {
 		t.Error("--once with a future watermark succeeded, want an error")
 	}
 	base := e.lastSeq()
@@ -429,7 +430,7 @@ func TestWatermarkSanity(t *testing.T) {
 		return e.logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessage("watermark refused").Len()
 	}
 	before := refusals()
-	st, err := e.startStepped(cfg, hooks{})
+	st, err := e.startStepped(cfg, poller.Hooks{})
 	for i := 1; ; i++ { // refused on every cycle
 		if err != nil {
 			t.Fatalf("cycle %d with a future watermark: %v", i, err)
@@ -458,43 +459,6 @@ func TestWatermarkSanity(t *testing.T) {
 	waitFor(t, "/readyz to recover", func() bool { return readyz(addr) == http.StatusOK })
 }
 
-// TestCheckWatermark: a watermark after every wall time shown so far, or
-// before 1900, is refused; in the second pass of the repeated autumn hour a
-// watermark from the first pass is not in the future.
-func TestCheckWatermark(t *testing.T) {
-	instant := time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC) // 08:00 PST
-	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
-	fb := fallBack(2026)
-	secondPass := fb.Add(21 * time.Minute) // 01:21 PST
-	wall := func(h, m int) time.Time { return time.Date(2026, 11, 1, h, m, 0, 0, time.UTC) }
-	tests := []struct {
-		name    string
-		date    time.Time
-		instant time.Time
-		reject  bool
-	}{
-		{"recent", now.Add(-time.Minute), instant, false},
-		{"exactly now", now, instant, false},
-		{"registry start", time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), instant, false},
-		{"future", now.Add(time.Second), instant, true},
-		{"far future", time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), instant, true},
-		{"before 1900", time.Date(1899, 12, 31, 23, 59, 59, 0, time.UTC), instant, true},
-		{"seed row date", time.Date(2, 1, 1, 0, 0, 0, 0, time.UTC), instant, true},
-		{"first pass, polled in the second", wall(1, 49), secondPass, false},
-		{"end of the first pass, polled in the second", wall(1, 59), secondPass, false},
-		{"after the repeated hour, polled in it", wall(2, 0), secondPass, true},
-		{"first pass, polled in the first before it", wall(1, 49), fb.Add(-20 * time.Minute), true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := checkWatermark(regevent.At(7, tc.date), tc.instant)
-			if (err != nil) != tc.reject {
-				t.Errorf("checkWatermark(%s at %s) = %v, want rejected %v", tc.date, tc.instant, err, tc.reject)
-			}
-		})
-	}
-}
-
 // TestBlankAndUnsafeCorpNums: an event without a corporation number is
 // logged and skipped (and recorded, so it is not reported again); a
 // number that is not a valid subject token is escaped in the subject and
@@ -502,13 +466,13 @@ func TestCheckWatermark(t *testing.T) {
 func TestBlankAndUnsafeCorpNums(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	base := e.lastSeq()
 	at := bcNow().Add(-time.Minute)
 	sourcetest.AddEvent(t, e.srcURL, 990_000_400, "", at)
 	sourcetest.AddEvent(t, e.srcURL, 990_000_401, "   ", at)
 	sourcetest.AddEvent(t, e.srcURL, 990_000_402, "A B.1", at)
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	got := after(base, e.events())
 	if len(got) != 1 || got[0].Event.CorpNum != "A B.1" || got[0].Subject != "bcreg.events.BC_REG.~A~20B~2E1" {
 		t.Fatalf("published %+v, want one CorpEvent for %q on an escaped subject", got, "A B.1")
@@ -516,7 +480,7 @@ func TestBlankAndUnsafeCorpNums(t *testing.T) {
 	if n := e.logs.FilterMessage("event without a corporation number skipped").Len(); n != 2 {
 		t.Errorf("blank-number warnings = %d, want 2", n)
 	}
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	if n := e.logs.FilterMessage("event without a corporation number skipped").Len(); n != 2 {
 		t.Errorf("blank-number warnings after another poll = %d, want still 2", n)
 	}
@@ -528,7 +492,7 @@ func TestBlankAndUnsafeCorpNums(t *testing.T) {
 func TestFutureRequeueComesDue(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config()
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	base := e.lastSeq()
 	now := bcNow().Truncate(time.Second)
 	first := now.Add(-48 * time.Hour)
@@ -539,8 +503,8 @@ func TestFutureRequeueComesDue(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e.mustOnce(cfg, hooks{})
-	e.mustOnce(cfg, hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
+	e.mustOnce(cfg, poller.Hooks{})
 	got := after(base, e.events())
 	if len(got) != 1 {
 		t.Fatalf("published %d, want 1", len(got))
@@ -574,11 +538,11 @@ func TestLargePollIsLoggedAndProceeds(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			cfg := e.config(func(c *Config) { c.WarnCorps, c.ErrorCorps = tc.warn, tc.fail })
-			e.mustOnce(cfg, hooks{})
+			cfg := e.config(func(c *poller.Config) { c.WarnCorps, c.ErrorCorps = tc.warn, tc.fail })
+			e.mustOnce(cfg, poller.Hooks{})
 			base := e.lastSeq()
 			o := sourcetest.ApplyOngoing(t, e.srcURL, bcNow().Truncate(time.Second))
-			e.mustOnce(cfg, hooks{})
+			e.mustOnce(cfg, poller.Hooks{})
 			if !e.logged(tc.level, tc.msg) {
 				t.Errorf("no %s log %q", tc.level, tc.msg)
 			}

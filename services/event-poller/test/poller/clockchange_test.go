@@ -1,4 +1,4 @@
-package poller
+package poller_test
 
 import (
 	"fmt"
@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
+	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
 )
 
 // Clock changes in BC (US rules since 2007): forward on the second Sunday
@@ -46,9 +46,9 @@ type nights struct {
 
 func newNights(t *testing.T, start time.Time) *nights {
 	n := &nights{e: newEnv(t), clk: newClock(start)}
-	cfg := n.e.config(func(c *Config) { c.InitialLoad = InitialLoadSkip })
+	cfg := n.e.config(func(c *poller.Config) { c.InitialLoad = poller.InitialLoadSkip })
 	var err error
-	if n.st, err = n.e.startStepped(cfg, hooks{now: n.clk.now}); err != nil {
+	if n.st, err = n.e.startStepped(cfg, poller.Hooks{Now: n.clk.now}); err != nil {
 		t.Fatalf("first cycle (the watermark at the fixture's newest event): %v", err)
 	}
 	return n
@@ -94,7 +94,7 @@ func (n *nights) run(t *testing.T, events []nightEvent, start, end time.Time, po
 		}
 	}
 	for _, ev := range events {
-		if got := published[ev.corp+" "+pollMsgID(system, ev.corp, []int64{ev.id})]; got != 1 {
+		if got := published[ev.corp+" "+poller.PollMsgID(system, ev.corp, []int64{ev.id})]; got != 1 {
 			t.Errorf("event %d of %s stamped %s (%s UTC), committed %s UTC: published %d times, want once",
 				ev.id, ev.corp, regclock.NewLocalTime(regclock.LocalOf(regclock.Registry, ev.at)), ev.at.Format("15:04:05"),
 				ev.commit.Format("15:04:05"), got)
@@ -173,46 +173,4 @@ func TestClockChanges(t *testing.T) {
 		}
 		n.run(t, events, fb.Add(-20*time.Minute), fb.Add(80*time.Minute), 2*time.Minute)
 	})
-}
-
-// TestWindow: the poll window is the look-back in real time: across the
-// autumn change it spans both passes of the repeated hour, across the
-// spring change it reaches back over the skipped hour; the horizon (what
-// event_seen keeps) is never after any window's start.
-func TestWindow(t *testing.T) {
-	fb, sf := fallBack(2026), springForward(2026)
-	day := func(d time.Time, h, m int) time.Time {
-		return time.Date(d.Year(), d.Month(), d.Day(), h, m, 0, 0, time.UTC)
-	}
-	tests := []struct {
-		name     string
-		wm       time.Time // naive
-		now      time.Time // instant
-		from, to time.Time // naive
-		horizon  time.Time
-	}{
-		{"ordinary", day(fb, 12, 0).AddDate(0, 1, 0), day(fb, 20, 5).AddDate(0, 1, 0),
-			day(fb, 11, 50).AddDate(0, 1, 0), day(fb, 12, 5).AddDate(0, 1, 0), day(fb, 11, 50).AddDate(0, 1, 0)},
-		{"first pass, polled in the first", day(fb, 1, 49), fb.Add(-5 * time.Minute),
-			day(fb, 1, 39), day(fb, 1, 55), day(fb, 1, 0)},
-		{"first pass, polled in the second", day(fb, 1, 49), fb.Add(21 * time.Minute),
-			day(fb, 1, 0), time.Date(2026, 11, 1, 1, 59, 59, 999999000, time.UTC), day(fb, 1, 0)},
-		{"second pass (read as the first), polled after", day(fb, 1, 51), fb.Add(65 * time.Minute),
-			day(fb, 1, 0), day(fb, 2, 5), day(fb, 1, 0)},
-		{"after the repeated hour", day(fb, 2, 11), fb.Add(75 * time.Minute),
-			day(fb, 2, 1), day(fb, 2, 15), day(fb, 2, 1)},
-		{"spring: after the skipped hour", day(sf, 3, 1), sf.Add(3 * time.Minute),
-			day(sf, 1, 51), day(sf, 3, 3), day(sf, 1, 51)},
-		{"spring: before it", day(sf, 1, 55), sf.Add(-time.Minute),
-			day(sf, 1, 45), day(sf, 1, 59), day(sf, 1, 45)},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			from, to := window(tc.wm, 10*time.Minute, tc.now)
-			got := [3]time.Time{from, to, regclock.Horizon(regclock.Registry, tc.wm, 10*time.Minute)}
-			if diff := cmp.Diff([3]time.Time{tc.from, tc.to, tc.horizon}, got); diff != "" {
-				t.Errorf("[from, to, horizon] (-want +got):\n%s", diff)
-			}
-		})
-	}
 }

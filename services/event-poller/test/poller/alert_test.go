@@ -1,4 +1,4 @@
-package poller
+package poller_test
 
 import (
 	"encoding/json"
@@ -17,6 +17,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
+	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
 )
 
 // hook is a local webhook receiver.
@@ -54,8 +55,8 @@ func (h *hook) payloads() []alert.Payload {
 func TestAlertsComeFromTheActivePollerOnly(t *testing.T) {
 	e := newEnv(t)
 	h := newHook(t)
-	cfg := e.config(func(c *Config) {
-		c.InitialLoad = InitialLoadSkip
+	cfg := e.config(func(c *poller.Config) {
+		c.InitialLoad = poller.InitialLoadSkip
 		c.Config = alert.Config{WebhookURL: config.Secret(h.srv.URL), WebhookLevel: 1, ProjectName: "p", FriendlyProjectName: "F",
 			WebhookTimeout: time.Second, WebhookMaxPerHour: 10, AlertInterval: 50 * time.Millisecond, AlertRepeat: time.Hour,
 			AlertQueueWarn: 10000, AlertQueueError: 100000, AlertWatermarkStale: time.Hour, AlertAgentStall: 15 * time.Minute}
@@ -66,7 +67,7 @@ func TestAlertsComeFromTheActivePollerOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first := e.start(cfg, hooks{})
+	first := e.start(cfg, poller.Hooks{})
 	select {
 	case <-h.seen:
 	case <-time.After(time.Minute):
@@ -76,7 +77,7 @@ func TestAlertsComeFromTheActivePollerOnly(t *testing.T) {
 	// it again.
 	sent := e.alertState(alert.KeyDeadLetters)
 	var refused, evaluated atomic.Int64
-	e.start(cfg, hooks{standby: func() { refused.Add(1) }, evaluated: func() { evaluated.Add(1) }}) // a standby
+	e.start(cfg, poller.Hooks{Standby: func() { refused.Add(1) }, Evaluated: func() { evaluated.Add(1) }}) // a standby
 	waitFor(t, "the standby to be refused the lock", func() bool { return refused.Load() >= 3 })
 	if err := first.stop(); err != nil {
 		t.Fatalf("stop the active poller: %v", err)

@@ -1,4 +1,8 @@
-package poller
+// Package poller_test tests the event-poller from outside (package
+// services/event-poller/internal/poller) against the real parts: the
+// registry fixture and a migrated event database in PostgreSQL, and an
+// embedded NATS server with the topology.
+package poller_test
 
 import (
 	"context"
@@ -27,9 +31,13 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// system is the source system the poller reads.
+const system = messages.SystemBCReg
 
 // env is one test's world: the whole development fixture as the registry,
 // a migrated event database and an embedded NATS server with the topology.
@@ -68,8 +76,8 @@ func newEnv(t *testing.T, topo ...func(*bus.Topology)) *env {
 }
 
 // config is a fast configuration: short intervals, a 10-minute look-back.
-func (e *env) config(mods ...func(*Config)) Config {
-	cfg := Config{
+func (e *env) config(mods ...func(*poller.Config)) poller.Config {
+	cfg := poller.Config{
 		Logging:  config.Logging{Level: "info", Format: "console"},
 		HTTP:     config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
 		NATS:     config.NATS{URL: config.URL(e.nats.URL())},
@@ -77,7 +85,7 @@ func (e *env) config(mods ...func(*Config)) Config {
 		Backoff:  bus.Backoff{Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 		EventDB:  config.EventDB{URL: config.URL(e.edbURL)},
 		SourceDB: config.SourceDB{URL: config.URL(e.srcURL)},
-		Poll: Poll{Interval: 100 * time.Millisecond, LookBack: 10 * time.Minute, InitialLoad: InitialLoadAuto,
+		Poll: poller.Poll{Interval: 100 * time.Millisecond, LookBack: 10 * time.Minute, InitialLoad: poller.InitialLoadAuto,
 			LoadPage: 10, LockRetry: 50 * time.Millisecond, WarnCorps: 10000, ErrorCorps: 100000, PublishTimeout: time.Second,
 			PruneInterval: time.Hour},
 	}
@@ -91,16 +99,16 @@ func (e *env) config(mods ...func(*Config)) Config {
 }
 
 // once runs one cycle, as `event-poller --once`.
-func (e *env) once(cfg Config, h hooks) error {
+func (e *env) once(cfg poller.Config, h poller.Hooks) error {
 	e.t.Helper()
 	cfg.Once = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return runWith(ctx, cfg, e.log, h)
+	return poller.RunWith(ctx, cfg, e.log, h)
 }
 
 // mustOnce runs one cycle that must succeed.
-func (e *env) mustOnce(cfg Config, h hooks) {
+func (e *env) mustOnce(cfg poller.Config, h poller.Hooks) {
 	e.t.Helper()
 	if err := e.once(cfg, h); err != nil {
 		e.t.Fatalf("poller --once: %v", err)
@@ -114,10 +122,10 @@ type replica struct {
 	stop   func() error
 }
 
-func (e *env) start(cfg Config, h hooks) *replica {
+func (e *env) start(cfg poller.Config, h poller.Hooks) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- runWith(ctx, cfg, e.log, h) }()
+	go func() { r.done <- poller.RunWith(ctx, cfg, e.log, h) }()
 	var once sync.Once
 	var err error
 	r.stop = func() error {
@@ -269,7 +277,7 @@ func initMsgID(system, corpNum string, runID int64) string {
 	return messages.InitialLoadMsgID(system, corpNum, runID)
 }
 
-// clock is a controllable "now" (hooks.now): the instant the poller sees.
+// clock is a controllable "now" (Hooks.Now): the instant the poller sees.
 type clock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -298,16 +306,16 @@ type stepper struct {
 
 // startStepped starts a poller with h (its pace and cycled are set here)
 // and returns once its first cycle is over, with that cycle's outcome.
-func (e *env) startStepped(cfg Config, h hooks) (*stepper, error) {
+func (e *env) startStepped(cfg poller.Config, h poller.Hooks) (*stepper, error) {
 	st := &stepper{t: e.t, step: make(chan struct{}), done: make(chan error)}
 	quit := make(chan struct{})
-	h.pace = func(ctx context.Context) {
+	h.Pace = func(ctx context.Context) {
 		select {
 		case <-st.step:
 		case <-ctx.Done():
 		}
 	}
-	h.cycled = func(err error) {
+	h.Cycled = func(err error) {
 		select {
 		case st.done <- err:
 		case <-quit:
@@ -340,7 +348,7 @@ func (st *stepper) wait() error {
 	return nil
 }
 
-// gate is a pace hook (hooks.pace) that waits the interval as the poller
+// gate is a pace hook (Hooks.Pace) that waits the interval as the poller
 // does, and that the test can hold: the poller then waits between cycles
 // until released.
 type gate struct {
