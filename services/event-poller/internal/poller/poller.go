@@ -119,21 +119,38 @@ func (p Poll) Validate() error {
 // system is the source system this poller reads (COLIN).
 const system = messages.SystemBCReg
 
-// Run runs the service until ctx ends (or, with Once, for one cycle).
-func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
-	return RunWith(ctx, cfg, log, Hooks{})
+// Run runs the service until ctx ends (or, with Once, for one cycle). The
+// service passes no options.
+func Run(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) error {
+	var h Hooks
+	for _, o := range opts {
+		o(&h)
+	}
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	worker := func(wctx context.Context, deps daemon.Deps) error {
+		s := newService(cfg, deps, h)
+		err := s.run(wctx)
+		if cfg.Once && err == nil {
+			stop() // one cycle done: shut the frame down (an error does so itself)
+		}
+		return err
+	}
+	return daemon.Run(ctx, log, daemon.Options{
+		Name: "event-poller", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
+		EventDB: &cfg.EventDB, SourceDB: &cfg.SourceDB, Backoff: cfg.Backoff,
+	}, worker)
 }
 
-// Steps of a cycle after whose PubAcks Hooks.AfterPublish runs.
-const (
-	StepPoll     = "poll"      // a poll's CorpEvents, before the watermark moves
-	StepLoadPage = "load-page" // a page of the initial load, before its progress is recorded
-	StepFuture   = "future"    // due future-dated re-queues, before they are marked published
-)
+// Option changes how Run runs the poller. The service passes none; the
+// tests in services/event-poller/test use WithHooks.
+type Option func(*Hooks)
 
 // Hooks let a caller observe the poller and stop it at chosen points, as a
-// crash would; the zero value is the service as it runs in production. The
-// tests in services/event-poller/test step the poller with them.
+// crash would. Nil fields do nothing.
 type Hooks struct {
 	// Now returns the instant now (default: the clock); BC local wall
 	// times are derived from it by the registry's clock (regclock).
@@ -155,26 +172,15 @@ type Hooks struct {
 	Standby, Evaluated func()
 }
 
-// RunWith is Run with hooks.
-func RunWith(ctx context.Context, cfg Config, log *zap.Logger, h Hooks) error {
-	if h.Now == nil {
-		h.Now = time.Now
-	}
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	worker := func(wctx context.Context, deps daemon.Deps) error {
-		s := newService(cfg, deps, h)
-		err := s.run(wctx)
-		if cfg.Once && err == nil {
-			stop() // one cycle done: shut the frame down (an error does so itself)
-		}
-		return err
-	}
-	return daemon.Run(ctx, log, daemon.Options{
-		Name: "event-poller", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
-		EventDB: &cfg.EventDB, SourceDB: &cfg.SourceDB, Backoff: cfg.Backoff,
-	}, worker)
-}
+// WithHooks runs the poller with h.
+func WithHooks(h Hooks) Option { return func(dst *Hooks) { *dst = h } }
+
+// Steps of a cycle after whose PubAcks Hooks.AfterPublish runs.
+const (
+	StepPoll     = "poll"      // a poll's CorpEvents, before the watermark moves
+	StepLoadPage = "load-page" // a page of the initial load, before its progress is recorded
+	StepFuture   = "future"    // due future-dated re-queues, before they are marked published
+)
 
 // service is one poller replica.
 type service struct {

@@ -1,7 +1,3 @@
-// Package poller_test tests the event-poller from outside (package
-// services/event-poller/internal/poller) against the real parts: the
-// registry fixture and a migrated event database in PostgreSQL, and an
-// embedded NATS server with the topology.
 package poller_test
 
 import (
@@ -104,7 +100,7 @@ func (e *env) once(cfg poller.Config, h poller.Hooks) error {
 	cfg.Once = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return poller.RunWith(ctx, cfg, e.log, h)
+	return poller.Run(ctx, cfg, e.log, poller.WithHooks(h))
 }
 
 // mustOnce runs one cycle that must succeed.
@@ -125,7 +121,7 @@ type replica struct {
 func (e *env) start(cfg poller.Config, h poller.Hooks) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- poller.RunWith(ctx, cfg, e.log, h) }()
+	go func() { r.done <- poller.Run(ctx, cfg, e.log, poller.WithHooks(h)) }()
 	var once sync.Once
 	var err error
 	r.stop = func() error {
