@@ -5,12 +5,12 @@
 GO        ?= go
 BIN       := $(CURDIR)/bin
 SERVICES  := event-poller credential-builder poster vonx-sim bcregctl
-MODULES   := pkg deploy $(addprefix services/,$(SERVICES))
-# Each service's test-only module (services/<svc>/test), if it has one.
-MODULES   += $(patsubst %/go.mod,%,$(wildcard services/*/test/go.mod))
+# Every module of go.work (the dev kit's and the test-only ones included),
+# as directories relative to the root.
+MODULES   := $(shell sed -n 's,^[[:space:]]*\./,,p' go.work)
 # Concurrency-heavy packages run under the race detector.
 RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
-             github.com/bcgov/bcreg-events/pkg/agentsim/... \
+             github.com/bcgov/bcreg-events/pkg/devkit/agentsim/... \
              github.com/bcgov/bcreg-events/pkg/lifecycle/... \
              github.com/bcgov/bcreg-events/services/bcregctl/internal/console/... \
              github.com/bcgov/bcreg-events/services/poster/... \
@@ -22,20 +22,21 @@ TEST_FLAGS ?= -count=1 -timeout 30m
 
 all: build
 
-## build: compile every service into ./bin/
+## build: compile every service, and the dev kit's bcreg-dev, into ./bin/
 build:
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do \
 		echo "build $$s"; \
 		(cd services/$$s && $(GO) build -trimpath -o $(BIN)/$$s .) || exit 1; \
 	done
+	@echo "build bcreg-dev"; cd pkg/devkit/cmd/bcreg-dev && $(GO) build -trimpath -o $(BIN)/bcreg-dev .
 
 ## test: every package of the workspace; concurrency-heavy ones with -race.
 ## Needs Go and the PostgreSQL server binaries (initdb, pg_ctl); NATS runs
 ## embedded in the test processes. End-to-end tests use the binaries in ./bin.
 test: build
 	$(GO) vet work
-	$(GO) vet -tags testcontainers github.com/bcgov/bcreg-events/pkg/testenv
+	$(GO) vet -tags testcontainers github.com/bcgov/bcreg-events/pkg/testkit/testenv
 	$(MAKE) test-race test-rest
 
 test-race:
@@ -48,7 +49,7 @@ space := $(empty) $(empty)
 
 ## run: the whole pipeline on an embedded default (see README).
 run: build
-	$(BIN)/bcregctl dev
+	$(BIN)/bcreg-dev run
 
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI         := $(BIN)/golangci-lint
@@ -76,12 +77,11 @@ lint: golangci-lint
 BENCH_CORPS ?= 100000
 BENCH_LARGE ?=
 BENCH_DIR   := $(CURDIR)/.data/bench
-BENCH_MICRO := github.com/bcgov/bcreg-events/pkg/credential/... \
-               github.com/bcgov/bcreg-events/pkg/messages \
-               github.com/bcgov/bcreg-events/pkg/source
+BENCH_MICRO := github.com/bcgov/bcreg-events/pkg/messages \
+               github.com/bcgov/bcreg-events/pkg/devkit/microbench
 
 bench: build bench-micro
-	BENCH_CORPS=$(BENCH_CORPS) BENCH_LARGE=$(BENCH_LARGE) $(BIN)/bcregctl bench --bin $(BIN) --data-dir $(BENCH_DIR) --micro $(BENCH_DIR)/micro.txt
+	BENCH_CORPS=$(BENCH_CORPS) BENCH_LARGE=$(BENCH_LARGE) $(BIN)/bcreg-dev bench --bin $(BIN) --data-dir $(BENCH_DIR) --micro $(BENCH_DIR)/micro.txt
 
 ## bench-micro: the Go micro-benchmarks, one test binary at a time (-p 1);
 ## output in .data/bench/micro.txt.

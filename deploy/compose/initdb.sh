@@ -1,6 +1,6 @@
 #!/bin/sh
 # PostgreSQL container init: the two databases of the pipeline, and the demo
-# registry data in the source database (pkg/source/fixture, which
+# registry data in the source database (pkg/testkit/fixture, which
 # docker-compose.yml mounts at /demo-data).
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" <<SQL

@@ -15,8 +15,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
-	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // historyNow is "now" for the golden runs: after every date of the fixture,

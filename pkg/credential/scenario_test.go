@@ -8,8 +8,8 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/source"
-	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // The scenarios of docs/design/generation.md §6 whose samples are kept

@@ -9,7 +9,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // notBefores returns each row's not_before (RFC 3339 UTC, "" for none) by

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/bcgov/bcreg-events/pkg/pgpool"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }

@@ -7,8 +7,8 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/source"
-	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // TestLoadSelection checks which rows the loader reads and links, on rows

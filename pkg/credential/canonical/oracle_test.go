@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/credential/canonical"
-	"github.com/bcgov/bcreg-events/pkg/source/fixture"
+	"github.com/bcgov/bcreg-events/pkg/testkit/fixture"
 )
 
 // TestOracle re-encodes every credential the original Python code stored
@@ -16,7 +16,7 @@ import (
 func TestOracle(t *testing.T) {
 	tests := []struct {
 		file string
-		want int // credentials in the file (pkg/source/fixture/README.md)
+		want int // credentials in the file (pkg/testkit/fixture/README.md)
 	}{
 		{"dev_expected_8bc273a.json", 104},
 		{"dev_expected_history.json", 174},

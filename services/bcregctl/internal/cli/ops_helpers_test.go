@@ -17,8 +17,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // opsWorld is an operator command's world: the development fixture as the

@@ -13,7 +13,6 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/pkg/source"
-	"github.com/bcgov/bcreg-events/services/bcregctl/internal/status"
 )
 
 func init() {
@@ -80,7 +79,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			if *watch > 0 {
 				fmt.Fprint(e.stdout, "\033[H\033[2J")
 			}
-			status.Render(e.stdout, r)
+			pipeline.Render(e.stdout, r)
 		}
 		if *watch <= 0 {
 			return nil

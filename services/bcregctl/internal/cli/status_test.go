@@ -17,8 +17,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // TestStatusReportsTheKnownState builds a pipeline state (the registry two

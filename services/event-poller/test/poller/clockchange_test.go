@@ -10,7 +10,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
-	"github.com/bcgov/bcreg-events/pkg/source/sourcetest"
+	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/agentsim"
+	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
 )
 
 func TestClassify(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bcgov/bcreg-events/pkg/agentsim"
+	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
 )
 
 // Capacity-limited agent of the benchmark: 40 credentials issued at once,

@@ -11,9 +11,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/bcgov/bcreg-events/pkg/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/testenv"
+	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // databaseOutage makes the test's event database refuse every connection

@@ -1,0 +1,339 @@
+// Package bench is `bcreg-dev bench` (`make bench`): the pipeline's
+// benchmarks at registry scale. It runs the real service binaries as
+// processes, as `make run` and the end-to-end tests do, on a PostgreSQL
+// cluster of its own (fresh each run, with pg_stat_statements and commit
+// timestamps) and a NATS server per measured run (a child process, fresh
+// store), over synthetic registries written by `bcreg-dev seed`:
+//
+//  1. staging: event-poller + credential-builder (1 and 2 replicas) from an
+//     empty event database to every bundle published, per profile;
+//  2. posting: poster (1 and 2 replicas) from a staged backlog to a
+//     zero-latency vonx-sim, and to a capacity-limited one over a window;
+//  3. ongoing: events appended in small bursts to a caught-up pipeline; the
+//     time from each event's commit to the agent accepting its credential;
+//  4. peak resident memory and CPU of every process;
+//  5. scaling: staging at several registry sizes.
+//
+// Every figure is time-boxed; one that reaches its box is reported as "at
+// least". The report goes to docs/benchmarks/YYYY-MM-DD-<N>.md and stdout.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// NATSMode is the hidden argument of `bcreg-dev bench` that runs the NATS
+// server child.
+const NATSMode = "_nats"
+
+// Options configure a bench run.
+type Options struct {
+	Corps    int      // N, the main registry size: every figure
+	Scale    []int    // more sizes for the staging figures (scaling)
+	Profiles []string // credential profiles
+	Seed     uint64   // synthetic data set
+
+	BinDir    string // service binaries
+	DataDir   string // PostgreSQL (see localpg.DataDirFor), NATS stores, logs
+	ReportDir string // docs/benchmarks ("" = no file)
+	MicroFile string // `make bench-micro` output to include ("" = none)
+
+	Only []string // stages to run: staging, posting, ongoing (empty: all)
+
+	StagingBox time.Duration // per staging run (0: from N)
+	PostingBox time.Duration // per posting run to a zero-latency agent (0: from N)
+
+	SimCapacity    int           // capacity-limited agent: credentials at once
+	SimCredLatency time.Duration // and the time each holds its slot
+	CapWarmup      time.Duration // before the window
+	CapWindow      time.Duration // the measured window
+
+	PollInterval time.Duration // ongoing mode's BCREG_POLL_INTERVAL
+	OngoingFor   time.Duration // how long events are appended
+	BurstEvery   time.Duration // one burst per interval
+	BurstSize    int           // events per burst
+
+	Perf bool // record system-wide CPU profiles (perf) of the main runs
+	Keep bool // keep the PostgreSQL cluster, NATS stores (logs are kept anyway)
+
+	// Set are more KEY=VALUE settings for every service (experiments); they
+	// are listed in the report.
+	Set []string
+
+	Out io.Writer        `json:"-"`
+	Now func() time.Time `json:"-"`
+}
+
+func (o *Options) wants(stage string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, stage) }
+
+// defaults fills in what is derived from N.
+func (o *Options) defaults() {
+	if o.StagingBox == 0 {
+		o.StagingBox = max(2*time.Minute, time.Duration(o.Corps/200)*time.Second)
+	}
+	if o.PostingBox == 0 {
+		o.PostingBox = max(2*time.Minute, time.Duration(o.Corps/250)*time.Second)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// stagingBoxFor is the box of a staging run of n corporations.
+func (o *Options) stagingBoxFor(n int) time.Duration {
+	if n == o.Corps {
+		return o.StagingBox
+	}
+	return max(2*time.Minute, time.Duration(n/200)*time.Second)
+}
+
+// Run runs the benchmarks and writes the report.
+func Run(ctx context.Context, log *zap.Logger, o Options) (err error) {
+	o.defaults()
+	started := o.Now()
+	b := &bencher{opts: &o, log: log, rep: &report{Started: started, Opts: o}}
+	b.rep.Machine = describeMachine(o.DataDir)
+	b.rep.LoadStart = loadAvg()
+	sizes := b.sizes()
+	if need := diskNeeded(sizes, o.Profiles); b.rep.Machine.DiskFree < need {
+		return fmt.Errorf("bench: %s free under %s, the runs need about %s (sizes %v)",
+			bytesStr(b.rep.Machine.DiskFree), o.DataDir, bytesStr(need), sizes)
+	}
+	fmt.Fprintf(o.Out, "bench: N = %d, staging sizes %v, profiles %v; machine %d cores, %s, %s free; load %s\n",
+		o.Corps, sizes, o.Profiles, b.rep.Machine.Cores, bytesStr(b.rep.Machine.MemTotal), bytesStr(b.rep.Machine.DiskFree), b.rep.LoadStart)
+
+	c, err := newCluster(&o, log)
+	if err != nil {
+		return err
+	}
+	b.c = c
+	defer c.close()
+	if err := c.startPostgres(ctx); err != nil {
+		return err
+	}
+	b.rep.Versions = b.versions(ctx)
+	var runErr error
+	for _, n := range sizes {
+		if runErr = b.size(ctx, n); runErr != nil {
+			b.rep.Failure = runErr.Error()
+			if len(b.rep.Failure) > 4000 {
+				b.rep.Failure = b.rep.Failure[:4000] + "…"
+			}
+			break
+		}
+	}
+	if o.MicroFile != "" {
+		if text, err := os.ReadFile(o.MicroFile); err == nil {
+			b.rep.Micro = string(text)
+		} else {
+			b.logf("micro-benchmarks: %v (not in the report)", err)
+		}
+	}
+	b.rep.Finished = o.Now()
+	b.rep.LoadEnd = loadAvg()
+	raw := filepath.Join(o.DataDir, fmt.Sprintf("results-%s-%d.json", started.Format("2006-01-02"), o.Corps))
+	if data, err := json.MarshalIndent(b.rep, "", "  "); err == nil {
+		if err := os.WriteFile(raw, data, 0o644); err != nil {
+			b.logf("raw results: %v", err)
+		}
+	}
+	if err := writeReport(b.rep, o.ReportDir, o.Out); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "bench: raw results in %s (re-render: bcreg-dev bench --from FILE), logs in %s\n", raw, c.logDir)
+	return runErr
+}
+
+// writeReport writes the report file (when dir is set) and prints the
+// summary.
+func writeReport(rep *report, dir string, out io.Writer) error {
+	fmt.Fprintln(out)
+	fmt.Fprint(out, rep.summary())
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.md", rep.Started.Format("2006-01-02"), rep.Opts.Corps))
+	if err := os.WriteFile(path, []byte(rep.markdown()), 0o644); err != nil {
+		return fmt.Errorf("bench: write report: %w", err)
+	}
+	fmt.Fprintf(out, "\nbench: report written to %s\n", path)
+	return nil
+}
+
+// Render rewrites the report of a run from its raw results (the JSON file
+// a run leaves in its data directory).
+func Render(rawFile, reportDir string, out io.Writer) error {
+	data, err := os.ReadFile(rawFile)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	var rep report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return fmt.Errorf("bench: %s: %w", rawFile, err)
+	}
+	return writeReport(&rep, reportDir, out)
+}
+
+// bencher runs the stages and fills the report.
+type bencher struct {
+	opts *Options
+	log  *zap.Logger
+	c    *cluster
+	rep  *report
+	seq  int
+}
+
+func (b *bencher) logf(format string, args ...any) {
+	fmt.Fprintf(b.opts.Out, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// sizes are the registry sizes, ascending, the main one included.
+func (b *bencher) sizes() []int {
+	s := append([]int{b.opts.Corps}, b.opts.Scale...)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// diskNeeded estimates the space of the largest size's runs: the registry
+// (~4 kB per corporation), an event database and a NATS store per staged
+// run kept for posting (~12 kB per corporation with history) and their
+// copies.
+func diskNeeded(sizes []int, profiles []string) int64 {
+	n := int64(slices.Max(sizes))
+	return n*4_000 + n*12_000*3 + 2<<30
+}
+
+// size runs every stage of one registry size.
+func (b *bencher) size(ctx context.Context, n int) error {
+	main := n == b.opts.Corps
+	src := fmt.Sprintf("src_%d", n)
+	if err := b.seed(ctx, n, src); err != nil {
+		return err
+	}
+	defer b.c.dropDB(ctx, src)
+	for _, profile := range b.opts.Profiles {
+		builderCounts := []int{1, 2}
+		if n > b.opts.Corps {
+			builderCounts = []int{2} // the large scaling point: the best configuration only
+		}
+		if !b.opts.wants("staging") && main {
+			builderCounts = []int{2} // a staged backlog is still needed
+		}
+		var staged *stagedState
+		for _, bc := range builderCounts {
+			keep := main && bc == builderCounts[len(builderCounts)-1] && (b.opts.wants("posting") || b.opts.wants("ongoing"))
+			res, st, err := b.staging(ctx, n, src, profile, bc, keep)
+			if err != nil {
+				return err
+			}
+			b.rep.Staging = append(b.rep.Staging, res)
+			fmt.Fprint(b.opts.Out, res.line())
+			if st != nil {
+				staged = st
+			}
+		}
+		if staged == nil {
+			continue
+		}
+		if b.opts.wants("posting") {
+			for _, capLimited := range []bool{false, true} {
+				for _, posters := range []int{1, 2} {
+					res, err := b.posting(ctx, staged, profile, posters, capLimited)
+					if err != nil {
+						b.dropStaged(ctx, staged)
+						return err
+					}
+					b.rep.Posting = append(b.rep.Posting, res)
+					fmt.Fprint(b.opts.Out, res.line())
+				}
+			}
+		}
+		if b.opts.wants("ongoing") {
+			res, err := b.ongoing(ctx, staged, src, profile)
+			if err != nil {
+				b.dropStaged(ctx, staged)
+				return err
+			}
+			b.rep.Ongoing = append(b.rep.Ongoing, res)
+			fmt.Fprint(b.opts.Out, res.line())
+		}
+		b.dropStaged(ctx, staged)
+	}
+	return nil
+}
+
+// seed writes the synthetic registry with `bcreg-dev seed`.
+func (b *bencher) seed(ctx context.Context, n int, db string) error {
+	if err := b.c.createDB(ctx, db, ""); err != nil {
+		return err
+	}
+	b.logf("seeding %d corporations into %s", n, db)
+	start := time.Now()
+	out, err := b.runBin(ctx, "bcreg-dev", []string{"BCREG_SOURCE_DB_URL=" + b.c.url(db)},
+		"seed", "--synthetic", fmt.Sprint(n), "--seed", fmt.Sprint(b.opts.Seed))
+	if err != nil {
+		return err
+	}
+	wall := time.Since(start)
+	b.rep.Seeds = append(b.rep.Seeds, seedResult{N: n, Wall: wall, Output: strings.TrimSpace(out), Bytes: b.c.dbSize(ctx, db)})
+	b.logf("seeded %d corporations in %s", n, wall.Round(100*time.Millisecond))
+	return nil
+}
+
+// runBin runs a command of BinDir (bcregctl, bcreg-dev) to completion and
+// returns its standard output.
+func (b *bencher) runBin(ctx context.Context, bin string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(b.opts.BinDir, bin), args...)
+	cmd.Env = childEnv(append([]string{"BCREG_LOG_FORMAT=json"}, env...)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("bench: %s %s: %w\n%s%s", bin, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// versions reads the software versions.
+func (b *bencher) versions(ctx context.Context) versions {
+	v := versions{Go: goVersion(), NATS: natsModuleVersion(), Bench: buildVersion()}
+	_ = b.c.admin.QueryRow(ctx, "SHOW server_version").Scan(&v.PostgreSQL)
+	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
+		v.GoToolchain = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD").Output(); err == nil {
+		v.Bench = "commit " + strings.TrimSpace(string(out))
+		if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil {
+			if n := strings.Count(string(st), "\n"); n > 0 {
+				v.Bench += fmt.Sprintf(" plus uncommitted changes to %d tracked files (the binaries are built from the working tree)", n)
+			}
+		}
+	}
+	if out, err := exec.CommandContext(ctx, "perf", "version").Output(); err == nil {
+		v.Perf = strings.TrimSpace(string(out))
+	}
+	return v
+}
+
+// runName makes a unique, database-safe name.
+func (b *bencher) runName(parts ...any) string {
+	b.seq++
+	s := fmt.Sprintf("r%02d", b.seq)
+	for _, p := range parts {
+		s += "_" + fmt.Sprint(p)
+	}
+	return strings.NewReplacer("-", "_", ".", "_").Replace(s)
+}
+
+var errStopped = errors.New("bench: interrupted")

@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
+)
+
+// postingResult is one posting run.
+type postingResult struct {
+	N          int
+	Profile    string
+	Posters    int
+	CapLimited bool
+	Boxed      bool
+	Box        time.Duration
+
+	Backlog int64 // credentials published and not yet answered at the start
+	// Bundles in BCREG_CREDS at the start, and the poster consumer's
+	// deliveries over the run (more than Bundles: redeliveries).
+	Bundles, Deliveries uint64
+
+	// Zero-latency agent: from the posters' start to the last answer.
+	Creds          int64 // answered Y in the run
+	Wall           time.Duration
+	Overall        float64 // Creds / Wall
+	Steady         float64 // middle 80% of the answers
+	NRows, DRows   int64
+	Sim            agentsim.Stats
+	CapacityPerSec float64 // the capacity-limited agent's capacity
+
+	// Capacity-limited agent: issued over the window after the warm-up.
+	Window        time.Duration
+	WindowIssued  int64
+	Achieved      float64
+	BacklogRanOut bool
+
+	Usage   usage
+	TopSQL  []statement
+	Perf    *perfProfile
+	Metrics posterMetrics
+}
+
+func (p *postingResult) agent(o *Options) string {
+	if p.CapLimited {
+		return fmt.Sprintf("capacity %d × %s", o.SimCapacity, o.SimCredLatency)
+	}
+	return "zero latency"
+}
+
+func (p *postingResult) line() string {
+	ts := time.Now().Format("15:04:05")
+	if p.CapLimited {
+		return fmt.Sprintf("%s bench: posting N=%d %s, %d poster(s), capacity-limited agent: %.1f credentials/s over %s = %.1f%% of %.1f (failed requests %d, duplicates %d)\n",
+			ts, p.N, p.Profile, p.Posters, p.Achieved, p.Window.Round(time.Second), 100*p.Achieved/p.CapacityPerSec, p.CapacityPerSec, p.Sim.Failed, p.Sim.Duplicates)
+	}
+	atLeast := ""
+	if p.Boxed {
+		atLeast = "≥ "
+	}
+	return fmt.Sprintf("%s bench: posting N=%d %s, %d poster(s), zero-latency agent: %s%.0f credentials/s overall, %.0f steady (%d credentials in %s; N %d, D %d, duplicates %d)\n",
+		ts, p.N, p.Profile, p.Posters, atLeast, p.Overall, p.Steady, p.Creds, p.Wall.Round(100*time.Millisecond), p.NRows, p.DRows, p.Sim.Duplicates)
+}
+
+// posting measures posters delivering a staged backlog (a copy of the
+// staged event database and NATS store) to vonx-sim.
+func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, posters int, capLimited bool) (_ *postingResult, err error) {
+	kind := "zero"
+	if capLimited {
+		kind = "cap"
+	}
+	name := b.runName("post", profile, kind, fmt.Sprintf("%dp", posters), st.n)
+	b.logf("posting N=%d profile %s, %d poster(s), %s agent (%s)", st.n, profile, posters, kind, name)
+	res := &postingResult{N: st.n, Profile: profile, Posters: posters, CapLimited: capLimited, Box: b.opts.PostingBox,
+		CapacityPerSec: float64(b.opts.SimCapacity) / b.opts.SimCredLatency.Seconds()}
+	if err := b.c.createDB(ctx, name, st.eventDB); err != nil {
+		return nil, err
+	}
+	defer b.c.dropDB(ctx, name)
+	store := filepath.Join(b.c.natsDir, name)
+	if err := copyDir(st.store, store); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	defer b.removeStore(store)
+	r, err := b.newRun(ctx, name, name, "", store, profile)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close(ctx)
+	sim := []string{"BCREG_SIM_CAPACITY=0"}
+	if capLimited {
+		sim = []string{fmt.Sprintf("BCREG_SIM_CAPACITY=%d", b.opts.SimCapacity), "BCREG_SIM_CRED_LATENCY=" + b.opts.SimCredLatency.String()}
+	}
+	if err := r.startSim(ctx, sim...); err != nil {
+		return nil, err
+	}
+	if err := r.edb.QueryRow(ctx, `SELECT count(*) FROM credential_log WHERE process_success IS NULL AND published_at IS NOT NULL`).Scan(&res.Backlog); err != nil {
+		return nil, fmt.Errorf("bench: backlog: %w", err)
+	}
+	res.Bundles = r.streamMsgs(ctx, bus.StreamCreds)
+	planOff := b.resetStatements(ctx)
+	m := r.startMeter()
+	var perf *perfRecorder
+	if b.opts.Perf && !capLimited && posters == 2 {
+		perf = b.startPerf(name)
+	}
+	t0 := time.Now()
+	for i := 1; i <= posters; i++ {
+		role := fmt.Sprintf("poster-%d", i)
+		if _, err := r.service(ctx, role, "poster", false, "BCREG_POSTER_ID="+role); err != nil {
+			perf.stop()
+			return nil, err
+		}
+	}
+	if capLimited {
+		err = b.capacityWindow(ctx, r, res)
+	} else {
+		err = r.waitFor(ctx, res.Box, 250*time.Millisecond, func() (bool, error) {
+			if !r.drained(ctx, bus.StreamCreds, bus.ConsumerPoster) {
+				return false, nil
+			}
+			due, _, err := r.outstanding(ctx)
+			return due == 0, err
+		})
+		if errors.Is(err, errBoxed) {
+			res.Boxed, err = true, nil
+		}
+	}
+	detected := time.Since(t0)
+	res.Usage = m.stop()
+	for _, p := range r.procs {
+		if strings.HasPrefix(r.roles[p], "poster") {
+			if mm, err := scrape(ctx, p.addr); err == nil {
+				res.Metrics.add(mm)
+			}
+		}
+	}
+	res.Perf = perf.stop()
+	if err != nil {
+		return nil, err
+	}
+	// Before the bench's own queries below.
+	res.TopSQL = b.topStatements(ctx, []string{name}, 6, planOff)
+	res.Sim, _ = r.sim.Stats(ctx)
+	res.Deliveries = r.deliveries(ctx, bus.StreamCreds, bus.ConsumerPoster)
+	var first, p10, p90, last *time.Time
+	if err := r.edb.QueryRow(ctx, `SELECT count(*) FILTER (WHERE process_success = 'Y'),
+       count(*) FILTER (WHERE process_success = 'N'), count(*) FILTER (WHERE process_success = 'D'),
+       min(process_date)::timestamptz, max(process_date)::timestamptz,
+       (percentile_disc(0.1) WITHIN GROUP (ORDER BY process_date) FILTER (WHERE process_success = 'Y'))::timestamptz,
+       (percentile_disc(0.9) WITHIN GROUP (ORDER BY process_date) FILTER (WHERE process_success = 'Y'))::timestamptz
+FROM credential_log WHERE process_date IS NOT NULL AND process_success IN ('Y', 'N', 'D')`).Scan(
+		&res.Creds, &res.NRows, &res.DRows, &first, &last, &p10, &p90); err != nil {
+		return nil, fmt.Errorf("bench: delivered credentials: %w", err)
+	}
+	res.Wall = detected
+	if !capLimited && !res.Boxed && last != nil {
+		if w := last.Sub(t0); w > 0 && w <= detected {
+			res.Wall = w
+		}
+	}
+	res.Overall = rate(res.Creds, res.Wall)
+	if p10 != nil && p90 != nil && p90.After(*p10) {
+		res.Steady = 0.8 * float64(res.Creds) / p90.Sub(*p10).Seconds()
+	}
+	r.stopServices()
+	r.finishUsage(&res.Usage)
+	return res, nil
+}
+
+// capacityWindow lets the posters warm up, then counts what the agent
+// issues over the window.
+func (b *bencher) capacityWindow(ctx context.Context, r *pipeRun, res *postingResult) error {
+	sleep := func(d time.Duration) error {
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			if err := r.checkAlive(); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return errStopped
+			case <-time.After(min(time.Second, time.Until(end))):
+			}
+		}
+		return nil
+	}
+	if err := sleep(b.opts.CapWarmup); err != nil {
+		return err
+	}
+	s1, err := r.sim.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("bench: vonx-sim stats: %w", err)
+	}
+	t1 := time.Now()
+	if err := sleep(b.opts.CapWindow); err != nil {
+		return err
+	}
+	s2, err := r.sim.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("bench: vonx-sim stats: %w", err)
+	}
+	res.Window = time.Since(t1)
+	res.WindowIssued = s2.Issued - s1.Issued
+	res.Achieved = rate(res.WindowIssued, res.Window)
+	due, _, err := r.outstanding(ctx)
+	res.BacklogRanOut = err == nil && due == 0
+	return nil
+}

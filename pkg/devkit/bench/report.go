@@ -1,0 +1,687 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// report is everything a run measured.
+type report struct {
+	Started, Finished  time.Time
+	Opts               Options
+	Machine            machine
+	Versions           versions
+	LoadStart, LoadEnd string
+	Seeds              []seedResult
+	Staging            []*stagingResult
+	Posting            []*postingResult
+	Ongoing            []*ongoingResult
+	Micro              string
+	Failure            string // the error that ended the run early
+}
+
+type versions struct {
+	Go, GoToolchain, PostgreSQL, NATS, Bench, Perf string
+}
+
+type seedResult struct {
+	N      int
+	Wall   time.Duration
+	Output string
+	Bytes  int64
+}
+
+func goVersion() string { return runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH }
+
+// natsModuleVersion is the nats-server module this binary (and so the
+// NATS child) was built with.
+func natsModuleVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/nats-io/nats-server/v2" {
+				return d.Version
+			}
+		}
+	}
+	return "?"
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = " (modified)"
+				}
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			return rev + modified
+		}
+	}
+	return "?"
+}
+
+// Goals of issue 9.
+const (
+	goalSnapshot   = 2000.0 // corporations/s staged, snapshot profile
+	goalHistory    = 1000.0 // corporations/s staged, history profile
+	goalPoster     = 5000.0 // credentials/s to a zero-latency agent
+	goalCapacity   = 0.90   // of a capacity-limited agent's capacity
+	goalOngoingAdd = 5 * time.Second
+	goalRSS        = 200 << 20
+	goalLinear     = 1.25 // cost per corporation at the largest N within this factor of the smallest
+)
+
+type goal struct {
+	What, Target, Measured string
+	Met                    *bool
+}
+
+func yes(b bool) *bool { return &b }
+
+func (g goal) verdict() string {
+	switch {
+	case g.Met == nil:
+		return "not measured"
+	case *g.Met:
+		return "**met**"
+	default:
+		return "**not met**"
+	}
+}
+
+// goals evaluates the issue's goals on what was measured.
+func (r *report) goals() []goal {
+	var out []goal
+	n := r.Opts.Corps
+	for _, profile := range r.Opts.Profiles {
+		target := goalSnapshot
+		if profile == "history" {
+			target = goalHistory
+		}
+		g := goal{What: fmt.Sprintf("staging, %s profile, N = %s", profile, num(n)), Target: fmt.Sprintf("≥ %s corporations/s", num(int(target)))}
+		var parts []string
+		best := -1.0
+		for _, s := range r.Staging {
+			if s.N == n && s.Profile == profile {
+				parts = append(parts, fmt.Sprintf("%s%s/s with %d builder(s)", atLeast(s.Boxed), num(int(s.corpsPerSec())), s.Builders))
+				best = max(best, s.corpsPerSec())
+			}
+		}
+		if best >= 0 {
+			g.Measured = strings.Join(parts, "; ")
+			g.Met = yes(best >= target)
+		}
+		out = append(out, g)
+	}
+	for _, profile := range r.Opts.Profiles {
+		g := goal{What: fmt.Sprintf("staging cost linear in N, %s profile (2 builders)", profile),
+			Target: fmt.Sprintf("CPU per corporation (all processes of the bench) at the largest N within %.2f× of the smallest", goalLinear)}
+		var pts []*stagingResult
+		for _, s := range r.Staging {
+			if s.Profile == profile && s.Builders == 2 {
+				pts = append(pts, s)
+			}
+		}
+		sort.Slice(pts, func(i, j int) bool { return pts[i].N < pts[j].N })
+		if len(pts) >= 2 {
+			a, z := pts[0], pts[len(pts)-1]
+			wall := a.corpsPerSec() / z.corpsPerSec()
+			cpu := cpuPerCorp(z) / cpuPerCorp(a)
+			g.Measured = fmt.Sprintf("N %s → %s: CPU per corporation ×%.2f (wall time per corporation ×%.2f, with other load on the machine %s → %s)",
+				num(a.N), num(z.N), cpu, wall, foreign(a.Usage), foreign(z.Usage))
+			g.Met = yes(!z.Boxed && cpu <= goalLinear)
+		}
+		out = append(out, g)
+	}
+	for _, profile := range r.Opts.Profiles {
+		g := goal{What: fmt.Sprintf("posting to a zero-latency agent, %s profile", profile), Target: fmt.Sprintf("≥ %s credentials/s", num(int(goalPoster)))}
+		var parts []string
+		best := -1.0
+		for _, p := range r.Posting {
+			if p.Profile == profile && !p.CapLimited {
+				parts = append(parts, fmt.Sprintf("%s%s/s with %d poster(s)", atLeast(p.Boxed), num(int(p.Overall)), p.Posters))
+				best = max(best, p.Overall)
+			}
+		}
+		if best >= 0 {
+			g.Measured = strings.Join(parts, "; ")
+			g.Met = yes(best >= goalPoster)
+		}
+		out = append(out, g)
+	}
+	for _, profile := range r.Opts.Profiles {
+		g := goal{What: fmt.Sprintf("posting to a capacity-limited agent (%d × %s), %s profile", r.Opts.SimCapacity, r.Opts.SimCredLatency, profile),
+			Target: fmt.Sprintf("≥ %.0f%% of its capacity", 100*goalCapacity)}
+		var parts []string
+		all, anyCap := true, false
+		for _, p := range r.Posting {
+			if p.Profile == profile && p.CapLimited {
+				anyCap = true
+				f := p.Achieved / p.CapacityPerSec
+				parts = append(parts, fmt.Sprintf("%.1f%% with %d poster(s)", 100*f, p.Posters))
+				all = all && f >= goalCapacity && !p.BacklogRanOut
+			}
+		}
+		if anyCap {
+			g.Measured = strings.Join(parts, "; ")
+			g.Met = yes(all)
+		}
+		out = append(out, g)
+	}
+	for _, profile := range r.Opts.Profiles {
+		g := goal{What: fmt.Sprintf("ongoing mode, %s profile: commit → agent p99", profile),
+			Target: fmt.Sprintf("< poll interval + 5 s = %s", r.Opts.PollInterval+goalOngoingAdd)}
+		for _, o := range r.Ongoing {
+			if o.Profile == profile && o.Measured > 0 {
+				g.Measured = fmt.Sprintf("p99 %s (p50 %s, max %s; %d events measured)", dur(o.pct(0.99)), dur(o.pct(0.5)), dur(o.max()), o.Measured)
+				g.Met = yes(o.pct(0.99) < r.Opts.PollInterval+goalOngoingAdd && !o.DrainBoxed)
+			}
+		}
+		out = append(out, g)
+	}
+	{
+		g := goal{What: "resident memory per service process during the initial load (staging and posting)", Target: "< 200 MiB"}
+		var worst procUsage
+		for _, s := range r.Staging {
+			for _, p := range s.Usage.Procs {
+				if p.HWM > worst.HWM {
+					worst = p
+				}
+			}
+		}
+		for _, s := range r.Posting {
+			for _, p := range s.Usage.Procs {
+				if p.Role != "vonx-sim" && p.HWM > worst.HWM {
+					worst = p
+				}
+			}
+		}
+		if worst.HWM > 0 {
+			g.Measured = fmt.Sprintf("largest peak %s (%s)", mb(worst.HWM), worst.Role)
+			g.Met = yes(worst.HWM < goalRSS)
+		}
+		out = append(out, g)
+	}
+	{
+		g := goal{What: "`bcreg-dev seed` data through the pipeline without errors", Target: "0 N work items, 0 dead letters, every corporation processed"}
+		var nrows int64
+		var dlq uint64
+		complete := true
+		for _, s := range r.Staging {
+			nrows += s.NRow
+			dlq += s.DLQ
+			complete = complete && !s.Boxed && s.Processed == s.Total && s.Unpublished == 0
+		}
+		if len(r.Staging) > 0 {
+			g.Measured = fmt.Sprintf("%d N rows, %d dead letters over %d staging runs", nrows, dlq, len(r.Staging))
+			g.Met = yes(nrows == 0 && dlq == 0 && complete)
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func cpuPerCorp(s *stagingResult) float64 {
+	if s.Processed == 0 {
+		return 0
+	}
+	return s.Usage.ours().Seconds() / float64(s.Processed)
+}
+
+func atLeast(boxed bool) string {
+	if boxed {
+		return "≥ "
+	}
+	return ""
+}
+
+// markdown is the report file.
+func (r *report) markdown() string {
+	var w strings.Builder
+	o := r.Opts
+	fmt.Fprintf(&w, "# Benchmarks at registry scale: N = %s (%s)\n\n", num(o.Corps), r.Started.Format("2006-01-02"))
+	fmt.Fprintf(&w, "Written by `make bench` (`bcreg-dev bench`, package `pkg/devkit/bench`) on %s, in %s. "+
+		"Every figure below was measured in this run; figures that reached their time box are marked ≥.\n\n",
+		r.Started.Format("2006-01-02 15:04 MST"), dur(r.Finished.Sub(r.Started)))
+	if r.Failure != "" {
+		fmt.Fprintf(&w, "**The run ended early with an error; the figures below are those measured before it.**\n\n```\n%s\n```\n\n", r.Failure)
+	}
+	w.WriteString("```sh\nmake bench                       # N = 100,000 (BENCH_CORPS=... to change; BENCH_LARGE=1 adds N = 1,000,000)\n```\n\n")
+
+	w.WriteString("## Goals\n\n| goal | target | measured | |\n| --- | --- | --- | --- |\n")
+	for _, g := range r.goals() {
+		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", g.What, g.Target, orDash(g.Measured), g.verdict())
+	}
+	w.WriteString("\n")
+
+	r.writeMachine(&w)
+	r.writeStaging(&w)
+	r.writePosting(&w)
+	r.writeOngoing(&w)
+	r.writeResources(&w)
+	r.writeScaling(&w)
+	r.writeWhere(&w)
+	r.writeMicro(&w)
+	r.writeMethod(&w)
+	return w.String()
+}
+
+// summary is what stdout gets at the end: the goals and the main tables.
+func (r *report) summary() string {
+	var w strings.Builder
+	w.WriteString("Goals\n\n| goal | target | measured | |\n| --- | --- | --- | --- |\n")
+	for _, g := range r.goals() {
+		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", g.What, g.Target, orDash(g.Measured), g.verdict())
+	}
+	w.WriteString("\n")
+	r.writeStaging(&w)
+	r.writePosting(&w)
+	r.writeOngoing(&w)
+	r.writeResources(&w)
+	return w.String()
+}
+
+func (r *report) writeMachine(w *strings.Builder) {
+	m, v, o := r.Machine, r.Versions, r.Opts
+	w.WriteString("## Machine, versions, configuration\n\n| | |\n| --- | --- |\n")
+	fmt.Fprintf(w, "| CPU | %d cores (`%s`) |\n", m.Cores, orDash(m.CPUModel))
+	fmt.Fprintf(w, "| memory | %s |\n", bytesStr(m.MemTotal))
+	fmt.Fprintf(w, "| free disk at start | %s (under `%s`) |\n", bytesStr(m.DiskFree), m.DiskPath)
+	fmt.Fprintf(w, "| kernel | Linux %s |\n", m.Kernel)
+	fmt.Fprintf(w, "| load average (1, 5, 15 min) | %s at the start, %s at the end |\n", r.LoadStart, r.LoadEnd)
+	fmt.Fprintf(w, "| Go | %s (bench binary); toolchain: %s |\n", v.Go, orDash(v.GoToolchain))
+	fmt.Fprintf(w, "| PostgreSQL | %s, one local server for everything (`pkg/testkit/localpg` settings: fsync off, shared_buffers 128MB, max_connections 200; plus pg_stat_statements and track_commit_timestamp) |\n", v.PostgreSQL)
+	fmt.Fprintf(w, "| NATS | nats-server %s with JetStream (file store), a child process of the bench, fresh store per run |\n", v.NATS)
+	fmt.Fprintf(w, "| source | %s |\n", v.Bench)
+	if v.Perf != "" && o.Perf {
+		fmt.Fprintf(w, "| CPU profiles | %s, system-wide at 49 Hz, during the main staging (2 builders) and zero-latency posting (2 posters) runs |\n", v.Perf)
+	}
+	fmt.Fprintf(w, "| registry | `bcreg-dev seed --synthetic N --seed %d` (package `pkg/devkit/synth`) |\n", o.Seed)
+	fmt.Fprintf(w, "| services | the binaries of `%s`, one process per replica; defaults but: `BCREG_LOG_LEVEL=info` (builders `debug` in the staging runs, for the batch-phase breakdown), `BCREG_JS_CREDS_MAX_BYTES` 16 GiB and `BCREG_JS_EVENTS_MAX_BYTES` 4 GiB (room for the largest backlogs) |\n", o.BinDir)
+	fmt.Fprintf(w, "| zero-latency agent | vonx-sim, `BCREG_SIM_CAPACITY=0` (no limit), no latency |\n")
+	fmt.Fprintf(w, "| capacity-limited agent | vonx-sim, `BCREG_SIM_CAPACITY=%d`, `BCREG_SIM_CRED_LATENCY=%s` (capacity %.1f credentials/s), queue unlimited, overload penalty 0.5 (defaults); warm-up %s, window %s |\n",
+		o.SimCapacity, o.SimCredLatency, float64(o.SimCapacity)/o.SimCredLatency.Seconds(), o.CapWarmup, o.CapWindow)
+	fmt.Fprintf(w, "| ongoing mode | `BCREG_POLL_INTERVAL=%s`; `bcreg-dev seed --append-events %d` every %s for %s; 2 builders, 2 posters, zero-latency agent |\n",
+		o.PollInterval, o.BurstSize, o.BurstEvery, o.OngoingFor)
+	if len(o.Set) > 0 {
+		fmt.Fprintf(w, "| extra settings (`--set`) | `%s` |\n", strings.Join(o.Set, "`, `"))
+	}
+	fmt.Fprintf(w, "| time boxes | staging %s at N = %s (sizes below: max(2 min, N/200 s)); posting %s |\n", o.StagingBox, num(o.Corps), o.PostingBox)
+	w.WriteString("\n")
+	if len(r.Seeds) > 0 {
+		w.WriteString("Registries written by `bcreg-dev seed`:\n\n| N | wall | corporations/s | database size | output |\n| ---: | ---: | ---: | ---: | --- |\n")
+		for _, s := range r.Seeds {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", num(s.N), dur(s.Wall), num(int(rate(int64(s.N), s.Wall))), bytesStr(s.Bytes),
+				strings.ReplaceAll(s.Output, "\n", "<br>"))
+		}
+		w.WriteString("\n")
+	}
+}
+
+func (r *report) writeStaging(w *strings.Builder) {
+	if len(r.Staging) == 0 {
+		return
+	}
+	w.WriteString("## 1. Initial-load staging (event-poller + credential-builder)\n\n")
+	w.WriteString("From the poller's start (builders already running) to: the initial load finished, every corporation's work item processed, no due credential unpublished. No poster runs.\n\n")
+	w.WriteString("| N | profile | builders | wall | corporations/s | credentials/s | corporations (Y / S / N) | credentials published | held (A) / future-dated | bundles | dead letters | CorpEvent redeliveries | poller publishing | event DB | NATS store | foreign CPU |\n")
+	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, s := range r.Staging {
+		fmt.Fprintf(w, "| %s | %s | %d | %s%s | **%s%s** | %s%s | %s of %s (%s / %s / %s) | %s | %s / %s | %s | %d | %s | %s | %s | %s | %s |\n",
+			num(s.N), s.Profile, s.Builders, atLeast(s.Boxed), dur(s.Wall), atLeast(s.Boxed), num(int(s.corpsPerSec())), atLeast(s.Boxed), num(int(s.credsPerSec())),
+			num64(s.Processed), num64(s.Total), num64(s.Y), num64(s.S), num64(s.NRow), num64(s.Creds), num64(s.Held), num64(s.Future),
+			num(int(s.Bundles)), s.DLQ, redeliveries(s.Deliveries, uint64(s.Processed)), dur(s.PollerPublish), bytesStr(s.EventDBBytes), bytesStr(s.StoreBytes), foreign(s.Usage))
+	}
+	w.WriteString("\n*foreign CPU*: the machine's busy CPU time during the run that none of the bench's processes used (other work on the shared machine), as a share of the run's wall time × cores.\n\n")
+}
+
+// redeliveries is deliveries beyond one per message ("–" when unknown).
+func redeliveries(deliveries, msgs uint64) string {
+	if deliveries == 0 {
+		return "–"
+	}
+	if deliveries < msgs {
+		return "0"
+	}
+	return num64(int64(deliveries - msgs))
+}
+
+func foreign(u usage) string {
+	if u.Wall <= 0 {
+		return "–"
+	}
+	cores := float64(runtime.NumCPU())
+	return fmt.Sprintf("%.0f%%", 100*u.foreign().Seconds()/(u.Wall.Seconds()*cores))
+}
+
+func (r *report) writePosting(w *strings.Builder) {
+	if len(r.Posting) == 0 {
+		return
+	}
+	w.WriteString("## 2. Posting (poster → vonx-sim)\n\n")
+	w.WriteString("Each run starts from a copy of the staged state of the 2-builder staging run (event database and NATS store): every credential published, none posted.\n\n")
+	w.WriteString("Zero-latency agent, from the posters' start to the last answer recorded:\n\n")
+	w.WriteString("| N | profile | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | foreign CPU |\n")
+	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, p := range r.Posting {
+		if p.CapLimited {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s |\n",
+			num(p.N), p.Profile, p.Posters, num64(p.Backlog), atLeast(p.Boxed), dur(p.Wall), atLeast(p.Boxed), num(int(p.Overall)), num(int(p.Steady)),
+			num64(p.Creds), num64(p.NRows), num64(p.DRows), num64(p.Sim.Requests), float64(p.Sim.Issued)/float64(max(p.Sim.Requests, 1)),
+			p.Metrics.Limit, redeliveries(p.Deliveries, p.Bundles), p.Sim.Failed, p.Sim.Duplicates, foreign(p.Usage))
+	}
+	w.WriteString("\nCapacity-limited agent, credentials issued over the window after the warm-up:\n\n")
+	w.WriteString("| N | profile | posters | agent | window | issued | credentials/s | of capacity | failed requests | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | backlog ran out |\n")
+	w.WriteString("| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |\n")
+	for _, p := range r.Posting {
+		if !p.CapLimited {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %.1f | **%.1f%%** | %d | %d | %.1f, %s | %.0f | %v |\n",
+			num(p.N), p.Profile, p.Posters, p.agent(&r.Opts), dur(p.Window), num64(p.WindowIssued), p.Achieved, 100*p.Achieved/p.CapacityPerSec,
+			p.Sim.Failed, p.Sim.MaxCredentialsInFlight, p.Metrics.credsPerRequest(), dur(p.Metrics.meanRequest()), p.Metrics.Limit, p.BacklogRanOut)
+	}
+	w.WriteString("\n")
+}
+
+func (r *report) writeOngoing(w *strings.Builder) {
+	if len(r.Ongoing) == 0 {
+		return
+	}
+	w.WriteString("## 3. Ongoing mode: source commit → agent acceptance\n\n")
+	w.WriteString("The whole pipeline (poller, 2 builders, 2 posters) on a copy of the staged state and registry; after it delivered the initial load's backlog, events are appended in bursts with `bcreg-dev seed --append-events`. Latency per event: PostgreSQL's commit timestamp of the event row (`pg_xact_commit_timestamp`) to vonx-sim's `received_at` of the first credential of that corporation issued after it. Events that change nothing issued (an annual report, an address change held back) get no credential and are counted, not measured; corporations appended twice are left out.\n\n")
+	w.WriteString("| N | profile | poll interval | events (bursts) | measured | no credential | repeated | p50 | p90 | p99 | max | catch-up before | append run (p50 / max) |\n")
+	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, o := range r.Ongoing {
+		bw := append([]time.Duration(nil), o.BurstWall...)
+		slices.Sort(bw)
+		var bp50, bmax time.Duration
+		if len(bw) > 0 {
+			bp50, bmax = bw[len(bw)/2], bw[len(bw)-1]
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d (%d) | %d | %d | %d | %s | %s | **%s** | %s | %s%s | %s / %s |\n",
+			num(o.N), o.Profile, o.PollInterval, o.Events, o.Bursts, o.Measured, o.NoCred, o.Repeated,
+			dur(o.pct(0.5)), dur(o.pct(0.9)), dur(o.pct(0.99)), dur(o.max()), atLeast(o.CatchUpBoxed), dur(o.CatchUp), dur(bp50), dur(bmax))
+	}
+	w.WriteString("\n")
+}
+
+func (r *report) writeResources(w *strings.Builder) {
+	w.WriteString("## 4. Peak resident memory and CPU per process\n\n")
+	w.WriteString("Peak resident set (VmHWM read before the stop, or the kernel's maxrss at exit, whichever is larger) and CPU seconds (utime + stime from /proc) over the measured window. PostgreSQL is the postmaster and all its backends (exited ones included); NATS is the NATS child; bench is this process (its polling and, in the ongoing mode, nothing else).\n\n")
+	w.WriteString("| run | N | profile | replicas | process | peak RSS | CPU s | CPU ms per corporation or credential |\n| --- | ---: | --- | ---: | --- | ---: | ---: | ---: |\n")
+	row := func(run string, n int, profile string, replicas int, role string, hwm int64, cpu time.Duration, per int64) {
+		perS := "–"
+		if per > 0 {
+			perS = fmt.Sprintf("%.3f", 1000*cpu.Seconds()/float64(per))
+		}
+		hw := "–"
+		if hwm > 0 {
+			hw = mb(hwm)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %.1f | %s |\n", run, num(n), profile, replicas, role, hw, cpu.Seconds(), perS)
+	}
+	for _, s := range r.Staging {
+		if s.N != r.Opts.Corps {
+			continue
+		}
+		for _, p := range s.Usage.Procs {
+			row("staging", s.N, s.Profile, s.Builders, p.Role, p.HWM, p.CPU, s.Processed)
+		}
+		row("staging", s.N, s.Profile, s.Builders, "PostgreSQL", 0, s.Usage.PG, s.Processed)
+		row("staging", s.N, s.Profile, s.Builders, "NATS", s.Usage.NATSHWM, s.Usage.NATS, s.Processed)
+		row("staging", s.N, s.Profile, s.Builders, "bench", 0, s.Usage.Self, s.Processed)
+	}
+	for _, p := range r.Posting {
+		if p.CapLimited {
+			continue
+		}
+		for _, u := range p.Usage.Procs {
+			row("posting (zero latency)", p.N, p.Profile, p.Posters, u.Role, u.HWM, u.CPU, p.Creds)
+		}
+		row("posting (zero latency)", p.N, p.Profile, p.Posters, "PostgreSQL", 0, p.Usage.PG, p.Creds)
+		row("posting (zero latency)", p.N, p.Profile, p.Posters, "NATS", p.Usage.NATSHWM, p.Usage.NATS, p.Creds)
+	}
+	for _, p := range r.Posting {
+		if !p.CapLimited {
+			continue
+		}
+		for _, u := range p.Usage.Procs {
+			row("posting (capacity-limited)", p.N, p.Profile, p.Posters, u.Role, u.HWM, u.CPU, 0)
+		}
+	}
+	for _, o := range r.Ongoing {
+		for _, u := range o.Usage.Procs {
+			row("ongoing (burst phase)", o.N, o.Profile, 2, u.Role, u.HWM, u.CPU, 0)
+		}
+		row("ongoing (burst phase)", o.N, o.Profile, 2, "PostgreSQL", 0, o.Usage.PG, 0)
+	}
+	w.WriteString("\n")
+}
+
+func (r *report) writeScaling(w *strings.Builder) {
+	w.WriteString("## 5. Scaling: staging cost against the registry's size\n\n")
+	w.WriteString("Staging runs with 2 builders; CPU is everything the bench started (services, PostgreSQL, NATS, the bench itself), in ms per corporation.\n")
+	w.WriteString("CPU is the cost measure of the linearity goal: wall time on this shared machine also moves with other work (the foreign CPU column).\n\n")
+	w.WriteString("| profile | N | wall | corporations/s | µs wall per corporation | ms CPU per corporation | of which builders / PostgreSQL / NATS / poller | event DB bytes per corporation | foreign CPU |\n| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n")
+	for _, profile := range r.Opts.Profiles {
+		for _, s := range r.Staging {
+			if s.Profile != profile || s.Builders != 2 {
+				continue
+			}
+			per := 0.0
+			if s.Processed > 0 {
+				per = float64(s.Wall.Microseconds()) / float64(s.Processed)
+			}
+			pc := func(d time.Duration) string {
+				return fmt.Sprintf("%.3f", 1000*d.Seconds()/float64(max(s.Processed, 1)))
+			}
+			fmt.Fprintf(w, "| %s | %s | %s%s | %s%s | %.0f | %.3f | %s / %s / %s / %s | %s | %s |\n", profile, num(s.N), atLeast(s.Boxed), dur(s.Wall), atLeast(s.Boxed), num(int(s.corpsPerSec())),
+				per, 1000*cpuPerCorp(s), pc(s.Usage.cpuOf("credential-builder")), pc(s.Usage.PG), pc(s.Usage.NATS), pc(s.Usage.cpuOf("event-poller")),
+				num(int(float64(s.EventDBBytes)/float64(max(s.Processed, 1)))), foreign(s.Usage))
+		}
+	}
+	if !slices.Contains(r.Opts.Scale, 1_000_000) && r.Opts.Corps != 1_000_000 {
+		w.WriteString("\nN = 1,000,000 runs with `BENCH_LARGE=1 make bench` (about 40 GB free disk needed; not part of this run).\n")
+	}
+	w.WriteString("\n")
+}
+
+func (r *report) writeWhere(w *strings.Builder) {
+	w.WriteString("## Where the time goes\n\n")
+	for _, s := range r.Staging {
+		if s.N != r.Opts.Corps || s.Builders != 2 {
+			continue
+		}
+		fmt.Fprintf(w, "### Staging, %s profile, N = %s, 2 builders\n\n", s.Profile, num(s.N))
+		u := s.Usage
+		fmt.Fprintf(w, "CPU over the %s run (%.1f core-seconds available on %d cores): ", dur(s.Wall), s.Wall.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
+		parts := []string{
+			fmt.Sprintf("builders %.1f s", u.cpuOf("credential-builder").Seconds()),
+			fmt.Sprintf("PostgreSQL %.1f s", u.PG.Seconds()),
+			fmt.Sprintf("poller %.1f s", u.cpuOf("event-poller").Seconds()),
+			fmt.Sprintf("NATS %.1f s", u.NATS.Seconds()),
+			fmt.Sprintf("bench %.1f s", u.Self.Seconds()),
+			fmt.Sprintf("other processes on the machine %.1f s", u.foreign().Seconds()),
+		}
+		fmt.Fprintf(w, "%s; machine busy %.0f%% of the time.\n\n", strings.Join(parts, ", "), 100*u.Machine.Seconds()/(s.Wall.Seconds()*float64(runtime.NumCPU())))
+		if s.Phases.Batches > 0 {
+			tot := s.Phases.total()
+			fmt.Fprintf(w, "Builder batches (debug log `batch phases`): %d batches, %.0f corporations per batch on average; time inside batches %.1f s over %d workers (2 per builder):\n\n",
+				s.Phases.Batches, float64(s.Phases.Corps)/float64(s.Phases.Batches), tot.Seconds(), 2*s.Builders)
+			w.WriteString("| step | total s | share | ms per batch | µs per corporation |\n| --- | ---: | ---: | ---: | ---: |\n")
+			for _, k := range phaseOrder {
+				v := s.Phases.Steps[k]
+				fmt.Fprintf(w, "| %s | %.1f | %.0f%% | %.1f | %.0f |\n", k, v.Seconds(), 100*v.Seconds()/max(tot.Seconds(), 1e-9),
+					float64(v.Milliseconds())/float64(s.Phases.Batches), float64(v.Microseconds())/float64(max(s.Phases.Corps, 1)))
+			}
+			w.WriteString("\n")
+		}
+		writeStatements(w, s.TopSQL)
+		writePerf(w, s.Perf)
+	}
+	for _, p := range r.Posting {
+		if p.CapLimited || p.Posters != 2 {
+			continue
+		}
+		fmt.Fprintf(w, "### Posting to a zero-latency agent, %s profile, 2 posters\n\n", p.Profile)
+		u := p.Usage
+		fmt.Fprintf(w, "CPU over the %s run: posters %.1f s, vonx-sim %.1f s, PostgreSQL %.1f s, NATS %.1f s, bench %.1f s, other processes %.1f s; machine busy %.0f%% of the time.\n\n",
+			dur(p.Wall), u.cpuOf("poster").Seconds(), u.cpuOf("vonx-sim").Seconds(), u.PG.Seconds(), u.NATS.Seconds(), u.Self.Seconds(), u.foreign().Seconds(),
+			100*u.Machine.Seconds()/(u.Wall.Seconds()*float64(runtime.NumCPU())))
+		if pm := p.Metrics; pm.Requests > 0 {
+			fmt.Fprintf(w, "Posters' metrics: %s requests, %.1f credentials per request, %s per request on average (agent round trip), adaptive limits at the end %.0f in all, %.0f bundles held behind an older credential.\n\n",
+				num(int(pm.Requests)), pm.credsPerRequest(), dur(pm.meanRequest()), pm.Limit, pm.HeldBack)
+		}
+		writeStatements(w, p.TopSQL)
+		writePerf(w, p.Perf)
+	}
+}
+
+func writeStatements(w *strings.Builder, st []statement) {
+	if len(st) == 0 {
+		return
+	}
+	w.WriteString("Heaviest statements (pg_stat_statements, execution time over the run):\n\n| database | calls | total s | mean ms | rows | blocks read | statement |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, s := range st {
+		q := s.Query
+		if len(q) > 220 {
+			q = q[:220] + "…"
+		}
+		q = strings.ReplaceAll(q, "|", "\\|")
+		fmt.Fprintf(w, "| %s | %s | %.1f | %.2f | %s | %s | `%s` |\n", s.DB, num64(s.Calls), s.Total.Seconds(), float64(s.Mean.Microseconds())/1000,
+			num64(s.Rows), num64(s.SharedBlksRead), q)
+	}
+	w.WriteString("\n")
+	shown := 0
+	seen := map[string]bool{}
+	for _, s := range st {
+		if s.Plan == nil || shown == 3 || seen[s.Plan.Text] {
+			continue
+		}
+		seen[s.Plan.Text] = true
+		shown++
+		q := s.Query
+		if len(q) > 90 {
+			q = q[:90] + "…"
+		}
+		lines := strings.Split(s.Plan.Text, "\n")
+		for i, l := range lines {
+			if len(l) > 200 { // inlined parameter arrays
+				lines[i] = l[:200] + "…"
+			}
+		}
+		if len(lines) > 30 {
+			lines = append(lines[:30], "…")
+		}
+		fmt.Fprintf(w, "Plan of `%s` (auto_explain, without ANALYZE: the slowest of %d executions over %s, %s):\n\n```\n%s\n```\n\n",
+			q, s.Plan.Count, autoExplainMin, dur(s.Plan.Slowest), strings.Join(lines, "\n"))
+	}
+}
+
+func writePerf(w *strings.Builder, p *perfProfile) {
+	if p == nil {
+		return
+	}
+	w.WriteString("CPU profile (`perf record -a -g -F 49` over the run, every process on the machine). Samples by command:\n\n```\n" + p.ByProcess + "\n```\n\n")
+	w.WriteString("Hottest functions (self time; command, object, symbol):\n\n```\n" + p.Symbols + "\n```\n\n")
+	if p.GoCum != "" {
+		fmt.Fprintf(w, "Inclusive time in `%s`'s functions (with callees; share of all samples):\n\n```\n%s\n```\n\n", p.GoComm, p.GoCum)
+	}
+}
+
+func (r *report) writeMicro(w *strings.Builder) {
+	if r.Micro == "" {
+		return
+	}
+	w.WriteString("## Micro-benchmarks (`make bench-micro`)\n\n")
+	w.WriteString("`go test -p 1 -run '^$' -bench . -benchtime 2s` on pkg/credential/..., pkg/messages, pkg/source; `BenchmarkBuilderInitialLoad` (-benchtime 2s) and `BenchmarkAdaptiveConcurrency` (-benchtime 1x); same machine, just before the runs above. See microbench.md and poster-adaptive.md for what each measures.\n\n```\n")
+	for _, line := range strings.Split(r.Micro, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "Benchmark") || strings.HasPrefix(t, "pkg:") || strings.HasPrefix(t, "ok ") || strings.HasPrefix(t, "FAIL") || strings.HasPrefix(t, "cpu:") {
+			w.WriteString(strings.TrimRight(line, " ") + "\n")
+		}
+	}
+	w.WriteString("```\n\n")
+}
+
+func (r *report) writeMethod(w *strings.Builder) {
+	w.WriteString("## How each figure is measured\n\n")
+	w.WriteString(`- One PostgreSQL cluster per bench run (initialised fresh, removed at the end); a new event database and a new NATS store (NATS runs as a child process) for every measured run. The registry of each size is seeded once with ` + "`bcreg-dev seed`" + ` and only read by the staging and posting runs; the ongoing run appends to a copy.
+- **Staging**: ` + "`bcregctl migrate`" + `, then the builders (waited for ` + "`/readyz`" + `), then the clock starts and the poller starts. Done when ` + "`initial_load.finished_at`" + ` is set, the builder consumer has nothing pending or unacked, every work item has ` + "`process_date`" + ` and no due credential is unpublished; the wall time ends at the latest ` + "`process_date`" + ` / ` + "`published_at`" + ` written. Credentials/s counts credentials published in bundles (held-back address credentials and future-dated ones are not published).
+- **Posting**: the posting runs start from a file copy of the 2-builder staging run's event database (` + "`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`" + `) and NATS store. Zero-latency: from the posters' start to the latest ` + "`process_date`" + ` of an answered credential; steady = 80% of the credentials over the time between the 10th and 90th percentile answers. Capacity-limited: vonx-sim's issued counter over the window, after the warm-up, against capacity / latency.
+- **Ongoing**: see section 3; the catch-up (delivering the staged backlog) precedes the measured bursts, and the window ends when the pipeline is idle again (or after 2 minutes plus three poll intervals).
+- **Memory and CPU**: /proc/<pid>/status VmHWM and /proc/<pid>/stat utime+stime of each process, read at the end of the window; after the exit, the kernel's rusage (maxrss) when larger.
+- **Where the time goes**: the services have no profiling endpoint, so the CPU profiles are system-wide ` + "`perf`" + ` recordings (Go binaries keep their symbols) and the database side is pg_stat_statements, reset at the start of each run.
+`)
+}
+
+// Formatting.
+
+func num(n int) string { return num64(int64(n)) }
+
+func num64(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0"
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func bytesStr(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+	default:
+		return fmt.Sprintf("%d kB", b/1024)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
