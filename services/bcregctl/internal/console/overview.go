@@ -131,6 +131,19 @@ func throughputs(samples []sample) map[string]string {
 	return out
 }
 
+// Samples returns the readings the lag chart and the throughputs are
+// drawn from, oldest first (at most an hour of them): what Sample kept,
+// for a caller that inspects the sampler, such as the module's tests.
+func (s *Server) Samples() []pipeline.Report {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]pipeline.Report, len(s.samples))
+	for i, smp := range s.samples {
+		out[i] = smp.Report
+	}
+	return out
+}
+
 // Sample reads the figures once for the lag chart and throughput, and
 // checks the agent's health.
 func (s *Server) Sample(ctx context.Context) {
