@@ -12,7 +12,7 @@ MODULES   := $(shell sed -n 's,^[[:space:]]*\./,,p' go.work)
 RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
              github.com/bcgov/bcreg-events/pkg/devkit/agentsim/... \
              github.com/bcgov/bcreg-events/pkg/lifecycle/... \
-             github.com/bcgov/bcreg-events/services/bcregctl/internal/console/... \
+             github.com/bcgov/bcreg-events/services/bcregctl/test/console/... \
              github.com/bcgov/bcreg-events/services/poster/... \
              github.com/bcgov/bcreg-events/services/credential-builder/... \
              github.com/bcgov/bcreg-events/services/event-poller/...

@@ -1,4 +1,4 @@
-package cli
+package cli_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/cli"
 )
 
 // TestInitialLoadCommand: the command publishes one initial-load CorpEvent
@@ -76,7 +77,7 @@ func TestInitialLoadCommand(t *testing.T) {
 	var waitOut bytes.Buffer
 	finished := make(chan int, 1)
 	go func() {
-		finished <- Run(context.Background(), []string{"initial-load", "--yes", "--wait"}, &waitOut, asked)
+		finished <- cli.Run(context.Background(), []string{"initial-load", "--yes", "--wait"}, &waitOut, asked)
 	}()
 	select {
 	case <-asked.seen:

@@ -1,4 +1,4 @@
-package cli
+package cli_test
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/cli"
 )
 
 // TestConsoleCommand runs `bcregctl console` as an operator (or a pod)
@@ -28,7 +30,7 @@ func TestConsoleCommand(t *testing.T) {
 	done := make(chan int, 1)
 	var stderr strings.Builder
 	go func() {
-		code := Run(ctx, []string{"console", "--refresh", "1s"}, pw, &stderr)
+		code := cli.Run(ctx, []string{"console", "--refresh", "1s"}, pw, &stderr)
 		pw.Close()
 		done <- code
 	}()
