@@ -93,7 +93,6 @@ require (
 
 replace (
 	github.com/bcgov/bcreg-events/pkg => ../../../pkg
-	github.com/bcgov/bcreg-events/pkg/devkit => ../../../pkg/devkit
 	github.com/bcgov/bcreg-events/pkg/testkit => ../../../pkg/testkit
 	github.com/bcgov/bcreg-events/services/credential-builder => ../
 )
