@@ -109,7 +109,7 @@ func (s Settings) Validate() error {
 // ValidateConfig checks settings that depend on each other.
 func (c Config) ValidateConfig() error {
 	var errs []error
-	if c.Lease > 0 && c.Lease < c.RequestTimeout+leaseMargin {
+	if c.Lease > 0 && c.Lease < c.RequestTimeout+LeaseMargin {
 		errs = append(errs, fmt.Errorf("BCREG_POSTER_LEASE=%v: want at least BCREG_POSTER_REQUEST_TIMEOUT (%v) + 5s, or a claim could run out during a request and another poster post the same credentials", c.Lease, c.RequestTimeout))
 	}
 	if c.MaxAttempts >= c.PosterMaxDeliver {
@@ -126,10 +126,10 @@ func (c Config) requestSize() int {
 	return agent.DefaultRequestSize(c.Protocol)
 }
 
-// leaseMargin is how much longer than a request a claim must still run
+// LeaseMargin is how much longer than a request a claim must still run
 // when the request is sent: the time to record its answer after the
 // request's timeout, plus clock slack.
-const leaseMargin = 5 * time.Second
+const LeaseMargin = 5 * time.Second
 
 // lease is the effective claim lease.
 func (c Config) lease() time.Duration {
@@ -152,7 +152,7 @@ func (c Config) poolSize() int { return 2*c.MaxInflight + 2 }
 // must be recorded before the process exits (else another replica posts
 // it again). BCREG_SHUTDOWN_TIMEOUT is used when longer. The pod's grace
 // period must cover it (deploy/'s manifest tests check).
-func (c Config) drainDeadline() time.Duration { return c.RequestTimeout + leaseMargin }
+func (c Config) drainDeadline() time.Duration { return c.RequestTimeout + LeaseMargin }
 
 // replicaID names this replica in claimed_by.
 func (c Config) replicaID() string {

@@ -136,7 +136,7 @@ func (w *batch) unrecordable(rq *request) bool {
 // so the lease on the database's clock ends no earlier than leasedAt +
 // lease.
 func (p *Poster) mustRenew(leasedAt time.Time) bool {
-	return leasedAt.IsZero() || time.Since(leasedAt)+p.cfg.RequestTimeout+leaseMargin > p.lease
+	return leasedAt.IsZero() || time.Since(leasedAt)+p.cfg.RequestTimeout+LeaseMargin > p.lease
 }
 
 // renew extends the claims of a request and of the rest of its lane; it

@@ -85,11 +85,39 @@ func newLimiter(adaptive bool, initial, maximum int) *limiter {
 func (l *limiter) Limit() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.limitLocked()
+}
+
+func (l *limiter) limitLocked() int {
 	lim := int(math.Floor(l.limit))
 	if l.probing {
 		lim = max(1, lim/2)
 	}
 	return lim
+}
+
+// LimiterState is one agent's adaptive limiter at a moment, for
+// diagnostics (the poster benchmark's BENCH_TRACE prints it).
+type LimiterState struct {
+	// Agent is the agent's name (its base URL, redacted).
+	Agent string
+	// Limit is the requests allowed in flight now (halved while probing).
+	Limit int
+	// Estimate is the limit before rounding and probing.
+	Estimate float64
+	// NoLoad and Smoothed are the no-load and the smoothed latency per
+	// unit of agent work (0 before the first answer).
+	NoLoad, Smoothed time.Duration
+	// Probing: a probe is measuring the no-load latency anew.
+	Probing bool
+}
+
+// state is a snapshot of the limiter.
+func (l *limiter) state() LimiterState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LimiterState{Limit: l.limitLocked(), Estimate: l.limit, NoLoad: time.Duration(l.noLoad),
+		Smoothed: time.Duration(l.smoothed), Probing: l.probing}
 }
 
 // succeeded records a request that started at start and got an answer

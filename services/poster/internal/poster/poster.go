@@ -58,16 +58,25 @@ type Poster struct {
 	lease   time.Duration
 	// abort is the parent of every agent request. Requests outlive a
 	// graceful stop (so an answer is recorded, not lost to a duplicate
-	// later); tests cancel it to emulate a crash.
+	// later); WithAbort lets a test end it to emulate a crash.
 	abort context.Context
 	// dbFailing counts statements retrying after the event database
 	// failed; while it is not 0 nothing is sent or pulled.
 	dbFailing atomic.Int32
 }
 
+// Option adjusts a Poster built by New.
+type Option func(*Poster)
+
+// WithAbort makes ctx the parent of every agent request in place of
+// context.Background(). Its end is a kill -9 of the poster: the requests in
+// flight are cut and nothing more is recorded (no mark, no retry of a
+// failed record). Tests use it to crash a poster in the middle of its work.
+func WithAbort(ctx context.Context) Option { return func(p *Poster) { p.abort = ctx } }
+
 // New builds a poster on the daemon's dependencies, registers its metrics
 // and adds the agent's health to /readyz.
-func New(cfg Config, deps daemon.Deps) (*Poster, error) {
+func New(cfg Config, deps daemon.Deps, opts ...Option) (*Poster, error) {
 	eps, err := cfg.Endpoints()
 	if err != nil {
 		return nil, fmt.Errorf("poster: %w", err)
@@ -79,9 +88,28 @@ func New(cfg Config, deps daemon.Deps) (*Poster, error) {
 		replica: cfg.replicaID(), size: cfg.requestSize(), lease: cfg.lease(),
 		abort: context.Background(),
 	}
+	for _, o := range opts {
+		o(p)
+	}
 	deps.Health.AddCheck("agent", p.agents.ready)
 	return p, nil
 }
+
+// Limiters returns each agent's adaptive limiter, in BCREG_AGENT_URL
+// order.
+func (p *Poster) Limiters() []LimiterState {
+	out := make([]LimiterState, len(p.agents.list))
+	for i, s := range p.agents.list {
+		out[i] = s.limiter.state()
+		out[i].Agent = s.name()
+	}
+	return out
+}
+
+// EventDBFailing reports whether a statement of this replica is retrying
+// after the event database failed (recording answers, releasing claims):
+// meanwhile the poster sends and pulls nothing.
+func (p *Poster) EventDBFailing() bool { return p.dbFailing.Load() > 0 }
 
 // Run checks the agents' health, then consumes BCREG_CREDS until ctx ends;
 // while no agent is usable nothing is pulled.

@@ -195,7 +195,7 @@ func TestMustRenew(t *testing.T) {
 		t.Error("a claim of unknown age must be renewed")
 	}
 	// The shortest valid lease (request timeout + 5s) is always renewed.
-	p.lease = p.cfg.RequestTimeout + leaseMargin
+	p.lease = p.cfg.RequestTimeout + LeaseMargin
 	if !p.mustRenew(now) {
 		t.Error("a lease with no room beyond the request must be renewed")
 	}

@@ -1,4 +1,4 @@
-package poster
+package poster_test
 
 import (
 	"testing"
@@ -10,6 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
+	"github.com/bcgov/bcreg-events/services/poster/internal/poster"
 )
 
 // Waiting must never spend the JetStream deliveries that are the safety
@@ -24,7 +25,7 @@ const waitMaxDeliver = 4
 
 // lowMaxDeliver sets the poster consumer's MaxDeliver to waitMaxDeliver and
 // returns a config that fits it.
-func (e *env) lowMaxDeliver(id string) Config {
+func (e *env) lowMaxDeliver(id string) poster.Config {
 	e.t.Helper()
 	e.topo.PosterMaxDeliver = waitMaxDeliver
 	if err := e.topo.Apply(testenv.Context(e.t), e.js); err != nil {

@@ -1,4 +1,4 @@
-package poster
+package poster_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
+	"github.com/bcgov/bcreg-events/services/poster/internal/poster"
 )
 
 // databaseOutage makes the test's event database refuse every connection
@@ -62,7 +63,7 @@ func TestAnswersRecordedAcrossDatabaseOutage(t *testing.T) {
 		st := e.currentSim().Stats()
 		return st.Requests-st.InFlight >= at.Requests
 	})
-	testenv.WaitFor(t, "a failed record", func() bool { return r.p.dbFailing.Load() > 0 })
+	testenv.WaitFor(t, "a failed record", func() bool { return r.p.EventDBFailing() })
 	sent := e.currentSim().Stats().Requests
 	end()
 	rows := e.waitFinal(creds)
@@ -127,7 +128,7 @@ func TestStopWaitsForTheAnswersOfRequestsInFlight(t *testing.T) {
 	cfg.EventDB = config.EventDB{URL: config.URL(e.dbURL)}
 	ctx, sigterm := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))) }()
+	go func() { done <- poster.Run(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))) }()
 	testenv.WaitFor(t, "requests in flight", func() bool { return e.currentSim().Stats().InFlight >= 2 })
 	sigterm()
 	select {

@@ -1,4 +1,4 @@
-package poster
+package poster_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
+	"github.com/bcgov/bcreg-events/services/poster/internal/poster"
 )
 
 // seedMany publishes bundles for corps, bundle sizes cycling through sizes.
@@ -105,7 +106,7 @@ func TestOrderAcrossThreeReplicas(t *testing.T) {
 type faultCase struct {
 	name string
 	sim  agentsim.Config
-	cfg  func(*Config)
+	cfg  func(*poster.Config)
 	// during runs the fault; it returns when the fault is over.
 	during func(t *testing.T, e *env)
 	// noAttempts: the fault must not count attempts (health gate).
@@ -125,7 +126,7 @@ func TestFaultsEndWithEveryCredentialDelivered(t *testing.T) {
 		{
 			name: "hang_beyond_timeout",
 			sim:  agentsim.Config{Faults: agentsim.Faults{HangRate: 1}},
-			cfg:  func(c *Config) { c.RequestTimeout = 300 * time.Millisecond },
+			cfg:  func(c *poster.Config) { c.RequestTimeout = 300 * time.Millisecond },
 			during: func(t *testing.T, e *env) {
 				testenv.WaitFor(t, "hangs", func() bool { return e.currentSim().Stats().Injected.Hangs >= 2 })
 				setFaults(t, e, agentsim.Faults{})
@@ -219,7 +220,7 @@ func TestPerItemRejection(t *testing.T) {
 		t.Fatalf("%d dead letters, want 1", len(dls))
 	}
 	dl := dls[0]
-	if dl.Stage != "poster" || dl.CorpNum != "BC0000002" || dl.OriginalHeaders[HeaderCredentialHash][0] != rejected.hash ||
+	if dl.Stage != "poster" || dl.CorpNum != "BC0000002" || dl.OriginalHeaders[poster.HeaderCredentialHash][0] != rejected.hash ||
 		!strings.Contains(dl.Reason, "Credential was not stored: Duplicate credential") || len(dl.PayloadBase64) == 0 {
 		t.Errorf("dead letter = %+v", dl)
 	}
@@ -465,7 +466,7 @@ func TestClaimsThatCouldRunOutAreRenewed(t *testing.T) {
 	creds := e.seedBundle("BC0000001", make([]credSpec, 12)...) // a lane of four requests, ~1.6s
 	cfg := e.config("p1")
 	cfg.RequestSize = 3
-	cfg.Lease = cfg.RequestTimeout + leaseMargin + 500*time.Millisecond // spare: 0.5s
+	cfg.Lease = cfg.RequestTimeout + poster.LeaseMargin + 500*time.Millisecond // spare: 0.5s
 	r := e.start(cfg)
 	rows := e.waitFinal(creds)
 	e.assertDeliveredOnce(creds, rows)

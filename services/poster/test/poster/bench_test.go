@@ -1,4 +1,4 @@
-package poster
+package poster_test
 
 import (
 	"fmt"
@@ -25,9 +25,9 @@ func benchCapacityPerSec() float64 { return float64(benchCapacity) / benchCredLa
 
 // BenchmarkAdaptiveConcurrency measures delivery throughput against a
 // capacity-limited vonx-sim, for the adaptive limit and for fixed
-// concurrencies. Run it once per mode:
+// concurrencies. Run it once per mode, in services/poster/test:
 //
-//	go test -run '^$' -bench AdaptiveConcurrency -benchtime 1x ./internal/poster/
+//	go test -run '^$' -bench AdaptiveConcurrency -benchtime 1x ./poster/
 //
 // Metrics: cred/s over the middle 80% of the run (steady state),
 // pct_capacity (of 200 cred/s), failed_requests and overloaded at the
@@ -129,12 +129,10 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small 
 					return
 				case <-time.After(250 * time.Millisecond):
 				}
-				l := r.p.agents.list[0].limiter
-				l.mu.Lock()
-				lim, nl, sm, pr := l.limit, l.noLoad, l.smoothed, l.probing
-				l.mu.Unlock()
+				l := r.p.Limiters()[0]
 				st := e.currentSim().Stats()
-				fmt.Fprintf(os.Stderr, "limit %.2f noLoad %.0fms smoothed %.0fms probing %v issuing %d inflight %d\n", lim, nl/1e6, sm/1e6, pr, st.Issuing, st.CredentialsInFlight)
+				fmt.Fprintf(os.Stderr, "limit %.2f noLoad %.0fms smoothed %.0fms probing %v issuing %d inflight %d\n",
+					l.Estimate, float64(l.NoLoad)/1e6, float64(l.Smoothed)/1e6, l.Probing, st.Issuing, st.CredentialsInFlight)
 			}
 		}()
 	}
@@ -155,7 +153,7 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small 
 		steadyRate:  float64(hi-lo) / times[hi].Sub(times[lo]).Seconds(),
 		overallRate: float64(len(creds)) / elapsed.Seconds(),
 		failed:      st.Failed, overloaded: st.Injected.Overloaded, duplicates: st.Duplicates,
-		limit:       r.p.agents.list[0].limiter.Limit(),
+		limit:       r.p.Limiters()[0].Limit,
 		maxInFlight: st.MaxCredentialsInFlight,
 		elapsed:     elapsed,
 	}

@@ -1,4 +1,4 @@
-package poster
+package poster_test
 
 import (
 	"bytes"

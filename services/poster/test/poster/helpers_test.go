@@ -1,4 +1,4 @@
-package poster
+package poster_test
 
 import (
 	"context"
@@ -30,6 +30,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
+	"github.com/bcgov/bcreg-events/services/poster/internal/poster"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
@@ -164,13 +165,13 @@ func (e *env) received() []agentsim.Received {
 func (e *env) agentURL() string { return "http://" + e.addr + "/bcreg" }
 
 // config is a poster configuration with test-sized timings.
-func (e *env) config(id string) Config {
-	var c Config
+func (e *env) config(id string) poster.Config {
+	var c poster.Config
 	c.Logging = config.Logging{Level: "info", Format: "console"}
 	c.Topology = e.topo
 	c.Backoff = bus.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond}
 	c.Config = agent.Config{URLs: config.URL(e.agentURL()), Protocol: agent.ProtocolVonX, IssueVersion: "V10", HealthInterval: 100 * time.Millisecond}
-	c.Settings = Settings{RequestSize: 20, MaxInflight: 8, InitialInflight: 4, Adaptive: true,
+	c.Settings = poster.Settings{RequestSize: 20, MaxInflight: 8, InitialInflight: 4, Adaptive: true,
 		RequestTimeout: 2 * time.Second, MaxAttempts: 10, Lease: 5 * time.Second, BatchWait: 20 * time.Millisecond,
 		HoldDelay: 100 * time.Millisecond, HoldMax: 400 * time.Millisecond, MisconfigRetry: 300 * time.Millisecond, ID: id}
 	return c
@@ -179,7 +180,7 @@ func (e *env) config(id string) Config {
 // running is a poster started by a test, with its own NATS connection and
 // database pool so it can be killed without touching the others.
 type running struct {
-	p      *Poster
+	p      *poster.Poster
 	health *lifecycle.Health
 	nc     *nats.Conn
 	pool   *pgxpool.Pool
@@ -189,7 +190,7 @@ type running struct {
 	once   sync.Once
 }
 
-func (e *env) start(cfg Config) *running {
+func (e *env) start(cfg poster.Config) *running {
 	e.t.Helper()
 	log := zaptest.NewLogger(e.t, zaptest.Level(zap.ErrorLevel)).Named(cfg.ID)
 	if os.Getenv("POSTER_TEST_LOG") != "" {
@@ -209,12 +210,12 @@ func (e *env) start(cfg Config) *running {
 		e.t.Fatal(err)
 	}
 	health := lifecycle.NewHealth(log)
-	p, err := New(cfg, daemon.Deps{Log: log, Health: health, NC: nc, JS: js, EventDB: pool})
+	abortCtx, abort := context.WithCancel(context.Background())
+	p, err := poster.New(cfg, daemon.Deps{Log: log, Health: health, NC: nc, JS: js, EventDB: pool}, poster.WithAbort(abortCtx))
 	if err != nil {
+		abort()
 		e.t.Fatal(err)
 	}
-	abortCtx, abort := context.WithCancel(context.Background())
-	p.abort = abortCtx
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{p: p, health: health, nc: nc, pool: pool, cancel: cancel, abort: abort, done: make(chan error, 1)}
 	go func() { r.done <- p.Run(ctx) }()
