@@ -33,8 +33,8 @@ const NoteWithdrawn = "Withdrawn"
 const NoteNoPastEvents = "no past events"
 
 // ErrNoHistory is returned (wrapped) by the history profile for a snapshot
-// read by a source.CurrentOnly loader.
-var ErrNoHistory = errors.New("snapshot has no history (loaded with source.CurrentOnly)")
+// read by a sourcedb.CurrentOnly loader.
+var ErrNoHistory = errors.New("snapshot has no history (loaded with sourcedb.CurrentOnly)")
 
 // historyScope is CORP_TYPES_IN_SCOPE of the pre-LEAR pipeline
 // (docs/design/generation.md §3g; FI and PAR were commented out).

@@ -15,6 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -100,7 +101,7 @@ func TestGoldenHistoryProfile(t *testing.T) {
 				t.Parallel()
 				pool := testenv.Pool(t, sourcetest.GroupDatabase(t, tmpl, group))
 				nums := expected.CorpNums(group)
-				batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), nums)
+				batch, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), nums)
 				if err != nil {
 					t.Fatal(err)
 				}

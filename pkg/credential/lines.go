@@ -50,7 +50,7 @@ func (*NoteLine) line()       {}
 func (*ErrorLine) line()      {}
 
 // Lines generates the output lines of `bcregctl generate` for corpNums, in
-// argument order, from a batch the caller loaded (source.Loader.Load with the
+// argument order, from a batch the caller loaded (sourcedb.Loader.Load with the
 // same numbers): each corporation's credentials in issue order (with their
 // reason, "Filing:NOCAD" and the like, for the history profile), or one note
 // or error line. For the history profile params is usually FullRange: every

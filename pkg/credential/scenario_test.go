@@ -7,7 +7,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -184,7 +184,7 @@ func TestKeptBackScenarios(t *testing.T) {
 			for num := range sc.snapshot {
 				nums = append(nums, num)
 			}
-			batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), nums)
+			batch, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), nums)
 			if err != nil {
 				t.Fatal(err)
 			}

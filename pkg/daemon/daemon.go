@@ -23,7 +23,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 	"github.com/bcgov/bcreg-events/pkg/pgpool"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 // Options says what a service needs.
@@ -96,7 +96,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 		}
 	}
 	if opts.SourceDB != nil {
-		if deps.SourceDB, err = source.Open(startCtx, opts.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL"); err != nil {
+		if deps.SourceDB, err = sourcedb.Open(startCtx, opts.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL"); err != nil {
 			return err
 		}
 		defer deps.SourceDB.Close()

@@ -25,7 +25,7 @@ var migrations embed.FS
 
 // Open connects a pool to the event database at url and checks it
 // answers; the error names the server (password redacted) and the setting.
-// The registry (source) database is opened by source.Open.
+// The registry (source) database is opened by sourcedb.Open.
 func Open(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
 	return pgpool.Open(ctx, url, setting, 0)
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 // EventDB is what the load writes through: the lock session's connection.
@@ -32,7 +32,7 @@ type EventDB interface {
 // Options configure a load.
 type Options struct {
 	System   string
-	Source   source.DiscoverQuerier
+	Source   sourcedb.DiscoverQuerier
 	EventDB  EventDB
 	LookBack time.Duration
 	// Page is how many corporations are published (and the progress
@@ -74,8 +74,8 @@ var ErrNoEvents = errors.New("the registry has no events yet")
 // NoteNewest reads the newest event not after now and the look-back
 // window's events behind it: the position a load (or a skip, or an
 // adoption) starts from. ok is false when the registry has no events.
-func NoteNewest(ctx context.Context, src source.DiscoverQuerier, now time.Time, lookBack time.Duration) (wm regevent.Position, window []regevent.Event, ok bool, err error) {
-	newest, ok, err := source.DiscoverNewestEvent(ctx, src, now)
+func NoteNewest(ctx context.Context, src sourcedb.DiscoverQuerier, now time.Time, lookBack time.Duration) (wm regevent.Position, window []regevent.Event, ok bool, err error) {
+	newest, ok, err := sourcedb.DiscoverNewestEvent(ctx, src, now)
 	if err != nil || !ok {
 		return wm, nil, ok, err
 	}
@@ -89,8 +89,8 @@ func NoteNewest(ctx context.Context, src source.DiscoverQuerier, now time.Time, 
 // Window returns the events of the look-back window behind wm (at or
 // before it): the events a start from wm must record as seen so the first
 // poll does not republish them.
-func Window(ctx context.Context, src source.DiscoverQuerier, wm regevent.Position, lookBack time.Duration) ([]regevent.Event, error) {
-	events, err := source.DiscoverEvents(ctx, src, wm.Date.Add(-lookBack), wm.Date.Time)
+func Window(ctx context.Context, src sourcedb.DiscoverQuerier, wm regevent.Position, lookBack time.Duration) ([]regevent.Event, error) {
+	events, err := sourcedb.DiscoverEvents(ctx, src, wm.Date.Add(-lookBack), wm.Date.Time)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func Run(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 	last := run.Watermark
 	p := tracker{start: time.Now(), base: run.Published, o: o}
 	for {
-		page, err := source.DiscoverCorpNums(ctx, o.Source, run.LastCorpNum, o.Page)
+		page, err := sourcedb.DiscoverCorpNums(ctx, o.Source, run.LastCorpNum, o.Page)
 		if err != nil {
 			return run, fmt.Errorf("initial load: %w", err)
 		}
@@ -179,7 +179,7 @@ func start(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 	if !ok {
 		return eventdb.InitialLoadRun{}, ErrNoEvents
 	}
-	total, blanks, err := source.DiscoverCorpCount(ctx, o.Source)
+	total, blanks, err := sourcedb.DiscoverCorpCount(ctx, o.Source)
 	if err != nil {
 		return eventdb.InitialLoadRun{}, fmt.Errorf("initial load: %w", err)
 	}

@@ -28,7 +28,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 // Stream is a work stream and its consumer as the operator sees them.
@@ -136,7 +136,7 @@ type Sources struct {
 	JS jetstream.JetStream
 	// Source is the registry; nil leaves Report.Source out, unless
 	// SourceErr says why it could not be opened.
-	Source    source.DiscoverQuerier
+	Source    sourcedb.DiscoverQuerier
 	SourceErr error
 	// Now returns the BC local wall clock (default: the registry's clock).
 	Now func() time.Time
@@ -279,9 +279,9 @@ func throughput(perMinute []int64, backlog int64) Throughput {
 // readSource reads the registry's newest event and, with countBehind, how
 // far it is ahead of the watermark; an unreadable registry is reported in
 // Source.Error.
-func readSource(ctx context.Context, q source.DiscoverQuerier, pc eventdb.PipelineCounts, now time.Time, countBehind bool) *Source {
+func readSource(ctx context.Context, q sourcedb.DiscoverQuerier, pc eventdb.PipelineCounts, now time.Time, countBehind bool) *Source {
 	s := &Source{}
-	newest, ok, err := source.DiscoverNewestEvent(ctx, q, now)
+	newest, ok, err := sourcedb.DiscoverNewestEvent(ctx, q, now)
 	if err != nil {
 		s.Error = err.Error()
 		return s
@@ -300,7 +300,7 @@ func readSource(ctx context.Context, q source.DiscoverQuerier, pc eventdb.Pipeli
 	if pc.WatermarkEventID > 0 && pc.WatermarkEventDate != nil {
 		wm = regevent.At(pc.WatermarkEventID, *pc.WatermarkEventDate)
 	}
-	b, err := source.DiscoverBacklog(ctx, q, wm, now)
+	b, err := sourcedb.DiscoverBacklog(ctx, q, wm, now)
 	if err != nil {
 		s.Read, s.Error = false, err.Error()
 		return s

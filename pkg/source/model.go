@@ -288,7 +288,7 @@ const PartyFirmOwner = "FBO"
 // Snapshot is what the loader read for one corporation: its records
 // (docs/design/registry.md §2; every record with FullHistory, else the current ones and
 // every state row), linked to their events, code rows and addresses. Slices
-// are in a deterministic order (see the Loader).
+// are in a deterministic order (see Assemble).
 type Snapshot struct {
 	Corporation Corporation `json:"corporation"`
 	Type        CorpType    `json:"corp_type"`

@@ -21,7 +21,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -41,7 +41,7 @@ func generateAll(t *testing.T, sourceURL, profileName string) map[string]credent
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := source.NewLoader(pool, nil).Load(ctx, corps)
+	batch, err := sourcedb.NewLoader(pool, nil).Load(ctx, corps)
 	if err != nil {
 		t.Fatal(err)
 	}

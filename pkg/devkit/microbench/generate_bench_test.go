@@ -12,6 +12,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/devkit/synth"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkGenerate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	loader := source.NewLoader(pool, nil)
+	loader := sourcedb.NewLoader(pool, nil)
 	var snaps []*source.Snapshot
 	for chunk := range slices.Chunk(nums, 200) {
 		batch, err := loader.Load(ctx, chunk)

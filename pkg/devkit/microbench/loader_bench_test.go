@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/devkit/synth"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
@@ -28,13 +28,13 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	for _, bc := range []struct {
 		name string
-		opts []source.Option
+		opts []sourcedb.Option
 	}{
 		{"history", nil},
-		{"current-only", []source.Option{source.CurrentOnly()}},
+		{"current-only", []sourcedb.Option{sourcedb.CurrentOnly()}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			loader := source.NewLoader(pool, nil, bc.opts...)
+			loader := sourcedb.NewLoader(pool, nil, bc.opts...)
 			if _, err := loader.CodeTables(ctx); err != nil {
 				b.Fatal(err)
 			}

@@ -16,7 +16,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/devkit/synth"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -140,7 +140,7 @@ FROM bc_registries.`+table+` t`).Scan(&h)
 func generateAll(t *testing.T, pool *pgxpool.Pool, now time.Time) map[string][]credential.Credential {
 	t.Helper()
 	ctx := testenv.Context(t)
-	loader := source.NewLoader(pool, nil)
+	loader := sourcedb.NewLoader(pool, nil)
 	profiles := map[string]credential.Profile{}
 	for _, name := range []string{credential.ProfileSnapshot, credential.ProfileHistory} {
 		p, err := credential.New(name, credential.Options{})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/devkit/synth"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 // seedConfig is what seed reads: only the source database, which it
@@ -47,7 +47,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	pool, err := source.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	pool, err := sourcedb.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
@@ -78,7 +78,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	case srcErr != nil:
 		return fmt.Errorf("the original's watermark (event %d) has no date and the registry cannot be read (%w): pass --watermark-date", wm.EventID, srcErr)
 	default:
-		ts, ok, err := source.DiscoverEventDate(ctx, src, wm.EventID)
+		ts, ok, err := sourcedb.DiscoverEventDate(ctx, src, wm.EventID)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/lifecycle"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
 )
 
@@ -93,7 +93,7 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		var sp *pgxpool.Pool
-		if sp, err = source.Open(ctx, src.URL.Value(), "BCREG_SOURCE_DB_URL"); err != nil {
+		if sp, err = sourcedb.Open(ctx, src.URL.Value(), "BCREG_SOURCE_DB_URL"); err != nil {
 			return err
 		}
 		defer sp.Close()

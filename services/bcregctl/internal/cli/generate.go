@@ -10,7 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 func init() {
@@ -55,13 +55,13 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	pool, err := source.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	pool, err := sourcedb.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	corpNums := fs.Args()
-	batch, err := source.NewLoader(pool, e.log).Load(ctx, corpNums)
+	batch, err := sourcedb.NewLoader(pool, e.log).Load(ctx, corpNums)
 	if err != nil {
 		return err
 	}

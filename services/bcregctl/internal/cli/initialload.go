@@ -17,7 +17,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 func init() {
@@ -60,7 +60,7 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	src, err := source.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	src, err := sourcedb.Open(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 func init() {
@@ -97,5 +97,5 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 func openOptional(ctx context.Context, url, setting string) (*pgxpool.Pool, error) {
 	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return source.Open(octx, url, setting)
+	return sourcedb.Open(octx, url, setting)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
@@ -107,7 +107,7 @@ func credentialRows(ctx context.Context, db eventdb.Querier, num string) ([]Cred
 // preview runs the generator as `bcregctl generate` does: the full range
 // at the current BC local time.
 func (s *Server) preview(ctx context.Context, num string, known map[string]bool) ([]Preview, error) {
-	batch, err := source.NewLoader(s.opt.Source, s.opt.Log).Load(ctx, []string{num})
+	batch, err := sourcedb.NewLoader(s.opt.Source, s.opt.Log).Load(ctx, []string{num})
 	if err != nil {
 		return nil, fmt.Errorf("load %s from the source database: %w", num, err)
 	}

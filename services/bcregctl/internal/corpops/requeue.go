@@ -19,7 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 // Action is the operator_action a requeue records, whoever asked for it.
@@ -36,7 +36,7 @@ var ErrUnknownCorps = errors.New("not in the registry (BCREG_SOURCE_DB_URL)")
 // be read) the watermark. db is the event database.
 func Plan(ctx context.Context, db eventdb.Querier, src *pgxpool.Pool, corps []string, eventID int64, now time.Time) (regevent.Position, error) {
 	if src != nil {
-		known, err := source.DiscoverKnownCorps(ctx, src, corps)
+		known, err := sourcedb.DiscoverKnownCorps(ctx, src, corps)
 		if err != nil {
 			return regevent.Position{}, err
 		}
@@ -50,7 +50,7 @@ func Plan(ctx context.Context, db eventdb.Querier, src *pgxpool.Pool, corps []st
 			return regevent.Position{}, fmt.Errorf("%w: %s; nothing requeued", ErrUnknownCorps, strings.Join(unknown, ", "))
 		}
 		if eventID > 0 {
-			ts, ok, err := source.DiscoverEventDate(ctx, src, eventID)
+			ts, ok, err := sourcedb.DiscoverEventDate(ctx, src, eventID)
 			if err != nil {
 				return regevent.Position{}, err
 			}
@@ -59,7 +59,7 @@ func Plan(ctx context.Context, db eventdb.Querier, src *pgxpool.Pool, corps []st
 			}
 			return regevent.At(eventID, ts), nil
 		}
-		newest, ok, err := source.DiscoverNewestEvent(ctx, src, regclock.At(now))
+		newest, ok, err := sourcedb.DiscoverNewestEvent(ctx, src, regclock.At(now))
 		if err != nil {
 			return regevent.Position{}, err
 		}

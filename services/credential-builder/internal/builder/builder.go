@@ -29,7 +29,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 // Config is the credential-builder's configuration (variables BCREG_*).
@@ -179,7 +179,7 @@ type service struct {
 	log     *zap.Logger
 	js      jetstream.JetStream
 	edb     *pgxpool.Pool
-	loader  *source.Loader
+	loader  *sourcedb.Loader
 	profile credential.Profile
 	hooks   Hooks
 	m       *metrics
@@ -188,12 +188,12 @@ type service struct {
 }
 
 func newService(cfg Config, deps daemon.Deps, profile credential.Profile, h Hooks) *service {
-	var opts []source.Option
+	var opts []sourcedb.Option
 	if profile.Name() == credential.ProfileSnapshot {
-		opts = append(opts, source.CurrentOnly()) // all the 2018 generator reads
+		opts = append(opts, sourcedb.CurrentOnly()) // all the 2018 generator reads
 	}
 	return &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB,
-		loader: source.NewLoader(deps.SourceDB, deps.Log, opts...), profile: profile, hooks: h,
+		loader: sourcedb.NewLoader(deps.SourceDB, deps.Log, opts...), profile: profile, hooks: h,
 		m: newMetrics(deps.Health.Registry()), maxBytes: outbox.MaxBytesFor(deps.JS)}
 }
 

@@ -25,7 +25,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/localpg"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
@@ -276,11 +276,11 @@ func (e *env) generate(corps []string) map[string]expected {
 // generateAt is generate with now (naive BC local) as the generator's now.
 func (e *env) generateAt(corps []string, now time.Time) map[string]expected {
 	e.t.Helper()
-	var opts []source.Option
+	var opts []sourcedb.Option
 	if e.profile == credential.ProfileSnapshot {
-		opts = append(opts, source.CurrentOnly())
+		opts = append(opts, sourcedb.CurrentOnly())
 	}
-	batch, err := source.NewLoader(e.src, nil, opts...).Load(testenv.Context(e.t), corps)
+	batch, err := sourcedb.NewLoader(e.src, nil, opts...).Load(testenv.Context(e.t), corps)
 	if err != nil {
 		e.t.Fatal(err)
 	}

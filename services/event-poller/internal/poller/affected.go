@@ -12,7 +12,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 // affected is a corporation a poll found, with the new events that brought
@@ -28,7 +28,7 @@ type affected struct {
 // of them started or ended, then the owners and owned firms of all of these
 // (one level, both directions). Blank corporation numbers are dropped (the
 // caller logs the events). The result is in corp_num order.
-func affectedCorps(newEvents []regevent.Event, states []source.DiscoveredStateLink, firms []source.DiscoveredFirmLink) []affected {
+func affectedCorps(newEvents []regevent.Event, states []sourcedb.DiscoveredStateLink, firms []sourcedb.DiscoveredFirmLink) []affected {
 	isNew := map[int64]bool{}
 	reasons := map[string]map[int64]bool{}
 	add := func(corp string, ids ...int64) {

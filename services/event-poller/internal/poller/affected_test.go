@@ -10,7 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
 func TestAffectedCorps(t *testing.T) {
@@ -20,8 +20,8 @@ func TestAffectedCorps(t *testing.T) {
 	tests := []struct {
 		name   string
 		events []regevent.Event
-		states []source.DiscoveredStateLink
-		firms  []source.DiscoveredFirmLink
+		states []sourcedb.DiscoveredStateLink
+		firms  []sourcedb.DiscoveredFirmLink
 		want   []affected
 	}{
 		{name: "quiet"},
@@ -33,33 +33,33 @@ func TestAffectedCorps(t *testing.T) {
 		{
 			name:   "state ended by another corporation's event",
 			events: []regevent.Event{ev(5, "AMAL")},
-			states: []source.DiscoveredStateLink{{EventID: 5, CorpNum: "GONE"}, {EventID: 5, CorpNum: "AMAL"}, {EventID: 9, CorpNum: "OLD"}},
+			states: []sourcedb.DiscoveredStateLink{{EventID: 5, CorpNum: "GONE"}, {EventID: 5, CorpNum: "AMAL"}, {EventID: 9, CorpNum: "OLD"}},
 			want:   []affected{{"AMAL", []int64{5}}, {"GONE", []int64{5}}},
 		},
 		{
 			name:   "firm event brings in its owners; owner event brings in its firms",
 			events: []regevent.Event{ev(7, "FM1"), ev(8, "OWNER2")},
-			firms: []source.DiscoveredFirmLink{{Firm: "FM1", Owner: "OWNER1"}, {Firm: "FM1", Owner: "OWNER2"},
+			firms: []sourcedb.DiscoveredFirmLink{{Firm: "FM1", Owner: "OWNER1"}, {Firm: "FM1", Owner: "OWNER2"},
 				{Firm: "FM2", Owner: "OWNER2"}},
 			want: []affected{{"FM1", []int64{7, 8}}, {"FM2", []int64{8}}, {"OWNER1", []int64{7}}, {"OWNER2", []int64{7, 8}}},
 		},
 		{
 			name:   "one level only: an owner's other firms are not brought in by a firm",
 			events: []regevent.Event{ev(7, "FM1")},
-			firms:  []source.DiscoveredFirmLink{{Firm: "FM1", Owner: "OWNER1"}, {Firm: "FM9", Owner: "OWNER1"}},
+			firms:  []sourcedb.DiscoveredFirmLink{{Firm: "FM1", Owner: "OWNER1"}, {Firm: "FM9", Owner: "OWNER1"}},
 			want:   []affected{{"FM1", []int64{7}}, {"OWNER1", []int64{7}}},
 		},
 		{
 			name:   "state-linked corporation's firms",
 			events: []regevent.Event{ev(5, "AMAL")},
-			states: []source.DiscoveredStateLink{{EventID: 5, CorpNum: "GONE"}},
-			firms:  []source.DiscoveredFirmLink{{Firm: "FMG", Owner: "GONE"}},
+			states: []sourcedb.DiscoveredStateLink{{EventID: 5, CorpNum: "GONE"}},
+			firms:  []sourcedb.DiscoveredFirmLink{{Firm: "FMG", Owner: "GONE"}},
 			want:   []affected{{"AMAL", []int64{5}}, {"FMG", []int64{5}}, {"GONE", []int64{5}}},
 		},
 		{
 			name:   "blank corporation numbers dropped",
 			events: []regevent.Event{ev(1, ""), ev(2, "  "), ev(3, "C1")},
-			firms:  []source.DiscoveredFirmLink{{Firm: "C1", Owner: " "}},
+			firms:  []sourcedb.DiscoveredFirmLink{{Firm: "C1", Owner: " "}},
 			want:   []affected{{"C1", []int64{3}}},
 		},
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 )
 
@@ -141,7 +141,7 @@ type discovery struct {
 func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now time.Time) (*discovery, error) {
 	d := &discovery{}
 	err := pgx.BeginTxFunc(ctx, s.src, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		events, err := source.DiscoverEvents(ctx, tx, from, now)
+		events, err := sourcedb.DiscoverEvents(ctx, tx, from, now)
 		if err != nil {
 			return err
 		}
@@ -165,14 +165,14 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 			}
 			first = append(first, e.CorpNum)
 		}
-		states, err := source.DiscoverStateLinks(ctx, tx, ids)
+		states, err := sourcedb.DiscoverStateLinks(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
 		for _, l := range states {
 			first = append(first, l.CorpNum)
 		}
-		firms, err := source.DiscoverFirmLinks(ctx, tx, first)
+		firms, err := sourcedb.DiscoverFirmLinks(ctx, tx, first)
 		if err != nil {
 			return err
 		}

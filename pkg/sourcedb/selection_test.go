@@ -1,4 +1,4 @@
-package source_test
+package sourcedb_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -51,7 +52,7 @@ func TestLoadSelection(t *testing.T) {
 	} {
 		exec(t, pool, row)
 	}
-	batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), []string{"0000001", "FM0000002"})
+	batch, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), []string{"0000001", "FM0000002"})
 	if err != nil {
 		t.Fatal(err)
 	}

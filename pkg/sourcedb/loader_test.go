@@ -1,4 +1,4 @@
-package source_test
+package sourcedb_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -80,7 +81,7 @@ func TestLoadBatch(t *testing.T) {
 	nums := corpNums(t, pool, "corp_num LIKE '%-%'")[:500]
 	ctx := testenv.Context(t)
 
-	count := func(loader *source.Loader, batch []string) (int64, *source.Batch) {
+	count := func(loader *sourcedb.Loader, batch []string) (int64, *source.Batch) {
 		before := qc.n.Load()
 		b, err := loader.Load(ctx, batch)
 		if err != nil {
@@ -90,15 +91,15 @@ func TestLoadBatch(t *testing.T) {
 	}
 	modes := []struct {
 		name   string
-		opts   []source.Option
+		opts   []sourcedb.Option
 		tables int64
 	}{
 		{"full history", nil, 10},
-		{"current only", []source.Option{source.CurrentOnly()}, 9},
+		{"current only", []sourcedb.Option{sourcedb.CurrentOnly()}, 9},
 	}
 	var batch *source.Batch
 	for _, m := range modes {
-		loader := source.NewLoader(pool, nil, m.opts...)
+		loader := sourcedb.NewLoader(pool, nil, m.opts...)
 		first, _ := count(loader, nums[:1]) // includes the nine code tables
 		one, _ := count(loader, nums[:1])
 		many, b := count(loader, nums)
@@ -120,7 +121,7 @@ func TestLoadBatch(t *testing.T) {
 		}
 	}
 
-	loader := source.NewLoader(pool, nil)
+	loader := sourcedb.NewLoader(pool, nil)
 	profiles := []credential.Profile{credential.NewSnapshot(credential.Options{}), credential.NewHistory(credential.Options{})}
 	params := credential.FullRange(regevent.At(1<<40, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
 		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -158,7 +159,7 @@ func TestLoadSharedIDs(t *testing.T) {
 	// Event 104943462 is FM5850476's (group corp_7078358) and FM7768377's;
 	// 111258285 is FM9129945's and FM0643134's.
 	nums := []string{"7078358", "FM5850476", "FM7768377", "C6020509", "FM9129945", "FM0643134", "6763577", "8585951"}
-	batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), nums)
+	batch, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), nums)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,11 +201,11 @@ func TestLoadSnapshot(t *testing.T) {
 	tmpl := sourcetest.Template(t)
 	pool := testenv.Pool(t, sourcetest.GroupDatabase(t, tmpl, "corp_C6020509"))
 	nums := []string{"C6020509", "FM9129945", "C6020509"}
-	current, err := source.NewLoader(pool, nil, source.CurrentOnly()).Load(testenv.Context(t), nums)
+	current, err := sourcedb.NewLoader(pool, nil, sourcedb.CurrentOnly()).Load(testenv.Context(t), nums)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := source.NewLoader(pool, nil).Load(testenv.Context(t), nums)
+	full, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), nums)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func TestLoadMissingRows(t *testing.T) {
 	tmpl := sourcetest.Template(t)
 	pool := testenv.Pool(t, sourcetest.GroupDatabase(t, tmpl, "corp_9645624"))
 	exec(t, pool, `INSERT INTO bc_registries.corporation (corp_num, corp_typ_cd) VALUES ('ZZ0000001', 'ZZ')`)
-	batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), []string{"9645624", "0000000", "ZZ0000001", ""})
+	batch, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), []string{"9645624", "0000000", "ZZ0000001", ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestLoadMissingCodeTable(t *testing.T) {
 	tmpl := sourcetest.Template(t)
 	pool := testenv.Pool(t, sourcetest.GroupDatabase(t, tmpl, "corp_9645624"))
 	exec(t, pool, `DROP TABLE bc_registries.xpro_type`)
-	_, err := source.NewLoader(pool, nil).Load(testenv.Context(t), []string{"9645624"})
+	_, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), []string{"9645624"})
 	if err == nil || !strings.Contains(err.Error(), "load xpro_type") {
 		t.Fatalf("Load without xpro_type: %v, want an error naming the table", err)
 	}
@@ -331,7 +332,7 @@ func TestLoadMissingCodeTable(t *testing.T) {
 func TestLoadEmptyBatch(t *testing.T) {
 	tmpl := sourcetest.Template(t)
 	pool := testenv.Pool(t, sourcetest.GroupDatabase(t, tmpl, "corp_9645624"))
-	loader := source.NewLoader(pool, nil)
+	loader := sourcedb.NewLoader(pool, nil)
 	batch, err := loader.Load(testenv.Context(t), nil)
 	if err != nil || len(batch.Snapshots)+len(batch.Errors) != 0 {
 		t.Fatalf("empty batch: %v %+v", err, batch)
@@ -355,7 +356,7 @@ func TestLoadHistory(t *testing.T) {
 	// A3781337's first name its real date.
 	exec(t, pool, `INSERT INTO bc_registries.conv_event (event_id, effective_dt, remarks, fixture_group)
 VALUES (364997, '1999-09-09 00:00:00', 'converted name change', 'corp_A3781337')`)
-	batch, err := source.NewLoader(pool, nil).Load(testenv.Context(t), []string{"A3781337", "3305431"})
+	batch, err := sourcedb.NewLoader(pool, nil).Load(testenv.Context(t), []string{"A3781337", "3305431"})
 	if err != nil {
 		t.Fatal(err)
 	}

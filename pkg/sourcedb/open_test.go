@@ -1,4 +1,4 @@
-package source_test
+package sourcedb_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bcgov/bcreg-events/pkg/source"
+	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -17,7 +17,7 @@ import (
 func TestOpen(t *testing.T) {
 	ctx := testenv.Context(t)
 	url := sourcetest.WholeFixture(t, sourcetest.Template(t))
-	pool, err := source.Open(ctx, url, "BCREG_SOURCE_DB_URL")
+	pool, err := sourcedb.Open(ctx, url, "BCREG_SOURCE_DB_URL")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestOpen(t *testing.T) {
 
 	octx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	_, err = source.Open(octx, "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=2", "BCREG_SOURCE_DB_URL")
+	_, err = sourcedb.Open(octx, "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=2", "BCREG_SOURCE_DB_URL")
 	if err == nil || !strings.Contains(err.Error(), "BCREG_SOURCE_DB_URL") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("unreachable registry: error %v, want one naming BCREG_SOURCE_DB_URL without the password", err)
 	}
