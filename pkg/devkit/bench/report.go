@@ -611,7 +611,7 @@ func (r *report) writeMicro(w *strings.Builder) {
 		return
 	}
 	w.WriteString("## Micro-benchmarks (`make bench-micro`)\n\n")
-	w.WriteString("`go test -p 1 -run '^$' -bench . -benchtime 2s` on pkg/credential/..., pkg/messages, pkg/source; `BenchmarkBuilderInitialLoad` (-benchtime 2s) and `BenchmarkAdaptiveConcurrency` (-benchtime 1x); same machine, just before the runs above. See microbench.md and poster-adaptive.md for what each measures.\n\n```\n")
+	w.WriteString("`go test -p 1 -run '^$' -bench . -benchtime 2s` on pkg/messages and pkg/devkit/microbench (the source loader and credential generation over a synthetic registry); `BenchmarkBuilderInitialLoad` (-benchtime 2s) and `BenchmarkAdaptiveConcurrency` (-benchtime 1x); same machine, just before the runs above. See microbench.md and poster-adaptive.md for what each measures.\n\n```\n")
 	for _, line := range strings.Split(r.Micro, "\n") {
 		t := strings.TrimSpace(line)
 		if strings.HasPrefix(t, "Benchmark") || strings.HasPrefix(t, "pkg:") || strings.HasPrefix(t, "ok ") || strings.HasPrefix(t, "FAIL") || strings.HasPrefix(t, "cpu:") {
