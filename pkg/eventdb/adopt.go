@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
@@ -320,7 +319,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 ORDER BY `+t.col("record
 		res.ByStatus[key]++
 		var notBefore *time.Time
 		if status == nil {
-			notBefore = originalNotBefore(*text, now)
+			notBefore = OriginalNotBefore(*text, now)
 		}
 		return []any{id, *corp, state, prev.EventID, prev.Date.Time, last.EventID, last.Date.Time, deref(typ), credID,
 			deref(schema), deref(version), *text, *hash, reason, entry, end, pdate, status, pmsg, notBefore}, nil
@@ -548,26 +547,4 @@ func (s *rowSource) Err() error {
 		return s.err
 	}
 	return s.rows.Err()
-}
-
-// originalNotBefore is when a credential the original generated may be
-// posted (credential.OriginalHold, read from its stored text); nil for at
-// once. Only texts naming a hold date are parsed.
-func originalNotBefore(text string, now time.Time) *time.Time {
-	named := false
-	for _, key := range credential.OriginalHold {
-		named = named || strings.Contains(text, key)
-	}
-	if !named {
-		return nil
-	}
-	var attrs map[string]any
-	if err := json.Unmarshal([]byte(text), &attrs); err != nil {
-		return nil // not an object: nothing to hold it by
-	}
-	nb := credential.OriginalHold.NotBefore(attrs, now)
-	if nb.IsZero() {
-		return nil
-	}
-	return &nb
 }

@@ -3,7 +3,6 @@ package eventdb
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -135,7 +134,7 @@ func ClaimDelivery(ctx context.Context, db DeliveryDB, c DeliveryClaim) ([]Claim
 				FROM unnest($1::text[]) AS x(hash)
 				JOIN credential_log cl ON cl.credential_hash = x.hash
 				WHERE cl.process_success IS NULL
-				  AND `+dueSQL("cl")+`
+				  AND `+DueSQL("cl")+`
 				  AND (cl.claimed_by IS NULL OR cl.claimed_until IS NULL OR cl.claimed_until < now() OR cl.claimed_by = $2)
 				ORDER BY cl.record_id
 				FOR UPDATE OF cl
@@ -265,7 +264,7 @@ func MarkDelivered(ctx context.Context, db DeliveryDB, claimer string, outs []De
 		if o.Status != DeliveryIssued && o.Status != DeliveryRejected {
 			return nil, fmt.Errorf("mark delivered: status %q of %s: want Y or N", o.Status, o.Hash)
 		}
-		hashes[i], statuses[i], msgs[i] = o.Hash, o.Status, deliveryMsg(o.Msg)
+		hashes[i], statuses[i], msgs[i] = o.Hash, o.Status, ProcessMsg(o.Msg)
 	}
 	var marked []string
 	err := RetryConflicts(ctx, func() error {
@@ -326,7 +325,7 @@ func RecordDeliveryFailure(ctx context.Context, db DeliveryDB, claimer string, h
 			) p
 			WHERE c.record_id = p.record_id
 			RETURNING c.credential_hash, c.attempts, c.process_success IS NOT NULL`,
-			claimer, hashes, deliveryMsg(msg), maxAttempts)
+			claimer, hashes, ProcessMsg(msg), maxAttempts)
 		if err != nil {
 			return err
 		}
@@ -362,7 +361,7 @@ func MarkDeliveryDead(ctx context.Context, db DeliveryDB, claimer string, hashes
 			) p
 			WHERE c.record_id = p.record_id
 			RETURNING c.credential_hash`,
-			claimer, hashes, deliveryMsg(msg))
+			claimer, hashes, ProcessMsg(msg))
 		if err != nil {
 			return err
 		}
@@ -401,37 +400,4 @@ func DeferDelivery(ctx context.Context, db DeliveryDB, hashes []string) error {
 		return fmt.Errorf("defer delivery: %w", err)
 	}
 	return nil
-}
-
-// deliveryMsg fits a message into process_msg VARCHAR(255) the way the
-// original did: longer texts keep their first 250 characters plus "...".
-func deliveryMsg(s string) string {
-	r := []rune(s)
-	if len(r) <= 255 {
-		return s
-	}
-	return string(r[:250]) + "..."
-}
-
-// RetryConflicts runs fn again (a few times) when PostgreSQL aborted it
-// for a deadlock or a serialization failure, which a retry resolves. fn
-// must be a whole statement or transaction (an aborted transaction cannot
-// go on).
-func RetryConflicts(ctx context.Context, fn func() error) error {
-	var err error
-	for i := 0; i < 5; i++ {
-		if err = fn(); err == nil {
-			return nil
-		}
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || (pgErr.Code != "40P01" && pgErr.Code != "40001") {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(i+1) * 10 * time.Millisecond):
-		}
-	}
-	return err
 }

@@ -3,13 +3,13 @@ package eventdb
 // When a credential may be posted is decided when its row is stored
 // (credential.HoldDates, stored as not_before: the builder from the
 // generator, adoption from the original's rule, migration 00005 for rows
-// stored before). Every statement here reads only the stored column,
-// through dueSQL: a row is due once its not_before has passed, or when it
+// stored before). Every statement of pkg/eventdb's packages reads only the
+// stored column, through DueSQL: a row is due once its not_before has passed, or when it
 // has none.
 
-// dueSQL is the SQL condition "the row of credential_log named alias (""
+// DueSQL is the SQL condition "the row of credential_log named alias (""
 // for the unqualified table) may be posted now".
-func dueSQL(alias string) string {
+func DueSQL(alias string) string {
 	col := "not_before"
 	if alias != "" {
 		col = alias + ".not_before"
@@ -17,5 +17,5 @@ func dueSQL(alias string) string {
 	return "(" + col + " IS NULL OR " + col + " <= now())"
 }
 
-// isDue is dueSQL of the unqualified credential_log.
-var isDue = dueSQL("")
+// isDue is DueSQL of the unqualified credential_log.
+var isDue = DueSQL("")

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -70,4 +72,17 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
 		return res, fmt.Errorf("migrate: read version: %w", err)
 	}
 	return res, nil
+}
+
+// Querier is what every query on the event database runs on: a
+// pool, a pooled connection or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// TxBeginner starts transactions: a pool or a pooled connection.
+type TxBeginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
 }

@@ -3,10 +3,14 @@ package eventdb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/bcgov/bcreg-events/pkg/credential"
 )
 
 // notBeforeMigration (version 5, in Go because it applies
@@ -41,7 +45,7 @@ WHERE process_success IS NULL AND not_before IS NULL ORDER BY record_id`)
 		if err := rows.Scan(&h.id, &text); err != nil {
 			return fmt.Errorf("backfill not_before: %w", err)
 		}
-		if nb := originalNotBefore(text, now); nb != nil {
+		if nb := OriginalNotBefore(text, now); nb != nil {
 			h.nb = *nb
 			holds = append(holds, h)
 		}
@@ -56,4 +60,27 @@ WHERE process_success IS NULL AND not_before IS NULL ORDER BY record_id`)
 		}
 	}
 	return nil
+}
+
+// OriginalNotBefore is when a credential the original generated may be
+// posted (credential.OriginalHold, read from its stored text); nil for at
+// once. Only texts naming a hold date are parsed. Migration 5 and the
+// adoption of the original's database (pkg/eventdb/adopt) apply it.
+func OriginalNotBefore(text string, now time.Time) *time.Time {
+	named := false
+	for _, key := range credential.OriginalHold {
+		named = named || strings.Contains(text, key)
+	}
+	if !named {
+		return nil
+	}
+	var attrs map[string]any
+	if err := json.Unmarshal([]byte(text), &attrs); err != nil {
+		return nil // not an object: nothing to hold it by
+	}
+	nb := credential.OriginalHold.NotBefore(attrs, now)
+	if nb.IsZero() {
+		return nil
+	}
+	return &nb
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -398,7 +397,7 @@ FROM (SELECT cl.record_id FROM credential_log cl
         AND (cl.claimed_until IS NULL OR cl.claimed_until < now())
       ORDER BY cl.record_id FOR UPDATE OF cl) p
 WHERE c.record_id = p.record_id
-RETURNING c.corp_num, c.credential_hash, c.process_success IS NOT NULL`, ss, maxRearms, deliveryMsg(reason))
+RETURNING c.corp_num, c.credential_hash, c.process_success IS NOT NULL`, ss, maxRearms, ProcessMsg(reason))
 		if err != nil {
 			return err
 		}
@@ -424,16 +423,6 @@ WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL
 		return 0, fmt.Errorf("count outbox backlog: %w", err)
 	}
 	return n, nil
-}
-
-// ProcessMsg fits a message into a process_msg column (VARCHAR(255)) as the
-// original did: a longer one keeps its first 250 characters and "...".
-func ProcessMsg(s string) string {
-	if utf8.RuneCountInString(s) <= 255 {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:250]) + "..."
 }
 
 func nullable(s string) *string {

@@ -15,12 +15,6 @@ import (
 // (ResetFailed, then fresh bundles) and the poster handling a requeued
 // dead letter's bundle (ResetForRetry, from ClaimDelivery).
 
-// resetSet is the reset of a failed row to outstanding. An operator's
-// requeue starts afresh: its lost bundles (rearmed) count from 0 again, or
-// a row given up after MaxRearms losses would be D on its next one.
-const resetSet = `process_success = NULL, process_msg = NULL, process_date = NULL,
-    attempts = 0, rearmed = 0, claimed_by = NULL, claimed_until = NULL`
-
 // FailedSince selects failed credentials by when they failed.
 type FailedSince struct {
 	// Since, when set, keeps the rows that failed at or after it.
@@ -60,7 +54,7 @@ ORDER BY corp_num`, system, f.statuses(), nullTime(f.Since))
 func ResetFailed(ctx context.Context, q Querier, system string, corps []string, f FailedSince) ([]string, error) {
 	var hashes []string
 	err := RetryConflicts(ctx, func() error {
-		rows, err := q.Query(ctx, `UPDATE credential_log c SET `+resetSet+`, published_at = NULL
+		rows, err := q.Query(ctx, `UPDATE credential_log c SET `+ResetSet+`, published_at = NULL
 FROM (SELECT record_id FROM credential_log
       WHERE system_type_cd = $1 AND corp_num = ANY($2) AND process_success = ANY($3)
         AND ($4::timestamptz IS NULL OR process_date >= ($4::timestamptz AT TIME ZONE current_setting('TimeZone')))
@@ -86,7 +80,7 @@ RETURNING c.credential_hash`, system, corps, f.statuses(), nullTime(f.Since))
 func ResetForRetry(ctx context.Context, db DeliveryDB, hashes []string, before time.Time) (int64, error) {
 	var n int64
 	err := RetryConflicts(ctx, func() error {
-		tag, err := db.Exec(ctx, `UPDATE credential_log c SET `+resetSet+`
+		tag, err := db.Exec(ctx, `UPDATE credential_log c SET `+ResetSet+`
 FROM (SELECT record_id FROM credential_log
       WHERE credential_hash = ANY($1) AND process_success IN ('N', 'D')
         AND process_date < ($2::timestamptz AT TIME ZONE current_setting('TimeZone'))

@@ -7,18 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
-
-// Querier is what the event-poller's and credential-builder's SQL needs: a
-// pool, a pooled connection or a transaction.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // CurrentWatermark returns the watermark of system: the latest event date
 // recorded in last_event and the highest event id at that date. ok is false
@@ -96,11 +87,6 @@ func AdvanceWatermark(ctx context.Context, q TxBeginner, system string, w regeve
 		}
 		return nil
 	})
-}
-
-// TxBeginner starts transactions: a pool or a pooled connection.
-type TxBeginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 func seenArrays(evs []regevent.Event) (ids []int64, corps []string, dates []time.Time) {
