@@ -18,7 +18,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"

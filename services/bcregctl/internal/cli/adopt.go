@@ -10,6 +10,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -53,7 +54,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	}
 	defer orig.Close()
 	system := messages.SystemBCReg
-	o, err := eventdb.InspectOriginal(ctx, orig, system)
+	o, err := adopt.Inspect(ctx, orig, system)
 	if err != nil {
 		return fmt.Errorf("%w (--from %s)", err, config.RedactURL(*from))
 	}
@@ -96,7 +97,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "adopt: the registry cannot be read (%v): the first poll re-publishes the look-back window's corporations (nothing already issued is issued again)\n", srcErr)
 	}
 	profile := "history"
-	if o.Layout == eventdb.Layout8bc273a {
+	if o.Layout == adopt.Layout8bc273a {
 		profile = "snapshot"
 	}
 	if *dryRun {
@@ -134,9 +135,9 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	if _, err := eventdb.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	res, err := eventdb.Adopt(ctx, pool, orig, o, eventdb.AdoptPlan{System: system, Watermark: wm, Window: window, Force: *force,
+	res, err := adopt.Run(ctx, pool, orig, o, adopt.Plan{System: system, Watermark: wm, Window: window, Force: *force,
 		From: config.RedactURL(*from)})
-	if errors.Is(err, eventdb.ErrNotEmpty) {
+	if errors.Is(err, adopt.ErrNotEmpty) {
 		return fmt.Errorf("%w (BCREG_EVENT_DB_URL=%s): adopt into a new event database, or pass --force", err, cfg.EventDB.URL)
 	}
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"

@@ -1,4 +1,22 @@
-package eventdb
+// Package adopt imports the Python pipeline's event-processor database
+// (the switch-over of docs/operations.md §6): its watermark, its
+// credential_log (hashes and statuses) and its processed work items are
+// imported, so the first poll continues from the original's watermark and
+// nothing already issued is issued again (equal hashes). Two layouts of the
+// original are read (docs/design/registry.md, "The original's layouts"):
+// 8bc273a (PREV_EVENT_ID/LAST_EVENT_ID integers, LAST_EVENT without a date)
+// and pre-LEAR (credential_log's PREV_EVENT and LAST_EVENT JSON,
+// CREDENTIAL_REASON, LAST_EVENT.EVENT_DATE). create.py wrote upper-case
+// names without quotes, which PostgreSQL folds to lower case; names are
+// matched case-insensitively, so a copy made with quoted upper-case names
+// reads the same.
+//
+// It reads the original's tables and writes ours in one transaction:
+// credential_log and event_by_corp_filing (rows of the original), last_event
+// and event_seen (its watermark and look-back window, through
+// pkg/eventdb/discovery) and operator_action. Its caller is `bcregctl
+// adopt`; originaltest, beneath it, builds originals for the tests.
+package adopt
 
 import (
 	"context"
@@ -12,21 +30,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
-
-// Adoption of the Python pipeline's event-processor database (the
-// switch-over of docs/operations.md §6): its watermark, its credential_log
-// (hashes and statuses) and its processed work items are imported, so the
-// first poll continues from the original's watermark and nothing already
-// issued is issued again (equal hashes). Two layouts of the original are
-// read (docs/design/registry.md, "The original's layouts"): 8bc273a (PREV_EVENT_ID/LAST_EVENT_ID integers,
-// LAST_EVENT without a date) and pre-LEAR (credential_log's PREV_EVENT and
-// LAST_EVENT JSON, CREDENTIAL_REASON, LAST_EVENT.EVENT_DATE). create.py
-// wrote upper-case names without quotes, which PostgreSQL folds to lower
-// case; names are matched case-insensitively, so a copy made with quoted
-// upper-case names reads the same.
 
 // Layouts of the original's database.
 const (
@@ -69,9 +76,9 @@ func (t origTable) col(name string) string {
 	return "NULL"
 }
 
-// InspectOriginal reads the layout, watermark and size of the original's
+// Inspect reads the layout, watermark and size of the original's
 // database at from (read-only use) for system.
-func InspectOriginal(ctx context.Context, from Querier, system string) (Original, error) {
+func Inspect(ctx context.Context, from eventdb.Querier, system string) (Original, error) {
 	o := Original{tables: map[string]origTable{}}
 	rows, err := from.Query(ctx, `SELECT c.table_schema, c.table_name, c.column_name
 FROM information_schema.columns c
@@ -175,8 +182,8 @@ WHERE `+t.col("system_type_cd")+` = $1 AND `+t.col("process_date")+` IS NULL AND
 	return o, nil
 }
 
-// AdoptPlan says how to adopt an inspected original.
-type AdoptPlan struct {
+// Plan says how to adopt an inspected original.
+type Plan struct {
 	System string
 	// Watermark is the original's, with its event date (looked up in the
 	// registry for 8bc273a).
@@ -193,8 +200,8 @@ type AdoptPlan struct {
 	From string
 }
 
-// AdoptResult says what an adoption imported.
-type AdoptResult struct {
+// Result says what an adoption imported.
+type Result struct {
 	Layout    string
 	Watermark regevent.Position
 	// Credentials were read; Imported of them were new (not known by hash).
@@ -214,13 +221,13 @@ type AdoptResult struct {
 // credentials or an initial-load run.
 var ErrNotEmpty = errors.New("the event database already has a watermark, credentials or an initial load")
 
-// Adopt imports the original (read from `from`) into the event database in
+// Run imports the original (read from `from`) into the event database in
 // one transaction: the credentials in the original's record order (known
 // hashes skipped), the processed work items, the watermark, the look-back
 // window as seen, and an operator_action row. Re-running it imports
 // nothing twice.
-func Adopt(ctx context.Context, to TxBeginner, from Querier, o Original, plan AdoptPlan) (AdoptResult, error) {
-	res := AdoptResult{Layout: o.Layout, Watermark: plan.Watermark, ByStatus: map[string]int64{}, Queued: o.Queued}
+func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Original, plan Plan) (Result, error) {
+	res := Result{Layout: o.Layout, Watermark: plan.Watermark, ByStatus: map[string]int64{}, Queued: o.Queued}
 	if plan.Watermark.EventID <= 0 || plan.Watermark.Date.Time.IsZero() {
 		return res, errors.New("adopt: the watermark needs an event id and its date")
 	}
@@ -242,7 +249,7 @@ func Adopt(ctx context.Context, to TxBeginner, from Querier, o Original, plan Ad
 		if err := adoptWorkItems(ctx, tx, from, o, plan.System, &res); err != nil {
 			return err
 		}
-		if err := MarkSeen(ctx, tx, plan.System, plan.Window); err != nil {
+		if err := eventdb.MarkSeen(ctx, tx, plan.System, plan.Window); err != nil {
 			return err
 		}
 		// Only forward: a forced re-adoption never moves the watermark back.
@@ -250,7 +257,7 @@ func Adopt(ctx context.Context, to TxBeginner, from Querier, o Original, plan Ad
 			plan.System, plan.Watermark.EventID, plan.Watermark.Date.Time); err != nil {
 			return fmt.Errorf("adopt: set watermark: %w", err)
 		}
-		id, err := OperatorAction(ctx, tx, "adopt", plan.From, res.Imported, map[string]any{
+		id, err := eventdb.OperatorAction(ctx, tx, "adopt", plan.From, res.Imported, map[string]any{
 			"layout": o.Layout, "watermark_event_id": plan.Watermark.EventID,
 			"watermark_event_date": plan.Watermark.Date.Time.Format("2006-01-02T15:04:05.999999"),
 			"credentials_read":     res.Credentials, "credentials_imported": res.Imported, "by_status": res.ByStatus,
@@ -264,7 +271,7 @@ func Adopt(ctx context.Context, to TxBeginner, from Querier, o Original, plan Ad
 
 // adoptCredentials streams the original's credential_log rows through a
 // temporary table into credential_log.
-func adoptCredentials(ctx context.Context, tx pgx.Tx, from Querier, o Original, system string, res *AdoptResult) error {
+func adoptCredentials(ctx context.Context, tx pgx.Tx, from eventdb.Querier, o Original, system string, res *Result) error {
 	t := o.tables["credential_log"]
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE adopt_credential (
     orig_id BIGINT, corp_num TEXT, corp_state TEXT, prev_id BIGINT, prev_date TIMESTAMP, last_id BIGINT, last_date TIMESTAMP,
@@ -319,7 +326,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 ORDER BY `+t.col("record
 		res.ByStatus[key]++
 		var notBefore *time.Time
 		if status == nil {
-			notBefore = OriginalNotBefore(*text, now)
+			notBefore = eventdb.OriginalNotBefore(*text, now)
 		}
 		return []any{id, *corp, state, prev.EventID, prev.Date.Time, last.EventID, last.Date.Time, deref(typ), credID,
 			deref(schema), deref(version), *text, *hash, reason, entry, end, pdate, status, pmsg, notBefore}, nil
@@ -349,7 +356,7 @@ ON CONFLICT (credential_hash) DO NOTHING`, system)
 
 // adoptWorkItems imports the original's processed work items, keyed by
 // msg_id adopt:<record id> so a re-run adds none twice.
-func adoptWorkItems(ctx context.Context, tx pgx.Tx, from Querier, o Original, system string, res *AdoptResult) error {
+func adoptWorkItems(ctx context.Context, tx pgx.Tx, from eventdb.Querier, o Original, system string, res *Result) error {
 	t, ok := o.tables["event_by_corp_filing"]
 	if !ok || !t.has("record_id") || !t.has("corp_num") || !t.has("process_date") {
 		return nil
@@ -493,11 +500,11 @@ func adoptedStatus(processDate *time.Time, success, msg *string) (status *string
 	}
 	s := strings.TrimSpace(deref(success))
 	switch s {
-	case DeliveryIssued, DeliveryRejected, DeliveryHeld, DeliveryDead:
+	case eventdb.DeliveryIssued, eventdb.DeliveryRejected, eventdb.DeliveryHeld, eventdb.DeliveryDead:
 		return &s, processDate, msg
 	}
-	n := DeliveryRejected
-	m := ProcessMsg(fmt.Sprintf("adopted: processed by the original with status %q; not posted again unless requeued", s))
+	n := eventdb.DeliveryRejected
+	m := eventdb.ProcessMsg(fmt.Sprintf("adopted: processed by the original with status %q; not posted again unless requeued", s))
 	return &n, processDate, &m
 }
 

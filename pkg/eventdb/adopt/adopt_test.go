@@ -1,7 +1,9 @@
-package eventdb_test
+package adopt_test
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,10 +11,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // adoptedCred is a credential_log row as adopt leaves it.
 type adoptedCred struct {
@@ -78,7 +83,7 @@ func TestAdoptOriginalLayouts(t *testing.T) {
 			orig.AddWorkItem(originaltest.WorkItem{CorpNum: "C3", Prev: prev, Last: last}) // still queued
 
 			from := testenv.Pool(t, orig.URL)
-			o, err := eventdb.InspectOriginal(ctx, from, "BC_REG")
+			o, err := adopt.Inspect(ctx, from, "BC_REG")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,12 +101,12 @@ func TestAdoptOriginalLayouts(t *testing.T) {
 			}
 			wm := regevent.At(o.Watermark.EventID, day("2019-03-02 09:30:00"))
 			window := []regevent.Event{{Position: regevent.At(999, day("2019-03-02 09:25:00")), CorpNum: "A1"}}
-			plan := eventdb.AdoptPlan{System: "BC_REG", Watermark: wm, Window: window, From: "postgres://orig"}
-			res, err := eventdb.Adopt(ctx, pool, from, o, plan)
+			plan := adopt.Plan{System: "BC_REG", Watermark: wm, Window: window, From: "postgres://orig"}
+			res, err := adopt.Run(ctx, pool, from, o, plan)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantRes := eventdb.AdoptResult{Layout: tc.layout, Watermark: wm, Credentials: 5, Imported: 5,
+			wantRes := adopt.Result{Layout: tc.layout, Watermark: wm, Credentials: 5, Imported: 5,
 				ByStatus:  map[string]int64{"Y": 1, "A": 1, "N": 2, "outstanding": 1},
 				WorkItems: 2, WorkItemsImported: 2, Queued: []string{"C3"}, ActionID: res.ActionID}
 			if diff := cmp.Diff(wantRes, res); diff != "" {
@@ -144,11 +149,11 @@ FROM credential_log ORDER BY record_id`)
 				t.Errorf("work items %d, seen events %d, operator actions %d; want 2, 1, 1", items, seen, actions)
 			}
 
-			if _, err := eventdb.Adopt(ctx, pool, from, o, plan); !errors.Is(err, eventdb.ErrNotEmpty) {
+			if _, err := adopt.Run(ctx, pool, from, o, plan); !errors.Is(err, adopt.ErrNotEmpty) {
 				t.Errorf("second adoption: %v, want ErrNotEmpty", err)
 			}
 			plan.Force = true
-			again, err := eventdb.Adopt(ctx, pool, from, o, plan)
+			again, err := adopt.Run(ctx, pool, from, o, plan)
 			if err != nil || again.Imported != 0 || again.WorkItemsImported != 0 {
 				t.Errorf("forced re-adoption imported %d credentials, %d work items (%v), want none", again.Imported, again.WorkItemsImported, err)
 			}
@@ -174,8 +179,8 @@ func TestInspectRefusesOtherDatabases(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := eventdb.InspectOriginal(ctx, pool, "BC_REG")
-			if err == nil || !contains(err.Error(), tc.want) {
+			_, err := adopt.Inspect(ctx, pool, "BC_REG")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one saying %q", err, tc.want)
 			}
 		})

@@ -14,14 +14,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
 
-// The two layouts (eventdb.Layout8bc273a, eventdb.LayoutPreLEAR).
+// The two layouts (adopt.Layout8bc273a, adopt.LayoutPreLEAR).
 const (
-	Layout8bc273a = eventdb.Layout8bc273a
-	LayoutPreLEAR = eventdb.LayoutPreLEAR
+	Layout8bc273a = adopt.Layout8bc273a
+	LayoutPreLEAR = adopt.LayoutPreLEAR
 )
 
 // ddl8bc273a is create.py at 8bc273a.

@@ -1,4 +1,4 @@
-package eventdb_test
+package adopt_test
 
 import (
 	"fmt"
@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt/originaltest"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -29,7 +30,7 @@ func TestAdoptStreamsEveryRow(t *testing.T) {
 					Reason: "Filing:X", ProcessDate: &done, ProcessSuccess: "Y"})
 			}
 			from := testenv.Pool(t, orig.URL)
-			o, err := eventdb.InspectOriginal(ctx, from, "BC_REG")
+			o, err := adopt.Inspect(ctx, from, "BC_REG")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +38,7 @@ func TestAdoptStreamsEveryRow(t *testing.T) {
 			if _, err := eventdb.Migrate(ctx, pool); err != nil {
 				t.Fatal(err)
 			}
-			res, err := eventdb.Adopt(ctx, pool, from, o, eventdb.AdoptPlan{System: "BC_REG", Watermark: regevent.At(1000, wmDate)})
+			res, err := adopt.Run(ctx, pool, from, o, adopt.Plan{System: "BC_REG", Watermark: regevent.At(1000, wmDate)})
 			if err != nil {
 				t.Fatal(err)
 			}
