@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
@@ -72,7 +73,7 @@ func TestRearmGivesUpAfterMaxRearms(t *testing.T) {
 
 	// bcregctl requeue failed: the D row is outstanding and unpublished
 	// again, its lost bundles forgotten.
-	reset, err := eventdb.ResetFailed(ctx, pool, "BC_REG", []string{"C1"}, eventdb.FailedSince{})
+	reset, err := operator.ResetFailed(ctx, pool, "BC_REG", []string{"C1"}, operator.FailedSince{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -68,19 +69,19 @@ type Throughput struct {
 
 // Report is one snapshot of the pipeline.
 type Report struct {
-	At      time.Time              `json:"at"`
-	Source  *Source                `json:"source,omitempty"`
-	EventDB eventdb.PipelineCounts `json:"event_db"`
-	Events  Stream                 `json:"events_stream"`
-	Creds   Stream                 `json:"creds_stream"`
-	DLQ     DLQ                    `json:"dlq"`
+	At      time.Time               `json:"at"`
+	Source  *Source                 `json:"source,omitempty"`
+	EventDB operator.PipelineCounts `json:"event_db"`
+	Events  Stream                  `json:"events_stream"`
+	Creds   Stream                  `json:"creds_stream"`
+	DLQ     DLQ                     `json:"dlq"`
 	// Abandoned are outstanding credentials whose bundle left BCREG_CREDS
 	// without an answer, not yet handed back by the builders' sweep (read
 	// only with JetStream).
-	Abandoned    *outbox.Abandoned     `json:"abandoned,omitempty"`
-	Throughput   Throughput            `json:"throughput"`
-	RecentErrors []eventdb.RecentError `json:"recent_errors"`
-	Received     *int64                `json:"agent_received,omitempty"`
+	Abandoned    *outbox.Abandoned      `json:"abandoned,omitempty"`
+	Throughput   Throughput             `json:"throughput"`
+	RecentErrors []operator.RecentError `json:"recent_errors"`
+	Received     *int64                 `json:"agent_received,omitempty"`
 	// Problems name the sources that could not be read; their figures are
 	// zero (or absent).
 	Problems []Problem `json:"-"`
@@ -144,10 +145,10 @@ type Sources struct {
 	// original's report); Window how many minutes the rate covers
 	// (default 10).
 	Errors, Window int
-	// Scope is what eventdb.Counts reads (default eventdb.CountAll);
+	// Scope is what operator.Counts reads (default operator.CountAll);
 	// CountState also leaves out the registry's count of events behind
 	// the watermark (Source.EventsBehind and SecondsBehind stay zero).
-	Scope eventdb.CountScope
+	Scope operator.CountScope
 	// Timeout bounds the reading of each source, so a hung dependency
 	// delays a report by seconds, not forever (default 10s).
 	Timeout time.Duration
@@ -181,7 +182,7 @@ func Read(ctx context.Context, in Sources) Report {
 		in.Window = 10
 	}
 	if in.Scope == 0 {
-		in.Scope = eventdb.CountAll
+		in.Scope = operator.CountAll
 	}
 	if in.Timeout <= 0 {
 		in.Timeout = 10 * time.Second
@@ -200,7 +201,7 @@ func Read(ctx context.Context, in Sources) Report {
 		read(Registry, func(ctx context.Context) error {
 			// Without the watermark, or for the alerts (CountState), the
 			// count of events behind would count the registry's history.
-			countBehind := in.Scope == eventdb.CountAll && !r.Unread(EventDB)
+			countBehind := in.Scope == operator.CountAll && !r.Unread(EventDB)
 			r.Source = readSource(ctx, in.Source, r.EventDB, in.Now(), countBehind)
 			if r.Source.Error != "" {
 				return errors.New(r.Source.Error)
@@ -218,15 +219,15 @@ func Read(ctx context.Context, in Sources) Report {
 }
 
 func readEventDB(ctx context.Context, in Sources, r *Report) error {
-	pc, err := eventdb.Counts(ctx, in.EventDB, in.System, in.Scope)
+	pc, err := operator.Counts(ctx, in.EventDB, in.System, in.Scope)
 	if err != nil {
 		return err
 	}
-	perMinute, err := eventdb.PostedPerMinute(ctx, in.EventDB, in.Window)
+	perMinute, err := operator.PostedPerMinute(ctx, in.EventDB, in.Window)
 	if err != nil {
 		return err
 	}
-	recent, err := eventdb.RecentErrors(ctx, in.EventDB, in.Errors)
+	recent, err := operator.RecentErrors(ctx, in.EventDB, in.Errors)
 	if err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func throughput(perMinute []int64, backlog int64) Throughput {
 // readSource reads the registry's newest event and, with countBehind, how
 // far it is ahead of the watermark; an unreadable registry is reported in
 // Source.Error.
-func readSource(ctx context.Context, q sourcedb.DiscoverQuerier, pc eventdb.PipelineCounts, now time.Time, countBehind bool) *Source {
+func readSource(ctx context.Context, q sourcedb.DiscoverQuerier, pc operator.PipelineCounts, now time.Time, countBehind bool) *Source {
 	s := &Source{}
 	newest, ok, err := sourcedb.DiscoverNewestEvent(ctx, q, now)
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
@@ -257,7 +258,7 @@ func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Ori
 			plan.System, plan.Watermark.EventID, plan.Watermark.Date.Time); err != nil {
 			return fmt.Errorf("adopt: set watermark: %w", err)
 		}
-		id, err := eventdb.OperatorAction(ctx, tx, "adopt", plan.From, res.Imported, map[string]any{
+		id, err := operator.RecordAction(ctx, tx, "adopt", plan.From, res.Imported, map[string]any{
 			"layout": o.Layout, "watermark_event_id": plan.Watermark.EventID,
 			"watermark_event_date": plan.Watermark.Date.Time.Format("2006-01-02T15:04:05.999999"),
 			"credentials_read":     res.Credentials, "credentials_imported": res.Imported, "by_status": res.ByStatus,

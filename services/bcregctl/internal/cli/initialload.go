@@ -14,6 +14,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -112,7 +113,7 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := eventdb.OperatorAction(ctx, pool, "initial-load", fmt.Sprintf("%s run %d", system, run.RunID), run.Published,
+	if _, err := operator.RecordAction(ctx, pool, "initial-load", fmt.Sprintf("%s run %d", system, run.RunID), run.Published,
 		map[string]any{"run_id": run.RunID, "watermark_event_id": run.Watermark.EventID, "total": run.Total, "resumed": unfinished}); err != nil {
 		return err
 	}

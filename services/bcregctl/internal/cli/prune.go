@@ -9,6 +9,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 )
@@ -69,7 +70,7 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 	var total int64
 	var targets []string
 	if historyAge > 0 {
-		n, err := eventdb.PruneHistory(ctx, pool, historyAge)
+		n, err := operator.PruneHistory(ctx, pool, historyAge)
 		if err != nil {
 			return err
 		}
@@ -92,7 +93,7 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 			if h := regclock.Horizon(regclock.Registry, wm.Date.Time, cfg.LookBack); h.Before(before) {
 				before = h
 			}
-			n, err := eventdb.PruneSeen(ctx, pool, messages.SystemBCReg, before)
+			n, err := operator.PruneSeen(ctx, pool, messages.SystemBCReg, before)
 			if err != nil {
 				return err
 			}
@@ -105,7 +106,7 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	_, err = eventdb.OperatorAction(ctx, pool, "prune", strings.Join(targets, " "), total, detail)
+	_, err = operator.RecordAction(ctx, pool, "prune", strings.Join(targets, " "), total, detail)
 	return err
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
@@ -181,7 +182,7 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	corps, err := eventdb.FailedCorps(ctx, pool, messages.SystemBCReg, sel)
+	corps, err := operator.FailedCorps(ctx, pool, messages.SystemBCReg, sel)
 	if err != nil {
 		return err
 	}
@@ -222,7 +223,7 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 	if dlqErr != nil {
 		fmt.Fprintf(e.stderr, "requeue failed: dead letters not removed: %v\n", dlqErr)
 	}
-	if _, err := eventdb.OperatorAction(ctx, pool, "requeue-failed", fmt.Sprintf("credential_log %s since %s", strings.Join(sel.Statuses, ","), sinceText(sel)),
+	if _, err := operator.RecordAction(ctx, pool, "requeue-failed", fmt.Sprintf("credential_log %s since %s", strings.Join(sel.Statuses, ","), sinceText(sel)),
 		int64(len(reset)), map[string]any{"corps": corps, "credentials": len(reset), "published": published, "nonce": nonce,
 			"dlq_removed": removed}); err != nil {
 		return err
@@ -239,14 +240,14 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 // corporations' outbox, holding the corporations' locks (rule 5), so no
 // builder publishes an overlapping bundle meanwhile. It returns the reset
 // credentials and how many were published.
-func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, pub *outbox.Publisher, corps []string, sel eventdb.FailedSince,
+func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, pub *outbox.Publisher, corps []string, sel operator.FailedSince,
 	lockWait time.Duration) (reset []string, published int, err error) {
 	locks, err := eventdb.LockCorps(ctx, pool, corps, lockWait)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer locks.Release(context.WithoutCancel(ctx))
-	if reset, err = eventdb.ResetFailed(ctx, locks.Conn(), messages.SystemBCReg, corps, sel); err != nil {
+	if reset, err = operator.ResetFailed(ctx, locks.Conn(), messages.SystemBCReg, corps, sel); err != nil {
 		return nil, 0, err
 	}
 	rows, err := eventdb.Unpublished(ctx, locks.Conn(), messages.SystemBCReg, corps)
@@ -292,8 +293,8 @@ func removePosterDeadLetters(ctx context.Context, js jetstream.JetStream, hashes
 
 // parseFailedSince reads --since (RFC 3339 or a duration back from now)
 // and --status.
-func parseFailedSince(since, statuses string, now time.Time) (eventdb.FailedSince, error) {
-	var f eventdb.FailedSince
+func parseFailedSince(since, statuses string, now time.Time) (operator.FailedSince, error) {
+	var f operator.FailedSince
 	for _, s := range strings.Split(statuses, ",") {
 		s = strings.ToUpper(strings.TrimSpace(s))
 		if s != eventdb.DeliveryRejected && s != eventdb.DeliveryDead {
@@ -321,7 +322,7 @@ func parseFailedSince(since, statuses string, now time.Time) (eventdb.FailedSinc
 	return f, nil
 }
 
-func sinceText(f eventdb.FailedSince) string {
+func sinceText(f operator.FailedSince) string {
 	if f.Since.IsZero() {
 		return "ever"
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
@@ -19,7 +20,7 @@ import (
 const corpRowLimit = 200
 
 // CredentialRow is one credential_log row as the operator sees it.
-type CredentialRow struct{ eventdb.CorpCredential }
+type CredentialRow struct{ operator.CorpCredential }
 
 // StatusText names a credential_log status.
 func (c CredentialRow) StatusText() string {
@@ -50,7 +51,7 @@ type Preview struct {
 type corpData struct {
 	CorpNum       string
 	Searched      bool
-	WorkItems     []eventdb.CorpWorkItem
+	WorkItems     []operator.CorpWorkItem
 	Credentials   []CredentialRow
 	SourceEnabled bool
 	Profile       string
@@ -71,7 +72,7 @@ func (s *Server) corp(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var err error
-	if d.WorkItems, err = eventdb.CorpWorkItems(ctx, s.opt.DB, num, corpRowLimit); err != nil {
+	if d.WorkItems, err = operator.CorpWorkItems(ctx, s.opt.DB, num, corpRowLimit); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -93,7 +94,7 @@ func (s *Server) corp(w http.ResponseWriter, r *http.Request) {
 }
 
 func credentialRows(ctx context.Context, db eventdb.Querier, num string) ([]CredentialRow, error) {
-	list, err := eventdb.CorpCredentials(ctx, db, num, corpRowLimit)
+	list, err := operator.CorpCredentials(ctx, db, num, corpRowLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -105,7 +106,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, db eventdb.Querier, ba
 	if err := bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: 30 * time.Second, Backoff: backoff}); err != nil {
 		return nil, fmt.Errorf("requeue: publish to %s: %w", bus.StreamEvents, err)
 	}
-	if _, err := eventdb.OperatorAction(ctx, db, Action, messages.SystemBCReg+" "+strings.Join(corps, " "), int64(len(corps)),
+	if _, err := operator.RecordAction(ctx, db, Action, messages.SystemBCReg+" "+strings.Join(corps, " "), int64(len(corps)),
 		map[string]any{"corps": corps, "msg_ids": ids, "last_event_id": last.EventID, "last_event_date": last.Date.String(), "via": via}); err != nil {
 		return ids, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 )
 
@@ -72,7 +73,7 @@ func Act(ctx context.Context, js jetstream.JetStream, db eventdb.Querier, action
 		detail["via"] = via
 	}
 	target := fmt.Sprintf("BCREG_DLQ stage=%q corp=%q reason=%q", f.Stage, f.CorpNum, f.Reason)
-	if _, err := eventdb.OperatorAction(ctx, db, "dlq-"+action, target, int64(len(done)), detail); err != nil {
+	if _, err := operator.RecordAction(ctx, db, "dlq-"+action, target, int64(len(done)), detail); err != nil {
 		return done, failures, err
 	}
 	return done, failures, nil

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
@@ -141,9 +141,9 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 	want := pipeline.Report{
 		Source: &pipeline.Source{Read: true, NewestEventID: sourcetest.OngoingFirstEventID + 1, NewestEventDate: &e2Date,
 			EventsBehind: 2, SecondsBehind: e2.Sub(wm.Date.Time).Seconds()},
-		EventDB: eventdb.PipelineCounts{WatermarkEventID: wm.EventID, WatermarkEventDate: &wmDate, InitialLoadRunning: true,
-			InitialLoad: &eventdb.InitialLoadProgress{RunID: 1, Published: 5, Total: 52},
-			Tables: map[string]eventdb.TableCounts{
+		EventDB: operator.PipelineCounts{WatermarkEventID: wm.EventID, WatermarkEventDate: &wmDate, InitialLoadRunning: true,
+			InitialLoad: &operator.InitialLoadProgress{RunID: 1, Published: 5, Total: 52},
+			Tables: map[string]operator.TableCounts{
 				"event_by_corp_filing": {Processed: 6, Outstanding: 1, Failed: 1, Skipped: 2},
 				"corp_history_log":     {Processed: 2},
 				"credential_log":       {Processed: 5, Outstanding: 4, Failed: 1, DeadLetter: 1, Held: 2, Waiting: 1, Unpublished: 1, Released: 1, Attempting: 1},
@@ -156,7 +156,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 			OldestByStage: map[string]time.Time{"builder": dlq[0].Time, "poster": dlq[2].Time}},
 		Throughput: pipeline.Throughput{WindowMinutes: 10, PostedPerMinute: []int64{2, 1, 1, 0, 0, 0, 0, 0, 0, 0}, PerMinute: 0.4,
 			Backlog: 4, ETASeconds: &eta},
-		RecentErrors: []eventdb.RecentError{
+		RecentErrors: []operator.RecentError{
 			{Table: "event_by_corp_filing", CorpNum: "W4", Status: "N", Message: "corporation W4: no corp_type row XX"},
 			{Table: "credential_log", CorpNum: "C3", Status: "D", Message: "gave up: 503", CredentialHash: "d1", CredentialType: "REG"},
 			{Table: "credential_log", CorpNum: "C2", Status: "N", Message: "Credential was not stored: bad", CredentialHash: "n1", CredentialType: "REG"},
@@ -169,8 +169,8 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 	}
 	opts := []cmp.Option{
 		cmpopts.IgnoreFields(pipeline.Report{}, "At"),
-		cmpopts.IgnoreFields(eventdb.InitialLoadProgress{}, "StartedAt"),
-		cmpopts.IgnoreFields(eventdb.RecentError{}, "At"),
+		cmpopts.IgnoreFields(operator.InitialLoadProgress{}, "StartedAt"),
+		cmpopts.IgnoreFields(operator.RecentError{}, "At"),
 		cmpopts.IgnoreFields(outbox.Abandoned{}, "Oldest"),
 		cmpopts.EquateApprox(0, 1e-6),
 		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),

@@ -17,7 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -103,7 +103,7 @@ func TestOverviewMatchesStatusCollect(t *testing.T) {
 	// agent's answers, Y or N, per minute ending now): the fixture's 2 Y
 	// and 1 N.
 	var hour int64
-	perMinute, err := eventdb.PostedPerMinute(f.ctx, f.pool, 60)
+	perMinute, err := operator.PostedPerMinute(f.ctx, f.pool, 60)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
@@ -214,18 +214,18 @@ func TestEvaluate(t *testing.T) {
 	th := Thresholds{QueueWarn: 10000, QueueError: 100000, WatermarkStale: time.Hour, AgentStall: 15 * time.Minute}
 	healthy := func() pipeline.Report {
 		return pipeline.Report{At: now,
-			EventDB: eventdb.PipelineCounts{WatermarkEventID: 9, WatermarkEventDate: ptr(now.Add(-2 * time.Hour)), LastAnswer: ptr(now.Add(-time.Minute)),
-				Tables: map[string]eventdb.TableCounts{}},
+			EventDB: operator.PipelineCounts{WatermarkEventID: 9, WatermarkEventDate: ptr(now.Add(-2 * time.Hour)), LastAnswer: ptr(now.Add(-time.Minute)),
+				Tables: map[string]operator.TableCounts{}},
 			DLQ:    pipeline.DLQ{ByStage: map[string]uint64{}},
 			Source: &pipeline.Source{Read: true, NewestEventDate: ptr(now.Add(-2 * time.Hour))}}
 	}
 	// table changes one table's figures.
-	table := func(f *pipeline.Report, name string, change func(*eventdb.TableCounts)) {
+	table := func(f *pipeline.Report, name string, change func(*operator.TableCounts)) {
 		c := f.EventDB.Tables[name]
 		change(&c)
 		f.EventDB.Tables[name] = c
 	}
-	creds := func(f *pipeline.Report, change func(*eventdb.TableCounts)) { table(f, "credential_log", change) }
+	creds := func(f *pipeline.Report, change func(*operator.TableCounts)) { table(f, "credential_log", change) }
 	type got struct {
 		Key   string
 		Level Level
@@ -238,21 +238,21 @@ func TestEvaluate(t *testing.T) {
 	}{
 		{"healthy", func(*pipeline.Report) {}, nil},
 		{"failures and dead letters", func(f *pipeline.Report) {
-			table(f, "event_by_corp_filing", func(c *eventdb.TableCounts) { c.Failed = 1 })
-			creds(f, func(c *eventdb.TableCounts) { c.Failed, c.DeadLetter = 2, 3 })
+			table(f, "event_by_corp_filing", func(c *operator.TableCounts) { c.Failed = 1 })
+			creds(f, func(c *operator.TableCounts) { c.Failed, c.DeadLetter = 2, 3 })
 			f.DLQ.Total, f.DLQ.ByStage["poster"] = 5, 5
 		}, []got{{KeyFailures, Error, 6}, {KeyDeadLetters, Warning, 5}}},
 		{"queue warning", func(f *pipeline.Report) { f.Events.Messages = 10001 }, []got{{KeyQueue, Warning, 0}}},
-		{"queue error from credentials", func(f *pipeline.Report) { creds(f, func(c *eventdb.TableCounts) { c.Outstanding = 100001 }) }, []got{{KeyQueue, Error, 0}}},
+		{"queue error from credentials", func(f *pipeline.Report) { creds(f, func(c *operator.TableCounts) { c.Outstanding = 100001 }) }, []got{{KeyQueue, Error, 0}}},
 		{"agent down", func(f *pipeline.Report) {
-			creds(f, func(c *eventdb.TableCounts) { c.Outstanding = 4 })
+			creds(f, func(c *operator.TableCounts) { c.Outstanding = 4 })
 			f.EventDB.OldestWaiting, f.EventDB.LastAnswer = ptr(now.Add(-20*time.Minute)), ptr(now.Add(-30*time.Minute))
 		}, []got{{KeyAgent, Error, 0}}},
 		{"agent slow but answering", func(f *pipeline.Report) {
-			creds(f, func(c *eventdb.TableCounts) { c.Outstanding = 4 })
+			creds(f, func(c *operator.TableCounts) { c.Outstanding = 4 })
 			f.EventDB.OldestWaiting = ptr(now.Add(-20 * time.Minute))
 		}, nil},
-		{"credentials republished after losing their bundle", func(f *pipeline.Report) { creds(f, func(c *eventdb.TableCounts) { c.Released = 3 }) }, []got{{KeyReleased, Warning, 3}}},
+		{"credentials republished after losing their bundle", func(f *pipeline.Report) { creds(f, func(c *operator.TableCounts) { c.Released = 3 }) }, []got{{KeyReleased, Warning, 3}}},
 		{"abandoned credentials not released", func(f *pipeline.Report) {
 			f.Abandoned = &outbox.Abandoned{Credentials: 2, Corps: []string{"BC1"}, Oldest: ptr(now.Add(-20 * time.Minute))}
 		}, []got{{KeyAbandoned, Error, 0}}},
@@ -268,7 +268,7 @@ func TestEvaluate(t *testing.T) {
 		// and a queue that emptied.
 		{"unreadable figures are not judged", func(f *pipeline.Report) {
 			f.Problems = []pipeline.Problem{{Of: pipeline.EventDB, Err: context.DeadlineExceeded}, {Of: pipeline.NATS, Err: context.DeadlineExceeded}}
-			creds(f, func(c *eventdb.TableCounts) { c.Failed, c.Released, c.Outstanding = 2, 1, 100001 })
+			creds(f, func(c *operator.TableCounts) { c.Failed, c.Released, c.Outstanding = 2, 1, 100001 })
 			f.DLQ.Total, f.Events.Messages = 3, 20000
 			f.Source.NewestEventDate = ptr(now.Add(-30 * time.Minute))
 		}, []got{{KeyUnreachable, Error, 0}}},
@@ -294,24 +294,24 @@ func TestEvaluate(t *testing.T) {
 // memStore is an in-memory Store.
 type memStore struct {
 	mu sync.Mutex
-	m  map[string]eventdb.AlertState
+	m  map[string]operator.AlertState
 }
 
-func (s *memStore) Load(context.Context) (map[string]eventdb.AlertState, error) {
+func (s *memStore) Load(context.Context) (map[string]operator.AlertState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[string]eventdb.AlertState{}
+	out := map[string]operator.AlertState{}
 	for k, v := range s.m {
 		out[k] = v
 	}
 	return out, nil
 }
 
-func (s *memStore) Save(_ context.Context, st eventdb.AlertState) error {
+func (s *memStore) Save(_ context.Context, st operator.AlertState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[string]eventdb.AlertState{}
+		s.m = map[string]operator.AlertState{}
 	}
 	s.m[st.Key] = st
 	return nil
@@ -325,7 +325,7 @@ func TestMonitorSendsAFewMessagesNotThousands(t *testing.T) {
 	r := newReceiver(t)
 	cfg := testConfig(r.srv.URL)
 	clock := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	fig := pipeline.Report{EventDB: eventdb.PipelineCounts{Tables: map[string]eventdb.TableCounts{}}, DLQ: pipeline.DLQ{ByStage: map[string]uint64{}}}
+	fig := pipeline.Report{EventDB: operator.PipelineCounts{Tables: map[string]operator.TableCounts{}}, DLQ: pipeline.DLQ{ByStage: map[string]uint64{}}}
 	store := &memStore{}
 	newMonitor := func() *Monitor {
 		m := NewMonitor(cfg, zap.NewNop(), nil, store, func(context.Context) pipeline.Report {
@@ -352,12 +352,12 @@ func TestMonitorSendsAFewMessagesNotThousands(t *testing.T) {
 	for range 30 {                                  // 30 minutes more: nothing new
 		step(time.Minute, nil)
 	}
-	step(time.Minute, func() { fig.Events.Messages = 200000 })                                          // escalation: sent at once
-	step(time.Minute, func() { fig.EventDB.Tables["credential_log"] = eventdb.TableCounts{Failed: 3} }) // failures: sent
-	step(time.Minute, func() { fig.EventDB.Tables["credential_log"] = eventdb.TableCounts{Failed: 5} }) // grew within the hour: held
-	step(time.Hour, nil)                                                                                // an hour on: growth (2) and the queue error again
-	step(time.Minute, func() { fig.Events.Messages = 0 })                                               // resolved
-	m = newMonitor()                                                                                    // failover: the same state
+	step(time.Minute, func() { fig.Events.Messages = 200000 })                                           // escalation: sent at once
+	step(time.Minute, func() { fig.EventDB.Tables["credential_log"] = operator.TableCounts{Failed: 3} }) // failures: sent
+	step(time.Minute, func() { fig.EventDB.Tables["credential_log"] = operator.TableCounts{Failed: 5} }) // grew within the hour: held
+	step(time.Hour, nil)                                                                                 // an hour on: growth (2) and the queue error again
+	step(time.Minute, func() { fig.Events.Messages = 0 })                                                // resolved
+	m = newMonitor()                                                                                     // failover: the same state
 	go m.n.Run(ctx)
 	step(time.Minute, nil)
 

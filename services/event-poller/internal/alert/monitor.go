@@ -9,26 +9,27 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
 )
 
 // Store keeps the alerts' state across evaluations and owners.
 type Store interface {
-	Load(ctx context.Context) (map[string]eventdb.AlertState, error)
-	Save(ctx context.Context, s eventdb.AlertState) error
+	Load(ctx context.Context) (map[string]operator.AlertState, error)
+	Save(ctx context.Context, s operator.AlertState) error
 }
 
 // DBStore keeps the state in the event database's alert_state table.
 type DBStore struct{ DB eventdb.Querier }
 
 // Load reads every alert's state.
-func (d DBStore) Load(ctx context.Context) (map[string]eventdb.AlertState, error) {
-	return eventdb.AlertStates(ctx, d.DB)
+func (d DBStore) Load(ctx context.Context) (map[string]operator.AlertState, error) {
+	return operator.AlertStates(ctx, d.DB)
 }
 
 // Save stores one alert's state.
-func (d DBStore) Save(ctx context.Context, s eventdb.AlertState) error {
-	return eventdb.SaveAlertState(ctx, d.DB, s)
+func (d DBStore) Save(ctx context.Context, s operator.AlertState) error {
+	return operator.SaveAlertState(ctx, d.DB, s)
 }
 
 // conditions are the keys that hold for a while and resolve (the others
@@ -45,14 +46,14 @@ type Monitor struct {
 	now     func() time.Time
 
 	mu     sync.Mutex
-	states map[string]eventdb.AlertState
+	states map[string]operator.AlertState
 	loaded bool
 }
 
 // NewMonitor makes a monitor that reads the pipeline with collect.
 func NewMonitor(cfg Config, log *zap.Logger, m *Metrics, store Store, collect func(context.Context) pipeline.Report) *Monitor {
 	return &Monitor{cfg: cfg, n: NewNotifier(cfg, log.Named("alert"), m), store: store, collect: collect,
-		log: log.Named("alert"), now: time.Now, states: map[string]eventdb.AlertState{}}
+		log: log.Named("alert"), now: time.Now, states: map[string]operator.AlertState{}}
 }
 
 // Run sends queued messages and evaluates the rules every
@@ -101,7 +102,7 @@ func (m *Monitor) Report(ctx context.Context, key string, level Level, message s
 	if !st.SentAt.IsZero() && now.Sub(st.SentAt) < m.cfg.AlertRepeat && level >= ParseLevel(st.StatusCode) {
 		return
 	}
-	m.send(ctx, eventdb.AlertState{Key: key, StatusCode: level.String(), Message: message, SentAt: now}, message)
+	m.send(ctx, operator.AlertState{Key: key, StatusCode: level.String(), Message: message, SentAt: now}, message)
 }
 
 // storeTimeout bounds a state read or write, so a hung event database
@@ -146,7 +147,7 @@ func (m *Monitor) apply(ctx context.Context, findings []Finding, complete bool) 
 				// with everything new since the last message.
 			default:
 				msg := fmt.Sprintf("%s (%d new since the last alert)", f.Message, f.Count-st.LastValue)
-				m.send(ctx, eventdb.AlertState{Key: f.Key, StatusCode: f.Level.String(), LastValue: f.Count, Message: f.Message, SentAt: now}, msg)
+				m.send(ctx, operator.AlertState{Key: f.Key, StatusCode: f.Level.String(), LastValue: f.Count, Message: f.Message, SentAt: now}, msg)
 			}
 			continue
 		}
@@ -154,7 +155,7 @@ func (m *Monitor) apply(ctx context.Context, findings []Finding, complete bool) 
 		if st.Active && !escalated && now.Sub(st.SentAt) < m.cfg.AlertRepeat {
 			continue
 		}
-		m.send(ctx, eventdb.AlertState{Key: f.Key, StatusCode: f.Level.String(), Active: true, Message: f.Message, SentAt: now}, f.Message)
+		m.send(ctx, operator.AlertState{Key: f.Key, StatusCode: f.Level.String(), Active: true, Message: f.Message, SentAt: now}, f.Message)
 	}
 	for key, st := range m.states {
 		if !st.Active || present[key] || !conditions[key] || (!complete && key != KeyUnreachable) {
@@ -169,13 +170,13 @@ func (m *Monitor) apply(ctx context.Context, findings []Finding, complete bool) 
 
 // send notifies and records the state (even when the level filter drops
 // the message: the condition was seen, and its resolution is tracked).
-func (m *Monitor) send(ctx context.Context, st eventdb.AlertState, message string) {
+func (m *Monitor) send(ctx context.Context, st operator.AlertState, message string) {
 	m.states[st.Key] = st
 	m.save(ctx, st)
 	m.n.Notify(ParseLevel(st.StatusCode), message)
 }
 
-func (m *Monitor) save(ctx context.Context, st eventdb.AlertState) {
+func (m *Monitor) save(ctx context.Context, st operator.AlertState) {
 	m.states[st.Key] = st
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()

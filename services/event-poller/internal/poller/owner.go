@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/pipeline"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
@@ -26,7 +26,7 @@ func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 		// figures"): the rules read them every BCREG_ALERT_INTERVAL, and
 		// quote the latest error only.
 		f := pipeline.Read(ctx, pipeline.Sources{System: system, EventDB: s.edb, Source: s.src, JS: s.js,
-			Now: func() time.Time { return regclock.At(s.hooks.Now()) }, Scope: eventdb.CountState, Errors: 1})
+			Now: func() time.Time { return regclock.At(s.hooks.Now()) }, Scope: operator.CountState, Errors: 1})
 		if s.hooks.Evaluated != nil {
 			s.hooks.Evaluated()
 		}
@@ -66,7 +66,7 @@ func (s *service) retention(ctx context.Context) {
 	}
 	for {
 		start := time.Now()
-		n, err := eventdb.PruneHistory(ctx, s.edb, s.cfg.HistoryRetention)
+		n, err := operator.PruneHistory(ctx, s.edb, s.cfg.HistoryRetention)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("corp_history_log retention failed; retried next interval", zap.Error(err))

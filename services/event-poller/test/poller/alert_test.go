@@ -14,7 +14,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
@@ -102,9 +102,9 @@ func TestAlertsComeFromTheActivePollerOnly(t *testing.T) {
 }
 
 // alertState reads one alert's stored state.
-func (e *env) alertState(key string) eventdb.AlertState {
+func (e *env) alertState(key string) operator.AlertState {
 	e.t.Helper()
-	states, err := eventdb.AlertStates(testenv.Context(e.t), e.edb)
+	states, err := operator.AlertStates(testenv.Context(e.t), e.edb)
 	if err != nil {
 		e.t.Fatal(err)
 	}

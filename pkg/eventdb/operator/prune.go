@@ -1,9 +1,11 @@
-package eventdb
+package operator
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 // Retention (docs/design/registry.md §4: corp_history_log retention is
@@ -18,7 +20,7 @@ const pruneChunk = 5000
 // olderThan ago, except each corporation's latest (the builder compares a
 // new snapshot with it to log only changes). It returns how many rows it
 // deleted; ctx ending stops it between chunks.
-func PruneHistory(ctx context.Context, q Querier, olderThan time.Duration) (int64, error) {
+func PruneHistory(ctx context.Context, q eventdb.Querier, olderThan time.Duration) (int64, error) {
 	var total int64
 	for {
 		tag, err := q.Exec(ctx, `DELETE FROM corp_history_log WHERE record_id IN (
@@ -40,7 +42,7 @@ func PruneHistory(ctx context.Context, q Querier, olderThan time.Duration) (int6
 // PruneSeen deletes the event_seen rows of system dated before `before`
 // (naive BC local): the poller never reads events older than its watermark
 // minus the look-back again.
-func PruneSeen(ctx context.Context, q Querier, system string, before time.Time) (int64, error) {
+func PruneSeen(ctx context.Context, q eventdb.Querier, system string, before time.Time) (int64, error) {
 	var total int64
 	for {
 		tag, err := q.Exec(ctx, `DELETE FROM event_seen WHERE ctid IN (

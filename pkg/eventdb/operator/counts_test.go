@@ -1,6 +1,7 @@
-package eventdb_test
+package operator_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -8,8 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // TestCounts checks every figure of both scopes on rows in every status,
 // and that the watermark is the poller's (CurrentWatermark): the latest
@@ -57,28 +61,28 @@ func TestCounts(t *testing.T) {
 	}
 	wmDate := time.Date(2020, 1, 1, 10, 5, 0, 0, time.UTC)
 	oldestWaiting := time.Date(2020, 3, 1, 10, 0, 0, 0, time.UTC)
-	state := eventdb.PipelineCounts{WatermarkEventID: 90, WatermarkEventDate: &wmDate,
+	state := operator.PipelineCounts{WatermarkEventID: 90, WatermarkEventDate: &wmDate,
 		LastAnswer: &lastAnswer, OldestWaiting: &oldestWaiting,
-		Tables: map[string]eventdb.TableCounts{
+		Tables: map[string]operator.TableCounts{
 			"event_by_corp_filing": {Outstanding: 1, Failed: 1},
 			"credential_log":       {Outstanding: 3, Failed: 1, DeadLetter: 1, Held: 1, Waiting: 1, Unpublished: 1, Released: 1, Attempting: 1},
 		}}
 	all := state
-	all.Tables = map[string]eventdb.TableCounts{
+	all.Tables = map[string]operator.TableCounts{
 		"event_by_corp_filing": {Processed: 4, Outstanding: 1, Failed: 1, Skipped: 1},
 		"corp_history_log":     {Processed: 1},
 		"credential_log":       {Processed: 4, Outstanding: 3, Failed: 1, DeadLetter: 1, Held: 1, Waiting: 1, Unpublished: 1, Released: 1, Attempting: 1},
 	}
 	for _, tc := range []struct {
 		name  string
-		scope eventdb.CountScope
-		want  eventdb.PipelineCounts
+		scope operator.CountScope
+		want  operator.PipelineCounts
 	}{
-		{"state", eventdb.CountState, state},
-		{"all", eventdb.CountAll, all},
+		{"state", operator.CountState, state},
+		{"all", operator.CountAll, all},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := eventdb.Counts(ctx, pool, "BC_REG", tc.scope)
+			got, err := operator.Counts(ctx, pool, "BC_REG", tc.scope)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +127,7 @@ func TestCountStateUsesIndexes(t *testing.T) {
 			return out
 		}
 		before := scans()
-		if _, err := eventdb.Counts(ctx, tx, "BC_REG", eventdb.CountState); err != nil {
+		if _, err := operator.Counts(ctx, tx, "BC_REG", operator.CountState); err != nil {
 			return err
 		}
 		if diff := cmp.Diff(before, scans()); diff != "" {

@@ -1,4 +1,4 @@
-package eventdb_test
+package operator_test
 
 import (
 	"testing"
@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
@@ -49,37 +50,37 @@ func TestCorpHistory(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT published_at FROM credential_log WHERE credential_hash = 'h3'`).Scan(&published); err != nil {
 		t.Fatal(err)
 	}
-	newWork := eventdb.CorpWorkItem{RecordID: 3, PrevEventID: 10, PrevEventDate: at("2020-01-01 10:00"), LastEventID: 12,
+	newWork := operator.CorpWorkItem{RecordID: 3, PrevEventID: 10, PrevEventDate: at("2020-01-01 10:00"), LastEventID: 12,
 		LastEventDate: at("2020-01-01 11:00"), Reason: "requeue", Success: "N", Msg: "no such corp",
 		EntryDate: at("2020-01-02 10:00"), ProcessDate: ptr(at("2020-01-02 10:01"))}
-	oldWork := eventdb.CorpWorkItem{RecordID: 1, PrevEventDate: at("0001-01-01 00:00"), LastEventID: 10,
+	oldWork := operator.CorpWorkItem{RecordID: 1, PrevEventDate: at("0001-01-01 00:00"), LastEventID: 10,
 		LastEventDate: at("2020-01-01 10:00"), EntryDate: at("2020-01-02 09:00")}
-	newCred := eventdb.CorpCredential{RecordID: 3, Type: "ADDR", ID: "c-3", Reason: "moved", Status: "Y", Msg: "result-9",
+	newCred := operator.CorpCredential{RecordID: 3, Type: "ADDR", ID: "c-3", Reason: "moved", Status: "Y", Msg: "result-9",
 		Hash: "h3", EntryDate: at("2020-01-02 10:00"), PublishedAt: &published, ProcessDate: ptr(at("2020-01-02 10:05")), Attempts: 2}
-	oldCred := eventdb.CorpCredential{RecordID: 1, Type: "REG", Hash: "h1", EntryDate: at("2020-01-02 09:00")}
+	oldCred := operator.CorpCredential{RecordID: 1, Type: "REG", Hash: "h1", EntryDate: at("2020-01-02 09:00")}
 	for _, tc := range []struct {
 		name      string
 		corp      string
 		limit     int
-		wantWork  []eventdb.CorpWorkItem
-		wantCreds []eventdb.CorpCredential
+		wantWork  []operator.CorpWorkItem
+		wantCreds []operator.CorpCredential
 	}{
 		{name: "all rows newest first", corp: "A1", limit: 10,
-			wantWork: []eventdb.CorpWorkItem{newWork, oldWork}, wantCreds: []eventdb.CorpCredential{newCred, oldCred}},
+			wantWork: []operator.CorpWorkItem{newWork, oldWork}, wantCreds: []operator.CorpCredential{newCred, oldCred}},
 		{name: "limited", corp: "A1", limit: 1,
-			wantWork: []eventdb.CorpWorkItem{newWork}, wantCreds: []eventdb.CorpCredential{newCred}},
+			wantWork: []operator.CorpWorkItem{newWork}, wantCreds: []operator.CorpCredential{newCred}},
 		{name: "unknown corporation", corp: "Z9", limit: 10,
-			wantWork: []eventdb.CorpWorkItem{}, wantCreds: []eventdb.CorpCredential{}},
+			wantWork: []operator.CorpWorkItem{}, wantCreds: []operator.CorpCredential{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			work, err := eventdb.CorpWorkItems(ctx, pool, tc.corp, tc.limit)
+			work, err := operator.CorpWorkItems(ctx, pool, tc.corp, tc.limit)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if d := cmp.Diff(tc.wantWork, work); d != "" {
 				t.Errorf("work items (-want +got):\n%s", d)
 			}
-			creds, err := eventdb.CorpCredentials(ctx, pool, tc.corp, tc.limit)
+			creds, err := operator.CorpCredentials(ctx, pool, tc.corp, tc.limit)
 			if err != nil {
 				t.Fatal(err)
 			}

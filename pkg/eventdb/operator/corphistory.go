@@ -1,4 +1,4 @@
-package eventdb
+package operator
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 // CorpWorkItem is one event_by_corp_filing row as the operator sees it
@@ -41,7 +43,7 @@ type CorpCredential struct {
 
 // CorpWorkItems returns the latest limit work items of corpNum, newest
 // first.
-func CorpWorkItems(ctx context.Context, db Querier, corpNum string, limit int) ([]CorpWorkItem, error) {
+func CorpWorkItems(ctx context.Context, db eventdb.Querier, corpNum string, limit int) ([]CorpWorkItem, error) {
 	rows, err := db.Query(ctx, `SELECT record_id, prev_event_id, prev_event_date, last_event_id, last_event_date,
 	coalesce(reason, '') AS reason, coalesce(process_success, '') AS process_success,
 	coalesce(process_msg, '') AS process_msg, entry_date, process_date
@@ -58,7 +60,7 @@ FROM event_by_corp_filing WHERE corp_num = $1 ORDER BY record_id DESC LIMIT $2`,
 
 // CorpCredentials returns the latest limit credential_log rows of corpNum,
 // newest first.
-func CorpCredentials(ctx context.Context, db Querier, corpNum string, limit int) ([]CorpCredential, error) {
+func CorpCredentials(ctx context.Context, db eventdb.Querier, corpNum string, limit int) ([]CorpCredential, error) {
 	rows, err := db.Query(ctx, `SELECT record_id, credential_type_cd, coalesce(credential_id, '') AS credential_id,
 	coalesce(credential_reason, '') AS credential_reason, coalesce(process_success, '') AS process_success,
 	coalesce(process_msg, '') AS process_msg, credential_hash, entry_date, published_at, process_date, attempts

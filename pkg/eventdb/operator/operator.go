@@ -1,4 +1,4 @@
-package eventdb
+package operator
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 // Actor names the operator: $BCREG_OPERATOR, else the OS user and host.
@@ -21,8 +23,8 @@ func Actor() string {
 	return name + "@" + host
 }
 
-// OperatorAction records an action in operator_action and returns its id.
-func OperatorAction(ctx context.Context, db Querier, action, target string, affected int64, detail any) (int64, error) {
+// RecordAction records an action in operator_action and returns its id.
+func RecordAction(ctx context.Context, db eventdb.Querier, action, target string, affected int64, detail any) (int64, error) {
 	b, err := json.Marshal(detail)
 	if err != nil {
 		return 0, fmt.Errorf("record operator action: %w", err)

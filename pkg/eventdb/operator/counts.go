@@ -1,4 +1,4 @@
-package eventdb
+package operator
 
 import (
 	"context"
@@ -7,7 +7,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
+
+// isDue is "the credential may be posted now" (eventdb.DueSQL).
+var isDue = eventdb.DueSQL("")
 
 // TableCounts are the status figures of one work table, as the original's
 // status report counted them (processed, outstanding, failed) plus ours.
@@ -71,9 +76,9 @@ const (
 
 // Counts reads the status figures of system in a handful of aggregate
 // queries.
-func Counts(ctx context.Context, q Querier, system string, scope CountScope) (PipelineCounts, error) {
+func Counts(ctx context.Context, q eventdb.Querier, system string, scope CountScope) (PipelineCounts, error) {
 	pc := PipelineCounts{Tables: map[string]TableCounts{}}
-	wm, ok, err := CurrentWatermark(ctx, q, system)
+	wm, ok, err := eventdb.CurrentWatermark(ctx, q, system)
 	if err != nil {
 		return pc, fmt.Errorf("count: %w", err)
 	}

@@ -1,4 +1,4 @@
-package eventdb
+package operator
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 // This file holds the status report's reads beyond the counts: the posting
@@ -16,7 +18,7 @@ import (
 // in each of the last `minutes` minutes, the last 60 seconds first, from
 // credential_log.process_date (the database's local clock, as the poster
 // writes it).
-func PostedPerMinute(ctx context.Context, q Querier, minutes int) ([]int64, error) {
+func PostedPerMinute(ctx context.Context, q eventdb.Querier, minutes int) ([]int64, error) {
 	out := make([]int64, minutes)
 	rows, err := q.Query(ctx, `SELECT floor(extract(epoch FROM LOCALTIMESTAMP - process_date) / 60)::int AS ago, count(*)
 FROM credential_log
@@ -58,7 +60,7 @@ type RecentError struct {
 // RecentErrors returns the limit most recent failures of the builder
 // (event_by_corp_filing N) and the poster (credential_log N and D), newest
 // first, as the original's status report listed its 20 most recent errors.
-func RecentErrors(ctx context.Context, q Querier, limit int) ([]RecentError, error) {
+func RecentErrors(ctx context.Context, q eventdb.Querier, limit int) ([]RecentError, error) {
 	// process_date is the server's local wall clock: read it as an instant
 	// in the server's zone.
 	rows, err := q.Query(ctx, `SELECT * FROM (

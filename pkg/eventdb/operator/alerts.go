@@ -1,4 +1,4 @@
-package eventdb
+package operator
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 // AlertState is what the alerting owner (the active event-poller)
@@ -22,7 +24,7 @@ type AlertState struct {
 }
 
 // AlertStates reads every stored alert state.
-func AlertStates(ctx context.Context, q Querier) (map[string]AlertState, error) {
+func AlertStates(ctx context.Context, q eventdb.Querier) (map[string]AlertState, error) {
 	rows, err := q.Query(ctx, `SELECT alert_key, status_code, active, last_value, coalesce(message, ''), sent_at FROM alert_state`)
 	if err != nil {
 		return nil, fmt.Errorf("read alert state: %w", err)
@@ -47,7 +49,7 @@ func AlertStates(ctx context.Context, q Querier) (map[string]AlertState, error) 
 }
 
 // SaveAlertState stores one alert's state.
-func SaveAlertState(ctx context.Context, q Querier, s AlertState) error {
+func SaveAlertState(ctx context.Context, q eventdb.Querier, s AlertState) error {
 	if _, err := q.Exec(ctx, `INSERT INTO alert_state (alert_key, status_code, active, last_value, message, sent_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, now())
 ON CONFLICT (alert_key) DO UPDATE SET status_code = excluded.status_code, active = excluded.active,
