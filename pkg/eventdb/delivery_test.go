@@ -8,33 +8,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/internal/eventdbtest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
-
-// deliveryDB is a migrated database with credentials h1..hn of corp C1 in
-// record order.
-func deliveryDB(t *testing.T, n int) (*pgxpool.Pool, []string) {
-	t.Helper()
-	pool, _ := testenv.NewPool(t)
-	ctx := testenv.Context(t)
-	if _, err := eventdb.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	var hashes []string
-	for i := 1; i <= n; i++ {
-		h := fmt.Sprintf("h%d", i)
-		if _, err := pool.Exec(ctx, `INSERT INTO credential_log (system_type_cd, corp_num, prev_event_id, prev_event_date,
-			last_event_id, last_event_date, credential_type_cd, schema_name, schema_version, credential_json, credential_hash, published_at)
-			VALUES ('BC_REG', 'C1', 0, '0001-01-01', 1, '2020-01-01', 'REG', 's', '1', '{}', $1, now())`, h); err != nil {
-			t.Fatal(err)
-		}
-		hashes = append(hashes, h)
-	}
-	return pool, hashes
-}
 
 func claimedHashes(rows []eventdb.ClaimedRow) []string {
 	out := []string{}
@@ -45,7 +23,7 @@ func claimedHashes(rows []eventdb.ClaimedRow) []string {
 }
 
 func TestConcurrentClaimsAreDisjoint(t *testing.T) {
-	pool, hashes := deliveryDB(t, 50)
+	pool, hashes := eventdbtest.DeliveryDB(t, 50)
 	ctx := testenv.Context(t)
 	const claimers = 6
 	got := make([][]string, claimers)
@@ -75,7 +53,7 @@ func TestConcurrentClaimsAreDisjoint(t *testing.T) {
 }
 
 func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
-	pool, h := deliveryDB(t, 5)
+	pool, h := eventdbtest.DeliveryDB(t, 5)
 	ctx := testenv.Context(t)
 	claim := func(who string, hashes ...string) []string {
 		t.Helper()

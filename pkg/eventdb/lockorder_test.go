@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
@@ -109,7 +110,7 @@ func TestBuilderAndPosterLockInOneOrder(t *testing.T) {
 	waitFor(t, "the claim to wait for r2", waiting(1))
 	// The builder marks r1 and r3 published.
 	wg.Go(func() {
-		markErr = eventdb.MarkPublished(ctx, traced, []eventdb.PublishMark{{Hash: "c", Seq: 7}, {Hash: "a", Seq: 7}})
+		markErr = outboxdb.MarkPublished(ctx, traced, []outboxdb.PublishMark{{Hash: "c", Seq: 7}, {Hash: "a", Seq: 7}})
 	})
 	waitFor(t, "the marking to wait", waiting(2))
 	if err := holder.Rollback(ctx); err != nil {

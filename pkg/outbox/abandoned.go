@@ -10,6 +10,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 )
 
 // MaxRearms is how often the sweep hands a credential back to the outbox
@@ -63,7 +64,7 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 	first := stream.CachedInfo().State.FirstSeq
 	corps := map[string]bool{}
 	for after := uint64(0); ; {
-		list, err := eventdb.PublishedOutstanding(ctx, q, system, after, ci.Delivered.Stream, olderThan, page)
+		list, err := outboxdb.PublishedOutstanding(ctx, q, system, after, ci.Delivered.Stream, olderThan, page)
 		if err != nil {
 			return a, err
 		}
@@ -130,8 +131,8 @@ func liveCopy(ctx context.Context, stream jetstream.Stream, first uint64, subjec
 }
 
 // Release hands the credentials of abandoned bundles back to the outbox,
-// or gives them up (D) after MaxRearms (eventdb.Rearm).
-func Release(ctx context.Context, q eventdb.Querier, a Abandoned) ([]eventdb.Rearmed, error) {
-	return eventdb.Rearm(ctx, q, a.Seqs, MaxRearms,
+// or gives them up (D) after MaxRearms (outboxdb.Rearm).
+func Release(ctx context.Context, q eventdb.Querier, a Abandoned) ([]outboxdb.Rearmed, error) {
+	return outboxdb.Rearm(ctx, q, a.Seqs, MaxRearms,
 		fmt.Sprintf("its bundle left %s without an answer %d times (dead-lettered, moved or dropped); given up", bus.StreamCreds, MaxRearms+1))
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
@@ -80,13 +80,13 @@ func MaxBytesFor(js jetstream.JetStream) int {
 }
 
 // Bundles groups outbox rows (ordered by corporation, then record id, as
-// eventdb.Unpublished returns them) into bundles, one per corporation or,
+// outboxdb.Unpublished returns them) into bundles, one per corporation or,
 // above opts.MaxBytes, consecutive parts of it in issue order. A row whose
 // stored text cannot be read is a bug, not data, and a credential too
 // large for any bundle (*TooLargeError) cannot be sent: its corporation is
 // reported in bad, with the parts before that row still returned, and the
 // rest is left in the outbox.
-func Bundles(system string, rows []eventdb.OutboxRow, opts Options) (bundles []Bundle, bad map[string]error) {
+func Bundles(system string, rows []outboxdb.Row, opts Options) (bundles []Bundle, bad map[string]error) {
 	bad = map[string]error{}
 	for start := 0; start < len(rows); {
 		end := start
@@ -108,7 +108,7 @@ func Bundles(system string, rows []eventdb.OutboxRow, opts Options) (bundles []B
 // cut where the next one would take the encoded bundle above MaxBytes
 // (estimated from each credential's own encoding, then checked on the
 // real encoding, halving a part that still came out too large).
-func corpBundles(system string, rows []eventdb.OutboxRow, opts Options) ([]Bundle, error) {
+func corpBundles(system string, rows []outboxdb.Row, opts Options) ([]Bundle, error) {
 	creds := make([]messages.Credential, len(rows))
 	for i, r := range rows {
 		c, err := credential(r)
@@ -155,7 +155,7 @@ func corpBundles(system string, rows []eventdb.OutboxRow, opts Options) ([]Bundl
 }
 
 // fit encodes rows as one bundle, or halves them until every part fits.
-func fit(system string, rows []eventdb.OutboxRow, creds []messages.Credential, opts Options) ([]Bundle, error) {
+func fit(system string, rows []outboxdb.Row, creds []messages.Credential, opts Options) ([]Bundle, error) {
 	b, err := bundle(system, rows, creds, opts)
 	if err != nil {
 		return nil, err
@@ -177,7 +177,7 @@ func fit(system string, rows []eventdb.OutboxRow, creds []messages.Credential, o
 
 // credential is a row as a bundle carries it: attributes as stored (the
 // hashed text), value by value.
-func credential(r eventdb.OutboxRow) (messages.Credential, error) {
+func credential(r outboxdb.Row) (messages.Credential, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(r.JSON), &raw); err != nil {
 		return messages.Credential{}, fmt.Errorf("credential %s of %s: stored text: %w", r.Hash, r.CorpNum, err)
@@ -192,7 +192,7 @@ func credential(r eventdb.OutboxRow) (messages.Credential, error) {
 		Version: r.Version, Attributes: attrs, Reason: r.Reason, EffectiveDate: eff}, nil
 }
 
-func bundle(system string, rows []eventdb.OutboxRow, creds []messages.Credential, opts Options) (Bundle, error) {
+func bundle(system string, rows []outboxdb.Row, creds []messages.Credential, opts Options) (Bundle, error) {
 	latest := rows[len(rows)-1]
 	msg := messages.CredentialBundle{V: messages.Version, System: system, CorpNum: latest.CorpNum,
 		CorpState: latest.CorpState, Profile: latest.Profile,
@@ -241,22 +241,22 @@ func nonce(operator string, prevSeq int64) string {
 
 // Publish publishes bundles asynchronously (every PubAck awaited, ids kept
 // on retries) and returns, per bundle, nil or why it is not stored, with
-// the marks to record for the stored ones (eventdb.MarkPublished). A
+// the marks to record for the stored ones (outboxdb.MarkPublished). A
 // duplicate's mark is the stored original's sequence: if that one is gone
 // already, the liveness check finds the credentials abandoned.
-func Publish(ctx context.Context, js jetstream.JetStream, bundles []Bundle, backoff bus.Backoff) ([]eventdb.PublishMark, []error) {
+func Publish(ctx context.Context, js jetstream.JetStream, bundles []Bundle, backoff bus.Backoff) ([]outboxdb.PublishMark, []error) {
 	outs := make([]bus.Outgoing, len(bundles))
 	for i, b := range bundles {
 		outs[i] = b.Msg
 	}
 	acks, errs := bus.PublishAllAcks(ctx, js, outs, backoff)
-	var marks []eventdb.PublishMark
+	var marks []outboxdb.PublishMark
 	for i, b := range bundles {
 		if errs[i] != nil {
 			continue
 		}
 		for _, h := range b.Hashes {
-			marks = append(marks, eventdb.PublishMark{Hash: h, Seq: acks[i].Sequence})
+			marks = append(marks, outboxdb.PublishMark{Hash: h, Seq: acks[i].Sequence})
 		}
 	}
 	return marks, errs

@@ -8,14 +8,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 )
 
-func rowsOf(corp string, n, textBytes int) []eventdb.OutboxRow {
-	var out []eventdb.OutboxRow
+func rowsOf(corp string, n, textBytes int) []outboxdb.Row {
+	var out []outboxdb.Row
 	for i := range n {
-		out = append(out, eventdb.OutboxRow{RecordID: int64(i + 1), CorpNum: corp, Type: "REG", Schema: "s", Version: "1",
+		out = append(out, outboxdb.Row{RecordID: int64(i + 1), CorpNum: corp, Type: "REG", Schema: "s", Version: "1",
 			JSON: fmt.Sprintf(`{"entity_name": %q}`, strings.Repeat("x", textBytes)), Hash: fmt.Sprintf("%s-%05d", corp, i)})
 	}
 	return out
@@ -27,7 +27,7 @@ func rowsOf(corp string, n, textBytes int) []eventdb.OutboxRow {
 func TestBundlesSplitBySize(t *testing.T) {
 	tests := []struct {
 		name      string
-		rows      []eventdb.OutboxRow
+		rows      []outboxdb.Row
 		maxBytes  int
 		wantParts map[string]int
 		wantBad   []string
@@ -114,7 +114,7 @@ func TestRepublishGetsAFreshID(t *testing.T) {
 // few credentials each, every one fitting a bundle (MaxBytes as on a
 // server's default 1 MB max payload).
 func BenchmarkBundles(b *testing.B) {
-	var rows []eventdb.OutboxRow
+	var rows []outboxdb.Row
 	for i := range 200 {
 		rows = append(rows, rowsOf(fmt.Sprintf("BC%07d", i), 5, 200)...)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 )
 
 // markTimeout bounds the marking of published credentials.
@@ -54,13 +55,13 @@ type Published struct {
 	TooLarge int
 }
 
-// PublishRows publishes rows (eventdb.Unpublished's order) as bundles,
+// PublishRows publishes rows (outboxdb.Unpublished's order) as bundles,
 // states overriding the stored corp_state, waits for every PubAck, and
 // marks the published credentials with their bundle's stream sequence, on
 // q (the connection that holds the corporations' locks). A credential too
 // large for any bundle becomes D with the reason, so it neither stays in
 // the outbox for ever nor holds its corporation back.
-func (p *Publisher) PublishRows(ctx context.Context, q eventdb.Querier, rows []eventdb.OutboxRow, states map[string]string, by string) Published {
+func (p *Publisher) PublishRows(ctx context.Context, q eventdb.Querier, rows []outboxdb.Row, states map[string]string, by string) Published {
 	bundles, failed := Bundles(p.System, rows, Options{States: states, Profile: p.Profile, Nonce: p.Nonce, MaxBytes: p.MaxBytes})
 	res := Published{Failed: failed}
 	for corp, err := range failed {
@@ -99,7 +100,7 @@ func (p *Publisher) PublishRows(ctx context.Context, q eventdb.Querier, rows []e
 	// timeout on a full stream must not leave the accepted bundles unmarked.
 	mctx, cancelMark := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancelMark()
-	if err := eventdb.MarkPublished(mctx, q, marks); err != nil {
+	if err := outboxdb.MarkPublished(mctx, q, marks); err != nil {
 		// Published but not marked: a retry republishes the same bundles
 		// under the same ids, which the stream drops.
 		for _, b := range bundles {
@@ -173,7 +174,7 @@ func (s *Sweeper) Pass(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	s.release(ctx, &res)
 	for after := ""; ctx.Err() == nil; {
-		corps, err := eventdb.StrandedCorps(ctx, s.DB, s.System, s.Age, after, s.Batch)
+		corps, err := outboxdb.StrandedCorps(ctx, s.DB, s.System, s.Age, after, s.Batch)
 		if err != nil || len(corps) == 0 {
 			return res, err
 		}
@@ -234,7 +235,7 @@ func (s *Sweeper) publishCorps(ctx context.Context, corps []string) (Published, 
 		return Published{}, err
 	}
 	defer locks.Release(context.WithoutCancel(ctx))
-	rows, err := eventdb.Unpublished(ctx, locks.Conn(), s.System, corps)
+	rows, err := outboxdb.Unpublished(ctx, locks.Conn(), s.System, corps)
 	if err != nil {
 		return Published{}, err
 	}

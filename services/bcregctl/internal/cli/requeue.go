@@ -17,6 +17,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
@@ -250,7 +251,7 @@ func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, pub *outbox.Publis
 	if reset, err = operator.ResetFailed(ctx, locks.Conn(), messages.SystemBCReg, corps, sel); err != nil {
 		return nil, 0, err
 	}
-	rows, err := eventdb.Unpublished(ctx, locks.Conn(), messages.SystemBCReg, corps)
+	rows, err := outboxdb.Unpublished(ctx, locks.Conn(), messages.SystemBCReg, corps)
 	if err != nil {
 		return reset, 0, err
 	}

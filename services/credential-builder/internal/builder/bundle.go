@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 )
 
@@ -17,7 +18,7 @@ func (s *service) publisher() outbox.Publisher {
 
 // publishBundles publishes rows and returns the corporations whose bundles
 // are not all published and marked, with the reason.
-func (s *service) publishBundles(ctx context.Context, q eventdb.Querier, rows []eventdb.OutboxRow, states map[string]string, source string) map[string]error {
+func (s *service) publishBundles(ctx context.Context, q eventdb.Querier, rows []outboxdb.Row, states map[string]string, source string) map[string]error {
 	p := s.publisher()
 	res := p.PublishRows(ctx, q, rows, states, source)
 	s.m.bundles.WithLabelValues(source).Add(float64(res.Bundles))

@@ -19,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -34,7 +35,7 @@ type unit struct {
 	// prev and last are the widest range of the messages.
 	prev, last regevent.Position
 
-	outcome string // eventdb.Outcome*
+	outcome string // outboxdb.Outcome*
 	message string // process_msg
 	failure error  // why the corporation cannot be described (outcome N)
 	retry   error  // a transient failure: the messages are redelivered
@@ -42,8 +43,8 @@ type unit struct {
 	// is the outbox's job, which the sweep finishes if the messages cannot.
 	committed bool
 	corpState string
-	history   *eventdb.HistoryEntry
-	creds     []eventdb.NewCredential
+	history   *outboxdb.HistoryEntry
+	creds     []outboxdb.NewCredential
 	// requeues are the future-dated changes to process when they come due.
 	requeues []eventdb.FutureRequeue
 }
@@ -63,14 +64,14 @@ func (u *unit) result() error {
 // fail records that the corporation cannot be described: outcome N with
 // the reason, nothing stored for it but its work items, and a DeadLetter.
 func (u *unit) fail(err error) {
-	u.outcome, u.message, u.failure = eventdb.OutcomeFailed, err.Error(), err
+	u.outcome, u.message, u.failure = outboxdb.OutcomeFailed, err.Error(), err
 	u.history, u.creds, u.requeues = nil, nil, nil
 }
 
-func (u *unit) items() []eventdb.WorkItem {
-	out := make([]eventdb.WorkItem, len(u.evs))
+func (u *unit) items() []outboxdb.WorkItem {
+	out := make([]outboxdb.WorkItem, len(u.evs))
 	for i, ev := range u.evs {
-		out[i] = eventdb.WorkItem{CorpNum: u.corp, Prev: ev.Prev, Last: ev.Last, Reason: ev.Reason,
+		out[i] = outboxdb.WorkItem{CorpNum: u.corp, Prev: ev.Prev, Last: ev.Last, Reason: ev.Reason,
 			MsgID: u.ids[i], Outcome: u.outcome, Message: u.message}
 	}
 	return out
@@ -117,11 +118,11 @@ func (s *service) count(u *unit) {
 	outcome := "retry"
 	switch {
 	case u.retry != nil:
-	case u.outcome == eventdb.OutcomeDone:
+	case u.outcome == outboxdb.OutcomeDone:
 		outcome = "done"
-	case u.outcome == eventdb.OutcomeSkipped:
+	case u.outcome == outboxdb.OutcomeSkipped:
 		outcome = "skipped"
-	case u.outcome == eventdb.OutcomeFailed:
+	case u.outcome == outboxdb.OutcomeFailed:
 		outcome = "failed"
 	}
 	s.m.messages.WithLabelValues(outcome).Add(float64(len(u.msgs)))
@@ -267,7 +268,7 @@ func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
 		return
 	}
 	if !s.profile.InScope(snap) {
-		u.outcome, u.message = eventdb.OutcomeSkipped, snap.Corporation.TypeCode()+": Skipped, not in scope"
+		u.outcome, u.message = outboxdb.OutcomeSkipped, snap.Corporation.TypeCode()+": Skipped, not in scope"
 		return
 	}
 	res, err := s.profile.Generate(snap, credential.Params{Now: now,
@@ -285,16 +286,16 @@ func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
 		return
 	}
 	sum := sha256.Sum256(doc)
-	u.outcome, u.message, u.corpState = eventdb.OutcomeDone, snap.Corporation.TypeCode(), res.CorpState
+	u.outcome, u.message, u.corpState = outboxdb.OutcomeDone, snap.Corporation.TypeCode(), res.CorpState
 	prev, last := u.prev, u.last
-	u.history = &eventdb.HistoryEntry{CorpNum: u.corp, CorpState: res.CorpState, Prev: prev, Last: last,
+	u.history = &outboxdb.HistoryEntry{CorpNum: u.corp, CorpState: res.CorpState, Prev: prev, Last: last,
 		JSON: doc, Hash: hex.EncodeToString(sum[:]), Message: res.Note}
 	for _, c := range res.Credentials {
 		var nb *time.Time
 		if !c.NotBefore.IsZero() {
 			nb = &c.NotBefore // stored now, published when it passes (the sweep)
 		}
-		u.creds = append(u.creds, eventdb.NewCredential{CorpNum: u.corp, CorpState: res.CorpState, Prev: prev, Last: last,
+		u.creds = append(u.creds, outboxdb.NewCredential{CorpNum: u.corp, CorpState: res.CorpState, Prev: prev, Last: last,
 			Type: c.Type, CredentialID: c.ID, Schema: c.Schema, Version: c.Version, JSON: c.JSON, Hash: c.Hash,
 			Reason: c.Reason, Profile: s.profile.Name(), Held: c.Held, NotBefore: nb})
 	}
@@ -307,7 +308,7 @@ func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
 // storeIsolating stores the units in one transaction; when a row breaks a
 // constraint (data the database refuses), it stores them one by one so the
 // offending corporation alone ends as N and the rest of the batch goes on.
-func (s *service) storeIsolating(ctx context.Context, locks *eventdb.CorpLocks, units []*unit) []eventdb.OutboxRow {
+func (s *service) storeIsolating(ctx context.Context, locks *eventdb.CorpLocks, units []*unit) []outboxdb.Row {
 	rows, err := s.store(ctx, locks, units)
 	if err == nil {
 		return rows
@@ -317,7 +318,7 @@ func (s *service) storeIsolating(ctx context.Context, locks *eventdb.CorpLocks, 
 		return nil
 	}
 	if len(units) > 1 {
-		var all []eventdb.OutboxRow
+		var all []outboxdb.Row
 		for _, u := range units {
 			all = append(all, s.storeIsolating(ctx, locks, []*unit{u})...)
 		}
@@ -346,8 +347,8 @@ func isDataError(err error) bool {
 // store writes the units' work items, changed snapshots and new
 // credentials in one transaction on the locks' connection and returns the
 // outbox rows of their corporations (read in the same transaction).
-func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*unit) ([]eventdb.OutboxRow, error) {
-	w := eventdb.BatchWrite{System: system}
+func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*unit) ([]outboxdb.Row, error) {
+	w := outboxdb.BatchWrite{System: system}
 	corps := make([]string, 0, len(units))
 	for _, u := range units {
 		corps = append(corps, u.corp)
@@ -358,17 +359,17 @@ func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*
 		w.Credentials = append(w.Credentials, u.creds...)
 		w.Requeues = append(w.Requeues, u.requeues...)
 	}
-	var rows []eventdb.OutboxRow
-	var res eventdb.BatchResult
+	var rows []outboxdb.Row
+	var res outboxdb.BatchResult
 	// A deadlock or serialization failure aborts the whole transaction:
 	// run it again rather than redelivering the batch.
 	err := eventdb.RetryConflicts(ctx, func() error {
 		return pgx.BeginFunc(ctx, locks, func(tx pgx.Tx) error {
 			var err error
-			if res, err = eventdb.WriteBatch(ctx, tx, w); err != nil {
+			if res, err = outboxdb.WriteBatch(ctx, tx, w); err != nil {
 				return err
 			}
-			if rows, err = eventdb.Unpublished(ctx, tx, system, corps); err != nil {
+			if rows, err = outboxdb.Unpublished(ctx, tx, system, corps); err != nil {
 				return err
 			}
 			if s.hooks.BeforeCommit != nil {

@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 )
 
@@ -40,7 +40,7 @@ func (s *service) sweep(ctx context.Context) {
 		s.log.Warn("sweep: event database unreachable; next pass retries", zap.Error(err))
 		return
 	}
-	if n, err := eventdb.OutboxBacklog(ctx, s.edb, system); err == nil {
+	if n, err := outboxdb.Backlog(ctx, s.edb, system); err == nil {
 		s.m.backlog.Set(float64(n))
 	}
 }

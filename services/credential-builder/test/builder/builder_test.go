@@ -21,6 +21,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -389,7 +390,7 @@ func TestSweepRepublishesStrandedCredentials(t *testing.T) {
 	due := time.Now().Add(3 * time.Second)
 	ctx := testenv.Context(t)
 	if err := pgx.BeginFunc(ctx, e.edb, func(tx pgx.Tx) error {
-		_, err := eventdb.WriteBatch(ctx, tx, eventdb.BatchWrite{System: system, Credentials: []eventdb.NewCredential{{
+		_, err := outboxdb.WriteBatch(ctx, tx, outboxdb.BatchWrite{System: system, Credentials: []outboxdb.NewCredential{{
 			CorpNum: "0191294", CorpState: "ACT", Type: "REG", CredentialID: "0191294", Schema: "registration.bc_registries",
 			Version: "1.0.36", JSON: `{"expiry_date": "later"}`, Hash: "waiting-hash", Profile: "snapshot", NotBefore: &due}}})
 		return err

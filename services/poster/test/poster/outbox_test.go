@@ -20,6 +20,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
@@ -102,11 +103,11 @@ func (e *env) publishRaw(corp string, data []byte, carried []seeded) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var marks []eventdb.PublishMark
+	var marks []outboxdb.PublishMark
 	for _, c := range carried {
-		marks = append(marks, eventdb.PublishMark{Hash: c.hash, Seq: ack.Sequence})
+		marks = append(marks, outboxdb.PublishMark{Hash: c.hash, Seq: ack.Sequence})
 	}
-	if err := eventdb.MarkPublished(ctx, e.pool, marks); err != nil {
+	if err := outboxdb.MarkPublished(ctx, e.pool, marks); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -1,15 +1,20 @@
-package eventdb_test
+package outboxdb_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/internal/eventdbtest"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // rearmRow is what Rearm and the operator's reset touch of a row.
 type rearmRow struct {
@@ -42,7 +47,7 @@ func readRearm(t *testing.T, q eventdb.Querier, hashes ...string) map[string]rea
 // one a newer bundle carries, are left alone. An operator's requeue of the
 // D row starts afresh: its next loss hands it back again.
 func TestRearmGivesUpAfterMaxRearms(t *testing.T) {
-	pool, h := deliveryDB(t, 4)
+	pool, h := eventdbtest.DeliveryDB(t, 4)
 	ctx := testenv.Context(t)
 	// h1 lost 3 bundles already, h2 one, h3 none but a poster holds it; all
 	// were in bundle 7. h4 is in bundle 8.
@@ -53,11 +58,11 @@ func TestRearmGivesUpAfterMaxRearms(t *testing.T) {
 	if _, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: []string{h[2]}, Claimer: "p1", Lease: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := eventdb.Rearm(ctx, pool, []uint64{7}, 3, "lost too often")
+	got, err := outboxdb.Rearm(ctx, pool, []uint64{7}, 3, "lost too often")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []eventdb.Rearmed{{CorpNum: "C1", Hash: h[0], Dead: true}, {CorpNum: "C1", Hash: h[1]}}
+	want := []outboxdb.Rearmed{{CorpNum: "C1", Hash: h[0], Dead: true}, {CorpNum: "C1", Hash: h[1]}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rearmed (-want +got):\n%s", diff)
 	}
@@ -83,11 +88,11 @@ func TestRearmGivesUpAfterMaxRearms(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE credential_log SET published_at = now(), published_seq = 9 WHERE credential_hash = $1`, h[0]); err != nil {
 		t.Fatal(err)
 	}
-	got, err = eventdb.Rearm(ctx, pool, []uint64{9}, 3, "lost too often")
+	got, err = outboxdb.Rearm(ctx, pool, []uint64{9}, 3, "lost too often")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]eventdb.Rearmed{{CorpNum: "C1", Hash: h[0]}}, got); diff != "" {
+	if diff := cmp.Diff([]outboxdb.Rearmed{{CorpNum: "C1", Hash: h[0]}}, got); diff != "" {
 		t.Errorf("rearmed after the requeue (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(rearmRow{Seq: 9, Rearmed: 1}, readRearm(t, pool, h[0])[h[0]]); diff != "" {

@@ -1,4 +1,20 @@
-package eventdb
+// Package outboxdb is the credential outbox's SQL (docs/design/registry.md
+// §4, docs/design/rules.md rule 4; docs/design/poller-builder.md,
+// "Abandoned rows"): the credential-builder's batch write, which stores in
+// one transaction its work items (event_by_corp_filing), the snapshots it
+// generated from (corp_history_log), the new credentials (credential_log)
+// and its future re-queues (future_requeue, through
+// pkg/eventdb/discovery), each with one set-based statement per table for
+// a whole batch; then the outbox's life of a credential_log row before the
+// poster claims it: unpublished rows, the marks of their bundles' PubAcks
+// (published_at, published_seq), the stranded rows the sweep publishes,
+// and the rows whose bundle left BCREG_CREDS without an answer (rearmed).
+//
+// Its callers: the credential-builder (its batches and its sweep, through
+// pkg/outbox, which turns the rows into bundles and publishes them) and
+// `bcregctl requeue failed` (pkg/outbox again). The poster's side of
+// credential_log is pkg/eventdb/delivery.
+package outboxdb
 
 import (
 	"context"
@@ -7,14 +23,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
-// The credential-builder's tables (docs/design/registry.md §4,
-// docs/design/rules.md rule 4): its work
-// items (event_by_corp_filing), the snapshots it generated from
-// (corp_history_log) and the credential outbox (credential_log). Every
-// write is one set-based statement per table for a whole batch.
+// isDue is "the credential may be posted now" (eventdb.DueSQL).
+var isDue = eventdb.DueSQL("")
 
 // Outcomes of a work item (event_by_corp_filing.process_success).
 const (
@@ -71,7 +85,7 @@ type BatchWrite struct {
 	Credentials []NewCredential
 	// Requeues are future-dated changes to process again when they come
 	// due (future_requeue; the poller publishes them then).
-	Requeues []FutureRequeue
+	Requeues []eventdb.FutureRequeue
 }
 
 // BatchResult says what a BatchWrite changed.
@@ -103,7 +117,7 @@ func WriteBatch(ctx context.Context, tx pgx.Tx, b BatchWrite) (BatchResult, erro
 	if res.CredentialsStored, err = writeCredentials(ctx, tx, b.System, b.Credentials); err != nil {
 		return res, err
 	}
-	if err := AddFutureRequeues(ctx, tx, b.System, b.Requeues); err != nil {
+	if err := eventdb.AddFutureRequeues(ctx, tx, b.System, b.Requeues); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -132,7 +146,7 @@ func writeItems(ctx context.Context, tx pgx.Tx, system string, items []WorkItem)
 	r := newRangeColumns(n)
 	for i, it := range items {
 		corps[i], reasons[i], msgIDs[i], outcomes[i] = it.CorpNum, it.Reason, it.MsgID, it.Outcome
-		msgs[i] = nullable(ProcessMsg(it.Message))
+		msgs[i] = nullable(eventdb.ProcessMsg(it.Message))
 		r.set(i, it.Prev, it.Last)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO event_by_corp_filing (system_type_cd, corp_num, prev_event_id, prev_event_date,
@@ -160,7 +174,7 @@ func writeHistory(ctx context.Context, tx pgx.Tx, system string, hist []HistoryE
 	r := newRangeColumns(n)
 	for i, h := range hist {
 		corps[i], states[i], docs[i], hashes[i] = h.CorpNum, h.CorpState, string(h.JSON), h.Hash
-		msgs[i] = nullable(ProcessMsg(h.Message))
+		msgs[i] = nullable(eventdb.ProcessMsg(h.Message))
 		r.set(i, h.Prev, h.Last)
 	}
 	// Only a snapshot that differs from the corporation's latest logged one
@@ -219,8 +233,8 @@ ON CONFLICT (credential_hash) DO NOTHING`,
 	return tag.RowsAffected(), nil
 }
 
-// OutboxRow is a stored credential waiting for its bundle's PubAck.
-type OutboxRow struct {
+// Row is a stored credential waiting for its bundle's PubAck.
+type Row struct {
 	RecordID     int64
 	CorpNum      string
 	CorpState    string
@@ -241,7 +255,7 @@ type OutboxRow struct {
 
 // Unpublished returns the unpublished, due, outstanding (not held)
 // credentials of corpNums, by corporation and then record id (issue order).
-func Unpublished(ctx context.Context, q Querier, system string, corpNums []string) ([]OutboxRow, error) {
+func Unpublished(ctx context.Context, q eventdb.Querier, system string, corpNums []string) ([]Row, error) {
 	rows, err := q.Query(ctx, `SELECT record_id, corp_num, coalesce(corp_state, ''), coalesce(profile, ''),
        prev_event_id, prev_event_date, last_event_id, last_event_date,
        credential_type_cd, coalesce(credential_id, ''), schema_name, schema_version, credential_json, credential_hash,
@@ -254,8 +268,8 @@ ORDER BY corp_num, record_id`, system, corpNums)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxRow, error) {
-		var o OutboxRow
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) {
+		var o Row
 		err := r.Scan(&o.RecordID, &o.CorpNum, &o.CorpState, &o.Profile, &o.Prev.EventID, &o.Prev.Date.Time,
 			&o.Last.EventID, &o.Last.Date.Time, &o.Type, &o.CredentialID, &o.Schema, &o.Version, &o.JSON, &o.Hash, &o.Reason, &o.PrevSeq)
 		return o, err
@@ -277,7 +291,7 @@ type PublishMark struct {
 // (after their bundle's PubAck). Rows are locked in record_id order, as
 // every statement on credential_log locks them, so it never deadlocks with
 // the poster; a serialization failure or deadlock is retried.
-func MarkPublished(ctx context.Context, q Querier, marks []PublishMark) error {
+func MarkPublished(ctx context.Context, q eventdb.Querier, marks []PublishMark) error {
 	if len(marks) == 0 {
 		return nil
 	}
@@ -285,7 +299,7 @@ func MarkPublished(ctx context.Context, q Querier, marks []PublishMark) error {
 	for i, m := range marks {
 		hashes[i], seqs[i] = m.Hash, int64(m.Seq)
 	}
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		_, err := q.Exec(ctx, `UPDATE credential_log c SET published_at = now(), published_seq = p.seq
 FROM (SELECT cl.record_id, x.seq FROM unnest($1::text[], $2::bigint[]) AS x(hash, seq)
       JOIN credential_log cl ON cl.credential_hash = x.hash
@@ -306,7 +320,7 @@ WHERE c.record_id = p.record_id`, hashes, seqs)
 // crash or a full stream left them, or they came back to the outbox), or
 // waiting rows whose not_before has passed. Walking by corp_num lets one
 // sweep pass reach every corporation even when some cannot be published.
-func StrandedCorps(ctx context.Context, q Querier, system string, olderThan time.Duration, after string, limit int) ([]string, error) {
+func StrandedCorps(ctx context.Context, q eventdb.Querier, system string, olderThan time.Duration, after string, limit int) ([]string, error) {
 	rows, err := q.Query(ctx, `SELECT DISTINCT corp_num FROM credential_log
 WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL AND corp_num > $4
   AND `+isDue+` AND (not_before IS NOT NULL OR entry_date < LOCALTIMESTAMP - make_interval(secs => $2))
@@ -336,7 +350,7 @@ type PublishedBundle struct {
 // afterSeq up to maxSeq that carry outstanding, due credentials published more than
 // olderThan ago and not under a running lease: the ones a poster is not
 // working on, whose bundle must still be in BCREG_CREDS. At most limit.
-func PublishedOutstanding(ctx context.Context, q Querier, system string, afterSeq, maxSeq uint64, olderThan time.Duration, limit int) ([]PublishedBundle, error) {
+func PublishedOutstanding(ctx context.Context, q eventdb.Querier, system string, afterSeq, maxSeq uint64, olderThan time.Duration, limit int) ([]PublishedBundle, error) {
 	rows, err := q.Query(ctx, `SELECT published_seq, min(corp_num), count(*), min(published_at) FROM credential_log
 WHERE published_at IS NOT NULL AND process_success IS NULL AND published_seq > $5 AND published_seq <= $2
   AND system_type_cd = $1
@@ -376,7 +390,7 @@ type Rearmed struct {
 // reason instead (a bundle that keeps disappearing, e.g. one that crashes
 // every poster). Rows a poster holds under a running lease, and rows a
 // newer bundle carries by now, are left alone.
-func Rearm(ctx context.Context, q Querier, seqs []uint64, maxRearms int, reason string) ([]Rearmed, error) {
+func Rearm(ctx context.Context, q eventdb.Querier, seqs []uint64, maxRearms int, reason string) ([]Rearmed, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -385,7 +399,7 @@ func Rearm(ctx context.Context, q Querier, seqs []uint64, maxRearms int, reason 
 		ss[i] = int64(s)
 	}
 	var out []Rearmed
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		rows, err := q.Query(ctx, `UPDATE credential_log c
 SET published_at = CASE WHEN c.rearmed >= $2 THEN c.published_at END,
     rearmed = CASE WHEN c.rearmed >= $2 THEN c.rearmed ELSE c.rearmed + 1 END,
@@ -397,7 +411,7 @@ FROM (SELECT cl.record_id FROM credential_log cl
         AND (cl.claimed_until IS NULL OR cl.claimed_until < now())
       ORDER BY cl.record_id FOR UPDATE OF cl) p
 WHERE c.record_id = p.record_id
-RETURNING c.corp_num, c.credential_hash, c.process_success IS NOT NULL`, ss, maxRearms, ProcessMsg(reason))
+RETURNING c.corp_num, c.credential_hash, c.process_success IS NOT NULL`, ss, maxRearms, eventdb.ProcessMsg(reason))
 		if err != nil {
 			return err
 		}
@@ -414,8 +428,8 @@ RETURNING c.corp_num, c.credential_hash, c.process_success IS NOT NULL`, ss, max
 	return out, nil
 }
 
-// OutboxBacklog counts unpublished, due, outstanding credentials.
-func OutboxBacklog(ctx context.Context, q Querier, system string) (int64, error) {
+// Backlog counts unpublished, due, outstanding credentials.
+func Backlog(ctx context.Context, q eventdb.Querier, system string) (int64, error) {
 	var n int64
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM credential_log
 WHERE system_type_cd = $1 AND published_at IS NULL AND process_success IS NULL
