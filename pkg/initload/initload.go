@@ -18,6 +18,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"
@@ -106,14 +107,14 @@ func Window(ctx context.Context, src sourcedb.DiscoverQuerier, wm regevent.Posit
 // Run resumes the system's unfinished load, or starts a new one, and runs
 // it to the end: the watermark is then the event noted at the start. It
 // returns ErrNoEvents (nothing done) when the registry has no events.
-func Run(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
+func Run(ctx context.Context, o Options) (discovery.InitialLoadRun, error) {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
 	if o.Page < 1 {
 		o.Page = 1000
 	}
-	run, resumed, err := eventdb.UnfinishedInitialLoad(ctx, o.EventDB, o.System)
+	run, resumed, err := discovery.UnfinishedInitialLoad(ctx, o.EventDB, o.System)
 	if err != nil {
 		return run, err
 	}
@@ -157,12 +158,12 @@ func Run(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 		run.LastCorpNum = page[len(page)-1]
 		run.Published += int64(len(page))
 		run.Total = max(run.Total, run.Published)
-		if err := eventdb.RecordInitialLoadProgress(ctx, o.EventDB, run.RunID, run.LastCorpNum, run.Published, run.Total); err != nil {
+		if err := discovery.RecordInitialLoadProgress(ctx, o.EventDB, run.RunID, run.LastCorpNum, run.Published, run.Total); err != nil {
 			return run, err
 		}
 		p.report(run, false)
 	}
-	if err := eventdb.FinishInitialLoad(ctx, o.EventDB, o.System, run); err != nil {
+	if err := discovery.FinishInitialLoad(ctx, o.EventDB, o.System, run); err != nil {
 		return run, err
 	}
 	p.report(run, true)
@@ -171,22 +172,22 @@ func Run(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
 
 // start notes the newest event and the corporation count, and records a
 // new run with the look-back window's events as seen.
-func start(ctx context.Context, o Options) (eventdb.InitialLoadRun, error) {
+func start(ctx context.Context, o Options) (discovery.InitialLoadRun, error) {
 	wm, window, ok, err := NoteNewest(ctx, o.Source, o.Now(), o.LookBack)
 	if err != nil {
-		return eventdb.InitialLoadRun{}, fmt.Errorf("initial load: %w", err)
+		return discovery.InitialLoadRun{}, fmt.Errorf("initial load: %w", err)
 	}
 	if !ok {
-		return eventdb.InitialLoadRun{}, ErrNoEvents
+		return discovery.InitialLoadRun{}, ErrNoEvents
 	}
 	total, blanks, err := sourcedb.DiscoverCorpCount(ctx, o.Source)
 	if err != nil {
-		return eventdb.InitialLoadRun{}, fmt.Errorf("initial load: %w", err)
+		return discovery.InitialLoadRun{}, fmt.Errorf("initial load: %w", err)
 	}
 	if blanks > 0 {
 		o.Log.Warn("corporation rows without a corporation number are skipped", zap.Int64("rows", blanks))
 	}
-	run, err := eventdb.StartInitialLoad(ctx, o.EventDB, o.System, wm, total, window)
+	run, err := discovery.StartInitialLoad(ctx, o.EventDB, o.System, wm, total, window)
 	if err != nil {
 		return run, err
 	}
@@ -205,7 +206,7 @@ type tracker struct {
 
 const logEvery = 5 * time.Second
 
-func (t *tracker) report(run eventdb.InitialLoadRun, done bool) {
+func (t *tracker) report(run discovery.InitialLoadRun, done bool) {
 	elapsed := time.Since(t.start)
 	rate := float64(run.Published-t.base) / max(elapsed.Seconds(), 1e-3)
 	p := Progress{RunID: run.RunID, Published: run.Published, Total: run.Total, LastCorpNum: run.LastCorpNum,

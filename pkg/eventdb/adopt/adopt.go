@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -250,7 +251,7 @@ func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Ori
 		if err := adoptWorkItems(ctx, tx, from, o, plan.System, &res); err != nil {
 			return err
 		}
-		if err := eventdb.MarkSeen(ctx, tx, plan.System, plan.Window); err != nil {
+		if err := discovery.MarkSeen(ctx, tx, plan.System, plan.Window); err != nil {
 			return err
 		}
 		// Only forward: a forced re-adoption never moves the watermark back.

@@ -13,6 +13,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -139,7 +140,7 @@ FROM credential_log ORDER BY record_id`)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("credential_log (-want +got):\n%s", diff)
 			}
-			if w, ok, err := eventdb.CurrentWatermark(ctx, pool, "BC_REG"); err != nil || !ok || w != wm {
+			if w, ok, err := discovery.CurrentWatermark(ctx, pool, "BC_REG"); err != nil || !ok || w != wm {
 				t.Errorf("watermark = %+v %v %v, want %+v", w, ok, err, wm)
 			}
 			var items, seen, actions int

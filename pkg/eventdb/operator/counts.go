@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 )
 
 // isDue is "the credential may be posted now" (eventdb.DueSQL).
@@ -78,7 +79,7 @@ const (
 // queries.
 func Counts(ctx context.Context, q eventdb.Querier, system string, scope CountScope) (PipelineCounts, error) {
 	pc := PipelineCounts{Tables: map[string]TableCounts{}}
-	wm, ok, err := eventdb.CurrentWatermark(ctx, q, system)
+	wm, ok, err := discovery.CurrentWatermark(ctx, q, system)
 	if err != nil {
 		return pc, fmt.Errorf("count: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -91,7 +92,7 @@ func TestCounts(t *testing.T) {
 			}
 		})
 	}
-	wm, _, err := eventdb.CurrentWatermark(ctx, pool, "BC_REG")
+	wm, _, err := discovery.CurrentWatermark(ctx, pool, "BC_REG")
 	if err != nil || wm.EventID != 90 || !wm.Date.Equal(wmDate) {
 		t.Errorf("CurrentWatermark = %+v, %v; want the status report's", wm, err)
 	}

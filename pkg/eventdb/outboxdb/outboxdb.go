@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
@@ -85,7 +86,7 @@ type BatchWrite struct {
 	Credentials []NewCredential
 	// Requeues are future-dated changes to process again when they come
 	// due (future_requeue; the poller publishes them then).
-	Requeues []eventdb.FutureRequeue
+	Requeues []discovery.FutureRequeue
 }
 
 // BatchResult says what a BatchWrite changed.
@@ -117,7 +118,7 @@ func WriteBatch(ctx context.Context, tx pgx.Tx, b BatchWrite) (BatchResult, erro
 	if res.CredentialsStored, err = writeCredentials(ctx, tx, b.System, b.Credentials); err != nil {
 		return res, err
 	}
-	if err := eventdb.AddFutureRequeues(ctx, tx, b.System, b.Requeues); err != nil {
+	if err := discovery.AddFutureRequeues(ctx, tx, b.System, b.Requeues); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
@@ -68,11 +69,11 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 	defer src.Close()
 
 	system := messages.SystemBCReg
-	_, unfinished, err := eventdb.UnfinishedInitialLoad(ctx, pool, system)
+	_, unfinished, err := discovery.UnfinishedInitialLoad(ctx, pool, system)
 	if err != nil {
 		return err
 	}
-	if wm, ok, err := eventdb.CurrentWatermark(ctx, pool, system); err != nil {
+	if wm, ok, err := discovery.CurrentWatermark(ctx, pool, system); err != nil {
 		return err
 	} else if ok && !unfinished && !*yes {
 		return fmt.Errorf("%w: the watermark exists (event %d): a re-run publishes every corporation again (nothing unchanged is issued); add --yes",

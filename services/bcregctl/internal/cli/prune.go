@@ -9,6 +9,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -80,7 +81,7 @@ func runPrune(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "corp_history_log: %d snapshots older than %v deleted (each corporation's latest kept)\n", n, historyAge)
 	}
 	if seenAge > 0 {
-		wm, ok, err := eventdb.CurrentWatermark(ctx, pool, messages.SystemBCReg)
+		wm, ok, err := discovery.CurrentWatermark(ctx, pool, messages.SystemBCReg)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -68,7 +69,7 @@ func Plan(ctx context.Context, db eventdb.Querier, src *pgxpool.Pool, corps []st
 			return newest.Position, nil
 		}
 	}
-	wm, ok, err := eventdb.CurrentWatermark(ctx, db, messages.SystemBCReg)
+	wm, ok, err := discovery.CurrentWatermark(ctx, db, messages.SystemBCReg)
 	if err != nil {
 		return regevent.Position{}, err
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt/originaltest"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
@@ -36,7 +36,7 @@ func TestAdoptCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "dry run: would import 1 credentials") || !strings.Contains(stdout, "BCREG_PROFILE=snapshot") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if _, ok, _ := eventdb.CurrentWatermark(w.ctx, w.edb, "BC_REG"); ok {
+	if _, ok, _ := discovery.CurrentWatermark(w.ctx, w.edb, "BC_REG"); ok {
 		t.Fatal("the dry run set a watermark")
 	}
 	code, stdout, stderr = run(t, "adopt", "--from", orig.URL)
@@ -49,7 +49,7 @@ func TestAdoptCommand(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if wm, ok, _ := eventdb.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != newest {
+	if wm, ok, _ := discovery.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != newest {
 		t.Errorf("watermark %+v, want the registry's event %+v", wm, newest)
 	}
 	rows, _ := testenv.Pool(t, w.srcURL).Query(w.ctx, `SELECT event_id::bigint FROM bc_registries.event
@@ -91,7 +91,7 @@ func TestAdoptNeedsAWatermarkDate(t *testing.T) {
 		t.Fatalf("with --watermark-date: exit %d\n%s%s", code, stdout, stderr)
 	}
 	want := regevent.At(123456789, time.Date(2019, 3, 1, 10, 0, 0, 0, time.UTC))
-	if wm, ok, _ := eventdb.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != want {
+	if wm, ok, _ := discovery.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != want {
 		t.Errorf("watermark %+v, want %+v", wm, want)
 	}
 	for _, args := range [][]string{{"adopt"}, {"adopt", "--from", orig.URL, "--watermark-date", "March"}} {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/cli"
@@ -53,7 +54,7 @@ func TestInitialLoadCommand(t *testing.T) {
 	if diff := cmp.Diff(corps, published); diff != "" {
 		t.Errorf("published corporations, in order (-want +got):\n%s", diff)
 	}
-	if wm, ok, _ := eventdb.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != newest {
+	if wm, ok, _ := discovery.CurrentWatermark(w.ctx, w.edb, "BC_REG"); !ok || wm != newest {
 		t.Errorf("watermark %+v, want %+v", wm, newest)
 	}
 

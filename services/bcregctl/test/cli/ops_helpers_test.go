@@ -15,6 +15,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
@@ -78,7 +79,7 @@ WHERE event_timestmp <= LOCALTIMESTAMP ORDER BY event_timestmp DESC, event_id DE
 // setWatermark records a watermark.
 func (w *opsWorld) setWatermark(wm regevent.Position) {
 	w.t.Helper()
-	if err := eventdb.SetWatermark(w.ctx, w.edb, messages.SystemBCReg, wm, nil); err != nil {
+	if err := discovery.SetWatermark(w.ctx, w.edb, messages.SystemBCReg, wm, nil); err != nil {
 		w.t.Fatal(err)
 	}
 }

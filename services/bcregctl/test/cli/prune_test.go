@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
@@ -26,7 +26,7 @@ VALUES ('BC_REG', $1, 0, '0001-01-01', 1, '2019-01-01', '{}', LOCALTIMESTAMP - $
 	}
 	wm := regevent.At(100, time.Date(2019, 3, 1, 12, 0, 0, 0, time.UTC))
 	w.setWatermark(wm)
-	if err := eventdb.MarkSeen(w.ctx, w.edb, "BC_REG", []regevent.Event{
+	if err := discovery.MarkSeen(w.ctx, w.edb, "BC_REG", []regevent.Event{
 		{Position: regevent.At(90, wm.Date.Add(-2*time.Hour)), CorpNum: "A1"},
 		{Position: regevent.At(95, wm.Date.Add(-45*time.Minute)), CorpNum: "B2"},
 		{Position: regevent.At(99, wm.Date.Add(-5*time.Minute)), CorpNum: "C3"},
@@ -84,7 +84,7 @@ func TestPruneSeenKeepsTheAutumnLookBack(t *testing.T) {
 	w := newOpsWorld(t)
 	at := func(h, m int) time.Time { return time.Date(2026, 11, 1, h, m, 0, 0, time.UTC) }
 	w.setWatermark(regevent.At(100, at(1, 49)))
-	if err := eventdb.MarkSeen(w.ctx, w.edb, "BC_REG", []regevent.Event{
+	if err := discovery.MarkSeen(w.ctx, w.edb, "BC_REG", []regevent.Event{
 		{Position: regevent.At(90, at(0, 59)), CorpNum: "A1"},
 		{Position: regevent.At(95, at(1, 5)), CorpNum: "B2"},
 		{Position: regevent.At(99, at(1, 45)), CorpNum: "C3"},

@@ -19,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -46,7 +47,7 @@ type unit struct {
 	history   *outboxdb.HistoryEntry
 	creds     []outboxdb.NewCredential
 	// requeues are the future-dated changes to process when they come due.
-	requeues []eventdb.FutureRequeue
+	requeues []discovery.FutureRequeue
 }
 
 // result is what the consume loop does with the unit's messages; the loop
@@ -300,7 +301,7 @@ func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
 			Reason: c.Reason, Profile: s.profile.Name(), Held: c.Held, NotBefore: nb})
 	}
 	for _, r := range res.Requeue {
-		u.requeues = append(u.requeues, eventdb.FutureRequeue{CorpNum: u.corp, DueAt: r.DueAt, EventID: r.EventID,
+		u.requeues = append(u.requeues, discovery.FutureRequeue{CorpNum: u.corp, DueAt: r.DueAt, EventID: r.EventID,
 			FirstEventID: r.FirstEventID, FirstEventDate: r.FirstEventDate})
 	}
 }

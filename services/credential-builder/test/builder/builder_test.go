@@ -21,6 +21,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -696,16 +697,16 @@ func TestHistoryFutureDatedChangeIsRequeued(t *testing.T) {
 	e.publishEvents("init:BC_REG", messages.ReasonInitialLoad, []string{"0191294"})
 	e.waitDrained(time.Minute)
 
-	var want, got []eventdb.FutureRequeue
+	var want, got []discovery.FutureRequeue
 	for _, r := range x["0191294"].Requeue {
-		want = append(want, eventdb.FutureRequeue{CorpNum: "0191294", DueAt: r.DueAt, EventID: r.EventID,
+		want = append(want, discovery.FutureRequeue{CorpNum: "0191294", DueAt: r.DueAt, EventID: r.EventID,
 			FirstEventID: r.FirstEventID, FirstEventDate: r.FirstEventDate})
 	}
-	got, err := eventdb.DueFutureRequeues(ctx, e.edb, system, due.Add(time.Hour), 100)
+	got, err := discovery.DueFutureRequeues(ctx, e.edb, system, due.Add(time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(eventdb.FutureRequeue{}, "RecordID")); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(discovery.FutureRequeue{}, "RecordID")); diff != "" {
 		t.Errorf("future_requeue (-want +got):\n%s", diff)
 	}
 	if got[0].EventID != ev || !got[0].DueAt.Equal(due) {

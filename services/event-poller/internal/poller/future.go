@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -23,7 +23,7 @@ const futurePage = 1000
 // timestamp) to the last (id, effective date).
 func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 	for {
-		due, err := eventdb.DueFutureRequeues(ctx, edb, system, regclock.At(s.hooks.Now()), futurePage)
+		due, err := discovery.DueFutureRequeues(ctx, edb, system, regclock.At(s.hooks.Now()), futurePage)
 		if err != nil || len(due) == 0 {
 			return err
 		}
@@ -50,7 +50,7 @@ func (s *service) requeueFuture(ctx context.Context, edb *pgxpool.Conn) error {
 		if err := s.afterPublish(StepFuture); err != nil {
 			return err
 		}
-		if err := eventdb.MarkFutureRequeuesPublished(ctx, edb, due); err != nil {
+		if err := discovery.MarkFutureRequeuesPublished(ctx, edb, due); err != nil {
 			return err
 		}
 		s.log.Info("future-dated events came due: corporations re-queued", zap.Int("corporations", len(out)))

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -28,7 +28,7 @@ func (s *service) skipLoad(ctx context.Context, edb *pgxpool.Conn) error {
 		s.log.Warn("the registry has no events yet; the watermark is set at the first one")
 		return nil
 	}
-	if err := eventdb.SetWatermark(ctx, edb, system, wm, window); err != nil {
+	if err := discovery.SetWatermark(ctx, edb, system, wm, window); err != nil {
 		return err
 	}
 	s.log.Warn("initial load skipped (BCREG_INITIAL_LOAD=skip): polling from the newest event",

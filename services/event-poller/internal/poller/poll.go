@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -115,7 +115,7 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 	if err := s.afterPublish(StepPoll); err != nil {
 		return err
 	}
-	if err := eventdb.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, regclock.Horizon(regclock.Registry, newWm.Date.Time, s.cfg.LookBack)); err != nil {
+	if err := discovery.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, regclock.Horizon(regclock.Registry, newWm.Date.Time, s.cfg.LookBack)); err != nil {
 		s.m.polls.WithLabelValues("error").Inc()
 		return fmt.Errorf("poll: published %d CorpEvents, then: %w (they will be re-published, de-duplicated by id)", len(out), err)
 	}
@@ -129,8 +129,8 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 	return nil
 }
 
-// discovery is what a poll found.
-type discovery struct {
+// findings are what a poll found.
+type findings struct {
 	newEvents []regevent.Event  // not yet in event_seen
 	newest    regevent.Position // the newest event of the window (zero if none)
 	corps     []affected
@@ -138,8 +138,8 @@ type discovery struct {
 
 // discover reads the window's events and the links of the new ones in one
 // consistent view of the registry.
-func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now time.Time) (*discovery, error) {
-	d := &discovery{}
+func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now time.Time) (*findings, error) {
+	d := &findings{}
 	err := pgx.BeginTxFunc(ctx, s.src, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		events, err := sourcedb.DiscoverEvents(ctx, tx, from, now)
 		if err != nil {
@@ -148,7 +148,7 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 		for _, e := range events {
 			d.newest = regevent.Max(d.newest, e.Position)
 		}
-		if d.newEvents, err = eventdb.UnseenEvents(ctx, edb, system, events); err != nil {
+		if d.newEvents, err = discovery.UnseenEvents(ctx, edb, system, events); err != nil {
 			return err
 		}
 		if len(d.newEvents) == 0 {

@@ -31,6 +31,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 )
@@ -317,7 +318,7 @@ func (s *service) cycle(ctx context.Context, edb *pgxpool.Conn) error {
 	if s.hooks.OnCycle != nil {
 		s.hooks.OnCycle()
 	}
-	wm, ok, err := eventdb.CurrentWatermark(ctx, edb, system)
+	wm, ok, err := discovery.CurrentWatermark(ctx, edb, system)
 	if err != nil {
 		s.m.polls.WithLabelValues("error").Inc()
 		return err
@@ -327,7 +328,7 @@ func (s *service) cycle(ctx context.Context, edb *pgxpool.Conn) error {
 			s.m.polls.WithLabelValues("error").Inc()
 			return err
 		}
-		if wm, ok, err = eventdb.CurrentWatermark(ctx, edb, system); err != nil || !ok {
+		if wm, ok, err = discovery.CurrentWatermark(ctx, edb, system); err != nil || !ok {
 			return err // no events in the registry yet: nothing to poll
 		}
 	}

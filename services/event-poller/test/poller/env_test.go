@@ -21,6 +21,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -192,7 +193,7 @@ func corps(evs []storedEvent) []string {
 // watermark reads the current watermark.
 func (e *env) watermark() (regevent.Position, bool) {
 	e.t.Helper()
-	w, ok, err := eventdb.CurrentWatermark(testenv.Context(e.t), e.edb, system)
+	w, ok, err := discovery.CurrentWatermark(testenv.Context(e.t), e.edb, system)
 	if err != nil {
 		e.t.Fatal(err)
 	}

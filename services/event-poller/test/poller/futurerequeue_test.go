@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
@@ -35,7 +35,7 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	// record is what the builder stores for a corporation's future event.
 	record := func(corp string, event int64, due time.Time) {
 		t.Helper()
-		if err := eventdb.AddFutureRequeues(ctx, e.edb, system, []eventdb.FutureRequeue{
+		if err := discovery.AddFutureRequeues(ctx, e.edb, system, []discovery.FutureRequeue{
 			{CorpNum: corp, DueAt: due, EventID: event, FirstEventID: 400, FirstEventDate: first}}); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -497,7 +497,7 @@ func TestFutureRequeueComesDue(t *testing.T) {
 	now := bcNow().Truncate(time.Second)
 	first := now.Add(-48 * time.Hour)
 	ctx := testenv.Context(t)
-	if err := eventdb.AddFutureRequeues(ctx, e.edb, system, []eventdb.FutureRequeue{
+	if err := discovery.AddFutureRequeues(ctx, e.edb, system, []discovery.FutureRequeue{
 		{CorpNum: "0191294", DueAt: now.Add(-time.Minute), EventID: 555, FirstEventID: 550, FirstEventDate: first},
 		{CorpNum: "2075204", DueAt: now.Add(time.Hour), EventID: 666, FirstEventID: 660, FirstEventDate: first},
 	}); err != nil {

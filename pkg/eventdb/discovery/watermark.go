@@ -1,4 +1,4 @@
-package eventdb
+package discovery
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
 // CurrentWatermark returns the watermark of system: the latest event date
 // recorded in last_event and the highest event id at that date. ok is false
 // when none exists (no row, or only the original's seed row with event 0).
-func CurrentWatermark(ctx context.Context, q Querier, system string) (w regevent.Position, ok bool, err error) {
+func CurrentWatermark(ctx context.Context, q eventdb.Querier, system string) (w regevent.Position, ok bool, err error) {
 	err = q.QueryRow(ctx, `SELECT event_id, event_date FROM last_event
 WHERE system_type_cd = $1 AND event_id > 0
 ORDER BY event_date DESC, event_id DESC LIMIT 1`, system).Scan(&w.EventID, &w.Date.Time)
@@ -29,7 +30,7 @@ ORDER BY event_date DESC, event_id DESC LIMIT 1`, system).Scan(&w.EventID, &w.Da
 
 // UnseenEvents returns the events of evs not yet in event_seen, in the
 // order given.
-func UnseenEvents(ctx context.Context, q Querier, system string, evs []regevent.Event) ([]regevent.Event, error) {
+func UnseenEvents(ctx context.Context, q eventdb.Querier, system string, evs []regevent.Event) ([]regevent.Event, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -55,7 +56,7 @@ ORDER BY e.ord`, system, ids, corps)
 
 // MarkSeen records events in event_seen (already recorded ones are left
 // alone).
-func MarkSeen(ctx context.Context, q Querier, system string, evs []regevent.Event) error {
+func MarkSeen(ctx context.Context, q eventdb.Querier, system string, evs []regevent.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -73,7 +74,7 @@ ON CONFLICT DO NOTHING`, system, ids, corps, dates); err != nil {
 // 2 and 3): its new events in event_seen, the new watermark in last_event,
 // and the pruning of event_seen rows dated before pruneBefore (beyond the
 // look-back horizon, never read again).
-func AdvanceWatermark(ctx context.Context, q TxBeginner, system string, w regevent.Position, seen []regevent.Event, pruneBefore time.Time) error {
+func AdvanceWatermark(ctx context.Context, q eventdb.TxBeginner, system string, w regevent.Position, seen []regevent.Event, pruneBefore time.Time) error {
 	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if err := MarkSeen(ctx, tx, system, seen); err != nil {
 			return err

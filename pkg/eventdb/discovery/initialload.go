@@ -1,4 +1,4 @@
-package eventdb
+package discovery
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
 )
 
@@ -27,7 +28,7 @@ type InitialLoadRun struct {
 
 // UnfinishedInitialLoad returns the latest initial-load run of system that
 // has not finished; ok is false when there is none.
-func UnfinishedInitialLoad(ctx context.Context, q Querier, system string) (r InitialLoadRun, ok bool, err error) {
+func UnfinishedInitialLoad(ctx context.Context, q eventdb.Querier, system string) (r InitialLoadRun, ok bool, err error) {
 	var last *string
 	err = q.QueryRow(ctx, `SELECT run_id, watermark_event_id, watermark_event_date, last_corp_num, published, total, started_at
 FROM initial_load WHERE system_type_cd = $1 AND finished_at IS NULL
@@ -48,7 +49,7 @@ ORDER BY run_id DESC LIMIT 1`, system).Scan(&r.RunID, &r.Watermark.EventID, &r.W
 // and, in the same transaction, the look-back window's events as seen: they
 // are covered by the load, while events committed during it are not and are
 // polled afterwards.
-func StartInitialLoad(ctx context.Context, q TxBeginner, system string, w regevent.Position, total int64, window []regevent.Event) (InitialLoadRun, error) {
+func StartInitialLoad(ctx context.Context, q eventdb.TxBeginner, system string, w regevent.Position, total int64, window []regevent.Event) (InitialLoadRun, error) {
 	r := InitialLoadRun{Watermark: w, Total: total}
 	err := pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO initial_load (system_type_cd, watermark_event_id, watermark_event_date, total)
@@ -62,7 +63,7 @@ VALUES ($1, $2, $3, $4) RETURNING run_id, started_at`, system, w.EventID, w.Date
 
 // RecordInitialLoadProgress stores the last corporation published (every
 // corporation up to it in corp_num order is published) and the count.
-func RecordInitialLoadProgress(ctx context.Context, q Querier, runID int64, lastCorpNum string, published, total int64) error {
+func RecordInitialLoadProgress(ctx context.Context, q eventdb.Querier, runID int64, lastCorpNum string, published, total int64) error {
 	if _, err := q.Exec(ctx, `UPDATE initial_load SET last_corp_num = $2, published = $3, total = $4 WHERE run_id = $1`,
 		runID, lastCorpNum, published, total); err != nil {
 		return fmt.Errorf("record initial load progress: %w", err)
@@ -72,7 +73,7 @@ func RecordInitialLoadProgress(ctx context.Context, q Querier, runID int64, last
 
 // FinishInitialLoad sets the watermark to the event noted at the run's
 // start and closes the run, in one transaction.
-func FinishInitialLoad(ctx context.Context, q TxBeginner, system string, r InitialLoadRun) error {
+func FinishInitialLoad(ctx context.Context, q eventdb.TxBeginner, system string, r InitialLoadRun) error {
 	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ($1, $2, $3)`,
 			system, r.Watermark.EventID, r.Watermark.Date.Time); err != nil {
@@ -88,7 +89,7 @@ func FinishInitialLoad(ctx context.Context, q TxBeginner, system string, r Initi
 // SetWatermark records w as the watermark and, in the same transaction,
 // the look-back window's events as seen (BCREG_INITIAL_LOAD=skip: start
 // from the newest event without republishing the window).
-func SetWatermark(ctx context.Context, q TxBeginner, system string, w regevent.Position, window []regevent.Event) error {
+func SetWatermark(ctx context.Context, q eventdb.TxBeginner, system string, w regevent.Position, window []regevent.Event) error {
 	return pgx.BeginFunc(ctx, q, func(tx pgx.Tx) error {
 		if err := MarkSeen(ctx, tx, system, window); err != nil {
 			return err

@@ -1,4 +1,4 @@
-package eventdb
+package discovery
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 // FutureRequeue is a row of future_requeue: a corporation to re-process
@@ -25,7 +27,7 @@ type FutureRequeue struct {
 
 // DueFutureRequeues returns up to limit unpublished rows of system due at
 // or before now (naive BC local), oldest first.
-func DueFutureRequeues(ctx context.Context, q Querier, system string, now time.Time, limit int) ([]FutureRequeue, error) {
+func DueFutureRequeues(ctx context.Context, q eventdb.Querier, system string, now time.Time, limit int) ([]FutureRequeue, error) {
 	rows, err := q.Query(ctx, `SELECT record_id, corp_num, due_at, event_id,
        coalesce(first_event_id, event_id), coalesce(first_event_date, due_at)
 FROM future_requeue
@@ -48,7 +50,7 @@ ORDER BY due_at, record_id LIMIT $3`, system, now, limit)
 // MarkFutureRequeuesPublished sets published_at on the rows (after their
 // CorpEvents' PubAcks), each only while it is still due at the date that
 // was published: a row a builder moved to a new date meanwhile stays armed.
-func MarkFutureRequeuesPublished(ctx context.Context, q Querier, published []FutureRequeue) error {
+func MarkFutureRequeuesPublished(ctx context.Context, q eventdb.Querier, published []FutureRequeue) error {
 	if len(published) == 0 {
 		return nil
 	}
@@ -73,7 +75,7 @@ WHERE f.record_id = p.record_id AND f.due_at = p.due_at AND f.published_at IS NU
 // same date changes nothing. Of two rows for one corporation and event in
 // rs, the earlier date is kept: when it comes due, the re-run records the
 // later one.
-func AddFutureRequeues(ctx context.Context, q Querier, system string, rs []FutureRequeue) error {
+func AddFutureRequeues(ctx context.Context, q eventdb.Querier, system string, rs []FutureRequeue) error {
 	rs = earliestPerEvent(rs)
 	if len(rs) == 0 {
 		return nil

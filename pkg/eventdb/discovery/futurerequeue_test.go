@@ -1,14 +1,18 @@
-package eventdb_test
+package discovery_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // TestFutureRequeueFollowsTheEvent: re-recording a corporation's future
 // event with a new effective date moves the row's due date, later or
@@ -24,12 +28,12 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 	d1, d2, d3 := now.Add(time.Hour), now.Add(3*time.Hour), now.Add(5*time.Hour)
 	first := now.Add(-48 * time.Hour)
-	row := func(corp string, due time.Time) eventdb.FutureRequeue {
-		return eventdb.FutureRequeue{CorpNum: corp, DueAt: due, EventID: 500, FirstEventID: 400, FirstEventDate: first}
+	row := func(corp string, due time.Time) discovery.FutureRequeue {
+		return discovery.FutureRequeue{CorpNum: corp, DueAt: due, EventID: 500, FirstEventID: 400, FirstEventDate: first}
 	}
-	add := func(rs ...eventdb.FutureRequeue) {
+	add := func(rs ...discovery.FutureRequeue) {
 		t.Helper()
-		if err := eventdb.AddFutureRequeues(ctx, pool, "BC_REG", rs); err != nil {
+		if err := discovery.AddFutureRequeues(ctx, pool, "BC_REG", rs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,7 +66,7 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	add(row("LATER", d1), row("EARLIER", d2), row("FIRED", d1), row("SAME", d1))
 	add(row("LATER", d2), row("EARLIER", d1))
 	// At d1 the poller publishes what came due.
-	due, err := eventdb.DueFutureRequeues(ctx, pool, "BC_REG", d1, 100)
+	due, err := discovery.DueFutureRequeues(ctx, pool, "BC_REG", d1, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +80,7 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	// EARLIER moves again after it was read, before it is marked: it
 	// stays armed for its new date.
 	add(row("EARLIER", d3))
-	if err := eventdb.MarkFutureRequeuesPublished(ctx, pool, due); err != nil {
+	if err := discovery.MarkFutureRequeuesPublished(ctx, pool, due); err != nil {
 		t.Fatal(err)
 	}
 	// The re-runs at d1: FIRED's date has moved on, SAME's has not; the
