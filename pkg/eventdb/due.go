@@ -16,6 +16,3 @@ func DueSQL(alias string) string {
 	}
 	return "(" + col + " IS NULL OR " + col + " <= now())"
 }
-
-// isDue is DueSQL of the unqualified credential_log.
-var isDue = DueSQL("")

@@ -1,8 +1,23 @@
-// Package eventdb owns the event-processor database: its schema (numbered,
+// Package eventdb owns the event-processor database's schema (numbered,
 // embedded SQL migrations applied with goose under a PostgreSQL session
-// lock, so two processes migrating at once is safe), the advisory-lock
-// helpers the services coordinate with, and the SQL of every table of
-// docs/design/registry.md §4.
+// lock, so two processes migrating at once is safe; migration 5 in Go),
+// the advisory-lock helpers the services coordinate with, and what the
+// packages beneath it share: the query interfaces (Querier, TxBeginner),
+// the retry of lock conflicts and the SQL fragments of more than one
+// concern (DueSQL, ResetSet, ProcessMsg). Each concern's SQL lives in a
+// package of its own (docs/design/layout.md):
+//
+//   - discovery: the event-poller's watermark, seen events, future
+//     re-queues and initial-load runs;
+//   - outboxdb: the credential-builder's batch write and the outbox's rows;
+//   - delivery: the poster's claims, leases and outcomes;
+//   - operator: status figures, corporation history, operator_action,
+//     requeue of failed credentials, retention, alert state;
+//   - adopt: the import of the original's database.
+//
+// Every service opens and migrates the database through it (pkg/daemon,
+// `bcregctl migrate`) and takes its locks here: the one active poller
+// (TryLock), one builder per corporation (LockCorps).
 package eventdb
 
 import (

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
@@ -102,10 +103,10 @@ func TestBuilderAndPosterLockInOneOrder(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	var claimErr, markErr error
-	var claimed []eventdb.ClaimedRow
+	var claimed []delivery.ClaimedRow
 	// The poster claims r1, r2, r3 in record order: it takes r1, waits for r2.
 	wg.Go(func() {
-		claimed, claimErr = eventdb.ClaimDelivery(ctx, traced, eventdb.DeliveryClaim{Hashes: []string{"c", "b", "a"}, Claimer: "p", Lease: time.Minute})
+		claimed, claimErr = delivery.Claim(ctx, traced, delivery.ClaimRequest{Hashes: []string{"c", "b", "a"}, Claimer: "p", Lease: time.Minute})
 	})
 	waitFor(t, "the claim to wait for r2", waiting(1))
 	// The builder marks r1 and r3 published.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 )
 
@@ -125,7 +126,7 @@ func (p *Publisher) giveUpTooLarge(ctx context.Context, q eventdb.Querier, err e
 	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
-	marked, merr := eventdb.MarkDeliveryDead(mctx, q, giveUpClaimer, []string{tl.Hash}, tl.Error())
+	marked, merr := delivery.MarkDead(mctx, q, giveUpClaimer, []string{tl.Hash}, tl.Error())
 	if merr != nil {
 		p.Log.Error("could not give up a credential too large for a bundle; it stays in the outbox", zap.String("corp_num", tl.CorpNum),
 			zap.String("hash", tl.Hash), zap.Error(merr))

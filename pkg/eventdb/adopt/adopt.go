@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
@@ -502,10 +503,10 @@ func adoptedStatus(processDate *time.Time, success, msg *string) (status *string
 	}
 	s := strings.TrimSpace(deref(success))
 	switch s {
-	case eventdb.DeliveryIssued, eventdb.DeliveryRejected, eventdb.DeliveryHeld, eventdb.DeliveryDead:
+	case delivery.Issued, delivery.Rejected, delivery.Held, delivery.Dead:
 		return &s, processDate, msg
 	}
-	n := eventdb.DeliveryRejected
+	n := delivery.Rejected
 	m := eventdb.ProcessMsg(fmt.Sprintf("adopted: processed by the original with status %q; not posted again unless requeued", s))
 	return &n, processDate, &m
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 )
 
 // An operator's retry of credentials the agent rejected (N) or that were
@@ -26,7 +27,7 @@ type FailedSince struct {
 
 func (f FailedSince) statuses() []string {
 	if len(f.Statuses) == 0 {
-		return []string{eventdb.DeliveryRejected, eventdb.DeliveryDead}
+		return []string{delivery.Rejected, delivery.Dead}
 	}
 	return f.Statuses
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/internal/eventdbtest"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
@@ -55,7 +56,7 @@ func TestRearmGivesUpAfterMaxRearms(t *testing.T) {
 		rearmed = CASE credential_hash WHEN 'h1' THEN 3 WHEN 'h2' THEN 1 ELSE 0 END`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: []string{h[2]}, Claimer: "p1", Lease: time.Hour}); err != nil {
+	if _, err := delivery.Claim(ctx, pool, delivery.ClaimRequest{Hashes: []string{h[2]}, Claimer: "p1", Lease: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := outboxdb.Rearm(ctx, pool, []uint64{7}, 3, "lost too often")
@@ -67,7 +68,7 @@ func TestRearmGivesUpAfterMaxRearms(t *testing.T) {
 		t.Errorf("rearmed (-want +got):\n%s", diff)
 	}
 	wantRows := map[string]rearmRow{
-		h[0]: {Status: eventdb.DeliveryDead, Msg: "lost too often", Published: true, Seq: 7, Rearmed: 3},
+		h[0]: {Status: delivery.Dead, Msg: "lost too often", Published: true, Seq: 7, Rearmed: 3},
 		h[1]: {Published: false, Seq: 7, Rearmed: 2},
 		h[2]: {Published: true, Seq: 7},
 		h[3]: {Published: true, Seq: 8},

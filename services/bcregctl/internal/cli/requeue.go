@@ -16,6 +16,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
@@ -298,7 +299,7 @@ func parseFailedSince(since, statuses string, now time.Time) (operator.FailedSin
 	var f operator.FailedSince
 	for _, s := range strings.Split(statuses, ",") {
 		s = strings.ToUpper(strings.TrimSpace(s))
-		if s != eventdb.DeliveryRejected && s != eventdb.DeliveryDead {
+		if s != delivery.Rejected && s != delivery.Dead {
 			return f, fmt.Errorf("%w: --status %q: want N, D or N,D", errUsage, statuses)
 		}
 		if !slices.Contains(f.Statuses, s) {

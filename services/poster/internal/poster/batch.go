@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 )
 
 // dbTimeout bounds each database statement of a handler call. Statements
@@ -91,7 +91,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 		}
 	}
 	dctx, cancel := w.dbctx(ctx)
-	rows, err := eventdb.LoadDeliveryRows(dctx, p.db, hashes)
+	rows, err := delivery.LoadRows(dctx, p.db, hashes)
 	cancel()
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 		}
 		for _, c := range ib.b.Credentials {
 			row := rows[c.Hash]
-			retry := ib.b.RetryRejected && (row.Status == eventdb.DeliveryRejected || row.Status == eventdb.DeliveryDead) &&
+			retry := ib.b.RetryRejected && (row.Status == delivery.Rejected || row.Status == delivery.Dead) &&
 				row.ProcessDate != nil && row.ProcessDate.Before(ib.publishedAt())
 			if row.Status != "" && !retry {
 				continue // final (Y, N, D) or held back (A)
@@ -138,7 +138,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 	}
 	if len(deferred) > 0 {
 		dctx, cancel := w.dbctx(ctx)
-		err := eventdb.DeferDelivery(dctx, p.db, deferred)
+		err := delivery.Defer(dctx, p.db, deferred)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -162,11 +162,11 @@ func (w *batch) claim(ctx context.Context, creds []*cred) []*unit {
 		}
 		groups[at] = append(groups[at], cr.hash)
 	}
-	claimed := map[string]eventdb.ClaimedRow{}
+	claimed := map[string]delivery.ClaimedRow{}
 	w.claimedAt = time.Now()
 	for at, hashes := range groups {
 		dctx, cancel := w.dbctx(ctx)
-		rows, err := eventdb.ClaimDelivery(dctx, p.db, eventdb.DeliveryClaim{Hashes: hashes, Claimer: w.token, Lease: p.lease, RetryRejectedBefore: at})
+		rows, err := delivery.Claim(dctx, p.db, delivery.ClaimRequest{Hashes: hashes, Claimer: w.token, Lease: p.lease, RetryRejectedBefore: at})
 		cancel()
 		if err != nil {
 			w.waitAll(creds, &pendingReason{kind: pendDB, err: err})
@@ -206,7 +206,7 @@ func (w *batch) claim(ctx context.Context, creds []*cred) []*unit {
 		return nil
 	}
 	dctx, cancel := w.dbctx(ctx)
-	oldest, err := eventdb.OldestForeignOutstanding(dctx, p.db, corps, w.token)
+	oldest, err := delivery.OldestForeignOutstanding(dctx, p.db, corps, w.token)
 	cancel()
 	if err != nil {
 		w.waitAll(creds, &pendingReason{kind: pendDB, err: err})
@@ -262,7 +262,7 @@ func (w *batch) releaseUnsettled(ctx context.Context, creds []*cred) {
 		return
 	}
 	err := w.retryDB(ctx, w.claimedAt.Add(w.p.lease), "releasing claims", func(dctx context.Context) error {
-		return eventdb.ReleaseDeliveryClaims(dctx, w.p.db, w.token, hashes)
+		return delivery.Release(dctx, w.p.db, w.token, hashes)
 	})
 	if err != nil {
 		// The leases run out by themselves.

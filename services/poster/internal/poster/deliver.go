@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
@@ -158,7 +158,7 @@ func (w *batch) renew(ctx context.Context, sl *slot, rq *request, later []*reque
 	}
 	p.m.leaseRenewal.Inc()
 	dctx, cancel := w.dbctx(ctx)
-	held, err := eventdb.RenewDeliveryClaims(dctx, p.db, w.token, hashes, p.lease)
+	held, err := delivery.Renew(dctx, p.db, w.token, hashes, p.lease)
 	cancel()
 	switch {
 	case err != nil:
@@ -272,13 +272,13 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 			zap.Int("rejected", counts[agent.Rejected]+counts[agent.ConfigError]), zap.Int("transient", counts[agent.Transient]))
 	}
 
-	var outs []eventdb.DeliveryOutcome
+	var outs []delivery.Outcome
 	var transient []*cred
 	var transientMsg string
 	for i, cr := range rq.creds {
 		switch classes[i] {
 		case agent.Issued:
-			outs = append(outs, eventdb.DeliveryOutcome{Hash: cr.hash, Status: eventdb.DeliveryIssued, Msg: rows[i].Result})
+			outs = append(outs, delivery.Outcome{Hash: cr.hash, Status: delivery.Issued, Msg: rows[i].Result})
 		case agent.Transient:
 			transient = append(transient, cr)
 			if transientMsg == "" {
@@ -293,7 +293,7 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 			}
 			cr.bundle.logger().Warn("credential rejected by the agent: N and dead-lettered", zap.String("hash", cr.hash),
 				zap.Int64("record_id", cr.recordID), zap.String("schema", cr.c.Schema), zap.String("agent_message", rows[i].Result))
-			outs = append(outs, eventdb.DeliveryOutcome{Hash: cr.hash, Status: eventdb.DeliveryRejected, Msg: rows[i].Result})
+			outs = append(outs, delivery.Outcome{Hash: cr.hash, Status: delivery.Rejected, Msg: rows[i].Result})
 		}
 	}
 	w.markDelivered(ctx, rq, outs, answeredAt, leasedAt.Add(p.lease))
@@ -320,13 +320,13 @@ func (w *batch) answered(ctx context.Context, sl *slot, rq *request, rows []agen
 // failed write is retried with back-off until the claims' lease ends
 // (after that another poster may post them again), and meanwhile no lane
 // of this replica sends (unrecordable).
-func (w *batch) markDelivered(ctx context.Context, rq *request, outs []eventdb.DeliveryOutcome, answeredAt, leaseEnd time.Time) {
+func (w *batch) markDelivered(ctx context.Context, rq *request, outs []delivery.Outcome, answeredAt, leaseEnd time.Time) {
 	if len(outs) == 0 {
 		return
 	}
 	p := w.p
 	err := w.retryDB(ctx, leaseEnd, "recording agent answers", func(dctx context.Context) error {
-		_, err := eventdb.MarkDelivered(dctx, p.db, w.token, outs)
+		_, err := delivery.MarkDelivered(dctx, p.db, w.token, outs)
 		return err
 	})
 	if err == nil {
@@ -416,13 +416,13 @@ func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, re
 		return
 	}
 	dctx, cancel := w.dbctx(ctx)
-	res, err := eventdb.RecordDeliveryFailure(dctx, p.db, w.token, hashes, cause.Error(), p.cfg.MaxAttempts)
+	res, err := delivery.RecordFailure(dctx, p.db, w.token, hashes, cause.Error(), p.cfg.MaxAttempts)
 	cancel()
 	if err != nil {
 		w.waitCreds(creds, &pendingReason{kind: pendDB, err: err})
 		return
 	}
-	byHash := map[string]eventdb.DeliveryAttempt{}
+	byHash := map[string]delivery.Attempt{}
 	for _, a := range res {
 		byHash[a.Hash] = a
 	}
@@ -435,7 +435,7 @@ func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, re
 			cr.setWait(&pendingReason{kind: pendHeld, err: errors.New("claim lost before the failure was counted")})
 		case a.Dead:
 			cr.attempts, cr.final = a.Attempts, true
-			p.m.credentials.WithLabelValues(eventdb.DeliveryDead).Inc()
+			p.m.credentials.WithLabelValues(delivery.Dead).Inc()
 			cr.bundle.logger().Error("credential dead-lettered after exhausting its attempts: D", zap.String("hash", cr.hash),
 				zap.Int("attempts", a.Attempts), zap.Error(cause))
 		default:

@@ -19,7 +19,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
@@ -155,7 +155,7 @@ func (e *env) checkAbandonedRecovery(a, b []seeded) {
 	all := append(slices.Clone(a), b...)
 	rows := e.waitFinal(all)
 	for _, c := range all {
-		if rows[c.hash].Status != eventdb.DeliveryIssued {
+		if rows[c.hash].Status != delivery.Issued {
 			t.Errorf("%s: status %q (%s), want Y", c.name, rows[c.hash].Status, rows[c.hash].Msg)
 		}
 	}
@@ -292,7 +292,7 @@ func TestDeferredCredentialIsRepublishedInsideTheDedupWindow(t *testing.T) {
 	}
 	e.sweep()
 	rows := e.waitFinal(a)
-	if rows[a[0].hash].Status != eventdb.DeliveryIssued {
+	if rows[a[0].hash].Status != delivery.Issued {
 		t.Errorf("status %q (%s), want Y", rows[a[0].hash].Status, rows[a[0].hash].Msg)
 	}
 }
@@ -348,7 +348,7 @@ func TestSweepPassesACorporationItCannotPublish(t *testing.T) {
 	if res.TooLarge != 1 || res.Bundles != len(others) {
 		t.Errorf("sweep: %+v, want 1 too large and %d bundles", res, len(others))
 	}
-	if r := e.rows()[big[0].hash]; r.Status != eventdb.DeliveryDead || !strings.Contains(r.Msg, "max payload") {
+	if r := e.rows()[big[0].hash]; r.Status != delivery.Dead || !strings.Contains(r.Msg, "max payload") {
 		t.Errorf("too large credential: %+v, want D naming the max payload", r)
 	}
 	e.start(e.config("p1"))
@@ -372,7 +372,7 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 	older := e.store("BC0000001", 1)
 	// Another poster holds the older credential (its own bundle is in
 	// flight elsewhere): the next one waits behind it.
-	if _, err := eventdb.ClaimDelivery(ctx, e.pool, eventdb.DeliveryClaim{Hashes: []string{older[0].hash}, Claimer: "elsewhere", Lease: time.Hour}); err != nil {
+	if _, err := delivery.Claim(ctx, e.pool, delivery.ClaimRequest{Hashes: []string{older[0].hash}, Claimer: "elsewhere", Lease: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET published_at = now() WHERE credential_hash = $1`, older[0].hash); err != nil {
@@ -447,12 +447,12 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 		check(live)
 	}
 	// The other poster finishes: the waiting credential goes, once.
-	if _, err := eventdb.MarkDelivered(ctx, e.pool, "elsewhere", []eventdb.DeliveryOutcome{{Hash: older[0].hash, Status: eventdb.DeliveryIssued, Msg: "x"}}); err != nil {
+	if _, err := delivery.MarkDelivered(ctx, e.pool, "elsewhere", []delivery.Outcome{{Hash: older[0].hash, Status: delivery.Issued, Msg: "x"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.start(e.config("p3"))
 	rows := e.waitFinal(a)
-	if rows[a[0].hash].Status != eventdb.DeliveryIssued {
+	if rows[a[0].hash].Status != delivery.Issued {
 		t.Errorf("status %q (%s), want Y", rows[a[0].hash].Status, rows[a[0].hash].Msg)
 	}
 	if _, count := issuedNames(e.received()); count[a[0].name] != 1 {

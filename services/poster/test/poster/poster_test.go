@@ -15,7 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 	"github.com/bcgov/bcreg-events/services/poster/internal/poster"
@@ -49,7 +49,7 @@ func (e *env) assertDeliveredOnce(creds []seeded, rows map[string]row) {
 	}
 	for _, c := range creds {
 		r := rows[c.hash]
-		if r.Status != eventdb.DeliveryIssued || !ids[r.Msg] {
+		if r.Status != delivery.Issued || !ids[r.Msg] {
 			t.Errorf("%s: status %q msg %q, want Y with the agent's result id", c.name, r.Status, r.Msg)
 		}
 		if count[c.name] != 1 {
@@ -203,9 +203,9 @@ func TestPerItemRejection(t *testing.T) {
 	rows := e.waitFinal(creds)
 	var rejected seeded
 	for _, c := range creds {
-		want := eventdb.DeliveryIssued
+		want := delivery.Issued
 		if c.name == "BC0000002#002" {
-			want, rejected = eventdb.DeliveryRejected, c
+			want, rejected = delivery.Rejected, c
 		}
 		if rows[c.hash].Status != want {
 			t.Errorf("%s: status %q, want %q", c.name, rows[c.hash].Status, want)
@@ -305,7 +305,7 @@ func TestAttemptsExhaustedBecomeDead(t *testing.T) {
 	e.start(cfg)
 	rows := e.waitFinal(creds)
 	for _, c := range creds {
-		if r := rows[c.hash]; r.Status != eventdb.DeliveryDead || r.Attempts != 3 || !strings.Contains(r.Msg, "500") {
+		if r := rows[c.hash]; r.Status != delivery.Dead || r.Attempts != 3 || !strings.Contains(r.Msg, "500") {
 			t.Errorf("%s: %+v, want D after 3 attempts with the agent's error", c.name, r)
 		}
 	}

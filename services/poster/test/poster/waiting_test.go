@@ -8,7 +8,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 	"github.com/bcgov/bcreg-events/services/poster/internal/poster"
 )
@@ -41,7 +41,7 @@ func (e *env) lowMaxDeliver(id string) poster.Config {
 // written: what the old code did on a waiting bundle's last delivery.
 func (e *env) givenUp() bool {
 	for _, r := range e.rows() {
-		if r.Status == eventdb.DeliveryDead {
+		if r.Status == delivery.Dead {
 			return true
 		}
 	}

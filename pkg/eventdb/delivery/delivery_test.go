@@ -1,20 +1,23 @@
-package eventdb_test
+package delivery_test
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/internal/eventdbtest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
-func claimedHashes(rows []eventdb.ClaimedRow) []string {
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+func claimedHashes(rows []delivery.ClaimedRow) []string {
 	out := []string{}
 	for _, r := range rows {
 		out = append(out, r.Hash)
@@ -30,7 +33,7 @@ func TestConcurrentClaimsAreDisjoint(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < claimers; i++ {
 		wg.Go(func() {
-			rows, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: hashes, Claimer: fmt.Sprintf("p%d", i), Lease: time.Minute})
+			rows, err := delivery.Claim(ctx, pool, delivery.ClaimRequest{Hashes: hashes, Claimer: fmt.Sprintf("p%d", i), Lease: time.Minute})
 			if err != nil {
 				t.Error(err)
 				return
@@ -57,7 +60,7 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	ctx := testenv.Context(t)
 	claim := func(who string, hashes ...string) []string {
 		t.Helper()
-		rows, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: hashes, Claimer: who, Lease: time.Minute})
+		rows, err := delivery.Claim(ctx, pool, delivery.ClaimRequest{Hashes: hashes, Claimer: who, Lease: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +74,7 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 		t.Fatal(diff)
 	}
 	// Order check: for B the oldest outstanding row not its own is h1.
-	oldest, err := eventdb.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
+	oldest, err := delivery.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,34 +85,34 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE credential_log SET claimed_until = now() - interval '1 second' WHERE claimed_by = 'A'`); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: []string{h[0]}, Claimer: "C", Lease: time.Minute})
+	rows, err := delivery.Claim(ctx, pool, delivery.ClaimRequest{Hashes: []string{h[0]}, Claimer: "C", Lease: time.Minute})
 	if err != nil || len(rows) != 1 || rows[0].TookOver != "A" {
 		t.Fatalf("takeover: %+v, %v", rows, err)
 	}
 	// A's renew now finds only h2.
-	if n, err := eventdb.RenewDeliveryClaims(ctx, pool, "A", []string{h[0], h[1]}, time.Minute); err != nil || n != 1 {
+	if n, err := delivery.Renew(ctx, pool, "A", []string{h[0], h[1]}, time.Minute); err != nil || n != 1 {
 		t.Errorf("renew = %d, %v; want 1", n, err)
 	}
 	// Y and N are recorded whoever holds the row; a second answer is ignored.
-	marked, err := eventdb.MarkDelivered(ctx, pool, "C", []eventdb.DeliveryOutcome{
-		{Hash: h[0], Status: eventdb.DeliveryIssued, Msg: "cred-1"}, {Hash: h[2], Status: eventdb.DeliveryRejected, Msg: "no"}})
+	marked, err := delivery.MarkDelivered(ctx, pool, "C", []delivery.Outcome{
+		{Hash: h[0], Status: delivery.Issued, Msg: "cred-1"}, {Hash: h[2], Status: delivery.Rejected, Msg: "no"}})
 	if err != nil || len(marked) != 2 {
 		t.Fatalf("mark: %v, %v", marked, err)
 	}
-	if marked, _ := eventdb.MarkDelivered(ctx, pool, "A", []eventdb.DeliveryOutcome{{Hash: h[0], Status: eventdb.DeliveryIssued, Msg: "again"}}); len(marked) != 0 {
+	if marked, _ := delivery.MarkDelivered(ctx, pool, "A", []delivery.Outcome{{Hash: h[0], Status: delivery.Issued, Msg: "again"}}); len(marked) != 0 {
 		t.Errorf("a final row was marked again")
 	}
 	// Failures count attempts; the limit makes D.
 	for i := 1; i <= 3; i++ {
 		claim("A", h[1])
-		res, err := eventdb.RecordDeliveryFailure(ctx, pool, "A", []string{h[1]}, "agent 502", 3)
+		res, err := delivery.RecordFailure(ctx, pool, "A", []string{h[1]}, "agent 502", 3)
 		if err != nil || len(res) != 1 || res[0].Attempts != i || res[0].Dead != (i == 3) {
 			t.Fatalf("failure %d: %+v, %v", i, res, err)
 		}
 	}
 	// Final rows never block: h1 is Y, h2 D, h3 N, so B's oldest foreign
 	// outstanding row is h4.
-	oldest, _ = eventdb.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
+	oldest, _ = delivery.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
 	if oldest["C1"] != 4 {
 		t.Errorf("oldest foreign for B = %v, want record 4", oldest)
 	}
@@ -118,13 +121,13 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE credential_log SET not_before = now() + interval '1 hour' WHERE credential_hash = $1`, h[3]); err != nil {
 		t.Fatal(err)
 	}
-	if err := eventdb.DeferDelivery(ctx, pool, []string{h[3]}); err != nil {
+	if err := delivery.Defer(ctx, pool, []string{h[3]}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim("B", h[3]); len(got) != 0 {
 		t.Errorf("a row that is not due was claimed: %v", got)
 	}
-	oldest, _ = eventdb.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
+	oldest, _ = delivery.OldestForeignOutstanding(ctx, pool, []string{"C1"}, "B")
 	if oldest["C1"] != 5 {
 		t.Errorf("oldest foreign for B = %v, want record 5 (record 4 waits)", oldest)
 	}
@@ -132,19 +135,19 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	if got := claim("B", h[2]); len(got) != 0 {
 		t.Fatalf("an N row was claimed without retry_rejected")
 	}
-	rows, err = eventdb.ClaimDelivery(ctx, pool, eventdb.DeliveryClaim{Hashes: []string{h[2]}, Claimer: "B", Lease: time.Minute, RetryRejectedBefore: time.Now().Add(time.Minute)})
+	rows, err = delivery.Claim(ctx, pool, delivery.ClaimRequest{Hashes: []string{h[2]}, Claimer: "B", Lease: time.Minute, RetryRejectedBefore: time.Now().Add(time.Minute)})
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("retry_rejected claim: %+v, %v", rows, err)
 	}
 	// Release, then a last-delivery give-up marks D what nobody holds.
-	if err := eventdb.ReleaseDeliveryClaims(ctx, pool, "B", []string{h[2]}); err != nil {
+	if err := delivery.Release(ctx, pool, "B", []string{h[2]}); err != nil {
 		t.Fatal(err)
 	}
-	dead, err := eventdb.MarkDeliveryDead(context.WithoutCancel(ctx), pool, "B", []string{h[2], h[4]}, "gave up")
+	dead, err := delivery.MarkDead(context.WithoutCancel(ctx), pool, "B", []string{h[2], h[4]}, "gave up")
 	if err != nil || len(dead) != 2 {
 		t.Errorf("mark dead: %v, %v", dead, err)
 	}
-	state, err := eventdb.LoadDeliveryRows(ctx, pool, h)
+	state, err := delivery.LoadRows(ctx, pool, h)
 	if err != nil {
 		t.Fatal(err)
 	}

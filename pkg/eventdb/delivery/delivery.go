@@ -1,4 +1,25 @@
-package eventdb
+// Package delivery is the poster's SQL on credential_log
+// (docs/design/registry.md §4; docs/design/rules.md rules 6 and 7): loading
+// a bundle's rows by hash, claiming them with a lease, the per-corporation
+// order check, recording each outcome (process_success, process_msg,
+// process_date, attempts), handing rows not yet due back to the outbox,
+// and the reset of a requeued dead letter's failed rows. Rows are always
+// found by credential_hash, never by a row id from a message. It owns the
+// poster's columns of credential_log (claimed_by, claimed_until, attempts
+// and the outcome); the outbox's columns are pkg/eventdb/outboxdb's.
+//
+// Its callers: the poster, and pkg/outbox (a credential too large for any
+// bundle is given up with MarkDead). Its statements lock rows in record_id
+// order and retry conflicts (eventdb.RetryConflicts); time comparisons use
+// the database's clock (now()), so the leases of posters on different
+// machines agree.
+//
+// Rows are looked up by joining unnest(hashes) with credential_log, one
+// probe of the unique hash index per credential. The plainer
+// "credential_hash = ANY($1) AND process_success IS NULL" let the planner
+// AND a bitmap of every outstanding row (cl_ps_pd_desc) to the hash
+// lookups: tens of milliseconds per claim on a large backlog.
+package delivery
 
 import (
 	"cmp"
@@ -8,47 +29,23 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
-// This file is the poster's SQL on credential_log (docs/design/registry.md
-// §4; docs/design/rules.md rules 6 and 7): loading a bundle's rows by hash, claiming them with a
-// lease, the per-corporation order check, and recording each outcome. Rows
-// are always found by credential_hash, never by a row id from a message.
-//
-// Lock order: every statement that updates credential_log rows (here, in
-// outbox.go and requeue.go) locks them in record_id order, in a
-// sub-select with ORDER BY record_id FOR UPDATE, and retries a deadlock
-// or serialization failure (RetryConflicts). A statement that locked by
-// hash order instead (the builder's mark-published did) deadlocks with a
-// claim of the same rows.
-// Time comparisons use the database's clock (now()), so the leases of
-// posters on different machines agree.
-//
-// Rows are looked up by joining unnest(hashes) with credential_log, one
-// probe of the unique hash index per credential. The plainer
-// "credential_hash = ANY($1) AND process_success IS NULL" let the planner
-// AND a bitmap of every outstanding row (cl_ps_pd_desc) to the hash
-// lookups: tens of milliseconds per claim on a large backlog.
+// isDue is "the credential may be posted now" (eventdb.DueSQL).
+var isDue = eventdb.DueSQL("")
 
 // credential_log.process_success values the poster reads and writes.
 const (
-	DeliveryIssued   = "Y" // posted; process_msg is the agent's result id
-	DeliveryRejected = "N" // refused by the agent; process_msg is its reason
-	DeliveryDead     = "D" // dead-lettered after exhausting retries
-	DeliveryHeld     = "A" // held back by the builder; never posted
+	Issued   = "Y" // posted; process_msg is the agent's result id
+	Rejected = "N" // refused by the agent; process_msg is its reason
+	Dead     = "D" // dead-lettered after exhausting retries
+	Held     = "A" // held back by the builder; never posted
 )
 
-// DeliveryDB is what the delivery functions need: a pool, a connection or
-// a transaction.
-type DeliveryDB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// DeliveryRow is a credential_log row as the poster sees it.
-type DeliveryRow struct {
+// Row is a credential_log row as the poster sees it.
+type Row struct {
 	Hash     string
 	RecordID int64
 	CorpNum  string
@@ -56,7 +53,7 @@ type DeliveryRow struct {
 	Status   string
 	Attempts int
 	// Due is false while the row's not_before lies in the future (see
-	// due.go).
+	// eventdb.DueSQL).
 	Due bool
 	// ClaimedBy and Leased: who holds the row and whether the lease runs.
 	ClaimedBy   string
@@ -64,9 +61,9 @@ type DeliveryRow struct {
 	ProcessDate *time.Time
 }
 
-// LoadDeliveryRows returns the rows of the given hashes, keyed by hash;
+// LoadRows returns the rows of the given hashes, keyed by hash;
 // hashes without a row are absent.
-func LoadDeliveryRows(ctx context.Context, db DeliveryDB, hashes []string) (map[string]DeliveryRow, error) {
+func LoadRows(ctx context.Context, db eventdb.Querier, hashes []string) (map[string]Row, error) {
 	rows, err := db.Query(ctx, `
 		SELECT credential_hash, record_id, corp_num, COALESCE(process_success, ''), attempts,
 		       `+isDue+`,
@@ -76,9 +73,9 @@ func LoadDeliveryRows(ctx context.Context, db DeliveryDB, hashes []string) (map[
 	if err != nil {
 		return nil, fmt.Errorf("load delivery rows: %w", err)
 	}
-	out := make(map[string]DeliveryRow, len(hashes))
+	out := make(map[string]Row, len(hashes))
 	for rows.Next() {
-		var r DeliveryRow
+		var r Row
 		if err := rows.Scan(&r.Hash, &r.RecordID, &r.CorpNum, &r.Status, &r.Attempts,
 			&r.Due, &r.ClaimedBy, &r.Leased, &r.ProcessDate); err != nil {
 			rows.Close()
@@ -92,8 +89,8 @@ func LoadDeliveryRows(ctx context.Context, db DeliveryDB, hashes []string) (map[
 	return out, nil
 }
 
-// DeliveryClaim asks for rows to be claimed.
-type DeliveryClaim struct {
+// ClaimRequest asks for rows to be claimed.
+type ClaimRequest struct {
 	Hashes  []string
 	Claimer string
 	Lease   time.Duration
@@ -114,18 +111,18 @@ type ClaimedRow struct {
 	TookOver string
 }
 
-// ClaimDelivery sets claimed_by and claimed_until on the outstanding, due
+// Claim sets claimed_by and claimed_until on the outstanding, due
 // rows among the hashes that are unclaimed, whose lease expired, or that
 // the claimer holds already, and returns them in record_id order. Rows are
 // locked in record_id order, so concurrent claims never deadlock.
-func ClaimDelivery(ctx context.Context, db DeliveryDB, c DeliveryClaim) ([]ClaimedRow, error) {
+func Claim(ctx context.Context, db eventdb.Querier, c ClaimRequest) ([]ClaimedRow, error) {
 	if !c.RetryRejectedBefore.IsZero() {
 		if _, err := ResetForRetry(ctx, db, c.Hashes, c.RetryRejectedBefore); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 	}
 	var out []ClaimedRow
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET claimed_by = $2, claimed_until = now() + $3::interval
@@ -134,7 +131,7 @@ func ClaimDelivery(ctx context.Context, db DeliveryDB, c DeliveryClaim) ([]Claim
 				FROM unnest($1::text[]) AS x(hash)
 				JOIN credential_log cl ON cl.credential_hash = x.hash
 				WHERE cl.process_success IS NULL
-				  AND `+DueSQL("cl")+`
+				  AND `+eventdb.DueSQL("cl")+`
 				  AND (cl.claimed_by IS NULL OR cl.claimed_until IS NULL OR cl.claimed_until < now() OR cl.claimed_by = $2)
 				ORDER BY cl.record_id
 				FOR UPDATE OF cl
@@ -170,7 +167,7 @@ func sortClaimed(rows []ClaimedRow) {
 // oldest outstanding, due row that the claimer does not hold: nothing of
 // that corporation newer than it may be posted yet (rule 6). Rows in Y, N,
 // D or A, and rows waiting for not_before, never block.
-func OldestForeignOutstanding(ctx context.Context, db DeliveryDB, corps []string, claimer string) (map[string]int64, error) {
+func OldestForeignOutstanding(ctx context.Context, db eventdb.Querier, corps []string, claimer string) (map[string]int64, error) {
 	rows, err := db.Query(ctx, `
 		SELECT corp_num, min(record_id) FROM credential_log
 		WHERE corp_num = ANY($1) AND process_success IS NULL
@@ -196,12 +193,12 @@ func OldestForeignOutstanding(ctx context.Context, db DeliveryDB, corps []string
 	return out, nil
 }
 
-// RenewDeliveryClaims extends the claimer's lease on the outstanding rows
+// Renew extends the claimer's lease on the outstanding rows
 // among hashes and returns how many it still holds; fewer than asked means
 // another poster took some over after the lease ran out.
-func RenewDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, hashes []string, lease time.Duration) (int, error) {
+func Renew(ctx context.Context, db eventdb.Querier, claimer string, hashes []string, lease time.Duration) (int, error) {
 	var n int64
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		tag, err := db.Exec(ctx, `
 			UPDATE credential_log c SET claimed_until = now() + $3::interval
 			FROM (
@@ -221,13 +218,13 @@ func RenewDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, has
 	return int(n), nil
 }
 
-// ReleaseDeliveryClaims gives the claimer's outstanding rows among hashes
+// Release gives the claimer's outstanding rows among hashes
 // back, so any poster may take them at once.
-func ReleaseDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, hashes []string) error {
+func Release(ctx context.Context, db eventdb.Querier, claimer string, hashes []string) error {
 	if len(hashes) == 0 {
 		return nil
 	}
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		_, err := db.Exec(ctx, `
 			UPDATE credential_log SET claimed_by = NULL, claimed_until = NULL
 			WHERE record_id IN (
@@ -244,10 +241,10 @@ func ReleaseDeliveryClaims(ctx context.Context, db DeliveryDB, claimer string, h
 	return nil
 }
 
-// DeliveryOutcome is the agent's final answer for one credential.
-type DeliveryOutcome struct {
+// Outcome is the agent's final answer for one credential.
+type Outcome struct {
 	Hash   string
-	Status string // DeliveryIssued or DeliveryRejected
+	Status string // Issued or Rejected
 	Msg    string // result id or reason
 }
 
@@ -255,19 +252,19 @@ type DeliveryOutcome struct {
 // on rows that are still outstanding, whoever holds them now: the agent's
 // answer is the truth even if the lease ran out meanwhile. claimed_by is
 // kept as a record of who posted. It returns the hashes it marked.
-func MarkDelivered(ctx context.Context, db DeliveryDB, claimer string, outs []DeliveryOutcome) ([]string, error) {
+func MarkDelivered(ctx context.Context, db eventdb.Querier, claimer string, outs []Outcome) ([]string, error) {
 	if len(outs) == 0 {
 		return nil, nil
 	}
 	hashes, statuses, msgs := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
 	for i, o := range outs {
-		if o.Status != DeliveryIssued && o.Status != DeliveryRejected {
+		if o.Status != Issued && o.Status != Rejected {
 			return nil, fmt.Errorf("mark delivered: status %q of %s: want Y or N", o.Status, o.Hash)
 		}
-		hashes[i], statuses[i], msgs[i] = o.Hash, o.Status, ProcessMsg(o.Msg)
+		hashes[i], statuses[i], msgs[i] = o.Hash, o.Status, eventdb.ProcessMsg(o.Msg)
 	}
 	var marked []string
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET process_success = u.status, process_msg = u.msg, process_date = LOCALTIMESTAMP,
@@ -295,20 +292,20 @@ func MarkDelivered(ctx context.Context, db DeliveryDB, claimer string, outs []De
 	return marked, nil
 }
 
-// DeliveryAttempt is a row after a failed attempt was counted.
-type DeliveryAttempt struct {
+// Attempt is a row after a failed attempt was counted.
+type Attempt struct {
 	Hash     string
 	Attempts int
 	// Dead is true when the attempt limit was reached: the row is now D.
 	Dead bool
 }
 
-// RecordDeliveryFailure counts one failed agent attempt on the claimer's
+// RecordFailure counts one failed agent attempt on the claimer's
 // outstanding rows among hashes, keeps msg as the last error, and releases
 // them; a row that reaches maxAttempts becomes D.
-func RecordDeliveryFailure(ctx context.Context, db DeliveryDB, claimer string, hashes []string, msg string, maxAttempts int) ([]DeliveryAttempt, error) {
-	var out []DeliveryAttempt
-	err := RetryConflicts(ctx, func() error {
+func RecordFailure(ctx context.Context, db eventdb.Querier, claimer string, hashes []string, msg string, maxAttempts int) ([]Attempt, error) {
+	var out []Attempt
+	err := eventdb.RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET attempts = c.attempts + 1,
@@ -325,12 +322,12 @@ func RecordDeliveryFailure(ctx context.Context, db DeliveryDB, claimer string, h
 			) p
 			WHERE c.record_id = p.record_id
 			RETURNING c.credential_hash, c.attempts, c.process_success IS NOT NULL`,
-			claimer, hashes, ProcessMsg(msg), maxAttempts)
+			claimer, hashes, eventdb.ProcessMsg(msg), maxAttempts)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryAttempt, error) {
-			var a DeliveryAttempt
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Attempt, error) {
+			var a Attempt
 			err := r.Scan(&a.Hash, &a.Attempts, &a.Dead)
 			return a, err
 		})
@@ -342,12 +339,12 @@ func RecordDeliveryFailure(ctx context.Context, db DeliveryDB, claimer string, h
 	return out, nil
 }
 
-// MarkDeliveryDead marks D the outstanding rows among hashes that nobody
+// MarkDead marks D the outstanding rows among hashes that nobody
 // else holds under a running lease, and returns the hashes it marked. Its
 // caller is the outbox giving up a credential too large for any bundle.
-func MarkDeliveryDead(ctx context.Context, db DeliveryDB, claimer string, hashes []string, msg string) ([]string, error) {
+func MarkDead(ctx context.Context, db eventdb.Querier, claimer string, hashes []string, msg string) ([]string, error) {
 	var marked []string
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET process_success = 'D', process_date = LOCALTIMESTAMP, process_msg = $3,
@@ -361,7 +358,7 @@ func MarkDeliveryDead(ctx context.Context, db DeliveryDB, claimer string, hashes
 			) p
 			WHERE c.record_id = p.record_id
 			RETURNING c.credential_hash`,
-			claimer, hashes, ProcessMsg(msg))
+			claimer, hashes, eventdb.ProcessMsg(msg))
 		if err != nil {
 			return err
 		}
@@ -374,15 +371,15 @@ func MarkDeliveryDead(ctx context.Context, db DeliveryDB, claimer string, hashes
 	return marked, nil
 }
 
-// DeferDelivery hands outstanding credentials that are not due yet (their
+// Defer hands outstanding credentials that are not due yet (their
 // not_before lies ahead) back to the outbox: it clears published_at, so
 // the builder's sweep republishes them once due. The bundle that carried
 // them can then be acked without them (they block nothing).
-func DeferDelivery(ctx context.Context, db DeliveryDB, hashes []string) error {
+func Defer(ctx context.Context, db eventdb.Querier, hashes []string) error {
 	if len(hashes) == 0 {
 		return nil
 	}
-	err := RetryConflicts(ctx, func() error {
+	err := eventdb.RetryConflicts(ctx, func() error {
 		_, err := db.Exec(ctx, `
 			UPDATE credential_log c
 			SET published_at = NULL

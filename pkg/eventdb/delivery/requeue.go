@@ -1,9 +1,11 @@
-package eventdb
+package delivery
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 )
 
 // The poster's half of an operator's retry of credentials the agent
@@ -16,10 +18,10 @@ import (
 // up (D) before the instant `before` outstanding again, so they can be
 // claimed and posted; rows that failed later (while the retrying bundle was
 // being handled) are left alone, so one requeue retries a row once.
-func ResetForRetry(ctx context.Context, db DeliveryDB, hashes []string, before time.Time) (int64, error) {
+func ResetForRetry(ctx context.Context, db eventdb.Querier, hashes []string, before time.Time) (int64, error) {
 	var n int64
-	err := RetryConflicts(ctx, func() error {
-		tag, err := db.Exec(ctx, `UPDATE credential_log c SET `+ResetSet+`
+	err := eventdb.RetryConflicts(ctx, func() error {
+		tag, err := db.Exec(ctx, `UPDATE credential_log c SET `+eventdb.ResetSet+`
 FROM (SELECT record_id FROM credential_log
       WHERE credential_hash = ANY($1) AND process_success IN ('N', 'D')
         AND process_date < ($2::timestamptz AT TIME ZONE current_setting('TimeZone'))
