@@ -110,3 +110,18 @@ func (c *Client) do(ctx context.Context, method, ref string, body []byte, out an
 	}
 	return nil
 }
+
+// Drift changes the simulator's OrgBook view (see Drift).
+func (c *Client) Drift(ctx context.Context, d Drift) error {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("agentsim: drift: %w", err)
+	}
+	return c.do(ctx, http.MethodPost, "/_sim/orgbook/drift", body, nil)
+}
+
+// FlushOrgBook returns once the OrgBook database holds every change of the
+// OrgBook view made before the call.
+func (c *Client) FlushOrgBook(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/_sim/orgbook/flush", nil, nil)
+}

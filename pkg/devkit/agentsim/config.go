@@ -48,6 +48,11 @@ type Config struct {
 	// Seed seeds the random choices (fault rolls and latency samples). Zero
 	// picks a random seed.
 	Seed uint64 `envconfig:"SIM_SEED"`
+	// OrgBookDBURL, when set, is a PostgreSQL database the OrgBook view of
+	// what was issued is written into, in OrgBook's tables.
+	OrgBookDBURL string `envconfig:"SIM_ORGBOOK_DB_URL"`
+	// OrgBookFlush is how often changes of the OrgBook view are written.
+	OrgBookFlush Duration `envconfig:"SIM_ORGBOOK_FLUSH" default:"1s"`
 
 	Faults
 }
@@ -56,9 +61,10 @@ type Config struct {
 // environment.
 func DefaultConfig() Config {
 	return Config{
-		Mode:   ModeVonX,
-		Addr:   "127.0.0.1:5000",
-		Issuer: "bcreg",
+		Mode:         ModeVonX,
+		Addr:         "127.0.0.1:5000",
+		Issuer:       "bcreg",
+		OrgBookFlush: Duration(time.Second),
 		Faults: Faults{
 			Capacity:        20,
 			Overload:        OverloadReject,
@@ -105,6 +111,9 @@ func (c Config) withDefaults() Config {
 		c.Issuer = "bcreg"
 	}
 	c.Faults = c.Faults.withDefaults()
+	if c.OrgBookFlush <= 0 {
+		c.OrgBookFlush = Duration(time.Second)
+	}
 	return c
 }
 

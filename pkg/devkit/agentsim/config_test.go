@@ -49,6 +49,8 @@ func TestConfigFromEnvironment(t *testing.T) {
 		"BCREG_SIM_REJECT":             "address.bc_registries; attribute=entity_name,value=BAD,message=bad name",
 		"BCREG_SIM_STORE_TIMEOUT":      "1s",
 		"BCREG_SIM_SERVED_BY":          "tob-1",
+		"BCREG_SIM_ORGBOOK_DB_URL":     "postgres://orgbook@db/orgbook",
+		"BCREG_SIM_ORGBOOK_FLUSH":      "250ms",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -59,6 +61,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	}
 	want := Config{
 		Mode: ModeController, Addr: ":5002", Issuer: "bcreg-x", SchemasFile: "testdata/test_schemas.yml", Seed: 7,
+		OrgBookDBURL: "postgres://orgbook@db/orgbook", OrgBookFlush: Duration(250 * time.Millisecond),
 		Faults: Faults{
 			Latency:         Normal(7*time.Second, time.Second),
 			CredLatency:     Uniform(50*time.Millisecond, 150*time.Millisecond),

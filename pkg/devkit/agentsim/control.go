@@ -74,6 +74,31 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		controlJSON(w, http.StatusOK, faultsOut(s.Faults()))
+	case "/_sim/orgbook/drift":
+		if !method(http.MethodPost) {
+			return
+		}
+		var d Drift
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&d); err != nil {
+			controlError(w, http.StatusBadRequest, "drift: "+err.Error())
+			return
+		}
+		if err := s.Drift(d); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case "/_sim/orgbook/flush":
+		if !method(http.MethodPost) {
+			return
+		}
+		if err := s.FlushOrgBook(r.Context()); err != nil {
+			controlError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case "/_sim/reset":
 		if method(http.MethodPost) {
 			s.Reset()

@@ -74,6 +74,20 @@
 //	GET  /_sim/faults              Faults in effect
 //	POST /_sim/faults              change the Faults fields present in the JSON body; returns the Faults in effect
 //	POST /_sim/reset               clear the record and the counters; 204
+//	POST /_sim/orgbook/drift       change the OrgBook view behind the issuer's back (Drift); 204
+//	POST /_sim/orgbook/flush       write the OrgBook view's changes to its database now; 204
+//
+// # The OrgBook view
+//
+// Every issued credential of the three BC Registries types OrgBook BC maps
+// (registration, business number, relationship) is also stored as OrgBook
+// would store it: topics, credential sets, credentials with their latest and
+// revoked flags, attributes, names and topic relationships, by OrgBook's
+// rules (docs/design/orgbook.md). Reset leaves it alone, as it is OrgBook's
+// state, not the agent's. The view answers OrgBook's read API under /api/
+// (/api/v2/topic/ident/{type}/{source_id}/formatted,
+// /api/v4/topic/{id}/credential-set, /api/v4/topic, /api/v4/credential-type)
+// and, with Config.OrgBookDBURL, is written into OrgBook-shaped tables.
 //
 // Errors are {"error": "…"} with a 4xx status. /metrics serves Prometheus
 // metrics prefixed bcreg_sim_ from the simulator's own registry. [Client] is a

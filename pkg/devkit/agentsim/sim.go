@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
@@ -110,6 +111,14 @@ type Sim struct {
 	stats         Stats
 	timer         issueTimer
 	servers       []*http.Server
+
+	// ob is the OrgBook view of what was issued; obDB, when set, the
+	// OrgBook-shaped database it is flushed to.
+	ob        *orgBook
+	obDB      *pgxpool.Pool
+	obFlushMu sync.Mutex
+	obKick    chan struct{}
+	obDone    chan struct{}
 }
 
 // issueTimer is the "issue_credential" timer of VON-X's /status.
@@ -155,6 +164,9 @@ func newSim(cfg Config, log *zap.Logger, now func() time.Time, pause func(contex
 		faultRNG:   rand.New(rand.NewPCG(seed, 0x5eed0001)),
 		latencyRNG: rand.New(rand.NewPCG(seed, 0x5eed0002)),
 		seen:       make(map[[32]byte]struct{}),
+		ob:         newOrgBook(now),
+		obKick:     make(chan struct{}, 1),
+		obDone:     make(chan struct{}),
 	}
 	s.prom = promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -162,6 +174,18 @@ func newSim(cfg Config, log *zap.Logger, now func() time.Time, pause func(contex
 		return nil, fmt.Errorf("agentsim: id prefix: %w", err)
 	}
 	s.setFaultsLocked(cfg.Faults)
+	if cfg.OrgBookDBURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		db, err := openOrgBookDB(ctx, cfg.OrgBookDBURL)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		s.obDB = db
+		go s.runFlusher(time.Duration(cfg.OrgBookFlush))
+	} else {
+		close(s.obDone)
+	}
 	log.Info("agentsim: ready",
 		zap.String("mode", cfg.Mode),
 		zap.String("issuer", cfg.Issuer),
@@ -184,6 +208,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/_sim/"):
 		s.serveControl(w, r)
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		s.serveOrgBook(w, r)
 	case r.URL.Path == "/metrics":
 		s.prom.ServeHTTP(w, r)
 	case s.cfg.Mode == ModeController:
@@ -209,6 +235,7 @@ func (s *Sim) Close() error {
 			}
 			cancel()
 		}
+		<-s.obDone // the last flush of the OrgBook view
 	})
 	return nil
 }
@@ -393,6 +420,9 @@ func (s *Sim) record(schema, version string, attrs json.RawMessage, id string) {
 	s.stats.Issued++
 	s.mu.Unlock()
 	s.m.issued.Inc()
+	if err := s.ob.ingest(schema, version, attrs, id); err != nil {
+		s.log.Warn("agentsim: not stored in the OrgBook view", zap.String("schema", schema), zap.String("credential_id", id), zap.Error(err))
+	}
 }
 
 // canonicalJSON rewrites a JSON value with sorted keys and no spaces, so that
