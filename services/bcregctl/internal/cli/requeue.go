@@ -5,12 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
@@ -18,7 +16,6 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
@@ -212,7 +209,7 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 	var firstErr error
 	for start := 0; start < len(corps); start += requeueBatch {
 		batch := corps[start:min(start+requeueBatch, len(corps))]
-		r, p, err := resetAndPublish(ctx, pool, pub, batch, sel, *lockWait)
+		r, p, err := corpops.ResetAndPublish(ctx, pool, pub, batch, sel, *lockWait)
 		reset, published = append(reset, r...), published+p
 		if err != nil {
 			fmt.Fprintf(e.stderr, "requeue failed: corporations %s…: %v\n", batch[0], err)
@@ -236,33 +233,6 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "requeue failed: %d credential(s) not published now stay in the outbox; the builders' sweep publishes them\n", n)
 	}
 	return errors.Join(firstErr, dlqErr)
-}
-
-// resetAndPublish resets a batch's failed credentials and publishes their
-// corporations' outbox, holding the corporations' locks (rule 5), so no
-// builder publishes an overlapping bundle meanwhile. It returns the reset
-// credentials and how many were published.
-func resetAndPublish(ctx context.Context, pool *pgxpool.Pool, pub *outbox.Publisher, corps []string, sel operator.FailedSince,
-	lockWait time.Duration) (reset []string, published int, err error) {
-	locks, err := eventdb.LockCorps(ctx, pool, corps, lockWait)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer locks.Release(context.WithoutCancel(ctx))
-	if reset, err = operator.ResetFailed(ctx, locks.Conn(), messages.SystemBCReg, corps, sel); err != nil {
-		return nil, 0, err
-	}
-	rows, err := outboxdb.Unpublished(ctx, locks.Conn(), messages.SystemBCReg, corps)
-	if err != nil {
-		return reset, 0, err
-	}
-	// What is not published stays in the outbox, for the builders' sweep.
-	res := pub.PublishRows(ctx, locks.Conn(), rows, nil, "requeue-failed")
-	var errs []error
-	for _, corp := range slices.Sorted(maps.Keys(res.Failed)) {
-		errs = append(errs, fmt.Errorf("corporation %s: %w", corp, res.Failed[corp]))
-	}
-	return reset, res.Credentials, errors.Join(errs...)
 }
 
 // removePosterDeadLetters deletes the poster's dead letters about the

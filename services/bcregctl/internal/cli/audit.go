@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bcgov/bcreg-events/pkg/bus"
+	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/credential"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/audit"
+	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
+)
+
+func init() {
+	register("audit", "compare the registry, the event database and OrgBook; requeue what drifted (--requeue --yes)", runAudit)
+}
+
+type auditConfig struct {
+	config.EventDB
+	config.SourceDB
+	config.NATS
+	bus.Backoff
+	Profile             string        `envconfig:"PROFILE" default:"history"`
+	OrgBookDBURL        config.Secret `envconfig:"ORGBOOK_DB_URL"`
+	WebhookURL          config.Secret `envconfig:"WEBHOOK_URL"`
+	ProjectName         string        `envconfig:"PROJECT_NAME" default:"von-bc-registries-agent"`
+	FriendlyProjectName string        `envconfig:"FRIENDLY_PROJECT_NAME" default:"BC Registries"`
+}
+
+// exitFindings is the exit status of an audit with findings.
+const exitFindings = 3
+
+// runAudit only parses flags and settings; the work is package audit's.
+func runAudit(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "audit", "[--json] [--ignore FILE] [--corp CORP_NUM,...] [--requeue [--yes]]",
+		"BCREG_SOURCE_DB_URL, BCREG_EVENT_DB_URL, BCREG_ORGBOOK_DB_URL, BCREG_PROFILE, BCREG_WEBHOOK_URL; --requeue --yes: BCREG_NATS_URL")
+	asJSON := fs.Bool("json", false, "write the report as JSON")
+	ignore := fs.String("ignore", "", "a file of corporations (numbers or registration ids) to skip: one a line, or a JSON array")
+	corpList := fs.String("corp", "", "audit only these corporations (comma-separated)")
+	requeue := fs.Bool("requeue", false, "repair: requeue the corporations with findings and re-post what they delivered (a dry run without --yes)")
+	yes := fs.Bool("yes", false, "with --requeue: act")
+	batch := fs.Int("batch", 2000, "corporations per round of queries")
+	grace := fs.Duration("grace", time.Hour, "how long a credential may be due and undelivered before it counts as stuck")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if *yes && !*requeue {
+		return fmt.Errorf("%w: --yes goes with --requeue", errUsage)
+	}
+	var corps []string
+	for _, c := range strings.Split(*corpList, ",") {
+		if c = strings.TrimSpace(c); c != "" && !slices.Contains(corps, c) {
+			corps = append(corps, c)
+		}
+	}
+	var cfg auditConfig
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	if cfg.OrgBookDBURL == "" {
+		return fmt.Errorf("%w: BCREG_ORGBOOK_DB_URL is not set (OrgBook's database, a read-only user)", errUsage)
+	}
+	profile, err := credential.New(cfg.Profile, credential.Options{Log: e.log})
+	if err != nil {
+		return fmt.Errorf("BCREG_PROFILE: %w", err)
+	}
+	if profile.Name() != credential.ProfileHistory {
+		return fmt.Errorf("BCREG_PROFILE=%s: OrgBook BC stores the history profile's registries.ca credentials; the audit compares those", cfg.Profile)
+	}
+	opts := audit.Options{Profile: profile, Corps: corps, Batch: *batch, Grace: *grace, Log: e.log, Now: time.Now()}
+	if *ignore != "" {
+		if opts.Ignore, err = audit.ReadIgnore(*ignore); err != nil {
+			return err
+		}
+	}
+	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	src, err := openOptional(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	ob, err := openOptional(ctx, cfg.OrgBookDBURL.Value(), "BCREG_ORGBOOK_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	if opts.OrgBook, err = audit.OpenDB(ctx, ob); err != nil {
+		return err
+	}
+	opts.Registry, opts.EventDB = src, pool
+
+	rep, err := audit.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := rep.WriteJSON(e.stdout); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(e.stdout)
+		if steps := rep.PersonSteps(); len(steps) > 0 {
+			fmt.Fprintln(e.stdout, "\nsteps for a person:")
+			for _, s := range steps {
+				fmt.Fprintln(e.stdout, "  "+s)
+			}
+		}
+	}
+	if cfg.WebhookURL != "" {
+		if err := audit.Post(ctx, cfg.WebhookURL.Value(), rep.Summary(cfg.ProjectName, cfg.FriendlyProjectName), 10*time.Second); err != nil {
+			fmt.Fprintf(e.stderr, "audit: summary not posted: %v\n", err)
+		}
+	}
+	if *requeue {
+		if err := auditRepair(ctx, e, cfg, pool, src, rep, *yes); err != nil {
+			return err
+		}
+	}
+	if len(rep.Findings) > 0 {
+		return exitError{code: exitFindings}
+	}
+	return nil
+}
+
+// auditRepair requeues the corporations with findings (picking up registry
+// changes that raised no event) and re-posts what they delivered (OrgBook
+// lost or changed it; the builder issues a known credential only once).
+func auditRepair(ctx context.Context, e *env, cfg auditConfig, pool, src *pgxpool.Pool, rep *audit.Report, act bool) error {
+	corps := rep.Corps()
+	out := e.stderr
+	if len(corps) == 0 {
+		fmt.Fprintln(out, "audit --requeue: nothing to requeue")
+		return nil
+	}
+	if !act {
+		fmt.Fprintf(out, "audit --requeue (dry run; --yes acts): would requeue and re-post %d corporation(s): %s\n", len(corps), strings.Join(corps, " "))
+		return nil
+	}
+	now := time.Now()
+	last, err := corpops.Plan(ctx, pool, src, corps, 0, now)
+	if err != nil {
+		return err
+	}
+	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-audit", e.log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if _, err := corpops.Publish(ctx, js, pool, cfg.Backoff, corps, last, now, "audit"); err != nil {
+		return err
+	}
+	nonce := fmt.Sprintf("audit-repost:%d", now.UnixNano())
+	pub := &outbox.Publisher{JS: js, Log: e.log, System: messages.SystemBCReg, Profile: cfg.Profile, MaxBytes: outbox.MaxBytesFor(js),
+		Nonce: nonce, Backoff: cfg.Backoff, Timeout: 30 * time.Second}
+	reset, published, repostErr := corpops.Repost(ctx, pool, pub, corps, time.Minute)
+	if _, err := operator.RecordAction(ctx, pool, "audit-repost", messages.SystemBCReg+" "+strings.Join(corps, " "), int64(reset),
+		map[string]any{"corps": corps, "credentials": reset, "published": published, "nonce": nonce}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "audit --requeue: requeued %d corporation(s) up to event %d; %d delivered credential(s) re-posted (%d published now)\n",
+		len(corps), last.EventID, reset, published)
+	return repostErr
+}
