@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
 	"github.com/bcgov/bcreg-events/pkg/messages"
@@ -57,7 +58,7 @@ func Repost(ctx context.Context, pool *pgxpool.Pool, pub *outbox.Publisher, corp
 	var errs []error
 	for start := 0; start < len(corps); start += RepostBatch {
 		batch := corps[start:min(start+RepostBatch, len(corps))]
-		r, p, err := ResetAndPublish(ctx, pool, pub, batch, operator.FailedSince{Statuses: []string{eventdb.DeliveryIssued, eventdb.DeliveryRejected, eventdb.DeliveryDead}}, lockWait)
+		r, p, err := ResetAndPublish(ctx, pool, pub, batch, operator.FailedSince{Statuses: []string{delivery.Issued, delivery.Rejected, delivery.Dead}}, lockWait)
 		reset, published = reset+len(r), published+p
 		if err != nil {
 			errs = append(errs, err)
