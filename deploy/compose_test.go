@@ -10,6 +10,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/google/go-cmp/cmp"
 )
 
 // needs lists, per service, the variables whose defaults point at localhost
@@ -103,5 +104,51 @@ func TestComposeHostPortsDoNotCollide(t *testing.T) {
 	}
 	if _, ok := seen[":8222/tcp"]; !ok {
 		t.Error("NATS monitoring port 8222 not published")
+	}
+}
+
+// TestComposeStartOrder: the start order rests on healthchecks that mean
+// what they say. PostgreSQL's is over TCP (without -h, pg_isready asks the
+// Unix socket, ready while the init scripts still run with TCP closed);
+// NATS's asks for JetStream; migrate waits for both to be healthy, every
+// service for migrate to have finished.
+func TestComposeStartOrder(t *testing.T) {
+	p := loadCompose(t)
+	for _, tc := range []struct {
+		service string
+		want    []string // in the healthcheck's command, in order
+	}{
+		{"postgres", []string{"pg_isready", "-h", "127.0.0.1"}},
+		{"nats", []string{"http://127.0.0.1:8222/healthz?js-enabled-only=true"}},
+	} {
+		hc := p.Services[tc.service].HealthCheck
+		if hc == nil || hc.Disable {
+			t.Errorf("%s: no healthcheck", tc.service)
+			continue
+		}
+		if got := strings.Join(hc.Test, " "); !strings.Contains(got, strings.Join(tc.want, " ")) {
+			t.Errorf("%s healthcheck %q, want it to contain %q", tc.service, got, strings.Join(tc.want, " "))
+		}
+	}
+	type dep struct{ Service, Condition string }
+	for _, tc := range []struct {
+		service string
+		want    []dep
+	}{
+		{"migrate", []dep{{"nats", types.ServiceConditionHealthy}, {"postgres", types.ServiceConditionHealthy}}},
+		{"event-poller", []dep{{"migrate", types.ServiceConditionCompletedSuccessfully}}},
+		{"credential-builder", []dep{{"migrate", types.ServiceConditionCompletedSuccessfully}}},
+		{"poster", []dep{{"migrate", types.ServiceConditionCompletedSuccessfully}, {"vonx-sim", types.ServiceConditionStarted}}},
+		{"console", []dep{{"migrate", types.ServiceConditionCompletedSuccessfully}}},
+		{"natscli", []dep{{"nats", types.ServiceConditionHealthy}}},
+	} {
+		var got []dep
+		for name, d := range p.Services[tc.service].DependsOn {
+			got = append(got, dep{name, d.Condition})
+		}
+		sort.Slice(got, func(i, j int) bool { return got[i].Service < got[j].Service })
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s depends_on (-want +got):\n%s", tc.service, diff)
+		}
 	}
 }

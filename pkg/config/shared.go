@@ -32,13 +32,15 @@ func (l Logging) Validate() error {
 }
 
 // HTTP is the side port that serves /livez, /readyz and /metrics, and the
-// shutdown deadline (kept below the pod's termination grace period).
+// start-up and shutdown deadlines (the latter kept below the pod's
+// termination grace period).
 type HTTP struct {
 	Addr            string        `envconfig:"HTTP_ADDR" default:":8080"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
+	Start
 }
 
-// Validate checks the listen address and deadline.
+// Validate checks the listen address and the shutdown deadline.
 func (h HTTP) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(h.Addr); err != nil {
@@ -47,7 +49,22 @@ func (h HTTP) Validate() error {
 	if h.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("BCREG_SHUTDOWN_TIMEOUT=%v: must be positive", h.ShutdownTimeout))
 	}
-	return errors.Join(errs...)
+	return errors.Join(errs...) // Start validates itself (embedded)
+}
+
+// Start bounds how long start-up waits for NATS, the databases and the
+// JetStream topology: connections are retried with back-off until then, so
+// a service survives its dependencies starting in any order.
+type Start struct {
+	Timeout time.Duration `envconfig:"START_TIMEOUT" default:"2m"`
+}
+
+// Validate checks the bound.
+func (s Start) Validate() error {
+	if s.Timeout < time.Second {
+		return fmt.Errorf("BCREG_START_TIMEOUT=%v: want at least 1s", s.Timeout)
+	}
+	return nil
 }
 
 // NATS is how to reach the NATS servers. The URL may carry user:password@

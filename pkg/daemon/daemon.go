@@ -75,14 +75,20 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 	}
 	defer health.Close()
 
-	startCtx, cancelStart := context.WithTimeout(ctx, time.Minute)
+	// Every dependency is awaited with back-off until BCREG_START_TIMEOUT:
+	// in compose and Kubernetes they start in any order.
+	startCtx, cancelStart := context.WithTimeout(ctx, opts.HTTP.Start.Timeout)
 	defer cancelStart()
+	retry := lifecycle.DefaultConnectBackoff
 	if opts.EventDB != nil {
 		size := opts.EventDB.PoolSize
 		if size == 0 {
 			size = opts.EventDBPoolSize
 		}
-		if deps.EventDB, err = pgpool.Open(startCtx, opts.EventDB.URL.Value(), "BCREG_EVENT_DB_URL", size); err != nil {
+		if err := retry.Retry(startCtx, log, "event database (BCREG_EVENT_DB_URL)", func(ctx context.Context) (err error) {
+			deps.EventDB, err = pgpool.Open(ctx, opts.EventDB.URL.Value(), "BCREG_EVENT_DB_URL", size)
+			return err
+		}); err != nil {
 			return err
 		}
 		defer deps.EventDB.Close()
@@ -96,14 +102,20 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 		}
 	}
 	if opts.SourceDB != nil {
-		if deps.SourceDB, err = sourcedb.Open(startCtx, opts.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL"); err != nil {
+		if err := retry.Retry(startCtx, log, "source database (BCREG_SOURCE_DB_URL)", func(ctx context.Context) (err error) {
+			deps.SourceDB, err = sourcedb.Open(ctx, opts.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
+			return err
+		}); err != nil {
 			return err
 		}
 		defer deps.SourceDB.Close()
 		health.AddCheck("source_db", PingCheck(deps.SourceDB))
 	}
 	if opts.NATS != nil {
-		if deps.NC, deps.JS, err = bus.Connect(startCtx, *opts.NATS, opts.Name, log); err != nil {
+		if err := retry.Retry(startCtx, log, "NATS (BCREG_NATS_URL)", func(ctx context.Context) (err error) {
+			deps.NC, deps.JS, err = bus.Connect(ctx, *opts.NATS, opts.Name, log)
+			return err
+		}); err != nil {
 			return err
 		}
 		defer func() {

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 )
 
 func init() {
@@ -21,6 +25,7 @@ type migrateConfig struct {
 	config.NATS
 	bus.Topology
 	config.EventDB
+	config.Start
 }
 
 func runMigrate(ctx context.Context, e *env, args []string) error {
@@ -39,9 +44,17 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	// The Job may start before PostgreSQL or NATS accepts connections:
+	// each is awaited with back-off until BCREG_START_TIMEOUT.
+	startCtx, cancelStart := context.WithTimeout(ctx, cfg.Start.Timeout)
+	defer cancelStart()
+	retry := lifecycle.DefaultConnectBackoff
 	if !*natsOnly {
-		pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
-		if err != nil {
+		var pool *pgxpool.Pool
+		if err := retry.Retry(startCtx, e.log, "event database (BCREG_EVENT_DB_URL)", func(ctx context.Context) (err error) {
+			pool, err = eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+			return err
+		}); err != nil {
 			return err
 		}
 		defer pool.Close()
@@ -52,8 +65,12 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		e.log.Info("event database migrated", zap.Stringer("db", cfg.EventDB.URL), zap.Int64s("applied", res.Applied), zap.Int64("version", res.Current))
 	}
 	if !*dbOnly {
-		nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl", e.log)
-		if err != nil {
+		var nc *nats.Conn
+		var js jetstream.JetStream
+		if err := retry.Retry(startCtx, e.log, "NATS (BCREG_NATS_URL)", func(ctx context.Context) (err error) {
+			nc, js, err = bus.Connect(ctx, cfg.NATS, "bcregctl", e.log)
+			return err
+		}); err != nil {
 			return err
 		}
 		defer nc.Close()
