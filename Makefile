@@ -18,7 +18,18 @@ RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
              github.com/bcgov/bcreg-events/services/event-poller/...
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build test test-race test-rest run lint golangci-lint bench bench-micro clean
+# The build every binary carries (pkg/buildinfo): the release from VERSION
+# (the one place; deploy/k8s's image tags must equal it, deploy's
+# TestVersionIsOne checks), the commit as git describe gives it (-dirty when
+# the tree has changes) and the commit's date. The Dockerfiles take the
+# same three (VERSION copied, the rest as build arguments).
+VERSION   := $(shell cat VERSION)
+COMMIT    ?= $(shell git describe --always --dirty --abbrev=12 --exclude '*' 2>/dev/null || echo unknown)
+DATE      ?= $(shell git show -s --format=%cI HEAD 2>/dev/null || echo unknown)
+BUILDINFO := github.com/bcgov/bcreg-events/pkg/buildinfo
+LDFLAGS   := -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT) -X $(BUILDINFO).Date=$(DATE)
+
+.PHONY: all build version test test-race test-rest run lint golangci-lint bench bench-micro clean
 
 all: build
 
@@ -27,9 +38,13 @@ build:
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do \
 		echo "build $$s"; \
-		(cd services/$$s && $(GO) build -trimpath -o $(BIN)/$$s .) || exit 1; \
+		(cd services/$$s && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$$s .) || exit 1; \
 	done
-	@echo "build bcreg-dev"; cd pkg/devkit/cmd/bcreg-dev && $(GO) build -trimpath -o $(BIN)/bcreg-dev .
+	@echo "build bcreg-dev"; cd pkg/devkit/cmd/bcreg-dev && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/bcreg-dev .
+
+## version: the build the binaries carry
+version:
+	@echo "$(VERSION) (commit $(COMMIT), $(DATE))"
 
 ## test: every package of the workspace; concurrency-heavy ones with -race.
 ## Needs Go and the PostgreSQL server binaries (initdb, pg_ctl); NATS runs

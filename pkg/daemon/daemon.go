@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/bcgov/bcreg-events/pkg/buildinfo"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
@@ -65,6 +66,7 @@ type Worker func(ctx context.Context, deps Deps) error
 // Run connects, starts the side port and the workers, and waits for ctx to
 // end (a signal) or a worker to fail; then it shuts down in order.
 func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) (err error) {
+	log.Info("starting", buildinfo.Get().Fields()...)
 	health := lifecycle.NewHealth(log)
 	if err := bus.RegisterMetrics(health.Registry()); err != nil {
 		return fmt.Errorf("register metrics: %w", err)

@@ -1,5 +1,5 @@
 // Package lifecycle runs a service's process: the signal context, the HTTP
-// side port (/livez, /readyz, /metrics) and the bounded, ordered shutdown of
+// side port (/livez, /readyz, /metrics, /version) and the bounded, ordered shutdown of
 // docs/design/rules.md rule 9 (readiness false, stop pulling, finish or Nak
 // in-flight work, flush publishes, drain the connection, close the pool).
 package lifecycle
@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/buildinfo"
 )
 
 // Main is the thin main of every binary: it builds the signal context, runs
@@ -51,11 +53,14 @@ type Health struct {
 }
 
 // NewHealth creates the side port's handlers and a Prometheus registry with
-// the Go and process collectors; services register their own metrics on
-// Registry().
+// the Go and process collectors and bcreg_build_info; services register
+// their own metrics on Registry().
 func NewHealth(log *zap.Logger) *Health {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := buildinfo.Register(reg); err != nil {
+		panic(err) // a fresh registry: cannot collide
+	}
 	return &Health{log: log, registry: reg, checks: map[string]Check{}}
 }
 
@@ -72,7 +77,7 @@ func (h *Health) AddCheck(name string, c Check) {
 // SetDraining flips readiness to false for good (shutdown has begun).
 func (h *Health) SetDraining() { h.draining.Store(true) }
 
-// Handler serves /livez, /readyz and /metrics.
+// Handler serves /livez, /readyz, /metrics and /version (the build, JSON).
 func (h *Health) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
@@ -81,6 +86,7 @@ func (h *Health) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", h.serveReady)
+	mux.Handle("GET /version", buildinfo.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{Registry: h.registry}))
 	return mux
 }

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/bcgov/bcreg-events/pkg/buildinfo"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -58,7 +61,21 @@ func TestSidePort(t *testing.T) {
 	check("liveness ignores dependencies", "/livez", resp{200, "ok\n"})
 	h.SetDraining()
 	check("draining", "/readyz", resp{503, "shutting down\n"})
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
+	code, body := get(t, base+"/metrics")
+	if code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics: %d, missing go collector", code)
+	}
+	info := buildinfo.Get()
+	wantInfo := `bcreg_build_info{commit="` + info.Commit + `",go_version="` + info.GoVersion + `",version="` + info.Version + `"} 1`
+	if !strings.Contains(body, wantInfo) {
+		t.Errorf("/metrics lacks %s", wantInfo)
+	}
+	code, body = get(t, base+"/version")
+	var got buildinfo.Info
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("/version: %d %q: %v", code, body, err)
+	}
+	if diff := cmp.Diff(info, got); diff != "" {
+		t.Errorf("/version (-want +got):\n%s", diff)
 	}
 }
