@@ -79,7 +79,11 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 
 	// Every dependency is awaited with back-off until BCREG_START_TIMEOUT:
 	// in compose and Kubernetes they start in any order.
-	startCtx, cancelStart := context.WithTimeout(ctx, opts.HTTP.Start.Timeout)
+	startTimeout := opts.HTTP.Start.Timeout
+	if startTimeout == 0 { // a config not loaded from the environment
+		startTimeout = 2 * time.Minute
+	}
+	startCtx, cancelStart := context.WithTimeout(ctx, startTimeout)
 	defer cancelStart()
 	retry := lifecycle.DefaultConnectBackoff
 	if opts.EventDB != nil {

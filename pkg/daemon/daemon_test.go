@@ -2,12 +2,17 @@ package daemon_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/bcgov/bcreg-events/pkg/buildinfo"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
@@ -51,6 +56,48 @@ func TestRunMoverRunsTheReconciler(t *testing.T) {
 		}
 		return len(entries) == 1
 	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunWaitsForNATS: a service started before NATS logs its build,
+// waits with back-off (logging each refused attempt) and comes up when
+// NATS does, applying the topology then: in compose and Kubernetes the
+// dependencies start in any order.
+func TestRunWaitsForNATS(t *testing.T) {
+	ctx := testenv.Context(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close() // nothing listens there until NATS starts below
+
+	core, logs := observer.New(zap.InfoLevel)
+	topo := bus.DefaultTopology()
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(rctx, zap.New(core), daemon.Options{Name: "test", HTTP: config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
+			NATS: &config.NATS{URL: config.URL(fmt.Sprintf("nats://127.0.0.1:%d", port))}, Topology: &topo})
+	}()
+	testenv.WaitFor(t, "a refused NATS connection, logged", func() bool {
+		return logs.FilterMessage("waiting for a dependency").Len() > 0
+	})
+	start := logs.FilterMessage("starting").All()
+	if len(start) != 1 || start[0].ContextMap()["version"] != buildinfo.Version {
+		t.Errorf("start-up log %v: want one line with version %q", start, buildinfo.Version)
+	}
+	n := testenv.StartNATS(t, t.TempDir(), port)
+	_, js := n.Connect(t)
+	testenv.WaitFor(t, "the service up, its topology applied", func() bool {
+		return logs.FilterMessage("service started").Len() == 1
+	})
+	if _, err := js.Stream(ctx, bus.StreamEvents); err != nil {
+		t.Errorf("stream %s after start-up: %v", bus.StreamEvents, err)
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
