@@ -10,6 +10,7 @@ SERVICES  := event-poller credential-builder poster vonx-sim bcregctl
 MODULES   := $(shell sed -n 's,^[[:space:]]*\./,,p' go.work)
 # Concurrency-heavy packages run under the race detector.
 RACE_PKGS := github.com/bcgov/bcreg-events/pkg/bus/... \
+             github.com/bcgov/bcreg-events/pkg/test/bus/... \
              github.com/bcgov/bcreg-events/pkg/devkit/agentsim/... \
              github.com/bcgov/bcreg-events/pkg/lifecycle/... \
              github.com/bcgov/bcreg-events/services/bcregctl/test/console/... \

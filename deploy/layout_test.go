@@ -26,10 +26,9 @@ var workshop = regexp.MustCompile(`(?m)^\s*(?:require\s+)?(github\.com/nats-io/n
 
 // TestProductionModulesCarryNoWorkshop: the production binaries and their
 // go.mod files carry none of the test or development kit; tests that need
-// the kits live in test-only modules (services/<svc>/test). pkg's own tests
-// may use the test kit (Go's pruned module graph keeps it out of the
-// services' go.mod; depguard keeps it out of pkg's non-test code), so pkg
-// is only held to not requiring the development kit.
+// the kits live in test-only modules (pkg/test, services/<svc>/test), so
+// not even the module graph of a production module holds nats-server or
+// testcontainers.
 func TestProductionModulesCarryNoWorkshop(t *testing.T) {
 	for _, m := range productionModules {
 		t.Run(m, func(t *testing.T) {
@@ -39,9 +38,6 @@ func TestProductionModulesCarryNoWorkshop(t *testing.T) {
 			}
 			var found []string
 			for _, sm := range workshop.FindAllStringSubmatch(string(b), -1) {
-				if m == "pkg" && !strings.Contains(sm[1], "/pkg/devkit") {
-					continue
-				}
 				found = append(found, sm[1])
 			}
 			sort.Strings(found)

@@ -36,7 +36,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace (
-	github.com/bcgov/bcreg-events/pkg => ../../pkg
-	github.com/bcgov/bcreg-events/pkg/testkit => ../../pkg/testkit
-)
+replace github.com/bcgov/bcreg-events/pkg => ../../pkg

@@ -36,8 +36,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace (
-	github.com/bcgov/bcreg-events/pkg => ../../pkg
-	// Not a requirement: pkg's own tests import the test kit, and tidy reads them.
-	github.com/bcgov/bcreg-events/pkg/testkit => ../../pkg/testkit
-)
+replace github.com/bcgov/bcreg-events/pkg => ../../pkg

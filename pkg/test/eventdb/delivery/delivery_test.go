@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/internal/eventdbtest"
+	"github.com/bcgov/bcreg-events/pkg/test/internal/eventdbtest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 

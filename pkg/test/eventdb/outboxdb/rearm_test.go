@@ -9,9 +9,9 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/internal/eventdbtest"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/outboxdb"
+	"github.com/bcgov/bcreg-events/pkg/test/internal/eventdbtest"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
