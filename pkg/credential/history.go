@@ -207,7 +207,7 @@ func (g *historyGen) events() (past, future []source.DatedEvent) {
 	// Rows that exist come before missing ones at the same instant, so a
 	// real event names the credential's reason.
 	slices.SortStableFunc(list, func(a, b source.DatedEvent) int {
-		return cmp.Or(a.Date.Compare(*b.Date), compareTimes(a.Timestamp(), b.Timestamp()), compareBool(b.Known(), a.Known()))
+		return cmp.Or(a.Date.Compare(*b.Date), source.CompareTimes(a.Timestamp(), b.Timestamp()), compareBool(b.Known(), a.Known()))
 	})
 	for i, e := range list {
 		if i > 0 && e.Date.Equal(*list[i-1].Date) {
@@ -238,7 +238,7 @@ func (g *historyGen) requeue(future []source.DatedEvent) {
 		return
 	}
 	first := slices.MinFunc(future, func(a, b source.DatedEvent) int {
-		return cmp.Or(compareTimes(a.Timestamp(), b.Timestamp()), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(source.CompareTimes(a.Timestamp(), b.Timestamp()), cmp.Compare(a.ID, b.ID))
 	})
 	slices.SortFunc(future, func(a, b source.DatedEvent) int {
 		return cmp.Or(a.Date.Compare(*b.Date), cmp.Compare(a.ID, b.ID))
@@ -664,7 +664,7 @@ func wallClock(t time.Time) time.Time {
 	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
 }
 
-func equalTimes(a, b *time.Time) bool { return compareTimes(a, b) == 0 }
+func equalTimes(a, b *time.Time) bool { return source.CompareTimes(a, b) == 0 }
 
 // compareBool orders false before true.
 func compareBool(a, b bool) int {

@@ -187,7 +187,7 @@ func (g *snapshotGen) status() (string, *time.Time) {
 		}
 	}
 	slices.SortStableFunc(list, func(a, b dated) int {
-		return cmp.Or(compareTimes(b.d, a.d), compareIDs(b.st.StartEventID, a.st.StartEventID))
+		return cmp.Or(source.CompareTimes(b.d, a.d), source.CompareIDs(b.st.StartEventID, a.st.StartEventID))
 	})
 	var kept *time.Time
 	found := false
@@ -398,28 +398,4 @@ func idText(id *int64) string {
 		return "NULL"
 	}
 	return fmt.Sprint(*id)
-}
-
-func compareIDs(a, b *int64) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return -1
-	case b == nil:
-		return 1
-	}
-	return cmp.Compare(*a, *b)
-}
-
-func compareTimes(a, b *time.Time) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return -1
-	case b == nil:
-		return 1
-	}
-	return a.Compare(*b)
 }

@@ -173,7 +173,7 @@ func newEventIndex(events []Event, filings []Filing, convs []ConvEvent, codes *C
 		}
 	}
 	slices.SortStableFunc(convs, func(a, b ConvEvent) int {
-		return cmp.Or(cmp.Compare(a.EventID, b.EventID), compareTimes(a.EffectiveDt, b.EffectiveDt))
+		return cmp.Or(cmp.Compare(a.EventID, b.EventID), CompareTimes(a.EffectiveDt, b.EffectiveDt))
 	})
 	conv := map[int64]*ConvEvent{}
 	for i := range convs {
@@ -228,38 +228,38 @@ func groupBy[T any](list []T, key func(T) string) map[string][]T {
 // rows, these orders decide instead (see docs/deviations.md).
 
 func compareState(a, b CorpState) int {
-	return cmp.Or(compareIDs(a.StartEventID, b.StartEventID), compareIDs(a.EndEventID, b.EndEventID),
+	return cmp.Or(CompareIDs(a.StartEventID, b.StartEventID), CompareIDs(a.EndEventID, b.EndEventID),
 		cmp.Compare(deref(a.StateTypCd), deref(b.StateTypCd)))
 }
 
 func compareName(a, b CorpName) int {
-	return cmp.Or(compareIDs(a.CorpNameSeqNum, b.CorpNameSeqNum), compareIDs(a.StartEventID, b.StartEventID),
+	return cmp.Or(CompareIDs(a.CorpNameSeqNum, b.CorpNameSeqNum), CompareIDs(a.StartEventID, b.StartEventID),
 		cmp.Compare(a.CorpNameTypCd, b.CorpNameTypCd), cmp.Compare(deref(a.CorpNme), deref(b.CorpNme)))
 }
 
 func compareJurisdiction(a, b Jurisdiction) int {
-	return cmp.Or(compareIDs(a.StartEventID, b.StartEventID), compareIDs(a.EndEventID, b.EndEventID),
+	return cmp.Or(CompareIDs(a.StartEventID, b.StartEventID), CompareIDs(a.EndEventID, b.EndEventID),
 		cmp.Compare(deref(a.CanJurTypCd), deref(b.CanJurTypCd)), cmp.Compare(deref(a.OthrJurisDesc), deref(b.OthrJurisDesc)))
 }
 
 func compareOffice(a, b Office) int {
-	return cmp.Or(cmp.Compare(a.OfficeTypCd, b.OfficeTypCd), compareIDs(a.StartEventID, b.StartEventID),
-		compareIDs(a.DeliveryAddrID, b.DeliveryAddrID), compareIDs(a.MailingAddrID, b.MailingAddrID))
+	return cmp.Or(cmp.Compare(a.OfficeTypCd, b.OfficeTypCd), CompareIDs(a.StartEventID, b.StartEventID),
+		CompareIDs(a.DeliveryAddrID, b.DeliveryAddrID), CompareIDs(a.MailingAddrID, b.MailingAddrID))
 }
 
 func compareParty(a, b Party) int {
 	return cmp.Or(cmp.Compare(a.CorpNum, b.CorpNum), cmp.Compare(deref(a.BusCompanyNum), deref(b.BusCompanyNum)),
-		compareIDs(a.CorpPartyID, b.CorpPartyID), compareIDs(a.StartEventID, b.StartEventID))
+		CompareIDs(a.CorpPartyID, b.CorpPartyID), CompareIDs(a.StartEventID, b.StartEventID))
 }
 
 func compareEvent(a, b Event) int {
 	return cmp.Or(cmp.Compare(a.EventID, b.EventID), cmp.Compare(deref(a.CorpNum), deref(b.CorpNum)),
-		compareTimes(a.EventTimestmp, b.EventTimestmp))
+		CompareTimes(a.EventTimestmp, b.EventTimestmp))
 }
 
 func compareFiling(a, b Filing) int {
 	return cmp.Or(cmp.Compare(a.EventID, b.EventID), cmp.Compare(deref(a.FilingTypCd), deref(b.FilingTypCd)),
-		compareTimes(a.EffectiveDt, b.EffectiveDt))
+		CompareTimes(a.EffectiveDt, b.EffectiveDt))
 }
 
 func compareAddress(a, b *Address) int {
@@ -270,8 +270,9 @@ func compareAddress(a, b *Address) int {
 	return c
 }
 
-// compareIDs orders NULL first.
-func compareIDs(a, b *int64) int {
+// CompareIDs orders two nullable ids, NULL first: the order the original's
+// queries gave rows (and the generators give credentials) by a nullable id.
+func CompareIDs(a, b *int64) int {
 	switch {
 	case a == nil && b == nil:
 		return 0
@@ -283,7 +284,8 @@ func compareIDs(a, b *int64) int {
 	return cmp.Compare(*a, *b)
 }
 
-func compareTimes(a, b *time.Time) int {
+// CompareTimes orders two nullable times, NULL first, like CompareIDs.
+func CompareTimes(a, b *time.Time) int {
 	switch {
 	case a == nil && b == nil:
 		return 0

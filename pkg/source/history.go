@@ -171,7 +171,7 @@ func (h *History) ActiveState() *Dated[CorpState] {
 		if st.Current() {
 			return st
 		}
-		if ret == nil || compareTimes(st.StartDate, ret.StartDate) > 0 {
+		if ret == nil || CompareTimes(st.StartDate, ret.StartDate) > 0 {
 			ret = st
 		}
 	}
@@ -213,7 +213,7 @@ func (s *Snapshot) History() *History {
 		dateNames(names, reg)
 		slices.SortStableFunc(names, func(a, b Dated[CorpName]) int {
 			return cmp.Or(compareSpans(&a.Span, &b.Span, a.Rec.StartEventID, b.Rec.StartEventID),
-				compareIDs(a.Rec.CorpNameSeqNum, b.Rec.CorpNameSeqNum), cmp.Compare(deref(a.Rec.CorpNme), deref(b.Rec.CorpNme)))
+				CompareIDs(a.Rec.CorpNameSeqNum, b.Rec.CorpNameSeqNum), cmp.Compare(deref(a.Rec.CorpNme), deref(b.Rec.CorpNme)))
 		})
 		if types[0] == NameAssumed {
 			h.AssumedNames = names
@@ -240,8 +240,8 @@ func (s *Snapshot) History() *History {
 			false, "office "+o.OfficeTypCd, reg, recognitionDate)})
 	}
 	slices.SortStableFunc(h.Offices, func(a, b Dated[Office]) int {
-		return cmp.Or(compareTimes(a.StartDate, b.StartDate), cmp.Compare(a.Rec.OfficeTypCd, b.Rec.OfficeTypCd),
-			compareIDs(a.Rec.StartEventID, b.Rec.StartEventID), compareIDs(a.Rec.DeliveryAddrID, b.Rec.DeliveryAddrID))
+		return cmp.Or(CompareTimes(a.StartDate, b.StartDate), cmp.Compare(a.Rec.OfficeTypCd, b.Rec.OfficeTypCd),
+			CompareIDs(a.Rec.StartEventID, b.Rec.StartEventID), CompareIDs(a.Rec.DeliveryAddrID, b.Rec.DeliveryAddrID))
 	})
 
 	for i := range s.Parties {
@@ -258,8 +258,8 @@ func (s *Snapshot) History() *History {
 			firm, "corp_party "+idText(p.CorpPartyID), fb, fbName)})
 	}
 	slices.SortStableFunc(h.Parties, func(a, b Dated[Party]) int {
-		return cmp.Or(compareTimes(a.StartDate, b.StartDate), compareIDs(a.Rec.StartEventID, b.Rec.StartEventID),
-			compareIDs(a.Rec.CorpPartyID, b.Rec.CorpPartyID), cmp.Compare(a.Rec.CorpNum, b.Rec.CorpNum))
+		return cmp.Or(CompareTimes(a.StartDate, b.StartDate), CompareIDs(a.Rec.StartEventID, b.Rec.StartEventID),
+			CompareIDs(a.Rec.CorpPartyID, b.Rec.CorpPartyID), cmp.Compare(a.Rec.CorpNum, b.Rec.CorpNum))
 	})
 	return h
 }
@@ -271,8 +271,8 @@ func (s *Snapshot) History() *History {
 // overwritten too, as the original did.
 func datePeriods(states []Dated[CorpState], reg *time.Time, ends map[int64]bool) {
 	slices.SortStableFunc(states, func(a, b Dated[CorpState]) int {
-		return cmp.Or(compareTimes(a.Start.Date, b.Start.Date), compareIDs(a.Rec.StartEventID, b.Rec.StartEventID),
-			compareTimes(a.EndDate, b.EndDate))
+		return cmp.Or(CompareTimes(a.Start.Date, b.Start.Date), CompareIDs(a.Rec.StartEventID, b.Rec.StartEventID),
+			CompareTimes(a.EndDate, b.EndDate))
 	})
 	var period *Dated[CorpState]
 	for i := range states {
@@ -397,7 +397,7 @@ func (d *dater) event(ev *Event, id *int64, firm bool, which, record string, fal
 
 // compareSpans orders records by start date, start event id, end date.
 func compareSpans(a, b *Span, aID, bID *int64) int {
-	return cmp.Or(compareTimes(a.StartDate, b.StartDate), compareIDs(aID, bID), compareTimes(a.EndDate, b.EndDate))
+	return cmp.Or(CompareTimes(a.StartDate, b.StartDate), CompareIDs(aID, bID), CompareTimes(a.EndDate, b.EndDate))
 }
 
 func idText(id *int64) string {
