@@ -21,7 +21,7 @@ var (
 		"bcreg_builder_messages_total", "bcreg_builder_batch_duration_seconds",
 		"bcreg_builder_credentials_stored_total", "bcreg_builder_outbox_backlog",
 		"bcreg_poster_requests_total", "bcreg_poster_request_duration_seconds",
-		"bcreg_poster_credentials_total", "bcreg_poster_inflight", "bcreg_poster_concurrency_limit",
+		"bcreg_poster_credentials_total", "bcreg_poster_credential_events_total", "bcreg_poster_inflight", "bcreg_poster_concurrency_limit",
 		"bcreg_poster_agent_errors_total", "bcreg_poster_agent_healthy",
 		"bcreg_stage_messages_total", "bcreg_stage_handler_duration_seconds", "bcreg_dead_letters_total",
 		"bcreg_alerts_sent_total", "bcreg_alerts_failed_total", "bcreg_alerts_suppressed_total",
@@ -67,6 +67,16 @@ func checkMonitoring(t *testing.T, r *rendered) {
 					}
 				}
 				checkSeries(t, id, rule.Expr)
+				checkRunbookURL(t, id, rule.Alert, rule.Annotations["runbook_url"])
+				if rule.Alert == "BcregServiceDown" {
+					// sum(up) == 0 has no series to compare when every
+					// target is gone: absent() must cover each service.
+					for _, svc := range []string{"event-poller", "credential-builder", "poster"} {
+						if !strings.Contains(rule.Expr, `absent(up{job="`+svc+`"})`) {
+							t.Errorf("%s: no absent(up{job=%q}): the alert cannot fire when no %s target exists", id, svc, svc)
+						}
+					}
+				}
 			}
 		}
 	}
@@ -193,4 +203,52 @@ func definedMetrics(t *testing.T) map[string]bool {
 		t.Fatal("found no bcreg_ metric names in ../services")
 	}
 	return definedSet
+}
+
+// runbookBase is where the alerts' runbook_url point: the runbook's
+// section of the alert, on the repository's main branch.
+const runbookBase = "https://github.com/bcgov/bcreg-events/blob/main/docs/operations.md#"
+
+// checkRunbookURL: an alert links its own section of docs/operations.md,
+// and that section exists (GitHub's heading anchors).
+func checkRunbookURL(t *testing.T, id, alert, url string) {
+	t.Helper()
+	anchor, ok := strings.CutPrefix(url, runbookBase)
+	if !ok {
+		t.Errorf("%s: runbook_url %q, want %s<section>", id, url, runbookBase)
+		return
+	}
+	if anchor != headingAnchor(alert) {
+		t.Errorf("%s: runbook_url points at #%s, want the alert's own section #%s", id, anchor, headingAnchor(alert))
+	}
+	if !runbookAnchors(t)[anchor] {
+		t.Errorf("%s: docs/operations.md has no section #%s", id, anchor)
+	}
+}
+
+var (
+	anchorsOnce sync.Once
+	anchors     map[string]bool
+	notAnchor   = regexp.MustCompile(`[^a-z0-9 _-]`)
+)
+
+// headingAnchor is GitHub's anchor of a Markdown heading.
+func headingAnchor(heading string) string {
+	return strings.ReplaceAll(notAnchor.ReplaceAllString(strings.ToLower(strings.TrimSpace(heading)), ""), " ", "-")
+}
+
+func runbookAnchors(t *testing.T) map[string]bool {
+	anchorsOnce.Do(func() {
+		raw, err := os.ReadFile("../docs/operations.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		anchors = map[string]bool{}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if h, ok := strings.CutPrefix(line, "#"); ok {
+				anchors[headingAnchor(strings.TrimLeft(h, "#"))] = true
+			}
+		}
+	})
+	return anchors
 }

@@ -25,7 +25,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_alerts_sent_total",
-			Help: "Alert messages the webhook accepted, by statusCode (ERROR, WARNING, INFO)."}, []string{"status_code"}),
+			Help: "Alert messages the webhook accepted, by severity (the message's statusCode: ERROR, WARNING, INFO)."}, []string{"severity"}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "bcreg_alerts_failed_total",
 			Help: "Alert messages the webhook did not accept (error, timeout, non-2xx answer)."}),
 		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bcreg_alerts_suppressed_total",

@@ -65,6 +65,7 @@ func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, si
 			limiter: newLimiter(s.Adaptive, s.InitialInflight, s.MaxInflight),
 		})
 	}
+	a.updateGaugesLocked() // every agent's series from the start, at 0
 	return a
 }
 
@@ -76,16 +77,17 @@ func (a *agents) notifyLocked() {
 }
 
 func (a *agents) updateGaugesLocked() {
-	limit, usable := 0, 0.0
+	limit := 0
 	for _, s := range a.list {
+		usable := 0.0
 		if a.usableLocked(s) {
 			limit += s.limiter.Limit()
 			usable = 1
 		}
+		a.m.healthy.WithLabelValues(s.name()).Set(usable)
 	}
 	a.m.inflight.Set(float64(a.inflight))
 	a.m.limit.Set(float64(min(limit, a.max)))
-	a.m.healthy.Set(usable)
 }
 
 // usableLocked: healthy and not (still) misconfigured.

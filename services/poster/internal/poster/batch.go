@@ -124,7 +124,7 @@ func (w *batch) load(ctx context.Context) ([]*cred, error) {
 				// Waits for its not_before, set when the row was stored
 				// (credential.HoldDates): back to the outbox.
 				deferred = append(deferred, c.Hash)
-				p.m.credentials.WithLabelValues("waiting").Inc()
+				p.m.events.WithLabelValues("waiting").Inc()
 				continue
 			}
 			cr := byHash[c.Hash]

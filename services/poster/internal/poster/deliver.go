@@ -440,7 +440,7 @@ func (w *batch) countFailure(ctx context.Context, creds []*cred, cause error, re
 				zap.Int("attempts", a.Attempts), zap.Error(cause))
 		default:
 			cr.attempts = a.Attempts
-			p.m.credentials.WithLabelValues("retry").Inc()
+			p.m.events.WithLabelValues("retry").Inc()
 			cr.setWait(&pendingReason{kind: pendTransient, err: cause, delay: retryAfter, agent: agent})
 		}
 	}

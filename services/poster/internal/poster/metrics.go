@@ -8,11 +8,12 @@ import (
 type metrics struct {
 	requests      *prometheus.CounterVec // outcome: ok, transient, misconfigured
 	duration      prometheus.Histogram
-	credentials   *prometheus.CounterVec // status: Y, N, D, retry, waiting
+	credentials   *prometheus.CounterVec // status: Y, N, D (final outcomes; they sum to credentials finished)
+	events        *prometheus.CounterVec // event: retry, waiting (may happen many times per credential)
 	inflight      prometheus.Gauge
 	limit         prometheus.Gauge
 	agentErrors   *prometheus.CounterVec // kind: transport, timeout, status, content_type, shape, row, misconfigured
-	healthy       prometheus.Gauge
+	healthy       *prometheus.GaugeVec   // agent
 	heldBack      prometheus.Counter
 	leaseTakeover prometheus.Counter
 	leaseRenewal  prometheus.Counter
@@ -30,8 +31,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320},
 		}),
 		credentials: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bcreg_poster_credentials_total", Help: "Credentials by the status the poster gave them (Y, N, D; retry = a counted failed attempt; waiting = not due yet).",
+			Name: "bcreg_poster_credentials_total", Help: "Credentials finished, by the final status the poster gave them (Y issued, N rejected, D dead): each credential is counted once, so the sum is the credentials finished.",
 		}, []string{"status"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bcreg_poster_credential_events_total", Help: "Events on the way to a final status, by event (retry = a counted failed attempt; waiting = not due yet): a credential may have many.",
+		}, []string{"event"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bcreg_poster_inflight", Help: "Issue requests in flight.",
 		}),
@@ -41,9 +45,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		agentErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bcreg_poster_agent_errors_total", Help: "Agent failures by kind (transport, timeout, status, content_type, shape, row, misconfigured).",
 		}, []string{"kind"}),
-		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "bcreg_poster_agent_healthy", Help: "1 while at least one agent passes its health check and is not misconfigured.",
-		}),
+		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bcreg_poster_agent_healthy", Help: "Per agent of BCREG_AGENT_URL: 1 while it passes its health check and is not misconfigured (max over agents: posting can go on).",
+		}, []string{"agent"}),
 		heldBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bcreg_poster_held_back_total", Help: "Bundles held back behind an older outstanding credential of their corporation.",
 		}),
@@ -61,14 +65,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bcreg_poster_answers_unrecorded_total", Help: "Agent answers (Y or N) that could not be recorded before the claims' lease ended: each is posted again, a duplicate at the agent.",
 		}),
 	}
-	reg.MustRegister(m.recordDelay, m.unrecorded, m.requests, m.duration, m.credentials, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover, m.leaseRenewal)
+	reg.MustRegister(m.recordDelay, m.unrecorded, m.requests, m.duration, m.credentials, m.events, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover, m.leaseRenewal)
 	// Every label value at zero from the start, so rate() and the alert
 	// rules see the series before the first occurrence.
 	for _, o := range []string{"ok", "transient", "misconfigured"} {
 		m.requests.WithLabelValues(o)
 	}
-	for _, st := range []string{"Y", "N", "D", "retry", "waiting"} {
+	for _, st := range []string{"Y", "N", "D"} {
 		m.credentials.WithLabelValues(st)
+	}
+	for _, ev := range []string{"retry", "waiting"} {
+		m.events.WithLabelValues(ev)
 	}
 	for _, k := range []string{"transport", "timeout", "status", "content_type", "shape", "row", "misconfigured"} {
 		m.agentErrors.WithLabelValues(k)
