@@ -725,19 +725,50 @@ func TestHistoryFutureDatedChangeIsRequeued(t *testing.T) {
 // took the event for a future one: its re-queue, due 01:56, was published
 // by the poller at once (due by the latest wall time shown) and the builder
 // recorded it again unchanged, so the credential was never issued.
+//
+// The scenario's date is behind the real clock, where the 01:56 event is
+// past whatever "now" the builder reads. So a control corporation, 0549806,
+// has a change filed in the first pass that takes effect at 02:30, after
+// the repeated hour: on the builder's controlled clock (01:59:59.999999 by
+// the latest wall time shown) it is in the future and re-queued; on the
+// real clock it is past and would be issued. A builder that ignored its
+// Now hook fails on the control, one that read "now" as the wall clock
+// (01:05) fails on 0191294.
 func TestFirstPassEventInSecondPass(t *testing.T) {
 	e := newEnv(t)
 	e.profile = credential.ProfileHistory
+	ctx := testenv.Context(t)
 	fall := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC) // 02:00 PDT -> 01:00 PST
 	o := sourcetest.ApplyOngoing(t, e.srcURL, time.Date(2026, 11, 1, 1, 59, 0, 0, time.UTC))
 	ev := o.EventIDs[0] // 0191294's name change, stamped and effective 01:56 (first pass)
-	corps := []string{"0191294"}
+	const control = "0549806"
+	ctlEv, ctlDue := int64(990_000_600), time.Date(2026, 11, 1, 2, 30, 0, 0, time.UTC)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO bc_registries.event (event_id, corp_num, event_typ_cd, event_timestmp) VALUES ($1, $2, 'FILE', $3)`, []any{ctlEv, control, time.Date(2026, 11, 1, 1, 57, 0, 0, time.UTC)}},
+		{`INSERT INTO bc_registries.filing (event_id, filing_typ_cd, effective_dt) VALUES ($1, 'NOALA', $2)`, []any{ctlEv, ctlDue}},
+		{`UPDATE bc_registries.corp_name SET end_event_id = $1 WHERE corp_num = $2 AND corp_name_typ_cd = 'CO' AND end_event_id IS NULL`, []any{ctlEv, control}},
+		{`INSERT INTO bc_registries.corp_name (corp_num, corp_name_typ_cd, start_event_id, corp_name_seq_num, corp_nme) VALUES ($2, 'CO', $1, 1, 'HALF PAST TWO LTD.')`, []any{ctlEv, control}},
+	} {
+		if _, err := e.src.Exec(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	corps := []string{"0191294", control}
 	if x := e.generateAt(corps, time.Date(2026, 11, 1, 1, 5, 0, 0, time.UTC)); len(x["0191294"].Requeue) == 0 {
 		t.Fatal("scenario: at the wall time 01:05 the generator does not take the 01:56 event for a future one")
 	}
 	x := e.generateAt(corps, time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC))
 	if len(x["0191294"].Requeue) != 0 || len(x["0191294"].Creds) == 0 {
 		t.Fatalf("scenario: at 02:00 the generator gives %d credentials, re-queues %+v", len(x["0191294"].Creds), x["0191294"].Requeue)
+	}
+	if len(x[control].Requeue) == 0 {
+		t.Fatalf("scenario: at 02:00 the generator does not re-queue %s's change effective 02:30", control)
+	}
+	if now := e.generate([]string{control}); len(now[control].Requeue) != 0 {
+		t.Fatalf("scenario: %s's change is in the future of the real clock too (re-queues %+v), so the control cannot tell the Now hook from the real clock", control, now[control].Requeue)
 	}
 	secondPass := fall.Add(5 * time.Minute)
 	e.start(e.config(), builder.Hooks{Now: func() time.Time { return secondPass }})
@@ -746,6 +777,23 @@ func TestFirstPassEventInSecondPass(t *testing.T) {
 
 	if n := count(t, e.edb, `SELECT count(*) FROM future_requeue WHERE corp_num = '0191294' AND event_id = $1`, ev); n != 0 {
 		t.Errorf("%d future_requeue rows for event %d, want none", n, ev)
+	}
+	// The control's change waits for 02:30: the builder's "now" came from
+	// the hook, not the real clock.
+	var want []discovery.FutureRequeue
+	for _, r := range x[control].Requeue {
+		want = append(want, discovery.FutureRequeue{CorpNum: control, DueAt: r.DueAt, EventID: r.EventID,
+			FirstEventID: r.FirstEventID, FirstEventDate: r.FirstEventDate})
+	}
+	got, err := discovery.DueFutureRequeues(ctx, e.edb, system, ctlDue.Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(discovery.FutureRequeue{}, "RecordID")); diff != "" {
+		t.Errorf("future_requeue (-want +got):\n%s", diff)
+	}
+	if len(got) != 1 || got[0].EventID != ctlEv || !got[0].DueAt.Equal(ctlDue) {
+		t.Errorf("re-queues %+v, want one of %s's event %d due %s", got, control, ctlEv, ctlDue)
 	}
 	if diff := cmp.Diff(allHashes(x), e.storedHashes()); diff != "" {
 		t.Errorf("credential_log (-want +got):\n%s", diff)
