@@ -67,6 +67,7 @@ type Original struct {
 type origTable struct {
 	ident string            // quoted schema.table
 	cols  map[string]string // lower-case name → quoted identifier
+	types map[string]string // lower-case name → information_schema data_type
 }
 
 func (t origTable) has(col string) bool { _, ok := t.cols[col]; return ok }
@@ -82,30 +83,10 @@ func (t origTable) col(name string) string {
 // Inspect reads the layout, watermark and size of the original's
 // database at from (read-only use) for system.
 func Inspect(ctx context.Context, from eventdb.Querier, system string) (Original, error) {
-	o := Original{tables: map[string]origTable{}}
-	rows, err := from.Query(ctx, `SELECT c.table_schema, c.table_name, c.column_name
-FROM information_schema.columns c
-WHERE lower(c.table_name) IN ('last_event', 'event_by_corp_filing', 'corp_history_log', 'credential_log')
-  AND c.table_schema = ANY (current_schemas(false))
-ORDER BY array_position(current_schemas(false), c.table_schema::name), c.table_name, c.ordinal_position`)
-	if err != nil {
+	o := Original{}
+	var err error
+	if o.tables, err = readTables(ctx, from); err != nil {
 		return o, fmt.Errorf("inspect original: %w", err)
-	}
-	type col struct{ Schema, Table, Column string }
-	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[col])
-	if err != nil {
-		return o, fmt.Errorf("inspect original: %w", err)
-	}
-	for _, c := range cols {
-		key := strings.ToLower(c.Table)
-		t, ok := o.tables[key]
-		if !ok {
-			t = origTable{ident: pgx.Identifier{c.Schema, c.Table}.Sanitize(), cols: map[string]string{}}
-			o.tables[key] = t
-		} else if t.ident != (pgx.Identifier{c.Schema, c.Table}.Sanitize()) {
-			continue // the same table in a later schema of the path is hidden
-		}
-		t.cols[strings.ToLower(c.Column)] = pgx.Identifier{c.Column}.Sanitize()
 	}
 	for _, need := range []struct{ table, cols string }{
 		{"last_event", "system_type_cd event_id"},
@@ -183,6 +164,39 @@ WHERE `+t.col("system_type_cd")+` = $1 AND `+t.col("process_date")+` IS NULL AND
 	}
 	o.Queued = uniqueSorted(queued)
 	return o, nil
+}
+
+// readTables reads the columns of the tables named like the original's
+// (last_event, event_by_corp_filing, corp_history_log, credential_log) in
+// q's search path, the first of a name in the path winning.
+func readTables(ctx context.Context, q eventdb.Querier) (map[string]origTable, error) {
+	rows, err := q.Query(ctx, `SELECT c.table_schema, c.table_name, c.column_name, c.data_type
+FROM information_schema.columns c
+WHERE lower(c.table_name) IN ('last_event', 'event_by_corp_filing', 'corp_history_log', 'credential_log')
+  AND c.table_schema = ANY (current_schemas(false))
+ORDER BY array_position(current_schemas(false), c.table_schema::name), c.table_name, c.ordinal_position`)
+	if err != nil {
+		return nil, err
+	}
+	type col struct{ Schema, Table, Column, Type string }
+	cols, err := pgx.CollectRows(rows, pgx.RowToStructByPos[col])
+	if err != nil {
+		return nil, err
+	}
+	tables := map[string]origTable{}
+	for _, c := range cols {
+		key := strings.ToLower(c.Table)
+		t, ok := tables[key]
+		if !ok {
+			t = origTable{ident: pgx.Identifier{c.Schema, c.Table}.Sanitize(), cols: map[string]string{}, types: map[string]string{}}
+			tables[key] = t
+		} else if t.ident != (pgx.Identifier{c.Schema, c.Table}.Sanitize()) {
+			continue // the same table in a later schema of the path is hidden
+		}
+		t.cols[strings.ToLower(c.Column)] = pgx.Identifier{c.Column}.Sanitize()
+		t.types[strings.ToLower(c.Column)] = c.Type
+	}
+	return tables, nil
 }
 
 // Plan says how to adopt an inspected original.

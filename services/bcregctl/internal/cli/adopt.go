@@ -48,7 +48,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	orig, err := eventdb.Open(ctx, *from, "--from")
+	orig, err := adopt.OpenOriginal(ctx, *from, "--from")
 	if err != nil {
 		return err
 	}
@@ -57,6 +57,16 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	o, err := adopt.Inspect(ctx, orig, system)
 	if err != nil {
 		return fmt.Errorf("%w (--from %s)", err, config.RedactURL(*from))
+	}
+	// Before anything is written, the dry run's included: never into the
+	// original itself or a copy of its tables.
+	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := adopt.CheckTarget(ctx, pool, orig); err != nil {
+		return fmt.Errorf("%w (BCREG_EVENT_DB_URL=%s, --from %s): adopt into a new, empty event database", err, cfg.EventDB.URL, config.RedactURL(*from))
 	}
 	fmt.Fprintf(e.stdout, "original (%s layout): watermark event %d, %d credentials, %d processed work items, %d corporations queued but not processed\n",
 		o.Layout, o.Watermark.EventID, o.Credentials, o.WorkItems, len(o.Queued))
@@ -127,11 +137,6 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 			return ids, bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: 30 * time.Second, Backoff: cfg.Backoff})
 		}
 	}
-	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
 	if _, err := eventdb.Migrate(ctx, pool); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +17,11 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
-// TestAdoptCommand: an 8bc273a database (watermark without a date) is
-// adopted with the date the registry has for the event, its look-back
-// window recorded as seen, and the corporations it left queued requeued; a
-// dry run changes nothing; a second adoption is refused.
-func TestAdoptCommand(t *testing.T) {
-	w := newOpsWorld(t)
-	newest := w.newestEvent()
+// smallOriginal is an 8bc273a original at the registry's newest event
+// (no date, as 8bc273a kept none) with one posted credential of 0191294,
+// its processed work item, and A9592574 queued but never processed.
+func smallOriginal(t *testing.T, newest regevent.Position) *originaltest.DB {
+	t.Helper()
 	orig := originaltest.Create(t, testenv.NewDatabase(t), originaltest.Layout8bc273a)
 	orig.Watermark(newest.EventID, time.Time{})
 	done := time.Now().Add(-time.Hour)
@@ -31,6 +30,17 @@ func TestAdoptCommand(t *testing.T) {
 		Schema: "registration.bc_registries", Version: "1.0.36", JSON: `{"a": 1}`, Hash: "h1", ProcessDate: &done, ProcessSuccess: "Y", ProcessMsg: "id-1"})
 	orig.AddWorkItem(originaltest.WorkItem{CorpNum: "0191294", Last: ev, ProcessDate: &done, ProcessSuccess: "Y"})
 	orig.AddWorkItem(originaltest.WorkItem{CorpNum: "A9592574", Last: ev}) // queued, never processed
+	return orig
+}
+
+// TestAdoptCommand: an 8bc273a database (watermark without a date) is
+// adopted with the date the registry has for the event, its look-back
+// window recorded as seen, and the corporations it left queued requeued; a
+// dry run changes nothing; a second adoption is refused.
+func TestAdoptCommand(t *testing.T) {
+	w := newOpsWorld(t)
+	newest := w.newestEvent()
+	orig := smallOriginal(t, newest)
 
 	code, stdout, stderr := run(t, "adopt", "--from", orig.URL, "--dry-run")
 	if code != 0 || !strings.Contains(stdout, "dry run: would import 1 credentials") || !strings.Contains(stdout, "BCREG_PROFILE=snapshot") {
@@ -102,5 +112,88 @@ func TestAdoptNeedsAWatermarkDate(t *testing.T) {
 	if code, _, stderr := run(t, "adopt", "--from", "postgres://u:secretpw@127.0.0.1:1/x?connect_timeout=1"); code != 1 ||
 		!strings.Contains(stderr, "--from") || strings.Contains(stderr, "secretpw") {
 		t.Errorf("unreachable original: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestAdoptNeverChangesTheOriginal runs every path of `bcregctl adopt`,
+// the refused and failed ones included, and compares the original's schema
+// and rows (originaltest.Fingerprint) before and after each: a dry run; the
+// event database set to the original itself (reached by another URL) or to
+// a copy of its tables, both refused before anything is written to either;
+// a watermark without a date; an unreachable NATS; an original whose rows
+// fail the import half-way; the adoption; a second one refused; a forced
+// one.
+func TestAdoptNeverChangesTheOriginal(t *testing.T) {
+	w := newOpsWorld(t)
+	newest := w.newestEvent()
+	orig := smallOriginal(t, newest)
+	done := time.Now().Add(-time.Hour)
+
+	unknownDate := originaltest.Create(t, testenv.NewDatabase(t), originaltest.Layout8bc273a)
+	unknownDate.Watermark(123456789, time.Time{}) // not in the registry
+	// A pre-LEAR original whose second credential's position cannot be read:
+	// the import fails after the first was copied.
+	broken := originaltest.Create(t, testenv.NewDatabase(t), originaltest.LayoutPreLEAR)
+	broken.Watermark(newest.EventID, newest.Date.Time)
+	bev := originaltest.Event{ID: newest.EventID, Date: newest.Date.Time}
+	for i, prev := range []string{"", `{"event_date": "yesterday", "event_id": 1}`} {
+		broken.AddCredential(originaltest.Credential{CorpNum: "0191294", CorpState: "ACT", Last: bev, Type: "REG", ID: "1",
+			Schema: "registration.registries.ca", Version: "1.0.42", JSON: fmt.Sprintf(`{"b": %d}`, i), Hash: fmt.Sprintf("b%d", i),
+			ProcessDate: &done, ProcessSuccess: "Y", ProcessMsg: "id"})
+		if prev != "" {
+			if _, err := testenv.Pool(t, broken.URL).Exec(w.ctx, `UPDATE CREDENTIAL_LOG SET PREV_EVENT = $1::json WHERE CREDENTIAL_HASH = $2`,
+				prev, fmt.Sprintf("b%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	copyURL := originaltest.Create(t, testenv.NewDatabase(t), originaltest.Layout8bc273a).URL
+	originals := []string{orig.URL, unknownDate.URL, broken.URL, copyURL}
+
+	sep := "?"
+	if strings.Contains(orig.URL, "?") {
+		sep = "&"
+	}
+	paths := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"dry run", nil, []string{"--from", orig.URL, "--dry-run"}, 0, "dry run: would import"},
+		{"into the original itself", map[string]string{"BCREG_EVENT_DB_URL": orig.URL + sep + "application_name=other"},
+			[]string{"--from", orig.URL}, 1, "is the original's own database"},
+		{"dry run into the original itself", map[string]string{"BCREG_EVENT_DB_URL": orig.URL},
+			[]string{"--from", orig.URL, "--dry-run"}, 1, "is the original's own database"},
+		{"into a copy of the original's tables", map[string]string{"BCREG_EVENT_DB_URL": copyURL},
+			[]string{"--from", orig.URL}, 1, "holds the original's tables (CORP_HISTORY_LOG, CREDENTIAL_LOG, EVENT_BY_CORP_FILING, LAST_EVENT)"},
+		{"watermark without a date", nil, []string{"--from", unknownDate.URL}, 1, "--watermark-date"},
+		{"NATS unreachable", map[string]string{"BCREG_NATS_URL": "nats://127.0.0.1:1"},
+			[]string{"--from", orig.URL}, 1, ""},
+		{"import fails half-way", nil, []string{"--from", broken.URL}, 1, "yesterday"},
+		{"adoption", nil, []string{"--from", orig.URL}, 0, "adopted: 1 of 1 credentials imported"},
+		{"second adoption", nil, []string{"--from", orig.URL}, 1, "already has a watermark"},
+		{"forced adoption", nil, []string{"--from", orig.URL, "--force"}, 0, "adopted: 0 of 1 credentials imported"},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			before := map[string]string{}
+			for _, u := range originals {
+				before[u] = originaltest.Fingerprint(t, u)
+			}
+			for k, v := range p.env {
+				t.Setenv(k, v)
+			}
+			code, stdout, stderr := run(t, append([]string{"adopt"}, p.args...)...)
+			if code != p.wantCode || !strings.Contains(stdout+stderr, p.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s%s", code, p.wantCode, p.want, stdout, stderr)
+			}
+			for i, u := range originals {
+				if diff := cmp.Diff(before[u], originaltest.Fingerprint(t, u)); diff != "" {
+					t.Errorf("original %d changed (-before +after):\n%s", i, diff)
+				}
+			}
+		})
 	}
 }
