@@ -36,7 +36,13 @@ var (
 
 // Run runs the tests of a package and then stops the servers they started.
 // Use it in TestMain: func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }.
+//
+// A test binary that NewCluster re-executed as a cluster node
+// (WithNodeProcesses) serves the node instead of running tests.
 func Run(m *testing.M) int {
+	if serveNode() {
+		return 0
+	}
 	code := m.Run()
 	stopMu.Lock()
 	defer stopMu.Unlock()
