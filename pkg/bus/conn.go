@@ -72,11 +72,20 @@ func Connect(ctx context.Context, cfg config.NATS, name string, log *zap.Logger)
 	return nc, js, nil
 }
 
-// ReadyCheck reports whether the connection is up, for /readyz.
-func ReadyCheck(nc *nats.Conn) func(context.Context) error {
-	return func(context.Context) error {
+// ReadyCheck reports whether the connection is up and JetStream answers,
+// for /readyz. In a cluster the connection stays up while quorum is lost
+// (two of three nodes down): the services then pause, publishes and pulls
+// retry, and /readyz says so (docs/design/cluster.md). The JetStream check
+// is one API request (the account's info, answered by the meta leader).
+func ReadyCheck(nc *nats.Conn, js jetstream.JetStream) func(context.Context) error {
+	return func(ctx context.Context) error {
 		if s := nc.Status(); s != nats.CONNECTED {
 			return fmt.Errorf("nats %s", s)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if _, err := js.AccountInfo(ctx); err != nil {
+			return fmt.Errorf("jetstream unavailable (no meta leader: quorum lost or an election): %w", err)
 		}
 		return nil
 	}

@@ -131,7 +131,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 				log.Warn("nats drain", zap.Error(derr))
 			}
 		}()
-		health.AddCheck("nats", bus.ReadyCheck(deps.NC))
+		health.AddCheck("nats", bus.ReadyCheck(deps.NC, deps.JS))
 		if opts.Topology != nil {
 			if err := opts.Topology.Apply(startCtx, deps.JS); err != nil {
 				return fmt.Errorf("apply JetStream topology on %s: %w", opts.NATS.URL, err)

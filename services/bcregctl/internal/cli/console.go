@@ -80,7 +80,7 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	health.AddCheck("nats", bus.ReadyCheck(nc))
+	health.AddCheck("nats", bus.ReadyCheck(nc, js))
 	settings := []console.Setting{
 		{Name: "event DB", Value: cfg.EventDB.URL.String()},
 		{Name: "NATS", Value: cfg.NATS.URL.String()},
