@@ -1,6 +1,7 @@
 package bus_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -102,4 +103,27 @@ func TestReadyCheckReportsLostQuorum(t *testing.T) {
 	c.Start(1)
 	c.Start(2)
 	testenv.WaitFor(t, "ready again", func() bool { return check(ctx) == nil })
+}
+
+// TestConcurrentApplyOnCluster: the services start together and each
+// applies the R3 topology at once; every apply returns.
+func TestConcurrentApplyOnCluster(t *testing.T) {
+	c := testenv.NewCluster(t)
+	topo := testTopology()
+	topo.Replicas = 3
+	n := 5
+	errs := make(chan error, n)
+	for range n {
+		_, js := c.Connect(t)
+		go func() {
+			ctx, cancel := context.WithTimeout(testenv.Context(t), 30*time.Second)
+			defer cancel()
+			errs <- topo.Apply(ctx, js)
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("apply: %v", err)
+		}
+	}
 }

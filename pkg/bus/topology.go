@@ -129,18 +129,53 @@ func (t Topology) Consumers() map[string]jetstream.ConsumerConfig {
 
 // Apply creates or updates every stream and consumer. It is idempotent:
 // applying the same topology twice changes nothing.
+//
+// Each request has a bound of its own and is retried until ctx ends: in a
+// cluster the meta leader leaves unanswered the create of a stream another
+// client is creating at the same moment (every replica of every service
+// applies the topology at start), and a request sent during an election
+// may go unanswered too. The retry finds the stream or consumer and
+// updates it to the same configuration.
 func (t Topology) Apply(ctx context.Context, js jetstream.JetStream) error {
 	for _, sc := range t.Streams() {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := applyRetry(ctx, func(actx context.Context) error {
+			_, err := js.CreateOrUpdateStream(actx, sc)
+			return err
+		}); err != nil {
 			return fmt.Errorf("apply stream %s: %w", sc.Name, err)
 		}
 	}
 	for stream, cc := range t.Consumers() {
-		if _, err := js.CreateOrUpdateConsumer(ctx, stream, cc); err != nil {
+		if err := applyRetry(ctx, func(actx context.Context) error {
+			_, err := js.CreateOrUpdateConsumer(actx, stream, cc)
+			return err
+		}); err != nil {
 			return fmt.Errorf("apply consumer %s on %s: %w", cc.Durable, stream, err)
 		}
 	}
 	return nil
+}
+
+// applyAttempt bounds one request of Apply.
+const applyAttempt = 5 * time.Second
+
+// applyRetry runs one request of Apply until it gets an answer: an
+// unanswered attempt (timeout, no responders) is tried again after a short
+// pause; an answer from the JetStream API (success or refusal) ends it.
+func applyRetry(ctx context.Context, req func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, applyAttempt)
+		err := req(actx)
+		cancel()
+		if err == nil || !isAmbiguous(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-time.After(Backoff{Base: 200 * time.Millisecond, Max: 2 * time.Second}.Delay(attempt)):
+		}
+	}
 }
 
 // MaxDeliver returns the configured MaxDeliver of a stream's consumer.
