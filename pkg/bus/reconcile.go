@@ -85,6 +85,9 @@ type Reconciler struct {
 	log     *zap.Logger
 	backoff Backoff
 	seen    map[string]map[uint64]bool
+	// leader is the consumer's leader at the last pass, per stream: the
+	// memory of a pass counts only under the same leader.
+	leader map[string]string
 }
 
 // NewReconciler returns a reconciler with an empty memory. It makes the
@@ -95,7 +98,7 @@ func NewReconciler(js jetstream.JetStream, log *zap.Logger, backoff Backoff) *Re
 		reconciled.WithLabelValues(w.stream)
 		strandedGauge.WithLabelValues(w.stream)
 	}
-	return &Reconciler{js: js, log: log.Named("dlq-reconciler"), backoff: backoff, seen: map[string]map[uint64]bool{}}
+	return &Reconciler{js: js, log: log.Named("dlq-reconciler"), backoff: backoff, seen: map[string]map[uint64]bool{}, leader: map[string]string{}}
 }
 
 // Pass looks at each work stream once and returns how many messages it
@@ -117,6 +120,20 @@ func (r *Reconciler) pass(ctx context.Context, stream, consumer string) (int, er
 	st, si, ci, err := readStageInfo(ctx, r.js, stream, consumer)
 	if err != nil || ci == nil {
 		return 0, err
+	}
+	// In a cluster, a consumer's state read during an election, while
+	// quorum is lost, or from a leader whose peers are still catching up
+	// may count in-flight messages as delivered and settled (the
+	// quorum-lost fault test moved a message that was still being
+	// handled). Only a settled replica group is trusted, and only the
+	// same leader twice in a row.
+	if !settled(si.Cluster) || !settled(ci.Cluster) {
+		delete(r.seen, stream)
+		return 0, nil
+	}
+	if ci.Cluster != nil && ci.Cluster.Leader != r.leader[stream] {
+		r.leader[stream] = ci.Cluster.Leader
+		delete(r.seen, stream)
 	}
 	found, err := strandedOf(ctx, st, si, ci, reconcileBatch)
 	if err != nil {
@@ -144,6 +161,24 @@ func (r *Reconciler) pass(ctx context.Context, stream, consumer string) (int, er
 	}
 	r.seen[stream] = next
 	return moved, nil
+}
+
+// settled reports whether a stream's or consumer's replica group has a
+// leader and every other replica is online and current (a single server
+// has no cluster information and is settled).
+func settled(c *jetstream.ClusterInfo) bool {
+	if c == nil {
+		return true
+	}
+	if c.Leader == "" {
+		return false
+	}
+	for _, p := range c.Replicas {
+		if p == nil || p.Offline || !p.Current {
+			return false
+		}
+	}
+	return true
 }
 
 // RunReconciler runs a Pass every interval until ctx ends; a failed pass is

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
@@ -80,6 +81,12 @@ type pipeline struct {
 	t        *testing.T
 	nats     *testenv.NATS
 	natsPort int
+	// cluster, when set, is the three-node cluster the services use
+	// instead of nats (newClusterPipeline).
+	cluster *testenv.Cluster
+	// rejected are the hashes the agent refuses for good: each must end
+	// as N in credential_log and as a poster dead letter.
+	rejected map[string]bool
 	eventDB  string
 	sourceDB string
 	simAddr  string
@@ -90,19 +97,27 @@ type pipeline struct {
 
 func newPipeline(t *testing.T, profile string) *pipeline {
 	t.Helper()
-	p := &pipeline{t: t, procs: map[string]*proc{}}
 	port, err := localpg.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.natsPort = port
-	p.nats = testenv.StartNATS(t, t.TempDir(), port)
+	n := testenv.StartNATS(t, t.TempDir(), port)
+	p := newPipelineOn(t, profile, n.URL())
+	p.nats, p.natsPort = n, port
+	return p
+}
+
+// newPipelineOn is a pipeline whose services use the NATS server(s) of
+// natsURL.
+func newPipelineOn(t *testing.T, profile, natsURL string) *pipeline {
+	t.Helper()
+	p := &pipeline{t: t, procs: map[string]*proc{}}
 	p.eventDB = testenv.NewDatabase(t)
 	p.sourceDB = sourcetest.WholeFixture(t, sourcetest.Template(t))
 	p.simAddr = freeAddr(t)
 	p.sim = &agentsim.Client{BaseURL: "http://" + p.simAddr}
 	p.env = map[string]string{
-		"BCREG_NATS_URL": p.nats.URL(), "BCREG_EVENT_DB_URL": p.eventDB, "BCREG_SOURCE_DB_URL": p.sourceDB,
+		"BCREG_NATS_URL": natsURL, "BCREG_EVENT_DB_URL": p.eventDB, "BCREG_SOURCE_DB_URL": p.sourceDB,
 		"BCREG_AGENT_URL": "http://" + p.simAddr + "/bcreg", "BCREG_PROFILE": profile,
 		"BCREG_MIGRATE": "true", "BCREG_POLL_INTERVAL": "1s", "BCREG_SHUTDOWN_TIMEOUT": "5s",
 		"BCREG_LOG_LEVEL": "info", "BCREG_RETRY_BASE": "200ms", "BCREG_RETRY_MAX": "2s",
@@ -137,7 +152,7 @@ func (p *pipeline) waitIdle(within time.Duration, want int) {
 	p.t.Helper()
 	ctx := testenv.Context(p.t)
 	pool := testenv.Pool(p.t, p.eventDB)
-	_, js := p.nats.Connect(p.t)
+	_, js := p.connect()
 	deadline := time.Now().Add(within)
 	var last string
 	for time.Now().Before(deadline) {
@@ -196,6 +211,16 @@ func (p *pipeline) polls() int {
 	return n
 }
 
+// connect opens a client connection to the pipeline's NATS (any node of
+// a cluster).
+func (p *pipeline) connect() (*nats.Conn, jetstream.JetStream) {
+	p.t.Helper()
+	if p.cluster != nil {
+		return p.cluster.Connect(p.t)
+	}
+	return p.nats.Connect(p.t)
+}
+
 func streamMsgs(ctx context.Context, js jetstream.JetStream, name string) int {
 	s, err := js.Stream(ctx, name)
 	if err != nil {
@@ -224,6 +249,9 @@ func (p *pipeline) checkDelivered(want map[string]expectedCred, allowDuplicates 
 	lastIndex := map[string]int{}
 	for _, r := range received {
 		h, reason := receivedHash(t, r.Attributes)
+		if p.rejected[h] {
+			continue
+		}
 		seen[h]++
 		exp, ok := want[h]
 		if !ok {
@@ -266,10 +294,16 @@ func (p *pipeline) checkDelivered(want map[string]expectedCred, allowDuplicates 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(logRows) != len(want) {
-		t.Errorf("credential_log has %d non-held rows, want %d", len(logRows), len(want))
+	if len(logRows) != len(want)+len(p.rejected) {
+		t.Errorf("credential_log has %d non-held rows, want %d", len(logRows), len(want)+len(p.rejected))
 	}
 	for _, r := range logRows {
+		if p.rejected[r.Hash] {
+			if r.Status != "N" {
+				t.Errorf("rejected credential %s is %q (%s), want N", r.Hash[:12], r.Status, r.Msg)
+			}
+			continue
+		}
 		if r.Status != "Y" {
 			t.Errorf("credential %s is %q (%s), want Y", r.Hash[:12], r.Status, r.Msg)
 			continue
@@ -300,7 +334,7 @@ func runPipeline(t *testing.T, profile string) {
 	p.startService("poster-2", "poster")
 	p.waitIdle(3*time.Minute, len(want))
 	p.checkDelivered(want, false)
-	_, js := p.nats.Connect(t)
+	_, js := p.connect()
 	ctx := testenv.Context(t)
 	if n := streamMsgs(ctx, js, bus.StreamDLQ); n != 0 {
 		t.Errorf("dead letters: %d, want 0", n)

@@ -37,10 +37,10 @@ func TestNATSJetStream(t *testing.T) {
 	}
 }
 
-// TestClusterFailover: an R3 stream of the three-node cluster keeps every
+// TestNATSClusterFailover: an R3 stream of the three-node cluster keeps every
 // message across a leader step-down, a SIGKILL of its leader and that
 // node's return.
-func TestClusterFailover(t *testing.T) {
+func TestNATSClusterFailover(t *testing.T) {
 	c := testenv.NewCluster(t, testenv.WithNodeProcesses())
 	nc, js := c.Connect(t)
 	ctx := testenv.Context(t)
