@@ -20,7 +20,7 @@ import (
 // clusterSynthCorps is the synthetic registry added to the demo data in
 // the cluster fault tests (BCREG_E2E_CLUSTER_CORPS overrides it): sized so
 // that the four tests stay within CI's budget on two loaded cores.
-const clusterSynthCorps = 1500
+const clusterSynthCorps = 2000
 
 // Poster settings of the cluster tests: the in-flight bound of duplicates
 // at the agent is posters × in-flight requests × credentials per request.
@@ -118,12 +118,13 @@ func (r *clusterRun) issued() int64 {
 	return st.Issued
 }
 
-// progress waits until the agent has issued n more credentials than now:
-// the pipeline is moving again.
+// progress waits until the agent has issued n more credentials than now
+// (the pipeline is moving again), or all of them.
 func (r *clusterRun) progress(what string, n int64) {
 	r.t.Helper()
 	from := r.issued()
-	testenv.WaitFor(r.t, what, func() bool { return r.issued() >= from+n })
+	all := int64(len(r.want))
+	testenv.WaitFor(r.t, what, func() bool { i := r.issued(); return i >= from+n || i >= all })
 }
 
 // midLoad waits until a fraction of the credentials is issued.
