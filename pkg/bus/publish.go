@@ -57,11 +57,20 @@ func IsStreamFull(err error) bool {
 // isAmbiguous reports whether the publish may or may not have been stored
 // (no reply from the stream: timeout, reconnect, no responders): retrying
 // with the same message id is safe. An answer from the server's API
-// (other than "full") is not ambiguous.
+// (other than "full") is not ambiguous, except two a cluster gives during
+// an election or while quorum is lost: "duplicate message id is in
+// process" (the first attempt is proposed but not yet committed; the retry
+// is de-duplicated once it is) and "temporarily unavailable" (503).
 func isAmbiguous(err error) bool {
 	var apiErr *jetstream.APIError
-	return !errors.As(err, &apiErr)
+	if !errors.As(err, &apiErr) {
+		return true
+	}
+	return apiErr.ErrorCode == errCodeDuplicateInProcess || apiErr.Code == 503
 }
+
+// errCodeDuplicateInProcess is JSStreamDuplicateMessageConflict.
+const errCodeDuplicateInProcess = 10158
 
 // Publish stores one message, retrying with the same message id while the
 // answer is ambiguous (timeout, reconnect) or the stream is full, until ctx
