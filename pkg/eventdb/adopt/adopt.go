@@ -219,8 +219,12 @@ type Plan struct {
 
 // Result says what an adoption imported.
 type Result struct {
-	Layout    string
-	Watermark regevent.Position
+	Layout string
+	// Watermark is the event database's watermark afterwards: the
+	// original's, unless WatermarkKept says a later one (a forced
+	// re-adoption after polling) was kept, the watermark never moving back.
+	Watermark     regevent.Position
+	WatermarkKept bool
 	// Credentials were read; Imported of them were new (not known by hash).
 	Credentials, Imported int64
 	// ByStatus counts the credentials read by the status they got here
@@ -252,12 +256,15 @@ func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Ori
 		var busy bool
 		// An initial load started on this database (a poller that ran
 		// before the adoption) may have published corporations already.
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM last_event WHERE system_type_cd = $1 AND event_id > 0)
-    OR EXISTS (SELECT 1 FROM credential_log WHERE system_type_cd = $1)
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM credential_log WHERE system_type_cd = $1)
     OR EXISTS (SELECT 1 FROM initial_load WHERE system_type_cd = $1)`, plan.System).Scan(&busy); err != nil {
 			return fmt.Errorf("adopt: %w", err)
 		}
-		if busy && !plan.Force {
+		_, hasWatermark, err := discovery.CurrentWatermark(ctx, tx, plan.System)
+		if err != nil {
+			return fmt.Errorf("adopt: %w", err)
+		}
+		if (busy || hasWatermark) && !plan.Force {
 			return fmt.Errorf("adopt: %w", ErrNotEmpty)
 		}
 		if err := adoptCredentials(ctx, tx, from, o, plan.System, &res); err != nil {
@@ -270,14 +277,16 @@ func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Ori
 			return err
 		}
 		// Only forward: a forced re-adoption never moves the watermark back.
-		if _, err := tx.Exec(ctx, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ($1, $2, $3)`,
-			plan.System, plan.Watermark.EventID, plan.Watermark.Date.Time); err != nil {
-			return fmt.Errorf("adopt: set watermark: %w", err)
+		cur, moved, err := discovery.AdvanceTo(ctx, tx, plan.System, plan.Watermark)
+		if err != nil {
+			return fmt.Errorf("adopt: %w", err)
 		}
+		res.Watermark, res.WatermarkKept = cur, !moved
 		id, err := operator.RecordAction(ctx, tx, "adopt", plan.From, res.Imported, map[string]any{
 			"layout": o.Layout, "watermark_event_id": plan.Watermark.EventID,
 			"watermark_event_date": plan.Watermark.Date.Time.Format("2006-01-02T15:04:05.999999"),
-			"credentials_read":     res.Credentials, "credentials_imported": res.Imported, "by_status": res.ByStatus,
+			"watermark_kept":       !moved, "current_watermark_event_id": cur.EventID,
+			"credentials_read": res.Credentials, "credentials_imported": res.Imported, "by_status": res.ByStatus,
 			"work_items_imported": res.WorkItemsImported, "queued": res.Queued, "window_events": len(plan.Window),
 		})
 		res.ActionID = id

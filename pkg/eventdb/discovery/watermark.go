@@ -28,6 +28,26 @@ ORDER BY event_date DESC, event_id DESC LIMIT 1`, system).Scan(&w.EventID, &w.Da
 	return w, true, nil
 }
 
+// AdvanceTo records w as the watermark of system only if it comes after
+// the current one (or there is none): a watermark never moves back, so an
+// older position (a forced re-adoption of an original the poller has
+// since overtaken) is never written. It returns the watermark afterwards
+// and whether w became it. Run it in the caller's transaction.
+func AdvanceTo(ctx context.Context, q eventdb.Querier, system string, w regevent.Position) (current regevent.Position, moved bool, err error) {
+	cur, ok, err := CurrentWatermark(ctx, q, system)
+	if err != nil {
+		return cur, false, err
+	}
+	if ok && !cur.Before(w) {
+		return cur, false, nil
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO last_event (system_type_cd, event_id, event_date) VALUES ($1, $2, $3)`,
+		system, w.EventID, w.Date.Time); err != nil {
+		return cur, false, fmt.Errorf("set watermark: %w", err)
+	}
+	return w, true, nil
+}
+
 // UnseenEvents returns the events of evs not yet in event_seen, in the
 // order given.
 func UnseenEvents(ctx context.Context, q eventdb.Querier, system string, evs []regevent.Event) ([]regevent.Event, error) {

@@ -148,9 +148,9 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "adopted: %d of %d credentials imported (%s), %d of %d work items; watermark event %d at %s (BC local); %d look-back events recorded as seen\n",
-		res.Imported, res.Credentials, statusCounts(res.ByStatus), res.WorkItemsImported, res.WorkItems, wm.EventID,
-		wm.Date, len(window))
+	fmt.Fprintf(e.stdout, "adopted: %d of %d credentials imported (%s), %d of %d work items; watermark event %d at %s (BC local)%s; %d look-back events recorded as seen\n",
+		res.Imported, res.Credentials, statusCounts(res.ByStatus), res.WorkItemsImported, res.WorkItems, res.Watermark.EventID,
+		res.Watermark.Date, keptNote(res, wm), len(window))
 	if pub != nil {
 		if _, err := pub(res.Queued); err != nil {
 			return fmt.Errorf("adopted, but the %d corporations the original left queued were not requeued (%w): run `bcregctl requeue corp %s`",
@@ -171,4 +171,13 @@ func statusCounts(by map[string]int64) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// keptNote says when the event database's later watermark was kept over
+// the original's (it never moves back).
+func keptNote(res adopt.Result, orig regevent.Position) string {
+	if !res.WatermarkKept {
+		return ""
+	}
+	return fmt.Sprintf(", kept: later than the original's event %d at %s", orig.EventID, orig.Date)
 }
