@@ -57,9 +57,11 @@ type Original struct {
 	WatermarkDated bool
 	// Credentials and WorkItems count its rows of the system; Queued are
 	// the corporations it had queued (event_by_corp_filing or
-	// corp_history_log rows without a process_date) but not processed.
+	// corp_history_log rows without a process_date) but not processed;
+	// Failed those with a work item it marked failed (N), which it never
+	// retried. Both are requeued (Requeue).
 	Credentials, WorkItems int64
-	Queued                 []string
+	Queued, Failed         []string
 
 	tables map[string]origTable
 }
@@ -140,7 +142,7 @@ WHERE `+le.col("system_type_cd")+` = $1 AND `+le.col("event_id")+` > 0 ORDER BY 
 	if err := from.QueryRow(ctx, `SELECT count(*) FROM `+cl.ident+` WHERE `+cl.col("system_type_cd")+` = $1`, system).Scan(&o.Credentials); err != nil {
 		return o, fmt.Errorf("inspect original: count CREDENTIAL_LOG: %w", err)
 	}
-	var queued []string
+	var queued, failed []string
 	for _, name := range []string{"event_by_corp_filing", "corp_history_log"} {
 		t, ok := o.tables[name]
 		if !ok || !t.has("corp_num") || !t.has("process_date") {
@@ -151,19 +153,41 @@ WHERE `+le.col("system_type_cd")+` = $1 AND `+le.col("event_id")+` > 0 ORDER BY 
 				return o, fmt.Errorf("inspect original: count EVENT_BY_CORP_FILING: %w", err)
 			}
 		}
-		rows, err := from.Query(ctx, `SELECT DISTINCT `+t.col("corp_num")+`::text FROM `+t.ident+`
-WHERE `+t.col("system_type_cd")+` = $1 AND `+t.col("process_date")+` IS NULL AND trim(`+t.col("corp_num")+`) <> ''`, system)
-		if err != nil {
-			return o, fmt.Errorf("inspect original: queued corporations in %s: %w", strings.ToUpper(name), err)
-		}
-		list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		list, err := corpsWhere(ctx, from, t, system, t.col("process_date")+` IS NULL`)
 		if err != nil {
 			return o, fmt.Errorf("inspect original: queued corporations in %s: %w", strings.ToUpper(name), err)
 		}
 		queued = append(queued, list...)
+		if !t.has("process_success") {
+			continue
+		}
+		// The original never retried a failed (N) work item: the
+		// corporation got no credentials for it until its next event.
+		list, err = corpsWhere(ctx, from, t, system, t.col("process_date")+` IS NOT NULL AND trim(`+t.col("process_success")+`) = 'N'`)
+		if err != nil {
+			return o, fmt.Errorf("inspect original: failed corporations in %s: %w", strings.ToUpper(name), err)
+		}
+		failed = append(failed, list...)
 	}
-	o.Queued = uniqueSorted(queued)
+	o.Queued, o.Failed = uniqueSorted(queued), uniqueSorted(failed)
 	return o, nil
+}
+
+// corpsWhere returns the corporations of t's rows of system that satisfy
+// cond (SQL over t's quoted columns).
+func corpsWhere(ctx context.Context, from eventdb.Querier, t origTable, system, cond string) ([]string, error) {
+	rows, err := from.Query(ctx, `SELECT DISTINCT `+t.col("corp_num")+`::text FROM `+t.ident+`
+WHERE `+t.col("system_type_cd")+` = $1 AND `+cond+` AND trim(`+t.col("corp_num")+`) <> ''`, system)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Requeue returns the corporations an adoption requeues: those the
+// original left queued and those it failed on, each once, sorted.
+func (o Original) Requeue() []string {
+	return uniqueSorted(append(slices.Clone(o.Queued), o.Failed...))
 }
 
 // readTables reads the columns of the tables named like the original's
@@ -233,9 +257,10 @@ type Result struct {
 	// WorkItems (processed) were read; WorkItemsImported were new.
 	WorkItems, WorkItemsImported int64
 	// Queued are the corporations the original had queued but not
-	// processed: publish a requeue CorpEvent for each.
-	Queued   []string
-	ActionID int64
+	// processed, Failed those it failed on (N work items); Requeue both:
+	// publish a requeue CorpEvent for each after the commit.
+	Queued, Failed, Requeue []string
+	ActionID                int64
 }
 
 // ErrNotEmpty reports an event database that already holds a watermark,
@@ -248,7 +273,8 @@ var ErrNotEmpty = errors.New("the event database already has a watermark, creden
 // window as seen, and an operator_action row. Re-running it imports
 // nothing twice.
 func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Original, plan Plan) (Result, error) {
-	res := Result{Layout: o.Layout, Watermark: plan.Watermark, ByStatus: map[string]int64{}, Queued: o.Queued}
+	res := Result{Layout: o.Layout, Watermark: plan.Watermark, ByStatus: map[string]int64{},
+		Queued: o.Queued, Failed: o.Failed, Requeue: o.Requeue()}
 	if plan.Watermark.EventID <= 0 || plan.Watermark.Date.Time.IsZero() {
 		return res, errors.New("adopt: the watermark needs an event id and its date")
 	}
@@ -287,7 +313,7 @@ func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Ori
 			"watermark_event_date": plan.Watermark.Date.Time.Format("2006-01-02T15:04:05.999999"),
 			"watermark_kept":       !moved, "current_watermark_event_id": cur.EventID,
 			"credentials_read": res.Credentials, "credentials_imported": res.Imported, "by_status": res.ByStatus,
-			"work_items_imported": res.WorkItemsImported, "queued": res.Queued, "window_events": len(plan.Window),
+			"work_items_imported": res.WorkItemsImported, "queued": res.Queued, "failed": res.Failed, "requeued": len(res.Requeue), "window_events": len(plan.Window),
 		})
 		res.ActionID = id
 		return err

@@ -206,6 +206,34 @@ func (d *DB) AddWorkItem(w WorkItem) {
 		w.CorpNum, w.Prev.ID, w.Last.ID, w.ProcessDate, nullable(w.ProcessSuccess), nullable(w.ProcessMsg))
 }
 
+// History is a CORP_HISTORY_LOG row (a snapshot of the corporation for
+// the generator); a nil ProcessDate is a snapshot not yet generated from.
+type History struct {
+	CorpNum, CorpState string
+	Prev, Last         Event
+	JSON               string // CORP_JSON; "{}" when empty
+	ProcessDate        *time.Time
+	ProcessSuccess     string
+	ProcessMsg         string
+}
+
+// AddHistory inserts a CORP_HISTORY_LOG row.
+func (d *DB) AddHistory(h History) {
+	d.t.Helper()
+	if h.JSON == "" {
+		h.JSON = "{}"
+	}
+	if d.Layout == LayoutPreLEAR {
+		d.exec(`INSERT INTO CORP_HISTORY_LOG (SYSTEM_TYPE_CD, CORP_NUM, CORP_STATE, PREV_EVENT, LAST_EVENT, CORP_JSON, ENTRY_DATE,
+    PROCESS_DATE, PROCESS_SUCCESS, PROCESS_MSG) VALUES ('BC_REG', $1, $2, $3, $4, $5, now(), $6, $7, $8)`,
+			h.CorpNum, h.CorpState, EventJSON(h.Prev), EventJSON(h.Last), h.JSON, h.ProcessDate, nullable(h.ProcessSuccess), nullable(h.ProcessMsg))
+		return
+	}
+	d.exec(`INSERT INTO CORP_HISTORY_LOG (SYSTEM_TYPE_CD, CORP_NUM, CORP_STATE, PREV_EVENT_ID, LAST_EVENT_ID, CORP_JSON, ENTRY_DATE,
+    PROCESS_DATE, PROCESS_SUCCESS, PROCESS_MSG) VALUES ('BC_REG', $1, $2, $3, $4, $5, now(), $6, $7, $8)`,
+		h.CorpNum, h.CorpState, h.Prev.ID, h.Last.ID, h.JSON, h.ProcessDate, nullable(h.ProcessSuccess), nullable(h.ProcessMsg))
+}
+
 // Credential is a CREDENTIAL_LOG row; a nil ProcessDate is outstanding.
 type Credential struct {
 	CorpNum, CorpState string

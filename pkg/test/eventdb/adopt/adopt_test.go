@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt"
@@ -19,6 +20,23 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// inspected inspects the original at url and makes a migrated event
+// database to adopt it into.
+func inspected(t *testing.T, url string) (from *pgxpool.Pool, o adopt.Original, to *pgxpool.Pool) {
+	t.Helper()
+	ctx := testenv.Context(t)
+	from = testenv.Pool(t, url)
+	o, err := adopt.Inspect(ctx, from, "BC_REG")
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, _ = testenv.NewPool(t)
+	if _, err := eventdb.Migrate(ctx, to); err != nil {
+		t.Fatal(err)
+	}
+	return from, o, to
+}
 
 // adoptedCred is a credential_log row as adopt leaves it.
 type adoptedCred struct {
@@ -109,7 +127,8 @@ func TestAdoptOriginalLayouts(t *testing.T) {
 			}
 			wantRes := adopt.Result{Layout: tc.layout, Watermark: wm, Credentials: 5, Imported: 5,
 				ByStatus:  map[string]int64{"Y": 1, "A": 1, "N": 2, "outstanding": 1},
-				WorkItems: 2, WorkItemsImported: 2, Queued: []string{"C3"}, ActionID: res.ActionID}
+				WorkItems: 2, WorkItemsImported: 2, Queued: []string{"C3"}, Failed: []string{"B2"}, Requeue: []string{"B2", "C3"},
+				ActionID: res.ActionID}
 			if diff := cmp.Diff(wantRes, res); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}

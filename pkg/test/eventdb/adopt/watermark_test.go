@@ -45,15 +45,7 @@ func TestForcedAdoptionNeverMovesTheWatermarkBack(t *testing.T) {
 			ctx := testenv.Context(t)
 			orig := originaltest.Create(t, testenv.NewDatabase(t), originaltest.LayoutPreLEAR)
 			orig.Watermark(origWM.EventID, origWM.Date.Time)
-			from := testenv.Pool(t, orig.URL)
-			o, err := adopt.Inspect(ctx, from, "BC_REG")
-			if err != nil {
-				t.Fatal(err)
-			}
-			pool, _ := testenv.NewPool(t)
-			if _, err := eventdb.Migrate(ctx, pool); err != nil {
-				t.Fatal(err)
-			}
+			from, o, pool := inspected(t, orig.URL)
 			plan := adopt.Plan{System: "BC_REG", Watermark: origWM}
 			if _, err := adopt.Run(ctx, pool, from, o, plan); err != nil {
 				t.Fatal(err)

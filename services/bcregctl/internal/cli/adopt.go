@@ -11,6 +11,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/adopt"
+	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/regevent"
@@ -68,8 +69,8 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	if err := adopt.CheckTarget(ctx, pool, orig); err != nil {
 		return fmt.Errorf("%w (BCREG_EVENT_DB_URL=%s, --from %s): adopt into a new, empty event database", err, cfg.EventDB.URL, config.RedactURL(*from))
 	}
-	fmt.Fprintf(e.stdout, "original (%s layout): watermark event %d, %d credentials, %d processed work items, %d corporations queued but not processed\n",
-		o.Layout, o.Watermark.EventID, o.Credentials, o.WorkItems, len(o.Queued))
+	fmt.Fprintf(e.stdout, "original (%s layout): watermark event %d, %d credentials, %d processed work items, %d corporations queued but not processed, %d failed (N) and never retried\n",
+		o.Layout, o.Watermark.EventID, o.Credentials, o.WorkItems, len(o.Queued), len(o.Failed))
 
 	// The watermark's date: the original's (pre-LEAR), the registry's
 	// record of the event (8bc273a), or the operator's.
@@ -111,8 +112,8 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		profile = "snapshot"
 	}
 	if *dryRun {
-		fmt.Fprintf(e.stdout, "dry run: would import %d credentials and %d work items, set the watermark to event %d at %s, record %d look-back events as seen, and requeue %d corporations: %s\n",
-			o.Credentials, o.WorkItems, wm.EventID, wm.Date, len(window), len(o.Queued), strings.Join(o.Queued, " "))
+		fmt.Fprintf(e.stdout, "dry run: would import %d credentials and %d work items, set the watermark to event %d at %s, record %d look-back events as seen, and requeue %s\n",
+			o.Credentials, o.WorkItems, wm.EventID, wm.Date, len(window), requeueSummary(o.Queued, o.Failed, o.Requeue()))
 		fmt.Fprintf(e.stdout, "the original generated with the %s profile: set BCREG_PROFILE=%s\n", o.Layout, profile)
 		return nil
 	}
@@ -120,7 +121,7 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 	// Connect to NATS before importing when something must be published
 	// afterwards, so an unreachable server stops the adoption early.
 	var pub func([]string) ([]string, error)
-	if len(o.Queued) > 0 {
+	if len(o.Requeue()) > 0 {
 		nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-adopt", e.log)
 		if err != nil {
 			return err
@@ -152,11 +153,14 @@ func runAdopt(ctx context.Context, e *env, args []string) error {
 		res.Imported, res.Credentials, statusCounts(res.ByStatus), res.WorkItemsImported, res.WorkItems, res.Watermark.EventID,
 		res.Watermark.Date, keptNote(res, wm), len(window))
 	if pub != nil {
-		if _, err := pub(res.Queued); err != nil {
-			return fmt.Errorf("adopted, but the %d corporations the original left queued were not requeued (%w): run `bcregctl requeue corp %s`",
-				len(res.Queued), err, strings.Join(res.Queued, " "))
+		if _, err := pub(res.Requeue); err != nil {
+			return fmt.Errorf("adopted, but the %d corporations the original left queued or failed on were not requeued (%w): run `bcregctl requeue corp %s`",
+				len(res.Requeue), err, strings.Join(res.Requeue, " "))
 		}
-		fmt.Fprintf(e.stdout, "requeued the %d corporations the original left queued: %s\n", len(res.Queued), strings.Join(res.Queued, " "))
+		fmt.Fprintf(e.stdout, "requeued %s\n", requeueSummary(res.Queued, res.Failed, res.Requeue))
+	}
+	if n := res.ByStatus[delivery.Rejected]; n > 0 {
+		fmt.Fprintf(e.stdout, "%d credentials the original's agent rejected (N) stay failed: see `bcregctl status`, and re-post them with `bcregctl requeue failed` once the cause is fixed\n", n)
 	}
 	fmt.Fprintf(e.stdout, "next: set BCREG_PROFILE=%s (the original's generator) and start the services; the first poll continues from the watermark\n", profile)
 	return nil
@@ -180,4 +184,9 @@ func keptNote(res adopt.Result, orig regevent.Position) string {
 		return ""
 	}
 	return fmt.Sprintf(", kept: later than the original's event %d at %s", orig.EventID, orig.Date)
+}
+
+// requeueSummary says which corporations an adoption requeues and why.
+func requeueSummary(queued, failed, all []string) string {
+	return fmt.Sprintf("%d corporations (%d the original left queued, %d it failed on): %s", len(all), len(queued), len(failed), strings.Join(all, " "))
 }

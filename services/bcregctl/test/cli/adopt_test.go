@@ -19,7 +19,8 @@ import (
 
 // smallOriginal is an 8bc273a original at the registry's newest event
 // (no date, as 8bc273a kept none) with one posted credential of 0191294,
-// its processed work item, and A9592574 queued but never processed.
+// its processed work item, A9592574 queued but never processed, and
+// 0641655 failed (N).
 func smallOriginal(t *testing.T, newest regevent.Position) *originaltest.DB {
 	t.Helper()
 	orig := originaltest.Create(t, testenv.NewDatabase(t), originaltest.Layout8bc273a)
@@ -30,6 +31,9 @@ func smallOriginal(t *testing.T, newest regevent.Position) *originaltest.DB {
 		Schema: "registration.bc_registries", Version: "1.0.36", JSON: `{"a": 1}`, Hash: "h1", ProcessDate: &done, ProcessSuccess: "Y", ProcessMsg: "id-1"})
 	orig.AddWorkItem(originaltest.WorkItem{CorpNum: "0191294", Last: ev, ProcessDate: &done, ProcessSuccess: "Y"})
 	orig.AddWorkItem(originaltest.WorkItem{CorpNum: "A9592574", Last: ev}) // queued, never processed
+	// Failed and never retried by the original.
+	orig.AddWorkItem(originaltest.WorkItem{CorpNum: "0641655", Last: ev, ProcessDate: &done, ProcessSuccess: "N",
+		ProcessMsg: "'NoneType' object has no attribute 'event_timestmp'"})
 	return orig
 }
 
@@ -43,7 +47,8 @@ func TestAdoptCommand(t *testing.T) {
 	orig := smallOriginal(t, newest)
 
 	code, stdout, stderr := run(t, "adopt", "--from", orig.URL, "--dry-run")
-	if code != 0 || !strings.Contains(stdout, "dry run: would import 1 credentials") || !strings.Contains(stdout, "BCREG_PROFILE=snapshot") {
+	if code != 0 || !strings.Contains(stdout, "dry run: would import 1 credentials") || !strings.Contains(stdout, "BCREG_PROFILE=snapshot") ||
+		!strings.Contains(stdout, "requeue 2 corporations (1 the original left queued, 1 it failed on): 0641655 A9592574") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if _, ok, _ := discovery.CurrentWatermark(w.ctx, w.edb, "BC_REG"); ok {
@@ -53,8 +58,9 @@ func TestAdoptCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"original (8bc273a layout): watermark event 9242902, 1 credentials, 1 processed work items, 1 corporations queued",
-		"adopted: 1 of 1 credentials imported (Y 1), 1 of 1 work items", "requeued the 1 corporations the original left queued: A9592574"} {
+	for _, want := range []string{"original (8bc273a layout): watermark event 9242902, 1 credentials, 2 processed work items, 1 corporations queued but not processed, 1 failed (N)",
+		"adopted: 1 of 1 credentials imported (Y 1), 2 of 2 work items",
+		"requeued 2 corporations (1 the original left queued, 1 it failed on): 0641655 A9592574"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
@@ -70,15 +76,29 @@ WHERE event_timestmp BETWEEN $1 AND $2 ORDER BY 1`, newest.Date.Time.Add(-10*tim
 	if diff := cmp.Diff(wantSeen, gotSeen); diff != "" || len(wantSeen) == 0 {
 		t.Errorf("event_seen (-want +got):\n%s", diff)
 	}
-	msgs := w.stream(bus.StreamEvents)
-	if len(msgs) != 1 {
-		t.Fatalf("BCREG_EVENTS: %d messages, want the queued corporation's", len(msgs))
+	// The queued and the failed corporation, each requeued over its whole
+	// history (known hashes are not issued again).
+	var requeued []string
+	for _, m := range w.stream(bus.StreamEvents) {
+		ev, err := messages.DecodeCorpEvent(m.Data)
+		if err != nil || ev.Reason != "requeue" || ev.Prev != regevent.Start || ev.Last.EventID != newest.EventID {
+			t.Errorf("requeued %+v (%v)", ev, err)
+		}
+		requeued = append(requeued, ev.CorpNum)
 	}
-	if ev, _ := messages.DecodeCorpEvent(msgs[0].Data); ev.CorpNum != "A9592574" || ev.Reason != "requeue" || ev.Last.EventID != newest.EventID {
-		t.Errorf("requeued %+v", ev)
+	if diff := cmp.Diff([]string{"0641655", "A9592574"}, requeued); diff != "" {
+		t.Errorf("BCREG_EVENTS (-want +got):\n%s", diff)
 	}
 	if got := w.actions(); len(got) != 1 || !strings.HasPrefix(got[0], "adopt postgres://") {
 		t.Errorf("operator_action %v", got)
+	}
+	var detail struct {
+		Queued, Failed []string
+		Requeued       int
+	}
+	if err := w.edb.QueryRow(w.ctx, `SELECT detail FROM operator_action WHERE action = 'adopt'`).Scan(&detail); err != nil ||
+		cmp.Diff([]string{"A9592574"}, detail.Queued) != "" || cmp.Diff([]string{"0641655"}, detail.Failed) != "" || detail.Requeued != 2 {
+		t.Errorf("adopt's operator_action detail %+v (%v), want queued A9592574, failed 0641655, 2 requeued", detail, err)
 	}
 	if code, _, stderr := run(t, "adopt", "--from", orig.URL); code != 1 || !strings.Contains(stderr, "already has a watermark") {
 		t.Errorf("second adoption: exit %d\n%s", code, stderr)
