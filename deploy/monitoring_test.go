@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -251,4 +252,33 @@ func runbookAnchors(t *testing.T) map[string]bool {
 		}
 	})
 	return anchors
+}
+
+// TestDLQAlertThreshold: BcregDLQFilling fires at 80% of the DLQ's limit,
+// BCREG_JS_DLQ_MAX_BYTES as the manifests set it (else its default).
+func TestDLQAlertThreshold(t *testing.T) {
+	limit := int64(1 << 30) // pkg/bus's default
+	for _, f := range []string{"k8s/base/config.env", "k8s/overlays/prod/config.env"} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := regexp.MustCompile(`(?m)^BCREG_JS_DLQ_MAX_BYTES=(\d+)`).FindSubmatch(raw); m != nil {
+			if limit, err = strconv.ParseInt(string(m[1]), 10, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	raw, err := os.ReadFile("k8s/base/monitoring/prometheusrule.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`jetstream_stream_total_bytes{[^}]*stream_name="BCREG_DLQ"}\)+ > (\d+)`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("BcregDLQFilling: no threshold on BCREG_DLQ's bytes")
+	}
+	got, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	if want := limit * 8 / 10; got != want {
+		t.Errorf("BcregDLQFilling threshold %d, want 80%% of BCREG_JS_DLQ_MAX_BYTES (%d) = %d", got, limit, want)
+	}
 }

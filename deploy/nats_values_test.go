@@ -117,6 +117,7 @@ func (e *chartEnv) UnmarshalJSON(b []byte) error {
 const (
 	defaultEventsMaxBytes = 1 << 30
 	defaultCredsMaxBytes  = 4 << 30
+	defaultDLQMaxBytes    = 1 << 30
 )
 
 var chartVar = regexp.MustCompile(`^<<\s*\$([A-Z_][A-Z0-9_]*)\s*>>$`)
@@ -177,9 +178,10 @@ func checkNATSValues(t *testing.T, r *rendered, overlay string) {
 	}
 	// JetStream reserves each stream's MaxBytes on every server that holds
 	// a replica; more than max_file_store and the topology cannot be created.
-	reserved := setting("BCREG_JS_EVENTS_MAX_BYTES", defaultEventsMaxBytes) + setting("BCREG_JS_CREDS_MAX_BYTES", defaultCredsMaxBytes)
+	reserved := setting("BCREG_JS_EVENTS_MAX_BYTES", defaultEventsMaxBytes) + setting("BCREG_JS_CREDS_MAX_BYTES", defaultCredsMaxBytes) +
+		setting("BCREG_JS_DLQ_MAX_BYTES", defaultDLQMaxBytes)
 	if maxSize.Value() < reserved {
-		t.Errorf("%s: fileStore.maxSize %s < %d bytes reserved by BCREG_EVENTS and BCREG_CREDS", path, js.FileStore.MaxSize, reserved)
+		t.Errorf("%s: fileStore.maxSize %s < %d bytes reserved by BCREG_EVENTS, BCREG_CREDS and BCREG_DLQ", path, js.FileStore.MaxSize, reserved)
 	}
 
 	if !v.Config.Monitor.Enabled || v.Config.Monitor.Port != int(monitorPort) {

@@ -85,6 +85,11 @@ type DLQState struct {
 	Oldest *time.Time `json:"oldest,omitempty"`
 	// OldestByStage is the same per stage.
 	OldestByStage map[string]time.Time `json:"oldest_by_stage,omitempty"`
+	// Bytes is what the stream stores (dead letters and their payload
+	// copies); MaxBytes its limit (BCREG_JS_DLQ_MAX_BYTES as applied; -1
+	// none). At the limit new dead letters are refused.
+	Bytes    uint64 `json:"bytes"`
+	MaxBytes int64  `json:"max_bytes"`
 }
 
 // ReadDLQ counts the dead letters per stage and finds the oldest of each.
@@ -101,6 +106,7 @@ func ReadDLQ(ctx context.Context, js jetstream.JetStream) (DLQState, error) {
 	// Counted by subject: the stream also holds the payload copies of
 	// large dead letters (bcreg.dlqdata.>), which are no dead letters.
 	d.Total = countSubjects(info.State.Subjects)
+	d.Bytes, d.MaxBytes = info.State.Bytes, info.Config.MaxBytes
 	for subj, n := range info.State.Subjects {
 		parts := strings.Split(subj, ".")
 		if len(parts) > 2 {

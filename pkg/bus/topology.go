@@ -28,11 +28,19 @@ const (
 // Topology holds the settings of the streams and consumers. Embed it in a
 // service's config; every field is a BCREG_ variable with a default.
 type Topology struct {
-	Replicas          int           `envconfig:"JS_REPLICAS" default:"1"`
-	DedupWindow       time.Duration `envconfig:"JS_DEDUP_WINDOW" default:"20m"`
-	EventsMaxBytes    int64         `envconfig:"JS_EVENTS_MAX_BYTES" default:"1073741824"`
-	CredsMaxBytes     int64         `envconfig:"JS_CREDS_MAX_BYTES" default:"4294967296"`
-	DLQMaxAge         time.Duration `envconfig:"JS_DLQ_MAX_AGE" default:"720h"`
+	// Mode: check (the default: the services only check the topology
+	// `bcregctl migrate` applied) or apply (they apply it at start, as
+	// make run and compose do); see topology_check.go.
+	Mode           string        `envconfig:"JS_TOPOLOGY" default:"check"`
+	Replicas       int           `envconfig:"JS_REPLICAS" default:"1"`
+	DedupWindow    time.Duration `envconfig:"JS_DEDUP_WINDOW" default:"20m"`
+	EventsMaxBytes int64         `envconfig:"JS_EVENTS_MAX_BYTES" default:"1073741824"`
+	CredsMaxBytes  int64         `envconfig:"JS_CREDS_MAX_BYTES" default:"4294967296"`
+	DLQMaxAge      time.Duration `envconfig:"JS_DLQ_MAX_AGE" default:"720h"`
+	// DLQMaxBytes bounds BCREG_DLQ (DiscardNew: a full DLQ refuses new
+	// dead letters, which then stay in their work stream, redelivered),
+	// so mass rejection cannot fill the store the work streams share.
+	DLQMaxBytes       int64         `envconfig:"JS_DLQ_MAX_BYTES" default:"1073741824"`
 	AdvisoriesMaxAge  time.Duration `envconfig:"JS_ADVISORIES_MAX_AGE" default:"72h"`
 	BuilderAckWait    time.Duration `envconfig:"JS_BUILDER_ACK_WAIT" default:"2m"`
 	BuilderMaxDeliver int           `envconfig:"JS_BUILDER_MAX_DELIVER" default:"10"`
@@ -50,8 +58,8 @@ type Topology struct {
 // that do not load the environment).
 func DefaultTopology() Topology {
 	return Topology{
-		Replicas: 1, DedupWindow: 20 * time.Minute,
-		EventsMaxBytes: 1 << 30, CredsMaxBytes: 4 << 30,
+		Mode: TopologyCheck, Replicas: 1, DedupWindow: 20 * time.Minute,
+		EventsMaxBytes: 1 << 30, CredsMaxBytes: 4 << 30, DLQMaxBytes: 1 << 30,
 		DLQMaxAge: 30 * 24 * time.Hour, AdvisoriesMaxAge: 72 * time.Hour,
 		BuilderAckWait: 2 * time.Minute, BuilderMaxDeliver: 10,
 		PosterAckWait: 5 * time.Minute, PosterMaxDeliver: 100,
@@ -62,6 +70,12 @@ func DefaultTopology() Topology {
 // Validate checks the limits.
 func (t Topology) Validate() error {
 	var errs []error
+	if t.Mode != TopologyCheck && t.Mode != TopologyApply {
+		errs = append(errs, fmt.Errorf("BCREG_JS_TOPOLOGY=%q: want check or apply", t.Mode))
+	}
+	if t.DLQMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("BCREG_JS_DLQ_MAX_BYTES=%d: want at least 1 MiB", t.DLQMaxBytes))
+	}
 	if t.Replicas < 1 || t.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("BCREG_JS_REPLICAS=%d: want 1 to 5", t.Replicas))
 	}
@@ -87,7 +101,7 @@ func (t Topology) Streams() []jetstream.StreamConfig {
 			Name: name, Subjects: []string{subj + ".>"},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 			Replicas: t.Replicas, MaxBytes: maxBytes, Discard: jetstream.DiscardNew,
-			Duplicates: t.DedupWindow,
+			Duplicates: t.DedupWindow, Description: descriptions[name],
 		}
 	}
 	return []jetstream.StreamConfig{
@@ -97,12 +111,13 @@ func (t Topology) Streams() []jetstream.StreamConfig {
 			Name: StreamDLQ, Subjects: []string{DLQPrefix + ".>", DLQDataPrefix + ".>"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: t.Replicas, MaxAge: t.DLQMaxAge, Duplicates: t.DedupWindow,
-			AllowDirect: true,
+			MaxBytes: t.DLQMaxBytes, Discard: jetstream.DiscardNew,
+			AllowDirect: true, Description: descriptions[StreamDLQ],
 		},
 		{
 			Name: StreamAdvisories, Subjects: []string{AdvisorySubjects},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
-			Replicas: t.Replicas, MaxAge: t.AdvisoriesMaxAge,
+			Replicas: t.Replicas, MaxAge: t.AdvisoriesMaxAge, Description: descriptions[StreamAdvisories],
 		},
 	}
 }
@@ -113,16 +128,16 @@ func (t Topology) Consumers() map[string]jetstream.ConsumerConfig {
 		StreamEvents: {
 			Durable: ConsumerBuilder, AckPolicy: jetstream.AckExplicitPolicy,
 			AckWait: t.BuilderAckWait, MaxDeliver: t.BuilderMaxDeliver,
-			MaxAckPending: t.MaxAckPending, Replicas: t.Replicas,
+			MaxAckPending: t.MaxAckPending, Replicas: t.Replicas, Description: descriptions[ConsumerBuilder],
 		},
 		StreamCreds: {
 			Durable: ConsumerPoster, AckPolicy: jetstream.AckExplicitPolicy,
 			AckWait: t.PosterAckWait, MaxDeliver: t.PosterMaxDeliver,
-			MaxAckPending: t.MaxAckPending, Replicas: t.Replicas,
+			MaxAckPending: t.MaxAckPending, Replicas: t.Replicas, Description: descriptions[ConsumerPoster],
 		},
 		StreamAdvisories: {
 			Durable: ConsumerMover, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: 30 * time.Second, MaxDeliver: -1, Replicas: t.Replicas,
+			AckWait: 30 * time.Second, MaxDeliver: -1, Replicas: t.Replicas, Description: descriptions[ConsumerMover],
 		},
 	}
 }

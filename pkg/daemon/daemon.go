@@ -32,7 +32,7 @@ type Options struct {
 	Name     string
 	HTTP     config.HTTP
 	NATS     *config.NATS     // nil: no NATS
-	Topology *bus.Topology    // applied at start when NATS is used
+	Topology *bus.Topology    // checked (or applied, BCREG_JS_TOPOLOGY) at start when NATS is used
 	EventDB  *config.EventDB  // nil: no event database
 	SourceDB *config.SourceDB // nil: no source database
 	// EventDBPoolSize is the event database pool's size derived from the
@@ -118,10 +118,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 		health.AddCheck("source_db", PingCheck(deps.SourceDB))
 	}
 	if opts.NATS != nil {
-		if err := retry.Retry(startCtx, log, "NATS (BCREG_NATS_URL)", func(ctx context.Context) (err error) {
-			deps.NC, deps.JS, err = bus.Connect(ctx, *opts.NATS, opts.Name, log)
-			return err
-		}); err != nil {
+		if deps.NC, deps.JS, err = bus.ConnectWait(startCtx, *opts.NATS, opts.Name, log, retry); err != nil {
 			return err
 		}
 		defer func() {
@@ -133,8 +130,12 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 		}()
 		health.AddCheck("nats", bus.ReadyCheck(deps.NC, deps.JS))
 		if opts.Topology != nil {
-			if err := opts.Topology.Apply(startCtx, deps.JS); err != nil {
-				return fmt.Errorf("apply JetStream topology on %s: %w", opts.NATS.URL, err)
+			// Checked (or applied with BCREG_JS_TOPOLOGY=apply) until
+			// migrate has created it: the Job may still be running.
+			if err := retry.Retry(startCtx, log, "JetStream topology on "+opts.NATS.URL.String(), func(ctx context.Context) error {
+				return opts.Topology.Ensure(ctx, deps.JS, log)
+			}); err != nil {
+				return err
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,10 @@ func (b ConnectBackoff) Retry(ctx context.Context, log *zap.Logger, what string,
 	delay := b.Base
 	for attempt := 1; ; attempt++ {
 		err := connect(ctx)
+		var perm permanentError
+		if errors.As(err, &perm) {
+			return fmt.Errorf("%s: %w", what, perm.error) // a wrong password does not get right by waiting
+		}
 		if err == nil {
 			if attempt > 1 {
 				log.Info("connected", zap.String("to", what), zap.Int("attempts", attempt))
@@ -52,6 +57,20 @@ func (b ConnectBackoff) Retry(ctx context.Context, log *zap.Logger, what string,
 		delay = min(2*delay, b.Max)
 	}
 }
+
+// Permanent marks a connection error that waiting will not cure (wrong
+// credentials, a database that does not exist, a malformed URL): Retry
+// returns it at once instead of retrying until the deadline.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ error }
+
+func (p permanentError) Unwrap() error { return p.error }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -18,14 +18,17 @@ func TestRetryBacksOffUntilConnected(t *testing.T) {
 	refused := errors.New("connection refused")
 	for _, tc := range []struct {
 		name       string
-		failures   int // attempts that fail before one succeeds
-		cancelAt   int // the sleep that ends the context (0: none)
+		failures   int  // attempts that fail before one succeeds
+		cancelAt   int  // the sleep that ends the context (0: none)
+		permanent  bool // the failures are marked Permanent
 		wantSleeps []time.Duration
 		wantErr    string
 	}{
 		{name: "up at once", failures: 0},
 		{name: "up after four refusals", failures: 4,
 			wantSleeps: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}},
+		{name: "wrong password: no retry", failures: 100, permanent: true,
+			wantErr: "NATS at nats://x:4222: connection refused"},
 		{name: "never up: deadline", failures: 100, cancelAt: 3,
 			wantSleeps: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second},
 			wantErr:    "NATS at nats://x:4222: gave up after 3 attempts: connection refused"},
@@ -47,6 +50,9 @@ func TestRetryBacksOffUntilConnected(t *testing.T) {
 			err := b.Retry(ctx, zaptest.NewLogger(t), "NATS at nats://x:4222", func(context.Context) error {
 				attempts++
 				if attempts <= tc.failures {
+					if tc.permanent {
+						return Permanent(refused)
+					}
 					return refused
 				}
 				return nil

@@ -7,11 +7,15 @@ package pgpool
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 )
 
 // Open connects a pool of at most maxConns connections (0: pgx's default,
@@ -21,11 +25,11 @@ func Open(ctx context.Context, url, setting string, maxConns int) (*pgxpool.Pool
 	// Checked strictly first: pgx accepts some URLs whose unencoded
 	// password it then takes for a host and port, and quotes in errors.
 	if _, err := config.ParseURL(url); err != nil {
-		return nil, fmt.Errorf("%s: %w", setting, err)
+		return nil, lifecycle.Permanent(fmt.Errorf("%s: %w", setting, err))
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("%s=%s: %w", setting, config.RedactURL(url), config.ScrubError(err, config.URL(url).Credentials()...))
+		return nil, lifecycle.Permanent(fmt.Errorf("%s=%s: %w", setting, config.RedactURL(url), config.ScrubError(err, config.URL(url).Credentials()...)))
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = int32(maxConns)
@@ -36,7 +40,19 @@ func Open(ctx context.Context, url, setting string, maxConns int) (*pgxpool.Pool
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to %s (%s): %w", config.RedactURL(url), setting, err)
+		err = fmt.Errorf("connect to %s (%s): %w", config.RedactURL(url), setting, err)
+		if refusedForGood(err) {
+			err = lifecycle.Permanent(err)
+		}
+		return nil, err
 	}
 	return pool, nil
+}
+
+// refusedForGood: the server answered and refused the login (class 28:
+// wrong password or role, no pg_hba entry) or has no such database
+// (3D000); waiting at start-up will not change that.
+func refusedForGood(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000")
 }

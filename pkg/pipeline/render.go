@@ -100,6 +100,11 @@ func Render(w io.Writer, r Report) {
 			fmt.Fprintf(w, " (oldest %s)", t.UTC().Format("2006-01-02 15:04Z"))
 		}
 	}
+	if d := r.DLQ; d.MaxBytes > 0 {
+		// Full, it refuses new dead letters (they stay in their work
+		// stream): BcregDLQFilling warns at 80%.
+		fmt.Fprintf(w, "; %s of %s (%.0f%%)", mib(d.Bytes), mib(uint64(d.MaxBytes)), 100*float64(d.Bytes)/float64(d.MaxBytes))
+	}
 	fmt.Fprintln(w)
 	tp := r.Throughput
 	per := make([]string, len(tp.PostedPerMinute))
@@ -132,6 +137,8 @@ func Render(w io.Writer, r Report) {
 }
 
 // when formats an instant of the report ("never" for none).
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
 func when(t *time.Time) string {
 	if t == nil {
 		return "never"

@@ -68,6 +68,7 @@ func (r *pipeRun) settings(extra ...string) []string {
 		"BCREG_LOG_FORMAT=json",
 		"BCREG_LOG_LEVEL=info",
 		"BCREG_MIGRATE=false",
+		"BCREG_JS_TOPOLOGY=apply",
 		"BCREG_SHUTDOWN_TIMEOUT=20s",
 		// Room for the largest registries' backlogs (the defaults are
 		// sized for the ongoing flow; DiscardNew would stall the load).

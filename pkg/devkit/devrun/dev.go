@@ -207,6 +207,9 @@ func (l *launcher) startServices(ctx context.Context) error {
 		"BCREG_PROFILE=" + l.opts.Profile,
 		"BCREG_LOG_FORMAT=console",
 		"BCREG_POLL_INTERVAL=5s",
+		// The services apply the topology, as before topology ownership
+		// moved to bcregctl migrate: nothing else runs migrate here.
+		"BCREG_JS_TOPOLOGY=apply",
 	}
 	if err := l.spawn("vonx-sim", append(common, "BCREG_SIM_ADDR="+l.simAddr)); err != nil {
 		return err

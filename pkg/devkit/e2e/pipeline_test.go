@@ -119,7 +119,7 @@ func newPipelineOn(t *testing.T, profile, natsURL string) *pipeline {
 	p.env = map[string]string{
 		"BCREG_NATS_URL": natsURL, "BCREG_EVENT_DB_URL": p.eventDB, "BCREG_SOURCE_DB_URL": p.sourceDB,
 		"BCREG_AGENT_URL": "http://" + p.simAddr + "/bcreg", "BCREG_PROFILE": profile,
-		"BCREG_MIGRATE": "true", "BCREG_POLL_INTERVAL": "1s", "BCREG_SHUTDOWN_TIMEOUT": "5s",
+		"BCREG_MIGRATE": "true", "BCREG_JS_TOPOLOGY": "apply", "BCREG_POLL_INTERVAL": "1s", "BCREG_SHUTDOWN_TIMEOUT": "5s",
 		"BCREG_LOG_LEVEL": "info", "BCREG_RETRY_BASE": "200ms", "BCREG_RETRY_MAX": "2s",
 		"BCREG_JS_POSTER_ACK_WAIT": "20s", "BCREG_JS_BUILDER_ACK_WAIT": "20s",
 		"BCREG_POSTER_REQUEST_TIMEOUT": "5s",

@@ -91,7 +91,7 @@ func TestNoPasswordInLogsOrErrors(t *testing.T) {
 	waitHTTP(t, sim, "http://"+simAddr+"/health", time.Minute)
 
 	base := map[string]string{
-		"BCREG_PROFILE": "snapshot", "BCREG_MIGRATE": "true", "BCREG_LOG_LEVEL": "debug",
+		"BCREG_PROFILE": "snapshot", "BCREG_MIGRATE": "true", "BCREG_JS_TOPOLOGY": "apply", "BCREG_LOG_LEVEL": "debug",
 		"BCREG_SHUTDOWN_TIMEOUT": "5s", "BCREG_POLL_INTERVAL": "1s",
 		"BCREG_AGENT_URL":     "http://" + enc + "@" + simAddr + "/bcreg",
 		"BCREG_WEBHOOK_URL":   "http://" + enc + "@127.0.0.1:1/hook",

@@ -24,7 +24,7 @@ func TestEveryServiceStartsAnswersAndStops(t *testing.T) {
 	sourceDB := sourcetest.WholeFixture(t, sourcetest.Template(t))
 	common := map[string]string{
 		"BCREG_NATS_URL": n.URL(), "BCREG_EVENT_DB_URL": eventDB, "BCREG_SOURCE_DB_URL": sourceDB,
-		"BCREG_MIGRATE": "true", "BCREG_PROFILE": "snapshot", "BCREG_SHUTDOWN_TIMEOUT": "5s",
+		"BCREG_MIGRATE": "true", "BCREG_JS_TOPOLOGY": "apply", "BCREG_PROFILE": "snapshot", "BCREG_SHUTDOWN_TIMEOUT": "5s",
 		"BCREG_INITIAL_LOAD": "skip", "BCREG_LOG_LEVEL": "warn",
 	}
 	simAddr := freeAddr(t)

@@ -77,6 +77,7 @@ func TestRunWaitsForNATS(t *testing.T) {
 
 	core, logs := observer.New(zap.InfoLevel)
 	topo := bus.DefaultTopology()
+	topo.Mode = bus.TopologyApply // as make run: nobody else applies it
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -101,5 +102,63 @@ func TestRunWaitsForNATS(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunChecksTopologyWithoutRewriting: by default a service only checks
+// the topology migrate applied. Tuning done with the nats CLI survives its
+// start; a missing stream holds the start-up until migrate creates it;
+// BCREG_JS_TOPOLOGY=apply rewrites the tuning back.
+func TestRunChecksTopologyWithoutRewriting(t *testing.T) {
+	n := testenv.NewNATS(t)
+	_, js := n.Connect(t)
+	ctx := testenv.Context(t)
+	topo := bus.DefaultTopology()
+	if err := topo.Apply(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	// An operator's tuning: nats consumer edit BCREG_CREDS poster --max-pending 50.
+	tuned := topo.Consumers()[bus.StreamCreds]
+	tuned.MaxAckPending = 50
+	if _, err := js.UpdateConsumer(ctx, bus.StreamCreds, tuned); err != nil {
+		t.Fatal(err)
+	}
+	maxAckPending := func() int {
+		c, err := js.Consumer(ctx, bus.StreamCreds, bus.ConsumerPoster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.CachedInfo().Config.MaxAckPending
+	}
+	run := func(topo bus.Topology) *observer.ObservedLogs {
+		t.Helper()
+		core, logs := observer.New(zap.InfoLevel)
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- daemon.Run(rctx, zap.New(core), daemon.Options{Name: "test", HTTP: config.HTTP{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second},
+				NATS: &config.NATS{URL: config.URL(n.URL())}, Topology: &topo})
+		}()
+		testenv.WaitFor(t, "the service started", func() bool { return logs.FilterMessage("service started").Len() == 1 })
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return logs
+	}
+
+	logs := run(topo)
+	if got := maxAckPending(); got != 50 {
+		t.Errorf("after a start in check mode, max_ack_pending = %d, want the tuned 50", got)
+	}
+	drift := logs.FilterMessageSnippet("differs from the configuration").All()
+	if len(drift) != 1 || drift[0].ContextMap()["difference"] != "consumer poster on BCREG_CREDS: max_ack_pending is 50, the configuration says 2000" {
+		t.Errorf("drift logged: %v, want one warning naming max_ack_pending", drift)
+	}
+
+	topo.Mode = bus.TopologyApply
+	run(topo)
+	if got := maxAckPending(); got != 2000 {
+		t.Errorf("after a start in apply mode, max_ack_pending = %d, want the configured 2000", got)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
@@ -65,12 +63,8 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		e.log.Info("event database migrated", zap.Stringer("db", cfg.EventDB.URL), zap.Int64s("applied", res.Applied), zap.Int64("version", res.Current))
 	}
 	if !*dbOnly {
-		var nc *nats.Conn
-		var js jetstream.JetStream
-		if err := retry.Retry(startCtx, e.log, "NATS (BCREG_NATS_URL)", func(ctx context.Context) (err error) {
-			nc, js, err = bus.Connect(ctx, cfg.NATS, "bcregctl", e.log)
-			return err
-		}); err != nil {
+		nc, js, err := bus.ConnectWait(startCtx, cfg.NATS, "bcregctl", e.log, retry)
+		if err != nil {
 			return err
 		}
 		defer nc.Close()

@@ -153,7 +153,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		Creds:     pipeline.Stream{Messages: 3, Pending: 3},
 		Abandoned: &outbox.Abandoned{Credentials: 1, Corps: []string{"C8"}},
 		DLQ: pipeline.DLQ{Total: 3, ByStage: map[string]uint64{"builder": 2, "poster": 1}, Oldest: &dlq[0].Time,
-			OldestByStage: map[string]time.Time{"builder": dlq[0].Time, "poster": dlq[2].Time}},
+			OldestByStage: map[string]time.Time{"builder": dlq[0].Time, "poster": dlq[2].Time}, MaxBytes: 1 << 30},
 		Throughput: pipeline.Throughput{WindowMinutes: 10, PostedPerMinute: []int64{2, 1, 1, 0, 0, 0, 0, 0, 0, 0}, PerMinute: 0.4,
 			Backlog: 4, ETASeconds: &eta},
 		RecentErrors: []operator.RecentError{
@@ -172,11 +172,15 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		cmpopts.IgnoreFields(operator.InitialLoadProgress{}, "StartedAt"),
 		cmpopts.IgnoreFields(operator.RecentError{}, "At"),
 		cmpopts.IgnoreFields(outbox.Abandoned{}, "Oldest"),
+		cmpopts.IgnoreFields(pipeline.DLQ{}, "Bytes"),
 		cmpopts.EquateApprox(0, 1e-6),
 		cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
 	}
 	if diff := cmp.Diff(want, got, opts...); diff != "" {
 		t.Errorf("status --json (-want +got):\n%s", diff)
+	}
+	if got.DLQ.Bytes == 0 {
+		t.Error("dlq bytes = 0, want what the 3 dead letters store")
 	}
 	if got.Abandoned == nil || got.Abandoned.Oldest == nil {
 		t.Errorf("abandoned: %+v, want the oldest publish time", got.Abandoned)
@@ -197,6 +201,7 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
 		"abandoned             1 credential(s) of 1 corporation(s) (C8) wait behind a bundle that left BCREG_CREDS without an answer",
 		"BCREG_CREDS           3 pending, 0 in flight, 0 redelivered",
 		"BCREG_DLQ             3 dead letters: builder 2 (oldest",
+		" MiB of 1024.0 MiB (0%)",
 		"posting               0.4 credentials/min over the last 10 min [2 1 1 0 0 0 0 0 0 0, newest first]; backlog 4, done in about 10m00s",
 		"W4         event_by_corp_filing  corporation W4: no corp_type row XX",
 	} {
