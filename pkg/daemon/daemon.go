@@ -99,6 +99,7 @@ func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) 
 		}
 		defer deps.EventDB.Close()
 		health.AddCheck("event_db", PingCheck(deps.EventDB))
+		health.AddCheck("event_db_schema", eventdb.SchemaCheck(deps.EventDB))
 		if opts.EventDB.Migrate {
 			res, err := eventdb.Migrate(startCtx, deps.EventDB)
 			if err != nil {

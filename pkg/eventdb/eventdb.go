@@ -56,21 +56,11 @@ type MigrationResult struct {
 // Migrate applies every pending migration. Concurrent runs serialise on a
 // PostgreSQL session advisory lock; a second run applies nothing.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	sub, err := fs.Sub(migrations, "migrations")
+	p, closeDB, err := provider(pool)
 	if err != nil {
 		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
 	}
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
-		goose.WithGoMigrations(notBeforeMigration))
-	if err != nil {
-		return MigrationResult{}, fmt.Errorf("migrate: %w", err)
-	}
+	defer closeDB()
 	results, err := p.Up(ctx)
 	if err != nil {
 		var partial *goose.PartialError
@@ -87,6 +77,28 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (MigrationResult, error) {
 		return res, fmt.Errorf("migrate: read version: %w", err)
 	}
 	return res, nil
+}
+
+// provider is goose's view of the embedded migrations on pool.
+func provider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
+	db := stdlib.OpenDBFromPool(pool)
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(notBeforeMigration))
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return p, func() { _ = db.Close() }, nil
 }
 
 // Querier is what every query on the event database runs on: a

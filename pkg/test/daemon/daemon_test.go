@@ -3,8 +3,11 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
+	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
@@ -160,5 +164,68 @@ func TestRunChecksTopologyWithoutRewriting(t *testing.T) {
 	run(topo)
 	if got := maxAckPending(); got != 2000 {
 		t.Errorf("after a start in apply mode, max_ack_pending = %d, want the configured 2000", got)
+	}
+}
+
+// TestReadyOnlyOnTheSchemaItNeeds: a service whose event database has an
+// older schema than its build expects is not ready (it would run new code
+// on the old schema) until migrate has run; then it is.
+func TestReadyOnlyOnTheSchemaItNeeds(t *testing.T) {
+	ctx := testenv.Context(t)
+	dbURL := testenv.NewDatabase(t) // no migrations: version 0
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+
+	core, logs := observer.New(zap.InfoLevel)
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(rctx, zap.New(core), daemon.Options{Name: "test", HTTP: config.HTTP{Addr: addr, ShutdownTimeout: 5 * time.Second},
+			EventDB: &config.EventDB{URL: config.URL(dbURL)}})
+	}()
+	testenv.WaitFor(t, "the service started", func() bool { return logs.FilterMessage("service started").Len() == 1 })
+	ready := func() (int, string) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, want, err := func() (int64, int64, error) {
+		pool, err := eventdb.Open(ctx, dbURL, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		return eventdb.SchemaVersions(ctx, pool)
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := ready(); code != http.StatusServiceUnavailable ||
+		!strings.Contains(body, fmt.Sprintf("event_db_schema: schema version 0, this build needs %d: run bcregctl migrate", want)) {
+		t.Errorf("/readyz on an unmigrated database: %d %q, want 503 naming the schema", code, body)
+	}
+
+	pool, err := eventdb.Open(ctx, dbURL, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := eventdb.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := ready(); code != http.StatusOK {
+		t.Errorf("/readyz after migrate: %d %q, want 200", code, body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
