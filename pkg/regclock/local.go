@@ -29,3 +29,17 @@ func LocalOf(zone Zone, t time.Time) time.Time {
 	p := zone.table().at(u)
 	return time.UnixMicro(u + p.offset).UTC()
 }
+
+// WithOffset returns the naive BC wall-clock time local as the instant it
+// stands for, carrying the zone's offset then (2018-07-24T13:47:53-07:00):
+// what a JSON reader needs to place a registry time, since the naive text
+// alone reads as UTC. A repeated autumn time is its first pass (daylight
+// time); a time the clocks skipped is the instant they jumped over it.
+func WithOffset(zone Zone, local time.Time) time.Time {
+	if _, ok := wallMicros(local); !ok {
+		return local
+	}
+	at := EarliestInstant(zone, local)
+	off := zone.table().at(at.UnixMicro()).offset / 1e6
+	return at.In(time.FixedZone("", int(off)))
+}

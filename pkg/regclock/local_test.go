@@ -56,3 +56,23 @@ func TestAt(t *testing.T) {
 		})
 	}
 }
+
+func TestWithOffset(t *testing.T) {
+	tests := []struct {
+		name  string
+		local time.Time
+		want  string
+	}{
+		{"summer", time.Date(2018, 7, 24, 13, 47, 53, 0, time.UTC), "2018-07-24T13:47:53-07:00"},
+		{"winter", time.Date(2019, 1, 2, 8, 0, 0, 0, time.UTC), "2019-01-02T08:00:00-08:00"},
+		{"repeated hour: the first pass", time.Date(2018, 11, 4, 1, 30, 0, 0, time.UTC), "2018-11-04T01:30:00-07:00"},
+		{"skipped hour: the jump", time.Date(2018, 3, 11, 2, 30, 0, 0, time.UTC), "2018-03-11T03:00:00-07:00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := WithOffset(Registry, tc.local).Format(time.RFC3339); got != tc.want {
+				t.Errorf("WithOffset(%v) = %s, want %s", tc.local, got, tc.want)
+			}
+		})
+	}
+}

@@ -239,6 +239,9 @@ type Plan struct {
 	Force bool
 	// From names the original's database in operator_action (no secret).
 	From string
+	// Progress, when not nil, is told how many of the original's rows
+	// (credentials, then processed work items) have been read so far.
+	Progress func(rowsRead int64)
 }
 
 // Result says what an adoption imported.
@@ -293,10 +296,12 @@ func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Ori
 		if (busy || hasWatermark) && !plan.Force {
 			return fmt.Errorf("adopt: %w", ErrNotEmpty)
 		}
-		if err := adoptCredentials(ctx, tx, from, o, plan.System, &res); err != nil {
+		var read int64
+		count := func(s *rowSource) *rowSource { s.read, s.progress = &read, plan.Progress; return s }
+		if err := adoptCredentials(ctx, tx, from, o, plan.System, &res, count); err != nil {
 			return err
 		}
-		if err := adoptWorkItems(ctx, tx, from, o, plan.System, &res); err != nil {
+		if err := adoptWorkItems(ctx, tx, from, o, plan.System, &res, count); err != nil {
 			return err
 		}
 		if err := discovery.MarkSeen(ctx, tx, plan.System, plan.Window); err != nil {
@@ -323,7 +328,8 @@ func Run(ctx context.Context, to eventdb.TxBeginner, from eventdb.Querier, o Ori
 
 // adoptCredentials streams the original's credential_log rows through a
 // temporary table into credential_log.
-func adoptCredentials(ctx context.Context, tx pgx.Tx, from eventdb.Querier, o Original, system string, res *Result) error {
+func adoptCredentials(ctx context.Context, tx pgx.Tx, from eventdb.Querier, o Original, system string, res *Result,
+	count func(*rowSource) *rowSource) error {
 	t := o.tables["credential_log"]
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE adopt_credential (
     orig_id BIGINT, corp_num TEXT, corp_state TEXT, prev_id BIGINT, prev_date TIMESTAMP, last_id BIGINT, last_date TIMESTAMP,
@@ -345,7 +351,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 ORDER BY `+t.col("record
 		return fmt.Errorf("adopt: read CREDENTIAL_LOG: %w", err)
 	}
 	defer rows.Close()
-	src := &rowSource{rows: rows, conv: func(r pgx.Rows) ([]any, error) {
+	src := count(&rowSource{rows: rows, conv: func(r pgx.Rows) ([]any, error) {
 		var (
 			id                                          int64
 			corp, state, typ, credID, schema, version   *string
@@ -382,7 +388,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 ORDER BY `+t.col("record
 		}
 		return []any{id, *corp, state, prev.EventID, prev.Date.Time, last.EventID, last.Date.Time, deref(typ), credID,
 			deref(schema), deref(version), *text, *hash, reason, entry, end, pdate, status, pmsg, notBefore}, nil
-	}}
+	}})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"adopt_credential"}, []string{"orig_id", "corp_num", "corp_state",
 		"prev_id", "prev_date", "last_id", "last_date", "typ", "cred_id", "schema_name", "schema_version", "text", "hash",
 		"reason", "entry_date", "end_date", "process_date", "process_success", "process_msg", "not_before"}, src); err != nil {
@@ -408,7 +414,8 @@ ON CONFLICT (credential_hash) DO NOTHING`, system)
 
 // adoptWorkItems imports the original's processed work items, keyed by
 // msg_id adopt:<record id> so a re-run adds none twice.
-func adoptWorkItems(ctx context.Context, tx pgx.Tx, from eventdb.Querier, o Original, system string, res *Result) error {
+func adoptWorkItems(ctx context.Context, tx pgx.Tx, from eventdb.Querier, o Original, system string, res *Result,
+	count func(*rowSource) *rowSource) error {
 	t, ok := o.tables["event_by_corp_filing"]
 	if !ok || !t.has("record_id") || !t.has("corp_num") || !t.has("process_date") {
 		return nil
@@ -427,7 +434,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 AND `+t.col("process_dat
 		return fmt.Errorf("adopt: read EVENT_BY_CORP_FILING: %w", err)
 	}
 	defer rows.Close()
-	src := &rowSource{rows: rows, conv: func(r pgx.Rows) ([]any, error) {
+	src := count(&rowSource{rows: rows, conv: func(r pgx.Rows) ([]any, error) {
 		var (
 			id                 int64
 			corp, success, msg *string
@@ -449,7 +456,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 AND `+t.col("process_dat
 		}
 		res.WorkItems++
 		return []any{id, deref(corp), prev.EventID, prev.Date.Time, last.EventID, last.Date.Time, entry, processDate, success, msg}, nil
-	}}
+	}})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"adopt_item"}, []string{"orig_id", "corp_num", "prev_id", "prev_date",
 		"last_id", "last_date", "entry_date", "process_date", "process_success", "process_msg"}, src); err != nil {
 		return fmt.Errorf("adopt: copy EVENT_BY_CORP_FILING: %w", err)
@@ -587,6 +594,10 @@ type rowSource struct {
 	conv func(pgx.Rows) ([]any, error)
 	vals []any
 	err  error
+	// read counts the rows read (shared by an adoption's sources) and
+	// progress, when not nil, is told after each.
+	read     *int64
+	progress func(int64)
 }
 
 func (s *rowSource) Next() bool {
@@ -594,6 +605,12 @@ func (s *rowSource) Next() bool {
 		return false
 	}
 	s.vals, s.err = s.conv(s.rows)
+	if s.err == nil && s.read != nil {
+		*s.read++
+		if s.progress != nil {
+			s.progress(*s.read)
+		}
+	}
 	return s.err == nil
 }
 

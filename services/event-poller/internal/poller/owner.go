@@ -66,7 +66,7 @@ func (s *service) retention(ctx context.Context) {
 	}
 	for {
 		start := time.Now()
-		n, err := operator.PruneHistory(ctx, s.edb, s.cfg.HistoryRetention)
+		n, err := operator.PruneHistory(ctx, s.edb, s.cfg.HistoryRetention, nil)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("corp_history_log retention failed; retried next interval", zap.Error(err))
