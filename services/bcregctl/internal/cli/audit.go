@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -20,9 +21,7 @@ import (
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
-func init() {
-	register("audit", "compare the registry, the event database and OrgBook; requeue what drifted (--requeue --yes)", runAudit)
-}
+func init() { register(newAudit) }
 
 type auditConfig struct {
 	config.EventDB
@@ -39,28 +38,47 @@ type auditConfig struct {
 // exitFindings is the exit status of an audit with findings.
 const exitFindings = 3
 
-// runAudit only parses flags and settings; the work is package audit's.
-func runAudit(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "audit", "[--json] [--ignore FILE] [--corp CORP_NUM,...] [--requeue [--yes]]",
-		"BCREG_SOURCE_DB_URL, BCREG_EVENT_DB_URL, BCREG_ORGBOOK_DB_URL, BCREG_PROFILE, BCREG_WEBHOOK_URL; --requeue --yes: BCREG_NATS_URL")
-	asJSON := fs.Bool("json", false, "write the report as JSON")
-	ignore := fs.String("ignore", "", "a file of corporations (numbers or registration ids) to skip: one a line, or a JSON array")
-	corpList := fs.String("corp", "", "audit only these corporations (comma-separated)")
-	requeue := fs.Bool("requeue", false, "repair: requeue the corporations with findings and re-post what they delivered (a dry run without --yes)")
-	yes := fs.Bool("yes", false, "with --requeue: act")
-	batch := fs.Int("batch", 2000, "corporations per round of queries")
-	grace := fs.Duration("grace", time.Hour, "how long a credential may be due and undelivered before it counts as stuck")
-	if err := fs.Parse(args); err != nil {
-		return err
+// auditOpts are audit's flags.
+type auditOpts struct {
+	asJSON, requeue, yes bool
+	ignore, corpList     string
+	batch                int
+	grace                time.Duration
+}
+
+func newAudit(e *env) *cobra.Command {
+	var o auditOpts
+	c := &cobra.Command{
+		Use:   "audit [--json] [--ignore FILE] [--corp CORP_NUM,...] [--requeue [--yes]]",
+		Short: "compare the registry, the event database and OrgBook; requeue what drifted (--requeue --yes)",
+		Long: settings(`Compare the registry, the event database and OrgBook, corporation by
+corporation, and report what drifted; exit status 3 when there are findings.
+With --requeue --yes, requeue the corporations with findings and re-post
+what they delivered (a dry run without --yes).`,
+			"BCREG_SOURCE_DB_URL, BCREG_EVENT_DB_URL, BCREG_ORGBOOK_DB_URL, BCREG_PROFILE, BCREG_WEBHOOK_URL; --requeue --yes: BCREG_NATS_URL"),
+		Example: `  bcregctl audit --json
+  bcregctl audit --corp 0191294,A9592574 --requeue --yes`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runAudit(c.Context(), e, o) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if *yes && !*requeue {
+	f := c.Flags()
+	f.BoolVar(&o.asJSON, "json", false, "write the report as JSON")
+	f.StringVar(&o.ignore, "ignore", "", "a file of corporations (numbers or registration ids) to skip: one a line, or a JSON array")
+	f.StringVar(&o.corpList, "corp", "", "audit only these corporations (comma-separated)")
+	f.BoolVar(&o.requeue, "requeue", false, "repair: requeue the corporations with findings and re-post what they delivered (a dry run without --yes)")
+	f.BoolVar(&o.yes, "yes", false, "with --requeue: act")
+	f.IntVar(&o.batch, "batch", 2000, "corporations per round of queries")
+	f.DurationVar(&o.grace, "grace", time.Hour, "how long a credential may be due and undelivered before it counts as stuck")
+	return c
+}
+
+// runAudit only checks flags and loads settings; the work is package audit's.
+func runAudit(ctx context.Context, e *env, o auditOpts) error {
+	if o.yes && !o.requeue {
 		return fmt.Errorf("%w: --yes goes with --requeue", errUsage)
 	}
 	var corps []string
-	for _, c := range strings.Split(*corpList, ",") {
+	for _, c := range strings.Split(o.corpList, ",") {
 		if c = strings.TrimSpace(c); c != "" && !slices.Contains(corps, c) {
 			corps = append(corps, c)
 		}
@@ -79,9 +97,9 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	if profile.Name() != credential.ProfileHistory {
 		return fmt.Errorf("BCREG_PROFILE=%s: OrgBook BC stores the history profile's registries.ca credentials; the audit compares those", cfg.Profile)
 	}
-	opts := audit.Options{Profile: profile, Corps: corps, Batch: *batch, Grace: *grace, Log: e.log, Now: time.Now()}
-	if *ignore != "" {
-		if opts.Ignore, err = audit.ReadIgnore(*ignore); err != nil {
+	opts := audit.Options{Profile: profile, Corps: corps, Batch: o.batch, Grace: o.grace, Log: e.log, Now: time.Now()}
+	if o.ignore != "" {
+		if opts.Ignore, err = audit.ReadIgnore(o.ignore); err != nil {
 			return err
 		}
 	}
@@ -109,7 +127,7 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if o.asJSON {
 		if err := rep.WriteJSON(e.stdout); err != nil {
 			return err
 		}
@@ -127,8 +145,8 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "audit: summary not posted: %v\n", err)
 		}
 	}
-	if *requeue {
-		if err := auditRepair(ctx, e, cfg, pool, src, rep, *yes); err != nil {
+	if o.requeue {
+		if err := auditRepair(ctx, e, cfg, pool, src, rep, o.yes); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
@@ -23,9 +24,7 @@ import (
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/console"
 )
 
-func init() {
-	register("console", "operator console in a browser: overview, dead letters, corporation lookup", runConsole)
-}
+func init() { register(newConsole) }
 
 // consoleConfig is what the console reads; the source database is used
 // only when BCREG_SOURCE_DB_URL is set. Like every service it serves
@@ -45,23 +44,36 @@ type consoleConfig struct {
 	AgentHealth   config.URL    `envconfig:"AGENT_HEALTH_URL"`
 }
 
-func runConsole(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "console", "[--addr HOST:PORT] [--refresh 5s]",
-		"BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_CONSOLE_ADDR (default of --addr), BCREG_CONSOLE_TOKEN (enables actions), BCREG_SOURCE_DB_URL and BCREG_PROFILE (generate preview), BCREG_AGENT_HEALTH_URL or BCREG_AGENT_URL, BCREG_HTTP_ADDR (side port: /livez, /readyz, /metrics)")
-	addr := fs.String("addr", "", "listen address of the pages (default BCREG_CONSOLE_ADDR, else 127.0.0.1:8090)")
-	refresh := fs.Duration("refresh", 5*time.Second, "overview refresh and sampling interval")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newConsole(e *env) *cobra.Command {
+	var addr string
+	var refresh time.Duration
+	c := &cobra.Command{
+		Use:   "console [--addr HOST:PORT] [--refresh 5s]",
+		Short: "operator console in a browser: overview, dead letters, corporation lookup",
+		Long: settings(`Serve the operator console: the overview (also as JSON at /api/status), the
+dead letters with requeue and purge, and the corporation lookup. Read-only
+unless BCREG_CONSOLE_TOKEN is set; binds to loopback by default.`,
+			"BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_CONSOLE_ADDR (default of --addr), BCREG_CONSOLE_TOKEN (enables actions), BCREG_SOURCE_DB_URL and BCREG_PROFILE (generate preview), BCREG_AGENT_HEALTH_URL or BCREG_AGENT_URL, BCREG_HTTP_ADDR (side port: /livez, /readyz, /metrics)"),
+		Example: `  bcregctl console
+  bcregctl console --addr 127.0.0.1:8090 --refresh 10s`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runConsole(c.Context(), e, addr, refresh) },
 	}
+	c.Flags().StringVar(&addr, "addr", "", "listen address of the pages (default BCREG_CONSOLE_ADDR, else 127.0.0.1:8090)")
+	c.Flags().DurationVar(&refresh, "refresh", 5*time.Second, "overview refresh and sampling interval")
+	return c
+}
+
+func runConsole(ctx context.Context, e *env, addr string, refresh time.Duration) error {
 	var cfg consoleConfig
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	if *addr == "" {
-		*addr = cfg.Addr
+	if addr == "" {
+		addr = cfg.Addr
 	}
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return fmt.Errorf("%w: console address %q: %v", errUsage, *addr, err)
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%w: console address %q: %v", errUsage, addr, err)
 	}
 	// The side port first: a probe sees the process live while it connects.
 	health := lifecycle.NewHealth(e.log)
@@ -85,8 +97,8 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 		{Name: "event DB", Value: cfg.EventDB.URL.String()},
 		{Name: "NATS", Value: cfg.NATS.URL.String()},
 	}
-	opt := console.Options{DB: pool, JS: js, Token: cfg.Token.Value(), Backoff: cfg.Backoff, Refresh: *refresh,
-		SampleEvery: *refresh, Log: e.log, HealthURL: healthURL(cfg.AgentHealth.Value(), cfg.AgentURL.Value()), Metrics: health.Registry()}
+	opt := console.Options{DB: pool, JS: js, Token: cfg.Token.Value(), Backoff: cfg.Backoff, Refresh: refresh,
+		SampleEvery: refresh, Log: e.log, HealthURL: healthURL(cfg.AgentHealth.Value(), cfg.AgentURL.Value()), Metrics: health.Registry()}
 	if envSet("BCREG_SOURCE_DB_URL") {
 		var src config.SourceDB
 		if err := config.Load(&src); err != nil {
@@ -111,9 +123,9 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("console: listen on %s: %w", *addr, err)
+		return fmt.Errorf("console: listen on %s: %w", addr, err)
 	}
 	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() && opt.Token == "" {
 		e.log.Warn("console listens beyond loopback; it is read-only (no BCREG_CONSOLE_TOKEN)", zap.String("addr", ln.Addr().String()))

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
@@ -13,9 +16,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
-func init() {
-	register("generate", "dry run: print the credentials a profile would issue for corporations", runGenerate)
-}
+func init() { register(newGenerate) }
 
 // generateConfig is what generate reads: only the source database.
 type generateConfig struct {
@@ -23,25 +24,43 @@ type generateConfig struct {
 	PostAddresses bool `envconfig:"POST_ADDRESSES" default:"false"`
 }
 
-func runGenerate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "generate", "--profile snapshot|history [--now TIME] CORP_NUM...",
-		"BCREG_SOURCE_DB_URL (read only), BCREG_POST_ADDRESSES")
-	profileName := fs.String("profile", "", "credential profile: snapshot or history (required)")
-	nowFlag := fs.String("now", "", "BC local time taken as now, YYYY-MM-DDTHH:MM:SS (default: the current time)")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newGenerate(e *env) *cobra.Command {
+	var profileName, nowFlag string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "generate --profile snapshot|history [--now TIME] CORP_NUM...",
+		Short: "dry run: print the credentials a profile would issue for corporations",
+		Long: settings(`Print what a profile would issue for these corporations over their whole
+history, nothing written: one JSON line per credential (a corporation that
+cannot be generated gets an error line, and the exit status is 1); with --json
+one JSON array of the same lines.`, "BCREG_SOURCE_DB_URL (read only), BCREG_POST_ADDRESSES"),
+		Example: `  bcregctl generate --profile snapshot 0191294
+  bcregctl generate 0191294 A9592574 --profile history --now 2019-03-01T00:00:00 --json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("%w: name at least one CORP_NUM", errUsage)
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			return runGenerate(c.Context(), e, profileName, nowFlag, asJSON, args)
+		},
 	}
-	if *profileName == "" {
+	c.Flags().StringVar(&profileName, "profile", "", "credential profile: snapshot or history (required)")
+	c.Flags().StringVar(&nowFlag, "now", "", "BC local time taken as now, YYYY-MM-DDTHH:MM:SS (default: the current time)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON array instead of JSON lines")
+	return c
+}
+
+func runGenerate(ctx context.Context, e *env, profileName, nowFlag string, asJSON bool, corpNums []string) error {
+	if profileName == "" {
 		return fmt.Errorf("%w: --profile is required (snapshot or history)", errUsage)
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: name at least one CORP_NUM", errUsage)
-	}
 	now := time.Now()
-	if *nowFlag != "" {
-		t, err := time.Parse("2006-01-02T15:04:05", *nowFlag)
+	if nowFlag != "" {
+		t, err := time.Parse("2006-01-02T15:04:05", nowFlag)
 		if err != nil {
-			return fmt.Errorf("%w: --now %q: want YYYY-MM-DDTHH:MM:SS", errUsage, *nowFlag)
+			return fmt.Errorf("%w: --now %q: want YYYY-MM-DDTHH:MM:SS", errUsage, nowFlag)
 		}
 		now = t
 	} else {
@@ -51,7 +70,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	profile, err := credential.New(*profileName, credential.Options{PostAddresses: cfg.PostAddresses, Log: e.log})
+	profile, err := credential.New(profileName, credential.Options{PostAddresses: cfg.PostAddresses, Log: e.log})
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -60,26 +79,39 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	corpNums := fs.Args()
 	batch, err := sourcedb.NewLoader(pool, e.log).Load(ctx, corpNums)
 	if err != nil {
 		return err
 	}
 	// The full range: from event 0 up to now, as an initial load would.
 	params := credential.FullRange(regevent.Through(now), now)
-	enc := json.NewEncoder(e.stdout)
-	enc.SetEscapeHTML(false)
+	lines := credential.Lines(profile, corpNums, batch, params)
 	failed := false
-	for _, l := range credential.Lines(profile, corpNums, batch, params) {
+	for _, l := range lines {
 		if _, isErr := l.(*credential.ErrorLine); isErr {
 			failed = true
 		}
-		if err := enc.Encode(l); err != nil {
-			return fmt.Errorf("write output: %w", err)
-		}
+	}
+	if err := writeLines(e.stdout, lines, asJSON); err != nil {
+		return err
 	}
 	if failed {
 		return exitError{code: 1}
+	}
+	return nil
+}
+
+// writeLines writes one JSON line per value, or with asJSON one JSON array.
+func writeLines[T any](w io.Writer, lines []T, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, nonNil(lines))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, l := range lines {
+		if err := enc.Encode(l); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
 	}
 	return nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -18,13 +16,12 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/initload"
 	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/pkg/progress"
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
-func init() {
-	register("initial-load", "run (or resume, or re-run) the initial load under the poller's lock, with progress", runInitialLoad)
-}
+func init() { register(newInitialLoad) }
 
 // initialLoadConfig reads the poller's settings of the load, so the
 // command and the poller load alike.
@@ -38,24 +35,51 @@ type initialLoadConfig struct {
 	PublishTimeout time.Duration `envconfig:"POLL_PUBLISH_TIMEOUT" default:"30s"`
 }
 
-func runInitialLoad(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "initial-load", "[--page N] [--wait] [--yes]",
-		"BCREG_SOURCE_DB_URL, BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_POLL_LOOKBACK, BCREG_INITIAL_LOAD_PAGE, BCREG_POLL_PUBLISH_TIMEOUT")
-	page := fs.Int("page", 0, "corporations published (and progress recorded) per step (default BCREG_INITIAL_LOAD_PAGE)")
-	wait := fs.Bool("wait", false, "wait for the active event-poller to release the poller lock instead of failing")
-	yes := fs.Bool("yes", false, "confirm a re-run over an existing watermark (every corporation is published again)")
-	if err := fs.Parse(args); err != nil {
-		return err
+type initialLoadOpts struct {
+	page              int
+	wait, yes, asJSON bool
+}
+
+// initialLoadResult is initial-load's --json answer.
+type initialLoadResult struct {
+	RunID     int64 `json:"run_id"`
+	Resumed   bool  `json:"resumed"`
+	Published int64 `json:"published"`
+	Total     int64 `json:"total"`
+	// WatermarkEventDate is the registry's BC local clock, with its offset.
+	WatermarkEventID   int64     `json:"watermark_event_id"`
+	WatermarkEventDate time.Time `json:"watermark_event_date"`
+}
+
+func newInitialLoad(e *env) *cobra.Command {
+	var o initialLoadOpts
+	c := &cobra.Command{
+		Use:   "initial-load [--page N] [--wait] [--yes] [--json]",
+		Short: "run (or resume, or re-run) the initial load under the poller's lock, with progress",
+		Long: settings(`Publish a CorpEvent for every corporation in the registry, under the
+event-poller's lock, resuming an unfinished run where it stopped. Progress goes
+to stderr: a bar on a terminal, a line every few seconds otherwise.`,
+			"BCREG_SOURCE_DB_URL, BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_POLL_LOOKBACK, BCREG_INITIAL_LOAD_PAGE, BCREG_POLL_PUBLISH_TIMEOUT"),
+		Example: `  bcregctl initial-load --wait
+  bcregctl initial-load --yes --json   # a re-run over an existing watermark`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runInitialLoad(c.Context(), e, o) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
+	f := c.Flags()
+	f.IntVar(&o.page, "page", 0, "corporations published (and progress recorded) per step (default BCREG_INITIAL_LOAD_PAGE)")
+	f.BoolVar(&o.wait, "wait", false, "wait for the active event-poller to release the poller lock instead of failing")
+	f.BoolVar(&o.yes, "yes", false, "confirm a re-run over an existing watermark (every corporation is published again)")
+	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+func runInitialLoad(ctx context.Context, e *env, o initialLoadOpts) error {
 	var cfg initialLoadConfig
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	if *page > 0 {
-		cfg.Page = *page
+	if o.page > 0 {
+		cfg.Page = o.page
 	}
 	pool, err := eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
 	if err != nil {
@@ -75,11 +99,11 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 	}
 	if wm, ok, err := discovery.CurrentWatermark(ctx, pool, system); err != nil {
 		return err
-	} else if ok && !unfinished && !*yes {
+	} else if ok && !unfinished && !o.yes {
 		return fmt.Errorf("%w: the watermark exists (event %d): a re-run publishes every corporation again (nothing unchanged is issued); add --yes",
 			errUsage, wm.EventID)
 	}
-	lock, err := takePollerLock(ctx, e, pool, *wait)
+	lock, err := takePollerLock(ctx, e, pool, o.wait)
 	if err != nil {
 		return err
 	}
@@ -93,21 +117,24 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 	}
 	defer nc.Close()
 
-	bar := newProgress(e.stderr)
+	bar := progress.New(e.stderr, "initial load", "corporations", 0, progress.Options{})
 	run, err := initload.Run(ctx, initload.Options{
 		System: system, Source: src, EventDB: lock.Conn(), LookBack: cfg.LookBack, Page: cfg.Page,
 		Now: regclock.Now,
 		Publish: func(ctx context.Context, msgs []bus.Outgoing) error {
 			return bus.PublishRounds(ctx, js, msgs, bus.RoundOptions{Timeout: cfg.PublishTimeout, Backoff: cfg.Backoff,
 				OnStall: func(waiting, attempt int, lastErr error) {
-					bar.note(fmt.Sprintf("%s did not accept %d CorpEvents in time (stream full or NATS unreachable; attempt %d): %v; retrying",
+					bar.Note(fmt.Sprintf("%s did not accept %d CorpEvents in time (stream full or NATS unreachable; attempt %d): %v; retrying",
 						bus.StreamEvents, waiting, attempt, lastErr))
 				}})
 		},
-		OnProgress: bar.update,
-		Log:        e.log,
+		OnProgress: func(p initload.Progress) {
+			bar.SetTotal(p.Total)
+			bar.Set(p.Published)
+		},
+		Log: e.log,
 	})
-	bar.done()
+	bar.Finish()
 	if errors.Is(err, initload.ErrNoEvents) {
 		return fmt.Errorf("initial load: %w (BCREG_SOURCE_DB_URL=%s)", err, cfg.SourceDB.URL)
 	}
@@ -118,7 +145,11 @@ func runInitialLoad(ctx context.Context, e *env, args []string) error {
 		map[string]any{"run_id": run.RunID, "watermark_event_id": run.Watermark.EventID, "total": run.Total, "resumed": unfinished}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "initial load run %d finished: %d corporations published; watermark event %d at %s\n",
+	if o.asJSON {
+		return writeJSON(e.stdout, initialLoadResult{RunID: run.RunID, Resumed: unfinished, Published: run.Published, Total: run.Total,
+			WatermarkEventID: run.Watermark.EventID, WatermarkEventDate: regclock.WithOffset(regclock.Registry, run.Watermark.Date.Time)})
+	}
+	fmt.Fprintf(e.stdout, "initial load run %d finished: %d corporations published; watermark event %d at %s (BC local)\n",
 		run.RunID, run.Published, run.Watermark.EventID, run.Watermark.Date)
 	return nil
 }
@@ -149,68 +180,4 @@ func takePollerLock(ctx context.Context, e *env, pool *pgxpool.Pool, wait bool) 
 		case <-time.After(2 * time.Second):
 		}
 	}
-}
-
-// progress shows a load's advance: a bar redrawn in place on a terminal,
-// a plain line every few seconds otherwise (logs, pipes, CI).
-type progress struct {
-	w      io.Writer
-	tty    bool
-	last   time.Time
-	drawn  bool
-	latest initload.Progress
-}
-
-func newProgress(w io.Writer) *progress {
-	return &progress{w: w, tty: isTerminal(w)}
-}
-
-// lineEvery is how often a plain progress line is written.
-const lineEvery = 5 * time.Second
-
-func (p *progress) update(pr initload.Progress) {
-	p.latest = pr
-	if p.tty {
-		const width = 30
-		frac := 0.0
-		if pr.Total > 0 {
-			frac = float64(pr.Published) / float64(pr.Total)
-		}
-		n := int(frac * width)
-		fmt.Fprintf(p.w, "\r[%s%s] %5.1f%% %d/%d corporations, %.0f/s, ETA %s   ", strings.Repeat("#", n), strings.Repeat(".", width-n),
-			frac*100, pr.Published, pr.Total, pr.PerSecond, pr.ETA.Round(time.Second))
-		p.drawn = true
-		return
-	}
-	if !pr.Finished && time.Since(p.last) < lineEvery {
-		return
-	}
-	p.last = time.Now()
-	fmt.Fprintf(p.w, "initial load run %d: %d of %d corporations published (%.0f/s, ETA %s, last %s)\n",
-		pr.RunID, pr.Published, pr.Total, pr.PerSecond, pr.ETA.Round(time.Second), pr.LastCorpNum)
-}
-
-// note writes a message without garbling the bar.
-func (p *progress) note(msg string) {
-	if p.drawn {
-		fmt.Fprintln(p.w)
-		p.drawn = false
-	}
-	fmt.Fprintln(p.w, msg)
-}
-
-func (p *progress) done() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
-	}
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -3,10 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/zap"
+	"github.com/spf13/cobra"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -14,9 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 )
 
-func init() {
-	register("migrate", "apply event-database migrations and the JetStream topology (idempotent)", runMigrate)
-}
+func init() { register(newMigrate) }
 
 // migrateConfig is what migrate reads.
 type migrateConfig struct {
@@ -26,16 +25,30 @@ type migrateConfig struct {
 	config.Start
 }
 
-func runMigrate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "migrate", "[--db-only | --nats-only]", "BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_JS_*")
-	dbOnly := fs.Bool("db-only", false, "apply only the database migrations")
-	natsOnly := fs.Bool("nats-only", false, "apply only the JetStream topology")
-	if err := fs.Parse(args); err != nil {
-		return err
+func newMigrate(e *env) *cobra.Command {
+	var dbOnly, natsOnly bool
+	c := &cobra.Command{
+		Use:   "migrate [--db-only | --nats-only]",
+		Short: "apply event-database migrations and the JetStream topology (idempotent)",
+		Long: settings(`Apply the event database's migrations and the JetStream streams and consumers.
+Idempotent: two concurrent runs are safe.`, "BCREG_EVENT_DB_URL, BCREG_NATS_URL, BCREG_JS_*"),
+		Example: `  bcregctl migrate              # both
+  bcregctl migrate --db-only    # after a database restore
+  bcregctl migrate --nats-only  # after rebuilding NATS: streams and consumers back`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if dbOnly && natsOnly {
+				return fmt.Errorf("%w: --db-only and --nats-only exclude each other", errUsage)
+			}
+			return runMigrate(c.Context(), e, dbOnly, natsOnly)
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %s", errUsage, joinArgs(fs.Args()))
-	}
+	c.Flags().BoolVar(&dbOnly, "db-only", false, "apply only the database migrations")
+	c.Flags().BoolVar(&natsOnly, "nats-only", false, "apply only the JetStream topology")
+	return c
+}
+
+func runMigrate(ctx context.Context, e *env, dbOnly, natsOnly bool) error {
 	var cfg migrateConfig
 	if err := config.Load(&cfg); err != nil {
 		return err
@@ -47,7 +60,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	startCtx, cancelStart := context.WithTimeout(ctx, cfg.Start.Timeout)
 	defer cancelStart()
 	retry := lifecycle.DefaultConnectBackoff
-	if !*natsOnly {
+	if !natsOnly {
 		var pool *pgxpool.Pool
 		if err := retry.Retry(startCtx, e.log, "event database (BCREG_EVENT_DB_URL)", func(ctx context.Context) (err error) {
 			pool, err = eventdb.Open(ctx, cfg.EventDB.URL.Value(), "BCREG_EVENT_DB_URL")
@@ -60,9 +73,9 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		e.log.Info("event database migrated", zap.Stringer("db", cfg.EventDB.URL), zap.Int64s("applied", res.Applied), zap.Int64("version", res.Current))
+		fmt.Fprintf(e.stdout, "event database %s: schema version %d (applied: %s)\n", cfg.EventDB.URL, res.Current, appliedText(res.Applied))
 	}
-	if !*dbOnly {
+	if !dbOnly {
 		nc, js, err := bus.ConnectWait(startCtx, cfg.NATS, "bcregctl", e.log, retry)
 		if err != nil {
 			return err
@@ -71,7 +84,14 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		if err := cfg.Topology.Apply(ctx, js); err != nil {
 			return fmt.Errorf("apply topology on %s (BCREG_NATS_URL): %w", cfg.NATS.URL, err)
 		}
-		e.log.Info("JetStream topology applied", zap.Stringer("nats", cfg.NATS.URL))
+		fmt.Fprintf(e.stdout, "JetStream topology applied on %s\n", cfg.NATS.URL)
 	}
 	return nil
+}
+
+func appliedText(versions []int64) string {
+	if len(versions) == 0 {
+		return "none, up to date"
+	}
+	return strings.Trim(fmt.Sprint(versions), "[]")
 }

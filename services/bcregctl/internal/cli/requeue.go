@@ -3,13 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -18,12 +18,12 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/progress"
+	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
-func init() {
-	register("requeue", "re-process corporations (corp CORP_NUM...) or re-post failed credentials (failed [--since T])", runRequeue)
-}
+func init() { register(newRequeue) }
 
 type requeueConfig struct {
 	config.NATS
@@ -33,85 +33,104 @@ type requeueConfig struct {
 	Profile string `envconfig:"PROFILE" default:"history"`
 }
 
-const requeueUsage = `usage: bcregctl requeue corp [--last-event-id N] CORP_NUM...
-       bcregctl requeue failed [--since TIME|DURATION] [--status N,D] [--dry-run]
-
-  corp    publish a CorpEvent (reason requeue) for each corporation over its full
-          range: event 0 at 0001-01-01T00:00:00 to the registry's newest event.
-          The builder regenerates it; only changed credentials are issued.
-  failed  make credentials the agent rejected (N) or gave up on (D) outstanding
-          again and publish them in fresh bundles; their poster dead letters are
-          removed from BCREG_DLQ.
-
-settings: BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_SOURCE_DB_URL (corp: the newest
-event; the watermark is used when the registry cannot be read), BCREG_PROFILE
-(failed: the profile of credentials stored without one). Both are recorded in
-operator_action.`
-
-func runRequeue(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(e.stderr, requeueUsage)
-		// The subcommands' flags, so --help lists every flag.
-		for _, sub := range []string{"corp", "failed"} {
-			fmt.Fprintf(e.stderr, "\nflags of %s:\n", sub)
-			fs, _ := requeueFlags(e, sub)
-			fs.PrintDefaults()
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: name what to requeue: corp or failed", errUsage)
-		}
-		return nil
-	}
-	switch args[0] {
-	case "corp":
-		return requeueCorps(ctx, e, args[1:])
-	case "failed":
-		return requeueFailed(ctx, e, args[1:])
-	default:
-		return fmt.Errorf("%w: unknown requeue subcommand %q (corp, failed)", errUsage, args[0])
-	}
+func newRequeue(e *env) *cobra.Command {
+	return group("requeue", "re-process corporations (corp CORP_NUM...) or re-post failed credentials (failed [--since T])",
+		`  bcregctl requeue corp 0191294 A9592574
+  bcregctl requeue failed --since 24h`,
+		newRequeueCorp(e), newRequeueFailed(e))
 }
 
-// requeueOpts are the flags of the requeue subcommands.
-type requeueOpts struct {
-	lastID        *int64
-	since, status *string
-	dryRun        *bool
-	lockWait      *time.Duration
+// requeuedCorp is one corporation `requeue corp` published.
+type requeuedCorp struct {
+	CorpNum string `json:"corp_num"`
+	MsgID   string `json:"msg_id"`
 }
 
-func requeueFlags(e *env, sub string) (*flag.FlagSet, requeueOpts) {
-	var o requeueOpts
-	if sub == "corp" {
-		fs := newFlags(e, "requeue corp", "[--last-event-id N] CORP_NUM...", "BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_SOURCE_DB_URL")
-		o.lastID = fs.Int64("last-event-id", 0, "end the range at this registry event instead of the newest")
-		return fs, o
-	}
-	fs := newFlags(e, "requeue failed", "[--since TIME|DURATION] [--status N,D] [--dry-run]", "BCREG_NATS_URL, BCREG_EVENT_DB_URL")
-	o.since = fs.String("since", "", "only credentials that failed since TIME (RFC 3339, e.g. 2026-03-01T00:00:00Z) or DURATION ago (e.g. 24h)")
-	o.status = fs.String("status", "N,D", "the failed statuses to re-post: N (rejected), D (given up), or both")
-	o.dryRun = fs.Bool("dry-run", false, "list the corporations, change nothing")
-	o.lockWait = fs.Duration("lock-wait", time.Minute, "longest wait for a builder working on the same corporations")
-	return fs, o
+// requeueCorpResult is `requeue corp`'s --json answer.
+type requeueCorpResult struct {
+	Corps []requeuedCorp `json:"corps"`
+	// LastEventDate ends the range: the registry's BC local clock, with
+	// its offset.
+	LastEventID   int64     `json:"last_event_id"`
+	LastEventDate time.Time `json:"last_event_date"`
 }
 
-func requeueCorps(ctx context.Context, e *env, args []string) error {
-	fs, o := requeueFlags(e, "corp")
-	lastID := o.lastID
-	if err := fs.Parse(args); err != nil {
-		return err
+func newRequeueCorp(e *env) *cobra.Command {
+	var lastID int64
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "corp [--last-event-id N] [--json] CORP_NUM...",
+		Short: "re-process corporations over their whole history (only what changed is issued)",
+		Long: settings(`Publish a CorpEvent (reason requeue) for each corporation over its full range:
+event 0 at 0001-01-01T00:00:00 to the registry's newest event (the watermark
+when the registry cannot be read). The builder regenerates it; only changed
+credentials are issued. Recorded in operator_action.`,
+			"BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_SOURCE_DB_URL (the newest event)"),
+		Example: `  bcregctl requeue corp 0191294 A9592574
+  bcregctl requeue corp 0191294 --last-event-id 123456 --json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			for _, c := range args {
+				if strings.TrimSpace(c) == "" {
+					return fmt.Errorf("%w: a blank corporation number", errUsage)
+				}
+			}
+			if len(args) == 0 {
+				return fmt.Errorf("%w: name at least one CORP_NUM", errUsage)
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error { return requeueCorps(c.Context(), e, lastID, asJSON, args) },
 	}
+	c.Flags().Int64Var(&lastID, "last-event-id", 0, "end the range at this registry event instead of the newest")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return c
+}
+
+// requeueFailedOpts are the flags of `requeue failed`.
+type requeueFailedOpts struct {
+	since, status  string
+	dryRun, asJSON bool
+	lockWait       time.Duration
+}
+
+// requeueFailedResult is `requeue failed`'s --json answer.
+type requeueFailedResult struct {
+	DryRun      bool     `json:"dry_run"`
+	Corps       []string `json:"corps"`
+	Credentials int      `json:"credentials_reset"`
+	Published   int      `json:"published"`
+	DLQRemoved  []uint64 `json:"dlq_removed"`
+}
+
+func newRequeueFailed(e *env) *cobra.Command {
+	var o requeueFailedOpts
+	c := &cobra.Command{
+		Use:   "failed [--since TIME|DURATION] [--status N,D] [--dry-run] [--json]",
+		Short: "re-post credentials the agent rejected (N) or gave up on (D) in fresh bundles",
+		Long: settings(`Make credentials the agent rejected (N) or gave up on (D) outstanding again
+and publish them in fresh bundles; their poster dead letters are removed from
+BCREG_DLQ. Recorded in operator_action. Progress goes to stderr.`,
+			"BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_PROFILE (the profile of credentials stored without one)"),
+		Example: `  bcregctl requeue failed --since 24h
+  bcregctl requeue failed --status N --since 2026-03-01T00:00:00Z --dry-run --json`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return requeueFailed(c.Context(), e, o) },
+	}
+	f := c.Flags()
+	f.StringVar(&o.since, "since", "", "only credentials that failed since TIME (RFC 3339, e.g. 2026-03-01T00:00:00Z) or DURATION ago (e.g. 24h)")
+	f.StringVar(&o.status, "status", "N,D", "the failed statuses to re-post: N (rejected), D (given up), or both")
+	f.BoolVar(&o.dryRun, "dry-run", false, "list the corporations, change nothing")
+	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
+	f.DurationVar(&o.lockWait, "lock-wait", time.Minute, "longest wait for a builder working on the same corporations")
+	return c
+}
+
+func requeueCorps(ctx context.Context, e *env, lastID int64, asJSON bool, args []string) error {
 	var corps []string
-	for _, c := range fs.Args() {
-		if strings.TrimSpace(c) == "" {
-			return fmt.Errorf("%w: a blank corporation number", errUsage)
-		}
+	for _, c := range args {
 		if !slices.Contains(corps, c) {
 			corps = append(corps, c)
 		}
-	}
-	if len(corps) == 0 {
-		return fmt.Errorf("%w: name at least one CORP_NUM", errUsage)
 	}
 	var cfg requeueConfig
 	if err := config.Load(&cfg); err != nil {
@@ -129,7 +148,7 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 		defer src.Close()
 	}
 	now := time.Now()
-	last, err := corpops.Plan(ctx, pool, src, corps, *lastID, now)
+	last, err := corpops.Plan(ctx, pool, src, corps, lastID, now)
 	if err != nil && srcErr != nil {
 		return fmt.Errorf("%w (the registry cannot be read: %v)", err, srcErr)
 	}
@@ -148,10 +167,17 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if asJSON {
+		res := requeueCorpResult{LastEventID: last.EventID, LastEventDate: regclock.WithOffset(regclock.Registry, last.Date.Time)}
+		for i, c := range corps {
+			res.Corps = append(res.Corps, requeuedCorp{CorpNum: c, MsgID: ids[i]})
+		}
+		return writeJSON(e.stdout, res)
+	}
 	for i, c := range corps {
 		fmt.Fprintf(e.stdout, "requeued %s (msg id %s)\n", c, ids[i])
 	}
-	fmt.Fprintf(e.stdout, "requeue corp: %d corporation(s), range event 0 to event %d at %s\n", len(corps), last.EventID, last.Date)
+	fmt.Fprintf(e.stdout, "requeue corp: %d corporation(s), range event 0 to event %d at %s (BC local)\n", len(corps), last.EventID, last.Date)
 	return nil
 }
 
@@ -159,16 +185,8 @@ func requeueCorps(ctx context.Context, e *env, args []string) error {
 // failed` resets and publishes.
 const requeueBatch = 100
 
-func requeueFailed(ctx context.Context, e *env, args []string) error {
-	fs, o := requeueFlags(e, "failed")
-	sinceFlag, statusFlag, dryRun, lockWait := o.since, o.status, o.dryRun, o.lockWait
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	sel, err := parseFailedSince(*sinceFlag, *statusFlag, time.Now())
+func requeueFailed(ctx context.Context, e *env, o requeueFailedOpts) error {
+	sel, err := parseFailedSince(o.since, o.status, time.Now())
 	if err != nil {
 		return err
 	}
@@ -185,12 +203,16 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(corps) == 0 {
-		fmt.Fprintln(e.stdout, "requeue failed: no failed credentials match; nothing to do")
-		return nil
-	}
-	if *dryRun {
-		fmt.Fprintf(e.stdout, "requeue failed (dry run): %d corporation(s): %s\n", len(corps), strings.Join(corps, " "))
+	res := requeueFailedResult{DryRun: o.dryRun, Corps: nonNil(corps), DLQRemoved: []uint64{}}
+	if len(corps) == 0 || o.dryRun {
+		switch {
+		case o.asJSON:
+			return writeJSON(e.stdout, res)
+		case len(corps) == 0:
+			fmt.Fprintln(e.stdout, "requeue failed: no failed credentials match; nothing to do")
+		default:
+			fmt.Fprintf(e.stdout, "requeue failed (dry run): %d corporation(s): %s\n", len(corps), strings.Join(corps, " "))
+		}
 		return nil
 	}
 	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-requeue", e.log)
@@ -206,33 +228,42 @@ func requeueFailed(ctx context.Context, e *env, args []string) error {
 		Nonce: nonce, Backoff: cfg.Backoff, Timeout: 30 * time.Second}
 	var reset []string
 	var published int
-	var firstErr error
+	failedBatches := 0
+	bar := progress.New(e.stderr, "requeue failed", "corporations", int64(len(corps)), progress.Options{})
 	for start := 0; start < len(corps); start += requeueBatch {
 		batch := corps[start:min(start+requeueBatch, len(corps))]
-		r, p, err := corpops.ResetAndPublish(ctx, pool, pub, batch, sel, *lockWait)
+		r, p, err := corpops.ResetAndPublish(ctx, pool, pub, batch, sel, o.lockWait)
 		reset, published = append(reset, r...), published+p
 		if err != nil {
-			fmt.Fprintf(e.stderr, "requeue failed: corporations %s…: %v\n", batch[0], err)
-			if firstErr == nil {
-				firstErr = err
-			}
+			// Each batch's failure is named here; the exit message counts them.
+			bar.Note(fmt.Sprintf("requeue failed: corporations %s…: %v", batch[0], err))
+			failedBatches++
 		}
+		bar.Add(int64(len(batch)))
 	}
+	bar.Finish()
 	removed, dlqErr := removePosterDeadLetters(ctx, js, reset)
 	if dlqErr != nil {
-		fmt.Fprintf(e.stderr, "requeue failed: dead letters not removed: %v\n", dlqErr)
+		dlqErr = fmt.Errorf("dead letters not removed: %w", dlqErr)
 	}
 	if _, err := operator.RecordAction(ctx, pool, "requeue-failed", fmt.Sprintf("credential_log %s since %s", strings.Join(sel.Statuses, ","), sinceText(sel)),
 		int64(len(reset)), map[string]any{"corps": corps, "credentials": len(reset), "published": published, "nonce": nonce,
 			"dlq_removed": removed}); err != nil {
 		return err
 	}
+	if o.asJSON {
+		res.Credentials, res.Published, res.DLQRemoved = len(reset), published, nonNil(removed)
+		if err := writeJSON(e.stdout, res); err != nil {
+			return err
+		}
+		return errors.Join(batchesErr(failedBatches), dlqErr)
+	}
 	fmt.Fprintf(e.stdout, "requeue failed: %d credential(s) of %d corporation(s) reset to outstanding, %d published in fresh bundles, %d dead letter(s) removed\n",
 		len(reset), len(corps), published, len(removed))
 	if n := len(reset) - published; n > 0 {
 		fmt.Fprintf(e.stdout, "requeue failed: %d credential(s) not published now stay in the outbox; the builders' sweep publishes them\n", n)
 	}
-	return errors.Join(firstErr, dlqErr)
+	return errors.Join(batchesErr(failedBatches), dlqErr)
 }
 
 // removePosterDeadLetters deletes the poster's dead letters about the
@@ -299,4 +330,13 @@ func sinceText(f operator.FailedSince) string {
 		return "ever"
 	}
 	return f.Since.UTC().Format(time.RFC3339)
+}
+
+// batchesErr is the exit message of `requeue failed` when batches failed
+// (each was named on stderr as it failed).
+func batchesErr(n int) error {
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d batch(es) of up to %d corporations failed (named above); run it again to retry them", n, requeueBatch)
 }

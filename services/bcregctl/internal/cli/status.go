@@ -2,11 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -15,9 +15,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
-func init() {
-	register("status", "where the work is: registry, streams, work tables, credentials, dead letters, posting rate, recent errors", runStatus)
-}
+func init() { register(newStatus) }
 
 type statusConfig struct {
 	config.NATS
@@ -25,20 +23,39 @@ type statusConfig struct {
 	config.SourceDB
 }
 
-func runStatus(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "status", "[--json] [--watch DURATION] [--errors N] [--no-source]",
-		"BCREG_EVENT_DB_URL (read-only rights suffice), BCREG_NATS_URL, BCREG_SOURCE_DB_URL (optional: the registry's lead over the watermark)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	watch := fs.Duration("watch", 0, "refresh every DURATION until interrupted (e.g. 2s)")
-	errorsN := fs.Int("errors", 20, "list the N most recent errors")
-	window := fs.Int("rate-minutes", 10, "minutes the posting rate covers")
-	noSource := fs.Bool("no-source", false, "do not read the registry")
-	if err := fs.Parse(args); err != nil {
-		return err
+type statusOpts struct {
+	asJSON, noSource bool
+	watch            time.Duration
+	errors, window   int
+}
+
+func newStatus(e *env) *cobra.Command {
+	var o statusOpts
+	c := &cobra.Command{
+		Use:   "status [--json] [--watch DURATION] [--errors N] [--no-source]",
+		Short: "where the work is: registry, streams, work tables, credentials, dead letters, posting rate, recent errors",
+		Long: settings(`Show where the work is, stage by stage: the registry's lead over the watermark,
+each stream's pending and in-flight messages, the work tables, the credentials,
+the dead letters, the posting rate with an ETA and the most recent errors.
+Read-only rights on the event database suffice. With --json the same figures
+as the console's /api/status; README says which clock each time is in.`,
+			"BCREG_EVENT_DB_URL (read-only rights suffice), BCREG_NATS_URL, BCREG_SOURCE_DB_URL (optional: the registry's lead over the watermark)"),
+		Example: `  bcregctl status
+  bcregctl status --json
+  bcregctl status --watch 5s`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runStatus(c.Context(), e, o) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
+	f := c.Flags()
+	f.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
+	f.DurationVar(&o.watch, "watch", 0, "refresh every DURATION until interrupted (e.g. 2s)")
+	f.IntVar(&o.errors, "errors", 20, "list the N most recent errors")
+	f.IntVar(&o.window, "rate-minutes", 10, "minutes the posting rate covers")
+	f.BoolVar(&o.noSource, "no-source", false, "do not read the registry")
+	return c
+}
+
+func runStatus(ctx context.Context, e *env, o statusOpts) error {
 	var cfg statusConfig
 	if err := config.Load(&cfg); err != nil {
 		return err
@@ -53,8 +70,8 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	in := pipeline.Sources{EventDB: pool, JS: js, Errors: *errorsN, Window: *window}
-	if !*noSource {
+	in := pipeline.Sources{EventDB: pool, JS: js, Errors: o.errors, Window: o.window}
+	if !o.noSource {
 		// The registry is optional: unreachable, it is reported, not fatal.
 		src, err := openOptional(ctx, cfg.SourceDB.URL.Value(), "BCREG_SOURCE_DB_URL")
 		if err != nil {
@@ -69,25 +86,23 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		if err := r.Err(); err != nil {
 			return err
 		}
-		if *asJSON {
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(r); err != nil {
+		if o.asJSON {
+			if err := writeJSON(e.stdout, r); err != nil {
 				return err
 			}
 		} else {
-			if *watch > 0 {
+			if o.watch > 0 {
 				fmt.Fprint(e.stdout, "\033[H\033[2J")
 			}
 			pipeline.Render(e.stdout, r)
 		}
-		if *watch <= 0 {
+		if o.watch <= 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(*watch):
+		case <-time.After(o.watch):
 		}
 	}
 }

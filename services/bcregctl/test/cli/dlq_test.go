@@ -67,7 +67,7 @@ func TestDLQCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(table, "SEQ") || !strings.Contains(table, "C3") || !strings.Contains(table, "BCREG_CREDS#13") {
 		t.Errorf("dlq list table: exit %d\n%s", code, table)
 	}
-	code, shown, _ := run(t, "dlq", "show", "3")
+	code, shown, _ := run(t, "dlq", "show", "3", "--json")
 	if code != 0 || !strings.Contains(shown, `"payload_text"`) || !strings.Contains(shown, `\"corp_num\":\"C3\"`) {
 		t.Errorf("dlq show 3: exit %d\n%s", code, shown)
 	}
@@ -130,7 +130,7 @@ func TestDLQUsageAndErrors(t *testing.T) {
 	}{
 		{"no subcommand", []string{"dlq"}, 2, "name a subcommand"},
 		{"help", []string{"dlq", "--help"}, 0, "-stage"},
-		{"unknown subcommand", []string{"dlq", "nope"}, 2, "unknown dlq subcommand"},
+		{"unknown subcommand", []string{"dlq", "nope"}, 2, `unknown command "nope" for "bcregctl dlq"`},
 		{"show without a number", []string{"dlq", "show", "x"}, 2, "not a number"},
 		{"show a missing one", []string{"dlq", "show", "99"}, 1, "dead letter 99"},
 		{"requeue a missing one", []string{"dlq", "requeue", strconv.Itoa(99)}, 1, "dead letter 99"},
@@ -194,7 +194,7 @@ func TestDLQLargeDeadLetter(t *testing.T) {
 		t.Fatalf("dead letters: %+v, %v; want one keeping its bytes apart", entries, err)
 	}
 	seq := strconv.FormatUint(entries[0].Seq, 10)
-	code, shown, stderr := run(t, "dlq", "show", seq)
+	code, shown, stderr := run(t, "dlq", "show", seq, "--json")
 	var out struct {
 		Payload string `json:"payload_text"`
 	}

@@ -36,7 +36,7 @@ func TestInitialLoadCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "initial load run 1: 52 of 52 corporations published") || strings.Contains(stderr, "\r") {
+	if !strings.Contains(stderr, "initial load: 52 of 52 corporations done") || strings.Contains(stderr, "\r") {
 		t.Errorf("progress on a non-terminal: want plain lines ending with the final count:\n%s", stderr)
 	}
 	newest := w.newestEvent()
