@@ -19,9 +19,12 @@ import (
 
 const runbookPath = "../docs/operations.md"
 
-// bcregctlUse matches "bcregctl <command>" anywhere in the runbook, prose or
-// code: a command that does not exist yet must not be written this way.
-var bcregctlUse = regexp.MustCompile(`\bbcregctl[ \t]+([a-z][a-z0-9-]*)`)
+// bcregctlUse matches "bcregctl <command> [<word>]" anywhere in the
+// runbook, prose or code: a command that does not exist yet must not be
+// written this way. The word is the subcommand when there is one (`dlq
+// list`, `requeue corp`); otherwise `<command> <word> --help` is still the
+// command's help.
+var bcregctlUse = regexp.MustCompile(`\bbcregctl[ \t]+([a-z][a-z0-9-]*)(?:[ \t]+([a-z][a-z-]*))?`)
 
 // flagUse matches a long flag written after a command.
 var flagUse = regexp.MustCompile(`(?:^|[\s\[])--([a-z][a-z0-9-]*)`)
@@ -29,6 +32,7 @@ var flagUse = regexp.MustCompile(`(?:^|[\s\[])--([a-z][a-z0-9-]*)`)
 // commandUse is one command the runbook names, with the flags it shows.
 type commandUse struct {
 	flags map[string]bool
+	words map[string]bool // the words after the command: its subcommands, if it has any
 	lines []int
 }
 
@@ -53,8 +57,11 @@ func runbookCommands(doc string) map[string]*commandUse {
 			}
 			u := cmds[name]
 			if u == nil {
-				u = &commandUse{flags: map[string]bool{}}
+				u = &commandUse{flags: map[string]bool{}, words: map[string]bool{}}
 				cmds[name] = u
+			}
+			if m[4] >= 0 {
+				u.words[line[m[4]:m[5]]] = true
 			}
 			u.lines = append(u.lines, i+1)
 			for _, f := range flagUse.FindAllStringSubmatch(rest, -1) {
@@ -91,6 +98,12 @@ func TestRunbook(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("docs/operations.md lines %v: `bcregctl %s --help` exits %d: not a command (a planned one goes in prose, without the bcregctl prefix):\n%s",
 						use.lines, name, code, out)
+				}
+				// A subcommand's flags are in its own help.
+				for _, w := range sortedKeys(use.words) {
+					if sub, code := runHelp(t, bin, name+" "+w); code == 0 {
+						out += sub
+					}
 				}
 				for _, f := range sortedKeys(use.flags) {
 					if f == "help" {
@@ -194,7 +207,7 @@ func runHelp(t *testing.T, bin, command string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, command, "--help")
+	cmd := exec.CommandContext(ctx, bin, append(strings.Fields(command), "--help")...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + cmd.Dir}
 	var out bytes.Buffer

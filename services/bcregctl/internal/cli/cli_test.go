@@ -150,7 +150,7 @@ func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 
 func TestVersionAndCompletion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
-		if code, stdout, _ := run(t, args...); code != 0 || !strings.HasPrefix(stdout, "bcregctl "+buildinfo.Version+" (commit "+buildinfo.Commit) {
+		if code, stdout, _ := run(t, args...); code != 0 || !strings.HasPrefix(stdout, "bcregctl "+buildinfo.Get().String()) {
 			t.Errorf("%v: exit %d, %q", args, code, stdout)
 		}
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -10,14 +9,6 @@ import (
 )
 
 func init() { register(newVersion) }
-
-// versionInfo is `version --json`.
-type versionInfo struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"`
-	Date      string `json:"date"`
-	GoVersion string `json:"go_version"`
-}
 
 func newVersion(e *env) *cobra.Command {
 	var asJSON bool
@@ -30,7 +21,7 @@ func newVersion(e *env) *cobra.Command {
 		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if asJSON {
-				return writeJSON(e.stdout, versionInfo{Version: buildinfo.Version, Commit: buildinfo.Commit, Date: buildinfo.Date, GoVersion: runtime.Version()})
+				return writeJSON(e.stdout, buildinfo.Get())
 			}
 			_, err := fmt.Fprintln(e.stdout, versionLine())
 			return err
@@ -41,6 +32,4 @@ func newVersion(e *env) *cobra.Command {
 }
 
 // versionLine is the answer of `version` and `--version`.
-func versionLine() string {
-	return fmt.Sprintf("bcregctl %s (commit %s, built %s, %s)", buildinfo.Version, buildinfo.Commit, buildinfo.Date, runtime.Version())
-}
+func versionLine() string { return "bcregctl " + buildinfo.Get().String() }
