@@ -38,6 +38,9 @@ func TestMigrateNamesUnreachableServer(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
+			// migrate retries an unreachable server until this ends (the
+			// least allowed, rather than the default two minutes).
+			t.Setenv("BCREG_START_TIMEOUT", "1s")
 			code, _, stderr := run(t, tc.args...)
 			if code != 1 {
 				t.Errorf("exit %d, want 1", code)
