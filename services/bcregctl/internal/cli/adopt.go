@@ -54,7 +54,7 @@ type adoptReport struct {
 	// Failed are the corporations the original failed on (N) and never
 	// retried; they are requeued with the queued ones.
 	Failed       []string `json:"failed"`
-	WindowEvents int `json:"window_events"`
+	WindowEvents int      `json:"window_events"`
 	// Profile is the BCREG_PROFILE matching the original's generator.
 	Profile           string           `json:"profile"`
 	Imported          int64            `json:"credentials_imported"`
