@@ -12,7 +12,10 @@
 //  3. ongoing: events appended in small bursts to a caught-up pipeline; the
 //     time from each event's commit to the agent accepting its credential;
 //  4. peak resident memory and CPU of every process;
-//  5. scaling: staging at several registry sizes.
+//  5. scaling: staging at several registry sizes;
+//  6. the cost of replication: staging and posting at N again on a
+//     three-node NATS cluster with R3 streams (production's topology),
+//     beside the R1 runs on one server.
 //
 // Every figure is time-boxed; one that reaches its box is reported as "at
 // least". The report goes to docs/benchmarks/YYYY-MM-DD-<N>.md and stdout.
@@ -51,6 +54,11 @@ type Options struct {
 	MicroFile string // `make bench-micro` output to include ("" = none)
 
 	Only []string // stages to run: staging, posting, ongoing (empty: all)
+
+	// Replicas are the BCREG_JS_REPLICAS of the staging and posting runs
+	// at N: 1 on one NATS server (every run), and each larger value on a
+	// cluster of that many nodes (2 builders, 2 posters). Empty: 1 only.
+	Replicas []int
 
 	StagingBox time.Duration // per staging run (0: from N)
 	PostingBox time.Duration // per posting run to a zero-latency agent (0: from N)
@@ -107,7 +115,7 @@ func Run(ctx context.Context, log *zap.Logger, o Options) (err error) {
 	b.rep.Machine = describeMachine(o.DataDir)
 	b.rep.LoadStart = loadAvg()
 	sizes := b.sizes()
-	if need := diskNeeded(sizes, o.Profiles); b.rep.Machine.DiskFree < need {
+	if need := diskNeeded(sizes, o.Corps, slices.Max(append([]int{1}, o.Replicas...))); b.rep.Machine.DiskFree < need {
 		return fmt.Errorf("bench: %s free under %s, the runs need about %s (sizes %v)",
 			bytesStr(b.rep.Machine.DiskFree), o.DataDir, bytesStr(need), sizes)
 	}
@@ -209,10 +217,14 @@ func (b *bencher) sizes() []int {
 // diskNeeded estimates the space of the largest size's runs: the registry
 // (~4 kB per corporation), an event database and a NATS store per staged
 // run kept for posting (~12 kB per corporation with history) and their
-// copies.
-func diskNeeded(sizes []int, profiles []string) int64 {
+// copies; a cluster's runs at N hold a store per node.
+func diskNeeded(sizes []int, corps, replicas int) int64 {
 	n := int64(slices.Max(sizes))
-	return n*4_000 + n*12_000*3 + 2<<30
+	need := n*4_000 + n*12_000*3 + 2<<30
+	if replicas > 1 {
+		need = max(need, int64(corps)*4_000+int64(corps)*12_000*int64(1+2*replicas)+2<<30)
+	}
+	return need
 }
 
 // size runs every stage of one registry size.
@@ -224,43 +236,15 @@ func (b *bencher) size(ctx context.Context, n int) error {
 	}
 	defer b.c.dropDB(ctx, src)
 	for _, profile := range b.opts.Profiles {
-		builderCounts := []int{1, 2}
+		builders := []int{1, 2}
 		if n > b.opts.Corps {
-			builderCounts = []int{2} // the large scaling point: the best configuration only
+			builders = []int{2} // the large scaling point: the best configuration only
 		}
-		if !b.opts.wants("staging") && main {
-			builderCounts = []int{2} // a staged backlog is still needed
+		staged, err := b.stageAndPost(ctx, n, src, profile, 1, builders, []int{1, 2}, b.opts.wants("ongoing"))
+		if err != nil {
+			return err
 		}
-		var staged *stagedState
-		for _, bc := range builderCounts {
-			keep := main && bc == builderCounts[len(builderCounts)-1] && (b.opts.wants("posting") || b.opts.wants("ongoing"))
-			res, st, err := b.staging(ctx, n, src, profile, bc, keep)
-			if err != nil {
-				return err
-			}
-			b.rep.Staging = append(b.rep.Staging, res)
-			fmt.Fprint(b.opts.Out, res.line())
-			if st != nil {
-				staged = st
-			}
-		}
-		if staged == nil {
-			continue
-		}
-		if b.opts.wants("posting") {
-			for _, capLimited := range []bool{false, true} {
-				for _, posters := range []int{1, 2} {
-					res, err := b.posting(ctx, staged, profile, posters, capLimited)
-					if err != nil {
-						b.dropStaged(ctx, staged)
-						return err
-					}
-					b.rep.Posting = append(b.rep.Posting, res)
-					fmt.Fprint(b.opts.Out, res.line())
-				}
-			}
-		}
-		if b.opts.wants("ongoing") {
+		if staged != nil && b.opts.wants("ongoing") {
 			res, err := b.ongoing(ctx, staged, src, profile)
 			if err != nil {
 				b.dropStaged(ctx, staged)
@@ -269,9 +253,83 @@ func (b *bencher) size(ctx context.Context, n int) error {
 			b.rep.Ongoing = append(b.rep.Ongoing, res)
 			fmt.Fprint(b.opts.Out, res.line())
 		}
-		b.dropStaged(ctx, staged)
+		if staged != nil {
+			b.dropStaged(ctx, staged)
+		}
+		if !main {
+			continue
+		}
+		// The cost of replication: the main configuration again on a
+		// cluster (see clusterReplicas).
+		for _, rep := range clusterReplicas(b.opts.Replicas) {
+			staged, err := b.stageAndPost(ctx, n, src, profile, rep, []int{2}, []int{2}, false)
+			if err != nil {
+				return err
+			}
+			if staged != nil {
+				b.dropStaged(ctx, staged)
+			}
+		}
 	}
 	return nil
+}
+
+// clusterReplicas are the replica counts above 1, ascending: each gets
+// its own cluster runs at N.
+func clusterReplicas(replicas []int) []int {
+	var out []int
+	for _, r := range replicas {
+		if r > 1 {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// stageAndPost runs the staging runs of one profile and replica count (one
+// per builder count; the last one's state is kept for the posting runs,
+// which are made with each poster count to a zero-latency and a
+// capacity-limited agent). It returns the staged state when keepStaged and
+// the last staging run did not reach its box (the caller drops it).
+func (b *bencher) stageAndPost(ctx context.Context, n int, src, profile string, replicas int, builders, posters []int, keepStaged bool) (*stagedState, error) {
+	main := n == b.opts.Corps
+	if !b.opts.wants("staging") && main {
+		builders = builders[len(builders)-1:] // a staged backlog is still needed
+	}
+	posting := main && b.opts.wants("posting")
+	var staged *stagedState
+	for i, bc := range builders {
+		keep := main && i == len(builders)-1 && (posting || keepStaged)
+		res, st, err := b.staging(ctx, n, src, profile, replicas, bc, keep)
+		if err != nil {
+			return nil, err
+		}
+		b.rep.Staging = append(b.rep.Staging, res)
+		fmt.Fprint(b.opts.Out, res.line())
+		if st != nil {
+			staged = st
+		}
+	}
+	if staged == nil || !posting {
+		return staged, nil
+	}
+	for _, capLimited := range []bool{false, true} {
+		for _, pc := range posters {
+			res, err := b.posting(ctx, staged, profile, pc, capLimited)
+			if err != nil {
+				b.dropStaged(ctx, staged)
+				return nil, err
+			}
+			b.rep.Posting = append(b.rep.Posting, res)
+			fmt.Fprint(b.opts.Out, res.line())
+		}
+	}
+	if !keepStaged {
+		b.dropStaged(ctx, staged)
+		return nil, nil
+	}
+	return staged, nil
 }
 
 // seed writes the synthetic registry with `bcreg-dev seed`.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestStmtKeyMatchesLoggedText(t *testing.T) {
@@ -107,6 +109,140 @@ func TestChildEnvDropsBCREG(t *testing.T) {
 	for _, kv := range childEnv("BCREG_PROFILE=history") {
 		if strings.HasPrefix(kv, "BCREG_LOG_LEVEL=") {
 			t.Error("inherited BCREG_ setting passed to a child")
+		}
+	}
+}
+
+func TestNATSNodes(t *testing.T) {
+	store := "/data/nats/r01"
+	ports := func() func() (int, error) {
+		next := 4000
+		return func() (int, error) { next++; return next, nil }
+	}
+	routes := []string{"nats-route://127.0.0.1:4002", "nats-route://127.0.0.1:4004", "nats-route://127.0.0.1:4006"}
+	tests := []struct {
+		name     string
+		replicas int
+		want     []NATSNode
+		wantArgs [][]string
+	}{
+		{name: "R1: one server on the store", replicas: 1,
+			want:     []NATSNode{{Name: "bcreg-bench", Store: store, Port: 4001}},
+			wantArgs: [][]string{{"bench", NATSMode, "--name", "bcreg-bench", "--store", store, "--port", "4001"}}},
+		{name: "R3: three nodes, a store each under the run's, routes to all", replicas: 3,
+			want: []NATSNode{
+				{Name: "nats-0", Store: store + "/nats-0", Port: 4001, ClusterPort: 4002, Routes: routes},
+				{Name: "nats-1", Store: store + "/nats-1", Port: 4003, ClusterPort: 4004, Routes: routes},
+				{Name: "nats-2", Store: store + "/nats-2", Port: 4005, ClusterPort: 4006, Routes: routes},
+			},
+			wantArgs: [][]string{
+				{"bench", NATSMode, "--name", "nats-0", "--store", store + "/nats-0", "--port", "4001", "--cluster-port", "4002", "--routes", strings.Join(routes, ",")},
+				{"bench", NATSMode, "--name", "nats-1", "--store", store + "/nats-1", "--port", "4003", "--cluster-port", "4004", "--routes", strings.Join(routes, ",")},
+				{"bench", NATSMode, "--name", "nats-2", "--store", store + "/nats-2", "--port", "4005", "--cluster-port", "4006", "--routes", strings.Join(routes, ",")},
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes, err := natsNodes(store, tc.replicas, ports())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, nodes); diff != "" {
+				t.Errorf("nodes (-want +got):\n%s", diff)
+			}
+			for i, n := range nodes {
+				args := n.args()
+				if diff := cmp.Diff(tc.wantArgs[i], args); diff != "" {
+					t.Errorf("node %d args (-want +got):\n%s", i, diff)
+				}
+				// The child reads back the node the bench laid out.
+				back, err := ParseNATSArgs(args[2:])
+				if err != nil {
+					t.Fatalf("node %d: %v", i, err)
+				}
+				if diff := cmp.Diff(n, back); diff != "" {
+					t.Errorf("node %d parsed back (-want +got):\n%s", i, diff)
+				}
+				o := n.options()
+				if o.ServerName != n.Name || o.StoreDir != n.Store || o.Port != n.Port || !o.JetStream {
+					t.Errorf("node %d options: %+v", i, o)
+				}
+				if tc.replicas == 1 && (o.Cluster.Port != 0 || len(o.Routes) != 0) {
+					t.Errorf("a single server with cluster options: %+v", o.Cluster)
+				}
+				if tc.replicas > 1 && (o.Cluster.Name != natsClusterName || o.Cluster.Port != n.ClusterPort || len(o.Routes) != tc.replicas) {
+					t.Errorf("node %d cluster options: %+v, %d routes", i, o.Cluster, len(o.Routes))
+				}
+			}
+		})
+	}
+}
+
+func TestParseNATSArgsRefuses(t *testing.T) {
+	for name, args := range map[string][]string{
+		"no store":           {"--port", "1"},
+		"cluster port alone": {"--store", "s", "--port", "1", "--cluster-port", "2"},
+		"routes alone":       {"--store", "s", "--port", "1", "--routes", "nats-route://127.0.0.1:2"},
+		"a stray argument":   {"--store", "s", "--port", "1", "x"},
+		"an unknown flag":    {"--store", "s", "--port", "1", "--domain", "x"},
+	} {
+		if _, err := ParseNATSArgs(args); err == nil {
+			t.Errorf("%s: accepted %v", name, args)
+		}
+	}
+}
+
+func TestClusterReplicas(t *testing.T) {
+	if diff := cmp.Diff([]int{3, 5}, clusterReplicas([]int{5, 1, 3, 3})); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := clusterReplicas([]int{1}); len(got) != 0 {
+		t.Errorf("R1 only: %v", got)
+	}
+}
+
+func TestReplicationSection(t *testing.T) {
+	staging := func(replicas int, wall time.Duration, nats time.Duration) *stagingResult {
+		return &stagingResult{N: 2000, Profile: "snapshot", Builders: 2, Replicas: replicas, Processed: 2000, Total: 2000,
+			Wall: wall, Deliveries: 2010, StoreBytes: 10 << 20, Usage: usage{NATS: nats, NATSHWM: 50 << 20}}
+	}
+	rep := &report{Opts: Options{Corps: 2000, Profiles: []string{"snapshot"}}, Staging: []*stagingResult{
+		staging(0, 2*time.Second, time.Second), // a report of before R3: R1
+		{N: 2000, Profile: "snapshot", Builders: 1, Processed: 2000, Wall: 3 * time.Second},
+		staging(3, 4*time.Second, 3*time.Second),
+	}, Posting: []*postingResult{
+		{N: 2000, Profile: "snapshot", Posters: 2, Overall: 1000, Creds: 3000},
+		{N: 2000, Profile: "snapshot", Posters: 2, Replicas: 3, Overall: 500, Creds: 3000},
+	}}
+	pairs, replicas := rep.replicaPairs()
+	if replicas != 3 {
+		t.Errorf("replicas = %d", replicas)
+	}
+	got := map[string][2]float64{}
+	for _, p := range pairs {
+		got[p.what] = [2]float64{p.one, p.rep}
+	}
+	want := map[string][2]float64{
+		"staging, snapshot, N = 2,000, 2 builders: throughput":             {1000, 500},
+		"staging, snapshot, N = 2,000, 2 builders: NATS CPU":               {0.5, 1.5},
+		"staging, snapshot, N = 2,000, 2 builders: CorpEvent redeliveries": {10, 10},
+		"posting, snapshot, 2 posters, zero-latency agent: throughput":     {1000, 500},
+	}
+	for what, w := range want {
+		if diff := cmp.Diff(w, got[what]); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", what, diff)
+		}
+	}
+	md := rep.markdown()
+	for _, s := range []string{"## 6. R3 vs R1: the cost of replication", "| staging, snapshot, N = 2,000, 2 builders: throughput | 1,000 corporations/s | 500 corporations/s | ×0.50 |", "| 2,000 | snapshot | R3 | 2 |"} {
+		if !strings.Contains(md, s) {
+			t.Errorf("report lacks %q", s)
+		}
+	}
+	// The goals are the R1 runs' (the R3 runs have their own section).
+	for _, g := range rep.goals() {
+		if strings.HasPrefix(g.What, "staging, snapshot") && strings.Contains(g.Measured, "500/s") {
+			t.Errorf("goal counts an R3 run: %+v", g)
 		}
 	}
 }

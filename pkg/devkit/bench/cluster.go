@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
+		"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -414,48 +413,111 @@ func (p *proc) tail() string {
 	return string(b)
 }
 
-// natsServer is the NATS child: this executable in its _nats mode.
+// natsServer is the NATS of a run: one child (this executable in its _nats
+// mode), or one per node of a cluster.
 type natsServer struct {
-	proc  *proc
-	url   string
+	nodes []*proc
+	url   string // every node's client URL, comma separated
 	store string
 }
 
-// startNATS runs NATS with JetStream on store (a directory) as a child.
-func (c *cluster) startNATS(ctx context.Context, name, store string) (*natsServer, error) {
-	port, err := localpg.FreePort()
+// cpu is the CPU of every node; hwm the sum of their peak resident sets
+// (the memory the NATS tier needs).
+func (n *natsServer) sample() (cpu time.Duration, hwm int64) {
+	for _, p := range n.nodes {
+		s := p.sample()
+		cpu += s.CPU
+		hwm += s.HWM
+	}
+	return cpu, hwm
+}
+
+// exited is a node that exited, or nil.
+func (n *natsServer) exited() *proc {
+	for _, p := range n.nodes {
+		if p.exited() {
+			return p
+		}
+	}
+	return nil
+}
+
+func (n *natsServer) stop(grace time.Duration) {
+	for _, p := range n.nodes {
+		p.stop(grace)
+	}
+}
+
+// startNATS runs NATS with JetStream on store (a directory) as children:
+// one server for replicas 1, a cluster of that many nodes otherwise (see
+// natsNodes). It returns when JetStream answers and every stream a copied
+// store holds has a leader.
+func (c *cluster) startNATS(ctx context.Context, name, store string, replicas int) (*natsServer, error) {
+	nodes, err := natsNodes(store, replicas, localpg.FreePort)
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.start(name, c.self, []string{"bench", NATSMode, "--store", store, "--port", strconv.Itoa(port)}, childEnv())
-	if err != nil {
-		return nil, err
+	n := &natsServer{store: store}
+	var urls []string
+	for i, node := range nodes {
+		pname := name
+		if len(nodes) > 1 {
+			pname = fmt.Sprintf("%s-%d", name, i)
+		}
+		p, err := c.start(pname, c.self, node.args(), childEnv())
+		if err != nil {
+			n.stop(10 * time.Second)
+			return nil, err
+		}
+		n.nodes = append(n.nodes, p)
+		urls = append(urls, node.url())
 	}
-	n := &natsServer{proc: p, url: fmt.Sprintf("nats://127.0.0.1:%d", port), store: store}
+	n.url = strings.Join(urls, ",")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
-			conn.Close()
-			// Ready for clients; JetStream may still be recovering a big
-			// store.
-			if nc, err := nats.Connect(n.url); err == nil {
-				js, _ := jetstream.New(nc)
-				_, err = js.AccountInfo(ctx)
-				nc.Close()
-				if err == nil {
-					return n, nil
-				}
+		// Ready for clients; JetStream may still be recovering a big store
+		// or electing its leaders.
+		if nc, err := nats.Connect(n.url); err == nil {
+			ready := jetStreamReady(ctx, nc)
+			nc.Close()
+			if ready {
+				return n, nil
 			}
 		}
-		if p.exited() {
+		if p := n.exited(); p != nil {
+			n.stop(10 * time.Second)
 			return nil, fmt.Errorf("bench: NATS exited: %w\n%s", p.err, p.tail())
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			p.stop(10 * time.Second)
-			return nil, fmt.Errorf("bench: NATS not ready within 2m\n%s", p.tail())
+			n.stop(10 * time.Second)
+			return nil, fmt.Errorf("bench: NATS not ready within 2m\n%s", n.nodes[0].tail())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// jetStreamReady says JetStream answers (a cluster: has a meta leader) and
+// every stream has a leader.
+func jetStreamReady(ctx context.Context, nc *nats.Conn) bool {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return false
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		return false
+	}
+	names := js.StreamNames(ctx)
+	for s := range names.Name() {
+		st, err := js.Stream(ctx, s)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(ctx)
+		if err != nil || (info.Cluster != nil && info.Cluster.Leader == "") {
+			return false
+		}
+	}
+	return names.Err() == nil
 }
 
 // connect opens a NATS connection for the bench's own checks.

@@ -91,7 +91,7 @@ func (b *bencher) ongoing(ctx context.Context, st *stagedState, src, profile str
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	defer b.removeStore(store)
-	r, err := b.newRun(ctx, name, name, srcCopy, store, profile)
+	r, err := b.newRun(ctx, name, name, srcCopy, store, profile, st.replicas)
 	if err != nil {
 		return nil, err
 	}

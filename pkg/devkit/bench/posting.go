@@ -17,6 +17,7 @@ type postingResult struct {
 	N          int
 	Profile    string
 	Posters    int
+	Replicas   int // BCREG_JS_REPLICAS (0 in reports of before R3: 1)
 	CapLimited bool
 	Boxed      bool
 	Box        time.Duration
@@ -47,6 +48,9 @@ type postingResult struct {
 	Metrics posterMetrics
 }
 
+// r is the run's JetStream replicas.
+func (p *postingResult) r() int { return max(p.Replicas, 1) }
+
 func (p *postingResult) agent(o *Options) string {
 	if p.CapLimited {
 		return fmt.Sprintf("capacity %d × %s", o.SimCapacity, o.SimCredLatency)
@@ -57,15 +61,15 @@ func (p *postingResult) agent(o *Options) string {
 func (p *postingResult) line() string {
 	ts := time.Now().Format("15:04:05")
 	if p.CapLimited {
-		return fmt.Sprintf("%s bench: posting N=%d %s, %d poster(s), capacity-limited agent: %.1f credentials/s over %s = %.1f%% of %.1f (failed requests %d, duplicates %d)\n",
-			ts, p.N, p.Profile, p.Posters, p.Achieved, p.Window.Round(time.Second), 100*p.Achieved/p.CapacityPerSec, p.CapacityPerSec, p.Sim.Failed, p.Sim.Duplicates)
+		return fmt.Sprintf("%s bench: posting N=%d %s, R%d, %d poster(s), capacity-limited agent: %.1f credentials/s over %s = %.1f%% of %.1f (failed requests %d, duplicates %d)\n",
+			ts, p.N, p.Profile, p.r(), p.Posters, p.Achieved, p.Window.Round(time.Second), 100*p.Achieved/p.CapacityPerSec, p.CapacityPerSec, p.Sim.Failed, p.Sim.Duplicates)
 	}
 	atLeast := ""
 	if p.Boxed {
 		atLeast = "≥ "
 	}
-	return fmt.Sprintf("%s bench: posting N=%d %s, %d poster(s), zero-latency agent: %s%.0f credentials/s overall, %.0f steady (%d credentials in %s; N %d, D %d, duplicates %d)\n",
-		ts, p.N, p.Profile, p.Posters, atLeast, p.Overall, p.Steady, p.Creds, p.Wall.Round(100*time.Millisecond), p.NRows, p.DRows, p.Sim.Duplicates)
+	return fmt.Sprintf("%s bench: posting N=%d %s, R%d, %d poster(s), zero-latency agent: %s%.0f credentials/s overall, %.0f steady (%d credentials in %s; N %d, D %d, duplicates %d)\n",
+		ts, p.N, p.Profile, p.r(), p.Posters, atLeast, p.Overall, p.Steady, p.Creds, p.Wall.Round(100*time.Millisecond), p.NRows, p.DRows, p.Sim.Duplicates)
 }
 
 // posting measures posters delivering a staged backlog (a copy of the
@@ -75,9 +79,9 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 	if capLimited {
 		kind = "cap"
 	}
-	name := b.runName("post", profile, kind, fmt.Sprintf("%dp", posters), st.n)
-	b.logf("posting N=%d profile %s, %d poster(s), %s agent (%s)", st.n, profile, posters, kind, name)
-	res := &postingResult{N: st.n, Profile: profile, Posters: posters, CapLimited: capLimited, Box: b.opts.PostingBox,
+	name := b.runName("post", profile, fmt.Sprintf("r%d", st.replicas), kind, fmt.Sprintf("%dp", posters), st.n)
+	b.logf("posting N=%d profile %s, R%d, %d poster(s), %s agent (%s)", st.n, profile, st.replicas, posters, kind, name)
+	res := &postingResult{N: st.n, Profile: profile, Posters: posters, Replicas: st.replicas, CapLimited: capLimited, Box: b.opts.PostingBox,
 		CapacityPerSec: float64(b.opts.SimCapacity) / b.opts.SimCredLatency.Seconds()}
 	if err := b.c.createDB(ctx, name, st.eventDB); err != nil {
 		return nil, err
@@ -88,7 +92,10 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	defer b.removeStore(store)
-	r, err := b.newRun(ctx, name, name, "", store, profile)
+	// The staged store is every node's (a directory each under it): the
+	// copy restarts the same cluster, whose replica groups elect their
+	// leaders again before the clock starts (startNATS waits for them).
+	r, err := b.newRun(ctx, name, name, "", store, profile, st.replicas)
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func (r *report) goals() []goal {
 		var parts []string
 		best := -1.0
 		for _, s := range r.Staging {
-			if s.N == n && s.Profile == profile {
+			if s.N == n && s.Profile == profile && s.r() == 1 {
 				parts = append(parts, fmt.Sprintf("%s%s/s with %d builder(s)", atLeast(s.Boxed), num(int(s.corpsPerSec())), s.Builders))
 				best = max(best, s.corpsPerSec())
 			}
@@ -132,7 +132,7 @@ func (r *report) goals() []goal {
 			Target: fmt.Sprintf("CPU per corporation (all processes of the bench) at the largest N within %.2f× of the smallest", goalLinear)}
 		var pts []*stagingResult
 		for _, s := range r.Staging {
-			if s.Profile == profile && s.Builders == 2 {
+			if s.Profile == profile && s.Builders == 2 && s.r() == 1 {
 				pts = append(pts, s)
 			}
 		}
@@ -152,7 +152,7 @@ func (r *report) goals() []goal {
 		var parts []string
 		best := -1.0
 		for _, p := range r.Posting {
-			if p.Profile == profile && !p.CapLimited {
+			if p.Profile == profile && !p.CapLimited && p.r() == 1 {
 				parts = append(parts, fmt.Sprintf("%s%s/s with %d poster(s)", atLeast(p.Boxed), num(int(p.Overall)), p.Posters))
 				best = max(best, p.Overall)
 			}
@@ -169,7 +169,7 @@ func (r *report) goals() []goal {
 		var parts []string
 		all, anyCap := true, false
 		for _, p := range r.Posting {
-			if p.Profile == profile && p.CapLimited {
+			if p.Profile == profile && p.CapLimited && p.r() == 1 {
 				anyCap = true
 				f := p.Achieved / p.CapacityPerSec
 				parts = append(parts, fmt.Sprintf("%.1f%% with %d poster(s)", 100*f, p.Posters))
@@ -274,6 +274,7 @@ func (r *report) markdown() string {
 	r.writeOngoing(&w)
 	r.writeResources(&w)
 	r.writeScaling(&w)
+	r.writeReplication(&w)
 	r.writeWhere(&w)
 	r.writeMicro(&w)
 	r.writeMethod(&w)
@@ -292,6 +293,7 @@ func (r *report) summary() string {
 	r.writePosting(&w)
 	r.writeOngoing(&w)
 	r.writeResources(&w)
+	r.writeReplication(&w)
 	return w.String()
 }
 
@@ -305,7 +307,7 @@ func (r *report) writeMachine(w *strings.Builder) {
 	fmt.Fprintf(w, "| load average (1, 5, 15 min) | %s at the start, %s at the end |\n", r.LoadStart, r.LoadEnd)
 	fmt.Fprintf(w, "| Go | %s (bench binary); toolchain: %s |\n", v.Go, orDash(v.GoToolchain))
 	fmt.Fprintf(w, "| PostgreSQL | %s, one local server for everything (`pkg/testkit/localpg` settings: fsync off, shared_buffers 128MB, max_connections 200; plus pg_stat_statements and track_commit_timestamp) |\n", v.PostgreSQL)
-	fmt.Fprintf(w, "| NATS | nats-server %s with JetStream (file store), a child process of the bench, fresh store per run |\n", v.NATS)
+	fmt.Fprintf(w, "| NATS | nats-server %s with JetStream (file store), a child process of the bench, fresh store per run; streams R1 on one server, and R3 on a three-node cluster of such children (routes on loopback, cluster `nats` as in production) for the runs marked R3 |\n", v.NATS)
 	fmt.Fprintf(w, "| source | %s |\n", v.Bench)
 	if v.Perf != "" && o.Perf {
 		fmt.Fprintf(w, "| CPU profiles | %s, system-wide at 49 Hz, during the main staging (2 builders) and zero-latency posting (2 posters) runs |\n", v.Perf)
@@ -338,11 +340,11 @@ func (r *report) writeStaging(w *strings.Builder) {
 	}
 	w.WriteString("## 1. Initial-load staging (event-poller + credential-builder)\n\n")
 	w.WriteString("From the poller's start (builders already running) to: the initial load finished, every corporation's work item processed, no due credential unpublished. No poster runs.\n\n")
-	w.WriteString("| N | profile | builders | wall | corporations/s | credentials/s | corporations (Y / S / N) | credentials published | held (A) / future-dated | bundles | dead letters | CorpEvent redeliveries | poller publishing | event DB | NATS store | foreign CPU |\n")
-	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	w.WriteString("| N | profile | streams | builders | wall | corporations/s | credentials/s | corporations (Y / S / N) | credentials published | held (A) / future-dated | bundles | dead letters | CorpEvent redeliveries | poller publishing | event DB | NATS store | foreign CPU |\n")
+	w.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, s := range r.Staging {
-		fmt.Fprintf(w, "| %s | %s | %d | %s%s | **%s%s** | %s%s | %s of %s (%s / %s / %s) | %s | %s / %s | %s | %d | %s | %s | %s | %s | %s |\n",
-			num(s.N), s.Profile, s.Builders, atLeast(s.Boxed), dur(s.Wall), atLeast(s.Boxed), num(int(s.corpsPerSec())), atLeast(s.Boxed), num(int(s.credsPerSec())),
+		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s%s | **%s%s** | %s%s | %s of %s (%s / %s / %s) | %s | %s / %s | %s | %d | %s | %s | %s | %s | %s |\n",
+			num(s.N), s.Profile, s.r(), s.Builders, atLeast(s.Boxed), dur(s.Wall), atLeast(s.Boxed), num(int(s.corpsPerSec())), atLeast(s.Boxed), num(int(s.credsPerSec())),
 			num64(s.Processed), num64(s.Total), num64(s.Y), num64(s.S), num64(s.NRow), num64(s.Creds), num64(s.Held), num64(s.Future),
 			num(int(s.Bundles)), s.DLQ, redeliveries(s.Deliveries, uint64(s.Processed)), dur(s.PollerPublish), bytesStr(s.EventDBBytes), bytesStr(s.StoreBytes), foreign(s.Usage))
 	}
@@ -375,26 +377,26 @@ func (r *report) writePosting(w *strings.Builder) {
 	w.WriteString("## 2. Posting (poster → vonx-sim)\n\n")
 	w.WriteString("Each run starts from a copy of the staged state of the 2-builder staging run (event database and NATS store): every credential published, none posted.\n\n")
 	w.WriteString("Zero-latency agent, from the posters' start to the last answer recorded:\n\n")
-	w.WriteString("| N | profile | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | foreign CPU |\n")
-	w.WriteString("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	w.WriteString("| N | profile | streams | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | foreign CPU |\n")
+	w.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range r.Posting {
 		if p.CapLimited {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s |\n",
-			num(p.N), p.Profile, p.Posters, num64(p.Backlog), atLeast(p.Boxed), dur(p.Wall), atLeast(p.Boxed), num(int(p.Overall)), num(int(p.Steady)),
+		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s |\n",
+			num(p.N), p.Profile, p.r(), p.Posters, num64(p.Backlog), atLeast(p.Boxed), dur(p.Wall), atLeast(p.Boxed), num(int(p.Overall)), num(int(p.Steady)),
 			num64(p.Creds), num64(p.NRows), num64(p.DRows), num64(p.Sim.Requests), float64(p.Sim.Issued)/float64(max(p.Sim.Requests, 1)),
 			p.Metrics.Limit, redeliveries(p.Deliveries, p.Bundles), p.Sim.Failed, p.Sim.Duplicates, foreign(p.Usage))
 	}
 	w.WriteString("\nCapacity-limited agent, credentials issued over the window after the warm-up:\n\n")
-	w.WriteString("| N | profile | posters | agent | window | issued | credentials/s | of capacity | failed requests | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | backlog ran out |\n")
-	w.WriteString("| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |\n")
+	w.WriteString("| N | profile | streams | posters | agent | window | issued | credentials/s | of capacity | failed requests | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | backlog ran out |\n")
+	w.WriteString("| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |\n")
 	for _, p := range r.Posting {
 		if !p.CapLimited {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %.1f | **%.1f%%** | %d | %d | %.1f, %s | %.0f | %v |\n",
-			num(p.N), p.Profile, p.Posters, p.agent(&r.Opts), dur(p.Window), num64(p.WindowIssued), p.Achieved, 100*p.Achieved/p.CapacityPerSec,
+		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s | %s | %.1f | **%.1f%%** | %d | %d | %.1f, %s | %.0f | %v |\n",
+			num(p.N), p.Profile, p.r(), p.Posters, p.agent(&r.Opts), dur(p.Window), num64(p.WindowIssued), p.Achieved, 100*p.Achieved/p.CapacityPerSec,
 			p.Sim.Failed, p.Sim.MaxCredentialsInFlight, p.Metrics.credsPerRequest(), dur(p.Metrics.meanRequest()), p.Metrics.Limit, p.BacklogRanOut)
 	}
 	w.WriteString("\n")
@@ -441,29 +443,31 @@ func (r *report) writeResources(w *strings.Builder) {
 		if s.N != r.Opts.Corps {
 			continue
 		}
+		run := runLabel("staging", s.r())
 		for _, p := range s.Usage.Procs {
-			row("staging", s.N, s.Profile, s.Builders, p.Role, p.HWM, p.CPU, s.Processed)
+			row(run, s.N, s.Profile, s.Builders, p.Role, p.HWM, p.CPU, s.Processed)
 		}
-		row("staging", s.N, s.Profile, s.Builders, "PostgreSQL", 0, s.Usage.PG, s.Processed)
-		row("staging", s.N, s.Profile, s.Builders, "NATS", s.Usage.NATSHWM, s.Usage.NATS, s.Processed)
-		row("staging", s.N, s.Profile, s.Builders, "bench", 0, s.Usage.Self, s.Processed)
+		row(run, s.N, s.Profile, s.Builders, "PostgreSQL", 0, s.Usage.PG, s.Processed)
+		row(run, s.N, s.Profile, s.Builders, natsLabel(s.r()), s.Usage.NATSHWM, s.Usage.NATS, s.Processed)
+		row(run, s.N, s.Profile, s.Builders, "bench", 0, s.Usage.Self, s.Processed)
 	}
 	for _, p := range r.Posting {
 		if p.CapLimited {
 			continue
 		}
+		run := runLabel("posting (zero latency)", p.r())
 		for _, u := range p.Usage.Procs {
-			row("posting (zero latency)", p.N, p.Profile, p.Posters, u.Role, u.HWM, u.CPU, p.Creds)
+			row(run, p.N, p.Profile, p.Posters, u.Role, u.HWM, u.CPU, p.Creds)
 		}
-		row("posting (zero latency)", p.N, p.Profile, p.Posters, "PostgreSQL", 0, p.Usage.PG, p.Creds)
-		row("posting (zero latency)", p.N, p.Profile, p.Posters, "NATS", p.Usage.NATSHWM, p.Usage.NATS, p.Creds)
+		row(run, p.N, p.Profile, p.Posters, "PostgreSQL", 0, p.Usage.PG, p.Creds)
+		row(run, p.N, p.Profile, p.Posters, natsLabel(p.r()), p.Usage.NATSHWM, p.Usage.NATS, p.Creds)
 	}
 	for _, p := range r.Posting {
 		if !p.CapLimited {
 			continue
 		}
 		for _, u := range p.Usage.Procs {
-			row("posting (capacity-limited)", p.N, p.Profile, p.Posters, u.Role, u.HWM, u.CPU, 0)
+			row(runLabel("posting (capacity-limited)", p.r()), p.N, p.Profile, p.Posters, u.Role, u.HWM, u.CPU, 0)
 		}
 	}
 	for _, o := range r.Ongoing {
@@ -482,7 +486,7 @@ func (r *report) writeScaling(w *strings.Builder) {
 	w.WriteString("| profile | N | wall | corporations/s | µs wall per corporation | ms CPU per corporation | of which builders / PostgreSQL / NATS / poller | event DB bytes per corporation | foreign CPU |\n| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n")
 	for _, profile := range r.Opts.Profiles {
 		for _, s := range r.Staging {
-			if s.Profile != profile || s.Builders != 2 {
+			if s.Profile != profile || s.Builders != 2 || s.r() != 1 {
 				continue
 			}
 			per := 0.0
@@ -506,7 +510,7 @@ func (r *report) writeScaling(w *strings.Builder) {
 func (r *report) writeWhere(w *strings.Builder) {
 	w.WriteString("## Where the time goes\n\n")
 	for _, s := range r.Staging {
-		if s.N != r.Opts.Corps || s.Builders != 2 {
+		if s.N != r.Opts.Corps || s.Builders != 2 || s.r() != 1 {
 			continue
 		}
 		fmt.Fprintf(w, "### Staging, %s profile, N = %s, 2 builders\n\n", s.Profile, num(s.N))
@@ -537,7 +541,7 @@ func (r *report) writeWhere(w *strings.Builder) {
 		writePerf(w, s.Perf)
 	}
 	for _, p := range r.Posting {
-		if p.CapLimited || p.Posters != 2 {
+		if p.CapLimited || p.Posters != 2 || p.r() != 1 {
 			continue
 		}
 		fmt.Fprintf(w, "### Posting to a zero-latency agent, %s profile, 2 posters\n\n", p.Profile)
@@ -627,6 +631,7 @@ func (r *report) writeMethod(w *strings.Builder) {
 - **Staging**: ` + "`bcregctl migrate`" + `, then the builders (waited for ` + "`/readyz`" + `), then the clock starts and the poller starts. Done when ` + "`initial_load.finished_at`" + ` is set, the builder consumer has nothing pending or unacked, every work item has ` + "`process_date`" + ` and no due credential is unpublished; the wall time ends at the latest ` + "`process_date`" + ` / ` + "`published_at`" + ` written. Credentials/s counts credentials published in bundles (held-back address credentials and future-dated ones are not published).
 - **Posting**: the posting runs start from a file copy of the 2-builder staging run's event database (` + "`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`" + `) and NATS store. Zero-latency: from the posters' start to the latest ` + "`process_date`" + ` of an answered credential; steady = 80% of the credentials over the time between the 10th and 90th percentile answers. Capacity-limited: vonx-sim's issued counter over the window, after the warm-up, against capacity / latency.
 - **Ongoing**: see section 3; the catch-up (delivering the staged backlog) precedes the measured bursts, and the window ends when the pipeline is idle again (or after 2 minutes plus three poll intervals).
+- **R3 vs R1**: the main configuration (2 builders, 2 posters) again with ` + "`BCREG_JS_REPLICAS=3`" + ` and every node's URL in ` + "`BCREG_NATS_URL`" + `, on three NATS children with routes between them on this same machine (so the three nodes' work shares the machine's cores, where production spreads them over three hosts: the CPU figures are the cost, the wall-time figures an upper bound of the slowdown). The posting runs copy the three nodes' stores and restart the same cluster; the clock starts after every stream has a leader.
 - **Memory and CPU**: /proc/<pid>/status VmHWM and /proc/<pid>/stat utime+stime of each process, read at the end of the window; after the exit, the kernel's rusage (maxrss) when larger.
 - **Where the time goes**: the services have no profiling endpoint, so the CPU profiles are system-wide ` + "`perf`" + ` recordings (Go binaries keep their symbols) and the database side is pg_stat_statements, reset at the start of each run.
 `)
@@ -684,4 +689,139 @@ func orDash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// runLabel names a run of the resources table: R1 runs as before, the
+// others with their replicas.
+func runLabel(run string, replicas int) string {
+	if replicas == 1 {
+		return run
+	}
+	return fmt.Sprintf("%s, R%d", run, replicas)
+}
+
+// natsLabel is the NATS row of a run: the server, or the cluster's nodes
+// together.
+func natsLabel(replicas int) string {
+	if replicas == 1 {
+		return "NATS"
+	}
+	return fmt.Sprintf("NATS (%d nodes together)", replicas)
+}
+
+// replicaPair is a run at R > 1 beside the R1 run of the same
+// configuration.
+type replicaPair struct {
+	what     string
+	one, rep float64
+	unit     string
+	boxed    bool // either run reached its box: the figures are bounds
+}
+
+// replicaPairs pairs every run at R > 1 with its R1 run (same N, profile,
+// builders or posters and agent) and lists the figures that show what the
+// replication costs.
+func (r *report) replicaPairs() (pairs []replicaPair, replicas int) {
+	ms := func(d time.Duration, n int64) float64 { return 1000 * d.Seconds() / float64(max(n, 1)) }
+	for _, s := range r.Staging {
+		if s.r() == 1 {
+			continue
+		}
+		replicas = s.r()
+		var one *stagingResult
+		for _, o := range r.Staging {
+			if o.r() == 1 && o.N == s.N && o.Profile == s.Profile && o.Builders == s.Builders {
+				one = o
+			}
+		}
+		if one == nil {
+			continue
+		}
+		cfg := fmt.Sprintf("staging, %s, N = %s, %d builders", s.Profile, num(s.N), s.Builders)
+		bx := one.Boxed || s.Boxed
+		pairs = append(pairs,
+			replicaPair{cfg + ": throughput", one.corpsPerSec(), s.corpsPerSec(), "corporations/s", bx},
+			replicaPair{cfg + ": wall", one.Wall.Seconds(), s.Wall.Seconds(), "s", bx},
+			replicaPair{cfg + ": NATS CPU", ms(one.Usage.NATS, one.Processed), ms(s.Usage.NATS, s.Processed), "ms per corporation", bx},
+			replicaPair{cfg + ": CPU of all the bench's processes", 1000 * cpuPerCorp(one), 1000 * cpuPerCorp(s), "ms per corporation", bx},
+			replicaPair{cfg + ": NATS peak resident memory", float64(one.Usage.NATSHWM) / (1 << 20), float64(s.Usage.NATSHWM) / (1 << 20), "MiB", bx},
+			replicaPair{cfg + ": NATS store on disk", float64(one.StoreBytes) / (1 << 20), float64(s.StoreBytes) / (1 << 20), "MiB", bx},
+			replicaPair{cfg + ": CorpEvent redeliveries", float64(sub0(one.Deliveries, uint64(one.Processed))), float64(sub0(s.Deliveries, uint64(s.Processed))), "", bx},
+		)
+	}
+	for _, p := range r.Posting {
+		if p.r() == 1 {
+			continue
+		}
+		replicas = p.r()
+		var one *postingResult
+		for _, o := range r.Posting {
+			if o.r() == 1 && o.N == p.N && o.Profile == p.Profile && o.Posters == p.Posters && o.CapLimited == p.CapLimited {
+				one = o
+			}
+		}
+		if one == nil {
+			continue
+		}
+		bx := one.Boxed || p.Boxed
+		if p.CapLimited {
+			cfg := fmt.Sprintf("posting, %s, %d posters, capacity-limited agent", p.Profile, p.Posters)
+			pairs = append(pairs, replicaPair{cfg + ": of its capacity", 100 * one.Achieved / one.CapacityPerSec, 100 * p.Achieved / p.CapacityPerSec, "%", false})
+			continue
+		}
+		cfg := fmt.Sprintf("posting, %s, %d posters, zero-latency agent", p.Profile, p.Posters)
+		pairs = append(pairs,
+			replicaPair{cfg + ": throughput", one.Overall, p.Overall, "credentials/s", bx},
+			replicaPair{cfg + ": NATS CPU", ms(one.Usage.NATS, one.Creds), ms(p.Usage.NATS, p.Creds), "ms per credential", bx},
+			replicaPair{cfg + ": CPU of all the bench's processes", ms(one.Usage.ours(), one.Creds), ms(p.Usage.ours(), p.Creds), "ms per credential", bx},
+			replicaPair{cfg + ": NATS peak resident memory", float64(one.Usage.NATSHWM) / (1 << 20), float64(p.Usage.NATSHWM) / (1 << 20), "MiB", bx},
+			replicaPair{cfg + ": bundle redeliveries", float64(sub0(one.Deliveries, one.Bundles)), float64(sub0(p.Deliveries, p.Bundles)), "", bx},
+		)
+	}
+	return pairs, replicas
+}
+
+func sub0(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+// writeReplication is the R3 vs R1 section: what replicated streams cost
+// (production runs R3 on a three-node cluster).
+func (r *report) writeReplication(w *strings.Builder) {
+	pairs, replicas := r.replicaPairs()
+	if len(pairs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## 6. R%d vs R1: the cost of replication\n\n", replicas)
+	fmt.Fprintf(w, "The same configuration with `BCREG_JS_REPLICAS=%d` on a %d-node NATS cluster (every node a child of the bench on this machine, routes on loopback) beside `BCREG_JS_REPLICAS=1` on one NATS server. "+
+		"NATS figures of the cluster are its nodes together. The nodes share this machine's cores with everything else, where production gives each its own host: the CPU and memory are the cost of replication, the throughput is a lower bound of what a cluster of three hosts gives.\n\n", replicas, replicas)
+	fmt.Fprintf(w, "| figure | R1 | R%d | R%d / R1 |\n| --- | ---: | ---: | ---: |\n", replicas, replicas)
+	for _, p := range pairs {
+		ratio := "–"
+		if p.one > 0 {
+			ratio = fmt.Sprintf("×%.2f", p.rep/p.one)
+		}
+		unit := ""
+		if p.unit != "" {
+			unit = " " + p.unit
+		}
+		fmt.Fprintf(w, "| %s | %s%s%s | %s%s%s | %s |\n", p.what, atLeast(p.boxed), figure(p.one), unit, atLeast(p.boxed), figure(p.rep), unit, ratio)
+	}
+	w.WriteString("\n")
+}
+
+// figure formats a measured value: whole numbers with separators, small
+// ones with a decimal or three.
+func figure(v float64) string {
+	switch {
+	case v >= 100:
+		return num(int(v + 0.5))
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
 }

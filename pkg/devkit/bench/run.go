@@ -25,7 +25,10 @@ type pipeRun struct {
 	nats    *natsServer
 	nc      *nats.Conn
 	js      jetstream.JetStream
-	eventDB string // database names
+	// replicas is BCREG_JS_REPLICAS: 1 on one NATS server, more on a
+	// cluster of that many nodes.
+	replicas int
+	eventDB  string // database names
 	srcDB   string
 	edb     *pgxpool.Pool
 	profile string
@@ -36,12 +39,12 @@ type pipeRun struct {
 	roles   map[*proc]string
 }
 
-// newRun starts NATS on store (which may hold a staged store's copy) and
-// opens the event database.
-func (b *bencher) newRun(ctx context.Context, name, eventDB, srcDB, store, profile string) (*pipeRun, error) {
-	r := &pipeRun{b: b, name: name, eventDB: eventDB, srcDB: srcDB, profile: profile, roles: map[*proc]string{}}
+// newRun starts NATS (one server, or a cluster for replicas > 1) on store
+// (which may hold a staged store's copy) and opens the event database.
+func (b *bencher) newRun(ctx context.Context, name, eventDB, srcDB, store, profile string, replicas int) (*pipeRun, error) {
+	r := &pipeRun{b: b, name: name, replicas: max(replicas, 1), eventDB: eventDB, srcDB: srcDB, profile: profile, roles: map[*proc]string{}}
 	var err error
-	if r.nats, err = b.c.startNATS(ctx, name+"-nats", store); err != nil {
+	if r.nats, err = b.c.startNATS(ctx, name+"-nats", store, r.replicas); err != nil {
 		return nil, err
 	}
 	if r.nc, r.js, err = r.nats.connect(ctx, b.log); err != nil {
@@ -63,6 +66,7 @@ func (r *pipeRun) env(extra ...string) []string { return childEnv(r.settings(ext
 func (r *pipeRun) settings(extra ...string) []string {
 	e := []string{
 		"BCREG_NATS_URL=" + r.nats.url,
+		fmt.Sprintf("BCREG_JS_REPLICAS=%d", r.replicas),
 		"BCREG_EVENT_DB_URL=" + r.b.c.url(r.eventDB),
 		"BCREG_PROFILE=" + r.profile,
 		"BCREG_LOG_FORMAT=json",
@@ -144,8 +148,8 @@ func (r *pipeRun) checkAlive() error {
 			return fmt.Errorf("bench: %s exited during the run: %w\n%s", r.roles[p], p.err, p.tail())
 		}
 	}
-	if r.nats.proc.exited() {
-		return fmt.Errorf("bench: NATS exited during the run: %w\n%s", r.nats.proc.err, r.nats.proc.tail())
+	if p := r.nats.exited(); p != nil {
+		return fmt.Errorf("bench: NATS (%s) exited during the run: %w\n%s", p.name, p.err, p.tail())
 	}
 	return nil
 }
@@ -168,7 +172,7 @@ func (r *pipeRun) close(ctx context.Context) {
 		r.nc.Close()
 	}
 	if r.nats != nil {
-		r.nats.proc.stop(30 * time.Second)
+		r.nats.stop(30 * time.Second)
 	}
 }
 
@@ -275,7 +279,8 @@ func (r *pipeRun) startMeter() *meter {
 	for _, p := range r.procs {
 		m.base[p] = p.sample().CPU
 	}
-	m.pg0, m.nats0, m.self0, m.mach0 = r.b.c.pgCPU(), r.nats.proc.sample().CPU, selfCPU(), machineCPU()
+	m.nats0, _ = r.nats.sample()
+	m.pg0, m.self0, m.mach0 = r.b.c.pgCPU(), selfCPU(), machineCPU()
 	m.t0 = time.Now()
 	return m
 }
@@ -286,8 +291,8 @@ func (m *meter) stop() usage {
 	r := m.r
 	m.wall = time.Since(m.t0)
 	m.pg = r.b.c.pgCPU() - m.pg0
-	ns := r.nats.proc.sample()
-	m.natsCPU, m.natsHWM = ns.CPU-m.nats0, ns.HWM
+	cpu, hwm := r.nats.sample()
+	m.natsCPU, m.natsHWM = cpu-m.nats0, hwm
 	m.self = selfCPU() - m.self0
 	m.machine = machineCPU() - m.mach0
 	for _, p := range r.procs {

@@ -15,8 +15,9 @@ import (
 // stagedState is what a staging run leaves for the posting and ongoing
 // runs: its event database (used as a template) and its NATS store (copied).
 type stagedState struct {
-	n       int
-	profile string
+	n        int
+	profile  string
+	replicas int // BCREG_JS_REPLICAS of the staging run (its store holds that many nodes)
 	eventDB string
 	store   string
 }
@@ -31,6 +32,7 @@ type stagingResult struct {
 	N        int
 	Profile  string
 	Builders int
+	Replicas int // BCREG_JS_REPLICAS (0 in reports of before R3: 1)
 	Boxed    bool
 	Box      time.Duration
 	Wall     time.Duration // poller start → last work item processed and last bundle published
@@ -52,6 +54,9 @@ type stagingResult struct {
 	Perf   *perfProfile
 }
 
+// r is the run's JetStream replicas.
+func (s *stagingResult) r() int { return max(s.Replicas, 1) }
+
 func (s *stagingResult) corpsPerSec() float64 { return rate(s.Processed, s.Wall) }
 func (s *stagingResult) credsPerSec() float64 { return rate(s.Creds, s.Wall) }
 
@@ -67,8 +72,8 @@ func (s *stagingResult) line() string {
 	if s.Boxed {
 		atLeast = "≥ "
 	}
-	return fmt.Sprintf("%s bench: staging N=%d %s, %d builder(s): %s%.0f corporations/s, %s%.0f credentials/s (%d of %d corporations, %d credentials, %d bundles in %s; N %d, dead letters %d)\n",
-		time.Now().Format("15:04:05"), s.N, s.Profile, s.Builders, atLeast, s.corpsPerSec(), atLeast, s.credsPerSec(),
+	return fmt.Sprintf("%s bench: staging N=%d %s, R%d, %d builder(s): %s%.0f corporations/s, %s%.0f credentials/s (%d of %d corporations, %d credentials, %d bundles in %s; N %d, dead letters %d)\n",
+		time.Now().Format("15:04:05"), s.N, s.Profile, s.r(), s.Builders, atLeast, s.corpsPerSec(), atLeast, s.credsPerSec(),
 		s.Processed, s.Total, s.Creds, s.Bundles, s.Wall.Round(100*time.Millisecond), s.NRow, s.DLQ)
 }
 
@@ -77,10 +82,10 @@ func (s *stagingResult) line() string {
 // until the load is finished, every corporation's work item is processed
 // and no due credential is unpublished. keep leaves the database and the
 // store for the posting and ongoing runs.
-func (b *bencher) staging(ctx context.Context, n int, src, profile string, builders int, keep bool) (_ *stagingResult, _ *stagedState, err error) {
-	name := b.runName("stage", profile, fmt.Sprintf("%db", builders), n)
-	b.logf("staging N=%d profile %s with %d builder(s) (%s)", n, profile, builders, name)
-	res := &stagingResult{N: n, Profile: profile, Builders: builders, Box: b.opts.stagingBoxFor(n)}
+func (b *bencher) staging(ctx context.Context, n int, src, profile string, replicas, builders int, keep bool) (_ *stagingResult, _ *stagedState, err error) {
+	name := b.runName("stage", profile, fmt.Sprintf("r%d", replicas), fmt.Sprintf("%db", builders), n)
+	b.logf("staging N=%d profile %s, R%d, with %d builder(s) (%s)", n, profile, replicas, builders, name)
+	res := &stagingResult{N: n, Profile: profile, Builders: builders, Replicas: replicas, Box: b.opts.stagingBoxFor(n)}
 	if err := b.c.createDB(ctx, name, ""); err != nil {
 		return nil, nil, err
 	}
@@ -92,7 +97,7 @@ func (b *bencher) staging(ctx context.Context, n int, src, profile string, build
 			b.removeStore(store)
 		}
 	}()
-	r, err := b.newRun(ctx, name, name, src, store, profile)
+	r, err := b.newRun(ctx, name, name, src, store, profile, replicas)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -199,12 +204,12 @@ FROM credential_log`).Scan(&res.Creds, &res.Held, &res.Future, &res.Unpublished,
 	r.edb = nil
 	r.nc.Close()
 	r.nc = nil
-	r.nats.proc.stop(30 * time.Second)
+	r.nats.stop(30 * time.Second)
 	res.EventDBBytes = b.c.dbSize(ctx, name)
 	res.StoreBytes = dirSize(store)
 	if keep && !res.Boxed {
 		kept = true
-		return res, &stagedState{n: n, profile: profile, eventDB: name, store: store}, nil
+		return res, &stagedState{n: n, profile: profile, replicas: replicas, eventDB: name, store: store}, nil
 	}
 	if keep {
 		b.logf("staging hit its box: no posting or ongoing runs for profile %s", profile)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	scale := fs.String("scale", "10000", "more registry sizes for the staging (scaling) figures, comma separated (\"\" for none)")
 	profiles := fs.String("profiles", "snapshot,history", "credential profiles")
 	seed := fs.Uint64("seed", 1, "synthetic data set (bcreg-dev seed --seed)")
+	replicas := fs.String("replicas", "1,3", "BCREG_JS_REPLICAS of the staging and posting runs at N, comma separated: 1 (one NATS server) and each larger value on a NATS cluster of that many nodes (\"1\" for no cluster runs)")
 	only := fs.String("only", "", "run only these stages, comma separated: staging, posting, ongoing (a staged backlog is still built)")
 	binDir := fs.String("bin", filepath.Dir(self), "directory with the service binaries")
 	dataDir := fs.String("data-dir", ".data/bench", "PostgreSQL cluster (as root: under /var/tmp), NATS stores, logs")
@@ -76,6 +78,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w: --profiles: unknown profile %q", errUsage, p)
 		}
 	}
+	reps, err := benchReplicas(*replicas)
+	if err != nil {
+		return err
+	}
+	o.Replicas = reps
 	o.Only = benchList(*only)
 	for _, s := range o.Only {
 		if s != "staging" && s != "posting" && s != "ongoing" {
@@ -95,16 +102,28 @@ func runBench(ctx context.Context, e *env, args []string) error {
 
 // runBenchNATS is the bench's NATS child (not for people).
 func runBenchNATS(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "bench "+bench.NATSMode, "--store DIR --port N", "")
-	store := fs.String("store", "", "JetStream store directory")
-	port := fs.Int("port", 0, "client port on 127.0.0.1")
-	if err := fs.Parse(args); err != nil {
-		return err
+	n, err := bench.ParseNATSArgs(args)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if *store == "" || *port == 0 {
-		return fmt.Errorf("%w: --store and --port are required", errUsage)
+	return bench.ServeNATS(ctx, n)
+}
+
+// benchReplicas reads --replicas: 1 to 5 (BCREG_JS_REPLICAS' range), 1
+// among them (the R1 runs are every other figure's).
+func benchReplicas(s string) ([]int, error) {
+	var out []int
+	for _, v := range benchList(s) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			return nil, fmt.Errorf("%w: --replicas %q: want numbers from 1 to 5", errUsage, s)
+		}
+		out = append(out, n)
 	}
-	return bench.ServeNATS(ctx, *store, *port)
+	if !slices.Contains(out, 1) {
+		return nil, fmt.Errorf("%w: --replicas %q: 1 must be among them (the figures besides the cluster's)", errUsage, s)
+	}
+	return out, nil
 }
 
 // benchSettings collects --set KEY=VALUE flags.
