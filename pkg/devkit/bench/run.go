@@ -20,23 +20,23 @@ import (
 // pipeRun is one measured run: its NATS server and databases, and the
 // service processes it started.
 type pipeRun struct {
-	b       *bencher
-	name    string
-	nats    *natsServer
-	nc      *nats.Conn
-	js      jetstream.JetStream
+	b    *bencher
+	name string
+	nats *natsServer
+	nc   *nats.Conn
+	js   jetstream.JetStream
 	// replicas is BCREG_JS_REPLICAS: 1 on one NATS server, more on a
 	// cluster of that many nodes.
 	replicas int
 	eventDB  string // database names
-	srcDB   string
-	edb     *pgxpool.Pool
-	profile string
-	simAddr string
-	sim     *agentsim.Client
-	extra   []string // more settings for every service
-	procs   []*proc  // services and vonx-sim, in start order
-	roles   map[*proc]string
+	srcDB    string
+	edb      *pgxpool.Pool
+	profile  string
+	simAddr  string
+	sim      *agentsim.Client
+	extra    []string // more settings for every service
+	procs    []*proc  // services and vonx-sim, in start order
+	roles    map[*proc]string
 }
 
 // newRun starts NATS (one server, or a cluster for replicas > 1) on store

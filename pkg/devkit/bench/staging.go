@@ -18,8 +18,8 @@ type stagedState struct {
 	n        int
 	profile  string
 	replicas int // BCREG_JS_REPLICAS of the staging run (its store holds that many nodes)
-	eventDB string
-	store   string
+	eventDB  string
+	store    string
 }
 
 func (b *bencher) dropStaged(ctx context.Context, st *stagedState) {
