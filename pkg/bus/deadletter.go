@@ -58,14 +58,27 @@ func PublishDeadLetter(ctx context.Context, js jetstream.JetStream, dl messages.
 // base64-encoded, would take it over the server's max payload, the bytes
 // are stored apart (keepPayloadApart) and the dead letter refers to them.
 func PublishDeadLetterPart(ctx context.Context, js jetstream.JetStream, dl messages.DeadLetter, part string, backoff Backoff) error {
-	if len(dl.Reason) > maxReason {
-		dl.Reason = dl.Reason[:maxReason] + "…"
-	}
-	system, corp := subjectTokens(dl.OriginalSubject)
 	id := DeadLetterMsgID(dl.OriginalStream, dl.OriginalSeq)
 	if part != "" {
 		id += ":" + part
 	}
+	ack, err := publishDeadLetter(ctx, js, dl, id, backoff)
+	if err != nil {
+		return err
+	}
+	if !ack.Duplicate {
+		deadLetters.WithLabelValues(dl.Stage).Inc()
+	}
+	return nil
+}
+
+// publishDeadLetter stores dl in BCREG_DLQ under the de-duplication id id,
+// uncounted (the caller counts what it keeps).
+func publishDeadLetter(ctx context.Context, js jetstream.JetStream, dl messages.DeadLetter, id string, backoff Backoff) (*jetstream.PubAck, error) {
+	if len(dl.Reason) > maxReason {
+		dl.Reason = dl.Reason[:maxReason] + "…"
+	}
+	system, corp := subjectTokens(dl.OriginalSubject)
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	publish := func(dl messages.DeadLetter) (*jetstream.PubAck, error) {
@@ -83,12 +96,9 @@ func PublishDeadLetterPart(ctx context.Context, js jetstream.JetStream, dl messa
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("dead-letter %s seq %d: %w", dl.OriginalStream, dl.OriginalSeq, err)
+		return nil, fmt.Errorf("dead-letter %s seq %d: %w", dl.OriginalStream, dl.OriginalSeq, err)
 	}
-	if !ack.Duplicate {
-		deadLetters.WithLabelValues(dl.Stage).Inc()
-	}
-	return nil
+	return ack, nil
 }
 
 // keepPayloadApart stores dl's original bytes as a message of their own on

@@ -191,7 +191,7 @@ func DeleteDLQ(ctx context.Context, js jetstream.JetStream, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("delete dead letter %d: %w", seq, err)
 	}
-	if err := st.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+	if _, err := deleteMsg(ctx, st, seq); err != nil {
 		return fmt.Errorf("delete dead letter %d: %w", seq, err)
 	}
 	dl, err := messages.DecodeDeadLetter(raw.Data)
@@ -218,8 +218,28 @@ func dropUnusedCopy(ctx context.Context, js jetstream.JetStream, st jetstream.St
 	if err != nil || used {
 		return err
 	}
-	if err := st.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+	if _, err := deleteMsg(ctx, st, seq); err != nil {
 		return fmt.Errorf("payload copy %d: %w", seq, err)
 	}
 	return nil
 }
+
+// deleteMsg deletes the message at seq of st; found is false when it was
+// not there. The client reports a missing message as a failed deletion
+// whose text carries the server's answer (not as ErrMsgNotFound), so the
+// answer is matched.
+func deleteMsg(ctx context.Context, st jetstream.Stream, seq uint64) (found bool, err error) {
+	err = st.DeleteMsg(ctx, seq)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrMsgNotFound),
+		errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.HasSuffix(err.Error(), "description="+errNoMessageFound):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// errNoMessageFound is the server's description of a missing message.
+const errNoMessageFound = "no message found"

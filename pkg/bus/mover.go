@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/messages"
@@ -63,10 +64,17 @@ type exhausted struct {
 	by string
 }
 
-// moveExhausted dead-letters an exhausted message under its original
-// stream and sequence (so the mover and the reconciler store one copy) and
-// then deletes the original. moved is false when the message was gone
-// already: dead-lettered by its handler, or moved before.
+// moveExhausted dead-letters an exhausted message and then deletes the
+// original. moved is false when the message was gone already (dead-lettered
+// by its handler, moved before) or went away meanwhile.
+//
+// The delete decides (docs/design/cluster.md, "The dlq-mover's order"): the
+// copy is written first, so nothing is lost if the mover dies before the
+// delete, but it is this attempt's own copy (its id names the attempt), and
+// when the delete finds the original gone — acknowledged by the handler of
+// its last delivery after all, dead-lettered by that handler, or moved by
+// another mover — the attempt takes its copy back: the message was
+// delivered, or has its dead letter already.
 func moveExhausted(ctx context.Context, js jetstream.JetStream, log *zap.Logger, x exhausted, backoff Backoff) (moved bool, err error) {
 	stream, err := js.Stream(ctx, x.stream)
 	if err != nil {
@@ -81,16 +89,42 @@ func moveExhausted(ctx context.Context, js jetstream.JetStream, log *zap.Logger,
 	}
 	reason := fmt.Sprintf("exhausted %d deliveries on %s/%s without a final answer (%s)", x.deliveries, x.stream, x.consumer, x.by)
 	dl := DeadLetterFor(messages.StageMover, reason, x.deliveries, x.stream, x.seq, raw.Subject, raw.Header, raw.Data)
-	if err := PublishDeadLetter(ctx, js, dl, backoff); err != nil {
+	ack, err := publishDeadLetter(ctx, js, dl, DeadLetterMsgID(x.stream, x.seq)+":moved:"+nuid.Next(), backoff)
+	if err != nil {
 		return false, err
 	}
-	if err := stream.DeleteMsg(ctx, x.seq); errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil // another replica moved it at the same time; the DLQ holds one copy
-	} else if err != nil {
+	log = log.With(zap.String("original_stream", x.stream), zap.Uint64("stream_seq", x.seq), zap.Uint64("deliveries", x.deliveries),
+		zap.String("found_by", x.by), zap.String("corp_num", raw.Header.Get(HeaderCorpNum)), zap.String("msg_id", raw.Header.Get(jetstream.MsgIDHeader)))
+	found, err := deleteMsg(ctx, stream, x.seq)
+	if err != nil {
+		// The copy stays: the delete may have happened.
 		return false, fmt.Errorf("mover: delete %s seq %d: %w", x.stream, x.seq, err)
 	}
-	log.Warn("message moved to dead-letter stream", zap.String("original_stream", x.stream),
-		zap.Uint64("stream_seq", x.seq), zap.Uint64("deliveries", x.deliveries), zap.String("found_by", x.by),
-		zap.String("corp_num", raw.Header.Get(HeaderCorpNum)), zap.String("msg_id", raw.Header.Get(jetstream.MsgIDHeader)))
+	if !found {
+		if err := retractDeadLetter(ctx, js, ack.Sequence, backoff); err != nil {
+			return false, fmt.Errorf("mover: %s seq %d went away meanwhile: %w", x.stream, x.seq, err)
+		}
+		log.Info("exhausted message went away before the move: no dead letter")
+		return false, nil
+	}
+	deadLetters.WithLabelValues(messages.StageMover).Inc()
+	log.Warn("message moved to dead-letter stream")
 	return true, nil
+}
+
+// retractDeadLetter deletes the dead letter at seq of BCREG_DLQ (and its
+// payload copy unless another dead letter uses it), retrying with backoff
+// until ctx ends.
+func retractDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64, backoff Backoff) error {
+	for n := 1; ; n++ {
+		err := DeleteDLQ(ctx, js, seq)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("retract dead letter %d: %w", seq, err)
+		case <-time.After(backoff.Delay(n)):
+		}
+	}
 }
