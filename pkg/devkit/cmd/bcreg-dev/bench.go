@@ -104,7 +104,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 func runBenchNATS(ctx context.Context, e *env, args []string) error {
 	n, err := bench.ParseNATSArgs(args)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return bench.ServeNATS(ctx, n)
 }
