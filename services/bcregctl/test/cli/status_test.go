@@ -136,7 +136,15 @@ VALUES ('BC_REG', 'W1', 0, '0001-01-01', 5, '2019-01-01', '{}', now(), 'Y'), ('B
     (SELECT published_at FROM credential_log WHERE credential_hash = 'ab1')`).Scan(&lastAnswer, &oldestWaiting); err != nil {
 		t.Fatal(err)
 	}
-	wmDate, e2Date := wm.Date.Time, e2
+	// The registry's naive BC local times come as the instants they
+	// stand for, with the BC offset (not the wall clock labelled UTC).
+	wmDate, e2Date := regclock.WithOffset(regclock.Registry, wm.Date.Time), regclock.WithOffset(regclock.Registry, e2)
+	if want := `"watermark_event_date": "` + wmDate.Format(time.RFC3339Nano) + `"`; !strings.Contains(stdout, want) {
+		t.Errorf("status --json: want %s (an explicit BC offset):\n%s", want, stdout)
+	}
+	if strings.Contains(stderr, "nats connection closed") || strings.Contains(stderr, "INFO") {
+		t.Errorf("status logs below warn by default:\n%s", stderr)
+	}
 	eta := 4 / 0.4 * 60
 	want := pipeline.Report{
 		Source: &pipeline.Source{Read: true, NewestEventID: sourcetest.OngoingFirstEventID + 1, NewestEventDate: &e2Date,

@@ -129,6 +129,12 @@ func TestAPIStatusIsStatusJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The watermark, naive BC local in the database, with its offset (it
+	// was the wall clock labelled UTC).
+	if wm := want.EventDB.WatermarkEventDate; wm == nil ||
+		!strings.Contains(body, `"watermark_event_date": "`+regclock.WithOffset(regclock.Registry, *wm).Format(time.RFC3339Nano)+`"`) {
+		t.Errorf("/api/status: watermark %v without its BC offset:\n%s", wm, body)
+	}
 	got.At, want.At = time.Time{}, time.Time{}
 	// JSON round trip: compare as JSON.
 	gb, _ := json.Marshal(got)
