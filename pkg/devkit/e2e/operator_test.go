@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/credential"
@@ -266,7 +268,7 @@ func TestAdoptThenPoll(t *testing.T) {
 func adoptThenPoll(t *testing.T, layout, profile string) {
 	p := newPipeline(t, profile)
 	issued := generateAll(t, p.sourceDB, profile)
-	orig := buildOriginal(t, p.sourceDB, layout, issued)
+	orig := buildOriginal(t, p.sourceDB, layout, issued, func(string) origState { return statePosted })
 
 	out := p.mustCtl("adopt", "--from", orig)
 	t.Logf("adopt: %s", out)
@@ -320,11 +322,33 @@ func adoptThenPoll(t *testing.T, layout, profile string) {
 	t.Logf("%s layout, %s profile: adopted %d corporations' credentials; the new events issued %d credentials, nothing twice", layout, profile, len(issued), len(got))
 }
 
+// origState is how the original left a corporation when it stopped, as
+// its code leaves each state (docs/design/registry.md, "Statuses"; the
+// original commits a corporation's work item, snapshot and credentials
+// together, and marks a credential only after the agent answered).
+type origState int
+
+const (
+	// statePosted: credentials posted (Y) or held back (A), work item Y.
+	statePosted origState = iota
+	// stateSentNotRecorded: credentials posted to the agent, but the run
+	// stopped before it recorded the answer: outstanding, as the original
+	// leaves them, and re-posted by its next run.
+	stateSentNotRecorded
+	// stateStaged: credentials generated and stored, never posted.
+	stateStaged
+	// stateQueued: the work item queued, never processed: no credentials.
+	stateQueued
+	// stateFailed: the work item failed (N): no credentials, never retried.
+	stateFailed
+)
+
 // buildOriginal makes the Python pipeline's database in the given layout
-// holding, as issued (Y) or held back (A), every credential of issued, a
-// processed work item per corporation, and the registry's newest event as
-// its watermark; it returns its URL.
-func buildOriginal(t *testing.T, sourceURL, layout string, issued map[string]credential.Result) string {
+// holding the registry's newest event as its watermark and, for each
+// corporation of issued, the rows its state leaves (held-back credentials
+// are stored A with a process date whatever the state, as the original
+// stored them); it returns its URL.
+func buildOriginal(t *testing.T, sourceURL, layout string, issued map[string]credential.Result, stateOf func(corp string) origState) string {
 	t.Helper()
 	ctx := testenv.Context(t)
 	var newest originaltest.Event
@@ -337,23 +361,119 @@ WHERE event_timestmp <= $1 ORDER BY event_timestmp DESC, event_id DESC LIMIT 1`,
 	orig.Watermark(newest.ID, newest.Date)
 	start := originaltest.Event{Date: regevent.Start.Date.Time}
 	done := time.Now().Add(-time.Hour)
+	for _, c := range sortedCorps(issued) {
+		state := stateOf(c)
+		item := originaltest.WorkItem{CorpNum: c, Prev: start, Last: newest, ProcessDate: &done, ProcessSuccess: "Y"}
+		switch state {
+		case stateQueued:
+			item.ProcessDate, item.ProcessSuccess = nil, ""
+		case stateFailed:
+			item.ProcessSuccess, item.ProcessMsg = "N", "'NoneType' object has no attribute 'event_timestmp'"
+		}
+		orig.AddWorkItem(item)
+		if state == stateQueued || state == stateFailed {
+			continue
+		}
+		r := issued[c]
+		for i, cr := range r.Credentials {
+			row := originaltest.Credential{CorpNum: c, CorpState: r.CorpState, Prev: start, Last: newest,
+				Type: cr.Type, ID: cr.ID, Schema: cr.Schema, Version: cr.Version, JSON: cr.JSON, Hash: cr.Hash, Reason: cr.Reason}
+			switch {
+			case cr.Held:
+				row.ProcessDate, row.ProcessSuccess = &done, "A"
+			case state == statePosted:
+				row.ProcessDate, row.ProcessSuccess, row.ProcessMsg = &done, "Y", fmt.Sprintf("orig-%s-%d", c, i)
+			}
+			orig.AddCredential(row)
+		}
+	}
+	return orig.URL
+}
+
+func sortedCorps(issued map[string]credential.Result) []string {
 	corps := make([]string, 0, len(issued))
 	for c := range issued {
 		corps = append(corps, c)
 	}
 	sort.Strings(corps)
-	for _, c := range corps {
-		r := issued[c]
-		for i, cr := range r.Credentials {
-			status, msg := "Y", fmt.Sprintf("orig-%s-%d", c, i)
-			if cr.Held {
-				status, msg = "A", ""
-			}
-			orig.AddCredential(originaltest.Credential{CorpNum: c, CorpState: r.CorpState, Prev: start, Last: newest,
-				Type: cr.Type, ID: cr.ID, Schema: cr.Schema, Version: cr.Version, JSON: cr.JSON, Hash: cr.Hash, Reason: cr.Reason,
-				ProcessDate: &done, ProcessSuccess: status, ProcessMsg: msg})
-		}
-		orig.AddWorkItem(originaltest.WorkItem{CorpNum: c, Prev: start, Last: newest, ProcessDate: &done, ProcessSuccess: "Y"})
+	return corps
+}
+
+// TestAdoptOriginalStoppedMidRun adopts an original stopped in the middle
+// of a run, in each layout with the generator that wrote it (8bc273a: the
+// 2018 snapshot generator; pre-LEAR: history): of its corporations, a
+// fifth each had their credentials posted; posted but not recorded (the
+// agent issued them, the run stopped before marking them); generated and
+// stored but not posted; their work item queued; their work item failed.
+// After the adoption the real pipeline posts each credential of the last
+// four exactly once (the sent-but-unrecorded ones thus reach the agent a
+// second time, as the original's next run would re-post them), and
+// nothing of the posted ones: nothing twice beyond what the original
+// would re-post, nothing left unposted.
+func TestAdoptOriginalStoppedMidRun(t *testing.T) {
+	for _, tc := range []struct{ layout, profile string }{
+		{"8bc273a", "snapshot"},
+		{"pre-LEAR", "history"},
+	} {
+		t.Run(tc.layout, func(t *testing.T) { adoptMidRun(t, tc.layout, tc.profile) })
 	}
-	return orig.URL
+}
+
+func adoptMidRun(t *testing.T, layout, profile string) {
+	p := newPipeline(t, profile)
+	issued := generateAll(t, p.sourceDB, profile)
+	corps := sortedCorps(issued)
+	state := map[string]origState{}
+	for i, c := range corps {
+		state[c] = origState(i % 5)
+	}
+	orig := buildOriginal(t, p.sourceDB, layout, issued, func(c string) origState { return state[c] })
+
+	// What the original sent before it stopped reaches the agent now.
+	p.startSim(nil)
+	var sent []map[string]any
+	var want []string
+	count := map[origState]int{}
+	for _, c := range corps {
+		for _, cr := range issued[c].Credentials {
+			if !postable(cr) || state[c] == statePosted {
+				continue
+			}
+			count[state[c]]++
+			want = append(want, cr.Hash)
+			if state[c] == stateSentNotRecorded {
+				sent = append(sent, map[string]any{"schema": cr.Schema, "version": cr.Version, "attributes": json.RawMessage(cr.JSON)})
+				want = append(want, cr.Hash) // once from the original, once re-posted
+			}
+		}
+	}
+	for s := stateSentNotRecorded; s <= stateFailed; s++ {
+		if count[s] == 0 {
+			t.Fatalf("no postable credential of a corporation in state %d: the fixture does not exercise it", s)
+		}
+	}
+	body, _ := json.Marshal(sent)
+	resp, err := http.Post("http://"+p.simAddr+"/bcreg/issue-credential", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := len(p.receivedHashes(0)); resp.StatusCode != http.StatusOK || n != len(sent) {
+		t.Fatalf("the original's unrecorded post: HTTP %d, the agent received %d of %d", resp.StatusCode, n, len(sent))
+	}
+
+	out := p.mustCtl("adopt", "--from", orig)
+	t.Logf("adopt: %s", out)
+	p.startService("event-poller", "event-poller")
+	p.startService("credential-builder", "credential-builder")
+	p.startService("poster", "poster")
+	p.settle(3*time.Minute, len(want))
+	got := p.receivedHashes(0)
+	sort.Strings(got)
+	sort.Strings(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the agent received (-want +got):\n%s", diff)
+	}
+	t.Logf("%s layout, %s profile, %d corporations: %d credentials sent but not recorded (posted again), %d staged, %d of queued and %d of failed corporations posted; %d received in all",
+		layout, profile, len(corps), count[stateSentNotRecorded], count[stateStaged], count[stateQueued], count[stateFailed], len(got))
 }
