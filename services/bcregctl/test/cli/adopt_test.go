@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -50,6 +51,20 @@ func TestAdoptCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "dry run: would import 1 credentials") || !strings.Contains(stdout, "BCREG_PROFILE=snapshot") ||
 		!strings.Contains(stdout, "requeue 2 corporations (1 the original left queued, 1 it failed on): 0641655 A9592574") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// --json says the same: which corporations were queued, which failed,
+	// and that both are requeued.
+	code, stdout, stderr = run(t, "adopt", "--from", orig.URL, "--dry-run", "--json")
+	var rep struct {
+		DryRun                   bool `json:"dry_run"`
+		Queued, Failed, Requeued []string
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil {
+		t.Fatalf("dry run --json: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	if diff := cmp.Diff([]string{"A9592574", "0641655", "0641655 A9592574"},
+		[]string{strings.Join(rep.Queued, " "), strings.Join(rep.Failed, " "), strings.Join(rep.Requeued, " ")}); diff != "" || !rep.DryRun {
+		t.Errorf("dry run --json: queued, failed, requeued (-want +got):\n%s", diff)
 	}
 	if _, ok, _ := discovery.CurrentWatermark(w.ctx, w.edb, "BC_REG"); ok {
 		t.Fatal("the dry run set a watermark")
