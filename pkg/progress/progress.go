@@ -24,6 +24,9 @@ type Options struct {
 	// Terminal forces the bar (true) or plain lines (false); default: a
 	// bar when the writer is a terminal.
 	Terminal *bool
+	// Done is what was finished before this run (a resumed load): it
+	// counts toward the total, not toward the rate.
+	Done int64
 }
 
 // Bar is one piece of work's progress. Its methods are safe for
@@ -36,8 +39,7 @@ type Bar struct {
 	every      time.Duration
 	tty        bool
 	start      time.Time
-	base       int64 // done at the first Set (a resumed run's head start)
-	started    bool
+	base       int64 // done before this run (Options.Done)
 	done       int64
 	total      int64
 	last       time.Time // last line or redraw
@@ -58,7 +60,7 @@ func New(w io.Writer, what, unit string, total int64, o Options) *Bar {
 	if o.Terminal != nil {
 		tty = *o.Terminal
 	}
-	b := &Bar{w: w, what: what, unit: unit, now: o.Now, every: o.Every, tty: tty, total: total}
+	b := &Bar{w: w, what: what, unit: unit, now: o.Now, every: o.Every, tty: tty, total: total, base: o.Done, done: o.Done}
 	b.start = b.now()
 	b.last = b.start
 	return b
@@ -75,13 +77,6 @@ func (b *Bar) SetTotal(total int64) {
 func (b *Bar) Set(done int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.started {
-		b.started, b.base = true, done
-		if done > 0 {
-			b.done = done
-			return
-		}
-	}
 	b.done = done
 	b.show(false)
 }
@@ -90,7 +85,6 @@ func (b *Bar) Set(done int64) {
 func (b *Bar) Add(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.started = true
 	b.done += n
 	b.show(false)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/devkit/synth"
+	"github.com/bcgov/bcreg-events/pkg/progress"
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"
 )
 
@@ -19,9 +20,6 @@ import (
 type seedConfig struct {
 	config.SourceDB
 }
-
-// progressEvery throttles the progress lines of a big seed.
-const progressEvery = time.Second
 
 func runSeed(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "seed", "--synthetic N [--seed S] [--append-events M] [--stats]",
@@ -54,14 +52,13 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	defer pool.Close()
 
 	if *n > 0 {
-		last := time.Now()
+		// Progress goes to stderr: a bar on a terminal, lines otherwise.
+		bar := progress.New(e.stderr, "seed", "corporations", int64(*n), progress.Options{})
 		res, err := synth.Seed(ctx, pool, synth.Options{Corporations: *n, Seed: *seed, Progress: func(done, total int) {
-			// Progress goes to stderr, at most once a second, and at the end.
-			if done == total || time.Since(last) >= progressEvery {
-				last = time.Now()
-				fmt.Fprintf(e.stderr, "seed: %d/%d corporations\n", done, total)
-			}
+			bar.SetTotal(int64(total))
+			bar.Set(int64(done))
 		}})
+		bar.Finish()
 		if err != nil {
 			return err
 		}

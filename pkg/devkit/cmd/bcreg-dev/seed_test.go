@@ -33,7 +33,7 @@ func TestSeed(t *testing.T) {
 			t.Errorf("seed output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "seed: 40/40 corporations") {
+	if !strings.Contains(stderr, "seed: 40 of 40 corporations done") {
 		t.Errorf("no final progress line on stderr:\n%s", stderr)
 	}
 

@@ -93,7 +93,7 @@ func runInitialLoad(ctx context.Context, e *env, o initialLoadOpts) error {
 	defer src.Close()
 
 	system := messages.SystemBCReg
-	_, unfinished, err := discovery.UnfinishedInitialLoad(ctx, pool, system)
+	prev, unfinished, err := discovery.UnfinishedInitialLoad(ctx, pool, system)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,8 @@ func runInitialLoad(ctx context.Context, e *env, o initialLoadOpts) error {
 	}
 	defer nc.Close()
 
-	bar := progress.New(e.stderr, "initial load", "corporations", 0, progress.Options{})
+	// A resumed run's earlier progress counts toward the total, not the rate.
+	bar := progress.New(e.stderr, "initial load", "corporations", prev.Total, progress.Options{Done: prev.Published})
 	run, err := initload.Run(ctx, initload.Options{
 		System: system, Source: src, EventDB: lock.Conn(), LookBack: cfg.LookBack, Page: cfg.Page,
 		Now: regclock.Now,
