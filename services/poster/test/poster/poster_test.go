@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -533,26 +534,78 @@ func TestMultipleAgentsUseTheHealthyOne(t *testing.T) {
 // flight (no ack, no mark, claims left behind) and a new one started:
 // every credential ends Y, and the agent's duplicates are bounded by the
 // credentials that were in flight.
+//
+// vonx-sim issues each request's credentials and then holds it unanswered
+// until the client goes away (a hang after issue, with no end of its own),
+// so once the victim has MaxInflight requests held nothing more can move:
+// those requests are provably in flight, issued at the agent and unknown to
+// the poster. Only the kill (poster.WithAbort) can end them; a kill that
+// let them run (a no-op abort) would never return and fails at the guard.
 func TestKilledMidRequestLosesNothing(t *testing.T) {
-	e := newEnv(t, agentsim.Config{Faults: agentsim.Faults{CredLatency: agentsim.Fixed(400 * time.Millisecond), Capacity: 0}})
+	hold := agentsim.Faults{HangRate: 1, AfterIssue: true, Capacity: 0}
+	e := newEnv(t, agentsim.Config{Faults: hold})
+	sim := e.currentSim()
 	creds := e.seedMany(40, 1, []int{1, 2, 3})
 	cfg := e.config("victim")
 	cfg.Adaptive, cfg.MaxInflight, cfg.RequestSize = false, 4, 5
-	cfg.Lease = 2 * time.Second
+	// No held request may end on its own within any wait of the test: only
+	// the kill cuts them.
+	cfg.RequestTimeout = 2 * testenv.Guard
+	cfg.Lease = cfg.RequestTimeout + poster.LeaseMargin
 	victim := e.start(cfg)
-	testenv.WaitFor(t, "requests in flight", func() bool { return e.currentSim().Stats().InFlight >= 4 })
-	st := e.currentSim().Stats()
-	victim.kill()
-	// The bound is what the victim may have had in flight: MaxInflight
-	// requests of RequestSize credentials. The agent's reading above is only
-	// a sample (a request may start between it and the kill, more so on a
-	// busy machine), so it is logged, not asserted.
+	testenv.WaitFor(t, "the victim's requests held at the agent", func() bool {
+		return sim.Stats().Injected.Hangs >= int64(cfg.MaxInflight)
+	})
+	st := sim.Stats()
 	inflightReqs, inflightCreds := st.InFlight, st.CredentialsInFlight
+	if st.Requests != int64(cfg.MaxInflight) || st.InFlight != st.Requests || st.Injected.Hangs != st.Requests ||
+		st.Issued != inflightCreds || st.Failed != 0 {
+		t.Fatalf("agent before the kill: %+v; want exactly %d requests, all issued and held", st, cfg.MaxInflight)
+	}
+	_, issued := issuedNames(sim.Received(0))
+	inflight := map[string]bool{} // hashes of the credentials held at the agent
+	for _, c := range creds {
+		if issued[c.name] > 0 {
+			inflight[c.hash] = true
+		}
+	}
+	if len(inflight) != int(inflightCreds) {
+		t.Fatalf("%d seeded credentials issued, the agent holds %d", len(inflight), inflightCreds)
+	}
+
+	killed := make(chan struct{})
+	go func() { victim.kill(); close(killed) }()
+	testenv.WaitFor(t, "the kill to cut the requests in flight", func() bool {
+		select {
+		case <-killed:
+			return true
+		default:
+			return false
+		}
+	})
+	// The held requests ended by the client going away (no answer), and the
+	// victim sent nothing more; it recorded nothing and left its claims.
+	testenv.WaitFor(t, "the agent to see the requests cut", func() bool { return sim.Stats().InFlight == 0 })
+	if st := sim.Stats(); st.Requests != inflightReqs || st.Failed != inflightReqs || st.Issued != inflightCreds {
+		t.Fatalf("agent after the kill: %+v; want the %d held requests ended unanswered, nothing more", st, inflightReqs)
+	}
+	after, live := e.rows(), e.liveClaims()
+	for h := range inflight {
+		if r := after[h]; r.Status != "" || r.Attempts != 0 || !live[h] {
+			t.Errorf("in-flight credential %s after the kill: %+v, claimed %v; want no status, no attempt, the victim's claim", h[:12], r, live[h])
+		}
+	}
 	bound := cfg.MaxInflight * cfg.RequestSize
 
-	cfg2 := e.config("successor")
-	cfg2.Lease = 2 * time.Second
-	e.start(cfg2)
+	// The victim's lease runs out (set here rather than waited for), and a
+	// fresh poster re-delivers what it left behind to an agent that answers.
+	if err := sim.SetFaults(agentsim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(testenv.Context(t), `UPDATE credential_log SET claimed_until = now() - interval '1 second' WHERE claimed_until IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	successor := e.start(e.config("successor"))
 	rows := e.waitFinal(creds)
 	if diff := cmp.Diff(map[string]int{"Y": len(creds)}, statusCounts(rows)); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
@@ -564,13 +617,36 @@ func TestKilledMidRequestLosesNothing(t *testing.T) {
 			t.Errorf("%s lost", c.name)
 		}
 		dups += count[c.name] - 1
+		// The agent issued each held credential, the victim never learned
+		// it, the successor sent it again: exactly one duplicate each.
+		if want := map[bool]int{false: 1, true: 2}[inflight[c.hash]]; count[c.name] != want {
+			t.Errorf("%s issued %d times, want %d (in flight at the kill: %v)", c.name, count[c.name], want, inflight[c.hash])
+		}
 	}
-	t.Logf("killed with about %d requests (%d credentials) in flight; %d credentials, %d duplicates at the agent",
+	t.Logf("killed with %d requests (%d credentials) in flight; %d credentials, %d duplicates at the agent",
 		inflightReqs, inflightCreds, len(creds), dups)
 	if dups > bound {
 		t.Errorf("%d duplicates, want at most the %d credentials the victim could have in flight", dups, bound)
 	}
+	if got := testutilCounter(t, successor, "bcreg_poster_lease_takeovers_total"); got != float64(len(live)) {
+		t.Errorf("takeovers = %v, want the %d claims the victim left behind", got, len(live))
+	}
 	testenv.WaitFor(t, "stream drained", func() bool { return e.streamMsgs(bus.StreamCreds) == 0 })
+}
+
+// liveClaims are the hashes of the rows claimed by a lease not yet expired.
+func (e *env) liveClaims() map[string]bool {
+	e.t.Helper()
+	rs, _ := e.pool.Query(testenv.Context(e.t), `SELECT credential_hash FROM credential_log WHERE claimed_until > now()`)
+	hashes, err := pgx.CollectRows(rs, pgx.RowTo[string])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, h := range hashes {
+		out[h] = true
+	}
+	return out
 }
 
 // TestShutdownFinishesRequestsInFlight: a graceful stop lets the requests
