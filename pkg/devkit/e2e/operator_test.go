@@ -421,6 +421,9 @@ func TestAdoptOriginalStoppedMidRun(t *testing.T) {
 
 func adoptMidRun(t *testing.T, layout, profile string) {
 	p := newPipeline(t, profile)
+	// The staged credentials are published by the builders' outbox sweep
+	// (as in production, after BCREG_BUILDER_SWEEP_AGE): scaled down.
+	p.env["BCREG_BUILDER_SWEEP_INTERVAL"], p.env["BCREG_BUILDER_SWEEP_AGE"] = "1s", "5s"
 	issued := generateAll(t, p.sourceDB, profile)
 	corps := sortedCorps(issued)
 	state := map[string]origState{}
