@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb/auditdb"
+	"github.com/bcgov/bcreg-events/pkg/webhook"
 )
 
 func TestCompare(t *testing.T) {
@@ -69,5 +70,30 @@ func TestReportJSONAndIgnore(t *testing.T) {
 		if diff := cmp.Diff(map[string]bool{"0000001": true, "BC0000002": true, "FM3": true}, got); err != nil || diff != "" {
 			t.Errorf("%s: %v %s", name, err, diff)
 		}
+	}
+}
+
+// TestSummaryIsTheAlertFormat: the webhook summary is package webhook's
+// payload, as the event-poller's alerts are: ERROR with findings, INFO
+// without.
+func TestSummaryIsTheAlertFormat(t *testing.T) {
+	fs := []Finding{{CorpNum: "0000001", SourceID: "BC0000001", Check: CheckName, Expected: "A LTD.", Found: "B LTD."}}
+	tests := []struct {
+		name string
+		r    *Report
+		want webhook.Payload
+	}{
+		{"clean", &Report{Audited: 2, Findings: []Finding{}, Counts: countFindings(nil)},
+			webhook.Message("p", "f", webhook.Info, "OrgBook audit: 0 finding(s) in 2 corporation(s) compared (0 pending, 0 ignored)")},
+		{"a finding", &Report{Audited: 2, Findings: fs, Counts: countFindings(fs)},
+			webhook.Message("p", "f", webhook.Error, "OrgBook audit: 1 finding(s) in 2 corporation(s) compared (0 pending, 0 ignored)\nname: 1\n"+
+				`0000001 BC0000001 name: expected "A LTD.", found "B LTD."`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.r.Summary("p", "f")); diff != "" {
+				t.Errorf("summary (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

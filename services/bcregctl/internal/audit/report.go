@@ -3,15 +3,14 @@ package audit
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/webhook"
 )
 
 // WriteText writes the summary table, then the findings with expected and
@@ -114,22 +113,14 @@ func ReadIgnore(path string) (map[string]bool, error) {
 	return out, nil
 }
 
-// Payload is the alert webhook's body, the alerts' format
-// (docs/operations.md, "Alerts").
-type Payload struct {
-	FriendlyProjectName string `json:"friendlyProjectName"`
-	ProjectName         string `json:"projectName"`
-	StatusCode          string `json:"statusCode"`
-	Message             string `json:"message"`
-}
-
 // maxPosted is how many findings the webhook message names, as the
 // operators' audit posts its first 15 lines.
 const maxPosted = 15
 
-// Summary is the webhook message: the counts and the first findings.
-// statusCode is ERROR with findings, INFO without.
-func (r *Report) Summary(project, friendly string) Payload {
+// Summary is the webhook message (the alerts' format, package webhook):
+// the counts and the first findings; statusCode ERROR with findings, INFO
+// without.
+func (r *Report) Summary(project, friendly string) webhook.Payload {
 	var b strings.Builder
 	total := len(r.Findings)
 	fmt.Fprintf(&b, "OrgBook audit: %d finding(s) in %d corporation(s) compared (%d pending, %d ignored)", total, r.Audited, r.Pending, r.Ignored)
@@ -145,34 +136,9 @@ func (r *Report) Summary(project, friendly string) Payload {
 		}
 		fmt.Fprintf(&b, "\n%s %s %s: expected %q, found %q", dash(f.CorpNum), dash(f.SourceID), f.Check, f.Expected, f.Found)
 	}
-	code := "INFO"
+	level := webhook.Info
 	if total > 0 {
-		code = "ERROR"
+		level = webhook.Error
 	}
-	return Payload{FriendlyProjectName: friendly, ProjectName: project, StatusCode: code, Message: b.String()}
-}
-
-// Post sends p to the webhook url.
-func Post(ctx context.Context, url string, p Payload, timeout time.Duration) error {
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("audit: webhook: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("audit: webhook: BCREG_WEBHOOK_URL is not a URL")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("audit: webhook unreachable: %s", strings.ReplaceAll(err.Error(), url, "BCREG_WEBHOOK_URL"))
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("audit: webhook answered %d", resp.StatusCode)
-	}
-	return nil
+	return webhook.Message(project, friendly, level, b.String())
 }

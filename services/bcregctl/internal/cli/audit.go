@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
+	"github.com/bcgov/bcreg-events/pkg/webhook"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/audit"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
@@ -31,8 +34,8 @@ type auditConfig struct {
 	Profile             string        `envconfig:"PROFILE" default:"history"`
 	OrgBookDBURL        config.Secret `envconfig:"ORGBOOK_DB_URL"`
 	WebhookURL          config.Secret `envconfig:"WEBHOOK_URL"`
-	ProjectName         string        `envconfig:"PROJECT_NAME" default:"von-bc-registries-agent"`
-	FriendlyProjectName string        `envconfig:"FRIENDLY_PROJECT_NAME" default:"BC Registries"`
+	ProjectName         string        `envconfig:"PROJECT_NAME"`
+	FriendlyProjectName string        `envconfig:"FRIENDLY_PROJECT_NAME"`
 }
 
 // exitFindings is the exit status of an audit with findings.
@@ -141,7 +144,9 @@ func runAudit(ctx context.Context, e *env, o auditOpts) error {
 		}
 	}
 	if cfg.WebhookURL != "" {
-		if err := audit.Post(ctx, cfg.WebhookURL.Value(), rep.Summary(cfg.ProjectName, cfg.FriendlyProjectName), 10*time.Second); err != nil {
+		project, friendly := cmp.Or(cfg.ProjectName, webhook.DefaultProjectName), cmp.Or(cfg.FriendlyProjectName, webhook.DefaultFriendlyProjectName)
+		client := &http.Client{Timeout: 10 * time.Second}
+		if err := webhook.Post(ctx, client, cfg.WebhookURL.Value(), rep.Summary(project, friendly)); err != nil {
 			fmt.Fprintf(e.stderr, "audit: summary not posted: %v\n", err)
 		}
 	}

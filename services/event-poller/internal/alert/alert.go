@@ -1,6 +1,5 @@
 // Package alert sends the pipeline's alerts to a webhook in the original
-// pipeline's Rocket.Chat format ({friendlyProjectName, projectName,
-// statusCode, message}, statusCode ERROR, WARNING or INFO) and decides
+// pipeline's Rocket.Chat format (package webhook) and decides
 // when: a Monitor evaluates thresholds on the pipeline's figures every
 // BCREG_ALERT_INTERVAL (growth of failures, dead letters and credentials
 // released to the outbox sweep; queue size, the agent answering nothing, a
@@ -26,50 +25,26 @@ import (
 	"time"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/webhook"
 )
 
-// Level is a message's severity, ordered as the original's WEBHOOK_LEVEL:
-// 0 errors, 1 warnings, 2 information.
-type Level int
+// Level is a message's severity (webhook.Level: 0 errors, 1 warnings, 2
+// information, as the original's WEBHOOK_LEVEL).
+type Level = webhook.Level
 
 // Levels.
 const (
-	Error   Level = 0
-	Warning Level = 1
-	Info    Level = 2
+	Error   = webhook.Error
+	Warning = webhook.Warning
+	Info    = webhook.Info
 )
 
-// String is the statusCode of the payload.
-func (l Level) String() string {
-	switch l {
-	case Error:
-		return "ERROR"
-	case Warning:
-		return "WARNING"
-	default:
-		return "INFO"
-	}
-}
-
 // ParseLevel reads a statusCode.
-func ParseLevel(s string) Level {
-	switch s {
-	case "ERROR":
-		return Error
-	case "WARNING":
-		return Warning
-	default:
-		return Info
-	}
-}
+func ParseLevel(s string) Level { return webhook.ParseLevel(s) }
 
-// Payload is the webhook's JSON body, as the original posted it.
-type Payload struct {
-	FriendlyProjectName string `json:"friendlyProjectName"`
-	ProjectName         string `json:"projectName"`
-	StatusCode          string `json:"statusCode"`
-	Message             string `json:"message"`
-}
+// Payload is the webhook's JSON body (package webhook, shared with
+// `bcregctl audit`'s summary).
+type Payload = webhook.Payload
 
 // Config holds the alert settings (variables BCREG_*; the original's
 // WEBHOOK_URL, WEBHOOK_LEVEL, PROJECT_NAME and FRIENDLY_PROJECT_NAME are
@@ -106,8 +81,8 @@ type Config struct {
 
 // Defaults of the original's variables.
 const (
-	DefaultProjectName         = "von-bc-registries-agent"
-	DefaultFriendlyProjectName = "BC Registries"
+	DefaultProjectName         = webhook.DefaultProjectName
+	DefaultFriendlyProjectName = webhook.DefaultFriendlyProjectName
 )
 
 // ApplyFallbacks reads the original's variables for what BCREG_ leaves

@@ -1,17 +1,16 @@
 package alert
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/bcgov/bcreg-events/pkg/webhook"
 )
 
 // Metrics are the alerting series (bcreg_alerts_*).
@@ -96,8 +95,7 @@ func (n *Notifier) Notify(level Level, message string) bool {
 	if n.suppressed > 0 {
 		message += fmt.Sprintf(" (%d further alert(s) were not sent in the last hour: BCREG_WEBHOOK_MAX_PER_HOUR=%d)", n.suppressed, n.cfg.WebhookMaxPerHour)
 	}
-	p := Payload{FriendlyProjectName: n.cfg.FriendlyProjectName, ProjectName: n.cfg.ProjectName,
-		StatusCode: level.String(), Message: message}
+	p := webhook.Message(n.cfg.ProjectName, n.cfg.FriendlyProjectName, level, message)
 	select {
 	case n.queue <- p:
 		n.sent = append(n.sent, now)
@@ -128,43 +126,11 @@ func (n *Notifier) Run(ctx context.Context) {
 // post sends one message; a failure is logged and counted, never retried
 // (the next evaluation re-raises a condition that lasts).
 func (n *Notifier) post(ctx context.Context, p Payload) {
-	body, err := json.Marshal(p)
-	if err != nil {
-		n.log.Error("alert: encode", zap.Error(err))
-		return
-	}
-	rctx, cancel := context.WithTimeout(ctx, n.cfg.WebhookTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, n.cfg.WebhookURL.Value(), bytes.NewReader(body))
-	if err != nil {
+	if err := webhook.Post(ctx, n.client, n.cfg.WebhookURL.Value(), p); err != nil {
 		n.m.failed.Inc()
-		n.log.Warn("alert not sent: BCREG_WEBHOOK_URL is not a URL", zap.Error(redact(err, n.cfg.WebhookURL.Value())))
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		n.m.failed.Inc()
-		n.log.Warn("alert not sent: webhook unreachable", zap.String("status_code", p.StatusCode),
-			zap.String("alert", p.Message), zap.Error(redact(err, n.cfg.WebhookURL.Value())))
-		return
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		n.m.failed.Inc()
-		n.log.Warn("alert not accepted by the webhook", zap.Int("http_status", resp.StatusCode),
-			zap.String("status_code", p.StatusCode), zap.String("alert", p.Message))
+		n.log.Warn("alert not sent", zap.String("status_code", p.StatusCode), zap.String("alert", p.Message), zap.Error(err))
 		return
 	}
 	n.m.sent.WithLabelValues(p.StatusCode).Inc()
 	n.log.Info("alert sent", zap.String("status_code", p.StatusCode), zap.String("alert", p.Message))
-}
-
-// redact keeps the webhook's token (in its URL) out of logs.
-func redact(err error, url string) error {
-	if url == "" {
-		return err
-	}
-	return fmt.Errorf("%s", bytes.ReplaceAll([]byte(err.Error()), []byte(url), []byte("BCREG_WEBHOOK_URL")))
 }
