@@ -51,6 +51,18 @@ type ConsumeOptions struct {
 	// waiting (agent down or misconfigured, held behind an older row,
 	// shutting down) never ends as a dead letter.
 	Renew bool
+	// Heartbeat, when set, is called each time the loop is free to pull
+	// (a worker slot is free, or the gate holds the pull back): while
+	// every worker is stuck in the handler it stops being called, and
+	// /livez fails after BCREG_LIVENESS_BOUND (lifecycle.Heartbeat.Beat).
+	Heartbeat func()
+}
+
+// beat signals that the loop is turning (see Heartbeat).
+func (o *ConsumeOptions) beat() {
+	if o.Heartbeat != nil {
+		o.Heartbeat()
+	}
 }
 
 func (o *ConsumeOptions) defaults() {
@@ -87,6 +99,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 
 	for ctx.Err() == nil {
 		if opts.Gate != nil && !opts.Gate(ctx) {
+			opts.beat()
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -97,6 +110,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 		// worker can start on.
 		select {
 		case sem <- struct{}{}:
+			opts.beat()
 		case <-ctx.Done():
 			continue
 		}

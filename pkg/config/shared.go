@@ -37,6 +37,9 @@ func (l Logging) Validate() error {
 type HTTP struct {
 	Addr            string        `envconfig:"HTTP_ADDR" default:":8080"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
+	// LivenessBound is how long a worker loop (consume, poll) may go
+	// without a heartbeat before /livez fails and the pod is restarted.
+	LivenessBound time.Duration `envconfig:"LIVENESS_BOUND" default:"10m"`
 	Start
 }
 
@@ -48,6 +51,9 @@ func (h HTTP) Validate() error {
 	}
 	if h.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("BCREG_SHUTDOWN_TIMEOUT=%v: must be positive", h.ShutdownTimeout))
+	}
+	if h.LivenessBound < time.Minute {
+		errs = append(errs, fmt.Errorf("BCREG_LIVENESS_BOUND=%v: want at least 1m (a generous bound: a slow step must not restart the pod)", h.LivenessBound))
 	}
 	return errors.Join(errs...) // Start validates itself (embedded)
 }

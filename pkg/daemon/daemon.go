@@ -47,6 +47,9 @@ type Options struct {
 	// Topology.ReconcileInterval, beside the workers.
 	RunMover bool
 	Backoff  bus.Backoff
+	// Now is the clock the worker loops' heartbeats are judged by (nil:
+	// time.Now); a service's tests step it through their hooks.
+	Now func() time.Time
 }
 
 // Deps is what a service's workers get.
@@ -67,7 +70,7 @@ type Worker func(ctx context.Context, deps Deps) error
 // end (a signal) or a worker to fail; then it shuts down in order.
 func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) (err error) {
 	log.Info("starting", buildinfo.Get().Fields()...)
-	health := lifecycle.NewHealth(log)
+	health := lifecycle.NewHealth(log, lifecycle.WithLivenessBound(opts.HTTP.LivenessBound), lifecycle.WithClock(opts.Now))
 	if err := bus.RegisterMetrics(health.Registry()); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}

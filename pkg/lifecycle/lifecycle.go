@@ -1,5 +1,6 @@
 // Package lifecycle runs a service's process: the signal context, the HTTP
-// side port (/livez, /readyz, /metrics, /version) and the bounded, ordered shutdown of
+// side port (/livez with the worker loops' heartbeats, /readyz, /metrics,
+// /version) and the bounded, ordered shutdown of
 // docs/design/rules.md rule 9 (readiness false, stop pulling, finish or Nak
 // in-flight work, flush publishes, drain the connection, close the pool).
 package lifecycle
@@ -50,18 +51,26 @@ type Health struct {
 	draining atomic.Bool
 	srv      *http.Server
 	ln       net.Listener
+	// now and bound judge the heartbeats (beats, under mu) for /livez.
+	now   func() time.Time
+	bound time.Duration
+	beats []*Heartbeat
 }
 
 // NewHealth creates the side port's handlers and a Prometheus registry with
 // the Go and process collectors and bcreg_build_info; services register
 // their own metrics on Registry().
-func NewHealth(log *zap.Logger) *Health {
+func NewHealth(log *zap.Logger, opts ...Option) *Health {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := buildinfo.Register(reg); err != nil {
 		panic(err) // a fresh registry: cannot collide
 	}
-	return &Health{log: log, registry: reg, checks: map[string]Check{}}
+	h := &Health{log: log, registry: reg, checks: map[string]Check{}, now: time.Now, bound: DefaultLivenessBound}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // Registry is where the service registers its metrics.
@@ -81,8 +90,14 @@ func (h *Health) SetDraining() { h.draining.Store(true) }
 func (h *Health) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
-		// Liveness touches no dependency: a dead database must not restart us.
+		// Liveness touches no dependency (a dead database must not restart
+		// us); it fails only when a worker loop stopped turning.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if failed, report := h.Live(); failed {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(report))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", h.serveReady)

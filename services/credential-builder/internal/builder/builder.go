@@ -27,6 +27,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/sourcedb"
@@ -148,6 +149,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) error
 		// Two connections per worker, the outbox sweep, the dlq-mover and the
 		// health check.
 		EventDBPoolSize: 2*cfg.Workers + 3,
+		Now:             h.Now,
 	}, consume, sweep)
 }
 
@@ -183,6 +185,8 @@ type service struct {
 	profile credential.Profile
 	hooks   Hooks
 	m       *metrics
+	// beat is the consume loop's heartbeat for /livez.
+	beat *lifecycle.Heartbeat
 	// maxBytes is the largest bundle: below the server's max payload.
 	maxBytes int
 }
@@ -194,7 +198,8 @@ func newService(cfg Config, deps daemon.Deps, profile credential.Profile, h Hook
 	}
 	return &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB,
 		loader: sourcedb.NewLoader(deps.SourceDB, deps.Log, opts...), profile: profile, hooks: h,
-		m: newMetrics(deps.Health.Registry()), maxBytes: outbox.MaxBytesFor(deps.JS)}
+		m: newMetrics(deps.Health.Registry()), maxBytes: outbox.MaxBytesFor(deps.JS),
+		beat: deps.Health.Heartbeat("consume BCREG_EVENTS (credential-builder)")}
 }
 
 // consume runs the shared consume loop on BCREG_EVENTS until ctx ends.
@@ -205,5 +210,6 @@ func (s *service) consume(ctx context.Context) error {
 		Stream: bus.StreamEvents, Consumer: bus.ConsumerBuilder, Stage: messages.StageBuilder,
 		Workers: s.cfg.Workers, BatchSize: s.cfg.BatchSize, BatchWait: s.cfg.BatchWait,
 		MaxDeliver: s.cfg.BuilderMaxDeliver, AckWait: s.cfg.BuilderAckWait, Backoff: s.cfg.Backoff,
+		Heartbeat: s.beat.Beat,
 	}, s.handle)
 }

@@ -45,6 +45,7 @@ func (s *service) initialLoad(ctx context.Context, edb *pgxpool.Conn) error {
 		System: system, Source: s.src, EventDB: edb, LookBack: s.cfg.LookBack, Page: s.cfg.LoadPage,
 		Now: func() time.Time { return regclock.At(s.hooks.Now()) }, Publish: s.publish, Log: s.log,
 		AfterPage: func(n int) error {
+			s.beat.Beat()
 			s.m.published.WithLabelValues(messages.ReasonInitialLoad).Add(float64(n))
 			return s.afterPublish(StepLoadPage)
 		},
@@ -69,6 +70,8 @@ func (s *service) publish(ctx context.Context, msgs []bus.Outgoing) error {
 	return bus.PublishRounds(ctx, s.js, msgs, bus.RoundOptions{
 		Timeout: s.cfg.PublishTimeout, Backoff: s.cfg.Backoff,
 		OnStall: func(waiting, attempt int, lastErr error) {
+			// A full stream is waited out, round by round: not stuck.
+			s.beat.Beat()
 			s.m.stalls.Inc()
 			s.log.Warn("BCREG_EVENTS did not accept the CorpEvents in time (stream full or NATS unreachable); backing off and retrying",
 				zap.Int("waiting", waiting), zap.Int("attempt", attempt), zap.Error(lastErr))

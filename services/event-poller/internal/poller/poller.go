@@ -32,6 +32,7 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/daemon"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/alert"
 )
@@ -142,7 +143,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger, opts ...Option) error
 	}
 	return daemon.Run(ctx, log, daemon.Options{
 		Name: "event-poller", HTTP: cfg.HTTP, NATS: &cfg.NATS, Topology: &cfg.Topology,
-		EventDB: &cfg.EventDB, SourceDB: &cfg.SourceDB, Backoff: cfg.Backoff,
+		EventDB: &cfg.EventDB, SourceDB: &cfg.SourceDB, Backoff: cfg.Backoff, Now: h.Now,
 	}, worker)
 }
 
@@ -154,7 +155,8 @@ type Option func(*Hooks)
 // crash would. Nil fields do nothing.
 type Hooks struct {
 	// Now returns the instant now (default: the clock); BC local wall
-	// times are derived from it by the registry's clock (regclock).
+	// times are derived from it by the registry's clock (regclock), and
+	// the poll loop's heartbeat (/livez) is judged by it.
 	Now func() time.Time
 	// AfterPublish runs after a step's PubAcks, before its database write;
 	// an error abandons the cycle there. step is StepPoll, StepLoadPage or
@@ -198,11 +200,16 @@ type service struct {
 	// this replica is active (nil on a standby).
 	alerts  *alert.Metrics
 	monitor atomic.Pointer[alert.Monitor]
+	// beat is the poll loop's heartbeat for /livez: it beats on each lock
+	// attempt, cycle, initial-load page and publishing round, and pauses
+	// while the loop waits for its next turn.
+	beat *lifecycle.Heartbeat
 }
 
 func newService(cfg Config, deps daemon.Deps, h Hooks) *service {
 	s := &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB, src: deps.SourceDB, hooks: h,
-		m: newMetrics(deps.Health.Registry()), alerts: alert.NewMetrics(deps.Health.Registry())}
+		m: newMetrics(deps.Health.Registry()), alerts: alert.NewMetrics(deps.Health.Registry()),
+		beat: deps.Health.Heartbeat("poll loop (event-poller)")}
 	deps.Health.AddCheck("watermark", func(context.Context) error {
 		if p := s.refused.Load(); p != nil {
 			return *p
@@ -244,6 +251,7 @@ func (s *service) run(ctx context.Context) error {
 func (s *service) acquire(ctx context.Context, key int64) (*eventdb.SessionLock, error) {
 	logged := false
 	for {
+		s.beat.Beat()
 		lock, ok, err := eventdb.TryLock(ctx, s.edb, key)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -266,6 +274,7 @@ func (s *service) acquire(ctx context.Context, key int64) (*eventdb.SessionLock,
 				s.hooks.Standby()
 			}
 		}
+		s.beat.Pause()
 		select {
 		case <-ctx.Done():
 			return nil, nil
@@ -281,6 +290,7 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 	defer stop()
 	s.report(ctx, alert.KeyLeader, alert.Info, fmt.Sprintf("event-poller %s is now the active poller", replicaName()))
 	for {
+		s.beat.Beat()
 		if !lock.Alive(ctx) {
 			if ctx.Err() != nil {
 				return nil
@@ -288,6 +298,7 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 			return errLockLost
 		}
 		err := s.cycle(ctx, lock.Conn())
+		s.beat.Beat()
 		if s.hooks.Cycled != nil {
 			s.hooks.Cycled(err)
 		}
@@ -298,6 +309,7 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 			s.log.Error("poll cycle failed; retrying next interval", zap.Error(err))
 			s.report(ctx, alert.KeyPoll, alert.Error, "event-poller: poll cycle failed (retried every BCREG_POLL_INTERVAL): "+err.Error())
 		}
+		s.beat.Pause() // waiting for the next turn is not being stuck
 		if s.hooks.Pace != nil {
 			s.hooks.Pace(ctx)
 		} else {

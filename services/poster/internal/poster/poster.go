@@ -26,6 +26,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
+	"github.com/bcgov/bcreg-events/pkg/lifecycle"
 	"github.com/bcgov/bcreg-events/pkg/messages"
 )
 
@@ -63,6 +64,8 @@ type Poster struct {
 	// dbFailing counts statements retrying after the event database
 	// failed; while it is not 0 nothing is sent or pulled.
 	dbFailing atomic.Int32
+	// beat is the consume loop's heartbeat for /livez.
+	beat *lifecycle.Heartbeat
 }
 
 // Option adjusts a Poster built by New.
@@ -92,6 +95,7 @@ func New(cfg Config, deps daemon.Deps, opts ...Option) (*Poster, error) {
 		o(p)
 	}
 	deps.Health.AddCheck("agent", p.agents.ready)
+	p.beat = deps.Health.Heartbeat("consume BCREG_CREDS (poster)")
 	return p, nil
 }
 
@@ -125,7 +129,7 @@ func (p *Poster) Run(ctx context.Context) error {
 		Stream: bus.StreamCreds, Consumer: bus.ConsumerPoster, Stage: messages.StagePoster,
 		Workers: p.cfg.MaxInflight, BatchSize: p.size, BatchWait: p.cfg.BatchWait,
 		MaxDeliver: p.cfg.PosterMaxDeliver, AckWait: p.cfg.PosterAckWait, Backoff: p.cfg.Backoff,
-		Gate: p.gate, Renew: true,
+		Gate: p.gate, Renew: true, Heartbeat: p.beat.Beat,
 	}, p.handle)
 }
 
