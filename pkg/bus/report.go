@@ -44,10 +44,16 @@ func ReadStage(ctx context.Context, js jetstream.JetStream, stream, consumer str
 	if err != nil {
 		return s, err
 	}
+	if err := CheckQuorum(stream, info.Cluster); err != nil {
+		return s, err
+	}
 	s.Messages = info.State.Msgs
 	if ci == nil {
 		s.Pending = info.State.Msgs
 		return s, nil
+	}
+	if err := CheckQuorum(stream+"/"+consumer, ci.Cluster); err != nil {
+		return s, err
 	}
 	s.Pending, s.InFlight, s.Redelivered, s.Waiting = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting
 	stranded, err := strandedOf(ctx, st, info, ci, strandedScanLimit)
@@ -77,6 +83,37 @@ func readStageInfo(ctx context.Context, js jetstream.JetStream, stream, consumer
 	return st, st.CachedInfo(), c.CachedInfo(), nil
 }
 
+// ErrNoQuorum marks a stream's or consumer's info answered by a replica
+// that is not a leader with a quorum of its replica group: a member while
+// the group has no leader (it answers stream info from its own replica,
+// whatever it missed), or a leader cut off from its peers (quorum lost,
+// it has not stepped down yet). Figures from such an answer may be out of
+// date.
+var ErrNoQuorum = errors.New("no leader with a quorum of its replicas answered (an election, or quorum lost)")
+
+// CheckQuorum fails with ErrNoQuorum unless c (a StreamInfo's or
+// ConsumerInfo's cluster information) names a leader that, with the
+// replicas current and online, is a majority of the group. A single
+// server (no replica group) passes.
+func CheckQuorum(what string, c *jetstream.ClusterInfo) error {
+	if c == nil {
+		return nil
+	}
+	current := 0
+	if c.Leader != "" {
+		current = 1
+		for _, p := range c.Replicas {
+			if p != nil && p.Current && !p.Offline {
+				current++
+			}
+		}
+	}
+	if 2*current <= len(c.Replicas)+1 {
+		return fmt.Errorf("%s: %w", what, ErrNoQuorum)
+	}
+	return nil
+}
+
 // DLQState summarises BCREG_DLQ.
 type DLQState struct {
 	Total   uint64            `json:"total"`
@@ -102,6 +139,9 @@ func ReadDLQ(ctx context.Context, js jetstream.JetStream) (DLQState, error) {
 	info, err := st.Info(ctx, jetstream.WithSubjectFilter(DLQPrefix+".>"))
 	if err != nil {
 		return d, fmt.Errorf("stream %s: %w", StreamDLQ, err)
+	}
+	if err := CheckQuorum(StreamDLQ, info.Cluster); err != nil {
+		return d, err
 	}
 	// Counted by subject: the stream also holds the payload copies of
 	// large dead letters (bcreg.dlqdata.>), which are no dead letters.

@@ -61,6 +61,11 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 	if err != nil {
 		return a, fmt.Errorf("find abandoned bundles: %w", err)
 	}
+	// Both answers must come from leaders with quorum: a bundle a lagging
+	// replica lacks would be taken for abandoned (and handed back).
+	if err := errors.Join(bus.CheckQuorum(bus.ConsumerPoster, ci.Cluster), bus.CheckQuorum(bus.StreamCreds, stream.CachedInfo().Cluster)); err != nil {
+		return a, fmt.Errorf("find abandoned bundles: %w", err)
+	}
 	first := stream.CachedInfo().State.FirstSeq
 	corps := map[string]bool{}
 	for after := uint64(0); ; {
