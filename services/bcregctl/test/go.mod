@@ -8,6 +8,7 @@ go 1.26.0
 
 require (
 	github.com/bcgov/bcreg-events/pkg v0.0.0
+	github.com/bcgov/bcreg-events/pkg/devkit v0.0.0
 	github.com/bcgov/bcreg-events/pkg/testkit v0.0.0
 	github.com/bcgov/bcreg-events/services/bcregctl v0.0.0
 	github.com/chromedp/chromedp v0.23.0
@@ -99,10 +100,12 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace (
 	github.com/bcgov/bcreg-events/pkg => ../../../pkg
+	github.com/bcgov/bcreg-events/pkg/devkit => ../../../pkg/devkit
 	github.com/bcgov/bcreg-events/pkg/testkit => ../../../pkg/testkit
 	github.com/bcgov/bcreg-events/services/bcregctl => ../
 )
