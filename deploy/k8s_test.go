@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -933,24 +931,11 @@ func knownSettings(t *testing.T) map[string]bool {
 	knownOnce.Do(func() {
 		tag := regexp.MustCompile(`envconfig:"([A-Z0-9_]+)"`)
 		knownSet = map[string]bool{}
-		for _, root := range []string{"../pkg", "../services"} {
-			knownErr = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-				if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-					return err
-				}
-				src, err := os.ReadFile(path)
-				if err != nil {
-					return err
-				}
-				for _, m := range tag.FindAllSubmatch(src, -1) {
-					knownSet["BCREG_"+string(m[1])] = true
-				}
-				return nil
-			})
-			if knownErr != nil {
-				return
+		knownErr = eachProgramSource(func(src []byte) {
+			for _, m := range tag.FindAllSubmatch(src, -1) {
+				knownSet["BCREG_"+string(m[1])] = true
 			}
-		}
+		})
 	})
 	if knownErr != nil || len(knownSet) == 0 {
 		t.Fatalf("read the settings from ../pkg and ../services: %v (%d found)", knownErr, len(knownSet))

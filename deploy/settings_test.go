@@ -93,6 +93,19 @@ func directSettings(t *testing.T) map[string]bool {
 	t.Helper()
 	read := regexp.MustCompile(`(?:Getenv|LookupEnv|envSet)\("(BCREG_[A-Z0-9_]+)"\)`)
 	names := map[string]bool{}
+	if err := eachProgramSource(func(src []byte) {
+		for _, m := range read.FindAllSubmatch(src, -1) {
+			names[string(m[1])] = true
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// eachProgramSource calls fn with each non-test Go file of ../pkg and
+// ../services.
+func eachProgramSource(fn func(src []byte)) error {
 	for _, root := range []string{"../pkg", "../services"} {
 		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -102,14 +115,12 @@ func directSettings(t *testing.T) map[string]bool {
 			if err != nil {
 				return err
 			}
-			for _, m := range read.FindAllSubmatch(src, -1) {
-				names[string(m[1])] = true
-			}
+			fn(src)
 			return nil
 		})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
-	return names
+	return nil
 }
