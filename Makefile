@@ -70,9 +70,10 @@ CLUSTER_PKG := github.com/bcgov/bcreg-events/pkg/devkit/e2e
 test-cluster: build
 	BCREG_E2E_BIN=$(BIN) $(GO) test $(TEST_FLAGS) -run '^TestCluster' $(CLUSTER_PKG)
 
-## run: the whole pipeline on an embedded default (see README).
+## run: the whole pipeline on an embedded default (see README); RUN_ARGS
+## passes bcreg-dev run's flags (e.g. --nats-port 4333).
 run: build
-	$(BIN)/bcreg-dev run
+	$(BIN)/bcreg-dev run $(RUN_ARGS)
 
 GOLANGCI_VERSION := v2.15.0
 GOLANGCI         := $(BIN)/golangci-lint

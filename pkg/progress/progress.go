@@ -180,6 +180,10 @@ func (b *Bar) eta(elapsed time.Duration) string {
 	return left.Round(time.Second).String()
 }
 
+// IsTerminal reports whether w is a character device (a terminal), where
+// a line may be rewritten in place.
+func IsTerminal(w io.Writer) bool { return isTerminal(w) }
+
 // isTerminal reports whether w is a character device (a terminal).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -6,8 +6,11 @@
 // applies migrations and topology, then runs the event-poller, two
 // credential-builders and two posters as separate processes with distinct
 // side ports and name-prefixed logs, and the operator console (`bcregctl
-// console`, read-only unless BCREG_CONSOLE_TOKEN is exported), and prints a
-// live status until the backlog is empty. Ctrl-C (or SIGTERM to the launcher) stops every child it
+// console`, read-only unless BCREG_CONSOLE_TOKEN is exported). NATS listens
+// on fixed ports (client and monitoring, flags to change them), and the
+// launcher prints ready-to-paste inspection commands (nats CLI, /jsz, the
+// console, the database URLs), then a live status until the backlog is
+// empty: rewritten in place on a terminal, elsewhere a line per change. Ctrl-C (or SIGTERM to the launcher) stops every child it
 // started, PostgreSQL included, before it exits.
 package devrun
 
@@ -49,8 +52,21 @@ type Options struct {
 	StatusEvery  time.Duration // live status refresh
 	Builders     int
 	Posters      int
-	Out          io.Writer // status and prefixed logs
+	// NATSPort and NATSMonitorPort are the embedded NATS server's client
+	// and monitoring (/jsz, /varz) ports on 127.0.0.1: fixed, so the
+	// printed commands work every run; a taken port is an error.
+	NATSPort        int
+	NATSMonitorPort int
+	Out             io.Writer // status and prefixed logs
+	// Terminal makes the status line update in place (Out is a terminal).
+	Terminal bool
 }
+
+// Default ports of the embedded NATS server (bcreg-dev run's flags).
+const (
+	DefaultNATSPort        = 4222
+	DefaultNATSMonitorPort = 8222
+)
 
 // Run starts everything, shows the status, and stops everything when ctx
 // ends (or, with ExitWhenIdle, once the backlog is empty).
@@ -58,7 +74,7 @@ func Run(ctx context.Context, log *zap.Logger, o Options) (err error) {
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return fmt.Errorf("dev: data dir: %w", err)
 	}
-	l := &launcher{opts: o, log: log}
+	l := &launcher{opts: o, log: log, scr: newScreen(o.Out, o.Terminal)}
 	defer l.stopAll()
 
 	if err := l.startPostgres(ctx); err != nil {
@@ -73,12 +89,14 @@ func Run(ctx context.Context, log *zap.Logger, o Options) (err error) {
 	if err := l.startServices(ctx); err != nil {
 		return err
 	}
+	l.printInspection()
 	return l.watch(ctx)
 }
 
 type launcher struct {
 	opts     Options
 	log      *zap.Logger
+	scr      *screen
 	pg       *localpg.Server
 	nats     *server.Server
 	mu       sync.Mutex
@@ -86,12 +104,13 @@ type launcher struct {
 	simAddr  string
 	eventURL string
 	srcURL   string
+	console  string // the console's URL
 }
 
 func (l *launcher) startPostgres(ctx context.Context) error {
 	base, _ := filepath.Abs(filepath.Join(l.opts.DataDir, "pg"))
 	dir := localpg.DataDirFor(base)
-	fmt.Fprintf(l.opts.Out, "dev: PostgreSQL data in %s\n", dir)
+	l.scr.Printf("dev: PostgreSQL data in %s", dir)
 	pg, err := localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(dir, "data"), LogFile: filepath.Join(dir, "postgres.log")})
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
@@ -103,11 +122,24 @@ func (l *launcher) startPostgres(ctx context.Context) error {
 
 func (l *launcher) startNATS() error {
 	store, _ := filepath.Abs(filepath.Join(l.opts.DataDir, "nats"))
-	port, err := localpg.FreePort()
-	if err != nil {
-		return err
+	port, monitor := l.opts.NATSPort, l.opts.NATSMonitorPort
+	if port == 0 {
+		port = DefaultNATSPort
+	}
+	if monitor == 0 {
+		monitor = DefaultNATSMonitorPort
+	}
+	for _, p := range []struct {
+		port       int
+		what, flag string
+	}{{port, "client", "--nats-port"}, {monitor, "monitoring", "--nats-monitor-port"}} {
+		if err := portFree(p.port); err != nil {
+			return fmt.Errorf("dev: the NATS %s port 127.0.0.1:%d is taken (another NATS server, or make run already running?): stop what holds it, or choose another port with `bcreg-dev run %s PORT` (make run RUN_ARGS='%s PORT'): %w",
+				p.what, p.port, p.flag, p.flag, err)
+		}
 	}
 	s, err := server.NewServer(&server.Options{ServerName: "bcreg-dev", Host: "127.0.0.1", Port: port,
+		HTTPHost: "127.0.0.1", HTTPPort: monitor,
 		JetStream: true, StoreDir: store, NoSigs: true, NoLog: true})
 	if err != nil {
 		return fmt.Errorf("dev: nats: %w", err)
@@ -117,8 +149,38 @@ func (l *launcher) startNATS() error {
 		return errors.New("dev: embedded NATS did not start within 30s")
 	}
 	l.nats = s
-	fmt.Fprintf(l.opts.Out, "dev: NATS with JetStream at %s (store %s)\n", s.ClientURL(), store)
+	l.scr.Printf("dev: NATS with JetStream at %s, monitoring at http://127.0.0.1:%d (store %s)", s.ClientURL(), monitor, store)
 	return nil
+}
+
+// portFree reports why port on 127.0.0.1 cannot be listened on (nil: free).
+func portFree(port int) error {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// printInspection prints ready-to-paste commands to look inside the
+// running pipeline (database URLs redacted as everywhere else).
+func (l *launcher) printInspection() {
+	nats := "nats --server " + l.nats.ClientURL()
+	monitor := fmt.Sprintf("http://127.0.0.1:%d", l.nats.MonitorAddr().Port)
+	l.scr.Println("dev: inspect it (ready to paste):")
+	for _, line := range [][2]string{
+		{"streams", nats + " stream ls"},
+		{"poster lag", nats + " consumer report BCREG_CREDS"},
+		{"builder lag", nats + " consumer report BCREG_EVENTS"},
+		{"JetStream", "curl -s '" + monitor + "/jsz?consumers=true'"},
+		{"console", l.console},
+		{"source db", config.RedactURL(l.srcURL)},
+		{"event db", config.RedactURL(l.eventURL)},
+		{"status", "BCREG_EVENT_DB_URL='" + config.RedactURL(l.eventURL) + "' BCREG_SOURCE_DB_URL='" + config.RedactURL(l.srcURL) +
+			"' BCREG_NATS_URL=" + l.nats.ClientURL() + " " + filepath.Join(l.opts.BinDir, "bcregctl") + " status"},
+	} {
+		l.scr.Printf("  %-12s %s", line[0], line[1])
+	}
 }
 
 // prepareDatabases creates the two databases, loads the demo data into the
@@ -151,7 +213,7 @@ func (l *launcher) prepareDatabases(ctx context.Context) error {
 		return fmt.Errorf("dev: check source: %w", err)
 	}
 	if !loaded {
-		fmt.Fprintln(l.opts.Out, "dev: loading the demo data (the development fixture)")
+		l.scr.Println("dev: loading the demo data (the development fixture)")
 		if err := loadDemoData(ctx, l.srcURL); err != nil {
 			return fmt.Errorf("dev: load demo data: %w", err)
 		}
@@ -235,10 +297,10 @@ func (l *launcher) startServices(ctx context.Context) error {
 			if err := l.spawnNamed(name, s.bin, env); err != nil {
 				return err
 			}
-			fmt.Fprintf(l.opts.Out, "dev: %s side port http://127.0.0.1:%d (/livez /readyz /metrics)\n", name, port)
+			l.scr.Printf("dev: %s side port http://127.0.0.1:%d (/livez /readyz /metrics)", name, port)
 		}
 	}
-	fmt.Fprintf(l.opts.Out, "dev: vonx-sim at http://%s (received: /_sim/received, /_sim/stats)\n", l.simAddr)
+	l.scr.Printf("dev: vonx-sim at http://%s (received: /_sim/received, /_sim/stats)", l.simAddr)
 	return l.startConsole(common)
 }
 
@@ -271,21 +333,22 @@ func (l *launcher) startConsole(common []string) error {
 	if os.Getenv("BCREG_CONSOLE_TOKEN") != "" {
 		mode = "actions enabled with your BCREG_CONSOLE_TOKEN"
 	}
-	fmt.Fprintf(l.opts.Out, "dev: console at http://%s/ (%s)\n", addr, mode)
+	l.console = "http://" + addr + "/"
+	l.scr.Printf("dev: console at %s (%s)", l.console, mode)
 	return nil
 }
 
 func (l *launcher) spawn(bin string, env []string) error { return l.spawnNamed(bin, bin, env) }
 
 func (l *launcher) spawnNamed(name, bin string, env []string, args ...string) error {
-	c, err := startChild(name, filepath.Join(l.opts.BinDir, bin), args, append(os.Environ(), env...), l.opts.Out)
+	c, err := startChild(name, filepath.Join(l.opts.BinDir, bin), args, append(os.Environ(), env...), l.scr)
 	if err != nil {
 		return fmt.Errorf("dev: start %s: %w", name, err)
 	}
 	l.mu.Lock()
 	l.children = append(l.children, c)
 	l.mu.Unlock()
-	fmt.Fprintf(l.opts.Out, "dev: started %s (pid %d)\n", name, c.cmd.Process.Pid)
+	l.scr.Printf("dev: started %s (pid %d)", name, c.cmd.Process.Pid)
 	return nil
 }
 
@@ -309,7 +372,7 @@ func (l *launcher) watch(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(l.opts.Out, "dev: interrupted, stopping everything")
+			l.scr.Println("dev: interrupted, stopping everything")
 			return nil
 		case <-tick.C:
 		}
@@ -318,14 +381,14 @@ func (l *launcher) watch(ctx context.Context) error {
 		}
 		r, err := pipeline.Collect(ctx, pool, js)
 		if err != nil {
-			fmt.Fprintf(l.opts.Out, "dev: status: %v\n", err)
+			l.scr.Printf("dev: status: %v", err)
 			continue
 		}
 		if st, err := sim.Stats(ctx); err == nil {
 			n := st.Issued
 			r.Received = &n
 		}
-		fmt.Fprintf(l.opts.Out, "status | %s\n", pipeline.Line(r))
+		l.scr.Status("status | " + pipeline.Line(r))
 		if r.Idle() {
 			idleChecks++
 		} else {
@@ -333,11 +396,11 @@ func (l *launcher) watch(ctx context.Context) error {
 		}
 		if idleChecks >= 2 && !announced {
 			announced = true
-			fmt.Fprintln(l.opts.Out, "dev: backlog empty: every credential generated has been delivered to vonx-sim (or held back / dead-lettered as shown)")
+			l.scr.Println("dev: backlog empty: every credential generated has been delivered to vonx-sim (or held back / dead-lettered as shown)")
 			if l.opts.ExitWhenIdle {
 				return nil
 			}
-			fmt.Fprintln(l.opts.Out, "dev: still polling for new events; Ctrl-C stops everything")
+			l.scr.Println("dev: still polling for new events; Ctrl-C stops everything")
 		}
 	}
 }
@@ -358,6 +421,7 @@ func (l *launcher) deadChild() *child {
 // stopAll stops the children (SIGTERM, then SIGKILL after 15 s), then NATS,
 // then PostgreSQL.
 func (l *launcher) stopAll() {
+	l.scr.Close()
 	l.mu.Lock()
 	children := l.children
 	l.mu.Unlock()
@@ -375,10 +439,10 @@ func (l *launcher) stopAll() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := l.pg.Stop(ctx); err != nil {
-			fmt.Fprintf(l.opts.Out, "dev: %v\n", err)
+			l.scr.Printf("dev: %v", err)
 		}
 	}
-	fmt.Fprintln(l.opts.Out, "dev: stopped")
+	l.scr.Println("dev: stopped")
 }
 
 func waitHTTP(ctx context.Context, url string, within time.Duration) error {
@@ -408,7 +472,7 @@ type child struct {
 	err  error
 }
 
-func startChild(name, path string, args, env []string, out io.Writer) (*child, error) {
+func startChild(name, path string, args, env []string, out *screen) (*child, error) {
 	c := &child{name: name, done: make(chan struct{})}
 	c.cmd = exec.Command(path, args...)
 	c.cmd.Env = env
@@ -444,11 +508,9 @@ func (c *child) stop(grace time.Duration) {
 type prefixWriter struct {
 	mu     sync.Mutex
 	prefix string
-	out    io.Writer
+	out    *screen
 	buf    []byte
 }
-
-var outMu sync.Mutex
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
 	p.mu.Lock()
@@ -459,9 +521,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		outMu.Lock()
-		fmt.Fprintf(p.out, "%s%s\n", p.prefix, p.buf[:i])
-		outMu.Unlock()
+		p.out.Println(p.prefix + string(p.buf[:i]))
 		p.buf = p.buf[i+1:]
 	}
 	return len(b), nil
@@ -471,9 +531,7 @@ func (p *prefixWriter) flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.buf) > 0 {
-		outMu.Lock()
-		fmt.Fprintf(p.out, "%s%s\n", p.prefix, p.buf)
-		outMu.Unlock()
+		p.out.Println(p.prefix + string(p.buf))
 		p.buf = nil
 	}
 }
