@@ -31,6 +31,8 @@ func TestJSONAnswers(t *testing.T) {
 			[]string{`"dry_run": true`, `"table": "event_seen"`, `"before": "2018-07-23T13:47:53-07:00"`, `"table": "corp_history_log"`}},
 		{"requeue corp", []string{"requeue", "corp", "0191294", "--json"},
 			[]string{`"corp_num": "0191294"`, `"last_event_date": "` + newestAt + `"`}},
+		{"initial-load", []string{"initial-load", "--yes", "--page", "20", "--json"},
+			[]string{`"run_id": 1`, `"published": 52`, `"watermark_event_date": "` + newestAt + `"`}},
 		{"generate", []string{"generate", "NOSUCH1", "--profile", "history", "--json"}, []string{`"corp_num": "NOSUCH1"`}},
 		{"version", []string{"version", "--json"}, []string{`"go_version"`}},
 	}
