@@ -808,16 +808,16 @@ func (r *report) writeReplication(w *strings.Builder) {
 		if p.unit != "" {
 			unit = " " + p.unit
 		}
-		fmt.Fprintf(w, "| %s | %s%s%s | %s%s%s | %s |\n", p.what, atLeast(p.boxed), figure(p.one), unit, atLeast(p.boxed), figure(p.rep), unit, ratio)
+		fmt.Fprintf(w, "| %s | %s%s%s | %s%s%s | %s |\n", p.what, atLeast(p.boxed), figure(p.one, p.unit), unit, atLeast(p.boxed), figure(p.rep, p.unit), unit, ratio)
 	}
 	w.WriteString("\n")
 }
 
-// figure formats a measured value: whole numbers with separators, small
-// ones with a decimal or three.
-func figure(v float64) string {
+// figure formats a measured value: counts (no unit) and large values as
+// whole numbers with separators, small ones with a decimal or three.
+func figure(v float64, unit string) string {
 	switch {
-	case v >= 100:
+	case unit == "" || v >= 100:
 		return num(int(v + 0.5))
 	case v >= 10:
 		return fmt.Sprintf("%.1f", v)
