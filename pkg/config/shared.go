@@ -40,6 +40,8 @@ type HTTP struct {
 	// LivenessBound is how long a worker loop (consume, poll) may go
 	// without a heartbeat before /livez fails and the pod is restarted.
 	LivenessBound time.Duration `envconfig:"LIVENESS_BOUND" default:"10m"`
+	// Pprof serves Go's profiler on the side port (/debug/pprof/).
+	Pprof bool `envconfig:"PPROF" default:"false"`
 	Start
 }
 

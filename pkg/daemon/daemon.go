@@ -70,7 +70,8 @@ type Worker func(ctx context.Context, deps Deps) error
 // end (a signal) or a worker to fail; then it shuts down in order.
 func Run(ctx context.Context, log *zap.Logger, opts Options, workers ...Worker) (err error) {
 	log.Info("starting", buildinfo.Get().Fields()...)
-	health := lifecycle.NewHealth(log, lifecycle.WithLivenessBound(opts.HTTP.LivenessBound), lifecycle.WithClock(opts.Now))
+	health := lifecycle.NewHealth(log, lifecycle.WithLivenessBound(opts.HTTP.LivenessBound), lifecycle.WithClock(opts.Now),
+		lifecycle.WithPprof(opts.HTTP.Pprof))
 	if err := bus.RegisterMetrics(health.Registry()); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}

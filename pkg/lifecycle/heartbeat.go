@@ -36,6 +36,13 @@ func WithLivenessBound(d time.Duration) Option {
 	}
 }
 
+// WithPprof serves Go's profiler (net/http/pprof) under /debug/pprof/ on
+// the side port when on (BCREG_PPROF): off by default, since a profile
+// costs CPU and shows the program's internals to whoever reaches the port.
+func WithPprof(on bool) Option {
+	return func(h *Health) { h.pprof = on }
+}
+
 // Heartbeat is one worker loop's sign of life. The loop calls Beat each
 // time round, and Pause before a wait that its own timer ends (the poll
 // interval, the lock retry): a paused loop is idle, not stuck, until its

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sort"
@@ -55,6 +56,8 @@ type Health struct {
 	now   func() time.Time
 	bound time.Duration
 	beats []*Heartbeat
+	// pprof: serve /debug/pprof/ (WithPprof).
+	pprof bool
 }
 
 // NewHealth creates the side port's handlers and a Prometheus registry with
@@ -86,7 +89,8 @@ func (h *Health) AddCheck(name string, c Check) {
 // SetDraining flips readiness to false for good (shutdown has begun).
 func (h *Health) SetDraining() { h.draining.Store(true) }
 
-// Handler serves /livez, /readyz, /metrics and /version (the build, JSON).
+// Handler serves /livez, /readyz, /metrics and /version (the build, JSON),
+// and /debug/pprof/ when WithPprof is on.
 func (h *Health) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
@@ -103,6 +107,15 @@ func (h *Health) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", h.serveReady)
 	mux.Handle("GET /version", buildinfo.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(h.registry, promhttp.HandlerOpts{Registry: h.registry}))
+	if h.pprof {
+		// The index serves the named profiles (heap, goroutine, …) under
+		// its own path; profile, trace and symbol are handlers of their own.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -79,3 +79,30 @@ func TestSidePort(t *testing.T) {
 		t.Errorf("/version (-want +got):\n%s", diff)
 	}
 }
+
+// TestPprof: /debug/pprof/ is served only with WithPprof(true).
+func TestPprof(t *testing.T) {
+	tests := []struct {
+		name string
+		on   bool
+		want int
+	}{
+		{"off by default", false, http.StatusNotFound},
+		{"on", true, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHealth(zaptest.NewLogger(t), WithPprof(tc.on))
+			if err := h.Serve("127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+			for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/symbol"} {
+				code, _ := get(t, "http://"+h.Addr()+path)
+				if diff := cmp.Diff(tc.want, code); diff != "" {
+					t.Errorf("GET %s (-want +got):\n%s", path, diff)
+				}
+			}
+		})
+	}
+}

@@ -76,7 +76,7 @@ func runConsole(ctx context.Context, e *env, addr string, refresh time.Duration)
 		return fmt.Errorf("%w: console address %q: %v", errUsage, addr, err)
 	}
 	// The side port first: a probe sees the process live while it connects.
-	health := lifecycle.NewHealth(e.log)
+	health := lifecycle.NewHealth(e.log, lifecycle.WithPprof(cfg.HTTP.Pprof))
 	if err := health.Serve(cfg.HTTP.Addr); err != nil {
 		return err
 	}
