@@ -5,6 +5,7 @@ package logging
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"go.uber.org/zap"
@@ -13,8 +14,14 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/config"
 )
 
-// New returns a logger named after the service.
+// New returns a logger named after the service, writing to stderr.
 func New(cfg config.Logging, service string) (*zap.Logger, error) {
+	return NewTo(cfg, service, os.Stderr)
+}
+
+// NewTo is New writing to w: a command run in-process (bcregctl's cli.Run)
+// logs to the stderr it was given.
+func NewTo(cfg config.Logging, service string, w io.Writer) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, fmt.Errorf("logging: %w", err)
@@ -32,7 +39,8 @@ func New(cfg config.Logging, service string) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("logging: unknown format %q", cfg.Format)
 	}
-	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), level)
-	return zap.New(core, zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))).
+	out := zapcore.Lock(zapcore.AddSync(w))
+	core := zapcore.NewCore(enc, out, level)
+	return zap.New(core, zap.AddCaller(), zap.ErrorOutput(out)).
 		With(zap.String("service", service)), nil
 }

@@ -100,7 +100,7 @@ loads and prunes are recorded in operator_action.`,
 			return unknownSub(c, args[0])
 		},
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
-			log, err := newLogger(logLevel, c.Flags().Changed("log-level"))
+			log, err := newLogger(e.stderr, logLevel, c.Flags().Changed("log-level"))
 			if err != nil {
 				return err
 			}
@@ -130,7 +130,7 @@ loads and prunes are recorded in operator_action.`,
 // newLogger makes the commands' logger: console format for a person at a
 // terminal and warn level, unless BCREG_LOG_FORMAT, BCREG_LOG_LEVEL or
 // --log-level say otherwise (the flag wins).
-func newLogger(flagLevel string, flagSet bool) (*zap.Logger, error) {
+func newLogger(w io.Writer, flagLevel string, flagSet bool) (*zap.Logger, error) {
 	var lc config.Logging
 	if err := config.Load(&lc); err != nil {
 		return nil, err
@@ -144,7 +144,7 @@ func newLogger(flagLevel string, flagSet bool) (*zap.Logger, error) {
 			return nil, fmt.Errorf("%w: --log-level: %v", errUsage, err)
 		}
 	}
-	return logging.New(lc, "bcregctl")
+	return logging.NewTo(lc, "bcregctl", w)
 }
 
 // group makes a command whose work is done by its subcommands; run

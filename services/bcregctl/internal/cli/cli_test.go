@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/bcgov/bcreg-events/pkg/buildinfo"
 )
@@ -166,5 +167,39 @@ func TestVersionAndCompletion(t *testing.T) {
 		if code, stdout, stderr := run(t, "completion", shell); code != 0 || !strings.Contains(stdout, "bcregctl") {
 			t.Errorf("completion %s: exit %d\n%s", shell, code, stderr)
 		}
+	}
+}
+
+// TestLogLevel: warn unless BCREG_LOG_LEVEL or --log-level ask for more
+// (the connection's INFO lines are noise in a command's answer).
+func TestLogLevel(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      string // BCREG_LOG_LEVEL, "" unset
+		flag     string // --log-level, "" not given
+		wantInfo bool
+	}{
+		{"default", "", "", false},
+		{"setting", "info", "", true},
+		{"flag", "", "info", true},
+		{"flag over setting", "info", "error", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("BCREG_LOG_LEVEL", tc.env)
+			}
+			flag := tc.flag
+			if flag == "" {
+				flag = "warn"
+			}
+			log, err := newLogger(io.Discard, flag, tc.flag != "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := log.Core().Enabled(zapcore.InfoLevel); got != tc.wantInfo {
+				t.Errorf("info enabled = %v, want %v", got, tc.wantInfo)
+			}
+		})
 	}
 }

@@ -33,8 +33,14 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	t.Setenv("BCREG_EVENT_DB_URL", dbURL)
 	t.Setenv("BCREG_NATS_URL", n.URL())
 	for i := 1; i <= 2; i++ {
-		if code, _, stderr := run(t, "migrate"); code != 0 {
+		code, stdout, stderr := run(t, "migrate")
+		if code != 0 {
 			t.Fatalf("run %d: exit %d\n%s", i, code, stderr)
+		}
+		// The answer on stdout; nothing logged at the default level (it
+		// logged INFO lines, the answer among them, on stderr).
+		if !strings.Contains(stdout, "JetStream topology applied") || stderr != "" {
+			t.Errorf("run %d: stdout %q, stderr %q", i, stdout, stderr)
 		}
 	}
 	_, js := n.Connect(t)
