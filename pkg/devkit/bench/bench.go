@@ -131,6 +131,7 @@ func Run(ctx context.Context, log *zap.Logger, o Options) (err error) {
 	if err := c.startPostgres(ctx); err != nil {
 		return err
 	}
+	b.rep.NoStatements = !c.statements
 	b.rep.Versions = b.versions(ctx)
 	var runErr error
 	for _, n := range sizes {

@@ -247,3 +247,43 @@ func TestReplicationSection(t *testing.T) {
 		}
 	}
 }
+
+// TestWhereTheTimeGoesProfiles: the report puts the slowest stage's Go
+// CPU profile beside the statements, and says when pg_stat_statements or
+// the profile is missing instead of leaving the section silent.
+func TestWhereTheTimeGoesProfiles(t *testing.T) {
+	top := "Showing nodes accounting for 9.5s, 80% of 12s total\n      flat  flat%   sum%        cum   cum%\n     2.1s 17.50% 17.50%      2.1s 17.50%  runtime.memmove"
+	staging := &stagingResult{N: 2000, Profile: "snapshot", Builders: 2, Processed: 2000, Wall: 2 * time.Second,
+		GoCPU: &goProfile{Role: "credential-builder", Top: pprofTop("File: credential-builder\nBuild ID: x\nType: cpu\nTime: 2026-12-07\n" + top + "\n")}}
+	posting := &postingResult{N: 2000, Profile: "snapshot", Posters: 2, Overall: 1000, Creds: 3000,
+		GoCPU: &goProfile{Role: "poster", Err: "poster-1: pprof: GET …: 404 Not Found (BCREG_PPROF off?)"}}
+	tests := []struct {
+		name         string
+		noStatements bool
+		want, not    []string
+	}{
+		{"with pg_stat_statements", false,
+			[]string{"Top functions of the credential-builder services", "```\n" + top + "\n```", "No Go CPU profile of the poster services: poster-1: pprof"},
+			[]string{"File: credential-builder", "pg_stat_statements is not available"}},
+		{"without pg_stat_statements", true,
+			[]string{"No statement figures: pg_stat_statements is not available in the bench's PostgreSQL", "pg_stat_statements not available, so no statement figures"},
+			nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &report{Opts: Options{Corps: 2000, Profiles: []string{"snapshot"}}, NoStatements: tc.noStatements,
+				Staging: []*stagingResult{staging}, Posting: []*postingResult{posting}}
+			md := rep.markdown()
+			for _, s := range tc.want {
+				if !strings.Contains(md, s) {
+					t.Errorf("report lacks %q", s)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(md, s) {
+					t.Errorf("report has %q", s)
+				}
+			}
+		})
+	}
+}

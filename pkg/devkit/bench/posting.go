@@ -45,6 +45,7 @@ type postingResult struct {
 	Usage   usage
 	TopSQL  []statement
 	Perf    *perfProfile
+	GoCPU   *goProfile // the posters' CPU profiles (pprof), zero-latency runs of 2 posters
 	Metrics posterMetrics
 }
 
@@ -125,6 +126,10 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 			return nil, err
 		}
 	}
+	var gocpu *pprofRecorder
+	if !capLimited && posters == 2 {
+		gocpu = r.startPprof("poster", "poster")
+	}
 	if capLimited {
 		err = b.capacityWindow(ctx, r, res)
 	} else {
@@ -149,6 +154,7 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 		}
 	}
 	res.Perf = perf.stop()
+	res.GoCPU = gocpu.stop()
 	if err != nil {
 		return nil, err
 	}

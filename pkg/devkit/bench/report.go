@@ -23,6 +23,9 @@ type report struct {
 	Ongoing            []*ongoingResult
 	Micro              string
 	Failure            string // the error that ended the run early
+	// NoStatements: pg_stat_statements was not available in the bench's
+	// PostgreSQL, so the report has no statement figures (and says so).
+	NoStatements bool
 }
 
 type versions struct {
@@ -306,7 +309,11 @@ func (r *report) writeMachine(w *strings.Builder) {
 	fmt.Fprintf(w, "| kernel | Linux %s |\n", m.Kernel)
 	fmt.Fprintf(w, "| load average (1, 5, 15 min) | %s at the start, %s at the end |\n", r.LoadStart, r.LoadEnd)
 	fmt.Fprintf(w, "| Go | %s (bench binary); toolchain: %s |\n", v.Go, orDash(v.GoToolchain))
-	fmt.Fprintf(w, "| PostgreSQL | %s, one local server for everything (`pkg/testkit/localpg` settings: fsync off, shared_buffers 128MB, max_connections 200; plus pg_stat_statements and track_commit_timestamp) |\n", v.PostgreSQL)
+	stmts := "pg_stat_statements and "
+	if r.NoStatements {
+		stmts = "track_commit_timestamp; pg_stat_statements not available, so no statement figures, and "
+	}
+	fmt.Fprintf(w, "| PostgreSQL | %s, one local server for everything (`pkg/testkit/localpg` settings: fsync off, shared_buffers 128MB, max_connections 200; plus %strack_commit_timestamp) |\n", v.PostgreSQL, stmts)
 	fmt.Fprintf(w, "| NATS | nats-server %s with JetStream (file store), a child process of the bench, fresh store per run; streams R1 on one server, and R3 on a three-node cluster of such children (routes on loopback, cluster `nats` as in production) for the runs marked R3 |\n", v.NATS)
 	fmt.Fprintf(w, "| source | %s |\n", v.Bench)
 	if v.Perf != "" && o.Perf {
@@ -537,7 +544,8 @@ func (r *report) writeWhere(w *strings.Builder) {
 			}
 			w.WriteString("\n")
 		}
-		writeStatements(w, s.TopSQL)
+		writeStatements(w, s.TopSQL, r.NoStatements)
+		writeGoCPU(w, s.GoCPU)
 		writePerf(w, s.Perf)
 	}
 	for _, p := range r.Posting {
@@ -553,12 +561,19 @@ func (r *report) writeWhere(w *strings.Builder) {
 			fmt.Fprintf(w, "Posters' metrics: %s requests, %.1f credentials per request, %s per request on average (agent round trip), adaptive limits at the end %.0f in all, %.0f bundles held behind an older credential.\n\n",
 				num(int(pm.Requests)), pm.credsPerRequest(), dur(pm.meanRequest()), pm.Limit, pm.HeldBack)
 		}
-		writeStatements(w, p.TopSQL)
+		writeStatements(w, p.TopSQL, r.NoStatements)
+		writeGoCPU(w, p.GoCPU)
 		writePerf(w, p.Perf)
 	}
 }
 
-func writeStatements(w *strings.Builder, st []statement) {
+// writeStatements writes the heaviest statements; noStatements says
+// pg_stat_statements was not available in the bench's PostgreSQL.
+func writeStatements(w *strings.Builder, st []statement, noStatements bool) {
+	if noStatements {
+		w.WriteString("No statement figures: pg_stat_statements is not available in the bench's PostgreSQL (install the server's contrib package).\n\n")
+		return
+	}
 	if len(st) == 0 {
 		return
 	}
@@ -599,6 +614,19 @@ func writeStatements(w *strings.Builder, st []statement) {
 	}
 }
 
+// writeGoCPU writes the top functions of a stage's services' CPU
+// profiles (their side ports' pprof, BCREG_PPROF=true).
+func writeGoCPU(w *strings.Builder, p *goProfile) {
+	if p == nil {
+		return
+	}
+	if p.Err != "" {
+		fmt.Fprintf(w, "No Go CPU profile of the %s services: %s.\n\n", p.Role, p.Err)
+		return
+	}
+	fmt.Fprintf(w, "Top functions of the %s services (Go CPU profiles from their side ports, `BCREG_PPROF=true`, %s chunks over the run, merged; `go tool pprof -top`):\n\n```\n%s\n```\n\n", p.Role, pprofChunk, p.Top)
+}
+
 func writePerf(w *strings.Builder, p *perfProfile) {
 	if p == nil {
 		return
@@ -633,7 +661,7 @@ func (r *report) writeMethod(w *strings.Builder) {
 - **Ongoing**: see section 3; the catch-up (delivering the staged backlog) precedes the measured bursts, and the window ends when the pipeline is idle again (or after 2 minutes plus three poll intervals).
 - **R3 vs R1**: the main configuration (2 builders, 2 posters) again with ` + "`BCREG_JS_REPLICAS=3`" + ` and every node's URL in ` + "`BCREG_NATS_URL`" + `, on three NATS children with routes between them on this same machine (so the three nodes' work shares the machine's cores, where production spreads them over three hosts: the CPU figures are the cost, the wall-time figures an upper bound of the slowdown). The posting runs copy the three nodes' stores and restart the same cluster; the clock starts after every stream has a leader.
 - **Memory and CPU**: /proc/<pid>/status VmHWM and /proc/<pid>/stat utime+stime of each process, read at the end of the window; after the exit, the kernel's rusage (maxrss) when larger.
-- **Where the time goes**: the services have no profiling endpoint, so the CPU profiles are system-wide ` + "`perf`" + ` recordings (Go binaries keep their symbols) and the database side is pg_stat_statements, reset at the start of each run.
+- **Where the time goes**: the builders of the main staging runs and the posters of the zero-latency posting runs with 2 posters are profiled through their side ports (Go's pprof, ` + "`BCREG_PPROF=true`" + `), their top functions beside pg_stat_statements (reset at the start of each run); with ` + "`perf`" + ` on, system-wide ` + "`perf`" + ` recordings as well.
 `)
 }
 

@@ -105,7 +105,7 @@ func (r *pipeRun) service(ctx context.Context, role, bin string, ready bool, ext
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	p, err := r.b.c.start(r.name+"-"+role, filepath.Join(r.b.opts.BinDir, bin), nil,
-		r.env(append([]string{"BCREG_HTTP_ADDR=" + addr}, extra...)...))
+		r.env(append([]string{"BCREG_HTTP_ADDR=" + addr, "BCREG_PPROF=true"}, extra...)...))
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,8 @@ type stagingResult struct {
 	Phases builderPhases
 	TopSQL []statement
 	Perf   *perfProfile
+	// GoCPU: the builders' CPU profiles (pprof) of the main run.
+	GoCPU *goProfile
 }
 
 // r is the run's JetStream replicas.
@@ -115,8 +117,14 @@ func (b *bencher) staging(ctx context.Context, n int, src, profile string, repli
 	}
 	m := r.startMeter()
 	var perf *perfRecorder
-	if b.opts.Perf && n == b.opts.Corps && builders == 2 {
-		perf = b.startPerf(name)
+	var gocpu *pprofRecorder
+	if n == b.opts.Corps && builders == 2 {
+		// The builders are the stage's bottleneck (the slowest stage of
+		// the pipeline): their profile says where its time goes.
+		gocpu = r.startPprof("credential-builder", "credential-builder")
+		if b.opts.Perf {
+			perf = b.startPerf(name)
+		}
 	}
 	t0 := time.Now()
 	if _, err := r.service(ctx, "event-poller", "event-poller", false); err != nil {
@@ -149,10 +157,12 @@ func (b *bencher) staging(ctx context.Context, n int, src, profile string, repli
 		res.Boxed = true
 	case err != nil:
 		perf.stop()
+		gocpu.stop()
 		return nil, nil, err
 	}
 	res.Usage = m.stop()
 	res.Perf = perf.stop()
+	res.GoCPU = gocpu.stop()
 	// Before the bench's own queries below.
 	res.TopSQL = b.topStatements(ctx, []string{name, src}, 8, planOff)
 
