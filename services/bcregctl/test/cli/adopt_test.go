@@ -73,6 +73,10 @@ func TestAdoptCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
+	// Progress over the original's rows: 1 credential, then 2 work items.
+	if !strings.Contains(stderr, "adopt: 3 of 3 rows done") {
+		t.Errorf("progress on stderr:\n%s", stderr)
+	}
 	for _, want := range []string{"original (8bc273a layout): watermark event 9242902, 1 credentials, 2 processed work items, 1 corporations queued but not processed, 1 failed (N)",
 		"adopted: 1 of 1 credentials imported (Y 1), 2 of 2 work items",
 		"requeued 2 corporations (1 the original left queued, 1 it failed on): 0641655 A9592574"} {

@@ -45,12 +45,24 @@ VALUES ('BC_REG', $1, 0, '0001-01-01', 1, '2019-01-01', '{}', LOCALTIMESTAMP - $
 			t.Errorf("%s: exit %d, want 2", tc.name, code)
 		}
 	}
-	code, stdout, stderr := run(t, "prune", "--history-older-than", "30d", "--seen-older-than", "30m")
+	// A dry run counts what would go and changes nothing.
+	code, stdout, stderr := run(t, "prune", "--history-older-than", "30d", "--seen-older-than", "30m", "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "corp_history_log: 3 snapshots older than 720h0m0s would be deleted (dry run)") ||
+		!strings.Contains(stdout, "event_seen: 2 events dated before 2019-03-01T11:30:00 would be deleted (dry run)") {
+		t.Errorf("dry run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "prune", "--history-older-than", "30d", "--seen-older-than", "30m")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
 	if !strings.Contains(stdout, "corp_history_log: 3 snapshots") || !strings.Contains(stdout, "event_seen: 2 events") {
 		t.Errorf("stdout:\n%s", stdout)
+	}
+	// Progress on stderr (not a terminal: the closing line of each table).
+	for _, want := range []string{"prune corp_history_log: 3 of 3 rows done", "prune event_seen: 2 of 2 rows done"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("progress: want %q in\n%s", want, stderr)
+		}
 	}
 	rows, _ := w.edb.Query(w.ctx, `SELECT corp_num || ' ' || extract(day FROM LOCALTIMESTAMP - entry_date)::int FROM corp_history_log ORDER BY record_id`)
 	left, _ := pgx.CollectRows(rows, pgx.RowTo[string])

@@ -127,6 +127,9 @@ FROM credential_log ORDER BY record_id`)
 	if !strings.Contains(stdout, "2 credential(s) of 2 corporation(s) reset to outstanding, 3 published in fresh bundles, 2 dead letter(s) removed") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
+	if !strings.Contains(stderr, "requeue failed: 2 of 2 corporations done") {
+		t.Errorf("progress on stderr:\n%s", stderr)
+	}
 	want := []credRow{
 		{Hash: "x-old-n", Status: "N", Published: true},
 		{Hash: "x-d", Published: true},
