@@ -70,12 +70,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// Root returns bcregctl's command tree with output to stdout and stderr,
-// for documentation and completion (main uses Run).
-func Root(stdout, stderr io.Writer) *cobra.Command {
-	return newRoot(&env{stdout: stdout, stderr: stderr, log: zap.NewNop()})
-}
-
 func newRoot(e *env) *cobra.Command {
 	var logLevel string
 	root := &cobra.Command{

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/bcgov/bcreg-events/pkg/buildinfo"
@@ -149,7 +150,7 @@ func TestEveryCommandHasHelpWithAnExample(t *testing.T) {
 			walk(s)
 		}
 	}
-	walk(Root(io.Discard, io.Discard))
+	walk(newRoot(&env{stdout: io.Discard, stderr: io.Discard, log: zap.NewNop()}))
 }
 
 func TestVersionAndCompletion(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 )
 
 // readmePath is the repository's README, from this package's directory.
@@ -24,7 +25,7 @@ func TestREADMECommandsMatchTheCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(raw)
-	root := Root(io.Discard, io.Discard)
+	root := newRoot(&env{stdout: io.Discard, stderr: io.Discard, log: zap.NewNop()})
 	var code []string
 	for _, c := range root.Commands() {
 		if c.Name() != "help" {
