@@ -54,6 +54,7 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 		{"small20/adaptive_max16", true, 16, true, true},
 		{"small20/fixed8", false, 8, true, true},
 	}
+	b.Run("goal1", benchmarkAgentGoal)
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
