@@ -17,10 +17,11 @@ import (
 // slower (docs/design/agent.md §8), which is why the original's operators had to
 // hand-tune pod counts.
 //
-// noLoad is the lowest latency since the last probe. Every probeEvery the
+// noLoad is the lowest moving average of the latency since the last probe
+// (not the lowest sample: see succeeded). Every probeEvery the
 // limiter halves the requests it admits until a few requests that started
 // during the probe have answered: the agent's queue drains, their latency
-// is the true no-load latency again. Without the probe a limit that keeps
+// average is the true no-load latency again. Without the probe a limit that keeps
 // one request queued would never see it and would creep up (the known
 // Vegas ratchet); with it, an agent that became slower for good is learnt
 // too.
@@ -44,8 +45,11 @@ type limiter struct {
 	min, max float64
 	limit    float64
 	noLoad   float64
-	// smoothed is a moving average of the normalised latency.
+	// smoothed is a moving average of the normalised latency; dev is a
+	// moving average of a sample's distance from it (the agent's jitter).
 	smoothed     float64
+	dev          float64
+	samples      int // answers seen (up to warmUp)
 	lastDecrease time.Time
 	now          func() time.Time
 
@@ -53,7 +57,7 @@ type limiter struct {
 	nextProbe  time.Time
 	probing    bool
 	probeStart time.Time
-	probeMin   float64
+	probeSum   float64
 	probeSeen  float64
 }
 
@@ -68,6 +72,9 @@ const (
 	// queueNoise is the latency increase per unit of work below which
 	// no queue is assumed.
 	queueNoise = 5 * time.Millisecond
+	// warmUp is the answers the moving average needs before its lowest
+	// value is the no-load latency (about two of its time constants).
+	warmUp = 10
 	// defaultProbeEvery is how often the no-load latency is measured anew.
 	defaultProbeEvery = 20 * time.Second
 )
@@ -134,12 +141,13 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 	sample := max(float64(rtt)/max(cost, 1), 1)
 	if l.probing {
 		if !start.Before(l.probeStart) {
-			if l.probeMin == 0 || sample < l.probeMin {
-				l.probeMin = sample
-			}
+			// The probe's mean, not its minimum: with jitter the
+			// fastest answer is luck, not the agent's no-load latency.
+			l.probeSum += sample * weight
 			l.probeSeen += weight
 			if l.probeSeen >= float64(max(1, int(l.limit)/2)) {
-				l.probing, l.noLoad, l.smoothed = false, l.probeMin, l.probeMin
+				mean := l.probeSum / l.probeSeen
+				l.probing, l.noLoad, l.smoothed = false, mean, mean
 				l.nextProbe = now.Add(l.probeEvery)
 			}
 		}
@@ -148,19 +156,35 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 	if l.nextProbe.IsZero() {
 		l.nextProbe = now.Add(l.probeEvery)
 	}
-	if l.noLoad == 0 || sample < l.noLoad {
-		l.noLoad = sample
-	}
 	if l.smoothed == 0 {
 		l.smoothed = sample
 	} else {
+		l.dev += (math.Abs(sample-l.smoothed) - l.dev) * smoothing
 		l.smoothed += (sample - l.smoothed) * smoothing
 	}
-	// Queueing shorter than queueNoise per unit of work is the poster's
-	// and the machine's own jitter (scheduling, GC), not a queue inside
-	// the agent: a fast agent must not be throttled by it.
+	// The lowest average, not the lowest sample: an agent whose latency
+	// varies (normal(150ms,40ms)) answers some requests in 50 ms, and
+	// that minimum read every ordinary answer as queueing (the limit
+	// fell to 1–2 requests, 27% of the agent's capacity).
+	// Until the average has seen warmUp answers it is one or two
+	// samples, as lucky as a single one: it is followed, not yet taken
+	// as a minimum (a lucky start held the limit at 3 for 20 s, until
+	// the first probe).
+	if l.samples < warmUp {
+		l.samples++
+		l.noLoad = l.smoothed
+	} else if l.smoothed < l.noLoad {
+		l.noLoad = l.smoothed
+	}
+	// Queueing shorter than the noise floor is jitter, not a queue
+	// inside the agent: the poster's and the machine's own (scheduling,
+	// GC; queueNoise, so a fast agent is not throttled by it) and the
+	// agent's (1.5 × the mean deviation of its latency: the
+	// moving average's own minimum undershoots its mean by about one),
+	// at most half the no-load latency, so that the deviation a sudden
+	// rise of the latency causes does not hide the queue it means.
 	queue := 0.0
-	if l.smoothed-l.noLoad > float64(queueNoise) {
+	if l.smoothed-l.noLoad > max(float64(queueNoise), min(1.5*l.dev, l.noLoad/2)) {
 		queue = l.limit * (1 - l.noLoad/l.smoothed)
 	}
 	step := weight / l.limit // one per round trip: a limit's worth of answers
@@ -171,7 +195,7 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 		l.limit = max(l.min, l.limit-step)
 	}
 	if saturated && l.limit >= 2 && now.After(l.nextProbe) {
-		l.probing, l.probeStart, l.probeMin, l.probeSeen = true, now, 0, 0
+		l.probing, l.probeStart, l.probeSum, l.probeSeen = true, now, 0, 0
 	}
 }
 

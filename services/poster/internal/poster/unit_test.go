@@ -2,6 +2,7 @@ package poster
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -101,7 +102,9 @@ func TestLimiter(t *testing.T) {
 			}
 		}, 2, 2},
 		{"shrinks when latency rises (queueing in the agent)", true, 12, func(f *fakeAgent) {
-			f.answer(100*ms, 1, true)
+			for i := 0; i < warmUp; i++ { // the no-load latency learnt
+				f.answer(100*ms, 1, true)
+			}
 			for i := 0; i < 60; i++ {
 				f.answer(400*ms, 1, true)
 			}
@@ -153,6 +156,23 @@ func TestLimiter(t *testing.T) {
 				f.answer(time.Duration(1+i%4)*ms, 1, true)
 			}
 		}, 16, 16},
+		{"an agent's latency jitter is not a queue", true, 2, func(f *fakeAgent) {
+			// normal(150ms,40ms) at any limit: nothing queues.
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := 0; i < 3000; i++ {
+				f.answer(max(ms, time.Duration(150*float64(ms)+r.NormFloat64()*40*float64(ms))), 1, true)
+			}
+		}, 14, 16},
+		{"settles where latency starts to rise, with jitter", true, 2, func(f *fakeAgent) {
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := 0; i < 5000; i++ {
+				rtt := max(ms, time.Duration(150*float64(ms)+r.NormFloat64()*40*float64(ms)))
+				if lim := f.l.Limit(); lim > 6 {
+					rtt = rtt * time.Duration(lim) / 6
+				}
+				f.answer(rtt, 1, true)
+			}
+		}, 6, 10},
 		{"fixed stays at the maximum", false, 2, func(f *fakeAgent) {
 			f.l.failed()
 			f.answer(time.Second, 1, true)
