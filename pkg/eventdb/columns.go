@@ -19,5 +19,9 @@ func ProcessMsg(s string) string {
 // one. Two paths share it: `bcregctl requeue failed` (operator.ResetFailed)
 // and the poster handling a requeued dead letter's bundle
 // (delivery.ResetForRetry).
+//
+// resets counts these resets: a row that loses its status without it
+// moving was reset by hand (the manage script's SQL), which migration 7's
+// trigger notices (docs/design/manage-script.md).
 const ResetSet = `process_success = NULL, process_msg = NULL, process_date = NULL,
-    attempts = 0, rearmed = 0, claimed_by = NULL, claimed_until = NULL`
+    attempts = 0, rearmed = 0, claimed_by = NULL, claimed_until = NULL, resets = resets + 1`

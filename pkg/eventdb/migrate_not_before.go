@@ -27,7 +27,10 @@ var notBeforeMigration = goose.NewGoMigration(5,
 // backfillNotBefore sets not_before of outstanding rows without one whose
 // credential holds them back (a future expiry_date).
 func backfillNotBefore(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT record_id, credential_json FROM credential_log
+	// ::text: credential_json is json from version 7 on, and a re-run of
+	// this version on a connection that ran it before must not change the
+	// cached statement's result type.
+	rows, err := tx.QueryContext(ctx, `SELECT record_id, credential_json::text FROM credential_log
 WHERE process_success IS NULL AND not_before IS NULL ORDER BY record_id`)
 	if err != nil {
 		return fmt.Errorf("backfill not_before: %w", err)

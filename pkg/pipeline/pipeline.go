@@ -82,6 +82,9 @@ type Report struct {
 	Throughput   Throughput             `json:"throughput"`
 	RecentErrors []operator.RecentError `json:"recent_errors"`
 	Received     *int64                 `json:"agent_received,omitempty"`
+	// Manage answers the manage script's status commands (read when
+	// Sources.ManageSince is set: `bcregctl status`).
+	Manage *operator.ManageFigures `json:"manage,omitempty"`
 	// Problems name the sources that could not be read; their figures are
 	// zero (or absent).
 	Problems []Problem `json:"-"`
@@ -157,6 +160,9 @@ type Sources struct {
 	// which a reader that never shows them (the console's samples) should
 	// not pay for every few seconds.
 	SkipAbandoned bool
+	// ManageSince, when set, adds Report.Manage with its windows from
+	// then: the record counts scan every table, so only status asks.
+	ManageSince *time.Time
 }
 
 // Collect reads the figures of the event database and, when js is not nil,
@@ -233,6 +239,13 @@ func readEventDB(ctx context.Context, in Sources, r *Report) error {
 	}
 	r.EventDB, r.RecentErrors = pc, recent
 	r.Throughput = throughput(perMinute, pc.Tables["credential_log"].Outstanding)
+	if in.ManageSince != nil {
+		m, err := operator.Manage(ctx, in.EventDB, *in.ManageSince)
+		if err != nil {
+			return err
+		}
+		r.Manage = &m
+	}
 	return nil
 }
 

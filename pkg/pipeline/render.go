@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
 )
 
 // Line renders the report as one compact line for a live display.
@@ -123,6 +125,7 @@ func Render(w io.Writer, r Report) {
 	if r.Received != nil {
 		fmt.Fprintf(w, "%-21s %d credentials received\n", "agent", *r.Received)
 	}
+	renderManage(w, r.Manage)
 	if len(r.RecentErrors) == 0 {
 		return
 	}
@@ -158,5 +161,33 @@ func duration(sec float64) string {
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	default:
 		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}
+
+// renderManage shows the figures of the manage script's status commands.
+func renderManage(w io.Writer, m *operator.ManageFigures) {
+	if m == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nsince %s (the manage script's figures):\n", m.Since.UTC().Format("2006-01-02 15:04:05Z"))
+	tables := make([]string, 0, len(m.RecordCounts))
+	for t := range m.RecordCounts {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	counts := make([]string, len(tables))
+	for i, t := range tables {
+		counts[i] = fmt.Sprintf("%s %d", t, m.RecordCounts[t])
+	}
+	fmt.Fprintf(w, "  %-22s %s\n", "record counts", strings.Join(counts, ", "))
+	c := m.Credentials
+	fmt.Fprintf(w, "  %-22s %d total, %d unprocessed, %d processed, %d posted, %d held, %d errors\n", "credential summary",
+		c.Total, c.Unprocessed, c.Processed, c.Posted, c.Held, c.Errors)
+	secs := time.Since(m.Since).Seconds()
+	fmt.Fprintf(w, "  %-22s %d posted (%.1f/s), %d staged (%.1f/s)\n", "post and stage rate", m.PostedSince, float64(m.PostedSince)/secs,
+		m.StagedSince, float64(m.StagedSince)/secs)
+	fmt.Fprintf(w, "  %-22s total %d\n", "failed credentials", m.FailedTotal)
+	for _, f := range m.FailedReasons {
+		fmt.Fprintf(w, "    %6d  %s\n", f.Count, f.Message)
 	}
 }

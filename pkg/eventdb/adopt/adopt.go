@@ -400,7 +400,7 @@ FROM `+t.ident+` WHERE `+t.col("system_type_cd")+` = $1 ORDER BY `+t.col("record
 	tag, err := tx.Exec(ctx, `INSERT INTO credential_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
     last_event_id, last_event_date, credential_type_cd, credential_id, schema_name, schema_version, credential_json,
     credential_hash, credential_reason, entry_date, end_date, process_date, process_success, process_msg, not_before, published_at)
-SELECT $1, corp_num, corp_state, prev_id, prev_date, last_id, last_date, typ, cred_id, schema_name, schema_version, text,
+SELECT $1, corp_num, corp_state, prev_id, prev_date, last_id, last_date, typ, cred_id, schema_name, schema_version, text::json,
        hash, reason, coalesce(entry_date, LOCALTIMESTAMP), end_date, process_date, process_success, process_msg, not_before,
        CASE WHEN process_success IS NOT NULL THEN now() END
 FROM adopt_credential ORDER BY orig_id

@@ -182,7 +182,7 @@ func writeHistory(ctx context.Context, tx pgx.Tx, system string, hist []HistoryE
 	// is written: re-processing an unchanged corporation logs nothing.
 	tag, err := tx.Exec(ctx, `INSERT INTO corp_history_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
     last_event_id, last_event_date, corp_json, corp_json_hash, process_date, process_success, process_msg)
-SELECT $1, h.corp_num, h.corp_state, h.prev_id, h.prev_date, h.last_id, h.last_date, h.doc::jsonb, h.hash, now(), 'Y', h.msg
+SELECT $1, h.corp_num, h.corp_state, h.prev_id, h.prev_date, h.last_id, h.last_date, h.doc::json, h.hash, now(), 'Y', h.msg
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[], $7::timestamp[], $8::text[], $9::text[], $10::text[])
      WITH ORDINALITY AS h(corp_num, corp_state, prev_id, prev_date, last_id, last_date, doc, hash, msg, ord)
 WHERE h.hash IS DISTINCT FROM (SELECT c.corp_json_hash FROM corp_history_log c
@@ -218,7 +218,7 @@ func writeCredentials(ctx context.Context, tx pgx.Tx, system string, creds []New
     last_event_id, last_event_date, credential_type_cd, credential_id, schema_name, schema_version, credential_json,
     credential_hash, credential_reason, profile, not_before, process_date, process_success)
 SELECT $1, c.corp_num, c.corp_state, c.prev_id, c.prev_date, c.last_id, c.last_date, c.typ, c.id, c.schema, c.version,
-       c.text, c.hash, c.reason, c.profile, c.not_before,
+       c.text::json, c.hash, c.reason, c.profile, c.not_before,
        CASE WHEN c.held THEN now() END, CASE WHEN c.held THEN 'A' END
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[], $7::timestamp[], $8::text[], $9::text[],
             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[], $17::bool[])

@@ -34,10 +34,12 @@ type requeueConfig struct {
 }
 
 func newRequeue(e *env) *cobra.Command {
-	return group("requeue", "re-process corporations (corp CORP_NUM...) or re-post failed credentials (failed [--since T])",
+	return group("requeue", "re-process corporations or re-post credentials: the twins of the manage script's requeue commands",
 		`  bcregctl requeue corp 0191294 A9592574
-  bcregctl requeue failed --since 24h`,
-		newRequeueCorp(e), newRequeueFailed(e))
+  bcregctl requeue failed --since 24h
+  bcregctl requeue failed-events --dry-run`,
+		newRequeueCorp(e), newRequeueFailed(e), newRequeueProcessed(e), newRequeueFailedEvents(e),
+		newRequeueSkippedTypes(e), newRequeueFailedCorps(e), newRequeueRelationships(e))
 }
 
 // requeuedCorp is one corporation `requeue corp` published.
@@ -48,25 +50,42 @@ type requeuedCorp struct {
 
 // requeueCorpResult is `requeue corp`'s --json answer.
 type requeueCorpResult struct {
-	Corps []requeuedCorp `json:"corps"`
+	DryRun bool           `json:"dry_run"`
+	Corps  []requeuedCorp `json:"corps"`
+	// Forgotten is what --fresh deleted (or, with --dry-run, would delete).
+	Forgotten *operator.Forgotten `json:"forgotten,omitempty"`
 	// LastEventDate ends the range: the registry's BC local clock, with
 	// its offset.
 	LastEventID   int64     `json:"last_event_id"`
 	LastEventDate time.Time `json:"last_event_date"`
 }
 
+// requeueCorpOpts are the flags of `requeue corp`.
+type requeueCorpOpts struct {
+	lastID                int64
+	fresh, dryRun, asJSON bool
+	lockWait              time.Duration
+}
+
 func newRequeueCorp(e *env) *cobra.Command {
-	var lastID int64
-	var asJSON bool
+	var o requeueCorpOpts
 	c := &cobra.Command{
-		Use:   "corp [--last-event-id N] [--json] CORP_NUM...",
-		Short: "re-process corporations over their whole history (only what changed is issued)",
+		Use:   "corp [--fresh] [--last-event-id N] [--dry-run] [--json] CORP_NUM...",
+		Short: "re-process corporations over their whole history (manage: queueOrganization; --fresh: requeueOrganization)",
 		Long: settings(`Publish a CorpEvent (reason requeue) for each corporation over its full range:
 event 0 at 0001-01-01T00:00:00 to the registry's newest event (the watermark
 when the registry cannot be read). The builder regenerates it; only changed
-credentials are issued. Recorded in operator_action.`,
+credentials are issued: the hashes skip what OrgBook already has. Recorded in
+operator_action.
+
+The twin of manage's queueOrganization. With --fresh, the twin of
+requeueOrganization: the corporations' credential_log and corp_history_log
+rows are deleted first (holding their locks), so everything is issued again,
+including credentials OrgBook already has. Unlike the script, the
+corporation's event_by_corp_filing rows are kept: the requeue is a new row.`,
 			"BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_SOURCE_DB_URL (the newest event)"),
 		Example: `  bcregctl requeue corp 0191294 A9592574
+  bcregctl requeue corp --fresh 0191294 --dry-run
   bcregctl requeue corp 0191294 --last-event-id 123456 --json`,
 		Args: func(_ *cobra.Command, args []string) error {
 			for _, c := range args {
@@ -79,18 +98,27 @@ credentials are issued. Recorded in operator_action.`,
 			}
 			return nil
 		},
-		RunE: func(c *cobra.Command, args []string) error { return requeueCorps(c.Context(), e, lastID, asJSON, args) },
+		RunE: func(c *cobra.Command, args []string) error { return requeueCorps(c.Context(), e, o, args) },
 	}
-	c.Flags().Int64Var(&lastID, "last-event-id", 0, "end the range at this registry event instead of the newest")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f := c.Flags()
+	f.Int64Var(&o.lastID, "last-event-id", 0, "end the range at this registry event instead of the newest")
+	f.BoolVar(&o.fresh, "fresh", false, "delete the corporations' credential_log and corp_history_log rows first: everything is issued again")
+	f.BoolVar(&o.dryRun, "dry-run", false, "show the range (and with --fresh the rows it would delete), change nothing")
+	f.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
+	f.DurationVar(&o.lockWait, "lock-wait", time.Minute, "longest wait for a builder working on the same corporations (--fresh)")
 	return c
 }
 
-// requeueFailedOpts are the flags of `requeue failed`.
+// requeueFailedOpts are the flags of `requeue failed` and
+// `requeue processed-creds`.
 type requeueFailedOpts struct {
 	since, status  string
 	dryRun, asJSON bool
 	lockWait       time.Duration
+	// action is the operator_action recorded; allowed the statuses
+	// --status may name.
+	action  string
+	allowed []string
 }
 
 // requeueFailedResult is `requeue failed`'s --json answer.
@@ -103,13 +131,17 @@ type requeueFailedResult struct {
 }
 
 func newRequeueFailed(e *env) *cobra.Command {
-	var o requeueFailedOpts
+	o := requeueFailedOpts{action: "requeue-failed", allowed: []string{delivery.Rejected, delivery.Dead}}
 	c := &cobra.Command{
-		Use:   "failed [--since TIME|DURATION] [--status N,D] [--dry-run] [--json]",
-		Short: "re-post credentials the agent rejected (N) or gave up on (D) in fresh bundles",
+		Use:     "failed [--since TIME|DURATION] [--status N,D] [--dry-run] [--json]",
+		Aliases: []string{"failed-creds"},
+		Short:   "re-post credentials the agent rejected (N) or gave up on (D) in fresh bundles (manage: requeueFailedCreds)",
 		Long: settings(`Make credentials the agent rejected (N) or gave up on (D) outstanding again
 and publish them in fresh bundles; their poster dead letters are removed from
-BCREG_DLQ. Recorded in operator_action. Progress goes to stderr.`,
+BCREG_DLQ. Recorded in operator_action. Progress goes to stderr.
+
+Also named failed-creds: the twin of manage's requeueFailedCreds, which
+resets only N (the original had no D); --status N does exactly that.`,
 			"BCREG_NATS_URL, BCREG_EVENT_DB_URL, BCREG_PROFILE (the profile of credentials stored without one)"),
 		Example: `  bcregctl requeue failed --since 24h
   bcregctl requeue failed --status N --since 2026-03-01T00:00:00Z --dry-run --json`,
@@ -125,7 +157,7 @@ BCREG_DLQ. Recorded in operator_action. Progress goes to stderr.`,
 	return c
 }
 
-func requeueCorps(ctx context.Context, e *env, lastID int64, asJSON bool, args []string) error {
+func requeueCorps(ctx context.Context, e *env, o requeueCorpOpts, args []string) error {
 	var corps []string
 	for _, c := range args {
 		if !slices.Contains(corps, c) {
@@ -148,7 +180,7 @@ func requeueCorps(ctx context.Context, e *env, lastID int64, asJSON bool, args [
 		defer src.Close()
 	}
 	now := time.Now()
-	last, err := corpops.Plan(ctx, pool, src, corps, lastID, now)
+	last, err := corpops.Plan(ctx, pool, src, corps, o.lastID, now)
 	if err != nil && srcErr != nil {
 		return fmt.Errorf("%w (the registry cannot be read: %v)", err, srcErr)
 	}
@@ -158,24 +190,52 @@ func requeueCorps(ctx context.Context, e *env, lastID int64, asJSON bool, args [
 	if srcErr != nil {
 		fmt.Fprintf(e.stderr, "requeue: the registry cannot be read (%v); the range ends at the watermark, event %d\n", srcErr, last.EventID)
 	}
-	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-requeue", e.log)
-	if err != nil {
-		return err
+	res := requeueCorpResult{DryRun: o.dryRun, LastEventID: last.EventID, LastEventDate: regclock.WithOffset(regclock.Registry, last.Date.Time)}
+	if o.fresh {
+		f, err := corpops.Forget(ctx, pool, corps, o.lockWait, o.dryRun)
+		if err != nil {
+			return err
+		}
+		res.Forgotten = &f
+		if !o.dryRun {
+			if _, err := operator.RecordAction(ctx, pool, "requeue-corp-fresh", messages.SystemBCReg+" "+strings.Join(corps, " "),
+				f.Credentials, map[string]any{"corps": corps, "credentials_deleted": f.Credentials, "snapshots_deleted": f.Snapshots}); err != nil {
+				return err
+			}
+		}
 	}
-	defer nc.Close()
-	ids, err := corpops.Publish(ctx, js, pool, cfg.Backoff, corps, last, now, "cli")
-	if err != nil {
-		return err
+	ids := make([]string, len(corps))
+	if !o.dryRun {
+		nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-requeue", e.log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if ids, err = corpops.Publish(ctx, js, pool, cfg.Backoff, corps, last, now, "cli"); err != nil {
+			return err
+		}
 	}
-	if asJSON {
-		res := requeueCorpResult{LastEventID: last.EventID, LastEventDate: regclock.WithOffset(regclock.Registry, last.Date.Time)}
+	if o.asJSON {
+		res.Corps = []requeuedCorp{}
 		for i, c := range corps {
 			res.Corps = append(res.Corps, requeuedCorp{CorpNum: c, MsgID: ids[i]})
 		}
 		return writeJSON(e.stdout, res)
 	}
+	verb := "requeued"
+	if o.dryRun {
+		verb = "would requeue"
+	}
 	for i, c := range corps {
-		fmt.Fprintf(e.stdout, "requeued %s (msg id %s)\n", c, ids[i])
+		if o.dryRun {
+			fmt.Fprintf(e.stdout, "%s %s\n", verb, c)
+		} else {
+			fmt.Fprintf(e.stdout, "%s %s (msg id %s)\n", verb, c, ids[i])
+		}
+	}
+	if f := res.Forgotten; f != nil {
+		fmt.Fprintf(e.stdout, "requeue corp --fresh: %d credential_log and %d corp_history_log row(s) %s\n", f.Credentials, f.Snapshots,
+			map[bool]string{true: "would be deleted", false: "deleted"}[o.dryRun])
 	}
 	fmt.Fprintf(e.stdout, "requeue corp: %d corporation(s), range event 0 to event %d at %s (BC local)\n", len(corps), last.EventID, last.Date)
 	return nil
@@ -186,7 +246,7 @@ func requeueCorps(ctx context.Context, e *env, lastID int64, asJSON bool, args [
 const requeueBatch = 100
 
 func requeueFailed(ctx context.Context, e *env, o requeueFailedOpts) error {
-	sel, err := parseFailedSince(o.since, o.status, time.Now())
+	sel, err := parseFailedSince(o.since, o.status, o.allowed, time.Now())
 	if err != nil {
 		return err
 	}
@@ -246,7 +306,7 @@ func requeueFailed(ctx context.Context, e *env, o requeueFailedOpts) error {
 	if dlqErr != nil {
 		dlqErr = fmt.Errorf("dead letters not removed: %w", dlqErr)
 	}
-	if _, err := operator.RecordAction(ctx, pool, "requeue-failed", fmt.Sprintf("credential_log %s since %s", strings.Join(sel.Statuses, ","), sinceText(sel)),
+	if _, err := operator.RecordAction(ctx, pool, o.action, fmt.Sprintf("credential_log %s since %s", strings.Join(sel.Statuses, ","), sinceText(sel)),
 		int64(len(reset)), map[string]any{"corps": corps, "credentials": len(reset), "published": published, "nonce": nonce,
 			"dlq_removed": removed}); err != nil {
 		return err
@@ -296,12 +356,12 @@ func removePosterDeadLetters(ctx context.Context, js jetstream.JetStream, hashes
 
 // parseFailedSince reads --since (RFC 3339 or a duration back from now)
 // and --status.
-func parseFailedSince(since, statuses string, now time.Time) (operator.FailedSince, error) {
+func parseFailedSince(since, statuses string, allowed []string, now time.Time) (operator.FailedSince, error) {
 	var f operator.FailedSince
 	for _, s := range strings.Split(statuses, ",") {
 		s = strings.ToUpper(strings.TrimSpace(s))
-		if s != delivery.Rejected && s != delivery.Dead {
-			return f, fmt.Errorf("%w: --status %q: want N, D or N,D", errUsage, statuses)
+		if !slices.Contains(allowed, s) {
+			return f, fmt.Errorf("%w: --status %q: want %s", errUsage, statuses, strings.Join(allowed, ", "))
 		}
 		if !slices.Contains(f.Statuses, s) {
 			f.Statuses = append(f.Statuses, s)
@@ -310,19 +370,25 @@ func parseFailedSince(since, statuses string, now time.Time) (operator.FailedSin
 	if since == "" {
 		return f, nil
 	}
+	var err error
+	f.Since, err = parseSince(since, now)
+	return f, err
+}
+
+// parseSince reads a --since: RFC 3339, or a positive duration back from
+// now.
+func parseSince(since string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(since); err == nil {
 		if d <= 0 {
-			return f, fmt.Errorf("%w: --since %s: a duration must be positive", errUsage, since)
+			return time.Time{}, fmt.Errorf("%w: --since %s: a duration must be positive", errUsage, since)
 		}
-		f.Since = now.Add(-d)
-		return f, nil
+		return now.Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339, since)
 	if err != nil {
-		return f, fmt.Errorf("%w: --since %q: want RFC 3339 (2026-03-01T00:00:00Z) or a duration (24h)", errUsage, since)
+		return time.Time{}, fmt.Errorf("%w: --since %q: want RFC 3339 (2026-03-01T00:00:00Z) or a duration (24h)", errUsage, since)
 	}
-	f.Since = t
-	return f, nil
+	return t, nil
 }
 
 func sinceText(f operator.FailedSince) string {

@@ -25,6 +25,7 @@ type statusConfig struct {
 
 type statusOpts struct {
 	asJSON, noSource bool
+	since            string
 	watch            time.Duration
 	errors, window   int
 }
@@ -36,13 +37,19 @@ func newStatus(e *env) *cobra.Command {
 		Short: "where the work is: registry, streams, work tables, credentials, dead letters, posting rate, recent errors",
 		Long: settings(`Show where the work is, stage by stage: the registry's lead over the watermark,
 each stream's pending and in-flight messages, the work tables, the credentials,
-the dead letters, the posting rate with an ETA and the most recent errors.
+the dead letters, the posting rate with an ETA and the most recent errors,
+then the manage script's figures: every table's record count
+(getRecordCounts), the credential summary and the credentials posted and
+staged since --since (getCredentialPostRate, getCredentialStageRate), and the
+failed credentials by reason (getFailedCredErrors), with the script's own
+tests.
 Read-only rights on the event database suffice. With --json the same figures
 as the console's /api/status; README says which clock each time is in.`,
 			"BCREG_EVENT_DB_URL (read-only rights suffice), BCREG_NATS_URL, BCREG_SOURCE_DB_URL (optional: the registry's lead over the watermark)"),
 		Example: `  bcregctl status
   bcregctl status --json
-  bcregctl status --watch 5s`,
+  bcregctl status --watch 5s
+  bcregctl status --since 10m --json`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runStatus(c.Context(), e, o) },
 	}
@@ -52,10 +59,14 @@ as the console's /api/status; README says which clock each time is in.`,
 	f.IntVar(&o.errors, "errors", 20, "list the N most recent errors")
 	f.IntVar(&o.window, "rate-minutes", 10, "minutes the posting rate covers")
 	f.BoolVar(&o.noSource, "no-source", false, "do not read the registry")
+	f.StringVar(&o.since, "since", "1h", "start of the posted and staged counts: TIME (RFC 3339) or DURATION ago")
 	return c
 }
 
 func runStatus(ctx context.Context, e *env, o statusOpts) error {
+	if _, err := parseSince(o.since, time.Now()); err != nil {
+		return err
+	}
 	var cfg statusConfig
 	if err := config.Load(&cfg); err != nil {
 		return err
@@ -82,6 +93,11 @@ func runStatus(ctx context.Context, e *env, o statusOpts) error {
 		}
 	}
 	for {
+		since, err := parseSince(o.since, time.Now())
+		if err != nil {
+			return err
+		}
+		in.ManageSince = &since
 		r := pipeline.Read(ctx, in)
 		if err := r.Err(); err != nil {
 			return err

@@ -80,20 +80,9 @@ func Plan(ctx context.Context, db eventdb.Querier, src *pgxpool.Pool, corps []st
 }
 
 // Messages returns a requeue CorpEvent per corporation over (Start, last]
-// and their message ids: unique per request, so a requeue is never dropped
-// as a duplicate of an earlier one.
+// and their message ids (bus.RequeueMsgs).
 func Messages(corps []string, last regevent.Position, now time.Time) ([]bus.Outgoing, []string, error) {
-	msgs, ids := make([]bus.Outgoing, 0, len(corps)), make([]string, 0, len(corps))
-	for i, c := range corps {
-		// Distinct nanoseconds per corporation, even on a coarse clock.
-		id := messages.RequeueMsgID(messages.SystemBCReg, c, now.Add(time.Duration(i)))
-		m, err := bus.CorpEventMsg(messages.NewRequeueEvent(messages.SystemBCReg, c, last, now), id)
-		if err != nil {
-			return nil, nil, fmt.Errorf("requeue %s: %w", c, err)
-		}
-		msgs, ids = append(msgs, m), append(ids, id)
-	}
-	return msgs, ids, nil
+	return bus.RequeueMsgs(messages.SystemBCReg, corps, last, now)
 }
 
 // Publish publishes the requeue of corps up to last (see Plan) and records

@@ -6,8 +6,11 @@
 // over when the holder's session ends). The holder runs cycles: the initial
 // load while no watermark exists, then a poll of the events since the
 // watermark minus the look-back, then the future-dated re-queues that have
-// come due. Every write to the event database goes through the lock's own
-// connection, so a poller that lost its lock cannot move the watermark.
+// come due, then the rows the operators' manage script changed by hand.
+// Every write to the event database goes through the lock's own
+// connection, so a poller that lost its lock cannot move the watermark
+// (the outbox of credentials reset by hand is published on the
+// connection that holds those corporations' locks, as the builders do).
 //
 // While it holds the lock the poller is also the pipeline's one alerting
 // owner (package alert: thresholds evaluated every BCREG_ALERT_INTERVAL,
@@ -83,6 +86,9 @@ type Poll struct {
 	// keeping each corporation's latest (0: keep everything).
 	HistoryRetention time.Duration `envconfig:"HISTORY_RETENTION" default:"0"`
 	PruneInterval    time.Duration `envconfig:"PRUNE_INTERVAL" default:"1h"`
+	// Profile is the credential profile of credentials stored without one
+	// that the poller publishes again after a reset by hand.
+	Profile string `envconfig:"PROFILE" default:"history"`
 }
 
 // Validate checks the poller's settings.
@@ -111,6 +117,9 @@ func (p Poll) Validate() error {
 	}
 	if p.HistoryRetention < 0 {
 		errs = append(errs, fmt.Errorf("BCREG_HISTORY_RETENTION=%v: must not be negative (0 keeps everything)", p.HistoryRetention))
+	}
+	if p.Profile != "history" && p.Profile != "snapshot" {
+		errs = append(errs, fmt.Errorf("BCREG_PROFILE=%q: want history or snapshot", p.Profile))
 	}
 	if p.PruneInterval < time.Second {
 		errs = append(errs, fmt.Errorf("BCREG_PRUNE_INTERVAL=%v: want at least 1s", p.PruneInterval))
@@ -325,7 +334,8 @@ func (s *service) lead(ctx context.Context, lock *eventdb.SessionLock) error {
 }
 
 // cycle runs the initial load when no watermark exists, then a poll, then
-// the due future-dated re-queues. edb is the lock's connection.
+// the due future-dated re-queues, then the rows changed by hand (the
+// manage script's SQL). edb is the lock's connection.
 func (s *service) cycle(ctx context.Context, edb *pgxpool.Conn) error {
 	if s.hooks.OnCycle != nil {
 		s.hooks.OnCycle()
@@ -347,7 +357,10 @@ func (s *service) cycle(ctx context.Context, edb *pgxpool.Conn) error {
 	if err := s.poll(ctx, edb, wm); err != nil {
 		return err
 	}
-	return s.requeueFuture(ctx, edb)
+	if err := s.requeueFuture(ctx, edb); err != nil {
+		return err
+	}
+	return s.handChanged(ctx, edb, wm)
 }
 
 // start sets the first watermark: by an initial load (resuming an

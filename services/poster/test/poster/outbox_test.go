@@ -336,7 +336,7 @@ func TestSweepPassesACorporationItCannotPublish(t *testing.T) {
 	e := newEnvWith(t, agentsim.Config{}, testenv.WithMaxPayload(maxPayload))
 	ctx := testenv.Context(t)
 	big := e.store("BC0000000", 1)
-	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET credential_json = jsonb_set(credential_json::jsonb, '{padding}', to_jsonb(repeat('x', $2)))::text
+	if _, err := e.pool.Exec(ctx, `UPDATE credential_log SET credential_json = jsonb_set(credential_json::jsonb, '{padding}', to_jsonb(repeat('x', $2)))::json
 		WHERE credential_hash = $1`, big[0].hash, maxPayload); err != nil {
 		t.Fatal(err)
 	}
