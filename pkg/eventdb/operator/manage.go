@@ -63,15 +63,18 @@ func SelectWorkItems(ctx context.Context, q eventdb.Querier, system string, sel 
 	default:
 		return nil, fmt.Errorf("select work items: unknown selection %d", sel.Kind)
 	}
-	limit := any(nil)
+	args := []any{system, nil}
 	if sel.Limit > 0 {
-		limit = sel.Limit
+		args[1] = sel.Limit
+	}
+	if sel.Kind == SkippedTypes {
+		args = append(args, sel.Types)
 	}
 	rows, err := q.Query(ctx, `SELECT corp_num, array_agg(record_id ORDER BY record_id)
 FROM (SELECT record_id, corp_num FROM event_by_corp_filing
       WHERE system_type_cd = $1 AND `+where+`
       ORDER BY record_id LIMIT $2) r
-GROUP BY corp_num ORDER BY min(record_id)`, system, limit, sel.Types)
+GROUP BY corp_num ORDER BY min(record_id)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select work items: %w", err)
 	}

@@ -152,7 +152,11 @@ func (s *service) publishOutbox(ctx context.Context, corps []string) (int, error
 	}
 	// A fresh nonce: the rows' earlier bundles may still be in the
 	// de-duplication window under their plain ids.
-	pub := &outbox.Publisher{JS: s.js, Log: s.log, System: system, Profile: s.cfg.Profile, MaxBytes: outbox.MaxBytesFor(s.js),
+	profile := s.cfg.Profile
+	if profile == "" {
+		profile = "history"
+	}
+	pub := &outbox.Publisher{JS: s.js, Log: s.log, System: system, Profile: profile, MaxBytes: outbox.MaxBytesFor(s.js),
 		Nonce: fmt.Sprintf("hand-reset:%d", time.Now().UnixNano()), Backoff: s.cfg.Backoff, Timeout: s.cfg.PublishTimeout}
 	res := pub.PublishRows(ctx, locks.Conn(), rows, nil, ActionHandReset)
 	for corp, err := range res.Failed {

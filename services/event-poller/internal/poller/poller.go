@@ -87,7 +87,7 @@ type Poll struct {
 	HistoryRetention time.Duration `envconfig:"HISTORY_RETENTION" default:"0"`
 	PruneInterval    time.Duration `envconfig:"PRUNE_INTERVAL" default:"1h"`
 	// Profile is the credential profile of credentials stored without one
-	// that the poller publishes again after a reset by hand.
+	// that the poller publishes again after a reset by hand ("": history).
 	Profile string `envconfig:"PROFILE" default:"history"`
 }
 
@@ -118,7 +118,7 @@ func (p Poll) Validate() error {
 	if p.HistoryRetention < 0 {
 		errs = append(errs, fmt.Errorf("BCREG_HISTORY_RETENTION=%v: must not be negative (0 keeps everything)", p.HistoryRetention))
 	}
-	if p.Profile != "history" && p.Profile != "snapshot" {
+	if p.Profile != "" && p.Profile != "history" && p.Profile != "snapshot" {
 		errs = append(errs, fmt.Errorf("BCREG_PROFILE=%q: want history or snapshot", p.Profile))
 	}
 	if p.PruneInterval < time.Second {
