@@ -59,7 +59,7 @@ func (e *env) store(corp string, n int) []seeded {
 		    credential_json, credential_hash, profile)
 		SELECT 'BC_REG', $1::text, 'ACT', 0, '0001-01-01', 1, '2010-01-01', 'REG', x.name, 'registration.bc_registries', '1.0.36',
 		       json_build_object('registration_id', $1::text, 'entity_name', x.name, 'entity_status', 'ACT',
-		                         'effective_date', '2010-01-01T08:00:00+00:00')::text, x.hash, 'history'
+		                         'effective_date', '2010-01-01T08:00:00+00:00'), x.hash, 'history'
 		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(name, hash, ord) ORDER BY x.ord
 		RETURNING record_id`, corp, names, hashes)
 	if err != nil {
