@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 const (
@@ -34,7 +36,7 @@ type conformanceCase struct {
 	cfg   func(*Config)
 	steps []step
 	// run replaces steps for cases that need more than requests.
-	run func(t *testing.T, s *Sim, srv *httptest.Server, clock *fakeClock)
+	run func(t *testing.T, s *Sim, srv *httptest.Server, clock *testenv.Clock)
 	// received is what must be recorded, in order.
 	received []recv
 }
@@ -58,7 +60,7 @@ func runConformance(t *testing.T, cases []conformanceCase) {
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
-			clock := &fakeClock{t: time.Date(2018, 10, 9, 12, 0, 0, 0, time.UTC)}
+			clock := testenv.NewClock(time.Date(2018, 10, 9, 12, 0, 0, 0, time.UTC))
 			s, srv := startSim(t, cfg, clock)
 			if tc.run != nil {
 				tc.run(t, s, srv, clock)
@@ -105,7 +107,7 @@ func TestConformance(t *testing.T) {
 		},
 		{
 			name: "C3_batch_in_input_order",
-			run: func(t *testing.T, s *Sim, srv *httptest.Server, _ *fakeClock) {
+			run: func(t *testing.T, s *Sim, srv *httptest.Server, _ *testenv.Clock) {
 				got := callRaw(t, srv, http.MethodPost, "/bcreg/issue-credential", "application/json",
 					batch(item(reg36, "1.0.36", regAttrs), item(rel36, "1.0.36", relAttrs), item(reg36, "1.0.36", regAttrs2)))
 				want := ok200(`[{"success": true, "result": "<id>"}, {"success": true, "result": "<id>"}, {"success": true, "result": "<id>"}]`)
@@ -222,7 +224,7 @@ func TestConformance(t *testing.T) {
 		{
 			name: "C14_not_synchronised_then_synchronised",
 			cfg:  func(c *Config) { c.UnsyncedFor = Duration(time.Minute) },
-			run: func(t *testing.T, s *Sim, srv *httptest.Server, clock *fakeClock) {
+			run: func(t *testing.T, s *Sim, srv *httptest.Server, clock *testenv.Clock) {
 				for i, st := range []step{
 					{http.MethodGet, "/health", "", "", reply{451, textType, ""}},
 					issueStep("/bcreg/issue-credential?schema=registration.bc_registries&version=1.0.36", regAttrs,
@@ -237,7 +239,7 @@ func TestConformance(t *testing.T) {
 						t.Errorf("unsynced step %d (-want +got):\n%s", i+1, diff)
 					}
 				}
-				clock.advance(time.Minute)
+				clock.Advance(time.Minute)
 				if diff := cmp.Diff(reply{200, textType, "ok"}, call(t, srv, http.MethodGet, "/health", "", "")); diff != "" {
 					t.Errorf("synced health (-want +got):\n%s", diff)
 				}
@@ -457,7 +459,7 @@ func TestConformancePipeline(t *testing.T) {
 		{
 			name: "P3_short_single_reply",
 			cfg:  func(c *Config) { c.ShortRate = 1 },
-			run: func(t *testing.T, s *Sim, srv *httptest.Server, _ *fakeClock) {
+			run: func(t *testing.T, s *Sim, srv *httptest.Server, _ *testenv.Clock) {
 				got := post(t, srv, "?schema=relationship.bc_registries", relAttrs)
 				full := `{"success": true, "result": "` + s.Received(0)[0].Result + `"}`
 				if diff := cmp.Diff(ok200(full[:len(full)/2]), got); diff != "" {

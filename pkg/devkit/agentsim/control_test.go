@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -38,7 +40,7 @@ func golden(t *testing.T, name string, got []byte) {
 // output is the same on every run.
 func goldenSim(t *testing.T, cfg Config) (*Sim, *fakeClockServer) {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2018, 10, 9, 16, 30, 0, 123000000, time.UTC)}
+	clock := testenv.NewClock(time.Date(2018, 10, 9, 16, 30, 0, 123000000, time.UTC))
 	s, srv := startSim(t, cfg, clock)
 	s.idPrefix = [8]byte{0x3f, 0x2a, 0x9c, 0x1e, 0x77, 0xb0, 0x4d, 0x12}
 	return s, &fakeClockServer{srv.URL, srv.Client(), clock}
@@ -47,7 +49,7 @@ func goldenSim(t *testing.T, cfg Config) (*Sim, *fakeClockServer) {
 type fakeClockServer struct {
 	url   string
 	hc    *http.Client
-	clock *fakeClock
+	clock *testenv.Clock
 }
 
 func (f *fakeClockServer) do(t *testing.T, method, path, body string) reply {
@@ -67,7 +69,7 @@ func TestReceivedWireContract(t *testing.T) {
 		item(rel36, "1.0.36", relAttrs),
 		`{"schema":"`+reg36+`","attributes":{"registration_id":"BC0000002"}}`,
 	))
-	srv.clock.advance(1500 * time.Millisecond)
+	srv.clock.Advance(1500 * time.Millisecond)
 	srv.do(t, http.MethodPost, "/bcreg/issue-credential?schema=relationship.bc_registries&version=1.0.36", `{"registration_id":"FM0000002","extra":"kept as received"}`)
 
 	got := srv.do(t, http.MethodGet, "/_sim/received", "")

@@ -348,37 +348,37 @@ func TestNotSynchronisedPeriod(t *testing.T) {
 	})
 	t.Run("unsynced_for_a_while", func(t *testing.T) {
 		t.Parallel()
-		clock := &fakeClock{t: time.Unix(0, 0)}
+		clock := testenv.NewClock(time.Unix(0, 0))
 		_, srv := startSim(t, Config{Faults: Faults{UnsyncedFor: Duration(100 * time.Millisecond)}}, clock)
 		if got := call(t, srv, http.MethodGet, "/health", "", ""); got.Status != 451 || got.Body != "" {
 			t.Errorf("health at start: %+v, want 451 empty", got)
 		}
-		clock.advance(99 * time.Millisecond)
+		clock.Advance(99 * time.Millisecond)
 		if got := call(t, srv, http.MethodGet, "/health", "", ""); got.Status != 451 {
 			t.Errorf("health before the end of the period: %d, want 451", got.Status)
 		}
-		clock.advance(time.Millisecond)
+		clock.Advance(time.Millisecond)
 		if got := call(t, srv, http.MethodGet, "/health", "", ""); got.Status != 200 {
 			t.Errorf("health after the period: %d, want 200", got.Status)
 		}
 	})
 	t.Run("set_at_run_time", func(t *testing.T) {
 		t.Parallel()
-		clock := &fakeClock{t: time.Unix(0, 0)}
+		clock := testenv.NewClock(time.Unix(0, 0))
 		s, srv := startSim(t, Config{}, clock)
 		f := s.Faults()
 		f.UnsyncedFor = Duration(time.Minute)
 		if err := s.SetFaults(f); err != nil {
 			t.Fatal(err)
 		}
-		clock.advance(20 * time.Second)
+		clock.Advance(20 * time.Second)
 		if got := s.Faults().UnsyncedFor; got != Duration(40*time.Second) {
 			t.Errorf("remaining unsynced %v, want 40s", time.Duration(got))
 		}
 		if got := call(t, srv, http.MethodGet, "/health", "", ""); got.Status != 451 {
 			t.Errorf("health %d, want 451", got.Status)
 		}
-		clock.advance(40 * time.Second)
+		clock.Advance(40 * time.Second)
 		if !s.Synced() || s.Faults().UnsyncedFor != 0 {
 			t.Errorf("not synced after the period")
 		}

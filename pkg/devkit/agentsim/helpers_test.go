@@ -8,35 +8,18 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
-
-// fakeClock is a settable clock for sync periods and timestamps.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // startSim starts a simulator on an httptest server. A nil clock is the real
 // one.
-func startSim(t *testing.T, cfg Config, clock *fakeClock) (*Sim, *httptest.Server) {
+func startSim(t *testing.T, cfg Config, clock *testenv.Clock) (*Sim, *httptest.Server) {
 	t.Helper()
 	s := newTestSim(t, cfg, clock, sleep)
 	return s, serve(t, s.Handler(), s)
@@ -57,11 +40,11 @@ func serve(t *testing.T, h http.Handler, s *Sim) *httptest.Server {
 
 // newTestSim returns a simulator with the given clock (nil: the real one)
 // and pause, closed when the test ends.
-func newTestSim(t *testing.T, cfg Config, clock *fakeClock, pause func(context.Context, time.Duration) error) *Sim {
+func newTestSim(t *testing.T, cfg Config, clock *testenv.Clock, pause func(context.Context, time.Duration) error) *Sim {
 	t.Helper()
 	now := time.Now
 	if clock != nil {
-		now = clock.now
+		now = clock.Now
 	}
 	s, err := newSim(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), now, pause)
 	if err != nil {

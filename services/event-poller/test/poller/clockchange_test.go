@@ -12,6 +12,8 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/regclock"
 	"github.com/bcgov/bcreg-events/pkg/testkit/sourcetest"
 	"github.com/bcgov/bcreg-events/services/event-poller/internal/poller"
+
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 // Clock changes in BC (US rules since 2007): forward on the second Sunday
@@ -40,15 +42,15 @@ type nightEvent struct {
 // running for years would be.
 type nights struct {
 	e   *env
-	clk *clock
+	clk *testenv.Clock
 	st  *stepper
 }
 
 func newNights(t *testing.T, start time.Time) *nights {
-	n := &nights{e: newEnv(t), clk: newClock(start)}
+	n := &nights{e: newEnv(t), clk: testenv.NewClock(start)}
 	cfg := n.e.config(func(c *poller.Config) { c.InitialLoad = poller.InitialLoadSkip })
 	var err error
-	if n.st, err = n.e.startStepped(cfg, poller.Hooks{Now: n.clk.now}); err != nil {
+	if n.st, err = n.e.startStepped(cfg, poller.Hooks{Now: n.clk.Now}); err != nil {
 		t.Fatalf("first cycle (the watermark at the fixture's newest event): %v", err)
 	}
 	return n
@@ -63,7 +65,7 @@ func (n *nights) run(t *testing.T, events []nightEvent, start, end time.Time, po
 	refusals := n.e.logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessage("watermark refused").Len()
 	var failed []string
 	poll := func(at time.Time) {
-		n.clk.set(at)
+		n.clk.Set(at)
 		if err := n.st.next(); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", regclock.NewLocalTime(regclock.LocalOf(regclock.Registry, at)), err))
 		}

@@ -274,26 +274,6 @@ func initMsgID(system, corpNum string, runID int64) string {
 	return messages.InitialLoadMsgID(system, corpNum, runID)
 }
 
-// clock is a controllable "now" (Hooks.Now): the instant the poller sees.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // stepper is a poller whose cycles the test starts one at a time.
 type stepper struct {
 	t    *testing.T

@@ -22,9 +22,9 @@ import (
 func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	e := newEnv(t)
 	start := time.Date(2030, 6, 1, 19, 0, 0, 0, time.UTC) // 12:00 PDT
-	clk := newClock(start)
+	clk := testenv.NewClock(start)
 	cfg := e.config(func(c *poller.Config) { c.InitialLoad = poller.InitialLoadSkip })
-	st, err := e.startStepped(cfg, poller.Hooks{Now: clk.now})
+	st, err := e.startStepped(cfg, poller.Hooks{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestFutureRequeueFollowsTheEvent(t *testing.T) {
 	step := func(at time.Time) []fired {
 		t.Helper()
 		seq := e.lastSeq()
-		clk.set(at)
+		clk.Set(at)
 		if err := st.next(); err != nil {
 			t.Fatalf("cycle at %s: %v", at, err)
 		}
