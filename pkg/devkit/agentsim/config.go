@@ -53,6 +53,11 @@ type Config struct {
 	OrgBookDBURL string `envconfig:"SIM_ORGBOOK_DB_URL"`
 	// OrgBookFlush is how often changes of the OrgBook view are written.
 	OrgBookFlush Duration `envconfig:"SIM_ORGBOOK_FLUSH" default:"1s"`
+	// OrgBookRate, when positive, limits each client (by remote address)
+	// to this many requests a second on the OrgBook API, with a burst of
+	// as many, and answers 429 beyond, as OrgBook BC's production proxy
+	// does at 25 (docs/design/orgbook.md, "The read API").
+	OrgBookRate float64 `envconfig:"SIM_ORGBOOK_RATE"`
 
 	Faults
 }
@@ -95,6 +100,9 @@ func (c Config) Validate() error {
 		if _, err := loadSchemaFile(c.SchemasFile); err != nil {
 			errs = append(errs, fmt.Errorf("SIM_SCHEMAS_FILE: %w", err))
 		}
+	}
+	if c.OrgBookRate < 0 {
+		errs = append(errs, fmt.Errorf("SIM_ORGBOOK_RATE: %v is negative (0 means no limit)", c.OrgBookRate))
 	}
 	if err := c.Faults.Validate(); err != nil {
 		errs = append(errs, err)

@@ -51,6 +51,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 		"BCREG_SIM_SERVED_BY":          "tob-1",
 		"BCREG_SIM_ORGBOOK_DB_URL":     "postgres://orgbook@db/orgbook",
 		"BCREG_SIM_ORGBOOK_FLUSH":      "250ms",
+		"BCREG_SIM_ORGBOOK_RATE":       "25",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -61,7 +62,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	}
 	want := Config{
 		Mode: ModeController, Addr: ":5002", Issuer: "bcreg-x", SchemasFile: "testdata/test_schemas.yml", Seed: 7,
-		OrgBookDBURL: "postgres://orgbook@db/orgbook", OrgBookFlush: Duration(250 * time.Millisecond),
+		OrgBookDBURL: "postgres://orgbook@db/orgbook", OrgBookFlush: Duration(250 * time.Millisecond), OrgBookRate: 25,
 		Faults: Faults{
 			Latency:         Normal(7*time.Second, time.Second),
 			CredLatency:     Uniform(50*time.Millisecond, 150*time.Millisecond),

@@ -13,6 +13,7 @@ type metrics struct {
 	faults           *prometheus.CounterVec
 	requestsInFlight prometheus.Gauge
 	credsInFlight    prometheus.Gauge
+	obThrottled      prometheus.Counter
 }
 
 func newMetrics(mode string) *metrics {
@@ -49,7 +50,12 @@ func newMetrics(mode string) *metrics {
 			Help:        "Credentials admitted and not yet answered.",
 			ConstLabels: constLabels,
 		}),
+		obThrottled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "bcreg_sim_orgbook_throttled_total",
+			Help:        "OrgBook API requests answered 429 (over BCREG_SIM_ORGBOOK_RATE).",
+			ConstLabels: constLabels,
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.issued, m.rejected, m.faults, m.requestsInFlight, m.credsInFlight)
+	m.reg.MustRegister(m.requests, m.issued, m.rejected, m.faults, m.requestsInFlight, m.credsInFlight, m.obThrottled)
 	return m
 }

@@ -2,11 +2,13 @@ package agentsim
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // OrgBook BC renders model dates in Pacific time
 )
@@ -82,6 +84,9 @@ func (s *Sim) serveOrgBook(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(segs) == 3 && segs[1] == "v4" && segs[2] == "topic":
 		s.obTopicList(w, r)
+		return
+	case len(segs) == 4 && segs[1] == "v4" && segs[2] == "topic":
+		s.obTopic(w, segs[3])
 		return
 	case len(segs) == 3 && segs[1] == "v4" && segs[2] == "credential-type":
 		s.obCredentialTypes(w)
@@ -262,8 +267,7 @@ func (s *Sim) obTopicList(w http.ResponseWriter, r *http.Request) {
 		for _, x := range relFrom[id] {
 			rf = append(rf, x)
 		}
-		results = append(results, pyObj{{"id", t.ID}, {"create_timestamp", modelDate(t.Created)}, {"update_timestamp", modelDate(t.Updated)},
-			{"source_id", t.SourceID}, {"type", t.Type}, {"related_to", relTo}, {"related_from", rf}})
+		results = append(results, obTopicObj(t, relTo, rf))
 	}
 	link := func(p int) any {
 		if p < 1 || p > pages {
@@ -294,4 +298,78 @@ func (s *Sim) obCredentialTypes(w http.ResponseWriter) {
 			{"schema", pyObj{{"id", t.ID}, {"name", t.Description}, {"version", t.Version}}}, {"description", t.Description}})
 	}
 	obJSON(w, http.StatusOK, out, len(out))
+}
+
+// obLimiter is the production proxy's rate limit: a token bucket per
+// client address holding at most rate tokens, refilled at rate a second.
+type obLimiter struct {
+	mu      sync.Mutex
+	buckets map[string]*obBucket
+}
+
+type obBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// allow takes a token of the client's bucket; rate ≤ 0 allows everything.
+func (l *obLimiter) allow(rate float64, remoteAddr string, now time.Time) bool {
+	if rate <= 0 {
+		return true
+	}
+	client := remoteAddr
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		client = host
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buckets == nil {
+		l.buckets = map[string]*obBucket{}
+	}
+	b := l.buckets[client]
+	if b == nil {
+		b = &obBucket{tokens: rate, at: now}
+		l.buckets[client] = b
+	}
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(rate, b.tokens+rate*d.Seconds())
+		b.at = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// obTopic is /api/v4/topic/{id}: the TopicSerializer, with the topics it
+// is related to and from by id.
+func (s *Sim) obTopic(w http.ResponseWriter, idText string) {
+	id, err := strconv.ParseInt(idText, 10, 64)
+	o := s.ob
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := o.byID[id]
+	if err != nil || t == nil {
+		obNotFound(w)
+		return
+	}
+	relTo, relFrom := []any{}, []any{}
+	for _, rel := range t.Rels {
+		relTo = append(relTo, rel.RelatedTopicID)
+	}
+	for _, other := range o.byID {
+		for _, rel := range other.Rels {
+			if rel.RelatedTopicID == id {
+				relFrom = append(relFrom, other.ID)
+			}
+		}
+	}
+	slices.SortFunc(relFrom, func(a, b any) int { return int(a.(int64) - b.(int64)) })
+	obJSON(w, http.StatusOK, obTopicObj(t, relTo, relFrom), -1)
+}
+
+func obTopicObj(t *OBTopic, relTo, relFrom []any) pyObj {
+	return pyObj{{"id", t.ID}, {"create_timestamp", modelDate(t.Created)}, {"update_timestamp", modelDate(t.Updated)},
+		{"source_id", t.SourceID}, {"type", t.Type}, {"related_to", relTo}, {"related_from", relFrom}}
 }

@@ -336,3 +336,80 @@ func obGet(t *testing.T, srv *httptest.Server, path string) struct {
 		Header http.Header
 	}{resp.StatusCode, string(b), resp.Header}
 }
+
+// TestOrgBookTopicByID: /api/v4/topic/{id} names the topics a topic is
+// related to and from by id (a relationship credential's topic_relationship
+// rows); an unknown id is DRF's 404.
+func TestOrgBookTopicByID(t *testing.T) {
+	s, srv := startSim(t, Config{}, nil)
+	issue(t, srv, item(relat42, v42, `{"registration_id":"FM0000001","associated_registration_id":"BC0000001","associated_registration_name":"",`+
+		`"relationship":"IsOwned","relationship_description":"Is Owned By","relationship_status":"ACT","relationship_status_effective":"",`+
+		`"effective_date":"2001-01-01T08:00:00+00:00","expiry_date":""}`))
+	firm, _ := s.Topic("FM0000001")
+	owner, _ := s.Topic("BC0000001")
+	type topic struct {
+		ID          int64   `json:"id"`
+		SourceID    string  `json:"source_id"`
+		RelatedTo   []int64 `json:"related_to"`
+		RelatedFrom []int64 `json:"related_from"`
+	}
+	tests := []struct {
+		name string
+		path string
+		code int
+		want any
+		body string
+	}{
+		{"the firm", fmt.Sprintf("/api/v4/topic/%d", firm.ID), 200, topic{firm.ID, "FM0000001", []int64{owner.ID}, []int64{}}, ""},
+		{"its owner", fmt.Sprintf("/api/v4/topic/%d", owner.ID), 200, topic{owner.ID, "BC0000001", []int64{}, []int64{firm.ID}}, ""},
+		{"unknown", "/api/v4/topic/999999", 404, nil, `{"detail":"Not found."}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := obGet(t, srv, tt.path)
+			if r.Status != tt.code {
+				t.Fatalf("%s: %d %s", tt.path, r.Status, r.Body)
+			}
+			if tt.want == nil {
+				if r.Body != tt.body {
+					t.Errorf("body %s, want %s", r.Body, tt.body)
+				}
+				return
+			}
+			var got topic
+			if err := json.Unmarshal([]byte(r.Body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("topic (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestOrgBookRateLimit: with SIM_ORGBOOK_RATE, a client gets a burst of
+// that many requests, then 429 until its bucket refills (on the
+// simulator's clock); the agent's routes are not limited.
+func TestOrgBookRateLimit(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, srv := startSim(t, Config{OrgBookRate: 4}, clock)
+	codes := func(n int) []int {
+		var out []int
+		for range n {
+			out = append(out, obGet(t, srv, "/api/v4/credential-type").Status)
+		}
+		return out
+	}
+	if d := cmp.Diff([]int{200, 200, 200, 200, 429, 429}, codes(6)); d != "" {
+		t.Errorf("a burst (-want +got):\n%s", d)
+	}
+	issue(t, srv, item(reg42, v42, regCred("2001-01-01T08:00:00+00:00", "A", "ACT"))) // not limited
+	clock.advance(500 * time.Millisecond)                                             // 2 tokens
+	if d := cmp.Diff([]int{200, 200, 429}, codes(3)); d != "" {
+		t.Errorf("after half a second (-want +got):\n%s", d)
+	}
+	clock.advance(time.Hour) // the bucket holds at most the rate
+	if d := cmp.Diff([]int{200, 200, 200, 200, 429}, codes(5)); d != "" {
+		t.Errorf("after an hour (-want +got):\n%s", d)
+	}
+}

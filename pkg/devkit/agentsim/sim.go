@@ -118,7 +118,9 @@ type Sim struct {
 	obDB      *pgxpool.Pool
 	obFlushMu sync.Mutex
 	obKick    chan struct{}
-	obDone    chan struct{}
+	// obLimit is the OrgBook API's rate limit per client (OrgBookRate).
+	obLimit obLimiter
+	obDone  chan struct{}
 }
 
 // issueTimer is the "issue_credential" timer of VON-X's /status.
@@ -132,6 +134,13 @@ type issueTimer struct {
 // does not validate or the schemas file cannot be read.
 func New(cfg Config, log *zap.Logger) (*Sim, error) {
 	return newSim(cfg, log, time.Now, sleep)
+}
+
+// NewWithClock is New on a controllable clock: the OrgBook view's dates
+// and the OrgBook API's rate limit read now, so a test that drives a
+// rate-limited client on the same clock never waits.
+func NewWithClock(cfg Config, log *zap.Logger, now func() time.Time) (*Sim, error) {
+	return newSim(cfg, log, now, sleep)
 }
 
 func newSim(cfg Config, log *zap.Logger, now func() time.Time, pause func(context.Context, time.Duration) error) (*Sim, error) {
@@ -209,6 +218,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/_sim/"):
 		s.serveControl(w, r)
 	case strings.HasPrefix(r.URL.Path, "/api/"):
+		if !s.obLimit.allow(s.cfg.OrgBookRate, r.RemoteAddr, s.now()) {
+			s.m.obThrottled.Inc()
+			writeBody(w, http.StatusTooManyRequests, "text/plain; charset=utf-8", []byte("429 Too Many Requests"))
+			return
+		}
 		s.serveOrgBook(w, r)
 	case r.URL.Path == "/metrics":
 		s.prom.ServeHTTP(w, r)

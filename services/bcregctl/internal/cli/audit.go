@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
@@ -33,6 +34,8 @@ type auditConfig struct {
 	bus.Backoff
 	Profile             string        `envconfig:"PROFILE" default:"history"`
 	OrgBookDBURL        config.Secret `envconfig:"ORGBOOK_DB_URL"`
+	OrgBookAPIURL       string        `envconfig:"ORGBOOK_API_URL"`
+	OrgBookAPIRate      float64       `envconfig:"ORGBOOK_API_RATE" default:"25"`
 	WebhookURL          config.Secret `envconfig:"WEBHOOK_URL"`
 	ProjectName         string        `envconfig:"PROJECT_NAME"`
 	FriendlyProjectName string        `envconfig:"FRIENDLY_PROJECT_NAME"`
@@ -43,10 +46,10 @@ const exitFindings = 3
 
 // auditOpts are audit's flags.
 type auditOpts struct {
-	asJSON, requeue, yes bool
-	ignore, corpList     string
-	batch                int
-	grace                time.Duration
+	asJSON, requeue, yes, api bool
+	ignore, corpList          string
+	batch                     int
+	grace                     time.Duration
 }
 
 func newAudit(e *env) *cobra.Command {
@@ -58,9 +61,10 @@ func newAudit(e *env) *cobra.Command {
 corporation, and report what drifted; exit status 3 when there are findings.
 With --requeue --yes, requeue the corporations with findings and re-post
 what they delivered (a dry run without --yes).`,
-			"BCREG_SOURCE_DB_URL, BCREG_EVENT_DB_URL, BCREG_ORGBOOK_DB_URL, BCREG_PROFILE, BCREG_WEBHOOK_URL; --requeue --yes: BCREG_NATS_URL"),
+			"BCREG_SOURCE_DB_URL, BCREG_EVENT_DB_URL, BCREG_ORGBOOK_DB_URL (or with --corp BCREG_ORGBOOK_API_URL, BCREG_ORGBOOK_API_RATE), BCREG_PROFILE, BCREG_WEBHOOK_URL; --requeue --yes: BCREG_NATS_URL"),
 		Example: `  bcregctl audit --json
-  bcregctl audit --corp 0191294,A9592574 --requeue --yes`,
+  bcregctl audit --corp 0191294,A9592574 --requeue --yes
+  BCREG_ORGBOOK_API_URL=https://orgbook.gov.bc.ca bcregctl audit --corp 0191294 --api`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runAudit(c.Context(), e, o) },
 	}
@@ -68,6 +72,7 @@ what they delivered (a dry run without --yes).`,
 	f.BoolVar(&o.asJSON, "json", false, "write the report as JSON")
 	f.StringVar(&o.ignore, "ignore", "", "a file of corporations (numbers or registration ids) to skip: one a line, or a JSON array")
 	f.StringVar(&o.corpList, "corp", "", "audit only these corporations (comma-separated)")
+	f.BoolVar(&o.api, "api", false, "with --corp: read OrgBook through its API (BCREG_ORGBOOK_API_URL, at most BCREG_ORGBOOK_API_RATE requests/s) even when BCREG_ORGBOOK_DB_URL is set")
 	f.BoolVar(&o.requeue, "requeue", false, "repair: requeue the corporations with findings and re-post what they delivered (a dry run without --yes)")
 	f.BoolVar(&o.yes, "yes", false, "with --requeue: act")
 	f.IntVar(&o.batch, "batch", 2000, "corporations per round of queries")
@@ -90,8 +95,18 @@ func runAudit(ctx context.Context, e *env, o auditOpts) error {
 	if err := config.Load(&cfg); err != nil {
 		return err
 	}
-	if cfg.OrgBookDBURL == "" {
-		return fmt.Errorf("%w: BCREG_ORGBOOK_DB_URL is not set (OrgBook's database, a read-only user)", errUsage)
+	// The full audit reads OrgBook's database; named corporations may be
+	// read through the API (it cannot page through every topic).
+	useAPI := len(corps) > 0 && (o.api || cfg.OrgBookDBURL == "") && cfg.OrgBookAPIURL != ""
+	switch {
+	case o.api && len(corps) == 0:
+		return fmt.Errorf("%w: --api goes with --corp (the full audit reads BCREG_ORGBOOK_DB_URL)", errUsage)
+	case o.api && cfg.OrgBookAPIURL == "":
+		return fmt.Errorf("%w: --api: BCREG_ORGBOOK_API_URL is not set", errUsage)
+	case !useAPI && cfg.OrgBookDBURL == "":
+		return fmt.Errorf("%w: BCREG_ORGBOOK_DB_URL is not set (OrgBook's database, a read-only user; with --corp, BCREG_ORGBOOK_API_URL will do)", errUsage)
+	case useAPI && (cfg.OrgBookAPIRate <= 0 || cfg.OrgBookAPIRate > 1000):
+		return fmt.Errorf("%w: BCREG_ORGBOOK_API_RATE=%v: want more than 0 and at most 1000 requests/s (OrgBook BC allows 25)", errUsage, cfg.OrgBookAPIRate)
 	}
 	profile, err := credential.New(cfg.Profile, credential.Options{Log: e.log})
 	if err != nil {
@@ -116,13 +131,22 @@ func runAudit(ctx context.Context, e *env, o auditOpts) error {
 		return err
 	}
 	defer src.Close()
-	ob, err := openOptional(ctx, cfg.OrgBookDBURL.Value(), "BCREG_ORGBOOK_DB_URL")
-	if err != nil {
-		return err
-	}
-	defer ob.Close()
-	if opts.OrgBook, err = audit.OpenDB(ctx, ob); err != nil {
-		return err
+	if useAPI {
+		api, err := audit.OpenAPI(ctx, cfg.OrgBookAPIURL, audit.APIOptions{Rate: cfg.OrgBookAPIRate})
+		if err != nil {
+			return err
+		}
+		defer func() { e.log.Info("audit: OrgBook API read", zap.Int("throttled", api.Throttled())) }()
+		opts.OrgBook = api
+	} else {
+		ob, err := openOptional(ctx, cfg.OrgBookDBURL.Value(), "BCREG_ORGBOOK_DB_URL")
+		if err != nil {
+			return err
+		}
+		defer ob.Close()
+		if opts.OrgBook, err = audit.OpenDB(ctx, ob); err != nil {
+			return err
+		}
 	}
 	opts.Registry, opts.EventDB = src, pool
 

@@ -115,6 +115,9 @@ func TestUsageMistakesExit2Once(t *testing.T) {
 		{"generate without a profile", []string{"generate", "A1"}, "--profile is required"},
 		{"bad log level", []string{"version", "--log-level", "loud"}, "--log-level"},
 		{"migrate both onlys", []string{"migrate", "--db-only", "--nats-only"}, "exclude each other"},
+		{"audit without OrgBook", []string{"audit"}, "BCREG_ORGBOOK_DB_URL is not set"},
+		{"audit --api without --corp", []string{"audit", "--api"}, "--api goes with --corp"},
+		{"audit --api without its URL", []string{"audit", "--corp", "A1", "--api"}, "BCREG_ORGBOOK_API_URL is not set"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
