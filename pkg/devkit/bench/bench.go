@@ -15,7 +15,9 @@
 //  5. scaling: staging at several registry sizes;
 //  6. the cost of replication: staging and posting at N again on a
 //     three-node NATS cluster with R3 streams (production's topology),
-//     beside the R1 runs on one server.
+//     beside the R1 runs on one server;
+//  7. `bcregctl audit` of the whole registry after the history profile's
+//     backlog was delivered to vonx-sim's OrgBook tables.
 //
 // Every figure is time-boxed; one that reaches its box is reported as "at
 // least". The report goes to docs/benchmarks/YYYY-MM-DD-<N>.md and stdout.
@@ -53,7 +55,7 @@ type Options struct {
 	ReportDir string // docs/benchmarks ("" = no file)
 	MicroFile string // `make bench-micro` output to include ("" = none)
 
-	Only []string // stages to run: staging, posting, ongoing (empty: all)
+	Only []string // stages to run: staging, posting, ongoing, audit (empty: all)
 
 	// Replicas are the BCREG_JS_REPLICAS of the staging and posting runs
 	// at N: 1 on one NATS server (every run), and each larger value on a
@@ -235,7 +237,9 @@ func (b *bencher) size(ctx context.Context, n int) error {
 	if err := b.seed(ctx, n, src); err != nil {
 		return err
 	}
-	defer b.c.dropDB(ctx, src)
+	if !b.opts.Keep {
+		defer b.c.dropDB(ctx, src)
+	}
 	for _, profile := range b.opts.Profiles {
 		builders := []int{1, 2}
 		if n > b.opts.Corps {
@@ -299,9 +303,12 @@ func (b *bencher) stageAndPost(ctx context.Context, n int, src, profile string, 
 		builders = builders[len(builders)-1:] // a staged backlog is still needed
 	}
 	posting := main && b.opts.wants("posting")
+	// The audit is measured on the history profile (the one OrgBook BC
+	// stores) at R1, from the same staged backlog.
+	auditing := main && replicas == 1 && profile == "history" && b.opts.wants("audit")
 	var staged *stagedState
 	for i, bc := range builders {
-		keep := main && i == len(builders)-1 && (posting || keepStaged)
+		keep := main && i == len(builders)-1 && (posting || auditing || keepStaged)
 		res, st, err := b.staging(ctx, n, src, profile, replicas, bc, keep)
 		if err != nil {
 			return nil, err
@@ -312,10 +319,22 @@ func (b *bencher) stageAndPost(ctx context.Context, n int, src, profile string, 
 			staged = st
 		}
 	}
-	if staged == nil || !posting {
+	if staged == nil || !(posting || auditing) {
 		return staged, nil
 	}
+	if auditing {
+		res, err := b.audit(ctx, staged, src)
+		if err != nil {
+			b.dropStaged(ctx, staged)
+			return nil, err
+		}
+		b.rep.Audit = append(b.rep.Audit, res)
+		fmt.Fprint(b.opts.Out, res.line())
+	}
 	for _, capLimited := range []bool{false, true} {
+		if !posting {
+			break
+		}
 		for _, pc := range posters {
 			res, err := b.posting(ctx, staged, profile, pc, capLimited)
 			if err != nil {

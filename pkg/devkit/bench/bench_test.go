@@ -287,3 +287,43 @@ func TestWhereTheTimeGoesProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditGoals: the audit's goals (issue 19: N = 100,000 in under a
+// minute, memory bounded, clean after a complete delivery) are judged on
+// the audit run at N, and the report has its section.
+func TestAuditGoals(t *testing.T) {
+	run := func(wall time.Duration, rss int64, findings int) *report {
+		return &report{Opts: Options{Corps: 100000, Profiles: []string{"history"}},
+			Audit: []*auditResult{{N: 100000, Profile: "history", Wall: wall, PeakRSS: rss, Batch: 2000, Audited: 98897, Topics: 98897,
+				Findings: findings, Counts: map[string]int{}, OrgBookRows: map[string]int64{"topic": 98933}}}}
+	}
+	verdicts := func(r *report) []string {
+		var out []string
+		for _, g := range r.auditGoals() {
+			out = append(out, g.verdict())
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		r    *report
+		want []string
+	}{
+		{"met", run(38*time.Second, 54<<20, 0), []string{"**met**", "**met**", "**met**"}},
+		{"too slow", run(86*time.Second, 54<<20, 0), []string{"**not met**", "**met**", "**met**"}},
+		{"all in memory", run(38*time.Second, 900<<20, 0), []string{"**met**", "**not met**", "**met**"}},
+		{"findings after a complete delivery", run(38*time.Second, 54<<20, 3), []string{"**met**", "**met**", "**not met**"}},
+		{"not run", &report{Opts: Options{Corps: 100000, Profiles: []string{"history"}}}, []string{"not measured", "not measured", "not measured"}},
+		{"no history profile", &report{Opts: Options{Corps: 100000, Profiles: []string{"snapshot"}}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, verdicts(tt.r)); diff != "" {
+				t.Errorf("verdicts (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if md := run(38*time.Second, 54<<20, 0).markdown(); !strings.Contains(md, "## 7. `bcregctl audit`") || !strings.Contains(md, "| **38.0 s** |") {
+		t.Errorf("report without the audit section:\n%s", md)
+	}
+}

@@ -21,6 +21,7 @@ type report struct {
 	Staging            []*stagingResult
 	Posting            []*postingResult
 	Ongoing            []*ongoingResult
+	Audit              []*auditResult
 	Micro              string
 	Failure            string // the error that ended the run early
 	// NoStatements: pg_stat_statements was not available in the bench's
@@ -235,6 +236,7 @@ func (r *report) goals() []goal {
 		}
 		out = append(out, g)
 	}
+	out = append(out, r.auditGoals()...)
 	return out
 }
 
@@ -264,6 +266,11 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&w, "**The run ended early with an error; the figures below are those measured before it.**\n\n```\n%s\n```\n\n", r.Failure)
 	}
 	w.WriteString("```sh\nmake bench                       # N = 100,000 (BENCH_CORPS=... to change; BENCH_LARGE=1 adds N = 1,000,000)\n```\n\n")
+	if len(o.Only) > 0 {
+		fmt.Fprintf(&w, "**A partial run**: `--only %s --profiles %s` (a staged backlog is built for it); goals of the other stages are not measured here. "+
+			"The machine is shared with other work: the load averages below, and each table's *foreign CPU* or *other load*, say how busy it was.\n\n",
+			strings.Join(o.Only, ","), strings.Join(o.Profiles, ","))
+	}
 
 	w.WriteString("## Goals\n\n| goal | target | measured | |\n| --- | --- | --- | --- |\n")
 	for _, g := range r.goals() {
@@ -278,6 +285,7 @@ func (r *report) markdown() string {
 	r.writeResources(&w)
 	r.writeScaling(&w)
 	r.writeReplication(&w)
+	r.writeAudit(&w)
 	r.writeWhere(&w)
 	r.writeMicro(&w)
 	r.writeMethod(&w)
@@ -297,6 +305,7 @@ func (r *report) summary() string {
 	r.writeOngoing(&w)
 	r.writeResources(&w)
 	r.writeReplication(&w)
+	r.writeAudit(&w)
 	return w.String()
 }
 

@@ -234,6 +234,27 @@ VALUES ('BC_REG', $1, 0, '0001-01-01', 0, '0001-01-01', 'test')`, f.corp)
 	if code != 3 || got.Pending != 1 {
 		t.Errorf("exit %d (want 3), pending %d (want 1)", code, got.Pending)
 	}
+	// The same corporations through OrgBook's read API (--corp --api):
+	// the same findings as through its database.
+	var named []string
+	var wantNamed []auditFinding
+	for _, f := range wantFindings {
+		if f.CorpNum != "" && !slices.Contains(named, f.CorpNum) {
+			named = append(named, f.CorpNum)
+		}
+	}
+	for _, f := range wantFindings {
+		if slices.Contains(named, f.CorpNum) {
+			wantNamed = append(wantNamed, f)
+		}
+	}
+	p.env["BCREG_ORGBOOK_API_URL"] = "http://" + p.simAddr
+	viaAPI, code, stderr := p.audit("--corp", strings.Join(named, ","), "--api")
+	delete(p.env, "BCREG_ORGBOOK_API_URL")
+	sortFindings(viaAPI.Findings)
+	if diff := cmp.Diff(wantNamed, viaAPI.Findings); diff != "" || code != 3 {
+		t.Errorf("audit --corp --api: exit %d, findings (-want +got):\n%s\n%s", code, diff, stderr)
+	}
 
 	// The repair. The pending row is the test's own; it is processed now.
 	exec(`UPDATE event_by_corp_filing SET process_date = now(), process_success = 'Y' WHERE reason = 'test'`)
@@ -258,5 +279,21 @@ VALUES ('BC_REG', $1, 0, '0001-01-01', 0, '0001-01-01', 'test')`, f.corp)
 	var actions int
 	if err := eventDB.QueryRow(ctx, `SELECT count(*) FROM operator_action WHERE action IN ('requeue-corp', 'audit-repost')`).Scan(&actions); err != nil || actions != 2 {
 		t.Errorf("operator actions recorded: %d (%v), want requeue-corp and audit-repost", actions, err)
+	}
+	// The full audits are recorded for the console (not the --corp one):
+	// clean, drifted, the dry run and the repair (which audit again, the
+	// test's pending corporation now among them), clean.
+	var runs []int
+	rows, err := eventDB.Query(ctx, `SELECT findings_total FROM audit_run ORDER BY run_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int
+		_ = rows.Scan(&n)
+		runs = append(runs, n)
+	}
+	if n := len(wantFindings); len(runs) != 5 || runs[0] != 0 || runs[1] != n || runs[2] != n+1 || runs[3] != n+1 || runs[4] != 0 {
+		t.Errorf("recorded audits' findings: %v, want [0 %d %d %d 0]", runs, n, n+1, n+1)
 	}
 }

@@ -106,3 +106,58 @@ WHERE NOT EXISTS (SELECT 1 FROM audit_known k WHERE k.source_id = u.s) ORDER BY 
 	}
 	return out, nil
 }
+
+// Run is one audit's stored result (audit_run). Counts and Findings are
+// JSON (package audit's types: this package cannot import it).
+type Run struct {
+	ID            int64
+	StartedAt     time.Time
+	Seconds       float64
+	RanBy         string // "bcregctl" or "event-poller"
+	Profile       string
+	Audited       int
+	Pending       int
+	Ignored       int
+	Topics        int
+	FindingsTotal int
+	Counts        []byte
+	Findings      []byte
+}
+
+// SaveRun stores an audit's result and returns its id.
+func SaveRun(ctx context.Context, q eventdb.Querier, r Run) (int64, error) {
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO audit_run (started_at, seconds, ran_by, profile, audited, pending, ignored, topics,
+    findings_total, counts, findings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING run_id`,
+		r.StartedAt, r.Seconds, r.RanBy, r.Profile, r.Audited, r.Pending, r.Ignored, r.Topics, r.FindingsTotal,
+		string(r.Counts), string(r.Findings)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("audit: record the run: %w", err)
+	}
+	return id, nil
+}
+
+// LastRuns returns the newest n audits, newest first.
+func LastRuns(ctx context.Context, q eventdb.Querier, n int) ([]Run, error) {
+	rows, err := q.Query(ctx, `SELECT run_id, started_at, seconds, ran_by, profile, audited, pending, ignored, topics,
+    findings_total, counts::text, findings::text FROM audit_run ORDER BY run_id DESC LIMIT $1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read the last runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		var counts, findings string
+		if err := rows.Scan(&r.ID, &r.StartedAt, &r.Seconds, &r.RanBy, &r.Profile, &r.Audited, &r.Pending, &r.Ignored,
+			&r.Topics, &r.FindingsTotal, &counts, &findings); err != nil {
+			return nil, fmt.Errorf("audit: read the last runs: %w", err)
+		}
+		r.Counts, r.Findings = []byte(counts), []byte(findings)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: read the last runs: %w", err)
+	}
+	return out, nil
+}

@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-var wantTables = []string{"alert_state", "corp_history_log", "credential_log", "event_by_corp_filing", "event_seen",
+var wantTables = []string{"alert_state", "audit_run", "corp_history_log", "credential_log", "event_by_corp_filing", "event_seen",
 	"future_requeue", "goose_db_version", "initial_load", "last_event", "operator_action"}
 
 func tables(t *testing.T, ctx context.Context, q interface {

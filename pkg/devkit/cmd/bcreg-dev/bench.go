@@ -26,7 +26,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	profiles := fs.String("profiles", "snapshot,history", "credential profiles")
 	seed := fs.Uint64("seed", 1, "synthetic data set (bcreg-dev seed --seed)")
 	replicas := fs.String("replicas", "1,3", "BCREG_JS_REPLICAS of the staging and posting runs at N, comma separated: 1 (one NATS server) and each larger value on a NATS cluster of that many nodes (\"1\" for no cluster runs)")
-	only := fs.String("only", "", "run only these stages, comma separated: staging, posting, ongoing (a staged backlog is still built)")
+	only := fs.String("only", "", "run only these stages, comma separated: staging, posting, ongoing, audit (a staged backlog is still built)")
 	binDir := fs.String("bin", filepath.Dir(self), "directory with the service binaries")
 	dataDir := fs.String("data-dir", ".data/bench", "PostgreSQL cluster (as root: under /var/tmp), NATS stores, logs")
 	reportDir := fs.String("report-dir", "docs/benchmarks", "where YYYY-MM-DD-<N>.md is written (\"\" for none)")
@@ -85,7 +85,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	o.Replicas = reps
 	o.Only = benchList(*only)
 	for _, s := range o.Only {
-		if s != "staging" && s != "posting" && s != "ongoing" {
+		if s != "staging" && s != "posting" && s != "ongoing" && s != "audit" {
 			return fmt.Errorf("%w: --only: unknown stage %q", errUsage, s)
 		}
 	}

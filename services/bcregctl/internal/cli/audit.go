@@ -13,15 +13,12 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/bcgov/bcreg-events/pkg/audit"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/credential"
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
-	"github.com/bcgov/bcreg-events/pkg/eventdb/operator"
-	"github.com/bcgov/bcreg-events/pkg/messages"
-	"github.com/bcgov/bcreg-events/pkg/outbox"
 	"github.com/bcgov/bcreg-events/pkg/webhook"
-	"github.com/bcgov/bcreg-events/services/bcregctl/internal/audit"
 	"github.com/bcgov/bcreg-events/services/bcregctl/internal/corpops"
 )
 
@@ -154,6 +151,12 @@ func runAudit(ctx context.Context, e *env, o auditOpts) error {
 	if err != nil {
 		return err
 	}
+	// A full audit is the console's "last audit" (a --corp one is partial).
+	if len(corps) == 0 {
+		if _, err := rep.Record(ctx, pool, "bcregctl"); err != nil {
+			return err
+		}
+	}
 	if o.asJSON {
 		if err := rep.WriteJSON(e.stdout); err != nil {
 			return err
@@ -199,28 +202,16 @@ func auditRepair(ctx context.Context, e *env, cfg auditConfig, pool, src *pgxpoo
 		fmt.Fprintf(out, "audit --requeue (dry run; --yes acts): would requeue and re-post %d corporation(s): %s\n", len(corps), strings.Join(corps, " "))
 		return nil
 	}
-	now := time.Now()
-	last, err := corpops.Plan(ctx, pool, src, corps, 0, now)
-	if err != nil {
-		return err
-	}
 	nc, js, err := bus.Connect(ctx, cfg.NATS, "bcregctl-audit", e.log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if _, err := corpops.Publish(ctx, js, pool, cfg.Backoff, corps, last, now, "audit"); err != nil {
-		return err
-	}
-	nonce := fmt.Sprintf("audit-repost:%d", now.UnixNano())
-	pub := &outbox.Publisher{JS: js, Log: e.log, System: messages.SystemBCReg, Profile: cfg.Profile, MaxBytes: outbox.MaxBytesFor(js),
-		Nonce: nonce, Backoff: cfg.Backoff, Timeout: 30 * time.Second}
-	reset, published, repostErr := corpops.Repost(ctx, pool, pub, corps, time.Minute)
-	if _, err := operator.RecordAction(ctx, pool, "audit-repost", messages.SystemBCReg+" "+strings.Join(corps, " "), int64(reset),
-		map[string]any{"corps": corps, "credentials": reset, "published": published, "nonce": nonce}); err != nil {
+	r, err := corpops.RepairAudit(ctx, pool, src, js, cfg.Backoff, cfg.Profile, corps, "audit", e.log)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "audit --requeue: requeued %d corporation(s) up to event %d; %d delivered credential(s) re-posted (%d published now)\n",
-		len(corps), last.EventID, reset, published)
-	return repostErr
+		len(corps), r.Through, r.Reposted, r.Published)
+	return nil
 }

@@ -17,9 +17,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/bcgov/bcreg-events/pkg/audit"
 	"github.com/bcgov/bcreg-events/pkg/devkit/agentsim"
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
-	"github.com/bcgov/bcreg-events/services/bcregctl/internal/audit"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
@@ -215,8 +215,8 @@ func TestAPIRateLimit(t *testing.T) {
 			}
 			// 1 credential-type + per topic found 3 + one per relationship,
 			// + one 404: at least that many intervals of the client's rate.
-			if min := time.Duration(float64(time.Second) * 15 / tt.client); clk.now().Sub(start) < min {
-				t.Errorf("read in %v of the clock, want at least %v at %v requests/s", clk.now().Sub(start), min, tt.client)
+			if least := time.Duration(float64(time.Second) * 15 / tt.client); clk.now().Sub(start) < least {
+				t.Errorf("read in %v of the clock, want at least %v at %v requests/s", clk.now().Sub(start), least, tt.client)
 			}
 		})
 	}

@@ -1,4 +1,5 @@
-// Package audit is `bcregctl audit`: it proves, corporation by corporation
+// Package audit is the OrgBook audit of `bcregctl audit` and of the
+// event-poller's schedule (BCREG_AUDIT_SCHEDULE): it proves, corporation by corporation
 // but set-based (a batch of corporations per query), that the event
 // database and OrgBook hold what the profile's generator issues from the
 // registry today, and says what to do where they do not
@@ -8,8 +9,10 @@ package audit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -132,92 +135,184 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	loader := sourcedb.NewLoader(o.Registry, o.Log)
-	after := ""
-	for i := 0; ; i += o.Batch {
-		var nums []string
-		if all {
-			if nums, err = sourcedb.DiscoverCorpNums(ctx, o.Registry, after, o.Batch); err != nil {
-				return nil, fmt.Errorf("audit: %w", err)
+	// Two stages overlap: the registry's batches are read and generated
+	// (on every core) one batch ahead while the event database and OrgBook
+	// are queried for the current one, so the audit's CPU and the
+	// databases' work add up no longer (docs/design/orgbook.md, "The
+	// audit"). At most two prepared batches wait: memory stays bounded by
+	// the batch, not N.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan *prepared, 1)
+	go func() {
+		defer close(ready)
+		loader := sourcedb.NewLoader(o.Registry, o.Log)
+		after := ""
+		for i := 0; ; i += o.Batch {
+			var nums []string
+			var err error
+			if all {
+				nums, err = sourcedb.DiscoverCorpNums(ctx, o.Registry, after, o.Batch)
+			} else if i < len(o.Corps) {
+				nums = o.Corps[i:min(i+o.Batch, len(o.Corps))]
 			}
-		} else if i < len(o.Corps) {
-			nums = o.Corps[i:min(i+o.Batch, len(o.Corps))]
+			var p *prepared
+			switch {
+			case err != nil:
+				p = &prepared{err: fmt.Errorf("audit: %w", err)}
+			case len(nums) == 0:
+				return
+			default:
+				after = nums[len(nums)-1]
+				p = o.prepare(ctx, loader, params, nums, all)
+			}
+			select {
+			case ready <- p:
+			case <-ctx.Done():
+				return
+			}
+			if p.err != nil {
+				return
+			}
 		}
-		if len(nums) == 0 {
+	}()
+	var waited, checking time.Duration
+	for {
+		t0 := time.Now()
+		p, ok := <-ready
+		waited += time.Since(t0)
+		if !ok {
 			break
 		}
-		after = nums[len(nums)-1]
-		if err := o.batch(ctx, conn, loader, params, nums, r, all); err != nil {
+		if p.err != nil {
+			return nil, p.err
+		}
+		t1 := time.Now()
+		if err := o.check(ctx, conn, p, r, all); err != nil {
 			return nil, err
 		}
+		checking += time.Since(t1)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	t2 := time.Now()
 	if all {
 		if err := o.extraTopics(ctx, conn, r); err != nil {
 			return nil, err
 		}
 	}
+	// Where the time went: waiting for the registry and the generator, the
+	// event database and OrgBook per batch, OrgBook's extra topics.
+	o.Log.Info("audit: done", zap.Duration("waiting_for_registry", waited), zap.Duration("comparing", checking),
+		zap.Duration("extra_topics", time.Since(t2)), zap.Int("findings", len(r.Findings)))
 	r.Seconds = time.Since(start).Seconds()
 	r.Counts = countFindings(r.Findings)
 	return r, nil
 }
 
-// batch audits one batch of corporations: one registry load, one event
-// database query and one OrgBook query.
-func (o *Options) batch(ctx context.Context, conn eventdb.Querier, loader *sourcedb.Loader, params credential.Params,
-	nums []string, r *Report, all bool) error {
+// prepared is one batch read from the registry and generated: what
+// OrgBook should hold of each corporation in scope.
+type prepared struct {
+	exp      []Expected
+	corps    []string // of exp
+	ids      []string // registration ids issued (ignored corporations' too)
+	ignored  int
+	findings []Finding // corporations --corp named that the registry lacks
+	err      error
+}
+
+// prepare loads a batch from the registry once and runs the generator
+// over it, on every core (it is pure, and the audit's largest cost).
+func (o *Options) prepare(ctx context.Context, loader *sourcedb.Loader, params credential.Params, nums []string, all bool) *prepared {
 	b, err := loader.Load(ctx, nums)
 	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return &prepared{err: fmt.Errorf("audit: %w", err)}
 	}
-	var exp []Expected
-	var ids, corps []string
-	for _, num := range nums {
-		snap, err := b.Get(num)
-		if err != nil {
-			if all {
-				return fmt.Errorf("audit: %w", err)
+	type gen struct {
+		e       Expected
+		skip    bool
+		missing error
+		err     error
+	}
+	out := make([]gen, len(nums))
+	workers := min(runtime.GOMAXPROCS(0), len(nums))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(nums); i += workers {
+				snap, err := b.Get(nums[i])
+				switch {
+				case err != nil:
+					out[i].missing = err
+				case !o.Profile.InScope(snap):
+					out[i].skip = true
+				default:
+					res, err := o.Profile.Generate(snap, params)
+					switch {
+					case err != nil:
+						out[i].err = fmt.Errorf("audit: generate %s: %w", nums[i], err)
+					case res.Note == credential.NoteWithdrawn:
+						out[i].skip = true // hidden: never published
+					default:
+						out[i].e = expect(res, o.Now)
+					}
+				}
 			}
-			r.Findings = append(r.Findings, Finding{CorpNum: num, Check: CheckNeverProcessed, Expected: "a corporation of the registry", Found: err.Error()})
-			continue
-		}
-		if !o.Profile.InScope(snap) {
-			continue
-		}
-		res, err := o.Profile.Generate(snap, params)
-		if err != nil {
-			return fmt.Errorf("audit: generate %s: %w", num, err)
-		}
-		if res.Note == credential.NoteWithdrawn {
-			continue // hidden: never published
-		}
-		e := expect(res, o.Now)
-		if e.HasRegistration {
-			ids = append(ids, e.SourceID)
-		}
-		if o.Ignore[num] || (e.SourceID != "" && o.Ignore[e.SourceID]) {
-			r.Ignored++
-			continue
-		}
-		exp = append(exp, e)
-		corps = append(corps, num)
+		}()
 	}
-	if all && len(ids) > 0 {
-		if err := auditdb.AuditAddKnown(ctx, conn, ids); err != nil {
+	wg.Wait()
+	p := &prepared{}
+	for i, g := range out {
+		switch {
+		case g.err != nil:
+			return &prepared{err: g.err}
+		case g.missing != nil && all:
+			return &prepared{err: fmt.Errorf("audit: %w", g.missing)}
+		case g.missing != nil:
+			p.findings = append(p.findings, Finding{CorpNum: nums[i], Check: CheckNeverProcessed, Expected: "a corporation of the registry", Found: g.missing.Error()})
+			continue
+		case g.skip:
+			continue
+		}
+		e := g.e
+		if e.HasRegistration {
+			p.ids = append(p.ids, e.SourceID)
+		}
+		if o.Ignore[nums[i]] || (e.SourceID != "" && o.Ignore[e.SourceID]) {
+			p.ignored++
+			continue
+		}
+		p.exp = append(p.exp, e)
+		p.corps = append(p.corps, nums[i])
+	}
+	return p
+}
+
+// check compares one prepared batch with the event database (one query)
+// and OrgBook (one query).
+func (o *Options) check(ctx context.Context, conn eventdb.Querier, p *prepared, r *Report, all bool) error {
+	r.Findings = append(r.Findings, p.findings...)
+	r.Ignored += p.ignored
+	if all && len(p.ids) > 0 {
+		if err := auditdb.AuditAddKnown(ctx, conn, p.ids); err != nil {
 			return err
 		}
 	}
-	if len(exp) == 0 {
+	if len(p.exp) == 0 {
 		return nil
 	}
-	states, err := auditdb.AuditCorps(ctx, conn, messages.SystemBCReg, corps, o.Now, o.Grace)
+	states, err := auditdb.AuditCorps(ctx, conn, messages.SystemBCReg, p.corps, o.Now, o.Grace)
 	if err != nil {
 		return err
 	}
-	found, err := o.OrgBook.Lookup(ctx, ids)
+	found, err := o.OrgBook.Lookup(ctx, p.ids)
 	if err != nil {
 		return err
 	}
-	for _, e := range exp {
+	for _, e := range p.exp {
 		st := states[e.CorpNum]
 		if st.Pending {
 			r.Pending++
