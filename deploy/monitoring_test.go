@@ -25,7 +25,7 @@ var (
 		"bcreg_poster_credentials_total", "bcreg_poster_credential_events_total", "bcreg_poster_inflight", "bcreg_poster_concurrency_limit",
 		"bcreg_poster_agent_errors_total", "bcreg_poster_agent_healthy",
 		"bcreg_stage_messages_total", "bcreg_stage_handler_duration_seconds", "bcreg_dead_letters_total",
-		"bcreg_alerts_sent_total", "bcreg_alerts_failed_total", "bcreg_alerts_suppressed_total",
+		"bcreg_alerts_sent_total", "bcreg_alerts_failed_total", "bcreg_alerts_suppressed_total", "bcreg_audit_findings",
 	}
 	histograms = []string{
 		"bcreg_poller_poll_duration_seconds", "bcreg_builder_batch_duration_seconds", "bcreg_poster_request_duration_seconds",

@@ -7,6 +7,7 @@ go 1.26.0
 
 require (
 	github.com/bcgov/bcreg-events/pkg v0.0.0
+	github.com/bcgov/bcreg-events/pkg/devkit v0.0.0
 	github.com/bcgov/bcreg-events/pkg/testkit v0.0.0
 	github.com/bcgov/bcreg-events/services/event-poller v0.0.0
 	github.com/google/go-cmp v0.7.0
@@ -92,6 +93,7 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
 
 replace (

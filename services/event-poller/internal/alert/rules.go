@@ -38,6 +38,9 @@ const (
 	KeyPollSize         = "poll-size"
 	KeyLoadStarted      = "initial-load-started"
 	KeyLoadFinished     = "initial-load-finished"
+	// Reported by the scheduled OrgBook audit: more findings than the
+	// previous audit, or the audit failed.
+	KeyAudit = "audit-findings"
 )
 
 // Thresholds are the rules' limits.

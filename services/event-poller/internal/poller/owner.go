@@ -16,7 +16,8 @@ import (
 )
 
 // startOwnerDuties starts what only the active poller does beside its
-// cycles: the alert monitor and the corp_history_log retention. The
+// cycles: the alert monitor, the corp_history_log retention and the
+// scheduled OrgBook audit. The
 // returned function stops them (when the lock is released or lost).
 func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 	dctx, cancel := context.WithCancel(ctx)
@@ -34,7 +35,7 @@ func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 	})
 	s.monitor.Store(mon)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		_ = mon.Run(dctx)
@@ -42,6 +43,10 @@ func (s *service) startOwnerDuties(ctx context.Context) (stop func()) {
 	go func() {
 		defer wg.Done()
 		s.retention(dctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.auditing(dctx)
 	}()
 	return func() {
 		cancel()

@@ -15,8 +15,9 @@
 // While it holds the lock the poller is also the pipeline's one alerting
 // owner (package alert: thresholds evaluated every BCREG_ALERT_INTERVAL,
 // failed polls reported, posted to BCREG_WEBHOOK_URL) and prunes
-// corp_history_log when BCREG_HISTORY_RETENTION is set; a standby does
-// neither, so two replicas send one alert, not two.
+// corp_history_log when BCREG_HISTORY_RETENTION is set and audits OrgBook
+// at BCREG_AUDIT_SCHEDULE; a standby does none of it, so two replicas send
+// one alert, not two.
 package poller
 
 import (
@@ -30,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/bcgov/bcreg-events/pkg/audit"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/daemon"
@@ -51,6 +53,7 @@ type Config struct {
 	config.SourceDB
 	Poll
 	alert.Config
+	Audit
 
 	// Once runs one cycle and exits (the --once flag, for cron-style runs).
 	Once bool `ignored:"true"`
@@ -182,6 +185,11 @@ type Hooks struct {
 	// another; Evaluated after each alert evaluation's reading of the
 	// pipeline (the previous evaluation is then complete).
 	Standby, Evaluated func()
+	// AuditDue, when set, replaces the wait for BCREG_AUDIT_SCHEDULE: the
+	// scheduled audit runs each time it returns true (false stops the
+	// schedule); Audited receives each scheduled audit's outcome.
+	AuditDue func(ctx context.Context) bool
+	Audited  func(rep *audit.Report, err error)
 }
 
 // WithHooks runs the poller with h.
@@ -212,13 +220,14 @@ type service struct {
 	// beat is the poll loop's heartbeat for /livez: it beats on each lock
 	// attempt, cycle, initial-load page and publishing round, and pauses
 	// while the loop waits for its next turn.
-	beat *lifecycle.Heartbeat
+	beat   *lifecycle.Heartbeat
+	auditM *auditMetrics
 }
 
 func newService(cfg Config, deps daemon.Deps, h Hooks) *service {
 	s := &service{cfg: cfg, log: deps.Log, js: deps.JS, edb: deps.EventDB, src: deps.SourceDB, hooks: h,
 		m: newMetrics(deps.Health.Registry()), alerts: alert.NewMetrics(deps.Health.Registry()),
-		beat: deps.Health.Heartbeat("poll loop (event-poller)")}
+		beat: deps.Health.Heartbeat("poll loop (event-poller)"), auditM: newAuditMetrics(deps.Health.Registry())}
 	deps.Health.AddCheck("watermark", func(context.Context) error {
 		if p := s.refused.Load(); p != nil {
 			return *p
