@@ -1,7 +1,7 @@
 // Package console serves the operator console of `bcregctl console`: the
 // pipeline at a glance (stages, lag, posting rate, agent health, watermark),
-// the dead letters with requeue and purge, and a corporation lookup with a
-// requeue. Pages are server-rendered html/template with every asset
+// the dead letters with requeue and purge, a corporation lookup with a
+// requeue, and the last OrgBook audit with its repair. Pages are server-rendered html/template with every asset
 // embedded; the figures come from pipeline.Collect, the same code as
 // `bcregctl status --json`, and the actions call the same code as
 // `bcregctl dlq`. The console is read-only unless a token is configured;
@@ -111,7 +111,7 @@ func New(opt Options) (*Server, error) {
 		return nil, fmt.Errorf("console: metrics: %w", err)
 	}
 	s := &Server{opt: opt, pages: map[string]*template.Template{}, metrics: m}
-	for _, p := range []string{"overview", "dlq", "dlqentry", "corp", "message"} {
+	for _, p := range []string{"overview", "dlq", "dlqentry", "corp", "audit", "message"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", p, err)
@@ -131,6 +131,8 @@ func New(opt Options) (*Server, error) {
 	mux.HandleFunc("POST /dlq/{action}", s.guard(s.dlqAction))
 	mux.HandleFunc("GET /corp", s.corp)
 	mux.HandleFunc("POST /corp/requeue", s.guard(s.corpRequeue))
+	mux.HandleFunc("GET /audit", s.audit)
+	mux.HandleFunc("POST /audit/requeue", s.guard(s.auditRequeue))
 	// CrossOriginProtection refuses cross-site POSTs by Sec-Fetch-Site and
 	// Origin; the CSRF cookie in guard covers browsers that send neither.
 	cop := http.NewCrossOriginProtection()

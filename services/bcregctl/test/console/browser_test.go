@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bcgov/bcreg-events/pkg/audit"
 	"github.com/bcgov/bcreg-events/pkg/bus"
 )
 
@@ -171,7 +172,11 @@ func TestBrowserNarrowWindowAndAccessibility(t *testing.T) {
 		{"dead letters", "/dlq", "#dlq-table"},
 		{"dead letter", "/dlq/" + strconv.FormatUint(f.seqs["builder"], 10), "#one-requeue"},
 		{"corporation", "/corp?num=" + f.corp, "#credentials"},
+		{"audit", "/audit", "#audit-findings"},
 	}
+	recordAudit(t, f, "bcregctl", nil)
+	recordAudit(t, f, "event-poller", []audit.Finding{{CorpNum: f.corp, SourceID: "BC" + f.corp[1:], Check: audit.CheckName,
+		Expected: "A LONG LEGAL NAME OF A CORPORATION LIMITED", Found: "ANOTHER RATHER LONG NAME LIMITED"}})
 	const audit = `(() => {
   const problems = [];
   const de = document.documentElement;
