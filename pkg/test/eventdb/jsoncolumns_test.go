@@ -54,8 +54,9 @@ func TestJSONColumnsKeepTheText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Applied) != 1 || res.Applied[0] != 7 {
-		t.Fatalf("applied %v, want 7", res.Applied)
+	// 7 converts the columns; later migrations follow it.
+	if len(res.Applied) == 0 || res.Applied[0] != 7 {
+		t.Fatalf("applied %v, want 7 first", res.Applied)
 	}
 	rows, err := pool.Query(ctx, `SELECT credential_json::text, credential_hash FROM credential_log`)
 	if err != nil {

@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,9 +29,6 @@ type Audit struct {
 	// empty turns the scheduled audit off.
 	AuditSchedule string        `envconfig:"AUDIT_SCHEDULE"`
 	OrgBookDBURL  config.Secret `envconfig:"ORGBOOK_DB_URL"`
-	// Profile is the credential profile whose credentials are compared
-	// (OrgBook BC stores the history profile's).
-	Profile string `envconfig:"PROFILE" default:"history"`
 }
 
 // Validate checks the audit's settings.
@@ -45,10 +43,17 @@ func (a Audit) Validate() error {
 	if a.OrgBookDBURL == "" {
 		errs = append(errs, errors.New("BCREG_AUDIT_SCHEDULE is set: BCREG_ORGBOOK_DB_URL (OrgBook's database, a read-only user) is required"))
 	}
-	if a.Profile != credential.ProfileHistory {
-		errs = append(errs, fmt.Errorf("BCREG_AUDIT_SCHEDULE is set: BCREG_PROFILE=%s, but the audit compares the history profile's credentials, the ones OrgBook BC stores", a.Profile))
-	}
 	return errors.Join(errs...)
+}
+
+// ValidateConfig checks what spans the poller's settings: the scheduled
+// audit compares the history profile's credentials (BCREG_PROFILE, the
+// ones OrgBook BC stores).
+func (c Config) ValidateConfig() error {
+	if c.AuditSchedule != "" && c.Poll.Profile != "" && c.Poll.Profile != credential.ProfileHistory {
+		return fmt.Errorf("BCREG_AUDIT_SCHEDULE is set: BCREG_PROFILE=%s, but the audit compares the history profile's credentials, the ones OrgBook BC stores", c.Poll.Profile)
+	}
+	return nil
 }
 
 // Schedule is a daily time on the registry's clock.
@@ -138,7 +143,7 @@ func (s *service) auditing(ctx context.Context) {
 // runAudit audits, records the run, sets the metric and alerts when the
 // findings outnumber the previous recorded audit's.
 func (s *service) runAudit(ctx context.Context) (*audit.Report, error) {
-	profile, err := credential.New(s.cfg.Profile, credential.Options{Log: s.log})
+	profile, err := credential.New(cmp.Or(s.cfg.Poll.Profile, credential.ProfileHistory), credential.Options{Log: s.log})
 	if err != nil {
 		return nil, fmt.Errorf("audit: BCREG_PROFILE: %w", err)
 	}

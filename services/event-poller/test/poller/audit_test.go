@@ -48,12 +48,19 @@ func TestScheduleNext(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	cfg := poller.Audit{AuditSchedule: "02:30", Profile: "snapshot"}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "BCREG_ORGBOOK_DB_URL") || !strings.Contains(err.Error(), "history") {
-		t.Errorf("validate %+v: %v", cfg, err)
+	if err := (poller.Audit{AuditSchedule: "02:30"}).Validate(); err == nil || !strings.Contains(err.Error(), "BCREG_ORGBOOK_DB_URL") {
+		t.Errorf("validate without OrgBook: %v", err)
 	}
-	if err := (poller.Audit{Profile: "snapshot"}).Validate(); err != nil {
+	if err := (poller.Audit{}).Validate(); err != nil {
 		t.Errorf("off: %v", err)
+	}
+	snapshot := poller.Config{Poll: poller.Poll{Profile: "snapshot"}, Audit: poller.Audit{AuditSchedule: "02:30", OrgBookDBURL: "postgres://ob"}}
+	if err := snapshot.ValidateConfig(); err == nil || !strings.Contains(err.Error(), "history") {
+		t.Errorf("the snapshot profile with a schedule: %v", err)
+	}
+	snapshot.AuditSchedule = ""
+	if err := snapshot.ValidateConfig(); err != nil {
+		t.Errorf("the snapshot profile without a schedule: %v", err)
 	}
 }
 
@@ -90,7 +97,7 @@ VALUES ($1, $1, $1, 7, false, true, false)`, n); err != nil {
 	cfg := e.config(func(c *poller.Config) {
 		c.InitialLoad = poller.InitialLoadSkip
 		c.HTTP.Addr = fmt.Sprintf("127.0.0.1:%d", port)
-		c.Audit = poller.Audit{AuditSchedule: "02:30", OrgBookDBURL: config.Secret(obURL), Profile: "history"}
+		c.Audit = poller.Audit{AuditSchedule: "02:30", OrgBookDBURL: config.Secret(obURL)}
 		c.Config = alert.Config{WebhookURL: config.Secret(h.srv.URL), WebhookLevel: 0, ProjectName: "p", FriendlyProjectName: "F",
 			WebhookTimeout: time.Second, WebhookMaxPerHour: 10, AlertInterval: 50 * time.Millisecond, AlertRepeat: 50 * time.Millisecond,
 			AlertQueueWarn: 10000, AlertQueueError: 100000, AlertWatermarkStale: time.Hour, AlertAgentStall: 15 * time.Minute}
