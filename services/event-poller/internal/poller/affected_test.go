@@ -107,7 +107,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := Poll{Interval: 30 * time.Second, LookBack: 10 * time.Minute, InitialLoad: "auto", LoadPage: 1000,
-			LockRetry: 2 * time.Second, WarnCorps: 10000, ErrorCorps: 100000, PublishTimeout: 30 * time.Second, PruneInterval: time.Hour}
+			LockRetry: 2 * time.Second, WarnCorps: 10000, ErrorCorps: 100000, PublishTimeout: 30 * time.Second, PruneInterval: time.Hour, Profile: "history"}
 		if diff := cmp.Diff(want, cfg.Poll); diff != "" {
 			t.Errorf("defaults (-want +got):\n%s", diff)
 		}
