@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
 const (
@@ -391,7 +393,7 @@ func TestOrgBookTopicByID(t *testing.T) {
 // that many requests, then 429 until its bucket refills (on the
 // simulator's clock); the agent's routes are not limited.
 func TestOrgBookRateLimit(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	_, srv := startSim(t, Config{OrgBookRate: 4}, clock)
 	codes := func(n int) []int {
 		var out []int
@@ -404,11 +406,11 @@ func TestOrgBookRateLimit(t *testing.T) {
 		t.Errorf("a burst (-want +got):\n%s", d)
 	}
 	issue(t, srv, item(reg42, v42, regCred("2001-01-01T08:00:00+00:00", "A", "ACT"))) // not limited
-	clock.advance(500 * time.Millisecond)                                             // 2 tokens
+	clock.Advance(500 * time.Millisecond)                                             // 2 tokens
 	if d := cmp.Diff([]int{200, 200, 429}, codes(3)); d != "" {
 		t.Errorf("after half a second (-want +got):\n%s", d)
 	}
-	clock.advance(time.Hour) // the bucket holds at most the rate
+	clock.Advance(time.Hour) // the bucket holds at most the rate
 	if d := cmp.Diff([]int{200, 200, 200, 200, 429}, codes(5)); d != "" {
 		t.Errorf("after an hour (-want +got):\n%s", d)
 	}
