@@ -101,6 +101,11 @@ func newAuditMetrics(reg prometheus.Registerer) *auditMetrics {
 			Help: "Scheduled OrgBook audits that could not finish (a database unreachable)."}),
 	}
 	reg.MustRegister(m.findings, m.last, m.failed)
+	// Every labelled series exists at zero from the start (docs/operations.md
+	// §16); bcreg_audit_last_run_timestamp_seconds 0 says no audit ran yet.
+	for _, c := range audit.Checks {
+		m.findings.WithLabelValues(string(c))
+	}
 	return m
 }
 
