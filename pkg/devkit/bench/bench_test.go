@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -325,5 +326,40 @@ func TestAuditGoals(t *testing.T) {
 	}
 	if md := run(38*time.Second, 54<<20, 0).markdown(); !strings.Contains(md, "## 7. `bcregctl audit`") || !strings.Contains(md, "| **38.0 s** |") {
 		t.Errorf("report without the audit section:\n%s", md)
+	}
+}
+
+// TestPostingCPUPerCredential: the zero-latency posting table gives the
+// cost of posting, posters + PostgreSQL + NATS per credential (issue 18,
+// goal 3), without the agent's CPU.
+func TestPostingCPUPerCredential(t *testing.T) {
+	run := func(posters int, creds int64) *postingResult {
+		u := usage{PG: 900 * time.Millisecond, NATS: 100 * time.Millisecond, Procs: []procUsage{{Role: "vonx-sim", CPU: 5 * time.Second}}}
+		for i := 1; i <= posters; i++ {
+			u.Procs = append(u.Procs, procUsage{Role: fmt.Sprintf("poster-%d", i), CPU: 500 * time.Millisecond})
+		}
+		return &postingResult{N: 2000, Profile: "history", Posters: posters, Creds: creds, Usage: u}
+	}
+	tests := []struct {
+		name string
+		p    *postingResult
+		want string
+	}{
+		{"one poster", run(1, 10000), "150"},
+		{"two posters", run(2, 10000), "200"},
+		{"nothing answered", run(1, 0), "–"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.p.cpuPerCred()); diff != "" {
+				t.Errorf("cpuPerCred (-want +got):\n%s", diff)
+			}
+		})
+	}
+	md := (&report{Opts: Options{Corps: 2000, Profiles: []string{"history"}}, Posting: []*postingResult{run(1, 10000)}}).markdown()
+	for _, s := range []string{"| CPU µs per credential: posters + PostgreSQL + NATS | foreign CPU |", "| 0 | 0 | 150 | ", "### Posting to a zero-latency agent, history profile, 1 poster(s)"} {
+		if !strings.Contains(md, s) {
+			t.Errorf("report lacks %q", s)
+		}
 	}
 }

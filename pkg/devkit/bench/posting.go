@@ -45,7 +45,7 @@ type postingResult struct {
 	Usage   usage
 	TopSQL  []statement
 	Perf    *perfProfile
-	GoCPU   *goProfile // the posters' CPU profiles (pprof), zero-latency runs of 2 posters
+	GoCPU   *goProfile // the posters' CPU profiles (pprof), zero-latency runs
 	Metrics posterMetrics
 }
 
@@ -127,7 +127,7 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 		}
 	}
 	var gocpu *pprofRecorder
-	if !capLimited && posters == 2 {
+	if !capLimited {
 		gocpu = r.startPprof("poster", "poster")
 	}
 	if capLimited {
@@ -185,6 +185,17 @@ FROM credential_log WHERE process_date IS NOT NULL AND process_success IN ('Y', 
 	r.stopServices()
 	r.finishUsage(&res.Usage)
 	return res, nil
+}
+
+// cpuPerCred is the CPU of the posters, PostgreSQL and NATS per
+// credential answered, in µs ("–" without credentials): what posting
+// costs besides the agent.
+func (p *postingResult) cpuPerCred() string {
+	if p.Creds == 0 {
+		return "–"
+	}
+	cpu := p.Usage.cpuOf("poster") + p.Usage.PG + p.Usage.NATS
+	return fmt.Sprintf("%.0f", float64(cpu.Microseconds())/float64(p.Creds))
 }
 
 // capacityWindow lets the posters warm up, then counts what the agent

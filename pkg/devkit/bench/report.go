@@ -393,17 +393,18 @@ func (r *report) writePosting(w *strings.Builder) {
 	w.WriteString("## 2. Posting (poster → vonx-sim)\n\n")
 	w.WriteString("Each run starts from a copy of the staged state of the 2-builder staging run (event database and NATS store): every credential published, none posted.\n\n")
 	w.WriteString("Zero-latency agent, from the posters' start to the last answer recorded:\n\n")
-	w.WriteString("| N | profile | streams | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | foreign CPU |\n")
-	w.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	w.WriteString("| N | profile | streams | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | CPU µs per credential: posters + PostgreSQL + NATS | foreign CPU |\n")
+	w.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range r.Posting {
 		if p.CapLimited {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s | %s |\n",
 			num(p.N), p.Profile, p.r(), p.Posters, num64(p.Backlog), atLeast(p.Boxed), dur(p.Wall), atLeast(p.Boxed), num(int(p.Overall)), num(int(p.Steady)),
 			num64(p.Creds), num64(p.NRows), num64(p.DRows), num64(p.Sim.Requests), float64(p.Sim.Issued)/float64(max(p.Sim.Requests, 1)),
-			p.Metrics.Limit, redeliveries(p.Deliveries, p.Bundles), p.Sim.Failed, p.Sim.Duplicates, foreign(p.Usage))
+			p.Metrics.Limit, redeliveries(p.Deliveries, p.Bundles), p.Sim.Failed, p.Sim.Duplicates, p.cpuPerCred(), foreign(p.Usage))
 	}
+	w.WriteString("\n*CPU µs per credential*: the CPU time of the posters, PostgreSQL and NATS over the run (utime + stime from /proc) per credential answered: the cost of posting, without the agent (vonx-sim, listed in section 4).\n")
 	w.WriteString("\nCapacity-limited agent, credentials issued over the window after the warm-up:\n\n")
 	w.WriteString("| N | profile | streams | posters | agent | window | issued | credentials/s | of capacity | failed requests | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | backlog ran out |\n")
 	w.WriteString("| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |\n")
@@ -558,10 +559,10 @@ func (r *report) writeWhere(w *strings.Builder) {
 		writePerf(w, s.Perf)
 	}
 	for _, p := range r.Posting {
-		if p.CapLimited || p.Posters != 2 || p.r() != 1 {
+		if p.CapLimited || p.r() != 1 {
 			continue
 		}
-		fmt.Fprintf(w, "### Posting to a zero-latency agent, %s profile, 2 posters\n\n", p.Profile)
+		fmt.Fprintf(w, "### Posting to a zero-latency agent, %s profile, %d poster(s)\n\n", p.Profile, p.Posters)
 		u := p.Usage
 		fmt.Fprintf(w, "CPU over the %s run: posters %.1f s, vonx-sim %.1f s, PostgreSQL %.1f s, NATS %.1f s, bench %.1f s, other processes %.1f s; machine busy %.0f%% of the time.\n\n",
 			dur(p.Wall), u.cpuOf("poster").Seconds(), u.cpuOf("vonx-sim").Seconds(), u.PG.Seconds(), u.NATS.Seconds(), u.Self.Seconds(), u.foreign().Seconds(),
@@ -670,7 +671,7 @@ func (r *report) writeMethod(w *strings.Builder) {
 - **Ongoing**: see section 3; the catch-up (delivering the staged backlog) precedes the measured bursts, and the window ends when the pipeline is idle again (or after 2 minutes plus three poll intervals).
 - **R3 vs R1**: the main configuration (2 builders, 2 posters) again with ` + "`BCREG_JS_REPLICAS=3`" + ` and every node's URL in ` + "`BCREG_NATS_URL`" + `, on three NATS children with routes between them on this same machine (so the three nodes' work shares the machine's cores, where production spreads them over three hosts: the CPU figures are the cost, the wall-time figures an upper bound of the slowdown). The posting runs copy the three nodes' stores and restart the same cluster; the clock starts after every stream has a leader.
 - **Memory and CPU**: /proc/<pid>/status VmHWM and /proc/<pid>/stat utime+stime of each process, read at the end of the window; after the exit, the kernel's rusage (maxrss) when larger.
-- **Where the time goes**: the builders of the main staging runs and the posters of the zero-latency posting runs with 2 posters are profiled through their side ports (Go's pprof, ` + "`BCREG_PPROF=true`" + `), their top functions beside pg_stat_statements (reset at the start of each run); with ` + "`perf`" + ` on, system-wide ` + "`perf`" + ` recordings as well.
+- **Where the time goes**: the builders of the main staging runs and the posters of every zero-latency posting run are profiled through their side ports (Go's pprof, ` + "`BCREG_PPROF=true`" + `), their top functions beside pg_stat_statements (reset at the start of each run); with ` + "`perf`" + ` on, system-wide ` + "`perf`" + ` recordings as well.
 `)
 }
 
