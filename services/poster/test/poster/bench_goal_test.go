@@ -178,10 +178,19 @@ func runGoal(b *testing.B, m goalMode) {
 		m.name, steady, 100*steady/capacity, capacity, failed, overloaded, dups, elapsed.Round(10*time.Millisecond), loadAvg())
 	if m.halve {
 		half := capacity - m.agents[0].perSec()/2
-		s1 := settle(trace, halvedAt, restoredAt, half)
-		s2 := settle(trace, restoredAt, trace[len(trace)-1].at, capacity)
+		s1, ok1 := settle(trace, halvedAt, restoredAt, half)
+		s2, ok2 := settle(trace, restoredAt, trace[len(trace)-1].at, capacity)
+		unsettled := 0
+		for _, ok := range []bool{ok1, ok2} {
+			if !ok {
+				unsettled++
+			}
+		}
 		b.ReportMetric(s1.Seconds(), "settle_halved_s")
 		b.ReportMetric(s2.Seconds(), "settle_restored_s")
+		// make bench reads it: a phase that never settled has its
+		// length as its settle time.
+		b.ReportMetric(float64(unsettled), "unsettled_phases")
 		b.Logf("halved at %v: settled at %.0f cred/s ±%.0f%% after %v (%.1f cred/s over the phase's last 10 s); restored at %v: settled after %v",
 			halvedAt.Round(time.Second), half, 100*settleBand, s1.Round(250*time.Millisecond), rateBetween(trace, restoredAt-10*time.Second, restoredAt),
 			restoredAt.Round(time.Second), s2.Round(250*time.Millisecond))
@@ -245,9 +254,10 @@ func rateBetween(trace []tracePoint, from, to time.Duration) float64 {
 }
 
 // settle is how long after from the 2 s rate came within settleBand of
-// target and stayed there until to (to − from when it never did).
-func settle(trace []tracePoint, from, to time.Duration, target float64) time.Duration {
-	settledAt := to
+// target and stayed there until to (to − from and false when it never
+// did).
+func settle(trace []tracePoint, from, to time.Duration, target float64) (time.Duration, bool) {
+	settledAt, settled := to, false
 	for i := len(trace) - 1; i >= 0; i-- {
 		t := trace[i].at
 		if t < from+2*time.Second || t > to {
@@ -257,9 +267,9 @@ func settle(trace []tracePoint, from, to time.Duration, target float64) time.Dur
 		if r < target*(1-settleBand) || r > target*(1+settleBand) {
 			break
 		}
-		settledAt = t - 2*time.Second
+		settledAt, settled = t-2*time.Second, true
 	}
-	return settledAt - from
+	return settledAt - from, settled
 }
 
 func loadAvg() string {
