@@ -96,8 +96,8 @@ lint: golangci-lint
 	done
 
 ## bench: benchmarks at registry scale into docs/benchmarks/YYYY-MM-DD-<N>.md
-## (see README): N = BENCH_CORPS (default 100,000); BENCH_LARGE=1 adds a
-## staging run at N = 1,000,000. Runs bench-micro first.
+## (see README): N = BENCH_CORPS (default 100,000); BENCH_LARGE=1 adds
+## staging and posting at N = 1,000,000. Runs bench-micro first.
 BENCH_CORPS ?= 100000
 BENCH_LARGE ?=
 BENCH_DIR   := $(CURDIR)/.data/bench
@@ -108,11 +108,12 @@ bench: build bench-micro
 	BENCH_CORPS=$(BENCH_CORPS) BENCH_LARGE=$(BENCH_LARGE) $(BIN)/bcreg-dev bench --bin $(BIN) --data-dir $(BENCH_DIR) --micro $(BENCH_DIR)/micro.txt
 
 ## bench-micro: the Go micro-benchmarks, one test binary at a time (-p 1);
-## output in .data/bench/micro.txt.
+## output in .data/bench/micro.txt, the poster's halving trace beside it.
 bench-micro:
 	@mkdir -p $(BENCH_DIR)
 	@: > $(BENCH_DIR)/micro.txt
-	@run() { echo "go test $$*"; $(GO) test -count=1 -p 1 -timeout 30m -run '^$$' "$$@" >> $(BENCH_DIR)/micro.txt 2>&1 \
+	@rm -f $(BENCH_DIR)/poster-adaptive-halved.svg
+	@export BENCH_PLOT=$(BENCH_DIR); run() { echo "go test $$*"; $(GO) test -count=1 -p 1 -timeout 30m -run '^$$' "$$@" >> $(BENCH_DIR)/micro.txt 2>&1 \
 		|| { cat $(BENCH_DIR)/micro.txt; exit 1; }; }; \
 	run -bench . -benchtime 2s $(BENCH_MICRO) && \
 	run -bench BuilderInitialLoad -benchtime 2s github.com/bcgov/bcreg-events/services/credential-builder/test/builder && \

@@ -12,7 +12,9 @@
 //  3. ongoing: events appended in small bursts to a caught-up pipeline; the
 //     time from each event's commit to the agent accepting its credential;
 //  4. peak resident memory and CPU of every process;
-//  5. scaling: staging at several registry sizes;
+//  5. scaling: staging at several registry sizes; at the large one
+//     (BENCH_LARGE=1: a million corporations) posting as well, and the
+//     disk both need;
 //  6. the cost of replication: staging and posting at N again on a
 //     three-node NATS cluster with R3 streams (production's topology),
 //     beside the R1 runs on one server;
@@ -109,6 +111,15 @@ func (o *Options) stagingBoxFor(n int) time.Duration {
 	return max(2*time.Minute, time.Duration(n/200)*time.Second)
 }
 
+// postingBoxFor is the box of a posting run of a backlog of n
+// corporations.
+func (o *Options) postingBoxFor(n int) time.Duration {
+	if n == o.Corps {
+		return o.PostingBox
+	}
+	return max(2*time.Minute, time.Duration(n/250)*time.Second)
+}
+
 // Run runs the benchmarks and writes the report.
 func Run(ctx context.Context, log *zap.Logger, o Options) (err error) {
 	o.defaults()
@@ -151,6 +162,11 @@ func Run(ctx context.Context, log *zap.Logger, o Options) (err error) {
 		} else {
 			b.logf("micro-benchmarks: %v (not in the report)", err)
 		}
+		// The poster benchmark's halving trace (goal 1), which
+		// `make bench-micro` writes beside its output (BENCH_PLOT).
+		if svg, err := os.ReadFile(filepath.Join(filepath.Dir(o.MicroFile), halvedTraceFile)); err == nil && strings.Contains(b.rep.Micro, agentGoal+"halved") {
+			b.rep.MicroTrace = string(svg)
+		}
 	}
 	b.rep.Finished = o.Now()
 	b.rep.LoadEnd = loadAvg()
@@ -175,13 +191,30 @@ func writeReport(rep *report, dir string, out io.Writer) error {
 	if dir == "" {
 		return nil
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s-%d.md", rep.Started.Format("2006-01-02"), rep.Opts.Corps))
+	path := filepath.Join(dir, rep.fileName(".md"))
 	if err := os.WriteFile(path, []byte(rep.markdown()), 0o644); err != nil {
 		return fmt.Errorf("bench: write report: %w", err)
+	}
+	if rep.MicroTrace != "" {
+		if err := os.WriteFile(filepath.Join(dir, rep.traceName()), []byte(rep.MicroTrace), 0o644); err != nil {
+			return fmt.Errorf("bench: write the halving trace: %w", err)
+		}
 	}
 	fmt.Fprintf(out, "\nbench: report written to %s\n", path)
 	return nil
 }
+
+// fileName is the report's file name, YYYY-MM-DD-<N> and ext.
+func (r *report) fileName(ext string) string {
+	return fmt.Sprintf("%s-%d%s", r.Started.Format("2006-01-02"), r.Opts.Corps, ext)
+}
+
+// halvedTraceFile is the poster benchmark's plot of the halving run
+// (services/poster/test/poster, BENCH_PLOT); traceName is its copy beside
+// the report.
+const halvedTraceFile = "poster-adaptive-halved.svg"
+
+func (r *report) traceName() string { return r.fileName("-" + halvedTraceFile) }
 
 // Render rewrites the report of a run from its raw results (the JSON file
 // a run leaves in its data directory).
@@ -233,6 +266,9 @@ func diskNeeded(sizes []int, corps, replicas int) int64 {
 // size runs every stage of one registry size.
 func (b *bencher) size(ctx context.Context, n int) error {
 	main := n == b.opts.Corps
+	if n < b.opts.Corps && !b.opts.wants("staging") {
+		return nil // the small scaling points measure staging only
+	}
 	src := fmt.Sprintf("src_%d", n)
 	if err := b.seed(ctx, n, src); err != nil {
 		return err
@@ -241,11 +277,7 @@ func (b *bencher) size(ctx context.Context, n int) error {
 		defer b.c.dropDB(ctx, src)
 	}
 	for _, profile := range b.opts.Profiles {
-		builders := []int{1, 2}
-		if n > b.opts.Corps {
-			builders = []int{2} // the large scaling point: the best configuration only
-		}
-		staged, err := b.stageAndPost(ctx, n, src, profile, 1, builders, []int{1, 2}, b.opts.wants("ongoing"))
+		staged, err := b.stageAndPost(ctx, n, src, profile, 1, b.opts.plan(n))
 		if err != nil {
 			return err
 		}
@@ -267,7 +299,7 @@ func (b *bencher) size(ctx context.Context, n int) error {
 		// The cost of replication: the main configuration again on a
 		// cluster (see clusterReplicas).
 		for _, rep := range clusterReplicas(b.opts.Replicas) {
-			staged, err := b.stageAndPost(ctx, n, src, profile, rep, []int{2}, []int{2}, false)
+			staged, err := b.stageAndPost(ctx, n, src, profile, rep, runPlan{builders: []int{2}, posters: []int{2}, capLimited: true})
 			if err != nil {
 				return err
 			}
@@ -292,23 +324,49 @@ func clusterReplicas(replicas []int) []int {
 	return slices.Compact(out)
 }
 
+// runPlan is what stageAndPost runs at one size, profile and replica
+// count.
+type runPlan struct {
+	builders []int // a staging run per builder count; the last one's state is kept
+	posters  []int // a zero-latency posting run per poster count (none: no posting)
+	// capLimited: also a capacity-limited posting run per poster count.
+	capLimited bool
+	keepStaged bool // return the staged state (the ongoing run's)
+}
+
+// plan is what runs at size n at R1: at N every staging and posting
+// run; at the large point (BENCH_LARGE=1: a million corporations, issue
+// 18's goal 5) staging with 2 builders and posting with 1 poster, each
+// compared with its run at N; at the small scaling points staging only.
+func (o *Options) plan(n int) runPlan {
+	switch {
+	case n > o.Corps:
+		return runPlan{builders: []int{2}, posters: []int{1}}
+	case n < o.Corps:
+		return runPlan{builders: []int{1, 2}}
+	}
+	return runPlan{builders: []int{1, 2}, posters: []int{1, 2}, capLimited: true, keepStaged: o.wants("ongoing")}
+}
+
 // stageAndPost runs the staging runs of one profile and replica count (one
 // per builder count; the last one's state is kept for the posting runs,
-// which are made with each poster count to a zero-latency and a
-// capacity-limited agent). It returns the staged state when keepStaged and
-// the last staging run did not reach its box (the caller drops it).
-func (b *bencher) stageAndPost(ctx context.Context, n int, src, profile string, replicas int, builders, posters []int, keepStaged bool) (*stagedState, error) {
+// which are made with each poster count to a zero-latency agent and, when
+// planned, a capacity-limited one). It returns the staged state when
+// keepStaged and the last staging run did not reach its box (the caller
+// drops it).
+func (b *bencher) stageAndPost(ctx context.Context, n int, src, profile string, replicas int, plan runPlan) (*stagedState, error) {
 	main := n == b.opts.Corps
-	if !b.opts.wants("staging") && main {
-		builders = builders[len(builders)-1:] // a staged backlog is still needed
-	}
-	posting := main && b.opts.wants("posting")
+	builders, posters, keepStaged := plan.builders, plan.posters, plan.keepStaged
+	posting := len(posters) > 0 && b.opts.wants("posting")
 	// The audit is measured on the history profile (the one OrgBook BC
 	// stores) at R1, from the same staged backlog.
 	auditing := main && replicas == 1 && profile == "history" && b.opts.wants("audit")
+	if !b.opts.wants("staging") && (posting || auditing || keepStaged) {
+		builders = builders[len(builders)-1:] // a staged backlog is still needed
+	}
 	var staged *stagedState
 	for i, bc := range builders {
-		keep := main && i == len(builders)-1 && (posting || auditing || keepStaged)
+		keep := i == len(builders)-1 && (posting || auditing || keepStaged)
 		res, st, err := b.staging(ctx, n, src, profile, replicas, bc, keep)
 		if err != nil {
 			return nil, err
@@ -332,7 +390,7 @@ func (b *bencher) stageAndPost(ctx context.Context, n int, src, profile string, 
 		fmt.Fprint(b.opts.Out, res.line())
 	}
 	for _, capLimited := range []bool{false, true} {
-		if !posting {
+		if !posting || (capLimited && !plan.capLimited) {
 			break
 		}
 		for _, pc := range posters {

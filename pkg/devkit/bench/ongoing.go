@@ -303,3 +303,27 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// Goal 4 of issue 18: commit → agent acceptance at a 1 s poll.
+const (
+	goalOngoingPoll = time.Second
+	goalOngoingP99  = 2500 * time.Millisecond
+)
+
+// ongoingGoals are goal 4's rows: the ongoing run's p99 from a source
+// commit to the agent's acceptance.
+func (r *report) ongoingGoals() []goal {
+	var out []goal
+	for _, profile := range r.Opts.Profiles {
+		g := goal{What: fmt.Sprintf("4 · commit → OrgBook, %s profile: p99 from a source commit to the agent's acceptance", profile),
+			Target: fmt.Sprintf("≤ %s with `BCREG_POLL_INTERVAL=%s`", dur(goalOngoingP99), goalOngoingPoll)}
+		for _, o := range r.Ongoing {
+			if o.Profile == profile && o.Measured > 0 {
+				g.Measured = fmt.Sprintf("p99 %s at a %s poll (p50 %s, max %s; %d events measured)", dur(o.pct(0.99)), o.PollInterval, dur(o.pct(0.5)), dur(o.max()), o.Measured)
+				g.Met = yes(o.PollInterval <= goalOngoingPoll && o.pct(0.99) <= goalOngoingP99 && !o.DrainBoxed)
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}

@@ -42,6 +42,10 @@ type postingResult struct {
 	Achieved      float64
 	BacklogRanOut bool
 
+	// The disk the run left: its event database and NATS store after the
+	// posters stopped (goal 5).
+	EventDBBytes, StoreBytes int64
+
 	Usage   usage
 	TopSQL  []statement
 	Perf    *perfProfile
@@ -82,7 +86,7 @@ func (b *bencher) posting(ctx context.Context, st *stagedState, profile string, 
 	}
 	name := b.runName("post", profile, fmt.Sprintf("r%d", st.replicas), kind, fmt.Sprintf("%dp", posters), st.n)
 	b.logf("posting N=%d profile %s, R%d, %d poster(s), %s agent (%s)", st.n, profile, st.replicas, posters, kind, name)
-	res := &postingResult{N: st.n, Profile: profile, Posters: posters, Replicas: st.replicas, CapLimited: capLimited, Box: b.opts.PostingBox,
+	res := &postingResult{N: st.n, Profile: profile, Posters: posters, Replicas: st.replicas, CapLimited: capLimited, Box: b.opts.postingBoxFor(st.n),
 		CapacityPerSec: float64(b.opts.SimCapacity) / b.opts.SimCredLatency.Seconds()}
 	if err := b.c.createDB(ctx, name, st.eventDB); err != nil {
 		return nil, err
@@ -184,6 +188,8 @@ FROM credential_log WHERE process_date IS NOT NULL AND process_success IN ('Y', 
 	}
 	r.stopServices()
 	r.finishUsage(&res.Usage)
+	res.EventDBBytes = b.c.dbSize(ctx, name)
+	res.StoreBytes = dirSize(store)
 	return res, nil
 }
 
@@ -194,8 +200,7 @@ func (p *postingResult) cpuPerCred() string {
 	if p.Creds == 0 {
 		return "–"
 	}
-	cpu := p.Usage.cpuOf("poster") + p.Usage.PG + p.Usage.NATS
-	return fmt.Sprintf("%.0f", float64(cpu.Microseconds())/float64(p.Creds))
+	return fmt.Sprintf("%.0f", postingCPU(p))
 }
 
 // capacityWindow lets the posters warm up, then counts what the agent

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -23,7 +22,10 @@ type report struct {
 	Ongoing            []*ongoingResult
 	Audit              []*auditResult
 	Micro              string
-	Failure            string // the error that ended the run early
+	// MicroTrace is the poster benchmark's halving trace (an SVG plot:
+	// credentials/s and credentials in flight over time; goal 1).
+	MicroTrace string
+	Failure    string // the error that ended the run early
 	// NoStatements: pg_stat_statements was not available in the bench's
 	// PostgreSQL, so the report has no statement figures (and says so).
 	NoStatements bool
@@ -76,182 +78,6 @@ func buildVersion() string {
 		}
 	}
 	return "?"
-}
-
-// Goals of issue 9.
-const (
-	goalSnapshot   = 2000.0 // corporations/s staged, snapshot profile
-	goalHistory    = 1000.0 // corporations/s staged, history profile
-	goalPoster     = 5000.0 // credentials/s to a zero-latency agent
-	goalCapacity   = 0.90   // of a capacity-limited agent's capacity
-	goalOngoingAdd = 5 * time.Second
-	goalRSS        = 200 << 20
-	goalLinear     = 1.25 // cost per corporation at the largest N within this factor of the smallest
-)
-
-type goal struct {
-	What, Target, Measured string
-	Met                    *bool
-}
-
-func yes(b bool) *bool { return &b }
-
-func (g goal) verdict() string {
-	switch {
-	case g.Met == nil:
-		return "not measured"
-	case *g.Met:
-		return "**met**"
-	default:
-		return "**not met**"
-	}
-}
-
-// goals evaluates the issue's goals on what was measured.
-func (r *report) goals() []goal {
-	var out []goal
-	n := r.Opts.Corps
-	for _, profile := range r.Opts.Profiles {
-		target := goalSnapshot
-		if profile == "history" {
-			target = goalHistory
-		}
-		g := goal{What: fmt.Sprintf("staging, %s profile, N = %s", profile, num(n)), Target: fmt.Sprintf("≥ %s corporations/s", num(int(target)))}
-		var parts []string
-		best := -1.0
-		for _, s := range r.Staging {
-			if s.N == n && s.Profile == profile && s.r() == 1 {
-				parts = append(parts, fmt.Sprintf("%s%s/s with %d builder(s)", atLeast(s.Boxed), num(int(s.corpsPerSec())), s.Builders))
-				best = max(best, s.corpsPerSec())
-			}
-		}
-		if best >= 0 {
-			g.Measured = strings.Join(parts, "; ")
-			g.Met = yes(best >= target)
-		}
-		out = append(out, g)
-	}
-	for _, profile := range r.Opts.Profiles {
-		g := goal{What: fmt.Sprintf("staging cost linear in N, %s profile (2 builders)", profile),
-			Target: fmt.Sprintf("CPU per corporation (all processes of the bench) at the largest N within %.2f× of the smallest", goalLinear)}
-		var pts []*stagingResult
-		for _, s := range r.Staging {
-			if s.Profile == profile && s.Builders == 2 && s.r() == 1 {
-				pts = append(pts, s)
-			}
-		}
-		sort.Slice(pts, func(i, j int) bool { return pts[i].N < pts[j].N })
-		if len(pts) >= 2 {
-			a, z := pts[0], pts[len(pts)-1]
-			wall := a.corpsPerSec() / z.corpsPerSec()
-			cpu := cpuPerCorp(z) / cpuPerCorp(a)
-			g.Measured = fmt.Sprintf("N %s → %s: CPU per corporation ×%.2f (wall time per corporation ×%.2f, with other load on the machine %s → %s)",
-				num(a.N), num(z.N), cpu, wall, foreign(a.Usage), foreign(z.Usage))
-			g.Met = yes(!z.Boxed && cpu <= goalLinear)
-		}
-		out = append(out, g)
-	}
-	for _, profile := range r.Opts.Profiles {
-		g := goal{What: fmt.Sprintf("posting to a zero-latency agent, %s profile", profile), Target: fmt.Sprintf("≥ %s credentials/s", num(int(goalPoster)))}
-		var parts []string
-		best := -1.0
-		for _, p := range r.Posting {
-			if p.Profile == profile && !p.CapLimited && p.r() == 1 {
-				parts = append(parts, fmt.Sprintf("%s%s/s with %d poster(s)", atLeast(p.Boxed), num(int(p.Overall)), p.Posters))
-				best = max(best, p.Overall)
-			}
-		}
-		if best >= 0 {
-			g.Measured = strings.Join(parts, "; ")
-			g.Met = yes(best >= goalPoster)
-		}
-		out = append(out, g)
-	}
-	for _, profile := range r.Opts.Profiles {
-		g := goal{What: fmt.Sprintf("posting to a capacity-limited agent (%d × %s), %s profile", r.Opts.SimCapacity, r.Opts.SimCredLatency, profile),
-			Target: fmt.Sprintf("≥ %.0f%% of its capacity", 100*goalCapacity)}
-		var parts []string
-		all, anyCap := true, false
-		for _, p := range r.Posting {
-			if p.Profile == profile && p.CapLimited && p.r() == 1 {
-				anyCap = true
-				f := p.Achieved / p.CapacityPerSec
-				parts = append(parts, fmt.Sprintf("%.1f%% with %d poster(s)", 100*f, p.Posters))
-				all = all && f >= goalCapacity && !p.BacklogRanOut
-			}
-		}
-		if anyCap {
-			g.Measured = strings.Join(parts, "; ")
-			g.Met = yes(all)
-		}
-		out = append(out, g)
-	}
-	for _, profile := range r.Opts.Profiles {
-		g := goal{What: fmt.Sprintf("ongoing mode, %s profile: commit → agent p99", profile),
-			Target: fmt.Sprintf("< poll interval + 5 s = %s", r.Opts.PollInterval+goalOngoingAdd)}
-		for _, o := range r.Ongoing {
-			if o.Profile == profile && o.Measured > 0 {
-				g.Measured = fmt.Sprintf("p99 %s (p50 %s, max %s; %d events measured)", dur(o.pct(0.99)), dur(o.pct(0.5)), dur(o.max()), o.Measured)
-				g.Met = yes(o.pct(0.99) < r.Opts.PollInterval+goalOngoingAdd && !o.DrainBoxed)
-			}
-		}
-		out = append(out, g)
-	}
-	{
-		g := goal{What: "resident memory per service process during the initial load (staging and posting)", Target: "< 200 MiB"}
-		var worst procUsage
-		for _, s := range r.Staging {
-			for _, p := range s.Usage.Procs {
-				if p.HWM > worst.HWM {
-					worst = p
-				}
-			}
-		}
-		for _, s := range r.Posting {
-			for _, p := range s.Usage.Procs {
-				if p.Role != "vonx-sim" && p.HWM > worst.HWM {
-					worst = p
-				}
-			}
-		}
-		if worst.HWM > 0 {
-			g.Measured = fmt.Sprintf("largest peak %s (%s)", mb(worst.HWM), worst.Role)
-			g.Met = yes(worst.HWM < goalRSS)
-		}
-		out = append(out, g)
-	}
-	{
-		g := goal{What: "`bcreg-dev seed` data through the pipeline without errors", Target: "0 N work items, 0 dead letters, every corporation processed"}
-		var nrows int64
-		var dlq uint64
-		complete := true
-		for _, s := range r.Staging {
-			nrows += s.NRow
-			dlq += s.DLQ
-			complete = complete && !s.Boxed && s.Processed == s.Total && s.Unpublished == 0
-		}
-		if len(r.Staging) > 0 {
-			g.Measured = fmt.Sprintf("%d N rows, %d dead letters over %d staging runs", nrows, dlq, len(r.Staging))
-			g.Met = yes(nrows == 0 && dlq == 0 && complete)
-		}
-		out = append(out, g)
-	}
-	out = append(out, r.auditGoals()...)
-	return out
-}
-
-func cpuPerCorp(s *stagingResult) float64 {
-	if s.Processed == 0 {
-		return 0
-	}
-	return s.Usage.ours().Seconds() / float64(s.Processed)
-}
-
-func atLeast(boxed bool) string {
-	if boxed {
-		return "≥ "
-	}
-	return ""
 }
 
 // markdown is the report file.
@@ -393,16 +219,16 @@ func (r *report) writePosting(w *strings.Builder) {
 	w.WriteString("## 2. Posting (poster → vonx-sim)\n\n")
 	w.WriteString("Each run starts from a copy of the staged state of the 2-builder staging run (event database and NATS store): every credential published, none posted.\n\n")
 	w.WriteString("Zero-latency agent, from the posters' start to the last answer recorded:\n\n")
-	w.WriteString("| N | profile | streams | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | CPU µs per credential: posters + PostgreSQL + NATS | foreign CPU |\n")
-	w.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	w.WriteString("| N | profile | streams | posters | backlog | wall | credentials/s overall | steady (middle 80%) | Y / N / D | agent requests | credentials per request | adaptive limit at the end | bundle redeliveries | failed requests | duplicates | CPU µs per credential: posters + PostgreSQL + NATS | foreign CPU | event DB after | NATS store after |\n")
+	w.WriteString("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, p := range r.Posting {
 		if p.CapLimited {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s%s | **%s%s** | %s | %s / %s / %s | %s | %.1f | %.0f | %s | %d | %d | %s | %s | %s | %s |\n",
 			num(p.N), p.Profile, p.r(), p.Posters, num64(p.Backlog), atLeast(p.Boxed), dur(p.Wall), atLeast(p.Boxed), num(int(p.Overall)), num(int(p.Steady)),
 			num64(p.Creds), num64(p.NRows), num64(p.DRows), num64(p.Sim.Requests), float64(p.Sim.Issued)/float64(max(p.Sim.Requests, 1)),
-			p.Metrics.Limit, redeliveries(p.Deliveries, p.Bundles), p.Sim.Failed, p.Sim.Duplicates, p.cpuPerCred(), foreign(p.Usage))
+			p.Metrics.Limit, redeliveries(p.Deliveries, p.Bundles), p.Sim.Failed, p.Sim.Duplicates, p.cpuPerCred(), foreign(p.Usage), diskStr(p.EventDBBytes), diskStr(p.StoreBytes))
 	}
 	w.WriteString("\n*CPU µs per credential*: the CPU time of the posters, PostgreSQL and NATS over the run (utime + stime from /proc) per credential answered: the cost of posting, without the agent (vonx-sim, listed in section 4).\n")
 	w.WriteString("\nCapacity-limited agent, credentials issued over the window after the warm-up:\n\n")
@@ -519,7 +345,7 @@ func (r *report) writeScaling(w *strings.Builder) {
 		}
 	}
 	if !slices.Contains(r.Opts.Scale, 1_000_000) && r.Opts.Corps != 1_000_000 {
-		w.WriteString("\nN = 1,000,000 runs with `BENCH_LARGE=1 make bench` (about 40 GB free disk needed; not part of this run).\n")
+		w.WriteString("\nN = 1,000,000 (staging and posting, goal 5) runs with `BENCH_LARGE=1 make bench` (not part of this run; it checks the free disk first).\n")
 	}
 	w.WriteString("\n")
 }
@@ -661,6 +487,11 @@ func (r *report) writeMicro(w *strings.Builder) {
 		}
 	}
 	w.WriteString("```\n\n")
+	if r.MicroTrace != "" {
+		fmt.Fprintf(w, "The poster benchmark's halving run (`%shalved`, goal 1): the first agent's capacity halved 10 s after the start and restored 25 s later. "+
+			"Blue: credentials/s at the agent (1 s average; dashed: its capacity); orange: credentials in flight at the agent.\n\n![credentials/s and credentials in flight over time, capacity halved and restored](%s)\n\n",
+			agentGoal, r.traceName())
+	}
 }
 
 func (r *report) writeMethod(w *strings.Builder) {
@@ -720,6 +551,15 @@ func bytesStr(b int64) string {
 	default:
 		return fmt.Sprintf("%d kB", b/1024)
 	}
+}
+
+// diskStr is a size on disk, "–" when not measured (reports of before
+// the posting runs measured theirs).
+func diskStr(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return bytesStr(b)
 }
 
 func orDash(s string) string {

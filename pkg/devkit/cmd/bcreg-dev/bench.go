@@ -21,7 +21,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		"BENCH_CORPS (default of --corps), BENCH_LARGE=1 (--large); every BCREG_ setting is chosen by the bench")
 	self, _ := os.Executable()
 	corps := fs.Int("corps", benchEnvInt("BENCH_CORPS", 100_000), "registry size N of every figure")
-	large := fs.Bool("large", benchEnvString("BENCH_LARGE", "") == "1", "also stage N = 1,000,000 (scaling; checks free disk first)")
+	large := fs.Bool("large", benchEnvString("BENCH_LARGE", "") == "1", "also stage and post at N = 1,000,000 (goal 5: staging with 2 builders, posting with 1 poster; checks free disk first)")
 	scale := fs.String("scale", "10000", "more registry sizes for the staging (scaling) figures, comma separated (\"\" for none)")
 	profiles := fs.String("profiles", "snapshot,history", "credential profiles")
 	seed := fs.Uint64("seed", 1, "synthetic data set (bcreg-dev seed --seed)")
