@@ -161,14 +161,20 @@ func New(name string, opts Options) (Profile, error) {
 
 // newCredential fills in the canonical text and hash of attrs.
 func newCredential(typ, id, schema, version string, attrs canonical.Object) (Credential, error) {
-	text, err := canonical.Marshal(attrs)
+	text, hash, err := canonical.MarshalHashed(attrs)
 	if err != nil {
 		return Credential{}, fmt.Errorf("%s credential %s: %w", typ, id, err)
 	}
+	return credentialOf(typ, id, schema, version, attrs, text, hash), nil
+}
+
+// credentialOf is the credential of attrs whose canonical text and hash
+// are known already.
+func credentialOf(typ, id, schema, version string, attrs canonical.Object, text, hash string) Credential {
 	eff, _ := attrs["effective_date"].(string)
 	return Credential{
 		Type: typ, ID: id, Schema: schema, Version: version,
-		Attributes: attrs, JSON: string(text), Hash: canonical.Hash(text),
+		Attributes: attrs, JSON: text, Hash: hash,
 		EffectiveDate: eff,
-	}, nil
+	}
 }

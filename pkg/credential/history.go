@@ -1,6 +1,7 @@
 package credential
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -267,13 +268,15 @@ type pendingReg struct {
 	attrs  canonical.Object
 	date   time.Time // the event's effective date
 	reason string
+	// text is the canonical text of attrs, nil after they changed.
+	text []byte
 }
 
 // registrations builds one REG credential per past event registered since
 // Params.Prev (docs/design/generation.md §3c), each as of the event's effective date.
 func (g *historyGen) registrations(past []source.DatedEvent) ([]Credential, error) {
 	var regs []*pendingReg
-	var lastText string
+	var lastText []byte
 	for i := range past {
 		ev := &past[i]
 		last := i == len(past)-1
@@ -288,31 +291,43 @@ func (g *historyGen) registrations(past []source.DatedEvent) ([]Credential, erro
 			for _, r := range regs {
 				if r.date.Before(*name.StartDate) {
 					r.attrs["entity_type"] = ""
+					r.text = nil
 				}
 			}
 			if len(regs) > 0 {
-				t, err := canonicalText(regs[len(regs)-1].attrs)
-				if err != nil {
-					return nil, err
+				r := regs[len(regs)-1]
+				if r.text == nil {
+					t, err := canonicalText(r.attrs)
+					if err != nil {
+						return nil, err
+					}
+					r.text = t
 				}
-				lastText = t
+				lastText = r.text
 			}
 		}
 		text, err := canonicalText(attrs)
 		if err != nil {
 			return nil, err
 		}
-		if len(regs) > 0 && text == lastText {
+		if len(regs) > 0 && bytes.Equal(text, lastText) {
 			continue // identical to the previous REG credential
 		}
-		regs = append(regs, &pendingReg{attrs: attrs, date: *ev.Date, reason: historyReason(ev)})
+		regs = append(regs, &pendingReg{attrs: attrs, date: *ev.Date, reason: historyReason(ev), text: text})
 		lastText = text
 	}
 	var out []Credential
 	for _, r := range regs {
-		c, err := newCredential(TypeRegistration, g.s.CorpNum(), HistoryRegistrationSchema, HistorySchemaVersion, r.attrs)
-		if err != nil {
-			return nil, err
+		var c Credential
+		if r.text != nil {
+			// Written once already, for the comparison above.
+			c = credentialOf(TypeRegistration, g.s.CorpNum(), HistoryRegistrationSchema, HistorySchemaVersion, r.attrs,
+				string(r.text), canonical.Hash(r.text))
+		} else {
+			var err error
+			if c, err = newCredential(TypeRegistration, g.s.CorpNum(), HistoryRegistrationSchema, HistorySchemaVersion, r.attrs); err != nil {
+				return nil, err
+			}
 		}
 		c.Reason = r.reason
 		out = append(out, c)
@@ -648,12 +663,12 @@ func historyDate(t *time.Time) string {
 	return historyTime(t)
 }
 
-func canonicalText(attrs canonical.Object) (string, error) {
+func canonicalText(attrs canonical.Object) ([]byte, error) {
 	text, err := canonical.Marshal(attrs)
 	if err != nil {
-		return "", fmt.Errorf("REG credential: %w", err)
+		return nil, fmt.Errorf("REG credential: %w", err)
 	}
-	return string(text), nil
+	return text, nil
 }
 
 // wallClock returns t's wall clock read as UTC: Params carry naive BC local

@@ -10,16 +10,17 @@
 package canonical
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math/big"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -50,11 +51,23 @@ const maxDepth = 1000
 // Any other value, including floats, fails with an error wrapping
 // ErrUnsupported that names the value's path.
 func Marshal(v any) ([]byte, error) {
-	e := encoder{}
-	if err := e.value(v, "$", 0); err != nil {
+	e := getEncoder()
+	defer putEncoder(e)
+	if err := e.encode(v); err != nil {
 		return nil, err
 	}
-	return e.buf, nil
+	return bytes.Clone(e.buf), nil
+}
+
+// MarshalHashed returns Marshal's text as a string and its Hash, what a
+// credential stores: the text is built in a reused buffer and copied once.
+func MarshalHashed(v any) (text, hash string, err error) {
+	e := getEncoder()
+	defer putEncoder(e)
+	if err := e.encode(v); err != nil {
+		return "", "", err
+	}
+	return string(e.buf), Hash(e.buf), nil
 }
 
 // Hash returns the lowercase hex SHA-256 of text, as stored in
@@ -64,14 +77,69 @@ func Hash(text []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// encoder appends one value's text to buf. keys is scratch space for the
+// sorted keys of the objects being written: each object appends its keys
+// after its parent's and truncates them when done.
 type encoder struct {
-	buf []byte
+	buf  []byte
+	keys []string
 }
 
-// value appends v; path locates v in error messages.
-func (e *encoder) value(v any, path string, depth int) error {
+// encoders are reused: a credential is a few hundred bytes, written
+// thousands of times a second by a builder.
+var encoders = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 1024)} }}
+
+func getEncoder() *encoder { return encoders.Get().(*encoder) }
+
+func putEncoder(e *encoder) {
+	if cap(e.buf) > 1<<16 {
+		return // an outsized value: do not keep its buffer
+	}
+	e.buf = e.buf[:0]
+	clear(e.keys[:cap(e.keys)]) // no strings kept alive by the pool
+	e.keys = e.keys[:0]
+	encoders.Put(e)
+}
+
+func (e *encoder) encode(v any) error {
+	if err := e.value(v, 0); err != nil {
+		var pe *pathError
+		if errors.As(err, &pe) {
+			pe.path = "$" + pe.path
+		}
+		return err
+	}
+	return nil
+}
+
+// pathError is an unsupported value; path locates it ($.key[1]...), built
+// while the error returns through the levels above it, so that encoding a
+// supported value builds no paths at all.
+type pathError struct {
+	path   string
+	reason string
+}
+
+func (p *pathError) Error() string { return "canonical: " + p.path + ": " + p.reason }
+func (p *pathError) Unwrap() error { return ErrUnsupported }
+
+func unsupported(format string, args ...any) error {
+	return &pathError{reason: ErrUnsupported.Error() + ": " + fmt.Sprintf(format, args...)}
+}
+
+// within prefixes the path of an error from a nested value with seg.
+func within(err error, seg string) error {
+	var pe *pathError
+	if errors.As(err, &pe) {
+		pe.path = seg + pe.path
+	}
+	return err
+}
+
+// value appends v.
+func (e *encoder) value(v any, depth int) error {
 	if depth > maxDepth {
-		return fmt.Errorf("canonical: %s: nested more than %d levels (circular?): %w", path, maxDepth, ErrUnsupported)
+		return &pathError{reason: fmt.Sprintf("nested more than %d levels (circular?): %v", maxDepth, ErrUnsupported)}
 	}
 	switch v := v.(type) {
 	case nil:
@@ -79,7 +147,7 @@ func (e *encoder) value(v any, path string, depth int) error {
 	case bool:
 		e.buf = strconv.AppendBool(e.buf, v)
 	case string:
-		return e.string(v, path)
+		return e.string(v)
 	case int:
 		e.buf = strconv.AppendInt(e.buf, int64(v), 10)
 	case int8:
@@ -101,29 +169,29 @@ func (e *encoder) value(v any, path string, depth int) error {
 	case uint64:
 		e.buf = strconv.AppendUint(e.buf, v, 10)
 	case json.Number:
-		return e.number(v, path)
+		return e.number(v)
 	case Object:
-		return object(e, v, path, depth)
+		return object(e, v, depth)
 	case map[string]any:
-		return object(e, v, path, depth)
+		return object(e, v, depth)
 	case map[string]string:
-		return object(e, v, path, depth)
+		return object(e, v, depth)
 	case []any:
-		return list(e, v, path, depth)
+		return list(e, v, depth)
 	case []string:
-		return list(e, v, path, depth)
+		return list(e, v, depth)
 	default:
-		return fmt.Errorf("canonical: %s: %w: %T", path, ErrUnsupported, v)
+		return unsupported("%T", v)
 	}
 	return nil
 }
 
 // number appends an integer json.Number as Python prints the int it parses
 // to: "-0" as 0, any size.
-func (e *encoder) number(n json.Number, path string) error {
+func (e *encoder) number(n json.Number) error {
 	s := string(n)
 	if !isJSONInteger(s) {
-		return fmt.Errorf("canonical: %s: %w: number %q is not a JSON integer", path, ErrUnsupported, s)
+		return unsupported("number %q is not a JSON integer", s)
 	}
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		e.buf = strconv.AppendInt(e.buf, i, 10)
@@ -147,19 +215,25 @@ func isJSONInteger(s string) bool {
 
 // object appends m with its keys in code-point order; for valid UTF-8 that
 // is byte order, Go's string order.
-func object[V any](e *encoder, m map[string]V, path string, depth int) error {
+func object[V any](e *encoder, m map[string]V, depth int) error {
+	from := len(e.keys)
+	for k := range m {
+		e.keys = append(e.keys, k)
+	}
+	defer func() { e.keys = e.keys[:from] }()
+	slices.Sort(e.keys[from:])
 	e.buf = append(e.buf, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
+	for i := from; i < len(e.keys); i++ {
+		k := e.keys[i] // e.keys may grow (nested objects): index it afresh
+		if i > from {
 			e.buf = append(e.buf, ", "...)
 		}
-		p := path + "." + k
-		if err := e.string(k, p); err != nil {
-			return err
+		if err := e.string(k); err != nil {
+			return within(err, "."+k)
 		}
 		e.buf = append(e.buf, ": "...)
-		if err := e.value(m[k], p, depth+1); err != nil {
-			return err
+		if err := e.value(m[k], depth+1); err != nil {
+			return within(err, "."+k)
 		}
 	}
 	e.buf = append(e.buf, '}')
@@ -167,14 +241,14 @@ func object[V any](e *encoder, m map[string]V, path string, depth int) error {
 }
 
 // list appends l as [a, b].
-func list[V any](e *encoder, l []V, path string, depth int) error {
+func list[V any](e *encoder, l []V, depth int) error {
 	e.buf = append(e.buf, '[')
 	for i, v := range l {
 		if i > 0 {
 			e.buf = append(e.buf, ", "...)
 		}
-		if err := e.value(v, path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
-			return err
+		if err := e.value(v, depth+1); err != nil {
+			return within(err, "["+strconv.Itoa(i)+"]")
 		}
 	}
 	e.buf = append(e.buf, ']')
@@ -187,11 +261,27 @@ const hexDigits = "0123456789abcdef"
 // printable ASCII characters ' ' to '~' pass through (so DEL is escaped),
 // with short escapes for " \ \b \f \n \r \t and \uXXXX (lowercase) for the
 // rest, characters above U+FFFF as a UTF-16 surrogate pair.
-func (e *encoder) string(s, path string) error {
-	if !utf8.ValidString(s) {
-		return fmt.Errorf("canonical: %s: %w: string is not valid UTF-8", path, ErrUnsupported)
+func (e *encoder) string(s string) error {
+	e.buf = append(e.buf, '"')
+	// Most text is printable ASCII without quotes or backslashes: copy
+	// that run at once, escape from the first byte that needs it.
+	i := 0
+	for i < len(s) && s[i] >= ' ' && s[i] <= '~' && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	e.buf = append(e.buf, s[:i]...)
+	if i < len(s) {
+		if !utf8.ValidString(s[i:]) {
+			return unsupported("string is not valid UTF-8")
+		}
+		e.escape(s[i:])
 	}
 	e.buf = append(e.buf, '"')
+	return nil
+}
+
+// escape appends valid UTF-8 s, escaped as string describes.
+func (e *encoder) escape(s string) {
 	for _, r := range s {
 		switch r {
 		case '"':
@@ -221,8 +311,6 @@ func (e *encoder) string(s, path string) error {
 			}
 		}
 	}
-	e.buf = append(e.buf, '"')
-	return nil
 }
 
 // unicodeEscape appends \uXXXX for a code unit r <= 0xFFFF.

@@ -106,3 +106,55 @@ func TestHash(t *testing.T) {
 		})
 	}
 }
+
+// TestMarshalErrorPath checks that an unsupported value is named by its
+// path (built only when it fails), and that the reused buffers of a failed
+// call do not leak into the next one.
+func TestMarshalErrorPath(t *testing.T) {
+	tests := []struct {
+		name string
+		in   any
+		want string
+	}{
+		{"top level", 1.5, "canonical: $: unsupported value: float64"},
+		{"in a list in an object", canonical.Object{"b": 1, "a": []any{"x", float32(1)}}, "canonical: $.a[1]: unsupported value: float32"},
+		{"nested objects", map[string]any{"a": map[string]any{"z": "ok", "k": json.Number("1.0")}},
+			`canonical: $.a.k: unsupported value: number "1.0" is not a JSON integer`},
+		{"key", canonical.Object{"\xff": 1}, "canonical: $.\xff: unsupported value: string is not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := canonical.Marshal(tt.in)
+			if err == nil {
+				t.Fatal("Marshal succeeded; want an error")
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("error mismatch (-want +got):\n%s", diff)
+			}
+			got, err := canonical.Marshal(canonical.Object{"b": []string{"y"}, "a": "x"})
+			if err != nil || string(got) != `{"a": "x", "b": ["y"]}` {
+				t.Errorf("Marshal after the error = %q, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestMarshalHashed checks that MarshalHashed gives Marshal's text and its
+// Hash.
+func TestMarshalHashed(t *testing.T) {
+	in := canonical.Object{"entity_name": "CAFÉ \"X\" \U0001F600", "n": 3, "l": []any{nil, true}}
+	want, err := canonical.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, hash, err := canonical.MarshalHashed(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), text); diff != "" {
+		t.Errorf("text mismatch (-Marshal +MarshalHashed):\n%s", diff)
+	}
+	if diff := cmp.Diff(canonical.Hash(want), hash); diff != "" {
+		t.Errorf("hash mismatch (-want +got):\n%s", diff)
+	}
+}
