@@ -180,7 +180,8 @@ func (l *Loader) begin(ctx context.Context) (pgx.Tx, error) {
 
 // Load reads the snapshots of corpNums (duplicates are read once) with a
 // fixed number of queries, whatever the batch size: the code tables on first
-// use, then one query per table (ten, or nine for a CurrentOnly loader). An
+// use, then one query per table (ten, or nine for a CurrentOnly loader), sent
+// in three pipelined round trips (readRows). An
 // error means the batch could not be read at all; a corporation that cannot
 // be assembled gets its reason in source.Batch.Errors instead.
 func (l *Loader) Load(ctx context.Context, corpNums []string) (*source.Batch, error) {
@@ -206,13 +207,25 @@ func (l *Loader) Load(ctx context.Context, corpNums []string) (*source.Batch, er
 	return b, nil
 }
 
+// readRows reads the batch's rows in three round trips, each a pipeline of
+// the queries that need nothing from the ones after: the corporations'
+// records; then the rows they point at (the corporations at both ends of
+// the FBO links, the offices' addresses, the events); then the events'
+// filings and conv_event rows.
 func (l *Loader) readRows(ctx context.Context, tx pgx.Tx, nums []string) (*source.Rows, error) {
 	qp, qn, qj, qo := l.recordQueries()
 	r := &source.Rows{}
-	var err error
-	if r.Parties, err = collect[source.Party](ctx, tx, "corp_party", qp, nums); err != nil {
+	b := &pgx.Batch{}
+	queue(b, "corp_party", qp, nums, scanParty, &r.Parties)
+	queue(b, "corp_state", qStates, nums, scanState, &r.States)
+	queue(b, "corp_name", qn, nums, scanName, &r.Names)
+	queue(b, "jurisdiction", qj, nums, scanJurisdiction, &r.Jurisdictions)
+	queue(b, "office", qo, nums, scanOffice, &r.Offices)
+	if err := send(ctx, tx, b); err != nil {
 		return nil, err
 	}
+
+	b = &pgx.Batch{}
 	// The corporations at the other end of the FBO links come with the
 	// batch's own corporation rows.
 	corpNums := slices.Clone(nums)
@@ -223,21 +236,7 @@ func (l *Loader) readRows(ctx context.Context, tx pgx.Tx, nums []string) (*sourc
 			}
 		}
 	}
-	if r.Corporations, err = collect[source.Corporation](ctx, tx, "corporation", qCorporations, unique(corpNums)); err != nil {
-		return nil, err
-	}
-	if r.States, err = collect[source.CorpState](ctx, tx, "corp_state", qStates, nums); err != nil {
-		return nil, err
-	}
-	if r.Names, err = collect[source.CorpName](ctx, tx, "corp_name", qn, nums); err != nil {
-		return nil, err
-	}
-	if r.Jurisdictions, err = collect[source.Jurisdiction](ctx, tx, "jurisdiction", qj, nums); err != nil {
-		return nil, err
-	}
-	if r.Offices, err = collect[source.Office](ctx, tx, "office", qo, nums); err != nil {
-		return nil, err
-	}
+	queue(b, "corporation", qCorporations, unique(corpNums), scanCorporation, &r.Corporations)
 
 	var addrIDs []int64
 	for _, o := range r.Offices {
@@ -245,9 +244,7 @@ func (l *Loader) readRows(ctx context.Context, tx pgx.Tx, nums []string) (*sourc
 		addrIDs = appendID(addrIDs, o.MailingAddrID)
 	}
 	if len(addrIDs) > 0 {
-		if r.Addresses, err = collect[source.Address](ctx, tx, "address", qAddresses, uniqueIDs(addrIDs)); err != nil {
-			return nil, err
-		}
+		queue(b, "address", qAddresses, uniqueIDs(addrIDs), scanAddress, &r.Addresses)
 	}
 
 	// Start events, and with full history the end events too.
@@ -275,46 +272,34 @@ func (l *Loader) readRows(ctx context.Context, tx pgx.Tx, nums []string) (*sourc
 		add(p.StartEventID, p.EndEventID)
 	}
 	if len(eventIDs) > 0 {
-		if r.Events, err = collect[source.Event](ctx, tx, "event", qEvents, uniqueIDs(eventIDs)); err != nil {
-			return nil, err
-		}
+		queue(b, "event", qEvents, uniqueIDs(eventIDs), scanEvent, &r.Events)
+	}
+	if err := send(ctx, tx, b); err != nil {
+		return nil, err
 	}
 
-	// Filings are read only for FILE events, as the original did.
-	var fileIDs []int64
+	b = &pgx.Batch{}
+	// Filings are read only for FILE events, as the original did, and
+	// conv_event rows only for data-conversion (CONV*) events.
+	var fileIDs, convIDs []int64
 	for _, e := range r.Events {
-		if deref(e.EventTypCd) == "FILE" {
+		switch typ := deref(e.EventTypCd); {
+		case typ == "FILE":
 			fileIDs = append(fileIDs, e.EventID)
-		}
-	}
-	if len(fileIDs) > 0 {
-		if r.Filings, err = collect[source.Filing](ctx, tx, "filing", qFilings, uniqueIDs(fileIDs)); err != nil {
-			return nil, err
-		}
-	}
-
-	// conv_event rows likewise only for data-conversion (CONV*) events.
-	var convIDs []int64
-	for _, e := range r.Events {
-		if ends && strings.HasPrefix(deref(e.EventTypCd), "CONV") {
+		case ends && strings.HasPrefix(typ, "CONV"):
 			convIDs = append(convIDs, e.EventID)
 		}
 	}
+	if len(fileIDs) > 0 {
+		queue(b, "filing", qFilings, uniqueIDs(fileIDs), scanFiling, &r.Filings)
+	}
 	if len(convIDs) > 0 {
-		if r.ConvEvents, err = collect[source.ConvEvent](ctx, tx, "conv_event", qConvEvents, uniqueIDs(convIDs)); err != nil {
-			return nil, err
-		}
+		queue(b, "conv_event", qConvEvents, uniqueIDs(convIDs), scanConvEvent, &r.ConvEvents)
+	}
+	if err := send(ctx, tx, b); err != nil {
+		return nil, err
 	}
 	return r, nil
-}
-
-func collect[T any](ctx context.Context, tx pgx.Tx, table, sql string, arg any) ([]T, error) {
-	rs, _ := tx.Query(ctx, sql, arg) // CollectRows reports the query error
-	list, err := pgx.CollectRows(rs, pgx.RowToStructByName[T])
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", table, err)
-	}
-	return list, nil
 }
 
 func appendID(ids []int64, id *int64) []int64 {

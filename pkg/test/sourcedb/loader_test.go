@@ -26,15 +26,28 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
-// queryCounter counts the statements a pool sends.
-type queryCounter struct{ n atomic.Int64 }
+// queryCounter counts the statements a pool sends (n) and the round trips
+// they take (trips): a pipelined batch of statements is one.
+type queryCounter struct{ n, trips atomic.Int64 }
 
 func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	c.n.Add(1)
+	c.trips.Add(1)
 	return ctx
 }
 
 func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *queryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.trips.Add(1)
+	return ctx
+}
+
+func (c *queryCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	c.n.Add(1)
+}
+
+func (c *queryCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 func countingPool(t *testing.T, url string) (*pgxpool.Pool, *queryCounter) {
 	t.Helper()
@@ -70,7 +83,8 @@ func corpNums(t *testing.T, pool *pgxpool.Pool, where string) []string {
 }
 
 // TestLoadBatch checks that the loader's query count does not grow with the
-// batch, in both modes, and that a batch of 500 corporations assembles
+// batch, in both modes, that a batch takes five round trips to the
+// registry (begin, three pipelines of queries, rollback), and that a batch of 500 corporations assembles
 // exactly what 500 single-corporation loads do.
 func TestLoadBatch(t *testing.T) {
 	// Event ids then repeat across corporations, as addresses and filings
@@ -81,12 +95,14 @@ func TestLoadBatch(t *testing.T) {
 	nums := corpNums(t, pool, "corp_num LIKE '%-%'")[:500]
 	ctx := testenv.Context(t)
 
+	trips := int64(0)
 	count := func(loader *sourcedb.Loader, batch []string) (int64, *source.Batch) {
-		before := qc.n.Load()
+		before, tripsBefore := qc.n.Load(), qc.trips.Load()
 		b, err := loader.Load(ctx, batch)
 		if err != nil {
 			t.Fatal(err)
 		}
+		trips = qc.trips.Load() - tripsBefore
 		return qc.n.Load() - before, b
 	}
 	modes := []struct {
@@ -103,7 +119,10 @@ func TestLoadBatch(t *testing.T) {
 		first, _ := count(loader, nums[:1]) // includes the nine code tables
 		one, _ := count(loader, nums[:1])
 		many, b := count(loader, nums)
-		t.Logf("%s: queries: first load %d, one corporation %d, %d corporations %d", m.name, first, one, len(nums), many)
+		t.Logf("%s: queries: first load %d, one corporation %d, %d corporations %d in %d round trips", m.name, first, one, len(nums), many, trips)
+		if trips != 5 {
+			t.Errorf("%s: %d round trips for %d corporations, want 5: begin, three pipelines, rollback", m.name, trips, len(nums))
+		}
 		if one != many || many != m.tables+2 || first != one+9 {
 			t.Errorf("%s: queries per batch: one corporation %d, %d corporations %d (want %d: begin, %d tables, rollback); first load %d (want +9 code tables)",
 				m.name, one, len(nums), many, m.tables+2, m.tables, first)
