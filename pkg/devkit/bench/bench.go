@@ -269,6 +269,15 @@ func (b *bencher) size(ctx context.Context, n int) error {
 	if n < b.opts.Corps && !b.opts.wants("staging") {
 		return nil // the small scaling points measure staging only
 	}
+	// Again for each size: other work may have used the disk since the
+	// start (the million's runs come last, after hours).
+	replicas := 1
+	if main {
+		replicas = slices.Max(append([]int{1}, b.opts.Replicas...))
+	}
+	if need, free := diskNeeded([]int{n}, n, replicas), diskFree(b.opts.DataDir); free < need {
+		return fmt.Errorf("bench: N = %d: %s free under %s, its runs need about %s", n, bytesStr(free), b.opts.DataDir, bytesStr(need))
+	}
 	src := fmt.Sprintf("src_%d", n)
 	if err := b.seed(ctx, n, src); err != nil {
 		return err

@@ -224,6 +224,10 @@ func TestIssue18GoalFigures(t *testing.T) {
 		"| in the report | after staging: event DB 8.4 GiB, NATS store 1.9 GiB; after posting: event DB 8.8 GiB, NATS store 1.9 GiB; the registry 3.9 GiB | reported |",
 		"| < 200 MiB | largest peak 80 MiB (credential-builder-1, N = 100,000); by N: 80 MiB at N = 100,000, 80 MiB at N = 1,000,000 | **met** |",
 		"![credentials/s and credentials in flight over time, capacity halved and restored](2026-12-07-100000-poster-adaptive-halved.svg)",
+		// The large point's processes in the resources table.
+		"| staging | 1,000,000 | history | 2 | credential-builder-2 | 80 MiB | 189.0 | 0.189 |",
+		"| posting (zero latency) | 1,000,000 | history | 1 | poster-1 | 60 MiB | 237.3 | 0.105 |",
+		"| 1,000,000 | history | R1 | 1 | 2,260,000 | 6m00s | **6,277** |",
 	} {
 		if !strings.Contains(md, s) {
 			t.Errorf("report lacks %q", s)

@@ -191,9 +191,15 @@ func runGoal(b *testing.B, m goalMode) {
 		// make bench reads it: a phase that never settled has its
 		// length as its settle time.
 		b.ReportMetric(float64(unsettled), "unsettled_phases")
-		b.Logf("halved at %v: settled at %.0f cred/s ±%.0f%% after %v (%.1f cred/s over the phase's last 10 s); restored at %v: settled after %v",
-			halvedAt.Round(time.Second), half, 100*settleBand, s1.Round(250*time.Millisecond), rateBetween(trace, restoredAt-10*time.Second, restoredAt),
-			restoredAt.Round(time.Second), s2.Round(250*time.Millisecond))
+		after := func(d time.Duration, ok bool) string {
+			if !ok {
+				return fmt.Sprintf("never within the phase's %v", d.Round(250*time.Millisecond))
+			}
+			return fmt.Sprintf("after %v", d.Round(250*time.Millisecond))
+		}
+		b.Logf("halved at %v: settled at %.0f cred/s ±%.0f%% %s (%.1f cred/s over the phase's last 10 s); restored at %v: settled %s",
+			halvedAt.Round(time.Second), half, 100*settleBand, after(s1, ok1), rateBetween(trace, restoredAt-10*time.Second, restoredAt),
+			restoredAt.Round(time.Second), after(s2, ok2))
 		dir := os.Getenv("BENCH_PLOT")
 		if dir == "" {
 			dir = os.TempDir()
