@@ -76,6 +76,9 @@ type Options struct {
 	OngoingFor   time.Duration // how long events are appended
 	BurstEvery   time.Duration // one burst per interval
 	BurstSize    int           // events per burst
+	// IdleFor is the ongoing mode's idle phase after the bursts: what the
+	// caught-up pipeline costs with nothing appended (0: none).
+	IdleFor time.Duration
 
 	Perf bool // record system-wide CPU profiles (perf) of the main runs
 	Keep bool // keep the PostgreSQL cluster, NATS stores (logs are kept anyway)

@@ -370,3 +370,66 @@ func TestPostingCPUPerCredential(t *testing.T) {
 		}
 	}
 }
+
+func TestIdleCostGoal(t *testing.T) {
+	idle := func(poller, pg time.Duration) *idleCost {
+		return &idleCost{Wall: time.Minute, Poller: poller, PG: pg}
+	}
+	tests := []struct {
+		name string
+		run  *ongoingResult
+		want string
+	}{
+		{"met", &ongoingResult{Profile: "history", PollInterval: time.Second, Idle: idle(300*time.Millisecond, 600*time.Millisecond)}, "**met**"},
+		{"above 2 % of one core", &ongoingResult{Profile: "history", PollInterval: time.Second, Idle: idle(600*time.Millisecond, 700*time.Millisecond)}, "**not met**"},
+		{"no idle phase", &ongoingResult{Profile: "history", PollInterval: time.Second}, "not measured"},
+		{"another poll interval", &ongoingResult{Profile: "history", PollInterval: 5 * time.Second, Idle: idle(0, 0)}, "not measured"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{Opts: Options{Profiles: []string{"history"}}, Ongoing: []*ongoingResult{tc.run}}
+			got := map[string]string{}
+			for _, g := range r.ongoingGoals() {
+				got[g.What] = g.verdict()
+			}
+			want := "4 · idle cost of polling every second, history profile: event-poller + PostgreSQL with nothing appended"
+			if got[want] != tc.want {
+				t.Errorf("verdict of %q = %q, want %q (rows %v)", want, got[want], tc.want, got)
+			}
+		})
+	}
+}
+
+func TestPGSplit(t *testing.T) {
+	b := func(pid int, typ, app string, cpu time.Duration) *pgBackend {
+		return &pgBackend{PID: pid, BackendType: typ, Application: app, CPU: cpu}
+	}
+	start := map[int]*pgBackend{
+		1: b(1, "client backend", "event-poller", time.Second),
+		2: b(2, "client backend", "poster-1", time.Second),
+		3: b(3, "checkpointer", "", time.Second),
+	}
+	end := map[int]*pgBackend{
+		1: b(1, "client backend", "event-poller", 1300*time.Millisecond),
+		2: b(2, "client backend", "poster-1", 1100*time.Millisecond),
+		3: b(3, "checkpointer", "", 1050*time.Millisecond),
+		4: b(4, "autovacuum worker", "", 20*time.Millisecond), // started in the window
+	}
+	got := pgSplit(start, end, 600*time.Millisecond)
+	want := []pgPart{
+		{What: "backends of the event-poller", CPU: 300 * time.Millisecond},
+		{What: "backends of the other services", CPU: 100 * time.Millisecond},
+		{What: "background (autovacuum worker, checkpointer)", CPU: 70 * time.Millisecond},
+		{What: "rest (postmaster, backends ended in the window)", CPU: 130 * time.Millisecond},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("split (-want +got):\n%s", diff)
+	}
+}
+
+func TestWithAppName(t *testing.T) {
+	got := withAppName("postgres://postgres@127.0.0.1:5432/db?sslmode=disable", "event-poller")
+	if want := "postgres://postgres@127.0.0.1:5432/db?application_name=event-poller&sslmode=disable"; got != want {
+		t.Errorf("url = %q, want %q", got, want)
+	}
+}

@@ -265,6 +265,52 @@ func (r *report) writeOngoing(w *strings.Builder) {
 			dur(o.pct(0.5)), dur(o.pct(0.9)), dur(o.pct(0.99)), dur(o.max()), atLeast(o.CatchUpBoxed), dur(o.CatchUp), dur(bp50), dur(bmax))
 	}
 	w.WriteString("\n")
+	writeSegments(w, r.Ongoing)
+	writeIdle(w, r.Ongoing)
+}
+
+// writeSegments is where the commit-to-agent time goes.
+func writeSegments(w *strings.Builder, runs []*ongoingResult) {
+	if !slices.ContainsFunc(runs, func(o *ongoingResult) bool { return len(o.Segments) > 0 }) {
+		return
+	}
+	w.WriteString("Where the time goes: each measured event's latency split at the pipeline's own timestamps (PostgreSQL's clock and vonx-sim's, one machine). The stretches overlap a little (the builder may start before the poller's watermark transaction records the poll), so a stretch can be negative and the means add up only roughly.\n\n")
+	w.WriteString("| profile | poll interval | stretch | events | mean | p50 | p90 | p99 |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, o := range runs {
+		for _, sg := range o.Segments {
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s | %s |\n", o.Profile, o.PollInterval, sg.What, len(sg.Lat),
+				dur(mean(sg.Lat)), dur(pct(sg.Lat, 0.5)), dur(pct(sg.Lat, 0.9)), dur(pct(sg.Lat, 0.99)))
+		}
+	}
+	w.WriteString("\n")
+}
+
+// writeIdle is what polling costs while nothing happens.
+func writeIdle(w *strings.Builder, runs []*ongoingResult) {
+	if !slices.ContainsFunc(runs, func(o *ongoingResult) bool { return o.Idle != nil }) {
+		return
+	}
+	w.WriteString("Idle cost: after the last burst was delivered, the pipeline runs on with nothing appended (the poller polls every interval; its 10-minute look-back window still holds the run's events). CPU as a percentage of one core over the idle window. PostgreSQL is all of it (postmaster and every process under it): the poller's queries, the other services' idle queries (such as the builders' outbox sweep) and its own background work (checkpointer, WAL writer, autovacuum); the split attributes backends by the `application_name` the bench gives each service's connections.\n\n")
+	w.WriteString("| profile | poll interval | idle window | events in the look-back | process | CPU s | % of one core |\n| --- | ---: | ---: | ---: | --- | ---: | ---: |\n")
+	for _, o := range runs {
+		c := o.Idle
+		if c == nil {
+			continue
+		}
+		row := func(what string, cpu time.Duration) {
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %.2f | %.2f %% |\n", o.Profile, o.PollInterval, dur(c.Wall), c.WindowEvents, what, cpu.Seconds(), c.pct(cpu))
+		}
+		row("**event-poller + PostgreSQL**", c.Poller+c.PG)
+		row("event-poller", c.Poller)
+		row("PostgreSQL (all)", c.PG)
+		for _, p := range c.PGParts {
+			row("PostgreSQL: "+p.What, p.CPU)
+		}
+		for _, p := range c.Others {
+			row(p.Role, p.CPU)
+		}
+	}
+	w.WriteString("\n")
 }
 
 func (r *report) writeResources(w *strings.Builder) {

@@ -41,6 +41,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	ongoingFor := fs.Duration("ongoing", 2*time.Minute, "ongoing mode: how long events are appended")
 	burstEvery := fs.Duration("burst-every", time.Second, "ongoing mode: one burst per interval")
 	burstSize := fs.Int("burst", 5, "ongoing mode: events per burst")
+	idleFor := fs.Duration("idle", time.Minute, "ongoing mode: idle phase after the bursts, measuring what polling costs with nothing appended (0: none)")
 	perf := fs.Bool("perf", true, "record system-wide CPU profiles with perf (when installed) during the main runs")
 	keep := fs.Bool("keep", false, "keep the PostgreSQL cluster and NATS stores after the run")
 	from := fs.String("from", "", "only re-render the report from a run's raw results (results-*.json in the data directory)")
@@ -58,7 +59,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	o := bench.Options{Corps: *corps, Seed: *seed, BinDir: *binDir, DataDir: *dataDir, ReportDir: *reportDir, MicroFile: *micro,
 		StagingBox: *stagingBox, PostingBox: *postingBox, SimCapacity: *simCap, SimCredLatency: *simLat,
 		CapWarmup: *capWarm, CapWindow: *capWin, PollInterval: *poll, OngoingFor: *ongoingFor, BurstEvery: *burstEvery,
-		BurstSize: *burstSize, Perf: *perf, Keep: *keep, Set: set, Out: e.stdout}
+		BurstSize: *burstSize, IdleFor: *idleFor, Perf: *perf, Keep: *keep, Set: set, Out: e.stdout}
 	if *corps < 100 {
 		return fmt.Errorf("%w: --corps %d: want at least 100", errUsage, *corps)
 	}
@@ -89,8 +90,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w: --only: unknown stage %q", errUsage, s)
 		}
 	}
-	if *simCap < 1 || *simLat <= 0 || *burstSize < 1 || *burstEvery <= 0 || *poll <= 0 {
-		return fmt.Errorf("%w: --sim-capacity, --sim-cred-latency, --burst, --burst-every and --poll-interval must be positive", errUsage)
+	if *simCap < 1 || *simLat <= 0 || *burstSize < 1 || *burstEvery <= 0 || *poll <= 0 || *idleFor < 0 {
+		return fmt.Errorf("%w: --sim-capacity, --sim-cred-latency, --burst, --burst-every and --poll-interval must be positive, --idle not negative", errUsage)
 	}
 	for _, b := range []string{"event-poller", "credential-builder", "poster", "vonx-sim", "bcregctl", "bcreg-dev"} {
 		if _, err := os.Stat(filepath.Join(*binDir, b)); err != nil {
