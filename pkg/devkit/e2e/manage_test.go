@@ -51,6 +51,10 @@ type manageRun struct {
 	sql    map[string][]string
 	twins  bool
 	issued int // what the agent has issued so far
+	// seen is how many credentials the agent had received when the
+	// current command started (mark): received returns what came after.
+	// -1: no command marked since the last received.
+	seen int
 }
 
 func (r *manageRun) exec(stmt string) {
@@ -75,9 +79,19 @@ func (r *manageRun) script(cmd string, args map[string]string) {
 	}
 }
 
+// mark notes what the agent has received before a command runs. It must
+// precede the command: a twin that publishes the bundles itself
+// (`requeue processed-creds`, `failed-creds`) may have them delivered
+// before it exits, and a count taken after it would miss them.
+func (r *manageRun) mark() {
+	r.t.Helper()
+	r.seen = len(r.p.receivedHashes(0))
+}
+
 // do runs the command: the twin's bcregctl arguments, or the script's SQL.
 func (r *manageRun) do(cmd string, args map[string]string, twin ...string) {
 	r.t.Helper()
+	r.mark()
 	if r.twins {
 		r.p.mustCtl(twin...)
 		return
@@ -86,12 +100,16 @@ func (r *manageRun) do(cmd string, args map[string]string, twin ...string) {
 }
 
 // received waits for the pipeline to settle with at least n more
-// credentials issued, and returns the hashes received since, sorted.
+// credentials issued, and returns the hashes received since the mark,
+// sorted.
 func (r *manageRun) received(n int) []string {
 	r.t.Helper()
-	seen := len(r.p.receivedHashes(0))
+	if r.seen < 0 {
+		r.t.Fatal("received without a mark before the command")
+	}
 	r.p.settle(2*time.Minute, r.issued+n)
-	got := r.p.receivedHashes(seen)
+	got := r.p.receivedHashes(r.seen)
+	r.seen = -1
 	st, err := r.p.sim.Stats(testenv.Context(r.t))
 	if err != nil {
 		r.t.Fatal(err)
@@ -124,7 +142,7 @@ func TestManageTwins(t *testing.T) { manageScenario(t, true) }
 func manageScenario(t *testing.T, twins bool) {
 	p := newPipeline(t, "snapshot")
 	ctx := testenv.Context(t)
-	r := &manageRun{t: t, p: p, sql: manageSQL(t), twins: twins}
+	r := &manageRun{t: t, p: p, sql: manageSQL(t), twins: twins, seen: -1}
 	results := generateAll(t, p.sourceDB, "snapshot")
 	corps := sortedCorps(results)
 	postableOf := func(c string) []string {
@@ -249,6 +267,7 @@ func manageScenario(t *testing.T, twins bool) {
 	// requeueFailedCorps: a corporation with a failed snapshot (as the
 	// original left them) has everything issued again.
 	r.exec(`UPDATE corp_history_log SET process_success = 'N' WHERE corp_num = '` + unchanged + `'`)
+	r.mark()
 	if r.twins {
 		r.p.mustCtl("requeue", "failed-corps")
 	} else {
@@ -267,18 +286,16 @@ func manageScenario(t *testing.T, twins bool) {
 		}
 	}
 
-	// requeueProcessedCreds: everything posted is posted again. Through the
-	// script's SQL only: the twin (`bcregctl requeue processed-creds`)
-	// publishes the bundles but the agent received 0–25 of 51 in this
-	// scenario (found 2026-12-07, not yet understood; issue 21 stays open
-	// for it, docs/design/manage-script.md). Its dry run and JSON are
-	// tested in services/bcregctl/test/cli.
-	if !r.twins {
-		posted := r.count(`SELECT count(*) FROM credential_log WHERE process_success = 'Y'`)
-		r.do("requeueProcessedCreds", nil, "requeue", "processed-creds")
-		if got := r.received(posted); len(got) != posted {
-			t.Errorf("requeueProcessedCreds: the agent received %d credential(s), want the %d posted", len(got), posted)
-		}
+	// requeueProcessedCreds: everything posted is posted again. The
+	// twin's dry run and JSON are tested in services/bcregctl/test/cli.
+	var posted []string
+	if err := testenv.Pool(t, p.eventDB).QueryRow(ctx, `SELECT coalesce(array_agg(credential_hash ORDER BY credential_hash COLLATE "C"), '{}')
+		FROM credential_log WHERE process_success = 'Y'`).Scan(&posted); err != nil {
+		t.Fatal(err)
+	}
+	r.do("requeueProcessedCreds", nil, "requeue", "processed-creds")
+	if diff := cmp.Diff(posted, r.received(len(posted))); diff != "" {
+		t.Errorf("requeueProcessedCreds: the agent received other than the %d posted credentials (-want +got):\n%s", len(posted), diff)
 	}
 	checkManageFigures(t, p, r.sql)
 }
