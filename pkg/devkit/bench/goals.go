@@ -40,6 +40,35 @@ type goal struct {
 	Met                    *bool
 	// Reported: a figure the issue asks for without a target.
 	Reported bool
+	// Where: for a goal not met, where its time goes (from the run's
+	// figures) and the section or page to read next.
+	Where string
+}
+
+// share is one process's part of a cost.
+type share struct {
+	what string
+	v    float64
+}
+
+// largest names the largest of the shares and its part of their sum.
+func largest(unit string, shares ...share) string {
+	var sum float64
+	top := shares[0]
+	for _, s := range shares {
+		sum += s.v
+		if s.v > top.v {
+			top = s
+		}
+	}
+	if sum <= 0 {
+		return ""
+	}
+	prec := 3 // ms
+	if strings.HasPrefix(unit, "µs") {
+		prec = 0
+	}
+	return fmt.Sprintf("the largest share: %s, %.*f %s (%.0f%%)", top.what, prec, top.v, unit, 100*top.v/sum)
 }
 
 func yes(b bool) *bool { return &b }
@@ -196,6 +225,11 @@ func (r *report) capacityGoals() []goal {
 		}
 		settle.Met = yes(known && unsettled == 0 && h <= goalSettle && s <= goalSettle)
 	}
+	for _, g := range []*goal{&one, &two, &jitter, &rejections, &settle} {
+		if g.Met != nil && !*g.Met {
+			g.Where = "the posting table's poster requests and adaptive limits (section 2), the poster benchmark's trace, and `docs/benchmarks/poster-adaptive.md` (the limiter's analysis and next steps)"
+		}
+	}
 	return []goal{one, two, jitter, rejections, settle}
 }
 
@@ -266,6 +300,11 @@ func (r *report) costGoals() []goal {
 				g.Measured += fmt.Sprintf("; 1 builder %.3f ms", stagingCPU(one))
 			}
 			g.Met = yes(!s.Boxed && cpu <= base*(1-goalCostCut))
+			if !*g.Met {
+				g.Where = largest("ms per corporation", share{"the builders", per(u.cpuOf("credential-builder"))}, share{"PostgreSQL", per(u.PG)},
+					share{"NATS", per(u.NATS)}, share{"the poller", per(u.cpuOf("event-poller"))}) +
+					fmt.Sprintf("; the builders' batch phases, heaviest statements and Go profile: *Where the time goes*, staging, %s profile", profile)
+			}
 		}
 		out = append(out, g)
 	}
@@ -286,6 +325,9 @@ func (r *report) costGoals() []goal {
 		if best >= 0 {
 			g.Measured = strings.Join(parts, "; ")
 			g.Met = yes(best >= target)
+			if s := r.stagingRun(n, profile, 2); !*g.Met && s != nil {
+				g.Where = fmt.Sprintf("other work used %s of the machine's CPU during the 2-builder run (wall time moves with it; the cost row above does not); *Where the time goes*, staging, %s profile", foreign(s.Usage), profile)
+			}
 		}
 		out = append(out, g)
 	}
@@ -310,6 +352,10 @@ func (r *report) postingGoals() []goal {
 		if p.Creds > 0 {
 			u, per := p.Usage, func(d time.Duration) float64 { return 1e6 * d.Seconds() / float64(p.Creds) }
 			cost.Measured = fmt.Sprintf("%.0f µs (poster %.0f, PostgreSQL %.0f, NATS %.0f)", postingCPU(p), per(u.cpuOf("poster")), per(u.PG), per(u.NATS))
+			if !*rate.Met {
+				rate.Where = largest("µs per credential", share{"the poster", per(u.cpuOf("poster"))}, share{"PostgreSQL", per(u.PG)}, share{"NATS", per(u.NATS)}) +
+					fmt.Sprintf(" (foreign CPU %s); *Where the time goes*, posting, history profile, 1 poster(s)", foreign(u))
+			}
 		}
 	}
 	return []goal{rate, cost}
@@ -366,10 +412,22 @@ func (r *report) largeGoals() []goal {
 		}
 		var parts []string
 		met := s != nil && p != nil
+		var grew []string
+		grows := func(what string, a, z time.Duration, na, nz int64) {
+			if a > 0 && na > 0 && nz > 0 {
+				if f := (z.Seconds() / float64(nz)) / (a.Seconds() / float64(na)); f > goalLarger {
+					grew = append(grew, fmt.Sprintf("%s ×%.2f", what, f))
+				}
+			}
+		}
 		if s0 := r.stagingRun(n, profile, 2); s != nil && s0 != nil && stagingCPU(s0) > 0 {
 			f := stagingCPU(s) / stagingCPU(s0)
 			parts = append(parts, fmt.Sprintf("staging ×%.2f (%.3f → %.3f ms per corporation)", f, stagingCPU(s0), stagingCPU(s)))
 			met = met && f <= goalLarger
+			grows("staging builders", s0.Usage.cpuOf("credential-builder"), s.Usage.cpuOf("credential-builder"), s0.Processed, s.Processed)
+			grows("staging PostgreSQL", s0.Usage.PG, s.Usage.PG, s0.Processed, s.Processed)
+			grows("staging NATS", s0.Usage.NATS, s.Usage.NATS, s0.Processed, s.Processed)
+			grows("staging poller", s0.Usage.cpuOf("event-poller"), s.Usage.cpuOf("event-poller"), s0.Processed, s.Processed)
 		} else {
 			met = false
 		}
@@ -377,12 +435,19 @@ func (r *report) largeGoals() []goal {
 			f := postingCPU(p) / postingCPU(p0)
 			parts = append(parts, fmt.Sprintf("posting ×%.2f (%.0f → %.0f µs per credential)", f, postingCPU(p0), postingCPU(p)))
 			met = met && f <= goalLarger
+			grows("posting poster", p0.Usage.cpuOf("poster"), p.Usage.cpuOf("poster"), p0.Creds, p.Creds)
+			grows("posting PostgreSQL", p0.Usage.PG, p.Usage.PG, p0.Creds, p.Creds)
+			grows("posting NATS", p0.Usage.NATS, p.Usage.NATS, p0.Creds, p.Creds)
 		} else {
 			met = false
 		}
 		if len(parts) > 0 {
 			cost.Measured = strings.Join(parts, "; ")
 			cost.Met = yes(met)
+			if !met && len(grew) > 0 {
+				cost.Where = "grew beyond ×" + fmt.Sprintf("%.2f", goalLarger) + " per corporation or credential: " + strings.Join(grew, ", ") +
+					" (section 4 has every process of both sizes; the staging table the event DB and NATS store per corporation)"
+			}
 		}
 		out = append(out, run, cost, disk)
 	}

@@ -300,3 +300,42 @@ func TestPlan(t *testing.T) {
 		t.Errorf("posting box at a million = %s, want N/250 s", got)
 	}
 }
+
+// TestNotMetSaysWhere: a goal not met says where its time goes, from the
+// run's figures, under the goal table; a run that meets them says nothing.
+func TestNotMetSaysWhere(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(r *report)
+		want   []string
+	}{
+		{"every goal met", func(*report) {}, nil},
+		{"staging cost", func(r *report) { r.Staging[1] = stagingAt(100_000, 2, 0.87, 40*time.Second) }, []string{
+			"- **2 · cost per corporation, staging, history profile, 2 builders: CPU of builders, poller, PostgreSQL and NATS**: the largest share: the builders, 0.392 ms per corporation (45%); the builders' batch phases, heaviest statements and Go profile: *Where the time goes*, staging, history profile.",
+		}},
+		{"a million costs more", func(r *report) { r.Staging[2] = stagingAt(1_000_000, 2, 0.96, 440*time.Second) }, []string{
+			"- **5 · cost at N = 1,000,000 against N = 100,000, history profile**: grew beyond ×1.15 per corporation or credential: staging builders ×1.20, staging PostgreSQL ×1.20, staging NATS ×1.20, staging poller ×1.20 (section 4",
+		}},
+		{"one poster", func(r *report) { r.Posting[0].Overall = 5200 }, []string{
+			"- **3 · posting to a zero-latency agent, history profile, 1 poster**: the largest share: the poster, 100 µs per credential (50%)",
+		}},
+		{"the agent", func(r *report) { r.Posting[3].Achieved = 0.93 * 266.7 }, []string{
+			"- **1 · agent capacity: one capacity-limited agent, 1 and 2 posters**: the posting table's poster requests",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := goalRun()
+			tc.change(r)
+			md := r.markdown()
+			if got := strings.Contains(md, "Not met, where the time goes"); got != (len(tc.want) > 0) {
+				t.Errorf("section present = %v, want %v", got, len(tc.want) > 0)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(md, s) {
+					t.Errorf("report lacks %q", s)
+				}
+			}
+		})
+	}
+}

@@ -98,11 +98,14 @@ func (r *report) markdown() string {
 			strings.Join(o.Only, ","), strings.Join(o.Profiles, ","))
 	}
 
-	w.WriteString("## Goals\n\n| goal | target | measured | |\n| --- | --- | --- | --- |\n")
-	for _, g := range r.goals() {
+	w.WriteString("## Goals\n\nThe number before a goal is issue 18's (2 cores, PostgreSQL and NATS on the same machine); `docs/design/benchmarks.md` says which run decides each. " +
+		"Where a goal is not met, *Where the time goes* below has the profiles of the slowest stage.\n\n| goal | target | measured | |\n| --- | --- | --- | --- |\n")
+	goals := r.goals()
+	for _, g := range goals {
 		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", g.What, g.Target, orDash(g.Measured), g.verdict())
 	}
 	w.WriteString("\n")
+	writeNotMet(&w, goals)
 
 	r.writeMachine(&w)
 	r.writeStaging(&w)
@@ -116,6 +119,21 @@ func (r *report) markdown() string {
 	r.writeMicro(&w)
 	r.writeMethod(&w)
 	return w.String()
+}
+
+// writeNotMet lists, for each goal not met, where its time goes and what
+// to read next.
+func writeNotMet(w *strings.Builder, goals []goal) {
+	var lines []string
+	for _, g := range goals {
+		if g.Met != nil && !*g.Met && g.Where != "" {
+			lines = append(lines, fmt.Sprintf("- **%s**: %s.\n", g.What, g.Where))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	w.WriteString("Not met, where the time goes and what to read next:\n\n" + strings.Join(lines, "") + "\n")
 }
 
 // summary is what stdout gets at the end: the goals and the main tables.
