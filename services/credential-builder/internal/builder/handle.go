@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -281,7 +280,7 @@ func (s *service) generate(u *unit, batch *source.Batch, now time.Time) {
 		u.fail(err)
 		return
 	}
-	doc, err := json.Marshal(snap)
+	doc, err := snap.JSON()
 	if err != nil {
 		u.fail(fmt.Errorf("corporation %s: snapshot document: %w", u.corp, err))
 		return
