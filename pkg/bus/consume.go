@@ -31,7 +31,9 @@ type ConsumeOptions struct {
 	Workers int
 	// BatchSize is the most messages one handler call gets.
 	BatchSize int
-	// BatchWait is the longest a partial batch waits to fill.
+	// BatchWait is how long a batch that began with a message awaited by
+	// an idle consumer waits to fill (0: not at all). A batch of messages
+	// that were waiting is never held back.
 	BatchWait time.Duration
 	// MaxDeliver is the consumer's MaxDeliver: a message that fails on that
 	// delivery is dead-lettered by the loop rather than left to the mover.
@@ -72,9 +74,7 @@ func (o *ConsumeOptions) defaults() {
 	if o.BatchSize < 1 {
 		o.BatchSize = 1
 	}
-	if o.BatchWait <= 0 {
-		o.BatchWait = time.Second
-	}
+	o.BatchWait = max(o.BatchWait, 0)
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
 	}
@@ -136,11 +136,20 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 	return nil
 }
 
-// fetchBatch pulls up to BatchSize messages, waiting at most BatchWait for
-// the batch to fill once the first message arrived (and up to a few
-// seconds for the first).
+// firstWait is the expiry of a pull that waits for the first message of a
+// batch: it returns as soon as one arrives, so the expiry only paces an
+// idle loop (one pull request per worker every firstWait).
+const firstWait = 5 * time.Second
+
+// fetchBatch pulls up to BatchSize messages. A batch is what is waiting
+// when it is pulled: a backlog gives full batches at once, and a backlog
+// smaller than a batch is handled at once too. A consumer that found
+// nothing waits for the first message (a pull of one, which the server
+// answers as soon as one arrives), then up to BatchWait for the batch to
+// fill (0: takes what is waiting by then). So a message that arrives at an
+// idle consumer waits BatchWait at most, not until a pull expires.
 //
-// The pull's expiry is the server's (FetchMaxWait), not a client-side
+// The pulls' expiries are the server's (FetchMaxWait), not a client-side
 // deadline: a fetch cut short by a context deadline stops reading while
 // the server may still be sending, and every message it sent then is
 // "delivered" but never handled, so it comes back only after AckWait (a
@@ -148,11 +157,31 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 // itself; only a stop (ctx) cuts it short, and what arrives after that is
 // handed back with Nak.
 func fetchBatch(ctx context.Context, cons jetstream.Consumer, opts ConsumeOptions) ([]jetstream.Msg, error) {
-	wait := 5 * time.Second
-	if opts.BatchSize > 1 {
-		wait = opts.BatchWait
+	out, err := readBatch(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(opts.BatchSize) })
+	if err != nil || len(out) > 0 || ctx.Err() != nil {
+		return out, err
 	}
-	mb, err := cons.Fetch(opts.BatchSize, jetstream.FetchMaxWait(wait))
+	out, err = readBatch(ctx, func() (jetstream.MessageBatch, error) {
+		return cons.Fetch(1, jetstream.FetchMaxWait(firstWait))
+	})
+	if err != nil || len(out) == 0 || opts.BatchSize == 1 || ctx.Err() != nil {
+		return out, err
+	}
+	// The first message is held: a failure to take more only ends the
+	// batch here (the next pull tries again).
+	more, _ := readBatch(ctx, func() (jetstream.MessageBatch, error) {
+		if opts.BatchWait == 0 {
+			return cons.FetchNoWait(opts.BatchSize - 1)
+		}
+		return cons.Fetch(opts.BatchSize-1, jetstream.FetchMaxWait(opts.BatchWait))
+	})
+	return append(out, more...), nil
+}
+
+// readBatch makes one pull and reads all it delivers (until the server
+// ends it). A pull that expires with nothing is no error.
+func readBatch(ctx context.Context, pull func() (jetstream.MessageBatch, error)) ([]jetstream.Msg, error) {
+	mb, err := pull()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 			return nil, nil

@@ -359,6 +359,67 @@ func TestShortPullsLoseNothing(t *testing.T) {
 	waitFor(t, "every message handled", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == total })
 }
 
+// TestWaitingMessagesAreHandledAtOnce: messages already waiting form a
+// batch at once, even a batch smaller than BatchSize. A pull that waited
+// for the batch to fill held them until the pull expired (here an hour:
+// the builder's 1 s was its largest share of the commit-to-agent latency).
+func TestWaitingMessagesAreHandledAtOnce(t *testing.T) {
+	js, topo := setup(t)
+	for _, c := range []string{"A1", "A2", "A3"} {
+		publishEvent(t, js, c, "waiting-"+c, []byte(`{}`))
+	}
+	batches := make(chan []string, 10)
+	consumeWith(t, js, topo, func(o *bus.ConsumeOptions) { o.Workers, o.BatchSize, o.BatchWait = 1, 200, time.Hour },
+		func(_ context.Context, b []jetstream.Msg) []error {
+			batches <- msgIDs(b)
+			return make([]error, len(b))
+		})
+	select {
+	case got := <-batches:
+		if diff := cmp.Diff([]string{"waiting-A1", "waiting-A2", "waiting-A3"}, got); diff != "" {
+			t.Errorf("first batch (-want +got):\n%s", diff)
+		}
+	case <-time.After(testenv.Guard):
+		t.Fatal("three waiting messages not handled (the pull waits for the batch to fill)")
+	}
+}
+
+// TestIdleConsumerBatchWait: a consumer that found nothing waiting takes
+// the first message that arrives and waits up to BatchWait for the batch
+// to fill; a full batch ends the wait.
+func TestIdleConsumerBatchWait(t *testing.T) {
+	js, topo := setup(t)
+	batches := make(chan []string, 10)
+	pulled := make(chan struct{})
+	var once sync.Once
+	consumeWith(t, js, topo, func(o *bus.ConsumeOptions) {
+		o.Workers, o.BatchSize, o.BatchWait = 1, 2, time.Hour
+		o.Heartbeat = func() { once.Do(func() { close(pulled) }) } // the loop is about to pull
+	}, func(_ context.Context, b []jetstream.Msg) []error {
+		batches <- msgIDs(b)
+		return make([]error, len(b))
+	})
+	<-pulled
+	publishEvent(t, js, "B1", "idle-B1", []byte(`{}`))
+	publishEvent(t, js, "B2", "idle-B2", []byte(`{}`))
+	select {
+	case got := <-batches:
+		if diff := cmp.Diff([]string{"idle-B1", "idle-B2"}, got); diff != "" {
+			t.Errorf("batch (-want +got):\n%s", diff)
+		}
+	case <-time.After(testenv.Guard):
+		t.Fatal("a full batch not handled")
+	}
+}
+
+func msgIDs(b []jetstream.Msg) []string {
+	ids := make([]string, len(b))
+	for i, m := range b {
+		ids[i] = m.Headers().Get(jetstream.MsgIDHeader)
+	}
+	return ids
+}
+
 func TestSubjectToken(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"plain", "0191294", "0191294"},

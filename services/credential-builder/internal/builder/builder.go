@@ -54,8 +54,11 @@ type Build struct {
 	PostAddresses bool `envconfig:"POST_ADDRESSES" default:"false"`
 	// BatchSize is the most messages one handler call takes.
 	BatchSize int `envconfig:"BUILDER_BATCH" default:"200"`
-	// BatchWait is the longest a partial batch waits to fill.
-	BatchWait time.Duration `envconfig:"BUILDER_BATCH_WAIT" default:"1s"`
+	// BatchWait is how long a batch begun by a message arriving at an
+	// idle builder waits to fill (0: it takes what is waiting by then;
+	// waiting messages never wait for more). Off by default: every second
+	// of it is a second from commit to OrgBook.
+	BatchWait time.Duration `envconfig:"BUILDER_BATCH_WAIT" default:"0s"`
 	// Workers is how many batches one replica handles at once.
 	Workers int `envconfig:"BUILDER_WORKERS" default:"2"`
 	// PublishTimeout bounds the publishing of a batch's bundles; what is
@@ -82,8 +85,8 @@ func (b Build) Validate() error {
 	if b.BatchSize < 1 || b.BatchSize > 5000 {
 		errs = append(errs, fmt.Errorf("BCREG_BUILDER_BATCH=%d: want 1 to 5000", b.BatchSize))
 	}
-	if b.BatchWait < 10*time.Millisecond || b.BatchWait > time.Second {
-		errs = append(errs, fmt.Errorf("BCREG_BUILDER_BATCH_WAIT=%v: want 10ms to 1s", b.BatchWait))
+	if b.BatchWait < 0 || b.BatchWait > time.Second {
+		errs = append(errs, fmt.Errorf("BCREG_BUILDER_BATCH_WAIT=%v: want 0 to 1s", b.BatchWait))
 	}
 	if b.Workers < 1 || b.Workers > 64 {
 		errs = append(errs, fmt.Errorf("BCREG_BUILDER_WORKERS=%d: want 1 to 64", b.Workers))

@@ -26,6 +26,8 @@ func TestConfig(t *testing.T) {
 		{"unknown profile", func(c *Config) { c.Profile = "2019" }, []string{"BCREG_PROFILE"}},
 		{"batch too large", func(c *Config) { c.BatchSize = 10000 }, []string{"BCREG_BUILDER_BATCH"}},
 		{"batch wait above a second", func(c *Config) { c.BatchWait = 2 * time.Second }, []string{"BCREG_BUILDER_BATCH_WAIT"}},
+		{"no batch wait (the default)", func(c *Config) { c.BatchWait = 0 }, nil},
+		{"negative batch wait", func(c *Config) { c.BatchWait = -time.Second }, []string{"BCREG_BUILDER_BATCH_WAIT"}},
 		{"more in flight than the consumer allows", func(c *Config) { c.Workers, c.BatchSize = 20, 200 }, []string{"BCREG_JS_MAX_ACK_PENDING"}},
 		{"publish timeout beyond ack wait", func(c *Config) { c.PublishTimeout = 3 * time.Minute }, []string{"BCREG_JS_BUILDER_ACK_WAIT"}},
 	}

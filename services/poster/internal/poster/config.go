@@ -44,8 +44,10 @@ type Settings struct {
 	// Lease is how long a claim on credential_log rows lasts (renewed
 	// before each request); 0 means RequestTimeout + 1m.
 	Lease time.Duration `envconfig:"POSTER_LEASE"`
-	// BatchWait is how long a pull waits to fill a batch of bundles.
-	BatchWait time.Duration `envconfig:"POSTER_BATCH_WAIT" default:"100ms"`
+	// BatchWait is how long a batch begun by a bundle arriving at an idle
+	// poster waits to fill (0: it takes what is waiting by then; waiting
+	// bundles never wait for more).
+	BatchWait time.Duration `envconfig:"POSTER_BATCH_WAIT" default:"0s"`
 	// HoldDelay and HoldMax bound the redelivery delay of a bundle held
 	// back behind an older credential of its corporation (doubling).
 	HoldDelay time.Duration `envconfig:"POSTER_HOLD_DELAY" default:"500ms"`
@@ -100,8 +102,8 @@ func (s Settings) Validate() error {
 	if s.Lease < 0 {
 		errs = append(errs, fmt.Errorf("BCREG_POSTER_LEASE=%v: must not be negative", s.Lease))
 	}
-	if s.BatchWait <= 0 || s.HoldDelay <= 0 || s.HoldMax < s.HoldDelay || s.MisconfigRetry <= 0 {
-		errs = append(errs, errors.New("BCREG_POSTER_BATCH_WAIT, _HOLD_DELAY and _MISCONFIG_RETRY must be positive, and BCREG_POSTER_HOLD_MAX at least BCREG_POSTER_HOLD_DELAY"))
+	if s.BatchWait < 0 || s.HoldDelay <= 0 || s.HoldMax < s.HoldDelay || s.MisconfigRetry <= 0 {
+		errs = append(errs, errors.New("BCREG_POSTER_BATCH_WAIT must not be negative, BCREG_POSTER_HOLD_DELAY and _MISCONFIG_RETRY must be positive, and BCREG_POSTER_HOLD_MAX at least BCREG_POSTER_HOLD_DELAY"))
 	}
 	return errors.Join(errs...)
 }
