@@ -253,15 +253,32 @@ func (b *bencher) sizes() []int {
 	return slices.Compact(s)
 }
 
-// diskNeeded estimates the space of the largest size's runs: the registry
-// (~4 kB per corporation), an event database and a NATS store per staged
-// run kept for posting (~12 kB per corporation with history) and their
-// copies; a cluster's runs at N hold a store per node.
+// Disk per corporation (bytes), history profile, from the N = 1,000,000
+// dry run (2026-12-07: registry 3.9 GB, event database 6.5 GB after
+// staging and growing to about 8 GB in the posting copy as credentials
+// are answered, NATS store 2.0 GB) and N = 100,000 (event database 8.9
+// kB per corporation), rounded up.
+const (
+	diskRegistry = 4_000 // the synthetic registry
+	diskEventDB  = 9_000 // an event database after staging
+	diskPosted   = 2_000 // the posting copy's growth
+	diskStore    = 2_100 // a NATS store, per node
+)
+
+// diskPerSize is the peak space of one size's runs: the registry, the
+// staged event database and NATS store kept for posting, and one posting
+// run's copies of both (a run at a time), plus 2 GiB for PostgreSQL's WAL
+// and the logs.
+func diskPerSize(n, replicas int) int64 {
+	return int64(n)*(diskRegistry+2*diskEventDB+diskPosted+2*int64(replicas)*diskStore) + 2<<30
+}
+
+// diskNeeded estimates the space of the largest size's runs, or of the
+// cluster's runs at N (a store per node), whichever is more.
 func diskNeeded(sizes []int, corps, replicas int) int64 {
-	n := int64(slices.Max(sizes))
-	need := n*4_000 + n*12_000*3 + 2<<30
+	need := diskPerSize(slices.Max(sizes), 1)
 	if replicas > 1 {
-		need = max(need, int64(corps)*4_000+int64(corps)*12_000*int64(1+2*replicas)+2<<30)
+		need = max(need, diskPerSize(corps, replicas))
 	}
 	return need
 }

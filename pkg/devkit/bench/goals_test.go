@@ -339,3 +339,19 @@ func TestNotMetSaysWhere(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskNeeded: the estimate covers what the N = 1,000,000 dry run used
+// at its peak (registry, staged event database and store, the posting
+// copies, the copy grown by the answers) and does not refuse a run that
+// fits in the space this machine has (the old 42 GB did, with 40 GB free).
+func TestDiskNeeded(t *testing.T) {
+	const gb = 1_000_000_000
+	measured := int64(3.9*gb + 6.5*gb + 2.0*gb + 8.2*gb + 2.0*gb)
+	need := diskNeeded([]int{10_000, 100_000, 1_000_000}, 100_000, 3)
+	if need < measured || need > 35*gb {
+		t.Errorf("need at a million = %s, want between the measured %s and 35 GB", bytesStr(need), bytesStr(measured))
+	}
+	if r3, r1 := diskNeeded([]int{100_000}, 100_000, 3), diskNeeded([]int{100_000}, 100_000, 1); r3 <= r1 {
+		t.Errorf("R3 at N needs %s, R1 %s: want a store per node more", bytesStr(r3), bytesStr(r1))
+	}
+}
