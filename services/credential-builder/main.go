@@ -5,6 +5,9 @@ package main
 
 import (
 	"context"
+	"os"
+
+	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 	"github.com/bcgov/bcreg-events/pkg/lifecycle"
@@ -24,5 +27,8 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if builder.TuneGC(os.LookupEnv) {
+		log.Info("garbage collection target set (GOGC not set)", zap.Int("gogc", builder.DefaultGCPercent))
+	}
 	return builder.Run(ctx, cfg, log)
 }
