@@ -55,15 +55,15 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 		return a, fmt.Errorf("find abandoned bundles: %w", err)
 	}
 	ci := cons.CachedInfo() // what looking the consumer up just fetched
-	// The stream is read after the consumer: whatever it delivered up to
-	// then and the stream no longer holds is gone for good.
-	stream, err := js.Stream(ctx, bus.StreamCreds)
-	if err != nil {
-		return a, fmt.Errorf("find abandoned bundles: %w", err)
-	}
 	// Both answers must come from leaders with quorum: a bundle a lagging
 	// replica lacks would be taken for abandoned (and handed back).
-	if err := errors.Join(bus.CheckQuorum(bus.ConsumerPoster, ci.Cluster), bus.CheckQuorum(bus.StreamCreds, stream.CachedInfo().Cluster)); err != nil {
+	if err := bus.CheckQuorum(bus.ConsumerPoster, ci.Cluster); err != nil {
+		return a, fmt.Errorf("find abandoned bundles: %w", err)
+	}
+	// The stream is read after the consumer: whatever it delivered up to
+	// then and the stream no longer holds is gone for good.
+	stream, err := credsStream(ctx, js)
+	if err != nil {
 		return a, fmt.Errorf("find abandoned bundles: %w", err)
 	}
 	first := stream.CachedInfo().State.FirstSeq
@@ -103,6 +103,20 @@ func FindAbandoned(ctx context.Context, q eventdb.Querier, js jetstream.JetStrea
 			return a, nil
 		}
 	}
+}
+
+// credsStream looks BCREG_CREDS up, failing unless the answer comes from a
+// leader with quorum: a bundle a lagging replica lacks would be taken for
+// gone.
+func credsStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	stream, err := js.Stream(ctx, bus.StreamCreds)
+	if err != nil {
+		return nil, err
+	}
+	if err := bus.CheckQuorum(bus.StreamCreds, stream.CachedInfo().Cluster); err != nil {
+		return nil, err
+	}
+	return stream, nil
 }
 
 // liveCopy returns the sequence of the message that carries the bundle

@@ -34,6 +34,8 @@ type Bundle struct {
 	// published after its PubAck.
 	Hashes []string
 	Msg    bus.Outgoing
+	// operator is Options.Nonce: a fresh id after a stale duplicate keeps it.
+	operator string
 }
 
 // Options say how bundles are made.
@@ -203,7 +205,7 @@ func bundle(system string, rows []outboxdb.Row, creds []messages.Credential, opt
 	if msg.Profile == "" {
 		msg.Profile = opts.Profile
 	}
-	b := Bundle{CorpNum: latest.CorpNum}
+	b := Bundle{CorpNum: latest.CorpNum, operator: opts.Nonce}
 	var prevSeq int64
 	for i, r := range rows {
 		// The bundle's range spans every credential it carries.
@@ -242,14 +244,16 @@ func nonce(operator string, prevSeq int64) string {
 // Publish publishes bundles asynchronously (every PubAck awaited, ids kept
 // on retries) and returns, per bundle, nil or why it is not stored, with
 // the marks to record for the stored ones (outboxdb.MarkPublished). A
-// duplicate's mark is the stored original's sequence: if that one is gone
-// already, the liveness check finds the credentials abandoned.
+// duplicate's mark is the stored original's sequence, or, when the stream
+// no longer holds the original, that of a copy published at once under a
+// fresh id (republishStale; the bundle's Msg.MsgID then names it).
 func Publish(ctx context.Context, js jetstream.JetStream, bundles []Bundle, backoff bus.Backoff) ([]outboxdb.PublishMark, []error) {
 	outs := make([]bus.Outgoing, len(bundles))
 	for i, b := range bundles {
 		outs[i] = b.Msg
 	}
 	acks, errs := bus.PublishAllAcks(ctx, js, outs, backoff)
+	republishStale(ctx, js, bundles, acks, errs, backoff)
 	var marks []outboxdb.PublishMark
 	for i, b := range bundles {
 		if errs[i] != nil {
