@@ -161,6 +161,25 @@ func TestStatsCountDuplicates(t *testing.T) {
 	}
 }
 
+// TestNoRecord: BCREG_SIM_NO_RECORD keeps no record of what was issued
+// (make bench's posting runs of millions of credentials), while the
+// counters and the duplicate count stay.
+func TestNoRecord(t *testing.T) {
+	t.Parallel()
+	s, srv := startSim(t, Config{NoRecord: true}, nil)
+	post(t, srv, "?schema=registration.bc_registries", regAttrs)
+	post(t, srv, "?schema=registration.bc_registries", regAttrs)
+	if got := s.Received(0); len(got) != 0 {
+		t.Errorf("received %d credentials, want no record", len(got))
+	}
+	if got := call(t, srv, http.MethodGet, "/_sim/received", "", ""); got.Body != "{\"received\":[],\"total\":0}\n" {
+		t.Errorf("GET /_sim/received: %s", got.Body)
+	}
+	if st := s.Stats(); st.Issued != 2 || st.Duplicates != 1 {
+		t.Errorf("stats %+v, want 2 issued, 1 duplicate", st)
+	}
+}
+
 func TestReset(t *testing.T) {
 	t.Parallel()
 	s, srv := startSim(t, Config{}, nil)

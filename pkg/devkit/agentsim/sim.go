@@ -423,14 +423,16 @@ func (s *Sim) record(schema, version string, attrs json.RawMessage, id string) {
 		s.stats.Duplicates++
 	}
 	s.seen[k] = struct{}{}
-	s.received = append(s.received, Received{
-		Seq:        len(s.received),
-		Schema:     schema,
-		Version:    version,
-		Attributes: attrs,
-		Result:     id,
-		ReceivedAt: s.now().UTC(),
-	})
+	if !s.cfg.NoRecord {
+		s.received = append(s.received, Received{
+			Seq:        len(s.received),
+			Schema:     schema,
+			Version:    version,
+			Attributes: attrs,
+			Result:     id,
+			ReceivedAt: s.now().UTC(),
+		})
+	}
 	s.stats.Issued++
 	s.mu.Unlock()
 	s.m.issued.Inc()

@@ -174,7 +174,7 @@ func (r *report) writeMachine(w *strings.Builder) {
 	}
 	fmt.Fprintf(w, "| registry | `bcreg-dev seed --synthetic N --seed %d` (package `pkg/devkit/synth`) |\n", o.Seed)
 	fmt.Fprintf(w, "| services | the binaries of `%s`, one process per replica; defaults but: `BCREG_LOG_LEVEL=info` (builders `debug` in the staging runs, for the batch-phase breakdown), `BCREG_JS_CREDS_MAX_BYTES` 16 GiB and `BCREG_JS_EVENTS_MAX_BYTES` 4 GiB (room for the largest backlogs) |\n", o.BinDir)
-	fmt.Fprintf(w, "| zero-latency agent | vonx-sim, `BCREG_SIM_CAPACITY=0` (no limit), no latency |\n")
+	fmt.Fprintf(w, "| zero-latency agent | vonx-sim, `BCREG_SIM_CAPACITY=0` (no limit), no latency; in the posting runs `BCREG_SIM_NO_RECORD=true` (counters only: the record of every credential would take gigabytes at a million) |\n")
 	fmt.Fprintf(w, "| capacity-limited agent | vonx-sim, `BCREG_SIM_CAPACITY=%d`, `BCREG_SIM_CRED_LATENCY=%s` (capacity %.1f credentials/s), queue unlimited, overload penalty 0.5 (defaults); warm-up %s, window %s |\n",
 		o.SimCapacity, o.SimCredLatency, float64(o.SimCapacity)/o.SimCredLatency.Seconds(), o.CapWarmup, o.CapWindow)
 	fmt.Fprintf(w, "| ongoing mode | `BCREG_POLL_INTERVAL=%s`; `bcreg-dev seed --append-events %d` every %s for %s; 2 builders, 2 posters, zero-latency agent |\n",
