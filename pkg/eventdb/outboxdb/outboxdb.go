@@ -17,11 +17,15 @@
 package outboxdb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bcgov/bcreg-events/pkg/eventdb"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/discovery"
@@ -87,6 +91,9 @@ type BatchWrite struct {
 	// Requeues are future-dated changes to process again when they come
 	// due (future_requeue; the poller publishes them then).
 	Requeues []discovery.FutureRequeue
+	// OutboxCorps are the corporations whose outbox rows (Unpublished)
+	// BatchResult.Outbox returns: the batch's.
+	OutboxCorps []string
 }
 
 // BatchResult says what a BatchWrite changed.
@@ -98,30 +105,101 @@ type BatchResult struct {
 	SnapshotsLogged int64
 	// CredentialsStored counts new credentials (known hashes are skipped).
 	CredentialsStored int64
+	// Outbox are OutboxCorps' unpublished, due, outstanding credentials
+	// after the write, as Unpublished returns them: the rows stored before
+	// (read) and the new ones (from the batch, not read back).
+	Outbox []Row
 }
 
 // WriteBatch stores a batch's work items, changed snapshots, new
-// credentials and future re-queues with one statement per table, in tx. Known credential hashes
-// are left alone (ON CONFLICT DO NOTHING), and so is the work item of a
-// message already recorded, unless that earlier outcome was N (a retry after
-// an operator's requeue records the new outcome). Credentials get record ids
-// in the order given.
+// credentials and future re-queues with one statement per table, sent to
+// the server in one round trip, in tx, and returns with them the outbox of
+// b.OutboxCorps. Known credential hashes are left alone (ON CONFLICT DO
+// NOTHING), and so is the work item of a message already recorded, unless
+// that earlier outcome was N (a retry after an operator's requeue records
+// the new outcome). Credentials get record ids in the order given.
 func WriteBatch(ctx context.Context, tx pgx.Tx, b BatchWrite) (BatchResult, error) {
 	var res BatchResult
-	var err error
-	if res.ItemsRecorded, err = writeItems(ctx, tx, b.System, b.Items); err != nil {
-		return res, err
+	batch := &pgx.Batch{}
+	if len(b.Items) > 0 {
+		queueItems(batch, b.System, b.Items).Exec(func(tag pgconn.CommandTag) error {
+			res.ItemsRecorded = tag.RowsAffected()
+			return nil
+		})
 	}
-	if res.SnapshotsLogged, err = writeHistory(ctx, tx, b.System, b.History); err != nil {
-		return res, err
+	if len(b.History) > 0 {
+		queueHistory(batch, b.System, b.History).Exec(func(tag pgconn.CommandTag) error {
+			res.SnapshotsLogged = tag.RowsAffected()
+			return nil
+		})
 	}
-	if res.CredentialsStored, err = writeCredentials(ctx, tx, b.System, b.Credentials); err != nil {
-		return res, err
+	var old []Row
+	if len(b.OutboxCorps) > 0 {
+		// Read before the insert below, in the same transaction: the rows
+		// stored before this batch (a crash or a full stream left them).
+		queueUnpublished(batch, b.System, b.OutboxCorps).Query(func(rows pgx.Rows) error {
+			var err error
+			old, err = collectRows(rows)
+			return err
+		})
+	}
+	var stored []storedCredential
+	if len(b.Credentials) > 0 {
+		queueCredentials(batch, b.System, b.Credentials).Query(func(rows pgx.Rows) error {
+			var err error
+			stored, err = pgx.CollectRows(rows, pgx.RowToStructByPos[storedCredential])
+			return err
+		})
+	}
+	if batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return res, fmt.Errorf("store batch: %w", err)
+		}
 	}
 	if err := discovery.AddFutureRequeues(ctx, tx, b.System, b.Requeues); err != nil {
 		return res, err
 	}
+	res.CredentialsStored = int64(len(stored))
+	res.Outbox = outboxRows(old, stored, b.Credentials, b.OutboxCorps)
 	return res, nil
+}
+
+// storedCredential is a credential the batch's insert stored.
+type storedCredential struct {
+	RecordID int64
+	Hash     string
+	// Outbox: outstanding and due, so it goes into the outbox now.
+	Outbox bool
+}
+
+// outboxRows merges the rows read before the insert with the new ones of
+// corps, built from what the batch stored, in Unpublished's order.
+func outboxRows(old []Row, stored []storedCredential, creds []NewCredential, corps []string) []Row {
+	if len(stored) == 0 {
+		return old
+	}
+	want := make(map[string]bool, len(corps))
+	for _, c := range corps {
+		want[c] = true
+	}
+	byHash := make(map[string]*NewCredential, len(creds))
+	for i := range creds {
+		byHash[creds[i].Hash] = &creds[i]
+	}
+	out := old
+	for _, s := range stored {
+		c := byHash[s.Hash]
+		if !s.Outbox || c == nil || !want[c.CorpNum] {
+			continue
+		}
+		out = append(out, Row{RecordID: s.RecordID, CorpNum: c.CorpNum, CorpState: c.CorpState, Profile: c.Profile,
+			Prev: c.Prev, Last: c.Last, Type: c.Type, CredentialID: c.CredentialID, Schema: c.Schema, Version: c.Version,
+			JSON: c.JSON, Hash: c.Hash, Reason: c.Reason})
+	}
+	slices.SortFunc(out, func(a, b Row) int {
+		return cmp.Or(strings.Compare(a.CorpNum, b.CorpNum), cmp.Compare(a.RecordID, b.RecordID))
+	})
+	return out
 }
 
 // rangeColumns are the prev and last columns of rows written with unnest.
@@ -138,10 +216,7 @@ func (r rangeColumns) set(i int, prev, last regevent.Position) {
 	r.prevIDs[i], r.prevDates[i], r.lastIDs[i], r.lastDates[i] = prev.EventID, prev.Date.Time, last.EventID, last.Date.Time
 }
 
-func writeItems(ctx context.Context, tx pgx.Tx, system string, items []WorkItem) (int64, error) {
-	if len(items) == 0 {
-		return 0, nil
-	}
+func queueItems(batch *pgx.Batch, system string, items []WorkItem) *pgx.QueuedQuery {
 	n := len(items)
 	corps, reasons, msgIDs, outcomes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
 	r := newRangeColumns(n)
@@ -150,7 +225,7 @@ func writeItems(ctx context.Context, tx pgx.Tx, system string, items []WorkItem)
 		msgs[i] = nullable(eventdb.ProcessMsg(it.Message))
 		r.set(i, it.Prev, it.Last)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO event_by_corp_filing (system_type_cd, corp_num, prev_event_id, prev_event_date,
+	return batch.Queue(`INSERT INTO event_by_corp_filing (system_type_cd, corp_num, prev_event_id, prev_event_date,
     last_event_id, last_event_date, reason, msg_id, process_date, process_success, process_msg)
 SELECT $1, w.corp_num, w.prev_id, w.prev_date, w.last_id, w.last_date, w.reason, w.msg_id, now(), w.outcome, w.msg
 FROM unnest($2::text[], $3::bigint[], $4::timestamp[], $5::bigint[], $6::timestamp[], $7::text[], $8::text[], $9::text[], $10::text[])
@@ -160,16 +235,9 @@ ON CONFLICT (msg_id) DO UPDATE
    SET process_date = excluded.process_date, process_success = excluded.process_success, process_msg = excluded.process_msg
    WHERE event_by_corp_filing.process_success = 'N'`,
 		system, corps, r.prevIDs, r.prevDates, r.lastIDs, r.lastDates, reasons, msgIDs, outcomes, msgs)
-	if err != nil {
-		return 0, fmt.Errorf("record work items: %w", err)
-	}
-	return tag.RowsAffected(), nil
 }
 
-func writeHistory(ctx context.Context, tx pgx.Tx, system string, hist []HistoryEntry) (int64, error) {
-	if len(hist) == 0 {
-		return 0, nil
-	}
+func queueHistory(batch *pgx.Batch, system string, hist []HistoryEntry) *pgx.QueuedQuery {
 	n := len(hist)
 	corps, states, docs, hashes, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n)
 	r := newRangeColumns(n)
@@ -179,26 +247,24 @@ func writeHistory(ctx context.Context, tx pgx.Tx, system string, hist []HistoryE
 		r.set(i, h.Prev, h.Last)
 	}
 	// Only a snapshot that differs from the corporation's latest logged one
-	// is written: re-processing an unchanged corporation logs nothing.
-	tag, err := tx.Exec(ctx, `INSERT INTO corp_history_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
+	// is written: re-processing an unchanged corporation logs nothing. The
+	// latest hashes of the batch's corporations come from one scan of
+	// chl_corp_hash (migration 00009), not a sub-select per snapshot.
+	return batch.Queue(`INSERT INTO corp_history_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
     last_event_id, last_event_date, corp_json, corp_json_hash, process_date, process_success, process_msg)
 SELECT $1, h.corp_num, h.corp_state, h.prev_id, h.prev_date, h.last_id, h.last_date, h.doc::json, h.hash, now(), 'Y', h.msg
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[], $7::timestamp[], $8::text[], $9::text[], $10::text[])
      WITH ORDINALITY AS h(corp_num, corp_state, prev_id, prev_date, last_id, last_date, doc, hash, msg, ord)
-WHERE h.hash IS DISTINCT FROM (SELECT c.corp_json_hash FROM corp_history_log c
-                               WHERE c.corp_num = h.corp_num ORDER BY c.record_id DESC LIMIT 1)
+LEFT JOIN (SELECT DISTINCT ON (c.corp_num) c.corp_num, c.corp_json_hash FROM corp_history_log c
+           WHERE c.corp_num = ANY($2) ORDER BY c.corp_num, c.record_id DESC) l ON l.corp_num = h.corp_num
+WHERE h.hash IS DISTINCT FROM l.corp_json_hash
 ORDER BY h.ord`,
 		system, corps, states, r.prevIDs, r.prevDates, r.lastIDs, r.lastDates, docs, hashes, msgs)
-	if err != nil {
-		return 0, fmt.Errorf("log snapshots: %w", err)
-	}
-	return tag.RowsAffected(), nil
 }
 
-func writeCredentials(ctx context.Context, tx pgx.Tx, system string, creds []NewCredential) (int64, error) {
-	if len(creds) == 0 {
-		return 0, nil
-	}
+// queueCredentials queues the insert of creds; its rows are the stored
+// ones (storedCredential).
+func queueCredentials(batch *pgx.Batch, system string, creds []NewCredential) *pgx.QueuedQuery {
 	n := len(creds)
 	var (
 		corps, states, types, ids, schemas = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -214,7 +280,7 @@ func writeCredentials(ctx context.Context, tx pgx.Tx, system string, creds []New
 		profiles[i], held[i], notBefore[i] = c.Profile, c.Held, c.NotBefore
 		r.set(i, c.Prev, c.Last)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO credential_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
+	return batch.Queue(`INSERT INTO credential_log (system_type_cd, corp_num, corp_state, prev_event_id, prev_event_date,
     last_event_id, last_event_date, credential_type_cd, credential_id, schema_name, schema_version, credential_json,
     credential_hash, credential_reason, profile, not_before, process_date, process_success)
 SELECT $1, c.corp_num, c.corp_state, c.prev_id, c.prev_date, c.last_id, c.last_date, c.typ, c.id, c.schema, c.version,
@@ -225,13 +291,10 @@ FROM unnest($2::text[], $3::text[], $4::bigint[], $5::timestamp[], $6::bigint[],
      WITH ORDINALITY AS c(corp_num, corp_state, prev_id, prev_date, last_id, last_date, typ, id, schema, version,
                           text, hash, reason, profile, not_before, held, ord)
 ORDER BY c.ord
-ON CONFLICT (credential_hash) DO NOTHING`,
+ON CONFLICT (credential_hash) DO NOTHING
+RETURNING record_id, credential_hash, process_success IS NULL AND `+isDue,
 		system, corps, states, r.prevIDs, r.prevDates, r.lastIDs, r.lastDates, types, ids, schemas,
 		versions, texts, hashes, reasons, profiles, notBefore, held)
-	if err != nil {
-		return 0, fmt.Errorf("store credentials: %w", err)
-	}
-	return tag.RowsAffected(), nil
 }
 
 // Row is a stored credential waiting for its bundle's PubAck.
@@ -254,31 +317,44 @@ type Row struct {
 	PrevSeq int64
 }
 
-// Unpublished returns the unpublished, due, outstanding (not held)
-// credentials of corpNums, by corporation and then record id (issue order).
-func Unpublished(ctx context.Context, q eventdb.Querier, system string, corpNums []string) ([]Row, error) {
-	rows, err := q.Query(ctx, `SELECT record_id, corp_num, coalesce(corp_state, ''), coalesce(profile, ''),
+// unpublishedSQL selects the unpublished, due, outstanding (not held)
+// credentials of the corporations $2, by corporation and then record id
+// (issue order), as collectRows reads them.
+var unpublishedSQL = `SELECT record_id, corp_num, coalesce(corp_state, ''), coalesce(profile, ''),
        prev_event_id, prev_event_date, last_event_id, last_event_date,
        credential_type_cd, coalesce(credential_id, ''), schema_name, schema_version, credential_json, credential_hash,
        coalesce(credential_reason, ''), coalesce(published_seq, 0)
 FROM credential_log
 WHERE corp_num = ANY($2) AND system_type_cd = $1
   AND published_at IS NULL AND process_success IS NULL
-  AND `+isDue+`
-ORDER BY corp_num, record_id`, system, corpNums)
+  AND ` + isDue + `
+ORDER BY corp_num, record_id`
+
+func queueUnpublished(batch *pgx.Batch, system string, corpNums []string) *pgx.QueuedQuery {
+	return batch.Queue(unpublishedSQL, system, corpNums)
+}
+
+// Unpublished returns the unpublished, due, outstanding (not held)
+// credentials of corpNums, by corporation and then record id (issue order).
+func Unpublished(ctx context.Context, q eventdb.Querier, system string, corpNums []string) ([]Row, error) {
+	rows, err := q.Query(ctx, unpublishedSQL, system, corpNums)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) {
+	list, err := collectRows(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return list, nil
+}
+
+func collectRows(rows pgx.Rows) ([]Row, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) {
 		var o Row
 		err := r.Scan(&o.RecordID, &o.CorpNum, &o.CorpState, &o.Profile, &o.Prev.EventID, &o.Prev.Date.Time,
 			&o.Last.EventID, &o.Last.Date.Time, &o.Type, &o.CredentialID, &o.Schema, &o.Version, &o.JSON, &o.Hash, &o.Reason, &o.PrevSeq)
 		return o, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	return list, nil
 }
 
 // PublishMark is a credential whose bundle was acknowledged, and the

@@ -346,12 +346,12 @@ func isDataError(err error) bool {
 
 // store writes the units' work items, changed snapshots and new
 // credentials in one transaction on the locks' connection and returns the
-// outbox rows of their corporations (read in the same transaction).
+// outbox rows of their corporations (outboxdb.WriteBatch: the new ones as
+// stored, the older ones read in the same transaction).
 func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*unit) ([]outboxdb.Row, error) {
-	w := outboxdb.BatchWrite{System: system}
-	corps := make([]string, 0, len(units))
+	w := outboxdb.BatchWrite{System: system, OutboxCorps: make([]string, 0, len(units))}
 	for _, u := range units {
-		corps = append(corps, u.corp)
+		w.OutboxCorps = append(w.OutboxCorps, u.corp)
 		w.Items = append(w.Items, u.items()...)
 		if u.history != nil {
 			w.History = append(w.History, *u.history)
@@ -359,7 +359,6 @@ func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*
 		w.Credentials = append(w.Credentials, u.creds...)
 		w.Requeues = append(w.Requeues, u.requeues...)
 	}
-	var rows []outboxdb.Row
 	var res outboxdb.BatchResult
 	// A deadlock or serialization failure aborts the whole transaction:
 	// run it again rather than redelivering the batch.
@@ -367,9 +366,6 @@ func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*
 		return pgx.BeginFunc(ctx, locks, func(tx pgx.Tx) error {
 			var err error
 			if res, err = outboxdb.WriteBatch(ctx, tx, w); err != nil {
-				return err
-			}
-			if rows, err = outboxdb.Unpublished(ctx, tx, system, corps); err != nil {
 				return err
 			}
 			if s.hooks.BeforeCommit != nil {
@@ -382,7 +378,7 @@ func (s *service) store(ctx context.Context, locks *eventdb.CorpLocks, units []*
 		return nil, err
 	}
 	s.m.stored.Add(float64(res.CredentialsStored))
-	return rows, nil
+	return res.Outbox, nil
 }
 
 // phases times the steps of a batch for the debug log.
