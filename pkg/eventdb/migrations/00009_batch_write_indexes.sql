@@ -16,8 +16,19 @@ DROP INDEX IF EXISTS chl_corp;
 -- (corp_num, record_id), which serves every statement on unpublished rows
 -- (the outbox by corporation, the sweep, the backlog count).
 DROP INDEX IF EXISTS cl_unpublished;
+-- cl_ps_pd_desc serves the statements on processed rows (a status, by
+-- process_date: the operators' counts and recent errors). Outstanding rows
+-- (no status) leave it: a new credential and its publish mark maintain one
+-- index less, and the statements on outstanding rows, planned on
+-- statistics gathered before an initial load's batches, no longer take it
+-- for "few outstanding rows" and read every outstanding row of the table
+-- for a batch's corporations (they use the corp_num indexes).
+DROP INDEX IF EXISTS cl_ps_pd_desc;
+CREATE INDEX cl_ps_pd_desc ON credential_log (process_success, process_date DESC) WHERE process_success IS NOT NULL;
 
 -- +goose Down
+DROP INDEX IF EXISTS cl_ps_pd_desc;
+CREATE INDEX cl_ps_pd_desc ON credential_log (process_success, process_date DESC);
 CREATE INDEX IF NOT EXISTS cl_unpublished ON credential_log (record_id) WHERE published_at IS NULL AND process_success IS NULL;
 CREATE INDEX IF NOT EXISTS chl_corp ON corp_history_log (corp_num);
 CREATE INDEX IF NOT EXISTS chl_corp_ri ON corp_history_log (corp_num, record_id DESC);
