@@ -115,10 +115,12 @@ func (s *service) poll(ctx context.Context, edb *pgxpool.Conn, wm regevent.Posit
 	if err := s.afterPublish(StepPoll); err != nil {
 		return err
 	}
-	if err := discovery.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, regclock.Horizon(regclock.Registry, newWm.Date.Time, s.cfg.LookBack)); err != nil {
+	horizon := regclock.Horizon(regclock.Registry, newWm.Date.Time, s.cfg.LookBack)
+	if err := discovery.AdvanceWatermark(ctx, edb, system, newWm, found.newEvents, horizon); err != nil {
 		s.m.polls.WithLabelValues("error").Inc()
 		return fmt.Errorf("poll: published %d CorpEvents, then: %w (they will be re-published, de-duplicated by id)", len(out), err)
 	}
+	s.seen.add(found.newEvents, horizon)
 	s.m.polls.WithLabelValues("ok").Inc()
 	s.m.newEvents.Add(float64(len(found.newEvents)))
 	s.m.corps.Add(float64(len(found.corps)))
@@ -148,7 +150,7 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 		for _, e := range events {
 			d.newest = regevent.Max(d.newest, e.Position)
 		}
-		if d.newEvents, err = discovery.UnseenEvents(ctx, edb, system, events); err != nil {
+		if d.newEvents, err = s.unseen(ctx, edb, events); err != nil {
 			return err
 		}
 		if len(d.newEvents) == 0 {
@@ -183,6 +185,20 @@ func (s *service) discover(ctx context.Context, edb *pgxpool.Conn, from, now tim
 		return nil, fmt.Errorf("poll: %w", err)
 	}
 	return d, nil
+}
+
+// unseen returns the events of the window not yet in event_seen. Those
+// this replica knows to be there are not asked about again: every poll
+// reads the whole look-back window, and a quiet one at a 1 s interval would
+// otherwise send it all to event_seen every second.
+func (s *service) unseen(ctx context.Context, edb *pgxpool.Conn, events []regevent.Event) ([]regevent.Event, error) {
+	ask := s.seen.unknown(events)
+	unseen, err := discovery.UnseenEvents(ctx, edb, system, ask)
+	if err != nil {
+		return nil, err
+	}
+	s.seen.addSeen(ask, unseen)
+	return unseen, nil
 }
 
 // afterPublish runs Hooks.AfterPublish.

@@ -222,6 +222,9 @@ type service struct {
 	// while the loop waits for its next turn.
 	beat   *lifecycle.Heartbeat
 	auditM *auditMetrics
+	// seen are the window's events known to be in event_seen (this
+	// replica's lock tenure only: only it writes event_seen meanwhile).
+	seen seenSet
 }
 
 func newService(cfg Config, deps daemon.Deps, h Hooks) *service {
@@ -254,6 +257,7 @@ func (s *service) run(ctx context.Context) error {
 			return err // ctx ended, or Once and the lock is held
 		}
 		s.m.active.Set(1)
+		s.seen = seenSet{}
 		s.log.Info("active poller: holding the poller lock")
 		err = s.lead(ctx, lock)
 		lock.Release(context.WithoutCancel(ctx))

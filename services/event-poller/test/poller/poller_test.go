@@ -1,6 +1,7 @@
 package poller_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -550,5 +551,56 @@ func TestLargePollIsLoggedAndProceeds(t *testing.T) {
 				t.Errorf("published %d, want %d", n, len(o.Affected))
 			}
 		})
+	}
+}
+
+// TestQuietPollAsksEventSeenNothing (issue 18, goal 4): a poll whose window
+// holds only events the poller recorded itself does not send them to
+// event_seen again; every poll reads the whole look-back window, so at a
+// 1 s interval it asked about all of it every second. The test holds
+// event_seen locked: a poll that asks it waits for the lock. A new event
+// beside the known ones is still published once.
+func TestQuietPollAsksEventSeenNothing(t *testing.T) {
+	e := newEnv(t)
+	st, err := e.startStepped(e.config(), poller.Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bcNow().Truncate(time.Second)
+	sourcetest.AddEvent(t, e.srcURL, 990_000_020, "6885343", at.Add(-time.Minute))
+	base := e.lastSeq()
+	if err := st.next(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"6885343"}, corps(after(base, e.events()))); diff != "" {
+		t.Fatalf("published (-want +got):\n%s", diff)
+	}
+
+	ctx := testenv.Context(t)
+	tx, err := e.edb.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) }) // before the replica stops
+	if _, err := tx.Exec(ctx, `LOCK TABLE event_seen IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	seq := e.lastSeq()
+	if err := st.next(); err != nil { // fails the test after a minute if the poll waits for the lock
+		t.Fatal(err)
+	}
+	if e.lastSeq() != seq {
+		t.Error("a quiet poll published")
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	sourcetest.AddEvent(t, e.srcURL, 990_000_021, "5081379", at.Add(-30*time.Second))
+	if err := st.next(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"5081379"}, corps(after(seq, e.events()))); diff != "" {
+		t.Errorf("published after the quiet poll (-want +got):\n%s", diff)
 	}
 }
