@@ -218,6 +218,21 @@ func (c *cluster) createDB(ctx context.Context, name, template string) error {
 	}
 }
 
+// vacuum runs VACUUM (ANALYZE) on a database, outside any measured
+// window: what autovacuum would do there later does not land in another
+// run's figures.
+func (c *cluster) vacuum(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.url(name))
+	if err != nil {
+		return fmt.Errorf("bench: vacuum %s: %w", name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE)"); err != nil {
+		return fmt.Errorf("bench: vacuum %s: %w", name, err)
+	}
+	return nil
+}
+
 func (c *cluster) dropDB(ctx context.Context, name string) {
 	_, err := c.admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	if err != nil {

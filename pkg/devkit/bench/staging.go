@@ -219,6 +219,13 @@ FROM credential_log`).Scan(&res.Creds, &res.Held, &res.Future, &res.Unpublished,
 	res.StoreBytes = dirSize(store)
 	if keep && !res.Boxed {
 		kept = true
+		// Autovacuum of the staged database would otherwise run during the
+		// first posting run (PostgreSQL's CPU is the whole server's) and be
+		// counted as the cost of posting; the copies start vacuumed and
+		// analysed.
+		if err := b.c.vacuum(ctx, name); err != nil {
+			return nil, nil, err
+		}
 		return res, &stagedState{n: n, profile: profile, replicas: replicas, eventDB: name, store: store}, nil
 	}
 	if keep {
