@@ -71,6 +71,23 @@ type CredentialBundle struct {
 	Credentials   []Credential      `json:"credentials"`
 }
 
+// RawCredential is a Credential whose attributes stay the JSON text the
+// bundle carries (DecodeRawBundle): a reader that only passes them on (the
+// poster) neither builds nor re-encodes a map per credential. Its
+// Attributes shadows the embedded Credential's, which stays nil
+// (encoding/json fills the shallower field).
+type RawCredential struct {
+	Credential
+	Attributes json.RawMessage `json:"attributes"`
+}
+
+// RawBundle is a CredentialBundle whose credentials are RawCredentials; its
+// Credentials shadows the embedded bundle's, which stays nil.
+type RawBundle struct {
+	CredentialBundle
+	Credentials []RawCredential `json:"credentials"`
+}
+
 // Stages that dead-letter messages.
 const (
 	StageBuilder = "builder"
@@ -139,15 +156,52 @@ func DecodeBundle(b []byte) (CredentialBundle, error) {
 	if err := decode(b, &m, &m.V); err != nil {
 		return m, err
 	}
-	if m.CorpNum == "" {
-		return m, fmt.Errorf("%w: credential bundle without corp_num", ErrUndecodable)
+	if err := checkBundle(m); err != nil {
+		return m, err
 	}
 	for i, c := range m.Credentials {
-		if c.Hash == "" || c.Schema == "" {
-			return m, fmt.Errorf("%w: credential %d of %s has no hash or schema", ErrUndecodable, i, m.CorpNum)
+		if err := checkCredential(m.CorpNum, i, c); err != nil {
+			return m, err
 		}
 	}
 	return m, nil
+}
+
+// DecodeRawBundle decodes and checks a CredentialBundle like DecodeBundle
+// but keeps each credential's attributes as their JSON text (an object, or
+// null for none).
+func DecodeRawBundle(b []byte) (RawBundle, error) {
+	var m RawBundle
+	if err := decode(b, &m, &m.V); err != nil {
+		return m, err
+	}
+	if err := checkBundle(m.CredentialBundle); err != nil {
+		return m, err
+	}
+	for i, c := range m.Credentials {
+		if err := checkCredential(m.CorpNum, i, c.Credential); err != nil {
+			return m, err
+		}
+		// What DecodeBundle's map would refuse.
+		if a := bytes.TrimSpace(c.Attributes); len(a) > 0 && a[0] != '{' && string(a) != "null" {
+			return m, fmt.Errorf("%w: credential %d of %s: attributes are not a JSON object", ErrUndecodable, i, m.CorpNum)
+		}
+	}
+	return m, nil
+}
+
+func checkBundle(m CredentialBundle) error {
+	if m.CorpNum == "" {
+		return fmt.Errorf("%w: credential bundle without corp_num", ErrUndecodable)
+	}
+	return nil
+}
+
+func checkCredential(corpNum string, i int, c Credential) error {
+	if c.Hash == "" || c.Schema == "" {
+		return fmt.Errorf("%w: credential %d of %s has no hash or schema", ErrUndecodable, i, corpNum)
+	}
+	return nil
 }
 
 // DecodeDeadLetter decodes and checks a DeadLetter.

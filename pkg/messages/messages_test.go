@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -146,6 +147,63 @@ func TestConstructors(t *testing.T) {
 			}
 			if tc.got.DetectedAt.Location() != time.UTC {
 				t.Errorf("detected_at %v is not in UTC", tc.got.DetectedAt)
+			}
+		})
+	}
+}
+
+// TestDecodeRawBundle: the poster's reading of a bundle is DecodeBundle's,
+// with each credential's attributes kept as the JSON text the bundle
+// carries; what DecodeBundle refuses it refuses.
+func TestDecodeRawBundle(t *testing.T) {
+	b, err := Encode(sampleBundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := DecodeRawBundle(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sampleBundle()
+	wantAttrs, err := json.Marshal(want.Credentials[0].Attributes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(wantAttrs), string(raw.Credentials[0].Attributes)); diff != "" {
+		t.Errorf("attributes (-want +got):\n%s", diff)
+	}
+	// Everything else as DecodeBundle reads it.
+	wantCred := want.Credentials[0]
+	wantCred.Attributes = nil
+	want.Credentials = nil
+	if diff := cmp.Diff(want, raw.CredentialBundle); diff != "" {
+		t.Errorf("bundle (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]Credential{wantCred}, []Credential{raw.Credentials[0].Credential}); diff != "" {
+		t.Errorf("credential (-want +got):\n%s", diff)
+	}
+
+	tests := []struct {
+		name, data string
+		ok         bool
+	}{
+		{"no attributes", `{"v":1,"corp_num":"A1","credentials":[{"hash":"h","schema":"s"}]}`, true},
+		{"null attributes", `{"v":1,"corp_num":"A1","credentials":[{"hash":"h","schema":"s","attributes":null}]}`, true},
+		{"attributes an array", `{"v":1,"corp_num":"A1","credentials":[{"hash":"h","schema":"s","attributes":[1]}]}`, false},
+		{"attributes a string", `{"v":1,"corp_num":"A1","credentials":[{"hash":"h","schema":"s","attributes":"x"}]}`, false},
+		{"no hash", `{"v":1,"corp_num":"A1","credentials":[{"schema":"s","attributes":{}}]}`, false},
+		{"no corp_num", `{"v":1,"credentials":[{"hash":"h","schema":"s"}]}`, false},
+		{"unknown version", `{"v":2,"corp_num":"A1"}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeRawBundle([]byte(tc.data))
+			_, mapErr := DecodeBundle([]byte(tc.data))
+			if (err == nil) != tc.ok || (mapErr == nil) != tc.ok {
+				t.Errorf("raw err = %v, map err = %v, want ok %v", err, mapErr, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrUndecodable) {
+				t.Errorf("err = %v, want ErrUndecodable", err)
 			}
 		})
 	}

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +130,138 @@ func TestEncodeBodyIsStable(t *testing.T) {
 	want := `[{"schema":"s","version":"1","attributes":{"a":null,"b":"<&>","c":1}}]`
 	if diff := cmp.Diff(want, string(body)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// mapBody is the body EncodeBody writes for raw decoded into a map (what
+// the poster sent for every credential before Verbatim).
+func mapBody(t testing.TB, raw string) (string, bool) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || dec.More() {
+		return "", false
+	}
+	body, err := EncodeBody([]Item{{Schema: "s", Version: "1", Attributes: m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body), true
+}
+
+// TestVerbatim: text Verbatim passes on is the very body the map would
+// give; text that encoding the map would change is not passed on.
+func TestVerbatim(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      bool
+	}{
+		{"outbox text", `{"effective_date":"2019-01-02T11:04:05+00:00","entity_name":"One Ltd.","n":1.50,"none":null,"ok":true}`, true},
+		{"nested sorted", `{"a":{"x":[1,{"p":"q","r":[]}],"y":{}},"b":"<&>"}`, true},
+		{"empty", `{}`, true},
+		{"UTF-8 text", `{"entity_name":"Café Ltd."}`, true},
+		{"empty key first", `{"":1,"a":2}`, true},
+		{"HTML escaped by the outbox", `{"entity_name":"A \u0026 B"}`, false},
+		{"non-ASCII escaped", `{"entity_name":"Caf\u00e9"}`, false},
+		{"keys out of order", `{"b":1,"a":2}`, false},
+		{"nested keys out of order", `{"a":{"y":1,"x":2}}`, false},
+		{"duplicate key", `{"a":1,"a":2}`, false},
+		{"space", `{"a": 1}`, false},
+		{"line separator", "{\"a\":\"x\u2028y\"}", false},
+		{"invalid UTF-8", "{\"a\":\"\xff\"}", false},
+		{"not an object", `[1]`, false},
+		{"trailing text", `{}{}`, false},
+		{"null", `null`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Verbatim([]byte(tt.raw)); got != tt.want {
+				t.Errorf("Verbatim(%s) = %v, want %v", tt.raw, got, tt.want)
+			}
+			checkVerbatim(t, tt.raw)
+		})
+	}
+}
+
+// checkVerbatim fails when Verbatim passes on text that differs from the
+// map's encoding. Verbatim's input is valid JSON (the bundle's decoder
+// checked it).
+func checkVerbatim(t testing.TB, raw string) {
+	if !json.Valid([]byte(raw)) || !Verbatim([]byte(raw)) {
+		return
+	}
+	viaMap, ok := mapBody(t, raw)
+	if !ok {
+		t.Fatalf("Verbatim(%q) = true, but it is not a JSON object", raw)
+	}
+	passed, err := EncodeBody([]Item{{Schema: "s", Version: "1", Attributes: json.RawMessage(raw)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaMap != string(passed) {
+		t.Fatalf("Verbatim(%q) = true, but the bodies differ:\nmap:      %s\nverbatim: %s", raw, viaMap, passed)
+	}
+	// One more member, in the text and in the map.
+	for _, kv := range [][2]string{{"reason_description", "Filing:ANNBC"}, {"", "<é>"}, {"m", "x\u2028"}, {"zz", ""}} {
+		with, ok := WithAttribute([]byte(raw), kv[0], kv[1])
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		if _, has := m[kv[0]]; has {
+			if ok {
+				t.Fatalf("WithAttribute(%q, %q) replaced a member in the text", raw, kv[0])
+			}
+			continue
+		}
+		if !ok {
+			t.Fatalf("WithAttribute(%q, %q) refused a verbatim text", raw, kv[0])
+		}
+		m[kv[0]] = kv[1]
+		want, err := EncodeBody([]Item{{Schema: "s", Version: "1", Attributes: m}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := EncodeBody([]Item{{Schema: "s", Version: "1", Attributes: with}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(want) != string(got) {
+			t.Fatalf("WithAttribute(%q, %q, %q):\nmap:  %s\ntext: %s", raw, kv[0], kv[1], want, got)
+		}
+	}
+}
+
+func FuzzVerbatim(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":[true,null,{"c":"d"}]}`, `{"b":1,"a":2}`, `{"a":"<>"}`, `{"é":1,"z":2}`, `{"z":2,"é":1}`, `{"a":1e5,"b":-0.0}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) { checkVerbatim(t, raw) })
+}
+
+// TestEncodeBodyIsEncodingJSON: the body is what encoding/json (without
+// HTML escapes) writes for the items, whatever the strings hold.
+func TestEncodeBodyIsEncodingJSON(t *testing.T) {
+	items := []Item{
+		{Schema: "registration.registries.ca", Version: "1.0.42", Attributes: map[string]any{"b": "<&>", "a": nil, "c": json.Number("1.50")}},
+		{Schema: "s\"\\<>é\u2028\x01", Version: "1\xff", Attributes: map[string]any{"k\u2029": []any{"x", 1.5, map[string]any{}}}},
+		{Schema: "", Version: "", Attributes: nil},
+		{Schema: "s", Version: "1", Attributes: json.RawMessage(`{"a":"b"}`)},
+	}
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(items); err != nil {
+		t.Fatal(err)
+	}
+	got, err := EncodeBody(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(strings.TrimSuffix(buf.String(), "\n"), string(got)); diff != "" {
+		t.Errorf("(-encoding/json +EncodeBody):\n%s", diff)
 	}
 }

@@ -23,15 +23,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
 )
 
 // Item is one credential of a request body.
 type Item struct {
-	Schema     string         `json:"schema"`
-	Version    string         `json:"version"`
-	Attributes map[string]any `json:"attributes"`
+	Schema  string `json:"schema"`
+	Version string `json:"version"`
+	// Attributes is a JSON object: a map, or its JSON text
+	// (json.RawMessage) when Verbatim says the text is already what
+	// encoding the map would give.
+	Attributes any `json:"attributes"`
 }
 
 // Row is the agent's answer for one item, matched by position.
@@ -43,16 +47,181 @@ type Row struct {
 }
 
 // EncodeBody returns the request body for items: the JSON array both
-// protocols take. Attribute keys are sorted (encoding/json), so the body
-// of a given list is always the same bytes.
+// protocols take, written as encoding/json writes it (attribute keys
+// sorted, <, > and & as they are), so the body of a given list is always
+// the same bytes. Attributes given as JSON text (json.RawMessage, see
+// Verbatim) are copied as they are.
 func EncodeBody(items []Item) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	n := 2
+	for _, it := range items {
+		if raw, ok := it.Attributes.(json.RawMessage); ok {
+			n += len(raw)
+		}
+		n += 48 + len(it.Schema) + len(it.Version)
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, '[')
+	for i, it := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		buf = append(buf, `{"schema":`...)
+		if buf, err = appendJSON(buf, it.Schema); err != nil {
+			return nil, err
+		}
+		buf = append(buf, `,"version":`...)
+		if buf, err = appendJSON(buf, it.Version); err != nil {
+			return nil, err
+		}
+		buf = append(buf, `,"attributes":`...)
+		if raw, ok := it.Attributes.(json.RawMessage); ok {
+			buf = append(buf, raw...)
+		} else if buf, err = appendJSON(buf, it.Attributes); err != nil {
+			return nil, err
+		}
+		buf = append(buf, '}')
+	}
+	return append(buf, ']'), nil
+}
+
+// appendJSON appends v as encoding/json writes it without HTML escapes; a
+// string of plain printable ASCII is quoted directly.
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	if s, ok := v.(string); ok && plainString(s) {
+		buf = append(buf, '"')
+		buf = append(buf, s...)
+		return append(buf, '"'), nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(items); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return append(buf, bytes.TrimRight(b.Bytes(), "\n")...), nil
+}
+
+// plainString reports whether encoding/json writes s quoted as it is.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// Verbatim reports whether raw, a JSON object, is byte for byte what
+// EncodeBody writes for the map[string]any it decodes to (with UseNumber):
+// no escapes (EncodeBody writes <, > and & as they are, and non-ASCII as
+// UTF-8), no space outside strings, every object's keys strictly ascending,
+// valid UTF-8 without U+2028 and U+2029 (which encoding/json escapes).
+// The bundles the outbox writes are such text unless a value needs an
+// escape, so the poster passes their attributes on without a map per
+// credential; it encodes the others as before.
+func Verbatim(raw []byte) bool {
+	_, ok := scanVerbatim(raw)
+	return ok
+}
+
+// WithAttribute returns the verbatim object raw (see Verbatim) with one
+// more top-level member key: value, in its sorted place: the text
+// EncodeBody writes for raw's map with that member set. It reports false
+// when raw is not verbatim or has the key already (the caller then sets it
+// in the map).
+func WithAttribute(raw []byte, key, value string) (json.RawMessage, bool) {
+	top, ok := scanVerbatim(raw)
+	if !ok || !plainString(key) {
+		return nil, false
+	}
+	at := len(raw) - 1 // before the closing brace
+	for _, m := range top {
+		if c := bytes.Compare(m.key, []byte(key)); c == 0 {
+			return nil, false
+		} else if c > 0 {
+			at = m.at
+			break
+		}
+	}
+	kv := make([]byte, 0, len(key)+len(value)+8)
+	kv = append(kv, '"')
+	kv = append(kv, key...)
+	kv = append(kv, `":`...)
+	kv, err := appendJSON(kv, value)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]byte, 0, len(raw)+len(kv)+1)
+	out = append(out, raw[:at]...)
+	switch {
+	case len(top) == 0:
+		out = append(out, kv...)
+	case at == len(raw)-1:
+		out = append(append(out, ','), kv...)
+	default:
+		out = append(append(out, kv...), ',')
+	}
+	return append(out, raw[at:]...), true
+}
+
+// member is a top-level key of an object and where its member starts.
+type member struct {
+	key []byte
+	at  int
+}
+
+// scanVerbatim is Verbatim; it also returns the object's top-level keys.
+func scanVerbatim(raw []byte) ([]member, bool) {
+	if len(raw) == 0 || raw[0] != '{' || bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) ||
+		bytes.Contains(raw, []byte("\u2028")) || bytes.Contains(raw, []byte("\u2029")) {
+		return nil, false
+	}
+	// One entry per open object or array: the object's last key (nil
+	// before the first), and whether a key comes next.
+	type open struct {
+		object, wantKey bool
+		last            []byte
+	}
+	var stack []open
+	var top []member
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '{', '[':
+			stack = append(stack, open{object: c == '{', wantKey: c == '{'})
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil, false
+			}
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 && i != len(raw)-1 {
+				return nil, false
+			}
+		case ',':
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].wantKey = true
+			}
+		case '"':
+			end := bytes.IndexByte(raw[i+1:], '"')
+			if end < 0 {
+				return nil, false
+			}
+			str := raw[i+1 : i+1+end]
+			if t := len(stack) - 1; t >= 0 && stack[t].object && stack[t].wantKey {
+				if stack[t].last != nil && bytes.Compare(stack[t].last, str) >= 0 {
+					return nil, false
+				}
+				stack[t].last, stack[t].wantKey = str, false
+				if t == 0 {
+					top = append(top, member{key: str, at: i})
+				}
+			}
+			i += end + 1
+		case ' ', '\t', '\n', '\r':
+			return nil, false
+		}
+	}
+	return top, len(stack) == 0
 }
 
 // Kinds of request-level failure.

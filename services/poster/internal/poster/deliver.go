@@ -1,10 +1,11 @@
 package poster
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 
@@ -89,8 +90,11 @@ func (w *batch) send(ctx context.Context, rq *request, later []*request, leasedA
 		sl.cancel()
 		return false
 	}
-	items, cost := w.items(rq.creds)
-	body, err := agent.EncodeBody(items)
+	items, cost, err := w.items(rq.creds)
+	var body []byte
+	if err == nil {
+		body, err = agent.EncodeBody(items)
+	}
 	if err != nil {
 		sl.cancel()
 		w.waitCreds(rq.creds, &pendingReason{kind: pendTransient, err: err})
@@ -177,29 +181,57 @@ func (w *batch) renew(ctx context.Context, sl *slot, rq *request, later []*reque
 // goes out as the attribute reason_description (docs/design/agent.md §1; not part of
 // its hash). cost is the request's agent work for the limiter: store calls
 // for VON-X (one per schema and version), credentials for the controller.
-func (w *batch) items(creds []*cred) ([]agent.Item, float64) {
+func (w *batch) items(creds []*cred) ([]agent.Item, float64, error) {
 	items := make([]agent.Item, len(creds))
 	groups := map[[2]string]bool{}
 	for i, cr := range creds {
-		items[i] = itemFor(cr.c)
+		it, err := itemFor(cr.c)
+		if err != nil {
+			return nil, 0, err
+		}
+		items[i] = it
 		groups[[2]string{cr.c.Schema, cr.c.Version}] = true
 	}
 	if w.p.cfg.Protocol == agent.ProtocolController {
-		return items, float64(len(items))
+		return items, float64(len(items)), nil
 	}
-	return items, float64(len(groups))
+	return items, float64(len(groups)), nil
 }
 
-func itemFor(c messages.Credential) agent.Item {
-	attrs := c.Attributes
-	if attrs == nil {
-		attrs = map[string]any{}
+// itemFor is a credential's item. Its attributes go out as the bundle
+// carries them when that text is what encoding them would give
+// (agent.Verbatim: the outbox's text unless a value needs an escape);
+// otherwise, or with a reason to add, they are decoded and encoded again,
+// so the agent receives the same bytes either way.
+func itemFor(c messages.RawCredential) (agent.Item, error) {
+	it := agent.Item{Schema: c.Schema, Version: c.Version}
+	if c.Reason == "" && agent.Verbatim(c.Attributes) {
+		it.Attributes = c.Attributes
+		return it, nil
 	}
 	if c.Reason != "" {
-		attrs = maps.Clone(attrs)
+		if raw, ok := agent.WithAttribute(c.Attributes, "reason_description", c.Reason); ok {
+			it.Attributes = raw
+			return it, nil
+		}
+	}
+	attrs := map[string]any{}
+	if len(c.Attributes) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(c.Attributes))
+		dec.UseNumber()
+		// null leaves the map empty.
+		if err := dec.Decode(&attrs); err != nil {
+			return it, fmt.Errorf("attributes of credential %s: %w", c.Hash, err)
+		}
+		if attrs == nil {
+			attrs = map[string]any{}
+		}
+	}
+	if c.Reason != "" {
 		attrs["reason_description"] = c.Reason
 	}
-	return agent.Item{Schema: c.Schema, Version: c.Version, Attributes: attrs}
+	it.Attributes = attrs
+	return it, nil
 }
 
 func (w *batch) requestLog(rq *request, sl *slot, elapsed time.Duration) *zap.Logger {

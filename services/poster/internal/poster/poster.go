@@ -144,7 +144,7 @@ type inBundle struct {
 	idx  int
 	msg  jetstream.Msg
 	md   *jetstream.MsgMetadata
-	b    messages.CredentialBundle
+	b    messages.RawBundle
 	base *zap.Logger
 	// log is built on first use: most bundles never log.
 	logOnce sync.Once
@@ -177,7 +177,7 @@ type cred struct {
 	attempts int
 	// retry: an N row an operator's retry_rejected bundle re-sends.
 	retry  bool
-	c      messages.Credential
+	c      messages.RawCredential
 	bundle *inBundle
 	// final: Y, N or D was recorded.
 	final bool
@@ -220,7 +220,7 @@ func (p *Poster) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	results := make([]error, len(msgs))
 	w := &batch{p: p, token: fmt.Sprintf("%s/%d", p.replica, p.calls.Add(1))}
 	for i, m := range msgs {
-		b, err := messages.DecodeBundle(m.Data())
+		b, err := messages.DecodeRawBundle(m.Data())
 		if err != nil {
 			results[i] = bus.Permanent(fmt.Errorf("decode bundle: %w", err))
 			continue

@@ -1,7 +1,9 @@
 package poster
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bcgov/bcreg-events/pkg/config"
+	"github.com/bcgov/bcreg-events/pkg/messages"
+	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
 func TestPack(t *testing.T) {
@@ -299,4 +303,143 @@ func clearEnv(t *testing.T, extra []string) {
 		t.Setenv(name, "") // restores the old value after the test
 		os.Unsetenv(name)
 	}
+}
+
+// TestItemsSendTheSameBytes: the body built from a bundle's attribute text
+// (passed on verbatim where it can be) is byte for byte the body of the
+// attributes decoded into maps, with the reason added, as the poster sent
+// them before it kept the text.
+func TestItemsSendTheSameBytes(t *testing.T) {
+	creds := []messages.Credential{
+		{Hash: "h1", Schema: "registration.registries.ca", Version: "1.0.42",
+			Attributes: map[string]any{"entity_name": "One Ltd.", "effective_date": "2019-01-02T11:04:05+00:00", "n": json.Number("1.50"), "none": nil}},
+		{Hash: "h2", Schema: "relationship.registries.ca", Version: "1.0.42", Reason: "Filing:NOCAD",
+			Attributes: map[string]any{"entity_name": "Two Ltd."}},
+		{Hash: "h3", Schema: "s", Version: "1", Attributes: map[string]any{"entity_name": "Café <&> Ltd.", "nested": map[string]any{"b": 1, "a": []any{"x"}}}},
+		{Hash: "h4", Schema: "s", Version: "1"},
+		{Hash: "h5", Schema: "s", Version: "1", Reason: "r", Attributes: map[string]any{"reason_description": "overwritten", "z": "\u2028"}},
+		{Hash: "h6", Schema: "s", Version: "1", Reason: "Filing:<&>", Attributes: map[string]any{"a": 1, "z": []any{"y"}}},
+		{Hash: "h7", Schema: "s", Version: "1", Reason: "Filing:ANNBC", Attributes: map[string]any{}},
+		{Hash: "h8", Schema: "s", Version: "1", Reason: "Event:é\u2028", Attributes: map[string]any{"s": "t"}},
+		{Hash: "h9", Schema: "s", Version: "1", Reason: "r", Attributes: map[string]any{"reason_description": "overwritten"}},
+		{Hash: "h10", Schema: "s\"<", Version: "1é", Reason: "Filing:ANNBC", Attributes: map[string]any{"z": "y"}},
+	}
+	data, err := messages.Encode(messages.CredentialBundle{V: messages.Version, CorpNum: "A1", Credentials: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := messages.DecodeRawBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := messages.DecodeBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &batch{p: &Poster{}}
+	var crs []*cred
+	var old []agent.Item
+	for i, c := range raw.Credentials {
+		crs = append(crs, &cred{hash: c.Hash, c: c})
+		m := decoded.Credentials[i]
+		attrs := map[string]any{}
+		maps.Copy(attrs, m.Attributes)
+		if m.Reason != "" {
+			attrs["reason_description"] = m.Reason
+		}
+		old = append(old, agent.Item{Schema: m.Schema, Version: m.Version, Attributes: attrs})
+	}
+	items, _, err := w.items(crs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := agent.EncodeBody(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := agent.EncodeBody(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("body (-maps +text):\n%s", diff)
+	}
+	// The outbox's plain text goes out as it is, with or without a reason.
+	for _, i := range []int{0, 1, 5, 6, 7, 9} {
+		if _, verbatim := items[i].Attributes.(json.RawMessage); !verbatim {
+			t.Errorf("%s: the outbox's plain text was decoded: %T", crs[i].hash, items[i].Attributes)
+		}
+	}
+}
+
+// historyBundle is a bundle like the history profile's: 3 credentials of
+// 18 attributes each, every one with a reason.
+func historyBundle(tb testing.TB) []byte {
+	tb.Helper()
+	var creds []messages.Credential
+	for i := range 3 {
+		attrs := map[string]any{"registration_id": "BC0191294", "registration_date": "1994-06-02T00:00:00+00:00",
+			"registration_expiry_date": "", "registration_renewal_effective": "", "entity_type": "BC",
+			"entity_name": "WESTERN PACIFIC HOLDINGS LTD.", "entity_name_effective": "1994-06-02T00:00:00+00:00",
+			"entity_name_assumed": "", "entity_name_assumed_effective": "", "entity_name_trans": "", "entity_name_trans_effective": "",
+			"entity_status": "ACT", "entity_status_effective": "1994-06-02T00:00:00+00:00", "extra_jurisdictional_registration": "",
+			"expiry_date": "", "home_jurisdiction": "BC", "registered_jurisdiction": "BC", "effective_date": fmt.Sprintf("2019-0%d-02T11:04:05+00:00", i+1)}
+		creds = append(creds, messages.Credential{Hash: fmt.Sprintf("%064d", i), Type: "REG", CredentialID: "BC0191294",
+			Schema: "registration.registries.ca", Version: "1.0.42", Attributes: attrs, Reason: "Filing:ANNBC", EffectiveDate: "2019-01-02T11:04:05+00:00"})
+	}
+	data, err := messages.Encode(messages.CredentialBundle{V: messages.Version, System: messages.SystemBCReg, CorpNum: "0191294",
+		CorpState: "ACT", Profile: "history", Credentials: creds})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+// BenchmarkBundleToBody: the poster's CPU per bundle between NATS and the
+// agent's request body. "maps" is how it was done before the attributes
+// were kept as text (decode into maps, add the reason, encode).
+func BenchmarkBundleToBody(b *testing.B) {
+	data := historyBundle(b)
+	b.Run("maps", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			bd, err := messages.DecodeBundle(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			items := make([]agent.Item, len(bd.Credentials))
+			for i, c := range bd.Credentials {
+				attrs := maps.Clone(c.Attributes)
+				attrs["reason_description"] = c.Reason
+				items[i] = agent.Item{Schema: c.Schema, Version: c.Version, Attributes: attrs}
+			}
+			var buf strings.Builder
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(items); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("text", func(b *testing.B) {
+		b.ReportAllocs()
+		w := &batch{p: &Poster{}}
+		for b.Loop() {
+			bd, err := messages.DecodeRawBundle(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			crs := make([]*cred, len(bd.Credentials))
+			for i, c := range bd.Credentials {
+				crs[i] = &cred{hash: c.Hash, c: c}
+			}
+			items, _, err := w.items(crs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := agent.EncodeBody(items); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
