@@ -246,6 +246,10 @@ type Outcome struct {
 	Hash   string
 	Status string // Issued or Rejected
 	Msg    string // result id or reason
+	// Claimer is who posted it; empty: MarkDelivered's claimer. One
+	// statement may record the answers of several claims (the poster
+	// records concurrent requests' answers together).
+	Claimer string
 }
 
 // MarkDelivered records final answers (Y or N, process_date, process_msg)
@@ -256,22 +260,22 @@ func MarkDelivered(ctx context.Context, db eventdb.Querier, claimer string, outs
 	if len(outs) == 0 {
 		return nil, nil
 	}
-	hashes, statuses, msgs := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
+	hashes, statuses, msgs, claimers := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
 	for i, o := range outs {
 		if o.Status != Issued && o.Status != Rejected {
 			return nil, fmt.Errorf("mark delivered: status %q of %s: want Y or N", o.Status, o.Hash)
 		}
-		hashes[i], statuses[i], msgs[i] = o.Hash, o.Status, eventdb.ProcessMsg(o.Msg)
+		hashes[i], statuses[i], msgs[i], claimers[i] = o.Hash, o.Status, eventdb.ProcessMsg(o.Msg), cmp.Or(o.Claimer, claimer)
 	}
 	var marked []string
 	err := eventdb.RetryConflicts(ctx, func() error {
 		rows, err := db.Query(ctx, `
 			UPDATE credential_log c
 			SET process_success = u.status, process_msg = u.msg, process_date = LOCALTIMESTAMP,
-			    claimed_by = $1, claimed_until = NULL
+			    claimed_by = u.claimer, claimed_until = NULL
 			FROM (
-				SELECT cl.record_id, x.status, x.msg
-				FROM unnest($2::text[], $3::text[], $4::text[]) AS x(hash, status, msg)
+				SELECT cl.record_id, x.status, x.msg, x.claimer
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS x(hash, status, msg, claimer)
 				JOIN credential_log cl ON cl.credential_hash = x.hash
 				WHERE cl.process_success IS NULL
 				ORDER BY cl.record_id
@@ -279,7 +283,7 @@ func MarkDelivered(ctx context.Context, db eventdb.Querier, claimer string, outs
 			) u
 			WHERE c.record_id = u.record_id
 			RETURNING c.credential_hash`,
-			claimer, hashes, statuses, msgs)
+			hashes, statuses, msgs, claimers)
 		if err != nil {
 			return err
 		}

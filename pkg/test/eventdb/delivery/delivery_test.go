@@ -93,11 +93,21 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	if n, err := delivery.Renew(ctx, pool, "A", []string{h[0], h[1]}, time.Minute); err != nil || n != 1 {
 		t.Errorf("renew = %d, %v; want 1", n, err)
 	}
-	// Y and N are recorded whoever holds the row; a second answer is ignored.
+	// Y and N are recorded whoever holds the row; a second answer is
+	// ignored. One statement records the answers of two claims (the
+	// poster's group commit), each row with its own claimer.
 	marked, err := delivery.MarkDelivered(ctx, pool, "C", []delivery.Outcome{
-		{Hash: h[0], Status: delivery.Issued, Msg: "cred-1"}, {Hash: h[2], Status: delivery.Rejected, Msg: "no"}})
+		{Hash: h[0], Status: delivery.Issued, Msg: "cred-1"}, {Hash: h[2], Status: delivery.Rejected, Msg: "no", Claimer: "B"}})
 	if err != nil || len(marked) != 2 {
 		t.Fatalf("mark: %v, %v", marked, err)
+	}
+	var by []string
+	if err := pool.QueryRow(ctx, `SELECT array_agg(claimed_by ORDER BY record_id) FROM credential_log WHERE credential_hash = ANY($1)`,
+		[]string{h[0], h[2]}).Scan(&by); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"C", "B"}, by); diff != "" {
+		t.Errorf("claimed_by of the marked rows (-want +got):\n%s", diff)
 	}
 	if marked, _ := delivery.MarkDelivered(ctx, pool, "A", []delivery.Outcome{{Hash: h[0], Status: delivery.Issued, Msg: "again"}}); len(marked) != 0 {
 		t.Errorf("a final row was marked again")

@@ -357,7 +357,17 @@ func (w *batch) markDelivered(ctx context.Context, rq *request, outs []delivery.
 		return
 	}
 	p := w.p
+	for i := range outs {
+		outs[i].Claimer = w.token
+	}
+	first := true
 	err := w.retryDB(ctx, leaseEnd, "recording agent answers", func(dctx context.Context) error {
+		if first {
+			// With the answers of the requests that arrive meanwhile; a
+			// retry runs alone.
+			first = false
+			return p.rec.mark(dctx, outs)
+		}
 		_, err := delivery.MarkDelivered(dctx, p.db, w.token, outs)
 		return err
 	})

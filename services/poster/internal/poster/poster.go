@@ -66,6 +66,8 @@ type Poster struct {
 	dbFailing atomic.Int32
 	// beat is the consume loop's heartbeat for /livez.
 	beat *lifecycle.Heartbeat
+	// rec records the answers of concurrent requests together.
+	rec *recorder
 }
 
 // Option adjusts a Poster built by New.
@@ -89,7 +91,7 @@ func New(cfg Config, deps daemon.Deps, opts ...Option) (*Poster, error) {
 		cfg: cfg, log: deps.Log, js: deps.JS, db: deps.EventDB, m: m,
 		agents:  newAgents(deps.Log, m, eps, cfg.Settings, cfg.requestSize(), cfg.HealthInterval),
 		replica: cfg.replicaID(), size: cfg.requestSize(), lease: cfg.lease(),
-		abort: context.Background(),
+		abort: context.Background(), rec: newRecorder(deps.EventDB),
 	}
 	for _, o := range opts {
 		o(p)
@@ -119,6 +121,9 @@ func (p *Poster) EventDBFailing() bool { return p.dbFailing.Load() > 0 }
 // while no agent is usable nothing is pulled.
 func (p *Poster) Run(ctx context.Context) error {
 	p.agents.checkAll(ctx)
+	go p.rec.run()
+	// After the consume loop, which waits for its handlers.
+	defer p.rec.stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { p.agents.healthLoop(ctx) })
 	defer wg.Wait()
