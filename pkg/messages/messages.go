@@ -55,6 +55,69 @@ type Credential struct {
 	Attributes    map[string]any `json:"attributes"`
 	Reason        string         `json:"reason"`
 	EffectiveDate string         `json:"effective_date"`
+	// RawAttributes, when set, is the attributes object as JSON text that
+	// Encode writes in Attributes' place (compacted, with <, > and &
+	// escaped, as encoding/json writes any raw JSON), so that the builder
+	// need not parse a stored credential to send it. Decoding never sets it.
+	RawAttributes json.RawMessage `json:"-"`
+}
+
+// wireCredential is Credential as Encode writes it: the same fields in the
+// same order, the attributes either a map or raw text.
+type wireCredential struct {
+	Hash          string `json:"hash"`
+	Type          string `json:"type"`
+	CredentialID  string `json:"credential_id"`
+	Schema        string `json:"schema"`
+	Version       string `json:"version"`
+	Attributes    any    `json:"attributes"`
+	Reason        string `json:"reason"`
+	EffectiveDate string `json:"effective_date"`
+}
+
+// wireBundle is CredentialBundle as Encode writes it.
+type wireBundle struct {
+	V             int               `json:"v"`
+	System        string            `json:"system"`
+	CorpNum       string            `json:"corp_num"`
+	CorpState     string            `json:"corp_state"`
+	Profile       string            `json:"profile"`
+	Prev          regevent.Position `json:"prev"`
+	Last          regevent.Position `json:"last"`
+	RetryRejected bool              `json:"retry_rejected"`
+	Credentials   []wireCredential  `json:"credentials"`
+}
+
+// wire is b as Encode writes it, or false when no credential carries
+// RawAttributes (b is then written as it is).
+func (b CredentialBundle) wire() (wireBundle, bool) {
+	raw := false
+	for _, c := range b.Credentials {
+		raw = raw || c.RawAttributes != nil
+	}
+	if !raw {
+		return wireBundle{}, false
+	}
+	w := wireBundle{V: b.V, System: b.System, CorpNum: b.CorpNum, CorpState: b.CorpState, Profile: b.Profile,
+		Prev: b.Prev, Last: b.Last, RetryRejected: b.RetryRejected, Credentials: make([]wireCredential, len(b.Credentials))}
+	for i, c := range b.Credentials {
+		w.Credentials[i] = c.wire()
+	}
+	return w, true
+}
+
+func (c Credential) wire() wireCredential {
+	var attrs any = c.Attributes
+	if c.RawAttributes != nil {
+		attrs = c.RawAttributes
+	}
+	return wireCredential{Hash: c.Hash, Type: c.Type, CredentialID: c.CredentialID, Schema: c.Schema,
+		Version: c.Version, Attributes: attrs, Reason: c.Reason, EffectiveDate: c.EffectiveDate}
+}
+
+// EncodeCredential is one credential as Encode writes it inside a bundle.
+func EncodeCredential(c Credential) ([]byte, error) {
+	return Encode(c.wire())
 }
 
 // CredentialBundle carries every unpublished credential of one corporation,
@@ -131,7 +194,13 @@ type PayloadRef struct {
 
 // Encode marshals a message as JSON.
 func Encode(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	enc := v
+	if b, ok := v.(CredentialBundle); ok {
+		if w, raw := b.wire(); raw {
+			enc = w
+		}
+	}
+	b, err := json.Marshal(enc)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}

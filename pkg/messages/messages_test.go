@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -38,6 +39,35 @@ func sampleDeadLetter() DeadLetter {
 		CorpNum: "0191294", PayloadBase64: []byte(`{"v":1}`)}
 }
 
+func rawSampleBundle() CredentialBundle {
+	b := sampleBundle()
+	c := &b.Credentials[0]
+	c.Attributes, c.RawAttributes = nil, json.RawMessage(`{"effective_date": "2019-01-02T11:04:05+00:00", "entity_name": "Café Ltd."}`)
+	return b
+}
+
+// TestWireFields: Encode's wire types have Credential's and
+// CredentialBundle's JSON fields in the same order, so a field added to
+// one cannot go missing from bundles whose attributes are raw text.
+func TestWireFields(t *testing.T) {
+	fields := func(v any) []string {
+		var out []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			if tag := rt.Field(i).Tag.Get("json"); tag != "-" {
+				out = append(out, tag)
+			}
+		}
+		return out
+	}
+	if diff := cmp.Diff(fields(Credential{}), fields(wireCredential{})); diff != "" {
+		t.Errorf("wireCredential's fields differ from Credential's (-Credential +wire):\n%s", diff)
+	}
+	if diff := cmp.Diff(fields(CredentialBundle{}), fields(wireBundle{})); diff != "" {
+		t.Errorf("wireBundle's fields differ from CredentialBundle's (-CredentialBundle +wire):\n%s", diff)
+	}
+}
+
 // TestGolden pins the wire contracts: a change to a message's JSON shows up
 // in review as a golden-file diff.
 func TestGolden(t *testing.T) {
@@ -48,6 +78,9 @@ func TestGolden(t *testing.T) {
 		{"corp_event", sampleEvent()},
 		{"credential_bundle", sampleBundle()},
 		{"dead_letter", sampleDeadLetter()},
+		// The same bundle with its attributes as text (the builder's
+		// stored credential): the same bytes.
+		{"credential_bundle", rawSampleBundle()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -136,7 +136,7 @@ func corpBundles(system string, rows []outboxdb.Row, opts Options) ([]Bundle, er
 	for start := 0; start < len(rows); {
 		size, end := base, start
 		for end < len(rows) {
-			enc, err := json.Marshal(creds[end])
+			enc, err := messages.EncodeCredential(creds[end])
 			if err != nil {
 				return out, fmt.Errorf("credential %s of %s: %w", rows[end].Hash, rows[end].CorpNum, err)
 			}
@@ -178,8 +178,23 @@ func fit(system string, rows []outboxdb.Row, creds []messages.Credential, opts O
 }
 
 // credential is a row as a bundle carries it: attributes as stored (the
-// hashed text), value by value.
+// hashed text), value by value. The stored text goes as it is when that
+// encodes to the same bytes (rawAttributes: every text the builder
+// stores), saving the parse into a map and its re-encoding.
 func credential(r outboxdb.Row) (messages.Credential, error) {
+	c := messages.Credential{Hash: r.Hash, Type: r.Type, CredentialID: r.CredentialID, Schema: r.Schema,
+		Version: r.Version, Reason: r.Reason}
+	text := []byte(r.JSON)
+	if eff, ok := rawAttributes(text); ok {
+		c.RawAttributes, c.EffectiveDate = text, eff
+		return c, nil
+	}
+	return parsedCredential(r)
+}
+
+// parsedCredential is credential the way that parses the stored text into a
+// map of its values.
+func parsedCredential(r outboxdb.Row) (messages.Credential, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(r.JSON), &raw); err != nil {
 		return messages.Credential{}, fmt.Errorf("credential %s of %s: stored text: %w", r.Hash, r.CorpNum, err)
