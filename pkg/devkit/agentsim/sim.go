@@ -63,6 +63,9 @@ type Stats struct {
 	// MaxIssuing is the highest it has been (never above Capacity).
 	Issuing    int64 `json:"issuing"`
 	MaxIssuing int64 `json:"max_issuing"`
+	// Waiting is the number of credentials waiting for a capacity slot
+	// now (each one slows the next credentials down: OverloadPenalty).
+	Waiting int64 `json:"waiting"`
 	// Injected counts injected faults.
 	Injected Injected `json:"injected"`
 }
@@ -375,9 +378,12 @@ func (s *Sim) receivedLocked(since int) []Received {
 
 // Stats returns the counters.
 func (s *Sim) Stats() Stats {
+	w := int64(s.slots.waiting())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Waiting = w
+	return st
 }
 
 // Reset clears the record of issued credentials and the counters. Result

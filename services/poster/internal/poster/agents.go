@@ -47,22 +47,35 @@ type agents struct {
 	interval time.Duration
 	retry    time.Duration // misconfiguration retry
 	size     int           // credentials in a full request
-	now      func() time.Time
+	// need is the share of a request that must fit in an agent's room
+	// for it to start: any room (0) for the controller, whose limit
+	// counts whole requests; half of it for VON-X (granular), so the
+	// limit is reached on average, neither overshot by the largest
+	// requests nor never reached by them.
+	need float64
+	// saturation: a request that leaves less room than this (full
+	// requests) found the limit in use, so its answer may grow it.
+	saturation float64
+	now        func() time.Time
 
 	mu       sync.Mutex
 	inflight int
-	waiting  int
-	changed  chan struct{} // closed and replaced on every change
+	// waiting is the requests waiting in acquire, weighted as load.
+	waiting float64
+	changed chan struct{} // closed and replaced on every change
 }
 
-func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, size int, interval time.Duration) *agents {
+func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, sc limitScale, size int, interval time.Duration) *agents {
 	hc := agent.NewHTTPClient(s.MaxInflight)
 	a := &agents{log: log, m: m, max: s.MaxInflight, interval: interval, retry: s.MisconfigRetry, size: max(1, size),
-		now: time.Now, changed: make(chan struct{})}
+		saturation: 1, now: time.Now, changed: make(chan struct{})}
+	if sc.granular {
+		a.need, a.saturation = 0.5, 0.5
+	}
 	for _, ep := range eps {
 		a.list = append(a.list, &agentState{
 			client:  &agent.Client{Endpoint: ep, HTTP: hc},
-			limiter: newLimiter(s.Adaptive, s.InitialInflight, s.MaxInflight),
+			limiter: newLimiter(s.Adaptive, sc, s.InitialInflight, s.MaxInflight),
 		})
 	}
 	a.updateGaugesLocked() // every agent's series from the start, at 0
@@ -77,7 +90,7 @@ func (a *agents) notifyLocked() {
 }
 
 func (a *agents) updateGaugesLocked() {
-	limit := 0
+	limit := 0.0
 	for _, s := range a.list {
 		usable := 0.0
 		if a.usableLocked(s) {
@@ -87,7 +100,7 @@ func (a *agents) updateGaugesLocked() {
 		a.m.healthy.WithLabelValues(s.name()).Set(usable)
 	}
 	a.m.inflight.Set(float64(a.inflight))
-	a.m.limit.Set(float64(min(limit, a.max)))
+	a.m.limit.Set(min(limit, float64(a.max)))
 }
 
 // usableLocked: healthy and not (still) misconfigured.
@@ -100,7 +113,7 @@ func (a *agents) capacityLocked() float64 {
 	free := 0.0
 	for _, s := range a.list {
 		if a.usableLocked(s) {
-			free += max(0, float64(s.limiter.Limit())-s.load)
+			free += max(0, s.limiter.Limit()-s.load)
 		}
 	}
 	return min(free, float64(a.max-a.inflight))
@@ -124,7 +137,7 @@ func (a *agents) gate(ctx context.Context) bool {
 		for _, s := range a.list {
 			usable = usable || a.usableLocked(s)
 		}
-		room := a.capacityLocked() - float64(a.waiting)
+		room := a.capacityLocked() + a.ahead() - a.waiting
 		ch := a.changed
 		a.mu.Unlock()
 		if !usable {
@@ -143,6 +156,41 @@ func (a *agents) gate(ctx context.Context) bool {
 			deadline.Reset(2 * time.Second)
 		}
 	}
+}
+
+// splitGroups says whether requests go out group by group: while some
+// usable agent is steered by the slot (limiter.fineLocked: a VON-X agent
+// whose store calls take long enough for their slots to matter, or are
+// not measured yet). A fixed
+// limit (BCREG_POSTER_ADAPTIVE=false, the original's way) sends whole
+// requests, as the original did.
+func (a *agents) splitGroups() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.list {
+		if a.usableLocked(s) && s.limiter.Fine() {
+			return true
+		}
+	}
+	return false
+}
+
+// aheadShare is the share of the agents' limits pulled ahead (see ahead).
+const aheadShare = 0.5
+
+// ahead is the load (full requests) pulled before an agent has room for
+// it: half the limits, at least a full request. Requests are then ready
+// to go the moment others are answered, so the agent does not wait for
+// the poster's pull, load and claim in between; requests of one group
+// (VON-X) are answered often, several at a time.
+func (a *agents) ahead() float64 {
+	total := 0.0
+	for _, s := range a.list {
+		if a.usableLocked(s) {
+			total += s.limiter.Limit()
+		}
+	}
+	return max(1, aheadShare*total)
 }
 
 // slot is one request's hold on an agent.
@@ -166,11 +214,11 @@ type slot struct {
 func (a *agents) acquire(ctx context.Context, creds int) (*slot, error) {
 	w := a.weight(creds)
 	a.mu.Lock()
-	a.waiting++
+	a.waiting += w
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
-		a.waiting--
+		a.waiting -= w
 		a.mu.Unlock()
 	}()
 	for {
@@ -182,7 +230,8 @@ func (a *agents) acquire(ctx context.Context, creds int) (*slot, error) {
 				continue
 			}
 			usable = true
-			if room := float64(s.limiter.Limit()) - s.load; room > bestRoom {
+			room := s.limiter.Limit() - s.load
+			if fits := room > 0 && (room >= a.need*w || s.load == 0); fits && room > bestRoom {
 				best, bestRoom = s, room
 			}
 		}
@@ -194,7 +243,7 @@ func (a *agents) acquire(ctx context.Context, creds int) (*slot, error) {
 			best.inflight++
 			best.load += w
 			a.inflight++
-			sl := &slot{a: a, s: best, weight: w, started: time.Now(), saturated: best.load > float64(best.limiter.Limit()-1)}
+			sl := &slot{a: a, s: best, weight: w, started: time.Now(), saturated: best.load > best.limiter.Limit()-a.saturation}
 			a.updateGaugesLocked()
 			a.mu.Unlock()
 			return sl, nil

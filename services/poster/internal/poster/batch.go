@@ -13,6 +13,7 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
+	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
 // dbTimeout bounds each database statement of a handler call. Statements
@@ -50,6 +51,9 @@ func (w *batch) run(ctx context.Context) {
 	if len(creds) > 0 {
 		units := w.claim(ctx, creds)
 		lanes := pack(units, p.size)
+		if p.cfg.Protocol != agent.ProtocolController && p.agents.splitGroups() {
+			lanes = splitGroups(lanes)
+		}
 		var wg sync.WaitGroup
 		for _, l := range lanes {
 			wg.Go(func() { w.sendLane(ctx, l) })

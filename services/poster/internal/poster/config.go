@@ -33,7 +33,7 @@ type Settings struct {
 	// MaxInflight bounds the requests in flight per replica.
 	MaxInflight int `envconfig:"POSTER_MAX_INFLIGHT" default:"16"`
 	// InitialInflight is where the adaptive limit starts.
-	InitialInflight int `envconfig:"POSTER_INITIAL_INFLIGHT" default:"4"`
+	InitialInflight int `envconfig:"POSTER_INITIAL_INFLIGHT" default:"1"`
 	// Adaptive adapts the requests in flight to the agent; false keeps
 	// MaxInflight (the original's fixed MAX_CREDS_REQUESTS).
 	Adaptive       bool          `envconfig:"POSTER_ADAPTIVE" default:"true"`
@@ -126,6 +126,14 @@ func (c Config) requestSize() int {
 		return c.RequestSize
 	}
 	return agent.DefaultRequestSize(c.Protocol)
+}
+
+// limitScale is how finely the adaptive limit counts for the protocol.
+func (c Config) limitScale() limitScale {
+	if c.Protocol == agent.ProtocolController {
+		return controllerScale
+	}
+	return vonxScale(c.requestSize())
 }
 
 // LeaseMargin is how much longer than a request a claim must still run

@@ -42,29 +42,101 @@ import (
 type limiter struct {
 	mu       sync.Mutex
 	adaptive bool
+	scale    limitScale
 	min, max float64
 	limit    float64
 	noLoad   float64
 	// smoothed is a moving average of the normalised latency; dev is a
 	// moving average of a sample's distance from it (the agent's jitter).
-	smoothed     float64
-	dev          float64
-	samples      int // answers seen (up to warmUp)
+	smoothed float64
+	dev      float64
+	// noise is the agent's own spread: dev at the end of the warm-up,
+	// then the mean deviation of each probe's answers (both at no load;
+	// see the noise floor in succeeded).
+	noise   float64
+	samples int // answers seen (up to warmUp)
+	// steady: a queue has been seen since the start (or the last
+	// failure); until then the limit grows by half per round trip
+	// (slow start) rather than by a slot.
+	steady       bool
 	lastDecrease time.Time
 	now          func() time.Time
 
 	probeEvery time.Duration
 	nextProbe  time.Time
-	probing    bool
-	probeStart time.Time
-	probeSum   float64
-	probeSeen  float64
+	// probeDiv is what a probe divides the limit by: 2, doubled while
+	// each halving still makes the agent clearly faster (a limit far
+	// above the capacity, as an initial limit set too high).
+	probeDiv     float64
+	probing      bool
+	probeStart   time.Time
+	probeSum     float64
+	probeSeen    float64
+	probeSamples []weighted
 }
 
-// Vegas thresholds, in requests queued inside the agent.
+// weighted is a latency sample and its request's weight.
+type weighted struct{ v, w float64 }
+
+// limitScale is how finely a limiter counts, by the agent's protocol.
+type limitScale struct {
+	// slot is one agent slot in full requests: a credential for VON-X
+	// (1/size: a request of one group holds a slot per credential for
+	// one store call), a request for the controller (1: it issues a
+	// request's credentials one after another). The limit grows and
+	// shrinks by one slot per round trip, and the Vegas thresholds count
+	// slots.
+	slot float64
+	// alpha and beta are the Vegas thresholds in slots queued inside the
+	// agent while steered by the slot (fineLocked): below alpha the
+	// limit grows, above beta it shrinks.
+	alpha, beta float64
+	// granular: the limit is not rounded down to whole requests, and
+	// shrinks in proportion to the queue (VON-X, whose requests are of
+	// every size: rounded to requests of 20 credentials the limit could
+	// not come within a sixth of a 40-slot agent's capacity).
+	granular bool
+}
+
+// Coarse Vegas thresholds, in full requests queued inside the agent
+// (the controller, and a fast VON-X agent: see fineLocked).
 const (
 	vegasAlpha = 0.5 // below: grow
 	vegasBeta  = 1.5 // above: shrink
+)
+
+// splitFloor is the no-load latency of a store call from which a VON-X
+// agent is steered by the slot and its requests go out group by group
+// (splitGroups): below it a group's slots are free again too soon to
+// matter, every extra request costs the poster and the database a round
+// (a fifth of the throughput at a zero-latency agent), and the poster's
+// own scheduling noise is larger than a few credentials' queue.
+const splitFloor = 20 * time.Millisecond
+
+// fineLocked reports whether the limit is steered by the slot: a VON-X
+// agent (granular) whose store calls take splitFloor or more at no load,
+// or are not measured yet. From the first request: requests of several
+// groups in flight while the limit was learnt hid the slots they would
+// take later, and the limit overshot the agent's capacity twofold.
+func (l *limiter) fineLocked() bool {
+	return l.adaptive && l.scale.granular && (l.noLoad == 0 || l.noLoad >= float64(splitFloor))
+}
+
+// Fine reports whether the limit is steered by the slot (fineLocked).
+func (l *limiter) Fine() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fineLocked()
+}
+
+// Scales of the two protocols.
+func vonxScale(size int) limitScale {
+	return limitScale{slot: 1 / float64(max(1, size)), alpha: 2, beta: 4, granular: true}
+}
+
+var controllerScale = limitScale{slot: 1, alpha: 0.5, beta: 1.5}
+
+const (
 	// smoothing is the weight of a new sample in the moving average.
 	smoothing = 0.2
 	// backoffFactor is the cut on a failed request.
@@ -75,12 +147,20 @@ const (
 	// warmUp is the answers the moving average needs before its lowest
 	// value is the no-load latency (about two of its time constants).
 	warmUp = 10
+	// probeAnswers is the fewest answers a probe's mean and spread are
+	// taken from: a probe of two or three answers at a small limit gave
+	// a lucky mean and almost no spread, every answer after it read as a
+	// queue, and the limit collapsed (half of a jittery agent's capacity).
+	probeAnswers = 8
 	// defaultProbeEvery is how often the no-load latency is measured anew.
 	defaultProbeEvery = 20 * time.Second
 )
 
-func newLimiter(adaptive bool, initial, maximum int) *limiter {
-	l := &limiter{adaptive: adaptive, min: 1, max: float64(maximum), now: time.Now, probeEvery: defaultProbeEvery}
+func newLimiter(adaptive bool, sc limitScale, initial, maximum int) *limiter {
+	l := &limiter{adaptive: adaptive, scale: sc, min: 1, max: float64(maximum), now: time.Now, probeEvery: defaultProbeEvery}
+	if sc.granular {
+		l.min = sc.slot
+	}
 	l.limit = float64(max(1, min(initial, maximum)))
 	if !adaptive {
 		l.limit = l.max
@@ -88,17 +168,23 @@ func newLimiter(adaptive bool, initial, maximum int) *limiter {
 	return l
 }
 
-// Limit is the number of requests allowed in flight now.
-func (l *limiter) Limit() int {
+// Limit is the load (full requests) allowed in flight now.
+func (l *limiter) Limit() float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.limitLocked()
 }
 
-func (l *limiter) limitLocked() int {
-	lim := int(math.Floor(l.limit))
+func (l *limiter) limitLocked() float64 {
+	lim := l.limit
+	if !l.scale.granular {
+		lim = math.Floor(lim)
+	}
 	if l.probing {
-		lim = max(1, lim/2)
+		lim = max(l.min, lim/l.probeDiv)
+		if !l.scale.granular {
+			lim = math.Floor(lim)
+		}
 	}
 	return lim
 }
@@ -109,7 +195,7 @@ type LimiterState struct {
 	// Agent is the agent's name (its base URL, redacted).
 	Agent string
 	// Limit is the requests allowed in flight now (halved while probing).
-	Limit int
+	Limit float64
 	// Estimate is the limit before rounding and probing.
 	Estimate float64
 	// NoLoad and Smoothed are the no-load and the smoothed latency per
@@ -145,9 +231,29 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 			// fastest answer is luck, not the agent's no-load latency.
 			l.probeSum += sample * weight
 			l.probeSeen += weight
-			if l.probeSeen >= float64(max(1, int(l.limit)/2)) {
+			l.probeSamples = append(l.probeSamples, weighted{sample, weight})
+			need := l.limit / l.probeDiv
+			if !l.scale.granular {
+				need = math.Floor(need)
+			}
+			if l.probeSeen >= max(l.min, need) && len(l.probeSamples) >= probeAnswers {
 				mean := l.probeSum / l.probeSeen
-				l.probing, l.noLoad, l.smoothed = false, mean, mean
+				dev := 0.0
+				for _, x := range l.probeSamples {
+					dev += math.Abs(x.v-mean) * x.w
+				}
+				dev /= l.probeSeen
+				deeper := l.scale.granular && l.limit/l.probeDiv > 2*l.min &&
+					mean < l.noLoad-max(float64(queueNoise), 1.5*max(dev, l.noise))
+				l.noLoad, l.smoothed, l.noise = mean, mean, dev
+				if deeper {
+					// Halving made the agent clearly faster: it may
+					// still queue at this half too. Halve again.
+					l.probeDiv *= 2
+					l.probeStart, l.probeSum, l.probeSeen, l.probeSamples = now, 0, 0, l.probeSamples[:0]
+					return
+				}
+				l.probing = false
 				l.nextProbe = now.Add(l.probeEvery)
 			}
 		}
@@ -172,30 +278,67 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 	// the first probe).
 	if l.samples < warmUp {
 		l.samples++
-		l.noLoad = l.smoothed
-	} else if l.smoothed < l.noLoad {
+		l.noLoad, l.noise = l.smoothed, l.dev
+		if l.samples == warmUp && l.scale.granular {
+			// Probe at once: a limit started above the agent's
+			// capacity learnt a queued latency as the no-load one.
+			l.nextProbe = now
+		}
+	} else if l.smoothed < l.noLoad-1.5*l.noise {
+		// Lowered only by an average clearly below it: with jitter the
+		// lowest of many averages is luck (normal(150ms,40ms): 30 ms
+		// below their mean), and every answer after it read as a queue.
 		l.noLoad = l.smoothed
 	}
 	// Queueing shorter than the noise floor is jitter, not a queue
 	// inside the agent: the poster's and the machine's own (scheduling,
 	// GC; queueNoise, so a fast agent is not throttled by it) and the
-	// agent's (1.5 × the mean deviation of its latency: the
+	// agent's (a multiple of the mean deviation of its latency: the
 	// moving average's own minimum undershoots its mean by about one),
-	// at most half the no-load latency, so that the deviation a sudden
-	// rise of the latency causes does not hide the queue it means.
-	queue := 0.0
-	if l.smoothed-l.noLoad > max(float64(queueNoise), min(1.5*l.dev, l.noLoad/2)) {
-		queue = l.limit * (1 - l.noLoad/l.smoothed)
+	// at most half the no-load latency.
+	//
+	// Steered by the slot (fine), the spread is the one at no load: a
+	// queue spreads the latency too (more so with two replicas, each
+	// seeing the other's requests come and go), and a floor that grew
+	// with it hid the queue it meant. Steered by the full request (a
+	// fast agent, or the controller), it is the current spread: there
+	// the poster's own scheduling on a CPU-bound machine is most of the
+	// latency, and a floor from an idle start throttled a zero-latency
+	// agent to 3 requests in flight (a quarter of its throughput).
+	fine := l.fineLocked()
+	alpha, beta, unit, spread := vegasAlpha, vegasBeta, 1.0, 1.5*l.dev
+	if fine {
+		alpha, beta, unit, spread = l.scale.alpha, l.scale.beta, l.scale.slot, 2*l.noise
 	}
-	step := weight / l.limit // one per round trip: a limit's worth of answers
+	// queue is in units: slots (fine) or full requests.
+	queue := 0.0
+	if l.smoothed-l.noLoad > max(float64(queueNoise), min(spread, l.noLoad/2)) {
+		queue = l.limit * (1 - l.noLoad/l.smoothed) / unit
+	}
+	// One unit per round trip: a limit's worth of answers.
+	step := weight / l.limit * unit
+	if !l.steady && fine {
+		if queue > alpha {
+			l.steady = true
+		} else if saturated {
+			// Half a limit per round trip: a capacity of hundreds of
+			// credentials is found in seconds, not minutes.
+			step = max(step, weight/2)
+		}
+	}
 	switch {
-	case queue < vegasAlpha && saturated:
+	case queue < alpha && saturated:
 		l.limit = min(l.max, l.limit+step)
-	case queue > vegasBeta:
+	case queue > beta:
+		if fine {
+			// Half the excess per round trip: a queue of twenty
+			// credentials is gone in a few round trips, not twenty.
+			step *= max(1, (queue-beta)/2)
+		}
 		l.limit = max(l.min, l.limit-step)
 	}
-	if saturated && l.limit >= 2 && now.After(l.nextProbe) {
-		l.probing, l.probeStart, l.probeSum, l.probeSeen = true, now, 0, 0
+	if saturated && l.limit >= 2*l.min && now.After(l.nextProbe) {
+		l.probing, l.probeDiv, l.probeStart, l.probeSum, l.probeSeen, l.probeSamples = true, 2, now, 0, 0, l.probeSamples[:0]
 	}
 }
 
@@ -213,5 +356,8 @@ func (l *limiter) failed() {
 		return
 	}
 	l.lastDecrease = now
-	l.limit = max(l.min, math.Floor(l.limit*backoffFactor))
+	l.limit = max(l.min, l.limit*backoffFactor)
+	if !l.scale.granular {
+		l.limit = math.Floor(l.limit)
+	}
 }

@@ -20,7 +20,7 @@ import (
 func TestMetricSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	eps := []agent.Endpoint{{BaseURL: "http://agent-a:5000/bcreg"}, {BaseURL: "http://agent-b:5000/bcreg"}}
-	newAgents(zaptest.NewLogger(t), newMetrics(reg), eps, Settings{MaxInflight: 4, InitialInflight: 1}, 20, 0)
+	newAgents(zaptest.NewLogger(t), newMetrics(reg), eps, Settings{MaxInflight: 4, InitialInflight: 1}, vonxScale(20), 20, 0)
 	got := seriesLabels(t, reg, "bcreg_poster_credentials_total", "bcreg_poster_credential_events_total", "bcreg_poster_agent_healthy")
 	want := map[string][]string{
 		"bcreg_poster_credentials_total":       {"status=D", "status=N", "status=Y"},

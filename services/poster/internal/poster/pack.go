@@ -75,3 +75,39 @@ func pack(units []*unit, size int) []lane {
 	flush()
 	return lanes
 }
+
+// splitGroups cuts every request into its (schema, version) groups, in
+// order of first appearance, as consecutive requests of its lane. VON-X
+// issues a request's groups one after another, one store call each, so
+// the agent does the same work in the same order; but a request of one
+// group holds its slots for one store call, all at once, and its answer
+// tells the poster when they are free again. A request of three groups
+// held 10, then 4, then 2 slots without the poster knowing: it could not
+// fill the slots the later groups left idle without queueing credentials
+// in the agent when the groups lined up.
+func splitGroups(lanes []lane) []lane {
+	for li, l := range lanes {
+		var out lane
+		for _, rq := range l {
+			type key struct{ schema, version string }
+			var order []key
+			groups := map[key][]*cred{}
+			for _, cr := range rq.creds {
+				k := key{cr.c.Schema, cr.c.Version}
+				if _, ok := groups[k]; !ok {
+					order = append(order, k)
+				}
+				groups[k] = append(groups[k], cr)
+			}
+			if len(order) == 1 {
+				out = append(out, rq)
+				continue
+			}
+			for _, k := range order {
+				out = append(out, &request{creds: groups[k]})
+			}
+		}
+		lanes[li] = out
+	}
+	return lanes
+}

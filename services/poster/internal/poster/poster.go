@@ -89,7 +89,7 @@ func New(cfg Config, deps daemon.Deps, opts ...Option) (*Poster, error) {
 	m := newMetrics(deps.Health.Registry())
 	p := &Poster{
 		cfg: cfg, log: deps.Log, js: deps.JS, db: deps.EventDB, m: m,
-		agents:  newAgents(deps.Log, m, eps, cfg.Settings, cfg.requestSize(), cfg.HealthInterval),
+		agents:  newAgents(deps.Log, m, eps, cfg.Settings, cfg.limitScale(), cfg.requestSize(), cfg.HealthInterval),
 		replica: cfg.replicaID(), size: cfg.requestSize(), lease: cfg.lease(),
 		abort: context.Background(), rec: newRecorder(deps.EventDB),
 	}

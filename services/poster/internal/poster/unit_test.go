@@ -75,14 +75,24 @@ type fakeAgent struct {
 }
 
 func newFakeAgent(adaptive bool, initial int) *fakeAgent {
-	f := &fakeAgent{l: newLimiter(adaptive, initial, 16), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return newScaledFakeAgent(adaptive, controllerScale, initial)
+}
+
+func newScaledFakeAgent(adaptive bool, sc limitScale, initial int) *fakeAgent {
+	f := &fakeAgent{l: newLimiter(adaptive, sc, initial, 16), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	f.l.now = func() time.Time { return f.now }
 	return f
 }
 
 func (f *fakeAgent) answer(rtt time.Duration, cost float64, saturated bool) {
-	f.now = f.now.Add(rtt / time.Duration(f.l.Limit()))
-	f.l.succeeded(f.now.Add(-rtt), rtt, cost, 1, saturated)
+	f.answerWeighted(rtt, cost, 1, saturated)
+}
+
+// answerWeighted answers a request of weight w (its share of a full
+// request): a limit's worth of weight answers per round trip.
+func (f *fakeAgent) answerWeighted(rtt time.Duration, cost, w float64, saturated bool) {
+	f.now = f.now.Add(time.Duration(float64(rtt) * w / f.l.Limit()))
+	f.l.succeeded(f.now.Add(-rtt), rtt, cost, w, saturated)
 }
 
 // TestLimiter drives the limiter with synthetic latencies.
@@ -189,8 +199,127 @@ func TestLimiter(t *testing.T) {
 			f.l.mu.Lock()
 			f.l.probing = false // read the limit, not a probe's half
 			f.l.mu.Unlock()
-			if got := f.l.Limit(); got < tc.wantMin || got > tc.max {
-				t.Errorf("limit = %d, want %d–%d", got, tc.wantMin, tc.max)
+			if got := f.l.Limit(); got < float64(tc.wantMin) || got > float64(tc.max) {
+				t.Errorf("limit = %g, want %d–%d", got, tc.wantMin, tc.max)
+			}
+		})
+	}
+}
+
+// TestLimiterVONX drives a VON-X limiter (granular, counted in
+// credentials of requests of 20) against a synthetic agent of 40 slots:
+// requests of one group of 5 credentials, 150 ms each while no more than
+// 40 credentials are in flight; beyond that they queue and every one
+// waits its turn (latency grows in proportion).
+func TestLimiterVONX(t *testing.T) {
+	const (
+		ms    = time.Millisecond
+		slots = 40.0
+		size  = 20
+		w     = 5.0 / size
+	)
+	r := rand.New(rand.NewPCG(3, 4))
+	agentRTT := func(limit float64, jitter bool) time.Duration {
+		d := 150 * ms
+		if jitter {
+			// normal(150ms,40ms) per credential: a group answers with
+			// its slowest of 5.
+			d = 0
+			for range 5 {
+				d = max(d, time.Duration(150*float64(ms)+r.NormFloat64()*40*float64(ms)))
+			}
+		}
+		return time.Duration(float64(d) * max(1, limit*size/slots))
+	}
+	tests := []struct {
+		name           string
+		initial        int
+		answers        int
+		wantLo, wantHi float64 // credentials in flight allowed at the end
+		withinAnswers  int     // the limit first reaches wantLo within this many answers (0: not checked)
+		jitter         bool    // each credential takes normal(150ms,40ms)
+	}{
+		// Within two to four credentials queued: 42–44 of 40, allowing for
+		// the probes' halving and the step of one credential per round
+		// trip.
+		{name: "settles a few credentials above the agent's slots", initial: 1, answers: 4000, wantLo: 40, wantHi: 48},
+		// Slow start: half a limit per round trip until a queue is seen;
+		// from 20 to 40 credentials in about two round trips (16 answers
+		// of 5 credentials), not twenty.
+		{name: "slow start finds the capacity in a few round trips", initial: 1, answers: 400, wantLo: 40, wantHi: 48, withinAnswers: 40},
+		// Started far above the capacity (8 requests of 20 for 40 slots):
+		// the warm-up's no-load latency is a queued one; the probes learn
+		// the true one and the limit comes down.
+		{name: "started above the capacity, comes down to it", initial: 8, answers: 6000, wantLo: 38, wantHi: 52},
+		// A group of 5 answers with the slowest of its credentials
+		// (about 196 ms at no load): the spread is noise, not a queue,
+		// through the probes too.
+		{name: "jitter is not a queue, probes included", initial: 1, answers: 8000, wantLo: 38, wantHi: 64, jitter: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newScaledFakeAgent(true, vonxScale(size), tc.initial)
+			reached := 0
+			for i := 0; i < tc.answers; i++ {
+				f.answerWeighted(agentRTT(f.l.Limit(), tc.jitter), 1, w, true)
+				if reached == 0 && f.l.Limit()*size >= tc.wantLo {
+					reached = i + 1
+				}
+			}
+			f.l.mu.Lock()
+			f.l.probing = false
+			f.l.mu.Unlock()
+			if got := f.l.Limit() * size; got < tc.wantLo || got > tc.wantHi {
+				t.Errorf("limit = %.1f credentials, want %.0f–%.0f", got, tc.wantLo, tc.wantHi)
+			}
+			if tc.withinAnswers > 0 && (reached == 0 || reached > tc.withinAnswers) {
+				t.Errorf("limit reached %.0f credentials after %d answers, want within %d", tc.wantLo, reached, tc.withinAnswers)
+			}
+		})
+	}
+}
+
+// TestSplitGroups: a VON-X request goes out as its (schema, version)
+// groups in order of first appearance, one request each, in its lane;
+// a request of one group is left as it is.
+func TestSplitGroups(t *testing.T) {
+	mk := func(id, schema, version string) *cred {
+		return &cred{hash: id, c: messages.RawCredential{Credential: messages.Credential{Schema: schema, Version: version}}}
+	}
+	shape := func(lanes []lane) string {
+		var ls []string
+		for _, l := range lanes {
+			var rs []string
+			for _, r := range l {
+				var hs []string
+				for _, c := range r.creds {
+					hs = append(hs, c.hash)
+				}
+				rs = append(rs, strings.Join(hs, " "))
+			}
+			ls = append(ls, strings.Join(rs, "|"))
+		}
+		return strings.Join(ls, " ; ")
+	}
+	tests := []struct {
+		name  string
+		lanes []lane
+		want  string
+	}{
+		{"one group stays whole", []lane{{{creds: []*cred{mk("A0", "reg", "1"), mk("B0", "reg", "1")}}}}, "A0 B0"},
+		{"groups in order of first appearance, each in input order", []lane{{{creds: []*cred{
+			mk("A0", "reg", "1"), mk("A1", "rel", "1"), mk("B0", "reg", "1"), mk("B1", "addr", "1"), mk("C0", "rel", "1"),
+		}}}}, "A0 B0|A1 C0|B1"},
+		{"a version is its own group", []lane{{{creds: []*cred{mk("A0", "reg", "1"), mk("A1", "reg", "2"), mk("B0", "reg", "1")}}}}, "A0 B0|A1"},
+		{"a lane's requests split in turn, lanes apart", []lane{
+			{{creds: []*cred{mk("A0", "reg", "1"), mk("A1", "rel", "1")}}, {creds: []*cred{mk("A2", "reg", "1")}}},
+			{{creds: []*cred{mk("B0", "rel", "1"), mk("B1", "reg", "1")}}},
+		}, "A0|A1|A2 ; B0|B1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, shape(splitGroups(tc.lanes))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -106,7 +106,7 @@ func runGoal(b *testing.B, m goalMode) {
 	for p := 1; p <= m.posters; p++ {
 		cfg := e.config(fmt.Sprintf("bench-%d", p))
 		cfg.Config.URLs = config.URL(strings.Join(urls, ","))
-		cfg.RequestSize, cfg.MaxInflight, cfg.Adaptive, cfg.InitialInflight = 5, 32, true, 4
+		cfg.RequestSize, cfg.MaxInflight, cfg.Adaptive, cfg.InitialInflight = 5, 32, true, 1
 		cfg.RequestTimeout, cfg.MaxAttempts = 30*time.Second, 50
 		cfg.Backoff.Base, cfg.Backoff.Max = 200*time.Millisecond, time.Second
 		rs = append(rs, e.start(cfg))

@@ -64,9 +64,9 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 				b.ReportMetric(float64(res.failed), "failed_requests")
 				b.ReportMetric(float64(res.overloaded), "overloaded")
 				b.ReportMetric(float64(res.duplicates), "duplicates")
-				b.ReportMetric(float64(res.limit), "final_limit")
+				b.ReportMetric(res.limit, "final_limit")
 				b.ReportMetric(float64(res.maxInFlight), "max_creds_in_flight")
-				b.Logf("%s: %.1f cred/s steady (%.1f%% of %.0f), %.1f cred/s overall, %d failed requests (%d overloaded), %d duplicates, final limit %d, %s",
+				b.Logf("%s: %.1f cred/s steady (%.1f%% of %.0f), %.1f cred/s overall, %d failed requests (%d overloaded), %d duplicates, final limit %.2f, %s",
 					m.name, res.steadyRate, 100*res.steadyRate/benchCapacityPerSec(), benchCapacityPerSec(), res.overallRate,
 					res.failed, res.overloaded, res.duplicates, res.limit, res.elapsed.Round(10*time.Millisecond))
 				b.Logf("max credentials in flight at the agent %d (capacity %d)", res.maxInFlight, benchCapacity)
@@ -78,7 +78,7 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 type loadResult struct {
 	steadyRate, overallRate        float64
 	failed, overloaded, duplicates int64
-	limit                          int
+	limit                          float64
 	maxInFlight                    int64
 	elapsed                        time.Duration
 }
@@ -112,7 +112,7 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small 
 		creds = append(creds, e.seedBundle(fmt.Sprintf("BC%07d", c+1), specs...)...)
 	}
 	cfg := e.config("bench")
-	cfg.RequestSize, cfg.MaxInflight, cfg.Adaptive, cfg.InitialInflight = 5, maxInflight, adaptive, 4
+	cfg.RequestSize, cfg.MaxInflight, cfg.Adaptive, cfg.InitialInflight = 5, maxInflight, adaptive, 1
 	if mixed {
 		cfg.RequestSize = 20
 	}
@@ -137,7 +137,30 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small 
 			}
 		}()
 	}
+	var sumIssuing, sumWaiting, samples float64
+	stopAvg := make(chan struct{})
+	avgDone := make(chan struct{})
+	go func() {
+		defer close(avgDone)
+		for {
+			select {
+			case <-stopAvg:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			st := e.currentSim().Stats()
+			if st.Issuing == 0 && st.Waiting == 0 {
+				continue
+			}
+			sumIssuing += float64(st.Issuing)
+			sumWaiting += float64(st.Waiting)
+			samples++
+		}
+	}()
 	e.waitFinal(creds)
+	close(stopAvg)
+	<-avgDone
+	b.Logf("mean slots issuing %.1f, mean waiting %.1f (%d samples)", sumIssuing/samples, sumWaiting/samples, int(samples))
 	close(stopTrace)
 	elapsed := time.Since(start)
 	b.StopTimer()

@@ -171,7 +171,7 @@ func (e *env) config(id string) poster.Config {
 	c.Topology = e.topo
 	c.Backoff = bus.Backoff{Base: 100 * time.Millisecond, Max: 400 * time.Millisecond}
 	c.Config = agent.Config{URLs: config.URL(e.agentURL()), Protocol: agent.ProtocolVonX, IssueVersion: "V10", HealthInterval: 100 * time.Millisecond}
-	c.Settings = poster.Settings{RequestSize: 20, MaxInflight: 8, InitialInflight: 4, Adaptive: true,
+	c.Settings = poster.Settings{RequestSize: 20, MaxInflight: 8, InitialInflight: 1, Adaptive: true,
 		RequestTimeout: 2 * time.Second, MaxAttempts: 10, Lease: 5 * time.Second, BatchWait: 20 * time.Millisecond,
 		HoldDelay: 100 * time.Millisecond, HoldMax: 400 * time.Millisecond, MisconfigRetry: 300 * time.Millisecond, ID: id}
 	return c

@@ -47,6 +47,8 @@ func golden(t *testing.T, name string, got []byte) {
 // recordingAgent answers every issue request with success rows and keeps
 // the request paths, content types and bodies.
 type recordingAgent struct {
+	// delay is the agent's latency per request.
+	delay  time.Duration
 	mu     sync.Mutex
 	bodies [][]byte
 	paths  []string
@@ -60,6 +62,7 @@ func (a *recordingAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
+	time.Sleep(a.delay)
 	var items []json.RawMessage
 	if err := json.Unmarshal(body, &items); err != nil {
 		http.Error(w, "bad body", http.StatusBadRequest)
@@ -111,24 +114,31 @@ func TestWireContract(t *testing.T) {
 			rec := &recordingAgent{}
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
-			creds := e.seedBundle("BC1529559", tc.specs...)
 			cfg := e.config("p1")
 			cfg.Config = agent.Config{URLs: config.URL(srv.URL), Protocol: tc.protocol, IssueVersion: tc.version, HealthInterval: 100 * time.Millisecond}
 			if tc.protocol == agent.ProtocolVonX {
 				cfg.Config.URLs = config.URL(srv.URL + "/bcreg")
 			}
 			e.start(cfg)
+			// A first corporation, so the poster knows the agent answers
+			// at once (before that, a VON-X request goes out group by
+			// group: TestWireContractGroupByGroup).
+			e.waitFinal(e.seedBundle("BC0000001", tc.specs[1]))
+			rec.mu.Lock()
+			first := len(rec.bodies)
+			rec.mu.Unlock()
+			creds := e.seedBundle("BC1529559", tc.specs...)
 			e.waitFinal(creds)
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
-			if len(rec.bodies) != 1 {
-				t.Fatalf("%d requests, want 1", len(rec.bodies))
+			if len(rec.bodies) != first+1 {
+				t.Fatalf("%d requests, want 1", len(rec.bodies)-first)
 			}
-			if rec.paths[0] != tc.wantPath || rec.ctypes[0] != "application/json" {
-				t.Errorf("POST %s (%s), want %s (application/json)", rec.paths[0], rec.ctypes[0], tc.wantPath)
+			if rec.paths[first] != tc.wantPath || rec.ctypes[first] != "application/json" {
+				t.Errorf("POST %s (%s), want %s (application/json)", rec.paths[first], rec.ctypes[first], tc.wantPath)
 			}
 			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, rec.bodies[0], "", "  "); err != nil {
+			if err := json.Indent(&pretty, rec.bodies[first], "", "  "); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tc.golden, append(pretty.Bytes(), '\n'))
@@ -140,4 +150,43 @@ func TestWireContract(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWireContractGroupByGroup pins what a slow VON-X agent receives: once
+// its store calls are known to take 20 ms or more, a request of several
+// (schema, version) groups goes out group by group, in order of first
+// appearance, each after the one before was answered — the store calls
+// VON-X makes of the whole request, in its order.
+func TestWireContractGroupByGroup(t *testing.T) {
+	e := newEnv(t, agentsim.Config{})
+	rec := &recordingAgent{delay: 40 * time.Millisecond}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	cfg := e.config("p1")
+	cfg.Config = agent.Config{URLs: config.URL(srv.URL + "/bcreg"), Protocol: agent.ProtocolVonX, IssueVersion: "V10", HealthInterval: 100 * time.Millisecond}
+	e.start(cfg)
+	// A first corporation, so the poster has measured the agent.
+	e.waitFinal(e.seedBundle("BC0000001", credSpec{schema: "registration.bc_registries", version: "1.0.36",
+		attrs: map[string]any{"entity_name": "First Ltd."}}))
+	rec.mu.Lock()
+	first := len(rec.bodies)
+	rec.mu.Unlock()
+
+	creds := e.seedBundle("BC1529559",
+		credSpec{schema: "registration.bc_registries", version: "1.0.36", attrs: map[string]any{"entity_name": "Ready Mix Ltd."}},
+		credSpec{schema: "relationship.bc_registries", version: "1.0.36", attrs: map[string]any{"associated_registration_id": "FM0000001"}},
+		credSpec{schema: "registration.bc_registries", version: "1.0.36", attrs: map[string]any{"entity_name": "Ready Mix Ltd. (2)"}},
+	)
+	e.waitFinal(creds)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var all []json.RawMessage
+	for _, b := range rec.bodies[first:] {
+		all = append(all, b)
+	}
+	got, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "vonx_group_by_group.golden.json", append(got, '\n'))
 }
