@@ -279,6 +279,24 @@ func TestLimiterVONX(t *testing.T) {
 	}
 }
 
+// TestProbesAlign: replicas that started at different moments probe an
+// agent at the same wall-clock instants (multiples of the probe
+// interval), so the agent's queue drains for all of them at once.
+func TestProbesAlign(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var next []time.Time
+	for _, offset := range []time.Duration{3 * time.Second, 11 * time.Second, 19 * time.Second} {
+		f := newScaledFakeAgent(true, vonxScale(20), 1)
+		f.now = base.Add(offset)
+		f.answerWeighted(150*time.Millisecond, 1, 0.25, true)
+		next = append(next, f.l.nextProbe)
+	}
+	want := []time.Time{base.Add(defaultProbeEvery), base.Add(defaultProbeEvery), base.Add(defaultProbeEvery)}
+	if diff := cmp.Diff(want, next); diff != "" {
+		t.Errorf("next probes (-want +got):\n%s", diff)
+	}
+}
+
 // TestSplitGroups: a VON-X request goes out as its (schema, version)
 // groups in order of first appearance, one request each, in its lane;
 // a request of one group is left as it is.
