@@ -75,17 +75,11 @@ type wireCredential struct {
 	EffectiveDate string `json:"effective_date"`
 }
 
-// wireBundle is CredentialBundle as Encode writes it.
+// wireBundle is CredentialBundle as Encode writes it; its Credentials
+// shadows the embedded bundle's (as RawBundle's does), in the same place.
 type wireBundle struct {
-	V             int               `json:"v"`
-	System        string            `json:"system"`
-	CorpNum       string            `json:"corp_num"`
-	CorpState     string            `json:"corp_state"`
-	Profile       string            `json:"profile"`
-	Prev          regevent.Position `json:"prev"`
-	Last          regevent.Position `json:"last"`
-	RetryRejected bool              `json:"retry_rejected"`
-	Credentials   []wireCredential  `json:"credentials"`
+	CredentialBundle
+	Credentials []wireCredential `json:"credentials"`
 }
 
 // wire is b as Encode writes it, or false when no credential carries
@@ -98,8 +92,7 @@ func (b CredentialBundle) wire() (wireBundle, bool) {
 	if !raw {
 		return wireBundle{}, false
 	}
-	w := wireBundle{V: b.V, System: b.System, CorpNum: b.CorpNum, CorpState: b.CorpState, Profile: b.Profile,
-		Prev: b.Prev, Last: b.Last, RetryRejected: b.RetryRejected, Credentials: make([]wireCredential, len(b.Credentials))}
+	w := wireBundle{CredentialBundle: b, Credentials: make([]wireCredential, len(b.Credentials))}
 	for i, c := range b.Credentials {
 		w.Credentials[i] = c.wire()
 	}

@@ -17,8 +17,9 @@
 // Rows are looked up by joining unnest(hashes) with credential_log, one
 // probe of the unique hash index per credential. The plainer
 // "credential_hash = ANY($1) AND process_success IS NULL" let the planner
-// AND a bitmap of every outstanding row (cl_ps_pd_desc) to the hash
-// lookups: tens of milliseconds per claim on a large backlog.
+// AND a bitmap of every outstanding row (from the status index of the
+// time; since migration 9 cl_ps_pd_desc holds processed rows only) to the
+// hash lookups: tens of milliseconds per claim on a large backlog.
 package delivery
 
 import (

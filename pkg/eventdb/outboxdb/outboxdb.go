@@ -111,10 +111,11 @@ type BatchResult struct {
 	Outbox []Row
 }
 
-// WriteBatch stores a batch's work items, changed snapshots, new
-// credentials and future re-queues with one statement per table, sent to
-// the server in one round trip, in tx, and returns with them the outbox of
-// b.OutboxCorps. Known credential hashes are left alone (ON CONFLICT DO
+// WriteBatch stores a batch's work items, changed snapshots and new
+// credentials with one statement per table, sent to the server in one
+// round trip, then its future re-queues (discovery.AddFutureRequeues, a
+// second round trip when there are any), in tx, and returns with them the
+// outbox of b.OutboxCorps. Known credential hashes are left alone (ON CONFLICT DO
 // NOTHING), and so is the work item of a message already recorded, unless
 // that earlier outcome was N (a retry after an operator's requeue records
 // the new outcome). Credentials get record ids in the order given.

@@ -13,10 +13,19 @@ import (
 	"github.com/bcgov/bcreg-events/pkg/testkit/testenv"
 )
 
-// scans is how many times the server scanned table (sequentially or by an
-// index), this connection's own scans included (its pending counts are
-// flushed first).
-func scans(t *testing.T, conn *pgx.Conn, table string) int64 {
+// Counters of pg_stat_user_tables that tableStat reads.
+const (
+	// statScans: how many times the table was scanned, sequentially or
+	// by an index.
+	statScans = `coalesce(seq_scan, 0) + coalesce(idx_scan, 0)`
+	// statTuplesRead: how many of its rows were read, sequentially or
+	// through an index.
+	statTuplesRead = `coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)`
+)
+
+// tableStat is a counter of table (statScans, statTuplesRead), this
+// connection's own reads included (its pending counts are flushed first).
+func tableStat(t *testing.T, conn *pgx.Conn, table, counter string) int64 {
 	t.Helper()
 	ctx := testenv.Context(t)
 	// The flush happens when the session goes idle after this statement.
@@ -27,8 +36,7 @@ func scans(t *testing.T, conn *pgx.Conn, table string) int64 {
 		t.Fatal(err)
 	}
 	var n int64
-	if err := conn.QueryRow(ctx, `SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = $1`,
-		table).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT `+counter+` FROM pg_stat_user_tables WHERE relname = $1`, table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -90,7 +98,7 @@ func TestWriteBatchReturnsTheOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	before := scans(t, conn, "corp_history_log")
+	before := tableStat(t, conn, "corp_history_log", statScans)
 	var res outboxdb.BatchResult
 	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		res, err = outboxdb.WriteBatch(ctx, tx, w)
@@ -98,7 +106,7 @@ func TestWriteBatchReturnsTheOutbox(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n := scans(t, conn, "corp_history_log") - before; n > 1 {
+	if n := tableStat(t, conn, "corp_history_log", statScans) - before; n > 1 {
 		t.Errorf("the batch scanned corp_history_log %d times for 3 snapshots, want 1", n)
 	}
 	counts := [3]int64{res.ItemsRecorded, res.SnapshotsLogged, res.CredentialsStored}
@@ -130,19 +138,6 @@ func TestWriteBatchReturnsTheOutbox(t *testing.T) {
 	if diff := cmp.Diff([]string{"A a1 {}", "A a2 {}", "B b1 {}", `B b2 {"b":  2}`, `C c1 {"c": 1}`}, logged); diff != "" {
 		t.Errorf("corp_history_log (-want +got):\n%s", diff)
 	}
-}
-
-// tuplesRead is how many rows of table the server read (sequentially or
-// through an index), this connection's own reads included.
-func tuplesRead(t *testing.T, conn *pgx.Conn, table string) int64 {
-	t.Helper()
-	scans(t, conn, table) // flushes this session's counts
-	var n int64
-	if err := conn.QueryRow(testenv.Context(t), `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
-		WHERE relname = $1`, table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // TestWriteBatchReadsOnlyItsCorporationsOutbox: the batch's outbox is read
@@ -183,7 +178,7 @@ func TestWriteBatchReadsOnlyItsCorporationsOutbox(t *testing.T) {
 	w := outboxdb.BatchWrite{System: "BC_REG", OutboxCorps: []string{"A", "B"}, Credentials: []outboxdb.NewCredential{
 		{CorpNum: "A", Prev: prev, Last: last, Type: "REG", Schema: "s", Version: "1", JSON: `{"a": 1}`, Hash: "a1"},
 	}}
-	before := tuplesRead(t, conn, "credential_log")
+	before := tableStat(t, conn, "credential_log", statTuplesRead)
 	var res outboxdb.BatchResult
 	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		res, err = outboxdb.WriteBatch(ctx, tx, w)
@@ -191,7 +186,7 @@ func TestWriteBatchReadsOnlyItsCorporationsOutbox(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n := tuplesRead(t, conn, "credential_log") - before; n > 10 {
+	if n := tableStat(t, conn, "credential_log", statTuplesRead) - before; n > 10 {
 		t.Errorf("the batch of 2 corporations read %d rows of credential_log, want at most 10 (its own)", n)
 	}
 	if len(res.Outbox) != 1 || res.Outbox[0].Hash != "a1" {

@@ -222,8 +222,9 @@ type service struct {
 	// while the loop waits for its next turn.
 	beat   *lifecycle.Heartbeat
 	auditM *auditMetrics
-	// seen are the window's events known to be in event_seen (this
-	// replica's lock tenure only: only it writes event_seen meanwhile).
+	// seen are the window's events known to be in event_seen, for this
+	// replica's lock tenure (rows leave event_seen only beyond the
+	// look-back horizon while a poller runs: seenSet).
 	seen seenSet
 }
 

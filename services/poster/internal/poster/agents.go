@@ -69,7 +69,7 @@ func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, sc
 	hc := agent.NewHTTPClient(s.MaxInflight)
 	a := &agents{log: log, m: m, max: s.MaxInflight, interval: interval, retry: s.MisconfigRetry, size: max(1, size),
 		saturation: 1, now: time.Now, changed: make(chan struct{})}
-	if sc.granular {
+	if sc.granular() {
 		a.need, a.saturation = 0.5, 0.5
 	}
 	for _, ep := range eps {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/bcgov/bcreg-events/pkg/bus"
 	"github.com/bcgov/bcreg-events/pkg/eventdb/delivery"
-	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
 // dbTimeout bounds each database statement of a handler call. Statements
@@ -51,7 +50,7 @@ func (w *batch) run(ctx context.Context) {
 	if len(creds) > 0 {
 		units := w.claim(ctx, creds)
 		lanes := pack(units, p.size)
-		if p.cfg.Protocol != agent.ProtocolController && p.agents.splitGroups() {
+		if p.agents.splitGroups() {
 			lanes = splitGroups(lanes)
 		}
 		var wg sync.WaitGroup

@@ -205,15 +205,14 @@ func (w *batch) items(creds []*cred) ([]agent.Item, float64, error) {
 // so the agent receives the same bytes either way.
 func itemFor(c messages.RawCredential) (agent.Item, error) {
 	it := agent.Item{Schema: c.Schema, Version: c.Version}
-	if c.Reason == "" && agent.Verbatim(c.Attributes) {
-		it.Attributes = c.Attributes
-		return it, nil
-	}
-	if c.Reason != "" {
-		if raw, ok := agent.WithAttribute(c.Attributes, "reason_description", c.Reason); ok {
-			it.Attributes = raw
+	if c.Reason == "" {
+		if agent.Verbatim(c.Attributes) {
+			it.Attributes = c.Attributes
 			return it, nil
 		}
+	} else if raw, ok := agent.WithAttribute(c.Attributes, "reason_description", c.Reason); ok {
+		it.Attributes = raw
+		return it, nil
 	}
 	attrs := map[string]any{}
 	if len(c.Attributes) > 0 {

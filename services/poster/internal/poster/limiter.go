@@ -55,9 +55,9 @@ type limiter struct {
 	// see the noise floor in succeeded).
 	noise   float64
 	samples int // answers seen (up to warmUp)
-	// steady: a queue has been seen since the start (or the last
-	// failure); until then the limit grows by half per round trip
-	// (slow start) rather than by a slot.
+	// steady: a queue has been seen since the start; until then the
+	// limit grows by half per round trip (slow start) rather than by a
+	// slot.
 	steady       bool
 	lastDecrease time.Time
 	now          func() time.Time
@@ -80,23 +80,25 @@ type weighted struct{ v, w float64 }
 
 // limitScale is how finely a limiter counts, by the agent's protocol.
 type limitScale struct {
-	// slot is one agent slot in full requests: a credential for VON-X
-	// (1/size: a request of one group holds a slot per credential for
-	// one store call), a request for the controller (1: it issues a
-	// request's credentials one after another). The limit grows and
-	// shrinks by one slot per round trip, and the Vegas thresholds count
-	// slots.
+	// slot is one agent slot in full requests for VON-X (1/size: a
+	// request of one group holds a slot per credential for one store
+	// call), where the limit may be steered by the slot (fineLocked); 0
+	// for the controller, which issues a request's credentials one after
+	// another, so its limit counts whole requests.
 	slot float64
-	// alpha and beta are the Vegas thresholds in slots queued inside the
-	// agent while steered by the slot (fineLocked): below alpha the
-	// limit grows, above beta it shrinks.
-	alpha, beta float64
-	// granular: the limit is not rounded down to whole requests, and
-	// shrinks in proportion to the queue (VON-X, whose requests are of
-	// every size: rounded to requests of 20 credentials the limit could
-	// not come within a sixth of a 40-slot agent's capacity).
-	granular bool
 }
+
+// granular: the limit is not rounded down to whole requests (VON-X,
+// whose requests are of every size: rounded to requests of 20 credentials
+// the limit could not come within a sixth of a 40-slot agent's capacity).
+func (sc limitScale) granular() bool { return sc.slot > 0 }
+
+// Vegas thresholds while steered by the slot, in slots (credentials)
+// queued inside the agent.
+const (
+	fineAlpha = 2 // below: grow
+	fineBeta  = 4 // above: shrink
+)
 
 // Coarse Vegas thresholds, in full requests queued inside the agent
 // (the controller, and a fast VON-X agent: see fineLocked).
@@ -119,7 +121,7 @@ const splitFloor = 20 * time.Millisecond
 // groups in flight while the limit was learnt hid the slots they would
 // take later, and the limit overshot the agent's capacity twofold.
 func (l *limiter) fineLocked() bool {
-	return l.adaptive && l.scale.granular && (l.noLoad == 0 || l.noLoad >= float64(splitFloor))
+	return l.adaptive && l.scale.granular() && (l.noLoad == 0 || l.noLoad >= float64(splitFloor))
 }
 
 // Fine reports whether the limit is steered by the slot (fineLocked).
@@ -130,11 +132,9 @@ func (l *limiter) Fine() bool {
 }
 
 // Scales of the two protocols.
-func vonxScale(size int) limitScale {
-	return limitScale{slot: 1 / float64(max(1, size)), alpha: 2, beta: 4, granular: true}
-}
+func vonxScale(size int) limitScale { return limitScale{slot: 1 / float64(max(1, size))} }
 
-var controllerScale = limitScale{slot: 1, alpha: 0.5, beta: 1.5}
+var controllerScale = limitScale{}
 
 const (
 	// smoothing is the weight of a new sample in the moving average.
@@ -158,7 +158,7 @@ const (
 
 func newLimiter(adaptive bool, sc limitScale, initial, maximum int) *limiter {
 	l := &limiter{adaptive: adaptive, scale: sc, min: 1, max: float64(maximum), now: time.Now, probeEvery: defaultProbeEvery}
-	if sc.granular {
+	if sc.granular() {
 		l.min = sc.slot
 	}
 	l.limit = float64(max(1, min(initial, maximum)))
@@ -177,12 +177,12 @@ func (l *limiter) Limit() float64 {
 
 func (l *limiter) limitLocked() float64 {
 	lim := l.limit
-	if !l.scale.granular {
+	if !l.scale.granular() {
 		lim = math.Floor(lim)
 	}
 	if l.probing {
 		lim = max(l.min, lim/l.probeDiv)
-		if !l.scale.granular {
+		if !l.scale.granular() {
 			lim = math.Floor(lim)
 		}
 	}
@@ -194,7 +194,8 @@ func (l *limiter) limitLocked() float64 {
 type LimiterState struct {
 	// Agent is the agent's name (its base URL, redacted).
 	Agent string
-	// Limit is the requests allowed in flight now (halved while probing).
+	// Limit is the load allowed in flight now, in full requests
+	// (divided while probing).
 	Limit float64
 	// Estimate is the limit before rounding and probing.
 	Estimate float64
@@ -233,7 +234,7 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 			l.probeSeen += weight
 			l.probeSamples = append(l.probeSamples, weighted{sample, weight})
 			need := l.limit / l.probeDiv
-			if !l.scale.granular {
+			if !l.scale.granular() {
 				need = math.Floor(need)
 			}
 			if l.probeSeen >= max(l.min, need) && len(l.probeSamples) >= probeAnswers {
@@ -243,7 +244,7 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 					dev += math.Abs(x.v-mean) * x.w
 				}
 				dev /= l.probeSeen
-				deeper := l.scale.granular && l.limit/l.probeDiv > 2*l.min &&
+				deeper := l.scale.granular() && l.limit/l.probeDiv > 2*l.min &&
 					mean < l.noLoad-max(float64(queueNoise), 1.5*max(dev, l.noise))
 				l.noLoad, l.smoothed, l.noise = mean, mean, dev
 				if deeper {
@@ -279,7 +280,7 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 	if l.samples < warmUp {
 		l.samples++
 		l.noLoad, l.noise = l.smoothed, l.dev
-		if l.samples == warmUp && l.scale.granular {
+		if l.samples == warmUp && l.scale.granular() {
 			// Probe at once: a limit started above the agent's
 			// capacity learnt a queued latency as the no-load one.
 			l.nextProbe = now
@@ -308,7 +309,7 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 	fine := l.fineLocked()
 	alpha, beta, unit, spread := vegasAlpha, vegasBeta, 1.0, 1.5*l.dev
 	if fine {
-		alpha, beta, unit, spread = l.scale.alpha, l.scale.beta, l.scale.slot, 2*l.noise
+		alpha, beta, unit, spread = fineAlpha, fineBeta, l.scale.slot, 2*l.noise
 	}
 	// queue is in units: slots (fine) or full requests.
 	queue := 0.0
@@ -367,7 +368,7 @@ func (l *limiter) failed() {
 	}
 	l.lastDecrease = now
 	l.limit = max(l.min, l.limit*backoffFactor)
-	if !l.scale.granular {
+	if !l.scale.granular() {
 		l.limit = math.Floor(l.limit)
 	}
 }

@@ -17,6 +17,24 @@ import (
 	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
 )
 
+// laneShape writes lanes as "A0 A1|B0" per request (credential hashes),
+// lanes separated by " ; ".
+func laneShape(lanes []lane) string {
+	var ls []string
+	for _, l := range lanes {
+		var rs []string
+		for _, r := range l {
+			var hs []string
+			for _, c := range r.creds {
+				hs = append(hs, c.hash)
+			}
+			rs = append(rs, strings.Join(hs, " "))
+		}
+		ls = append(ls, strings.Join(rs, "|"))
+	}
+	return strings.Join(ls, " ; ")
+}
+
 func TestPack(t *testing.T) {
 	mk := func(corp string, n int) *unit {
 		u := &unit{corp: corp}
@@ -24,22 +42,6 @@ func TestPack(t *testing.T) {
 			u.creds = append(u.creds, &cred{hash: fmt.Sprintf("%s%d", corp, i)})
 		}
 		return u
-	}
-	// shape writes lanes as "A0 A1|B0" per request, lanes separated by " ; ".
-	shape := func(lanes []lane) string {
-		var ls []string
-		for _, l := range lanes {
-			var rs []string
-			for _, r := range l {
-				var hs []string
-				for _, c := range r.creds {
-					hs = append(hs, c.hash)
-				}
-				rs = append(rs, strings.Join(hs, " "))
-			}
-			ls = append(ls, strings.Join(rs, "|"))
-		}
-		return strings.Join(ls, " ; ")
 	}
 	tests := []struct {
 		name  string
@@ -60,7 +62,7 @@ func TestPack(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, shape(pack(tc.units, tc.size))); diff != "" {
+			if diff := cmp.Diff(tc.want, laneShape(pack(tc.units, tc.size))); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
@@ -304,21 +306,6 @@ func TestSplitGroups(t *testing.T) {
 	mk := func(id, schema, version string) *cred {
 		return &cred{hash: id, c: messages.RawCredential{Credential: messages.Credential{Schema: schema, Version: version}}}
 	}
-	shape := func(lanes []lane) string {
-		var ls []string
-		for _, l := range lanes {
-			var rs []string
-			for _, r := range l {
-				var hs []string
-				for _, c := range r.creds {
-					hs = append(hs, c.hash)
-				}
-				rs = append(rs, strings.Join(hs, " "))
-			}
-			ls = append(ls, strings.Join(rs, "|"))
-		}
-		return strings.Join(ls, " ; ")
-	}
 	tests := []struct {
 		name  string
 		lanes []lane
@@ -336,7 +323,7 @@ func TestSplitGroups(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, shape(splitGroups(tc.lanes))); diff != "" {
+			if diff := cmp.Diff(tc.want, laneShape(splitGroups(tc.lanes))); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
