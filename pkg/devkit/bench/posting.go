@@ -41,6 +41,11 @@ type postingResult struct {
 	WindowIssued  int64
 	Achieved      float64
 	BacklogRanOut bool
+	// Slots sampled every 100 ms over the window: the agent's mean busy
+	// slots, mean credentials waiting for one, and the share of samples
+	// with a slot idle and nothing waiting (capacity the posters left
+	// unused, as opposed to a queue they built).
+	MeanIssuing, MeanWaiting, IdleShare float64
 
 	// The disk the run left: its event database and NATS store after the
 	// posters stopped (goal 5).
@@ -231,7 +236,7 @@ func (b *bencher) capacityWindow(ctx context.Context, r *pipeRun, res *postingRe
 		return fmt.Errorf("bench: vonx-sim stats: %w", err)
 	}
 	t1 := time.Now()
-	if err := sleep(b.opts.CapWindow); err != nil {
+	if err := sampleSlots(ctx, r, t1.Add(b.opts.CapWindow), int64(b.opts.SimCapacity), res); err != nil {
 		return err
 	}
 	s2, err := r.sim.Stats(ctx)
@@ -243,5 +248,38 @@ func (b *bencher) capacityWindow(ctx context.Context, r *pipeRun, res *postingRe
 	res.Achieved = rate(res.WindowIssued, res.Window)
 	due, _, err := r.outstanding(ctx)
 	res.BacklogRanOut = err == nil && due == 0
+	return nil
+}
+
+// sampleSlots samples the agent's slots every 100 ms until end: where
+// capacity goes unused (idle slots with nothing waiting) and how deep a
+// queue the posters keep.
+func sampleSlots(ctx context.Context, r *pipeRun, end time.Time, capacity int64, res *postingResult) error {
+	var issuing, waiting, idle, n float64
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return errStopped
+		case <-tick.C:
+		}
+		if err := r.checkAlive(); err != nil {
+			return err
+		}
+		st, err := r.sim.Stats(ctx)
+		if err != nil {
+			return fmt.Errorf("bench: vonx-sim stats: %w", err)
+		}
+		issuing += float64(st.Issuing)
+		waiting += float64(st.Waiting)
+		if st.Waiting == 0 && st.Issuing < capacity {
+			idle++
+		}
+		n++
+	}
+	if n > 0 {
+		res.MeanIssuing, res.MeanWaiting, res.IdleShare = issuing/n, waiting/n, idle/n
+	}
 	return nil
 }

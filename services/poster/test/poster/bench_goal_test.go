@@ -42,6 +42,32 @@ type goalMode struct {
 	// halve: the first agent's capacity is halved halveAt after the
 	// start and restored restoreAfter later (the settling trace).
 	halve bool
+	// pipeline: bundles shaped as the pipeline's history profile (about
+	// two credentials of up to three schemas per corporation) in requests
+	// of the pipeline's default size (20), so a request has several
+	// groups and goes out group by group; otherwise bundles of 1–2
+	// credentials of one schema in requests of 5.
+	pipeline bool
+}
+
+// pipelineBundle is corporation c's credentials in a pipeline-shaped
+// run: a registration each, an address every second, a relationship
+// every third and a second registration (a name change) every fourth:
+// 2.1 credentials on average, so a request of 20 holds three groups, as
+// the history profile's bundles do (226,512 credentials in 98,897
+// bundles at N = 100,000).
+func pipelineBundle(c int) []credSpec {
+	specs := []credSpec{{}}
+	if c%2 == 0 {
+		specs = append(specs, credSpec{schema: "address.bc_registries", version: "1.0.36"})
+	}
+	if c%3 == 0 {
+		specs = append(specs, credSpec{schema: "relationship.bc_registries", version: "1.0.36"})
+	}
+	if c%4 == 0 {
+		specs = append(specs, credSpec{})
+	}
+	return specs
 }
 
 const (
@@ -65,6 +91,8 @@ func benchmarkAgentGoal(b *testing.B) {
 		{name: "two_agents_2posters", posters: 2, agents: []goalAgent{fast, {20, agentsim.Fixed(300 * time.Millisecond)}}, creds: 5000},
 		{name: "jitter", posters: 1, agents: []goalAgent{{40, agentsim.Normal(150*time.Millisecond, 40*time.Millisecond)}}, creds: 4000},
 		{name: "halved", posters: 1, agents: []goalAgent{fast}, creds: 13000, halve: true},
+		{name: "pipeline_1poster", posters: 1, agents: []goalAgent{fast}, creds: 6000, pipeline: true},
+		{name: "pipeline_2posters", posters: 2, agents: []goalAgent{fast}, creds: 6000, pipeline: true},
 	}
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
@@ -98,7 +126,11 @@ func runGoal(b *testing.B, m goalMode) {
 	}
 	var creds []seeded
 	for c := 0; len(creds) < m.creds; c++ {
-		creds = append(creds, e.seedBundle(fmt.Sprintf("BC%07d", c+1), make([]credSpec, 1+c%2)...)...)
+		specs := make([]credSpec, 1+c%2)
+		if m.pipeline {
+			specs = pipelineBundle(c)
+		}
+		creds = append(creds, e.seedBundle(fmt.Sprintf("BC%07d", c+1), specs...)...)
 	}
 	var rs []*running
 	b.StartTimer()
@@ -107,23 +139,32 @@ func runGoal(b *testing.B, m goalMode) {
 		cfg := e.config(fmt.Sprintf("bench-%d", p))
 		cfg.Config.URLs = config.URL(strings.Join(urls, ","))
 		cfg.RequestSize, cfg.MaxInflight, cfg.Adaptive, cfg.InitialInflight = 5, 32, true, 1
+		if m.pipeline {
+			cfg.RequestSize = 20
+		}
 		cfg.RequestTimeout, cfg.MaxAttempts = 30*time.Second, 50
 		cfg.Backoff.Base, cfg.Backoff.Max = 200*time.Millisecond, time.Second
 		rs = append(rs, e.start(cfg))
 	}
 	// The trace, and the halving of the first agent's capacity.
 	var trace []tracePoint
+	var slots slotSamples
 	var halvedAt, restoredAt time.Duration
 	total := int64(len(creds))
 	capNow := capacity
 	for {
 		time.Sleep(traceEvery)
 		at := time.Since(start)
-		var issued, inflight int64
+		var issued, inflight, issuing, waiting int64
 		for _, s := range sims {
 			st := s.Stats()
 			issued += st.Issued
 			inflight += st.CredentialsInFlight
+			issuing += st.Issuing
+			waiting += st.Waiting
+		}
+		if !m.halve && at > 5*time.Second && issued < total*9/10 {
+			slots.add(issuing, waiting, slotsOf(sims))
 		}
 		if m.halve && halvedAt == 0 && at >= halveAt {
 			setSlots(b, sims[0], m.agents[0].slots/2)
@@ -176,6 +217,9 @@ func runGoal(b *testing.B, m goalMode) {
 	b.ReportMetric(float64(dups), "duplicates")
 	b.Logf("%s: %.1f cred/s steady (%.1f%% of %.1f), %d failed requests (%d overloaded), %d duplicates, %s; load average %s",
 		m.name, steady, 100*steady/capacity, capacity, failed, overloaded, dups, elapsed.Round(10*time.Millisecond), loadAvg())
+	if slots.n > 0 {
+		b.Logf("%s: after 5 s, %s", m.name, slots)
+	}
 	if m.halve {
 		half := capacity - m.agents[0].perSec()/2
 		s1, ok1 := settle(trace, halvedAt, restoredAt, half)
@@ -213,6 +257,35 @@ func runGoal(b *testing.B, m goalMode) {
 	for _, r := range rs {
 		r.stop()
 	}
+}
+
+// slotSamples sums the agents' slots over the trace's samples: where
+// capacity goes unused (a slot idle with nothing waiting) and how deep a
+// queue the posters keep (each waiting credential slows the agent down).
+type slotSamples struct {
+	issuing, waiting, idle, n float64
+}
+
+func (s *slotSamples) add(issuing, waiting, slots int64) {
+	s.issuing += float64(issuing)
+	s.waiting += float64(waiting)
+	if waiting == 0 && issuing < slots {
+		s.idle++
+	}
+	s.n++
+}
+
+func (s slotSamples) String() string {
+	return fmt.Sprintf("mean slots issuing %.1f, mean waiting %.1f, idle with none waiting in %.0f%% of %d samples",
+		s.issuing/s.n, s.waiting/s.n, 100*s.idle/s.n, int(s.n))
+}
+
+func slotsOf(sims []*agentsim.Sim) int64 {
+	var n int64
+	for _, s := range sims {
+		n += int64(s.Faults().Capacity)
+	}
+	return n
 }
 
 // startExtraSim serves another simulator (a second agent) on loopback.
