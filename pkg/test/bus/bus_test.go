@@ -390,16 +390,23 @@ func TestWaitingMessagesAreHandledAtOnce(t *testing.T) {
 func TestIdleConsumerBatchWait(t *testing.T) {
 	js, topo := setup(t)
 	batches := make(chan []string, 10)
-	pulled := make(chan struct{})
-	var once sync.Once
 	consumeWith(t, js, topo, func(o *bus.ConsumeOptions) {
 		o.Workers, o.BatchSize, o.BatchWait = 1, 2, time.Hour
-		o.Heartbeat = func() { once.Do(func() { close(pulled) }) } // the loop is about to pull
 	}, func(_ context.Context, b []jetstream.Msg) []error {
 		batches <- msgIDs(b)
 		return make([]error, len(b))
 	})
-	<-pulled
+	// Publish once the loop waits for a first message (its pull request
+	// is open at the server): published as the loop was about to pull,
+	// the first message alone was what was waiting, a batch of one.
+	cons, err := js.Consumer(testenv.Context(t), bus.StreamEvents, bus.ConsumerBuilder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the loop's pull waiting at the server", func() bool {
+		ci, err := cons.Info(testenv.Context(t))
+		return err == nil && ci.NumWaiting > 0
+	})
 	publishEvent(t, js, "B1", "idle-B1", []byte(`{}`))
 	publishEvent(t, js, "B2", "idle-B2", []byte(`{}`))
 	select {
