@@ -42,9 +42,12 @@ type ConsumeOptions struct {
 	// third of it.
 	AckWait time.Duration
 	Backoff Backoff
-	// Gate, when set, is called before each pull; while it returns false
-	// the loop pulls nothing (the poster's agent health gate).
-	Gate func(ctx context.Context) bool
+	// Gate, when set, is called before each pull and says how many
+	// messages the pull may take (at most BatchSize); while it returns 0
+	// the loop pulls nothing (the poster's agent health gate). A pull
+	// sized to what can start at once keeps a handler's work from
+	// arriving in bursts larger than the room it has.
+	Gate func(ctx context.Context) int
 	// Renew makes retries (Wait and RetryAfter results) never exhaust
 	// MaxDeliver: when a retried message's next delivery would be its last,
 	// the loop republishes it under a fresh id and acks the old one, so it
@@ -98,13 +101,16 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 	defer wg.Wait()
 
 	for ctx.Err() == nil {
-		if opts.Gate != nil && !opts.Gate(ctx) {
-			opts.beat()
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
+		size := opts.BatchSize
+		if opts.Gate != nil {
+			if size = min(size, opts.Gate(ctx)); size < 1 {
+				opts.beat()
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+				continue
 			}
-			continue
 		}
 		// Take a worker slot before pulling, so nothing is pulled that no
 		// worker can start on.
@@ -114,7 +120,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 		case <-ctx.Done():
 			continue
 		}
-		batch, err := fetchBatch(ctx, cons, opts)
+		batch, err := fetchBatch(ctx, cons, size, opts.BatchWait)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("pull failed", zap.Error(err))
 			select {
@@ -141,7 +147,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 // idle loop (one pull request per worker every firstWait).
 const firstWait = 5 * time.Second
 
-// fetchBatch pulls up to BatchSize messages. A batch is what is waiting
+// fetchBatch pulls up to size messages (BatchSize, or less by the Gate). A batch is what is waiting
 // when it is pulled: a backlog gives full batches at once, and a backlog
 // smaller than a batch is handled at once too. A consumer that found
 // nothing waits for the first message (a pull of one, which the server
@@ -156,24 +162,24 @@ const firstWait = 5 * time.Second
 // 5-minute stall of that bundle for the poster). The server ends the pull
 // itself; only a stop (ctx) cuts it short, and what arrives after that is
 // handed back with Nak.
-func fetchBatch(ctx context.Context, cons jetstream.Consumer, opts ConsumeOptions) ([]jetstream.Msg, error) {
-	out, err := readBatch(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(opts.BatchSize) })
+func fetchBatch(ctx context.Context, cons jetstream.Consumer, size int, wait time.Duration) ([]jetstream.Msg, error) {
+	out, err := readBatch(ctx, func() (jetstream.MessageBatch, error) { return cons.FetchNoWait(size) })
 	if err != nil || len(out) > 0 || ctx.Err() != nil {
 		return out, err
 	}
 	out, err = readBatch(ctx, func() (jetstream.MessageBatch, error) {
 		return cons.Fetch(1, jetstream.FetchMaxWait(firstWait))
 	})
-	if err != nil || len(out) == 0 || opts.BatchSize == 1 || ctx.Err() != nil {
+	if err != nil || len(out) == 0 || size == 1 || ctx.Err() != nil {
 		return out, err
 	}
 	// The first message is held: a failure to take more only ends the
 	// batch here (the next pull tries again).
 	more, _ := readBatch(ctx, func() (jetstream.MessageBatch, error) {
-		if opts.BatchWait == 0 {
-			return cons.FetchNoWait(opts.BatchSize - 1)
+		if wait == 0 {
+			return cons.FetchNoWait(size - 1)
 		}
-		return cons.Fetch(opts.BatchSize-1, jetstream.FetchMaxWait(opts.BatchWait))
+		return cons.Fetch(size-1, jetstream.FetchMaxWait(wait))
 	})
 	return append(out, more...), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +44,8 @@ type agents struct {
 	log      *zap.Logger
 	m        *metrics
 	list     []*agentState
-	max      int
+	max      int // BCREG_POSTER_MAX_INFLIGHT (maxRoomLocked)
+	byLoad   bool
 	interval time.Duration
 	retry    time.Duration // misconfiguration retry
 	size     int           // credentials in a full request
@@ -71,6 +73,7 @@ func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, sc
 		saturation: 1, now: time.Now, changed: make(chan struct{})}
 	if sc.granular() {
 		a.need, a.saturation = 0.5, 0.5
+		a.byLoad = s.Adaptive
 	}
 	for _, ep := range eps {
 		a.list = append(a.list, &agentState{
@@ -116,7 +119,25 @@ func (a *agents) capacityLocked() float64 {
 			free += max(0, s.limiter.Limit()-s.load)
 		}
 	}
-	return min(free, float64(a.max-a.inflight))
+	return min(free, a.maxRoomLocked())
+}
+
+// maxRoomLocked is what BCREG_POSTER_MAX_INFLIGHT leaves room for, in full
+// requests. With adaptive VON-X limits (byLoad) it bounds the load, as
+// the limits do, not the number of requests: a slow agent's requests go
+// out group by group, a few credentials each, and 16 of them held 37
+// credentials, fewer than a 40-slot agent's capacity (85% of it with one
+// poster). A fixed limit counts requests, as the original's
+// MAX_CREDS_REQUESTS did.
+func (a *agents) maxRoomLocked() float64 {
+	if !a.byLoad {
+		return float64(a.max - a.inflight)
+	}
+	load := 0.0
+	for _, s := range a.list {
+		load += s.load
+	}
+	return float64(a.max) - load
 }
 
 // weight is a request's share of a full request.
@@ -158,21 +179,44 @@ func (a *agents) gate(ctx context.Context) bool {
 	}
 }
 
-// splitGroups says whether requests go out group by group: while some
-// usable agent is steered by the slot (limiter.fineLocked: a VON-X agent
-// whose store calls take long enough for their slots to matter, or are
-// not measured yet). A fixed
-// limit (BCREG_POSTER_ADAPTIVE=false, the original's way) sends whole
-// requests, as the original did.
-func (a *agents) splitGroups() bool {
+// fineShare is the most of an agent's limit one request takes while the
+// agent is steered by the slot: its slots come free and fill again in
+// steps of an eighth or less. Requests of 20 credentials (three groups of
+// about 12, 5 and 3) against a limit of 42 left slots idle after every
+// large answer and queued credentials after every large send: one poster
+// kept 94% of a 40 × 150 ms agent busy, two 86%; requests of at most 5
+// kept 97% and 96% (docs/benchmarks/poster-adaptive.md, "pipeline").
+const fineShare = 1.0 / 8
+
+// fineFloor is the fewest credentials a request is cut to by fineShare.
+// Smaller requests cost more rounds than they smooth: the replica's
+// request bound (BCREG_POSTER_MAX_INFLIGHT, 16 by default) capped a
+// 20-slot agent's load at a few credentials per request, and a group's
+// latency, that of its slowest credential, changed with the size as the
+// limit grew (a jittery agent's latency read as a queue: 65% of its
+// capacity where requests of 5 kept 90%).
+const fineFloor = 5
+
+// requestShape is how a batch's requests are cut now: at most size
+// credentials each, whole. While some usable agent is steered by the slot
+// (limiter.fineLocked: a VON-X agent whose store calls take long enough
+// for their slots to matter, or are not measured yet) they go out group
+// by group, and are cut to fineShare of the smallest such agent's limit
+// (fineFloor at least).
+// A fixed limit (BCREG_POSTER_ADAPTIVE=false, the original's way) sends
+// whole requests of size, as the original did.
+func (a *agents) requestShape(size int) (perRequest int, byGroup bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	perRequest = size
 	for _, s := range a.list {
 		if a.usableLocked(s) && s.limiter.Fine() {
-			return true
+			byGroup = true
+			creds := s.limiter.Estimate() * float64(a.size)
+			perRequest = min(perRequest, max(fineFloor, int(math.Ceil(creds*fineShare))))
 		}
 	}
-	return false
+	return perRequest, byGroup
 }
 
 // aheadShare is the share of the agents' limits pulled ahead (see ahead).
@@ -239,7 +283,7 @@ func (a *agents) acquire(ctx context.Context, creds int) (*slot, error) {
 			a.mu.Unlock()
 			return nil, errNoAgent
 		}
-		if best != nil && a.inflight < a.max {
+		if underMax := a.maxRoomLocked() >= w-1e-9 || a.inflight == 0; best != nil && underMax {
 			best.inflight++
 			best.load += w
 			a.inflight++

@@ -49,8 +49,9 @@ func (w *batch) run(ctx context.Context) {
 	}
 	if len(creds) > 0 {
 		units := w.claim(ctx, creds)
-		lanes := pack(units, p.size)
-		if p.agents.splitGroups() {
+		size, byGroup := p.agents.requestShape(p.size)
+		lanes := pack(units, size)
+		if byGroup {
 			lanes = splitGroups(lanes)
 		}
 		var wg sync.WaitGroup

@@ -189,6 +189,13 @@ func (l *limiter) limitLocked() float64 {
 	return lim
 }
 
+// Estimate is the limit before rounding and probing (full requests).
+func (l *limiter) Estimate() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.limit
+}
+
 // LimiterState is one agent's adaptive limiter at a moment, for
 // diagnostics (the poster benchmark's BENCH_TRACE prints it).
 type LimiterState struct {

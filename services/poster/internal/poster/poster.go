@@ -139,9 +139,17 @@ func (p *Poster) Run(ctx context.Context) error {
 }
 
 // gate is the consume loop's Gate: nothing is pulled while answers cannot
-// be recorded, nor while no agent can take a request.
-func (p *Poster) gate(ctx context.Context) bool {
-	return p.dbFailing.Load() == 0 && p.agents.gate(ctx)
+// be recorded, nor while no agent can take a request. A pull takes as
+// many bundles as a request holds credentials now (requestShape): a batch
+// of full size against a slow agent's small requests was a burst of
+// requests that took every slot at once, then a lull (one poster kept 94%
+// of the agent busy where pulls of a request's size kept 97%).
+func (p *Poster) gate(ctx context.Context) int {
+	if p.dbFailing.Load() != 0 || !p.agents.gate(ctx) {
+		return 0
+	}
+	n, _ := p.agents.requestShape(p.size)
+	return n
 }
 
 // inBundle is one received bundle message.
