@@ -181,7 +181,7 @@ func (r *report) capacityGoals() []goal {
 		one.Measured = fmt.Sprintf("full pipeline (%d × %s): %s", r.Opts.SimCapacity, r.Opts.SimCredLatency, strings.Join(parts, ", "))
 		one.Met = yes(all)
 	}
-	pctRow(&one, goalCapacityOne, "1poster", "2posters")
+	pctRow(&one, goalCapacityOne, "1poster", "2posters", "pipeline_1poster", "pipeline_2posters")
 
 	two := goal{What: "1 · two agents of unequal capacity (40 × 150 ms + 20 × 300 ms)",
 		Target: fmt.Sprintf("≥ %.0f%% of their summed capacity", 100*goalCapacityTwo)}
@@ -192,7 +192,7 @@ func (r *report) capacityGoals() []goal {
 	rejections := goal{What: "1 · overload rejections (503) at steady state", Target: "0"}
 	var rej []string
 	var total float64
-	for _, mode := range []string{"1poster", "2posters", "two_agents", "two_agents_2posters", "jitter"} {
+	for _, mode := range []string{"1poster", "2posters", "two_agents", "two_agents_2posters", "jitter", "pipeline_1poster", "pipeline_2posters"} {
 		if m, ok := micro[agentGoal+mode]; ok {
 			total += m["overloaded"]
 			rej = append(rej, fmt.Sprintf("%.0f %s", m["overloaded"], strings.ReplaceAll(mode, "_", " ")))
