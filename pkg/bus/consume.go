@@ -147,8 +147,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, log *zap.Logger, opts 
 // idle loop (one pull request per worker every firstWait).
 const firstWait = 5 * time.Second
 
-// fetchBatch pulls up to size messages (BatchSize, or less by the Gate). A batch is what is waiting
-// when it is pulled: a backlog gives full batches at once, and a backlog
+// fetchBatch pulls up to size messages (BatchSize, or fewer by the Gate).
+// A batch is what is waiting when it is pulled: a backlog gives full
+// batches at once, and a backlog
 // smaller than a batch is handled at once too. A consumer that found
 // nothing waits for the first message (a pull of one, which the server
 // answers as soon as one arrives), then up to BatchWait for the batch to

@@ -185,7 +185,7 @@ func (a *agents) gate(ctx context.Context) bool {
 // about 12, 5 and 3) against a limit of 42 left slots idle after every
 // large answer and queued credentials after every large send: one poster
 // kept 94% of a 40 × 150 ms agent busy, two 86%; requests of at most 5
-// kept 97% and 96% (docs/benchmarks/poster-adaptive.md, "pipeline").
+// kept 97% and 96% (docs/benchmarks/poster-adaptive.md, "third step").
 const fineShare = 1.0 / 8
 
 // fineFloor is the fewest credentials a request is cut to by fineShare.
@@ -197,18 +197,18 @@ const fineShare = 1.0 / 8
 // capacity where requests of 5 kept 90%).
 const fineFloor = 5
 
-// requestShape is how a batch's requests are cut now: at most size
-// credentials each, whole. While some usable agent is steered by the slot
+// requestShape is how a batch's requests are cut now: at most a full
+// request (BCREG_POSTER_REQUEST_SIZE) each, whole. While some usable agent is steered by the slot
 // (limiter.fineLocked: a VON-X agent whose store calls take long enough
 // for their slots to matter, or are not measured yet) they go out group
 // by group, and are cut to fineShare of the smallest such agent's limit
 // (fineFloor at least).
 // A fixed limit (BCREG_POSTER_ADAPTIVE=false, the original's way) sends
-// whole requests of size, as the original did.
-func (a *agents) requestShape(size int) (perRequest int, byGroup bool) {
+// whole full requests, as the original did.
+func (a *agents) requestShape() (perRequest int, byGroup bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	perRequest = size
+	perRequest = a.size
 	for _, s := range a.list {
 		if a.usableLocked(s) && s.limiter.Fine() {
 			byGroup = true

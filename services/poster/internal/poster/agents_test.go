@@ -42,7 +42,7 @@ func TestRequestShape(t *testing.T) {
 				s.limiter.limit = tc.limit
 			}
 			s.limiter.noLoad = float64(tc.noLoad)
-			size, byGroup := a.requestShape(20)
+			size, byGroup := a.requestShape()
 			if diff := cmp.Diff([2]any{tc.wantSize, tc.wantGroup}, [2]any{size, byGroup}); diff != "" {
 				t.Errorf("(size, by group) (-want +got):\n%s", diff)
 			}

@@ -49,7 +49,7 @@ func (w *batch) run(ctx context.Context) {
 	}
 	if len(creds) > 0 {
 		units := w.claim(ctx, creds)
-		size, byGroup := p.agents.requestShape(p.size)
+		size, byGroup := p.agents.requestShape()
 		lanes := pack(units, size)
 		if byGroup {
 			lanes = splitGroups(lanes)

@@ -148,7 +148,7 @@ func (p *Poster) gate(ctx context.Context) int {
 	if p.dbFailing.Load() != 0 || !p.agents.gate(ctx) {
 		return 0
 	}
-	n, _ := p.agents.requestShape(p.size)
+	n, _ := p.agents.requestShape()
 	return n
 }
 
