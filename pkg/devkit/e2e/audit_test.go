@@ -147,6 +147,14 @@ func TestAuditEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The poller is stopped while the drift is seeded and audited: each
+	// cycle (every second) hands a work item queued by hand over to the
+	// builder, and the test's pending row must stay pending until the
+	// audit has skipped it (the audit of a run where a cycle came between
+	// compared that corporation and found its drift).
+	if err := p.procs["event-poller"].stop(t, 30*time.Second); err != nil {
+		t.Fatalf("stop the poller: %v", err)
+	}
 	// Each row seeds one drift in one corporation and names the finding.
 	var wantFindings []auditFinding
 	type seeded struct {
@@ -258,6 +266,7 @@ VALUES ('BC_REG', $1, 0, '0001-01-01', 0, '0001-01-01', 'test')`, f.corp)
 
 	// The repair. The pending row is the test's own; it is processed now.
 	exec(`UPDATE event_by_corp_filing SET process_date = now(), process_success = 'Y' WHERE reason = 'test'`)
+	p.startService("event-poller", "event-poller") // the requeues are its work
 	before, _ := p.sim.Stats(ctx)
 	if code, out, errOut := p.ctl("audit", "--requeue"); code != 3 || !strings.Contains(errOut, "dry run") {
 		t.Fatalf("audit --requeue (dry run): exit %d\n%s\n%s", code, out, errOut)
