@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -182,14 +183,48 @@ func DataDirFor(base string) string {
 	return filepath.Join("/var/tmp/bcreg-events-pg", name)
 }
 
-// FreePort asks the kernel for a free TCP port on loopback.
+// FreePort returns a TCP port on loopback that nothing listens on now,
+// chosen below the kernel's ephemeral range where it can. A port from
+// that range (what port 0 gives) may be taken by any outgoing connection
+// before the server it is meant for binds it: a cluster node's route port
+// was, with a second test run on the machine ("address already in use").
 func FreePort() (int, error) {
+	if lo := ephemeralLow(); lo > freePortFloor+1000 {
+		for range 100 {
+			port := freePortFloor + rand.IntN(lo-freePortFloor)
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				continue // in use: try another
+			}
+			l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("localpg: free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// freePortFloor is the lowest port FreePort picks: above the well-known
+// and most registered services' ports.
+const freePortFloor = 20000
+
+// ephemeralLow is the start of the kernel's ephemeral port range (0 when
+// unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
 }
 
 func findBinDir() (string, error) {
