@@ -41,10 +41,11 @@ func (a *agentState) name() string { return a.client.Endpoint.Name() }
 // agents spreads requests over the healthy agents within each one's
 // adaptive limit and the replica's maximum, and keeps their health.
 type agents struct {
-	log      *zap.Logger
-	m        *metrics
-	list     []*agentState
-	max      int // BCREG_POSTER_MAX_INFLIGHT (maxRoomLocked)
+	log  *zap.Logger
+	m    *metrics
+	list []*agentState
+	max  int // BCREG_POSTER_MAX_INFLIGHT (maxRoomLocked)
+	// byLoad: max bounds the load, not the requests (adaptive VON-X).
 	byLoad   bool
 	interval time.Duration
 	retry    time.Duration // misconfiguration retry
@@ -189,12 +190,11 @@ func (a *agents) gate(ctx context.Context) bool {
 const fineShare = 1.0 / 8
 
 // fineFloor is the fewest credentials a request is cut to by fineShare.
-// Smaller requests cost more rounds than they smooth: the replica's
-// request bound (BCREG_POSTER_MAX_INFLIGHT, 16 by default) capped a
-// 20-slot agent's load at a few credentials per request, and a group's
-// latency, that of its slowest credential, changed with the size as the
-// limit grew (a jittery agent's latency read as a queue: 65% of its
-// capacity where requests of 5 kept 90%).
+// Smaller requests cost more rounds (of the poster and the database)
+// than they smooth, and a group's latency, that of its slowest
+// credential, changed with the size as the limit grew: cut to an eighth
+// of a small starting limit, a jittery agent's latency read as a queue
+// (65% of its capacity where requests of 5 kept 90%).
 const fineFloor = 5
 
 // requestShape is how a batch's requests are cut now: at most a full

@@ -137,7 +137,8 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small 
 			}
 		}()
 	}
-	var sumIssuing, sumWaiting, samples float64
+	var slots slotSamples
+	capacity := int64(e.currentSim().Faults().Capacity)
 	stopAvg := make(chan struct{})
 	avgDone := make(chan struct{})
 	go func() {
@@ -152,15 +153,15 @@ func runCapacityLoad(b *testing.B, adaptive bool, maxInflight int, mixed, small 
 			if st.Issuing == 0 && st.Waiting == 0 {
 				continue
 			}
-			sumIssuing += float64(st.Issuing)
-			sumWaiting += float64(st.Waiting)
-			samples++
+			slots.add(st.Issuing, st.Waiting, capacity)
 		}
 	}()
 	e.waitFinal(creds)
 	close(stopAvg)
 	<-avgDone
-	b.Logf("mean slots issuing %.1f, mean waiting %.1f (%d samples)", sumIssuing/samples, sumWaiting/samples, int(samples))
+	if slots.n > 0 {
+		b.Logf("%s", slots)
+	}
 	close(stopTrace)
 	elapsed := time.Since(start)
 	b.StopTimer()
