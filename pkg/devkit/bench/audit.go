@@ -73,10 +73,8 @@ func (b *bencher) audit(ctx context.Context, st *stagedState, src string) (_ *au
 		return nil, err
 	}
 	// --keep keeps them (and the registry) for re-running the audit by hand.
-	if !b.opts.Keep {
-		defer b.c.dropDB(ctx, name)
-		defer b.c.dropDB(ctx, ob)
-	}
+	defer b.c.dropDB(ctx, name)
+	defer b.c.dropDB(ctx, ob)
 	store := filepath.Join(b.c.natsDir, name)
 	if err := copyDir(st.store, store); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)

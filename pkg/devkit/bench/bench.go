@@ -81,7 +81,7 @@ type Options struct {
 	IdleFor time.Duration
 
 	Perf bool // record system-wide CPU profiles (perf) of the main runs
-	Keep bool // keep the PostgreSQL cluster, NATS stores (logs are kept anyway)
+	Keep bool // keep the PostgreSQL cluster with every run's database, NATS stores (logs are kept anyway)
 
 	// Set are more KEY=VALUE settings for every service (experiments); they
 	// are listed in the report.
@@ -302,9 +302,7 @@ func (b *bencher) size(ctx context.Context, n int) error {
 	if err := b.seed(ctx, n, src); err != nil {
 		return err
 	}
-	if !b.opts.Keep {
-		defer b.c.dropDB(ctx, src)
-	}
+	defer b.c.dropDB(ctx, src)
 	for _, profile := range b.opts.Profiles {
 		staged, err := b.stageAndPost(ctx, n, src, profile, 1, b.opts.plan(n))
 		if err != nil {

@@ -197,7 +197,7 @@ func (c *cluster) pgCPU() time.Duration {
 // WAL for the whole database). A template in use (an autovacuum worker) is
 // retried for a while.
 func (c *cluster) createDB(ctx context.Context, name, template string) error {
-	c.dropDB(ctx, name)
+	c.dropAnyway(ctx, name)
 	stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
 	if template != "" {
 		stmt += " TEMPLATE " + pgx.Identifier{template}.Sanitize() + " STRATEGY FILE_COPY"
@@ -233,7 +233,17 @@ func (c *cluster) vacuum(ctx context.Context, name string) error {
 	return nil
 }
 
+// dropDB drops a run's database when it is done with, unless --keep (the
+// databases are then left to inspect: table sizes, HOT updates, plans).
 func (c *cluster) dropDB(ctx context.Context, name string) {
+	if !c.opts.Keep {
+		c.dropAnyway(ctx, name)
+	}
+}
+
+// dropAnyway drops a database, --keep or not (a leftover of an earlier run
+// before its name is reused).
+func (c *cluster) dropAnyway(ctx context.Context, name string) {
 	_, err := c.admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	if err != nil {
 		c.log.Warn("drop database", zap.String("db", name), zap.Error(err))

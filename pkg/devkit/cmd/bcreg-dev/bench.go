@@ -43,7 +43,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	burstSize := fs.Int("burst", 5, "ongoing mode: events per burst")
 	idleFor := fs.Duration("idle", time.Minute, "ongoing mode: idle phase after the bursts, measuring what polling costs with nothing appended (0: none)")
 	perf := fs.Bool("perf", true, "record system-wide CPU profiles with perf (when installed) during the main runs")
-	keep := fs.Bool("keep", false, "keep the PostgreSQL cluster and NATS stores after the run")
+	keep := fs.Bool("keep", false, "keep the PostgreSQL cluster (every run's event database and the registries) and NATS stores after the run")
 	from := fs.String("from", "", "only re-render the report from a run's raw results (results-*.json in the data directory)")
 	var set benchSettings
 	fs.Var(&set, "set", "KEY=VALUE: one more setting for every service (repeatable; experiments, listed in the report)")
