@@ -247,9 +247,9 @@ type Outcome struct {
 	Hash   string
 	Status string // Issued or Rejected
 	Msg    string // result id or reason
-	// Claimer is who posted it; empty: MarkDelivered's claimer. One
-	// statement may record the answers of several claims (the poster
-	// records concurrent requests' answers together).
+	// Claimer is who posted it (kept as claimed_by). One statement may
+	// record the answers of several claims (the poster records concurrent
+	// requests' answers together), so each outcome names its own.
 	Claimer string
 }
 
@@ -257,7 +257,7 @@ type Outcome struct {
 // on rows that are still outstanding, whoever holds them now: the agent's
 // answer is the truth even if the lease ran out meanwhile. claimed_by is
 // kept as a record of who posted. It returns the hashes it marked.
-func MarkDelivered(ctx context.Context, db eventdb.Querier, claimer string, outs []Outcome) ([]string, error) {
+func MarkDelivered(ctx context.Context, db eventdb.Querier, outs []Outcome) ([]string, error) {
 	if len(outs) == 0 {
 		return nil, nil
 	}
@@ -266,7 +266,10 @@ func MarkDelivered(ctx context.Context, db eventdb.Querier, claimer string, outs
 		if o.Status != Issued && o.Status != Rejected {
 			return nil, fmt.Errorf("mark delivered: status %q of %s: want Y or N", o.Status, o.Hash)
 		}
-		hashes[i], statuses[i], msgs[i], claimers[i] = o.Hash, o.Status, eventdb.ProcessMsg(o.Msg), cmp.Or(o.Claimer, claimer)
+		if o.Claimer == "" {
+			return nil, fmt.Errorf("mark delivered: %s names no claimer", o.Hash)
+		}
+		hashes[i], statuses[i], msgs[i], claimers[i] = o.Hash, o.Status, eventdb.ProcessMsg(o.Msg), o.Claimer
 	}
 	var marked []string
 	err := eventdb.RetryConflicts(ctx, func() error {

@@ -96,8 +96,8 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	// Y and N are recorded whoever holds the row; a second answer is
 	// ignored. One statement records the answers of two claims (the
 	// poster's group commit), each row with its own claimer.
-	marked, err := delivery.MarkDelivered(ctx, pool, "C", []delivery.Outcome{
-		{Hash: h[0], Status: delivery.Issued, Msg: "cred-1"}, {Hash: h[2], Status: delivery.Rejected, Msg: "no", Claimer: "B"}})
+	marked, err := delivery.MarkDelivered(ctx, pool, []delivery.Outcome{
+		{Hash: h[0], Status: delivery.Issued, Msg: "cred-1", Claimer: "C"}, {Hash: h[2], Status: delivery.Rejected, Msg: "no", Claimer: "B"}})
 	if err != nil || len(marked) != 2 {
 		t.Fatalf("mark: %v, %v", marked, err)
 	}
@@ -109,8 +109,12 @@ func TestClaimLeaseOrderAndOutcomes(t *testing.T) {
 	if diff := cmp.Diff([]string{"C", "B"}, by); diff != "" {
 		t.Errorf("claimed_by of the marked rows (-want +got):\n%s", diff)
 	}
-	if marked, _ := delivery.MarkDelivered(ctx, pool, "A", []delivery.Outcome{{Hash: h[0], Status: delivery.Issued, Msg: "again"}}); len(marked) != 0 {
+	if marked, _ := delivery.MarkDelivered(ctx, pool, []delivery.Outcome{{Hash: h[0], Status: delivery.Issued, Msg: "again", Claimer: "A"}}); len(marked) != 0 {
 		t.Errorf("a final row was marked again")
+	}
+	// An outcome must say who posted it: claimed_by records that.
+	if _, err := delivery.MarkDelivered(ctx, pool, []delivery.Outcome{{Hash: h[1], Status: delivery.Issued, Msg: "x"}}); err == nil {
+		t.Errorf("an outcome without a claimer was recorded")
 	}
 	// Failures count attempts; the limit makes D.
 	for i := 1; i <= 3; i++ {

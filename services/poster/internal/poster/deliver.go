@@ -367,7 +367,7 @@ func (w *batch) markDelivered(ctx context.Context, rq *request, outs []delivery.
 			first = false
 			return p.rec.mark(dctx, outs)
 		}
-		_, err := delivery.MarkDelivered(dctx, p.db, w.token, outs)
+		_, err := delivery.MarkDelivered(dctx, p.db, outs)
 		return err
 	})
 	if err == nil {

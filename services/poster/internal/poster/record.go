@@ -57,7 +57,7 @@ func (r *recorder) run() {
 		// The statement outlives the callers' contexts: an answer is
 		// recorded even if its caller gave up waiting.
 		ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
-		_, err := delivery.MarkDelivered(ctx, r.db, "", outs)
+		_, err := delivery.MarkDelivered(ctx, r.db, outs)
 		cancel()
 		for _, q := range group {
 			q.err <- err
@@ -79,7 +79,7 @@ func (r *recorder) mark(ctx context.Context, outs []delivery.Outcome) error {
 	select {
 	case r.reqs <- req:
 	case <-r.quit:
-		_, err := delivery.MarkDelivered(ctx, r.db, "", outs)
+		_, err := delivery.MarkDelivered(ctx, r.db, outs)
 		return err
 	case <-ctx.Done():
 		return ctx.Err()

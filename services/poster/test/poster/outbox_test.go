@@ -447,7 +447,7 @@ func TestRenewedBundleIsNotAbandoned(t *testing.T) {
 		check(live)
 	}
 	// The other poster finishes: the waiting credential goes, once.
-	if _, err := delivery.MarkDelivered(ctx, e.pool, "elsewhere", []delivery.Outcome{{Hash: older[0].hash, Status: delivery.Issued, Msg: "x"}}); err != nil {
+	if _, err := delivery.MarkDelivered(ctx, e.pool, []delivery.Outcome{{Hash: older[0].hash, Status: delivery.Issued, Msg: "x", Claimer: "elsewhere"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.start(e.config("p3"))
