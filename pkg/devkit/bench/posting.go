@@ -46,6 +46,11 @@ type postingResult struct {
 	// with a slot idle and nothing waiting (capacity the posters left
 	// unused, as opposed to a queue they built).
 	MeanIssuing, MeanWaiting, IdleShare float64
+	// Limiters: each poster's adaptive limiter over the same window,
+	// sampled every second (its side port's gauges): what it took for the
+	// no-load latency and what it saw, so a queue the posters kept can be
+	// told from a no-load latency one of them learnt too high.
+	Limiters []limiterSample
 
 	// The disk the run left: its event database and NATS store after the
 	// posters stopped (goal 5).
@@ -256,9 +261,16 @@ func (b *bencher) capacityWindow(ctx context.Context, r *pipeRun, res *postingRe
 // queue the posters keep.
 func sampleSlots(ctx context.Context, r *pipeRun, end time.Time, capacity int64, res *postingResult) error {
 	var issuing, waiting, idle, n float64
+	var posters []*proc
+	for _, p := range r.procs {
+		if strings.HasPrefix(r.roles[p], "poster") {
+			posters = append(posters, p)
+			res.Limiters = append(res.Limiters, limiterSample{Poster: r.roles[p]})
+		}
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for time.Now().Before(end) {
+	for ticks := 0; time.Now().Before(end); ticks++ {
 		select {
 		case <-ctx.Done():
 			return errStopped
@@ -266,6 +278,13 @@ func sampleSlots(ctx context.Context, r *pipeRun, end time.Time, capacity int64,
 		}
 		if err := r.checkAlive(); err != nil {
 			return err
+		}
+		if ticks%10 == 0 {
+			for i, p := range posters {
+				if m, err := scrape(ctx, p.addr); err == nil {
+					res.Limiters[i].add(m)
+				}
+			}
 		}
 		st, err := r.sim.Stats(ctx)
 		if err != nil {
@@ -282,4 +301,31 @@ func sampleSlots(ctx context.Context, r *pipeRun, end time.Time, capacity int64,
 		res.MeanIssuing, res.MeanWaiting, res.IdleShare = issuing/n, waiting/n, idle/n
 	}
 	return nil
+}
+
+// limiterSample is one poster's adaptive limiter over a capacity window
+// (the bench's agent is one URL: the gauges' one series).
+type limiterSample struct {
+	Poster  string
+	Samples int
+	// Sums of the no-load and the smoothed latency per unit of agent
+	// work, in seconds, and the highest no-load latency seen.
+	NoLoadSum, LatencySum, NoLoadMax float64
+}
+
+func (l *limiterSample) add(m map[string]float64) {
+	noLoad, lat := m["bcreg_poster_agent_noload_latency_seconds"], m["bcreg_poster_agent_latency_seconds"]
+	l.Samples++
+	l.NoLoadSum += noLoad
+	l.LatencySum += lat
+	l.NoLoadMax = max(l.NoLoadMax, noLoad)
+}
+
+// String is "no-load mean / smoothed mean (no-load max)" in ms.
+func (l limiterSample) String() string {
+	if l.Samples == 0 {
+		return "–"
+	}
+	n := float64(l.Samples)
+	return fmt.Sprintf("%.0f / %.0f ms (max %.0f)", 1000*l.NoLoadSum/n, 1000*l.LatencySum/n, 1000*l.NoLoadMax)
 }

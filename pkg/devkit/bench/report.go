@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -250,15 +251,20 @@ func (r *report) writePosting(w *strings.Builder) {
 	}
 	w.WriteString("\n*CPU µs per credential*: the CPU time of the posters, PostgreSQL and NATS over the run (utime + stime from /proc) per credential answered: the cost of posting, without the agent (vonx-sim, listed in section 4).\n")
 	w.WriteString("\nCapacity-limited agent, credentials issued over the window after the warm-up:\n\n")
-	w.WriteString("| N | profile | streams | posters | agent | window | issued | credentials/s | of capacity | failed requests | agent slots: mean busy, mean waiting, idle with none waiting | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | backlog ran out |\n")
-	w.WriteString("| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- |\n")
+	w.WriteString("| N | profile | streams | posters | agent | window | issued | credentials/s | of capacity | failed requests | agent slots: mean busy, mean waiting, idle with none waiting | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | each poster's limiter: no-load / smoothed latency per credential, mean (no-load max) | backlog ran out |\n")
+	w.WriteString("| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | --- |\n")
 	for _, p := range r.Posting {
 		if !p.CapLimited {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s | %s | %.1f | **%.1f%%** | %d | %.1f, %.1f, %.0f%% | %d | %.1f, %s | %.0f | %v |\n",
+		lims := make([]string, len(p.Limiters))
+		for i, l := range p.Limiters {
+			lims[i] = l.String()
+		}
+		fmt.Fprintf(w, "| %s | %s | R%d | %d | %s | %s | %s | %.1f | **%.1f%%** | %d | %.1f, %.1f, %.0f%% | %d | %.1f, %s | %.0f | %s | %v |\n",
 			num(p.N), p.Profile, p.r(), p.Posters, p.agent(&r.Opts), dur(p.Window), num64(p.WindowIssued), p.Achieved, 100*p.Achieved/p.CapacityPerSec,
-			p.Sim.Failed, p.MeanIssuing, p.MeanWaiting, 100*p.IdleShare, p.Sim.MaxCredentialsInFlight, p.Metrics.credsPerRequest(), dur(p.Metrics.meanRequest()), p.Metrics.Limit, p.BacklogRanOut)
+			p.Sim.Failed, p.MeanIssuing, p.MeanWaiting, 100*p.IdleShare, p.Sim.MaxCredentialsInFlight, p.Metrics.credsPerRequest(), dur(p.Metrics.meanRequest()), p.Metrics.Limit,
+			cmp.Or(strings.Join(lims, "; "), "–"), p.BacklogRanOut)
 	}
 	w.WriteString("\n")
 }

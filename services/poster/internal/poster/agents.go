@@ -102,6 +102,9 @@ func (a *agents) updateGaugesLocked() {
 			usable = 1
 		}
 		a.m.healthy.WithLabelValues(s.name()).Set(usable)
+		st := s.limiter.state()
+		a.m.noLoad.WithLabelValues(s.name()).Set(st.NoLoad.Seconds())
+		a.m.latency.WithLabelValues(s.name()).Set(st.Smoothed.Seconds())
 	}
 	a.m.inflight.Set(float64(a.inflight))
 	a.m.limit.Set(min(limit, float64(a.max)))

@@ -14,6 +14,8 @@ type metrics struct {
 	limit         prometheus.Gauge
 	agentErrors   *prometheus.CounterVec // kind: transport, timeout, status, content_type, shape, row, misconfigured
 	healthy       *prometheus.GaugeVec   // agent
+	noLoad        *prometheus.GaugeVec   // agent: the limiter's no-load latency per unit of work
+	latency       *prometheus.GaugeVec   // agent: the limiter's moving average of it
 	heldBack      prometheus.Counter
 	leaseTakeover prometheus.Counter
 	leaseRenewal  prometheus.Counter
@@ -48,6 +50,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		healthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bcreg_poster_agent_healthy", Help: "Per agent of BCREG_AGENT_URL: 1 while it passes its health check and is not misconfigured (max over agents: posting can go on).",
 		}, []string{"agent"}),
+		noLoad: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bcreg_poster_agent_noload_latency_seconds", Help: "Per agent of BCREG_AGENT_URL: the adaptive limiter's latency per unit of agent work (a credential, or a VON-X store call) with no queue in the agent, as its last probe measured it (0 before the first answer).",
+		}, []string{"agent"}),
+		latency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bcreg_poster_agent_latency_seconds", Help: "Per agent of BCREG_AGENT_URL: the adaptive limiter's moving average of the latency per unit of agent work; what it exceeds the no-load latency by is the queue the poster reads in the agent.",
+		}, []string{"agent"}),
 		heldBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bcreg_poster_held_back_total", Help: "Bundles held back behind an older outstanding credential of their corporation.",
 		}),
@@ -65,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bcreg_poster_answers_unrecorded_total", Help: "Agent answers (Y or N) that could not be recorded before the claims' lease ended: each is posted again, a duplicate at the agent.",
 		}),
 	}
-	reg.MustRegister(m.recordDelay, m.unrecorded, m.requests, m.duration, m.credentials, m.events, m.inflight, m.limit, m.agentErrors, m.healthy, m.heldBack, m.leaseTakeover, m.leaseRenewal)
+	reg.MustRegister(m.recordDelay, m.unrecorded, m.requests, m.duration, m.credentials, m.events, m.inflight, m.limit, m.agentErrors, m.healthy, m.noLoad, m.latency, m.heldBack, m.leaseTakeover, m.leaseRenewal)
 	// Every label value at zero from the start, so rate() and the alert
 	// rules see the series before the first occurrence.
 	for _, o := range []string{"ok", "transient", "misconfigured"} {

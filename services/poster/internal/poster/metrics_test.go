@@ -21,11 +21,15 @@ func TestMetricSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	eps := []agent.Endpoint{{BaseURL: "http://agent-a:5000/bcreg"}, {BaseURL: "http://agent-b:5000/bcreg"}}
 	newAgents(zaptest.NewLogger(t), newMetrics(reg), eps, Settings{MaxInflight: 4, InitialInflight: 1}, vonxScale(20), 20, 0)
-	got := seriesLabels(t, reg, "bcreg_poster_credentials_total", "bcreg_poster_credential_events_total", "bcreg_poster_agent_healthy")
+	got := seriesLabels(t, reg, "bcreg_poster_credentials_total", "bcreg_poster_credential_events_total", "bcreg_poster_agent_healthy",
+		"bcreg_poster_agent_noload_latency_seconds", "bcreg_poster_agent_latency_seconds")
+	perAgent := []string{"agent=http://agent-a:5000/bcreg", "agent=http://agent-b:5000/bcreg"}
 	want := map[string][]string{
-		"bcreg_poster_credentials_total":       {"status=D", "status=N", "status=Y"},
-		"bcreg_poster_credential_events_total": {"event=retry", "event=waiting"},
-		"bcreg_poster_agent_healthy":           {"agent=http://agent-a:5000/bcreg", "agent=http://agent-b:5000/bcreg"},
+		"bcreg_poster_credentials_total":            {"status=D", "status=N", "status=Y"},
+		"bcreg_poster_credential_events_total":      {"event=retry", "event=waiting"},
+		"bcreg_poster_agent_healthy":                perAgent,
+		"bcreg_poster_agent_noload_latency_seconds": perAgent,
+		"bcreg_poster_agent_latency_seconds":        perAgent,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("series (-want +got):\n%s", diff)
