@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/bcgov/bcreg-events/services/poster/internal/agent"
@@ -34,6 +35,10 @@ type agentState struct {
 	// load is the requests in flight weighted by their credentials (a
 	// full request is 1): what the adaptive limit bounds.
 	load float64
+
+	// The agent's series of the per-agent gauges, resolved once: they are
+	// set after every answer.
+	healthyGauge, noLoadGauge, latencyGauge prometheus.Gauge
 }
 
 func (a *agentState) name() string { return a.client.Endpoint.Name() }
@@ -77,9 +82,13 @@ func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, sc
 		a.byLoad = s.Adaptive
 	}
 	for _, ep := range eps {
+		name := ep.Name()
 		a.list = append(a.list, &agentState{
-			client:  &agent.Client{Endpoint: ep, HTTP: hc},
-			limiter: newLimiter(s.Adaptive, sc, s.InitialInflight, s.MaxInflight),
+			client:       &agent.Client{Endpoint: ep, HTTP: hc},
+			limiter:      newLimiter(s.Adaptive, sc, s.InitialInflight, s.MaxInflight),
+			healthyGauge: m.healthy.WithLabelValues(name),
+			noLoadGauge:  m.noLoad.WithLabelValues(name),
+			latencyGauge: m.latency.WithLabelValues(name),
 		})
 	}
 	a.updateGaugesLocked() // every agent's series from the start, at 0
@@ -96,15 +105,15 @@ func (a *agents) notifyLocked() {
 func (a *agents) updateGaugesLocked() {
 	limit := 0.0
 	for _, s := range a.list {
+		st := s.limiter.state()
 		usable := 0.0
 		if a.usableLocked(s) {
-			limit += s.limiter.Limit()
+			limit += st.Limit
 			usable = 1
 		}
-		a.m.healthy.WithLabelValues(s.name()).Set(usable)
-		st := s.limiter.state()
-		a.m.noLoad.WithLabelValues(s.name()).Set(st.NoLoad.Seconds())
-		a.m.latency.WithLabelValues(s.name()).Set(st.Smoothed.Seconds())
+		s.healthyGauge.Set(usable)
+		s.noLoadGauge.Set(st.NoLoad.Seconds())
+		s.latencyGauge.Set(st.Smoothed.Seconds())
 	}
 	a.m.inflight.Set(float64(a.inflight))
 	a.m.limit.Set(min(limit, float64(a.max)))
