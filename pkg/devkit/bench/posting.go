@@ -311,6 +311,9 @@ type limiterSample struct {
 	// Sums of the no-load and the smoothed latency per unit of agent
 	// work, in seconds, and the highest no-load latency seen.
 	NoLoadSum, LatencySum, NoLoadMax float64
+	// ReplicasMin is the fewest poster replicas it heard posting to the
+	// agent (bcreg_poster_agent_replicas; 0 where not sampled).
+	ReplicasMin float64
 }
 
 func (l *limiterSample) add(m map[string]float64) {
@@ -319,13 +322,21 @@ func (l *limiterSample) add(m map[string]float64) {
 	l.NoLoadSum += noLoad
 	l.LatencySum += lat
 	l.NoLoadMax = max(l.NoLoadMax, noLoad)
+	if r, ok := m["bcreg_poster_agent_replicas"]; ok && (l.ReplicasMin == 0 || r < l.ReplicasMin) {
+		l.ReplicasMin = r
+	}
 }
 
-// String is "no-load mean / smoothed mean (no-load max)" in ms.
+// String is "no-load mean / smoothed mean (no-load max)" in ms, and the
+// fewest replicas heard.
 func (l limiterSample) String() string {
 	if l.Samples == 0 {
 		return "–"
 	}
 	n := float64(l.Samples)
-	return fmt.Sprintf("%.0f / %.0f ms (max %.0f)", 1000*l.NoLoadSum/n, 1000*l.LatencySum/n, 1000*l.NoLoadMax)
+	s := fmt.Sprintf("%.0f / %.0f ms (max %.0f)", 1000*l.NoLoadSum/n, 1000*l.LatencySum/n, 1000*l.NoLoadMax)
+	if l.ReplicasMin > 0 {
+		s += fmt.Sprintf(", hears %.0f", l.ReplicasMin)
+	}
+	return s
 }

@@ -251,7 +251,7 @@ func (r *report) writePosting(w *strings.Builder) {
 	}
 	w.WriteString("\n*CPU µs per credential*: the CPU time of the posters, PostgreSQL and NATS over the run (utime + stime from /proc) per credential answered: the cost of posting, without the agent (vonx-sim, listed in section 4).\n")
 	w.WriteString("\nCapacity-limited agent, credentials issued over the window after the warm-up:\n\n")
-	w.WriteString("| N | profile | streams | posters | agent | window | issued | credentials/s | of capacity | failed requests | agent slots: mean busy, mean waiting, idle with none waiting | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | each poster's limiter: no-load / smoothed latency per credential, mean (no-load max) | backlog ran out |\n")
+	w.WriteString("| N | profile | streams | posters | agent | window | issued | credentials/s | of capacity | failed requests | agent slots: mean busy, mean waiting, idle with none waiting | max credentials in flight at the agent | poster requests: credentials each, mean time | adaptive limit at the end | each poster's limiter: no-load / smoothed latency per credential, mean (no-load max), replicas heard (fewest) | backlog ran out |\n")
 	w.WriteString("| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | --- |\n")
 	for _, p := range r.Posting {
 		if !p.CapLimited {

@@ -38,7 +38,7 @@ type agentState struct {
 
 	// The agent's series of the per-agent gauges, resolved once: they are
 	// set after every answer.
-	healthyGauge, noLoadGauge, latencyGauge prometheus.Gauge
+	healthyGauge, noLoadGauge, latencyGauge, replicasGauge prometheus.Gauge
 }
 
 func (a *agentState) name() string { return a.client.Endpoint.Name() }
@@ -55,6 +55,9 @@ type agents struct {
 	interval time.Duration
 	retry    time.Duration // misconfiguration retry
 	size     int           // credentials in a full request
+	// tellProbe, when set, tells the other replicas a probe's result
+	// (sharer.tellProbe); set before the first request.
+	tellProbe func(agent string, r probeResult)
 	// need is the share of a request that must fit in an agent's room
 	// for it to start: any room (0) for the controller, whose limit
 	// counts whole requests; half of it for VON-X (granular), so the
@@ -83,16 +86,37 @@ func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, sc
 	}
 	for _, ep := range eps {
 		name := ep.Name()
+		l := newLimiter(s.Adaptive, sc, s.InitialInflight, s.MaxInflight)
+		l.probed = func(r probeResult) { a.probed(name, r) }
 		a.list = append(a.list, &agentState{
-			client:       &agent.Client{Endpoint: ep, HTTP: hc},
-			limiter:      newLimiter(s.Adaptive, sc, s.InitialInflight, s.MaxInflight),
-			healthyGauge: m.healthy.WithLabelValues(name),
-			noLoadGauge:  m.noLoad.WithLabelValues(name),
-			latencyGauge: m.latency.WithLabelValues(name),
+			client:        &agent.Client{Endpoint: ep, HTTP: hc},
+			limiter:       l,
+			healthyGauge:  m.healthy.WithLabelValues(name),
+			noLoadGauge:   m.noLoad.WithLabelValues(name),
+			latencyGauge:  m.latency.WithLabelValues(name),
+			replicasGauge: m.replicas.WithLabelValues(name),
 		})
 	}
 	a.updateGaugesLocked() // every agent's series from the start, at 0
 	return a
+}
+
+// probed logs a probe's result, or a peer's taken instead, and tells the
+// peers this replica's own: every probeEvery per agent, the agent's
+// no-load latency over time and what a limit was read against.
+func (a *agents) probed(agent string, r probeResult) {
+	limit := zap.Float64("limit_credentials", math.Round(r.limit*float64(a.size)*10)/10)
+	if r.from != "" {
+		a.log.Info("agent no-load latency taken from another replica's probe: this replica's probe met a queue",
+			zap.String("agent", agent), zap.String("peer", r.from), zap.Duration("no_load_latency", r.noLoad),
+			zap.Duration("noise", r.noise), limit)
+		return
+	}
+	a.log.Info("agent no-load latency measured", zap.String("agent", agent), zap.Duration("no_load_latency", r.noLoad),
+		zap.Duration("noise", r.noise), zap.Int("answers", r.answers), zap.Float64("limit_divided_by", r.div), limit)
+	if a.tellProbe != nil {
+		a.tellProbe(agent, r)
+	}
 }
 
 // notifyLocked wakes everyone waiting for a change.
@@ -114,6 +138,7 @@ func (a *agents) updateGaugesLocked() {
 		s.healthyGauge.Set(usable)
 		s.noLoadGauge.Set(st.NoLoad.Seconds())
 		s.latencyGauge.Set(st.Smoothed.Seconds())
+		s.replicasGauge.Set(float64(st.Replicas))
 	}
 	a.m.inflight.Set(float64(a.inflight))
 	a.m.limit.Set(min(limit, float64(a.max)))

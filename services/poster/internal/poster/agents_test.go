@@ -2,10 +2,12 @@ package poster
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
@@ -84,5 +86,36 @@ func TestMaxInflightBoundsTheLoad(t *testing.T) {
 				t.Errorf("%d requests started, want %d", started, tc.want)
 			}
 		})
+	}
+}
+
+// TestProbeNewsHeard: a probe's news, as another replica encodes it
+// (the wire contract between replicas of different versions),
+// reaches the limiter of the agent it names, and a replica's own news is
+// ignored.
+func TestProbeNewsHeard(t *testing.T) {
+	const agentURL = "http://agent:5000/bcreg"
+	a := newAgents(zaptest.NewLogger(t), newMetrics(prometheus.NewRegistry()), []agent.Endpoint{{BaseURL: agentURL}},
+		Settings{MaxInflight: 16, InitialInflight: 1, Adaptive: true}, vonxScale(20), 20, 0)
+	sh := &sharer{log: zaptest.NewLogger(t), replica: "me", agents: a}
+	probe := probeResult{noLoad: 151500 * time.Microsecond, noise: 400 * time.Microsecond, answers: 8, div: 2, limit: 1}
+	for _, from := range []string{"me", "other"} {
+		data, err := json.Marshal(probeMessage(from, a.list[0].name(), probe))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"replica":"other","agent":"http://agent:5000/bcreg","probe":{"no_load_seconds":0.1515,"noise_seconds":0.0004}}`
+		if diff := cmp.Diff(want, string(data)); from == "other" && diff != "" {
+			t.Errorf("probe news (-want +got):\n%s", diff)
+		}
+		sh.heard(&nats.Msg{Subject: peersSubject, Data: data})
+	}
+	l := a.list[0].limiter
+	got := [3]any{l.peerProbe.from, l.peerProbe.noLoad, l.peerProbe.noise}
+	if diff := cmp.Diff([3]any{"other", probe.noLoad, probe.noise}, got); diff != "" {
+		t.Errorf("peer probe heard (-want +got):\n%s", diff)
+	}
+	if n := l.peers.count(time.Now()); n != 1 {
+		t.Errorf("%d peers heard, want 1 (its own news ignored)", n)
 	}
 }

@@ -26,6 +26,11 @@ import (
 // Vegas ratchet); with it, an agent that became slower for good is learnt
 // too.
 //
+// Several replicas posting to one agent hear of each other (peers.go) and,
+// steered by the slot, each keeps 1/n of the thresholds: its estimate is
+// its own share of the agent's queue. A peer's probe of the same round,
+// clearly faster, is taken instead of this one's (heardProbe).
+//
 // Latencies are normalised by a request's cost (credentials for the
 // controller, which issues one after another; store calls for VON-X), so
 // requests of different sizes compare.
@@ -73,7 +78,40 @@ type limiter struct {
 	probeSum     float64
 	probeSeen    float64
 	probeSamples []weighted
+
+	// peers are the other replicas posting to this agent (sharer): this
+	// replica keeps its share of the thresholds (shareLocked).
+	peers peerTable
+	// ownProbe is this replica's last probe; peerProbe the best probe of
+	// another replica heard since (see heardProbe).
+	ownProbe, peerProbe probeResult
+	tookPeerProbe       bool // for ownProbe's round: once per round
+
+	// probed, when set, is told each probe's result and each no-load
+	// latency taken from a peer's probe (after the lock is released): the
+	// poster logs them and tells its peers its own.
+	probed func(probeResult)
+	news   []probeResult // for probed, once the lock is released
 }
+
+// probeResult is what one probe measured: the agent's no-load latency and
+// its spread per unit of work, from answers answers, with the limit
+// divided by div (2, or more when halving made the agent clearly faster
+// each time); limit is the estimate it returns to (full requests). from
+// names the replica whose probe it was when another's was taken (""
+// for this one's), at when it ended or was heard.
+type probeResult struct {
+	noLoad, noise time.Duration
+	answers       int
+	div, limit    float64
+	from          string
+	at            time.Time
+}
+
+// peerProbeWindow is how far apart two replicas' probes may end and still
+// be taken for one measurement: they probe together, at multiples of
+// probeEvery, so one probe round ends within a few seconds everywhere.
+const peerProbeWindow = defaultProbeEvery / 2
 
 // weighted is a latency sample and its request's weight.
 type weighted struct{ v, w float64 }
@@ -211,14 +249,25 @@ type LimiterState struct {
 	NoLoad, Smoothed time.Duration
 	// Probing: a probe is measuring the no-load latency anew.
 	Probing bool
+	// Replicas is the poster replicas heard posting to the agent, this
+	// one included; Share is this one's part of the agent's queue (1/n
+	// while steered by the slot, else 1).
+	Replicas int
+	Share    float64
 }
 
 // state is a snapshot of the limiter.
 func (l *limiter) state() LimiterState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
+	peers := l.peers.count(now)
+	share := 1.0
+	if l.scale.granular() {
+		share = l.shareLocked(now)
+	}
 	return LimiterState{Limit: l.limitLocked(), Estimate: l.limit, NoLoad: time.Duration(l.noLoad),
-		Smoothed: time.Duration(l.smoothed), Probing: l.probing}
+		Smoothed: time.Duration(l.smoothed), Probing: l.probing, Replicas: 1 + peers, Share: share}
 }
 
 // succeeded records a request that started at start and got an answer
@@ -230,7 +279,64 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 		return
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.succeededLocked(start, rtt, cost, weight, saturated)
+	l.flushNews()
+}
+
+// flushNews releases the lock and tells probed what happened under it.
+func (l *limiter) flushNews() {
+	news, hook := l.news, l.probed
+	l.news = nil
+	l.mu.Unlock()
+	if hook != nil {
+		for _, r := range news {
+			hook(r)
+		}
+	}
+}
+
+// heardProbe records another replica's probe of this agent, ended at at.
+// All replicas probe together, and the one whose probe ends last (its
+// few requests answer slowly: the replica with the smallest limit)
+// measures while the others are back to their full limits, so it learns
+// their queue as the no-load latency (156–171 ms for a 150 ms agent, and
+// the noise floor with it) and takes the others' share of the agent: the
+// replicas then swapped most of the load at every probe. A probe clearly
+// faster than this replica's own of the same round is taken instead.
+func (l *limiter) heardProbe(from string, noLoad, noise time.Duration, at time.Time) {
+	if !l.adaptive || noLoad <= 0 || noise < 0 {
+		return
+	}
+	l.mu.Lock()
+	p := &l.peerProbe
+	if at.Sub(p.at) > peerProbeWindow || noLoad < p.noLoad {
+		*p = probeResult{noLoad: noLoad, noise: noise, from: from, at: at}
+	}
+	l.takePeerProbeLocked()
+	l.flushNews()
+}
+
+// takePeerProbeLocked takes the peer's probe when it belongs to the round
+// of this replica's last probe and is clearly faster: by more than the
+// scheduling noise and one and a half times its own spread (a jittery
+// agent's clean probes differ by chance, and that is no reason).
+func (l *limiter) takePeerProbeLocked() {
+	own, peer := l.ownProbe, l.peerProbe
+	if own.at.IsZero() || peer.at.IsZero() || l.probing || l.tookPeerProbe || peer.at.Sub(own.at).Abs() > peerProbeWindow {
+		return
+	}
+	if float64(peer.noLoad) >= l.noLoad-max(float64(queueNoise), 1.5*float64(peer.noise)) {
+		return
+	}
+	l.noLoad, l.noise = float64(peer.noLoad), float64(peer.noise)
+	l.tookPeerProbe = true
+	taken := peer
+	taken.limit = l.limit
+	l.news = append(l.news, taken)
+}
+
+// succeededLocked is succeeded under the lock.
+func (l *limiter) succeededLocked(start time.Time, rtt time.Duration, cost, weight float64, saturated bool) {
 	now := l.now()
 	sample := max(float64(rtt)/max(cost, 1), 1)
 	if l.probing {
@@ -263,6 +369,11 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 				}
 				l.probing = false
 				l.nextProbe = l.probeAfter(now)
+				l.ownProbe = probeResult{noLoad: time.Duration(mean), noise: time.Duration(dev), answers: len(l.probeSamples),
+					div: l.probeDiv, limit: l.limit, at: now}
+				l.tookPeerProbe = false
+				l.news = append(l.news, l.ownProbe)
+				l.takePeerProbeLocked()
 			}
 		}
 		return
@@ -315,16 +426,23 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 	// agent to 3 requests in flight (a quarter of its throughput).
 	fine := l.fineLocked()
 	alpha, beta, unit, spread := vegasAlpha, vegasBeta, 1.0, 1.5*l.dev
+	// share is this replica's part of the agents' load (1 alone): its
+	// queue estimate is that part of the agent's queue, so the thresholds
+	// and the step are too, and n replicas keep the queue of one.
+	share := 1.0
 	if fine {
-		alpha, beta, unit, spread = fineAlpha, fineBeta, l.scale.slot, 2*l.noise
+		share = l.shareLocked(now)
+		alpha, beta, unit, spread = fineAlpha*share, fineBeta*share, l.scale.slot, 2*l.noise
 	}
 	// queue is in units: slots (fine) or full requests.
 	queue := 0.0
 	if l.smoothed-l.noLoad > max(float64(queueNoise), min(spread, l.noLoad/2)) {
 		queue = l.limit * (1 - l.noLoad/l.smoothed) / unit
 	}
-	// One unit per round trip: a limit's worth of answers.
-	step := weight / l.limit * unit
+	// One unit per round trip (a limit's worth of answers), the replica's
+	// share of it.
+	base := weight / l.limit * unit
+	step := base * share
 	if !l.steady && fine {
 		if queue > alpha {
 			l.steady = true
@@ -341,13 +459,23 @@ func (l *limiter) succeeded(start time.Time, rtt time.Duration, cost, weight flo
 		if fine {
 			// Half the excess per round trip: a queue of twenty
 			// credentials is gone in a few round trips, not twenty.
-			step *= max(1, (queue-beta)/2)
+			// (queue and beta are this replica's part already.)
+			step = base * max(share, (queue-beta)/2)
 		}
 		l.limit = max(l.min, l.limit-step)
 	}
 	if saturated && l.limit >= 2*l.min && now.After(l.nextProbe) {
 		l.probing, l.probeDiv, l.probeStart, l.probeSum, l.probeSeen, l.probeSamples = true, 2, now, 0, 0, l.probeSamples[:0]
 	}
+}
+
+// shareLocked is this replica's share of the agent's queue: 1/n of n
+// replicas posting to it (1 while it hears of none). 1/n rather than its
+// limit's part of the limits: with thresholds in proportion to the limits
+// nothing pulls unequal limits together, and the replica with the smaller
+// one probed last and learnt the others' queue (peers.go).
+func (l *limiter) shareLocked(now time.Time) float64 {
+	return 1 / float64(1+l.peers.count(now))
 }
 
 // probeAfter is the next probe time after now: the next multiple of

@@ -16,6 +16,7 @@ type metrics struct {
 	healthy       *prometheus.GaugeVec   // agent
 	noLoad        *prometheus.GaugeVec   // agent: the limiter's no-load latency per unit of work
 	latency       *prometheus.GaugeVec   // agent: the limiter's moving average of it
+	replicas      *prometheus.GaugeVec   // agent: poster replicas heard posting to it (peers.go)
 	heldBack      prometheus.Counter
 	leaseTakeover prometheus.Counter
 	leaseRenewal  prometheus.Counter
@@ -56,6 +57,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		latency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bcreg_poster_agent_latency_seconds", Help: "Per agent of BCREG_AGENT_URL: the adaptive limiter's moving average of the latency per unit of agent work; what it exceeds the no-load latency by is the queue the poster reads in the agent.",
 		}, []string{"agent"}),
+		replicas: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bcreg_poster_agent_replicas", Help: "Per agent of BCREG_AGENT_URL: the poster replicas this one hears posting to it, itself included (each keeps 1/n of the agent's queue).",
+		}, []string{"agent"}),
 		heldBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "bcreg_poster_held_back_total", Help: "Bundles held back behind an older outstanding credential of their corporation.",
 		}),
@@ -73,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bcreg_poster_answers_unrecorded_total", Help: "Agent answers (Y or N) that could not be recorded before the claims' lease ended: each is posted again, a duplicate at the agent.",
 		}),
 	}
-	reg.MustRegister(m.recordDelay, m.unrecorded, m.requests, m.duration, m.credentials, m.events, m.inflight, m.limit, m.agentErrors, m.healthy, m.noLoad, m.latency, m.heldBack, m.leaseTakeover, m.leaseRenewal)
+	reg.MustRegister(m.recordDelay, m.unrecorded, m.requests, m.duration, m.credentials, m.events, m.inflight, m.limit, m.agentErrors, m.healthy, m.noLoad, m.latency, m.replicas, m.heldBack, m.leaseTakeover, m.leaseRenewal)
 	// Every label value at zero from the start, so rate() and the alert
 	// rules see the series before the first occurrence.
 	for _, o := range []string{"ok", "transient", "misconfigured"} {

@@ -47,10 +47,13 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 // Poster delivers bundles. Create it with New and call Run.
 type Poster struct {
-	cfg     Config
-	log     *zap.Logger
-	js      jetstream.JetStream
-	db      *pgxpool.Pool
+	cfg Config
+	log *zap.Logger
+	js  jetstream.JetStream
+	db  *pgxpool.Pool
+	// sharer tells the other replicas about the agents (nil with fixed
+	// limits, which need nothing from them).
+	sharer  *sharer
 	m       *metrics
 	agents  *agents
 	replica string
@@ -93,6 +96,10 @@ func New(cfg Config, deps daemon.Deps, opts ...Option) (*Poster, error) {
 		replica: cfg.replicaID(), size: cfg.requestSize(), lease: cfg.lease(),
 		abort: context.Background(), rec: newRecorder(deps.EventDB),
 	}
+	if cfg.Adaptive && deps.NC != nil {
+		p.sharer = &sharer{nc: deps.NC, log: deps.Log, replica: p.replica, agents: p.agents}
+		p.agents.tellProbe = p.sharer.tellProbe
+	}
 	for _, o := range opts {
 		o(p)
 	}
@@ -126,6 +133,13 @@ func (p *Poster) Run(ctx context.Context) error {
 	defer p.rec.stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { p.agents.healthLoop(ctx) })
+	if p.sharer != nil {
+		wg.Go(func() {
+			if err := p.sharer.run(ctx); err != nil {
+				p.log.Warn("not hearing the other poster replicas: each keeps the whole thresholds, and together they keep a longer queue in the agent", zap.Error(err))
+			}
+		})
+	}
 	defer wg.Wait()
 	p.log.Info("poster consuming", zap.String("replica", p.replica), zap.Int("request_size", p.size),
 		zap.Int("max_inflight", p.cfg.MaxInflight), zap.Bool("adaptive", p.cfg.Adaptive),

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,18 +209,22 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// The synthetic VON-X agent of the limiter tests: 40 slots, requests of
+// 20 credentials, each answer one group of 5.
+const (
+	synthSlots  = 40.0
+	synthSize   = 20
+	synthWeight = 5.0 / synthSize
+)
+
 // TestLimiterVONX drives a VON-X limiter (granular, counted in
 // credentials of requests of 20) against a synthetic agent of 40 slots:
 // requests of one group of 5 credentials, 150 ms each while no more than
 // 40 credentials are in flight; beyond that they queue and every one
 // waits its turn (latency grows in proportion).
 func TestLimiterVONX(t *testing.T) {
-	const (
-		ms    = time.Millisecond
-		slots = 40.0
-		size  = 20
-		w     = 5.0 / size
-	)
+	const ms = time.Millisecond
+	const slots, size, w = synthSlots, synthSize, synthWeight
 	r := rand.New(rand.NewPCG(3, 4))
 	agentRTT := func(limit float64, jitter bool) time.Duration {
 		d := 150 * ms
@@ -281,6 +286,90 @@ func TestLimiterVONX(t *testing.T) {
 	}
 }
 
+// TestLimiterReplicasShare: replicas posting to one agent (40 slots,
+// 150 ms, latency growing with the credentials in flight beyond the
+// slots) that hear of each other keep the queue of one replica, 2–4
+// credentials, and equal limits; on their own thresholds each kept its
+// own 2–4.
+func TestLimiterReplicasShare(t *testing.T) {
+	const ms = time.Millisecond
+	const slots, size, w = synthSlots, synthSize, synthWeight
+	tests := []struct {
+		name     string
+		replicas int
+		share    bool
+		// the credentials in flight over the agent's slots, mean over
+		// the last half of the run (the agent's queue)
+		wantLo, wantHi float64
+	}{
+		{name: "one replica", replicas: 1, wantLo: 1.5, wantHi: 4.5},
+		{name: "two replicas sharing", replicas: 2, share: true, wantLo: 1.5, wantHi: 4.5},
+		{name: "three replicas sharing", replicas: 3, share: true, wantLo: 1.5, wantHi: 4.5},
+		{name: "two replicas on their own", replicas: 2, wantLo: 4.5, wantHi: 9},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 1, 1, 0, 0, 3, 0, time.UTC)
+			ls := make([]*limiter, tc.replicas)
+			next := make([]time.Time, tc.replicas) // each replica's next answer
+			for i := range ls {
+				ls[i] = newLimiter(true, vonxScale(size), 1, 16)
+				ls[i].now = func() time.Time { return now }
+				next[i] = now.Add(time.Duration(i) * ms)
+			}
+			total := func() float64 {
+				sum := 0.0
+				for _, l := range ls {
+					sum += l.Limit() * size
+				}
+				return sum
+			}
+			var queue, n float64
+			each := make([]float64, tc.replicas) // sums of each replica's limit
+			const answers = 12000
+			for k := 0; k < answers; k++ {
+				i := 0 // the replica answered next
+				for j := range next {
+					if next[j].Before(next[i]) {
+						i = j
+					}
+				}
+				now = next[i]
+				if tc.share && k%10 == 0 { // the others heard now and then
+					for a := range ls {
+						for b := range ls {
+							if a != b {
+								ls[a].peers.set(fmt.Sprint(b), false, now)
+							}
+						}
+					}
+				}
+				inFlight := total()
+				rtt := time.Duration(float64(150*ms) * max(1, inFlight/slots))
+				ls[i].succeeded(now.Add(-rtt), rtt, 1, w, true)
+				next[i] = now.Add(time.Duration(float64(rtt) * w / ls[i].Limit()))
+				if k >= answers/2 {
+					queue += inFlight - slots
+					for j, l := range ls {
+						each[j] += l.Limit() * size
+					}
+					n++
+				}
+			}
+			if got := queue / n; got < tc.wantLo || got > tc.wantHi {
+				t.Errorf("mean queue = %.1f credentials, want %.1f–%.1f (limits at the end: %.1f credentials)", got, tc.wantLo, tc.wantHi, total())
+			}
+			// Each replica's mean limit within a fifth of their mean: one
+			// with most of the load probed last (its few requests took
+			// long to answer) and learnt the others' queue as no load.
+			lo, hi := slices.Min(each)/n, slices.Max(each)/n
+			if mean := (queue/n + slots) / float64(tc.replicas); lo < 0.8*mean || hi > 1.2*mean {
+				t.Errorf("mean limits %.1f–%.1f credentials, want each within a fifth of %.1f", lo, hi, mean)
+			}
+		})
+	}
+}
+
 // TestProbesAlign: replicas that started at different moments probe an
 // agent at the same wall-clock instants (multiples of the probe
 // interval), so the agent's queue drains for all of them at once.
@@ -296,6 +385,33 @@ func TestProbesAlign(t *testing.T) {
 	want := []time.Time{base.Add(defaultProbeEvery), base.Add(defaultProbeEvery), base.Add(defaultProbeEvery)}
 	if diff := cmp.Diff(want, next); diff != "" {
 		t.Errorf("next probes (-want +got):\n%s", diff)
+	}
+}
+
+// TestProbeReported: a probe's end is reported once, with the no-load
+// latency and spread its answers measured (the poster logs it).
+func TestProbeReported(t *testing.T) {
+	f := newScaledFakeAgent(true, vonxScale(20), 4)
+	var got []probeResult
+	f.l.probed = func(r probeResult) { got = append(got, r) }
+	for i := 0; !f.l.state().Probing && i < 2*warmUp; i++ { // a probe at once after the warm-up (granular)
+		f.answerWeighted(300*time.Millisecond, 1, 0.25, true)
+	}
+	if !f.l.state().Probing {
+		t.Fatal("no probe after the warm-up")
+	}
+	for i := 0; f.l.state().Probing && i < 100; i++ {
+		rtt := 140 * time.Millisecond
+		if i%2 == 1 {
+			rtt = 160 * time.Millisecond
+		}
+		f.answerWeighted(rtt, 1, 0.25, true)
+	}
+	// 300 ms before, 150 ms at half the limit: clearly faster, so the
+	// probe halved again (div 4) and was reported once, at its end.
+	want := []probeResult{{noLoad: 150 * time.Millisecond, noise: 10 * time.Millisecond, answers: probeAnswers, div: 4, limit: f.l.Estimate(), at: f.now}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(probeResult{})); diff != "" {
+		t.Errorf("probes reported (-want +got):\n%s", diff)
 	}
 }
 
@@ -576,4 +692,92 @@ func BenchmarkBundleToBody(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPeerTable: a replica counts until peerExpiry after it was last
+// heard, and one that leaves is forgotten at once.
+func TestPeerTable(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		run  func(p *peerTable)
+		at   time.Duration
+		want int
+	}{
+		{"two replicas heard", func(p *peerTable) { p.set("a", false, t0); p.set("b", false, t0) }, 0, 2},
+		{"heard twice, counted once", func(p *peerTable) { p.set("a", false, t0); p.set("a", false, t0) }, 0, 1},
+		{"still counted at the expiry", func(p *peerTable) { p.set("a", false, t0) }, peerExpiry, 1},
+		{"forgotten after it", func(p *peerTable) { p.set("a", false, t0) }, peerExpiry + time.Millisecond, 0},
+		{"a leaving replica forgotten at once", func(p *peerTable) { p.set("a", false, t0); p.set("b", false, t0); p.set("a", true, t0) }, 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p peerTable
+			tc.run(&p)
+			if got := p.count(t0.Add(tc.at)); got != tc.want {
+				t.Errorf("count = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHeardProbe: a peer's probe of the same round, clearly faster than
+// this replica's own (which met the peer's queue), is taken instead, once
+// per round; one faster by chance, or of another round, is not.
+func TestHeardProbe(t *testing.T) {
+	const ms = time.Millisecond
+	type heard struct {
+		during        bool          // heard while this replica probed (taken when its probe ends)
+		after         time.Duration // else: ended this long after this replica's probe (negative: before)
+		noLoad, noise time.Duration
+	}
+	tests := []struct {
+		name       string
+		heard      []heard
+		wantNoLoad time.Duration
+		wantTaken  []string
+	}{
+		{"a clean probe of the same round taken", []heard{{after: 2 * time.Second, noLoad: 152 * ms, noise: ms / 2}}, 152 * ms, []string{"peer"}},
+		{"heard while this replica probed", []heard{{during: true, noLoad: 152 * ms, noise: ms / 2}}, 152 * ms, []string{"peer"}},
+		{"faster by less than its spread", []heard{{after: time.Second, noLoad: 155 * ms, noise: 8 * ms}}, 163 * ms, nil},
+		{"faster by less than the scheduling noise", []heard{{after: time.Second, noLoad: 159 * ms}}, 163 * ms, nil},
+		{"another round", []heard{{after: -peerProbeWindow - time.Second, noLoad: 152 * ms, noise: ms / 2}}, 163 * ms, nil},
+		{"taken once per round", []heard{{after: time.Second, noLoad: 155 * ms, noise: ms / 2}, {after: 2 * time.Second, noLoad: 150 * ms, noise: ms / 2}}, 155 * ms, []string{"peer"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newScaledFakeAgent(true, vonxScale(20), 4)
+			var taken []string
+			f.l.probed = func(r probeResult) {
+				if r.from != "" {
+					taken = append(taken, r.from)
+				}
+			}
+			// The warm-up, then its probe at once: 163 ms (it met the
+			// peer's queue).
+			for i := 0; !f.l.state().Probing && i < 2*warmUp; i++ {
+				f.answerWeighted(163*ms, 1, 0.25, true)
+			}
+			for _, h := range tc.heard {
+				if h.during {
+					f.l.heardProbe("peer", h.noLoad, h.noise, f.now)
+				}
+			}
+			for i := 0; f.l.state().Probing && i < 100; i++ {
+				f.answerWeighted(163*ms, 1, 0.25, true)
+			}
+			end := f.now
+			for _, h := range tc.heard {
+				if !h.during {
+					f.l.heardProbe("peer", h.noLoad, h.noise, end.Add(h.after))
+				}
+			}
+			if got := f.l.state().NoLoad; got != tc.wantNoLoad {
+				t.Errorf("no-load latency %v, want %v", got, tc.wantNoLoad)
+			}
+			if diff := cmp.Diff(tc.wantTaken, taken); diff != "" {
+				t.Errorf("peers' probes taken (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
