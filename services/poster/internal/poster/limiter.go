@@ -260,14 +260,12 @@ type LimiterState struct {
 func (l *limiter) state() LimiterState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	peers := l.peers.count(now)
-	share := 1.0
-	if l.scale.granular() {
-		share = l.shareLocked(now)
+	share, replicas := l.shareLocked(l.now())
+	if !l.fineLocked() {
+		share = 1 // steered by the full request: the thresholds are not shared
 	}
 	return LimiterState{Limit: l.limitLocked(), Estimate: l.limit, NoLoad: time.Duration(l.noLoad),
-		Smoothed: time.Duration(l.smoothed), Probing: l.probing, Replicas: 1 + peers, Share: share}
+		Smoothed: time.Duration(l.smoothed), Probing: l.probing, Replicas: replicas, Share: share}
 }
 
 // succeeded records a request that started at start and got an answer
@@ -431,7 +429,7 @@ func (l *limiter) succeededLocked(start time.Time, rtt time.Duration, cost, weig
 	// and the step are too, and n replicas keep the queue of one.
 	share := 1.0
 	if fine {
-		share = l.shareLocked(now)
+		share, _ = l.shareLocked(now)
 		alpha, beta, unit, spread = fineAlpha*share, fineBeta*share, l.scale.slot, 2*l.noise
 	}
 	// queue is in units: slots (fine) or full requests.
@@ -469,13 +467,14 @@ func (l *limiter) succeededLocked(start time.Time, rtt time.Duration, cost, weig
 	}
 }
 
-// shareLocked is this replica's share of the agent's queue: 1/n of n
-// replicas posting to it (1 while it hears of none). 1/n rather than its
+// shareLocked is this replica's share of the agent's queue, 1/n of the n
+// replicas posting to it (1 while it hears of none), and n. 1/n rather than its
 // limit's part of the limits: with thresholds in proportion to the limits
 // nothing pulls unequal limits together, and the replica with the smaller
 // one probed last and learnt the others' queue (peers.go).
-func (l *limiter) shareLocked(now time.Time) float64 {
-	return 1 / float64(1+l.peers.count(now))
+func (l *limiter) shareLocked(now time.Time) (share float64, replicas int) {
+	replicas = 1 + l.peers.count(now)
+	return 1 / float64(replicas), replicas
 }
 
 // probeAfter is the next probe time after now: the next multiple of

@@ -102,7 +102,7 @@ type sharer struct {
 }
 
 // run subscribes, then says every shareEvery that this replica posts to
-// its adaptive agents, until ctx ends; on the way out it says it leaves,
+// its agents, until ctx ends; on the way out it says it leaves,
 // so the others take their whole thresholds back at once rather than
 // after peerExpiry.
 func (s *sharer) run(ctx context.Context) error {
@@ -124,11 +124,11 @@ func (s *sharer) run(ctx context.Context) error {
 	}
 }
 
+// tellAll says this replica posts to each of its agents, or leaves them
+// (a sharer exists only with adaptive limits).
 func (s *sharer) tellAll(leaving bool) {
 	for _, a := range s.agents.list {
-		if a.limiter.adaptive {
-			s.tell(peerNews{Replica: s.replica, Agent: a.name(), Leaving: leaving})
-		}
+		s.tell(peerNews{Replica: s.replica, Agent: a.name(), Leaving: leaving})
 	}
 }
 
