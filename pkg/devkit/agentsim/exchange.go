@@ -100,10 +100,13 @@ func (x *exchange) drop(code string) {
 	x.closeConn()
 }
 
-// closeConn closes the connection, or aborts the reply where the connection
-// cannot be taken over (HTTP/2).
-func (x *exchange) closeConn() {
-	rc := http.NewResponseController(x.w)
+// closeConn closes the connection without a reply.
+func (x *exchange) closeConn() { closeConn(x.w) }
+
+// closeConn closes w's connection, or aborts the reply where the
+// connection cannot be taken over (HTTP/2).
+func closeConn(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
 	conn, _, err := rc.Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)

@@ -273,9 +273,17 @@ func TestHangEndsWhenSimCloses(t *testing.T) {
 	if err := await(t, "the request to end after Close", done); err == nil {
 		t.Errorf("request answered after Close, want a closed connection")
 	}
-	// Later issue requests fail the same way; the control API still works.
+	// Later requests to the agent fail the same way, its health check
+	// included (a poster asks it when a request fails, and counts the
+	// failure against the credentials if it answers); the control API
+	// still works.
 	if _, err := callErr(context.Background(), srv.Client(), srv.URL, http.MethodPost, "/bcreg/issue-credential", "application/json", "[]"); err == nil {
 		t.Errorf("issue request after Close answered")
+	}
+	for _, path := range []string{"/health", "/status"} {
+		if got, err := callErr(context.Background(), srv.Client(), srv.URL, http.MethodGet, path, "", ""); err == nil {
+			t.Errorf("GET %s after Close answered %d", path, got.Status)
+		}
 	}
 	if got := call(t, srv, http.MethodGet, "/_sim/stats", "", ""); got.Status != http.StatusOK {
 		t.Errorf("stats after Close: %d", got.Status)

@@ -229,6 +229,14 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveOrgBook(w, r)
 	case r.URL.Path == "/metrics":
 		s.prom.ServeHTTP(w, r)
+	case s.ctx.Err() != nil:
+		// Closed: the agent's routes, its health check included, answer
+		// nothing, as a process going down does. Close ends the requests
+		// in progress before its servers stop accepting, and a poster
+		// whose request it ended asked the health check in between: it
+		// answered "ok", and the poster counted an attempt against the
+		// credentials of an agent that was going down.
+		closeConn(w)
 	case s.cfg.Mode == ModeController:
 		s.serveController(w, r)
 	default:
@@ -237,8 +245,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close ends hangs and requests in progress (their connections are closed
-// without a reply), makes later issue requests fail the same way and shuts
-// down the servers started by Serve. It is safe to call more than once.
+// without a reply), makes later requests to the agent's routes (issue,
+// health, status) fail the same way and shuts down the servers started by
+// Serve; the control API and /metrics still answer. It is safe to call more than once.
 func (s *Sim) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
