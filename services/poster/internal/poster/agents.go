@@ -102,18 +102,23 @@ func newAgents(log *zap.Logger, m *metrics, eps []agent.Endpoint, s Settings, sc
 }
 
 // probed logs a probe's result, or a peer's taken instead, and tells the
-// peers this replica's own: every probeEvery per agent, the agent's
-// no-load latency over time and what a limit was read against.
+// peers this replica's own, and the start of a probe it began on its own
+// (for them to join): every probeEvery per agent, the agent's no-load
+// latency over time and what a limit was read against.
 func (a *agents) probed(agent string, r probeResult) {
 	limit := zap.Float64("limit_credentials", math.Round(r.limit*float64(a.size)*10)/10)
-	if r.from != "" {
+	switch {
+	case r.started:
+		a.log.Debug("agent probe started", zap.String("agent", agent), limit)
+	case r.from != "":
 		a.log.Info("agent no-load latency taken from another replica's probe: this replica's probe met a queue",
 			zap.String("agent", agent), zap.String("peer", r.from), zap.Duration("no_load_latency", r.noLoad),
 			zap.Duration("noise", r.noise), limit)
 		return
+	default:
+		a.log.Info("agent no-load latency measured", zap.String("agent", agent), zap.Duration("no_load_latency", r.noLoad),
+			zap.Duration("noise", r.noise), zap.Int("answers", r.answers), zap.Float64("limit_divided_by", r.div), limit)
 	}
-	a.log.Info("agent no-load latency measured", zap.String("agent", agent), zap.Duration("no_load_latency", r.noLoad),
-		zap.Duration("noise", r.noise), zap.Int("answers", r.answers), zap.Float64("limit_divided_by", r.div), limit)
 	if a.tellProbe != nil {
 		a.tellProbe(agent, r)
 	}

@@ -119,3 +119,33 @@ func TestProbeNewsHeard(t *testing.T) {
 		t.Errorf("%d peers heard, want 1 (its own news ignored)", n)
 	}
 }
+
+// TestProbeStartHeard: the news that a replica began a probe, as another
+// replica encodes it (the wire contract), makes the limiter of the agent
+// it names join the probe; a replica's own news is ignored.
+func TestProbeStartHeard(t *testing.T) {
+	const agentURL = "http://agent:5000/bcreg"
+	a := newAgents(zaptest.NewLogger(t), newMetrics(prometheus.NewRegistry()), []agent.Endpoint{{BaseURL: agentURL}},
+		Settings{MaxInflight: 16, InitialInflight: 4, Adaptive: true}, vonxScale(20), 20, 0)
+	l := a.list[0].limiter
+	l.succeeded(time.Now().Add(-150*time.Millisecond), 150*time.Millisecond, 1, 1, false) // something measured
+	sh := &sharer{log: zaptest.NewLogger(t), replica: "me", agents: a}
+	started := probeResult{started: true, limit: 4, at: time.Now()}
+	for _, tc := range []struct {
+		from        string
+		wantProbing bool
+	}{{"me", false}, {"other", true}} {
+		data, err := json.Marshal(probeMessage(tc.from, a.list[0].name(), started))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"replica":"` + tc.from + `","agent":"http://agent:5000/bcreg","probe_started":true}`
+		if diff := cmp.Diff(want, string(data)); diff != "" {
+			t.Errorf("probe start news (-want +got):\n%s", diff)
+		}
+		sh.heard(&nats.Msg{Subject: peersSubject, Data: data})
+		if got := l.state().Probing; got != tc.wantProbing {
+			t.Errorf("news from %q: probing = %v, want %v", tc.from, got, tc.wantProbing)
+		}
+	}
+}

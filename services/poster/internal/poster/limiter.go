@@ -28,8 +28,10 @@ import (
 //
 // Several replicas posting to one agent hear of each other (peers.go) and,
 // steered by the slot, each keeps 1/n of the thresholds: its estimate is
-// its own share of the agent's queue. A peer's probe of the same round,
-// clearly faster, is taken instead of this one's (heardProbe).
+// its own share of the agent's queue. A replica that starts a probe of
+// its own says so and the others join it (heardProbeStart), and a peer's
+// probe of the same round, clearly faster, is taken instead of this
+// one's (heardProbe).
 //
 // Latencies are normalised by a request's cost (credentials for the
 // controller, which issues one after another; store calls for VON-X), so
@@ -78,6 +80,8 @@ type limiter struct {
 	probeSum     float64
 	probeSeen    float64
 	probeSamples []weighted
+	// probeAnswered counts the probe's answers, dropped ones included.
+	probeAnswered int
 
 	// peers are the other replicas posting to this agent (sharer): this
 	// replica keeps its share of the thresholds (shareLocked).
@@ -99,13 +103,16 @@ type limiter struct {
 // divided by div (2, or more when halving made the agent clearly faster
 // each time); limit is the estimate it returns to (full requests). from
 // names the replica whose probe it was when another's was taken (""
-// for this one's), at when it ended or was heard.
+// for this one's), at when it ended or was heard. started marks news of
+// a probe this replica just began on its own (nothing measured yet), for
+// the others to join.
 type probeResult struct {
 	noLoad, noise time.Duration
 	answers       int
 	div, limit    float64
 	from          string
 	at            time.Time
+	started       bool
 }
 
 // peerProbeWindow is how far apart two replicas' probes may end and still
@@ -190,6 +197,9 @@ const (
 	// a lucky mean and almost no spread, every answer after it read as a
 	// queue, and the limit collapsed (half of a jittery agent's capacity).
 	probeAnswers = 8
+	// maxProbeAnswers bounds a probe that waits for a queue to drain
+	// (drainingLocked).
+	maxProbeAnswers = 4 * probeAnswers
 	// defaultProbeEvery is how often the no-load latency is measured anew.
 	defaultProbeEvery = 20 * time.Second
 )
@@ -247,6 +257,9 @@ type LimiterState struct {
 	// NoLoad and Smoothed are the no-load and the smoothed latency per
 	// unit of agent work (0 before the first answer).
 	NoLoad, Smoothed time.Duration
+	// Noise is the agent's spread at no load, per unit of work: twice
+	// it is the latency increase read as jitter, not a queue.
+	Noise time.Duration
 	// Probing: a probe is measuring the no-load latency anew.
 	Probing bool
 	// Replicas is the poster replicas heard posting to the agent, this
@@ -265,7 +278,7 @@ func (l *limiter) state() LimiterState {
 		share = 1 // steered by the full request: the thresholds are not shared
 	}
 	return LimiterState{Limit: l.limitLocked(), Estimate: l.limit, NoLoad: time.Duration(l.noLoad),
-		Smoothed: time.Duration(l.smoothed), Probing: l.probing, Replicas: replicas, Share: share}
+		Smoothed: time.Duration(l.smoothed), Noise: time.Duration(l.noise), Probing: l.probing, Replicas: replicas, Share: share}
 }
 
 // succeeded records a request that started at start and got an answer
@@ -344,25 +357,29 @@ func (l *limiter) succeededLocked(start time.Time, rtt time.Duration, cost, weig
 			l.probeSum += sample * weight
 			l.probeSeen += weight
 			l.probeSamples = append(l.probeSamples, weighted{sample, weight})
+			l.probeAnswered++
 			need := l.limit / l.probeDiv
 			if !l.scale.granular() {
 				need = math.Floor(need)
 			}
 			if l.probeSeen >= max(l.min, need) && len(l.probeSamples) >= probeAnswers {
-				mean := l.probeSum / l.probeSeen
-				dev := 0.0
-				for _, x := range l.probeSamples {
-					dev += math.Abs(x.v-mean) * x.w
+				if l.drainingLocked() {
+					return
 				}
-				dev /= l.probeSeen
+				mean, dev := meanDev(l.probeSamples)
 				deeper := l.scale.granular() && l.limit/l.probeDiv > 2*l.min &&
 					mean < l.noLoad-max(float64(queueNoise), 1.5*max(dev, l.noise))
 				l.noLoad, l.smoothed, l.noise = mean, mean, dev
+				// A probe joined during the warm-up ends it: its mean
+				// is the measurement the warm-up's average stood in
+				// for, and following the average on would learn the
+				// queue of a slow start again.
+				l.samples = warmUp
 				if deeper {
 					// Halving made the agent clearly faster: it may
 					// still queue at this half too. Halve again.
 					l.probeDiv *= 2
-					l.probeStart, l.probeSum, l.probeSeen, l.probeSamples = now, 0, 0, l.probeSamples[:0]
+					l.probeStart, l.probeSum, l.probeSeen, l.probeSamples, l.probeAnswered = now, 0, 0, l.probeSamples[:0], 0
 					return
 				}
 				l.probing = false
@@ -463,8 +480,83 @@ func (l *limiter) succeededLocked(start time.Time, rtt time.Duration, cost, weig
 		l.limit = max(l.min, l.limit-step)
 	}
 	if saturated && l.limit >= 2*l.min && now.After(l.nextProbe) {
-		l.probing, l.probeDiv, l.probeStart, l.probeSum, l.probeSeen, l.probeSamples = true, 2, now, 0, 0, l.probeSamples[:0]
+		l.startProbeLocked(now)
+		l.news = append(l.news, probeResult{started: true, limit: l.limit, at: now})
 	}
+}
+
+// drainingLocked says whether the probe's answers are still getting
+// clearly faster (its later half's mean below its earlier half's by more
+// than the scheduling noise and one and a half times the later half's
+// spread): the queue met at its start is still draining. The earlier half
+// is dropped and the probe goes on; after maxProbeAnswers answers in all
+// it takes what it has. The requests a probe starts wait behind those in
+// flight before it, its own and (joined) the other replicas': two posters
+// halving a slow start's queue of 20 credentials together measured a
+// 300 ms agent at 369 and 375 ms, with a spread that hid the queue after.
+func (l *limiter) drainingLocked() bool {
+	n := len(l.probeSamples)
+	if l.probeAnswered >= maxProbeAnswers {
+		return false
+	}
+	early, late := l.probeSamples[:n/2], l.probeSamples[n/2:]
+	earlyMean, _ := meanDev(early)
+	lateMean, lateDev := meanDev(late)
+	if lateMean >= earlyMean-max(float64(queueNoise), 1.5*lateDev) {
+		return false
+	}
+	l.probeSamples = append(l.probeSamples[:0], late...)
+	l.probeSum, l.probeSeen = 0, 0
+	for _, x := range l.probeSamples {
+		l.probeSum += x.v * x.w
+		l.probeSeen += x.w
+	}
+	return true
+}
+
+// meanDev is the weighted mean of xs and their weighted mean deviation
+// from it.
+func meanDev(xs []weighted) (mean, dev float64) {
+	var sum, seen float64
+	for _, x := range xs {
+		sum += x.v * x.w
+		seen += x.w
+	}
+	if seen == 0 {
+		return 0, 0
+	}
+	mean = sum / seen
+	for _, x := range xs {
+		dev += math.Abs(x.v-mean) * x.w
+	}
+	return mean, dev / seen
+}
+
+// startProbeLocked halves the limit until the probe has its answers.
+func (l *limiter) startProbeLocked(now time.Time) {
+	l.probing, l.probeDiv, l.probeStart, l.probeSum, l.probeSeen, l.probeSamples = true, 2, now, 0, 0, l.probeSamples[:0]
+	l.probeAnswered = 0
+}
+
+// heardProbeStart joins another replica's probe of this agent, which has
+// just begun: a replica that probes alone halves only its own share, the
+// others' queue stays in the agent, and it learns that queue as the
+// no-load latency. The aligned rounds (probeAfter) start together anyway;
+// this is for the probe at the end of a replica's warm-up, which is its
+// own: two posters starting together each learnt the other's slow start
+// (a 300 ms agent measured at 505 and 565 ms) and overloaded it. A joined
+// probe is not announced in turn (everyone heard the first), and a
+// limiter with nothing measured yet or nothing to halve stays out.
+func (l *limiter) heardProbeStart() {
+	if !l.adaptive {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.probing || l.samples == 0 || l.limit < 2*l.min {
+		return
+	}
+	l.startProbeLocked(l.now())
 }
 
 // shareLocked is this replica's share of the agent's queue, 1/n of the n

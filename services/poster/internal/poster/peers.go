@@ -22,8 +22,11 @@ import (
 // its capacity against 97.6%). Hearing n − 1 others, a replica scales its
 // thresholds and its step by 1/n (shareLocked): together they keep the
 // queue of one, and, each on equal thresholds, equal limits (Vegas's
-// fairness). A probe clearly faster than a replica's own of the same round
-// is taken instead of it (limiter.heardProbe).
+// fairness). A replica that starts a probe on its own says so, and the
+// others join it (limiter.heardProbeStart): probing alone, it would learn
+// their queue as the no-load latency. A probe clearly faster than a
+// replica's own of the same round is taken instead of it
+// (limiter.heardProbe).
 //
 // Nothing durable: a message lost or late only leaves a replica on its own
 // thresholds or its own probe for a moment, so core NATS (no stream, no
@@ -42,13 +45,14 @@ const (
 )
 
 // peerNews is one replica's message about one agent: it posts to it
-// (every shareEvery), it stops (Leaving), or a probe of it just ended
-// (Probe).
+// (every shareEvery), it stops (Leaving), a probe of it just began
+// (ProbeStarted), or one just ended (Probe).
 type peerNews struct {
-	Replica string     `json:"replica"`
-	Agent   string     `json:"agent"`
-	Leaving bool       `json:"leaving,omitempty"`
-	Probe   *probeNews `json:"probe,omitempty"`
+	Replica      string     `json:"replica"`
+	Agent        string     `json:"agent"`
+	Leaving      bool       `json:"leaving,omitempty"`
+	ProbeStarted bool       `json:"probe_started,omitempty"`
+	Probe        *probeNews `json:"probe,omitempty"`
 }
 
 // probeNews is a probe's result: the agent's latency per unit of work at
@@ -132,11 +136,16 @@ func (s *sharer) tellAll(leaving bool) {
 	}
 }
 
-// tellProbe tells the others what this replica's probe of agent measured.
+// tellProbe tells the others that this replica began a probe of agent,
+// or what its probe measured.
 func (s *sharer) tellProbe(agent string, r probeResult) { s.tell(probeMessage(s.replica, agent, r)) }
 
-// probeMessage is the news of a probe of agent by replica.
+// probeMessage is the news of a probe of agent by replica: begun, or
+// ended with its result.
 func probeMessage(replica, agent string, r probeResult) peerNews {
+	if r.started {
+		return peerNews{Replica: replica, Agent: agent, ProbeStarted: true}
+	}
 	return peerNews{Replica: replica, Agent: agent, Probe: &probeNews{NoLoad: r.noLoad.Seconds(), Noise: r.noise.Seconds()}}
 }
 
@@ -170,6 +179,9 @@ func (s *sharer) heard(msg *nats.Msg) {
 			continue
 		}
 		a.limiter.peers.set(m.Replica, m.Leaving, now)
+		if m.ProbeStarted {
+			a.limiter.heardProbeStart()
+		}
 		if p := m.Probe; p != nil {
 			a.limiter.heardProbe(m.Replica, time.Duration(p.NoLoad*float64(time.Second)), time.Duration(p.Noise*float64(time.Second)), now)
 		}

@@ -388,8 +388,9 @@ func TestProbesAlign(t *testing.T) {
 	}
 }
 
-// TestProbeReported: a probe's end is reported once, with the no-load
-// latency and spread its answers measured (the poster logs it).
+// TestProbeReported: a probe's start is reported (the peers join it),
+// and its end once, with the no-load latency and spread its answers
+// measured (the poster logs it and tells the peers).
 func TestProbeReported(t *testing.T) {
 	f := newScaledFakeAgent(true, vonxScale(20), 4)
 	var got []probeResult
@@ -400,6 +401,7 @@ func TestProbeReported(t *testing.T) {
 	if !f.l.state().Probing {
 		t.Fatal("no probe after the warm-up")
 	}
+	started := probeResult{started: true, limit: f.l.Estimate(), at: f.now}
 	for i := 0; f.l.state().Probing && i < 100; i++ {
 		rtt := 140 * time.Millisecond
 		if i%2 == 1 {
@@ -409,7 +411,7 @@ func TestProbeReported(t *testing.T) {
 	}
 	// 300 ms before, 150 ms at half the limit: clearly faster, so the
 	// probe halved again (div 4) and was reported once, at its end.
-	want := []probeResult{{noLoad: 150 * time.Millisecond, noise: 10 * time.Millisecond, answers: probeAnswers, div: 4, limit: f.l.Estimate(), at: f.now}}
+	want := []probeResult{started, {noLoad: 150 * time.Millisecond, noise: 10 * time.Millisecond, answers: probeAnswers, div: 4, limit: f.l.Estimate(), at: f.now}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(probeResult{})); diff != "" {
 		t.Errorf("probes reported (-want +got):\n%s", diff)
 	}
@@ -777,6 +779,145 @@ func TestHeardProbe(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.wantTaken, taken); diff != "" {
 				t.Errorf("peers' probes taken (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestProbeJoined: a replica that hears another's probe start joins it at
+// once (its limit halved, its answers from then on measured) and does not
+// announce it in turn; one with nothing measured, nothing to halve, a
+// probe of its own running or a fixed limit stays out.
+func TestProbeJoined(t *testing.T) {
+	const ms = time.Millisecond
+	tests := []struct {
+		name     string
+		adaptive bool
+		scale    limitScale
+		initial  int
+		answers  int  // unsaturated answers before the news
+		probing  bool // its own probe (saturated answers after the warm-up) running when the news comes
+		wantJoin bool
+	}{
+		{"past the warm-up", true, vonxScale(20), 4, warmUp, false, true},
+		{"in the warm-up", true, vonxScale(20), 4, 3, false, true},
+		{"the controller", true, controllerScale, 4, warmUp, false, true},
+		{"nothing measured yet", true, vonxScale(20), 4, 0, false, false},
+		{"nothing to halve", true, controllerScale, 1, warmUp, false, false},
+		{"its own probe running", true, vonxScale(20), 4, warmUp, true, false},
+		{"a fixed limit", false, vonxScale(20), 4, warmUp, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newScaledFakeAgent(tc.adaptive, tc.scale, tc.initial)
+			var news []probeResult
+			f.l.probed = func(r probeResult) { news = append(news, r) }
+			for i := 0; i < tc.answers; i++ {
+				f.answerWeighted(150*ms, 1, 0.25, false) // unsaturated: no growth, no probe
+			}
+			if tc.probing {
+				f.answerWeighted(150*ms, 1, 0.25, true) // the warm-up's probe at once (granular)
+				if !f.l.state().Probing {
+					t.Fatal("no probe of its own after the warm-up")
+				}
+			}
+			before, announced := f.l.state(), len(news)
+			f.l.heardProbeStart()
+			after := f.l.state()
+			if joined := after.Probing && !before.Probing; joined != tc.wantJoin {
+				t.Fatalf("joined = %v (probing %v, then %v), want %v", joined, before.Probing, after.Probing, tc.wantJoin)
+			}
+			want := before.Limit
+			if tc.wantJoin {
+				want = before.Limit / 2
+			}
+			if after.Limit != want {
+				t.Errorf("limit = %v after the news, want %v", after.Limit, want)
+			}
+			if len(news) != announced {
+				t.Errorf("news after joining: %+v, want none (a joined probe is not announced)", news[announced:])
+			}
+		})
+	}
+}
+
+// TestProbeJoinedEndsTheWarmUp: a probe joined during the warm-up ends it:
+// its mean is the no-load latency from then on, not an average that
+// follows a slow start's queue.
+func TestProbeJoinedEndsTheWarmUp(t *testing.T) {
+	const ms = time.Millisecond
+	f := newScaledFakeAgent(true, vonxScale(20), 4)
+	for i := 0; i < 3; i++ {
+		f.answerWeighted(150*ms, 1, 0.25, false)
+	}
+	f.l.heardProbeStart()
+	for i := 0; f.l.state().Probing && i < 100; i++ {
+		f.answerWeighted(150*ms, 1, 0.25, false)
+	}
+	for i := 0; i < 2*warmUp; i++ { // a queue grows
+		f.answerWeighted(time.Duration(200+10*i)*ms, 1, 0.25, false)
+	}
+	if got := f.l.state().NoLoad; got != 150*ms {
+		t.Errorf("no-load latency %v after the joined probe and a growing queue, want 150ms", got)
+	}
+}
+
+// TestProbeWaitsForTheDrain: a probe whose first answers still wait behind
+// the queue met at its start measures once their latency stops falling,
+// up to maxProbeAnswers answers; answers that vary by chance do not hold
+// it up.
+func TestProbeWaitsForTheDrain(t *testing.T) {
+	const ms = time.Millisecond
+	falling := func(from, by time.Duration, n int) []time.Duration {
+		var ls []time.Duration
+		for i := range n {
+			ls = append(ls, from-time.Duration(i)*by)
+		}
+		return ls
+	}
+	tests := []struct {
+		name       string
+		latencies  []time.Duration // the probe's answers in order; the last repeats
+		wantNoLoad time.Duration
+		wantFed    int // answers until the probe ended
+	}{
+		{"a queue draining", append(falling(480*ms, 30*ms, 6), 301*ms), 301 * ms, 16},
+		{"no queue", []time.Duration{301 * ms}, 301 * ms, probeAnswers},
+		{"jitter", []time.Duration{280 * ms, 320 * ms, 330 * ms, 270 * ms, 300 * ms, 310 * ms, 290 * ms, 300 * ms}, 300 * ms, probeAnswers},
+		// The last 8 of 32 answers, 990 − 20 × (24…31) ms.
+		{"never settling: taken at the bound", falling(990*ms, 20*ms, maxProbeAnswers), 440 * ms, maxProbeAnswers},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newScaledFakeAgent(true, vonxScale(20), 8)
+			var got []probeResult
+			f.l.probed = func(r probeResult) {
+				if !r.started {
+					got = append(got, r)
+				}
+			}
+			for i := 0; i < warmUp; i++ {
+				f.answerWeighted(301*ms, 1, 1, false)
+			}
+			f.answerWeighted(301*ms, 1, 1, true) // the probe at once after the warm-up
+			if !f.l.state().Probing {
+				t.Fatal("no probe after the warm-up")
+			}
+			// Requests started during the probe, answered in order.
+			probeStart, fed := f.now, 0
+			for ; f.l.state().Probing && fed < 10*maxProbeAnswers; fed++ {
+				rtt := tc.latencies[min(fed, len(tc.latencies)-1)]
+				f.now = probeStart.Add(time.Duration(fed)*ms + rtt)
+				f.l.succeeded(probeStart.Add(time.Duration(fed)*ms), rtt, 1, 1, false)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d probe results, want 1", len(got))
+			}
+			if fed != tc.wantFed {
+				t.Errorf("probe ended after %d answers, want %d", fed, tc.wantFed)
+			}
+			if got[0].noLoad.Round(ms) != tc.wantNoLoad {
+				t.Errorf("no-load latency %v, want %v", got[0].noLoad, tc.wantNoLoad)
 			}
 		})
 	}
