@@ -156,6 +156,12 @@ func TestIssue18Goals(t *testing.T) {
 		{"two agents with 2 posters short, with a rejection", func(r *report) {
 			r.Micro = strings.Replace(r.Micro, "0 overloaded	        92.50", "1.000 overloaded	        84.90", 1)
 		}, with(map[string]string{rows[1]: "**not met**", rows[3]: "**not met**"})},
+		{"a rejection in the warm-up only", func(r *report) {
+			r.Micro = strings.Replace(r.Micro, "0 overloaded	        92.50", "1.000 overloaded	         0 overloaded_steady	        92.50", 1)
+		}, allMet},
+		{"a rejection at steady state", func(r *report) {
+			r.Micro = strings.Replace(r.Micro, "0 overloaded	        92.50", "2.000 overloaded	         1.000 overloaded_steady	        92.50", 1)
+		}, with(map[string]string{rows[3]: "**not met**"})},
 		{"jitter short", func(r *report) { r.Micro = strings.Replace(r.Micro, "92.80 pct_capacity", "90.00 pct_capacity", 1) },
 			with(map[string]string{rows[2]: "**not met**"})},
 		{"a halving phase never settled", func(r *report) {
