@@ -875,21 +875,30 @@ func TestProbeWaitsForTheDrain(t *testing.T) {
 		}
 		return ls
 	}
+	draining := append(falling(480*ms, 30*ms, 6), 301*ms)
 	tests := []struct {
 		name       string
+		steady     bool            // a queue seen before (past the slow start)
 		latencies  []time.Duration // the probe's answers in order; the last repeats
 		wantNoLoad time.Duration
 		wantFed    int // answers until the probe ended
 	}{
-		{"a queue draining", append(falling(480*ms, 30*ms, 6), 301*ms), 301 * ms, 16},
-		{"no queue", []time.Duration{301 * ms}, 301 * ms, probeAnswers},
-		{"jitter", []time.Duration{280 * ms, 320 * ms, 330 * ms, 270 * ms, 300 * ms, 310 * ms, 290 * ms, 300 * ms}, 300 * ms, probeAnswers},
-		// The last 8 of 32 answers, 990 − 20 × (24…31) ms.
-		{"never settling: taken at the bound", falling(990*ms, 20*ms, maxProbeAnswers), 440 * ms, maxProbeAnswers},
+		{"a queue draining", false, draining, 301 * ms, 16},
+		{"no queue", false, []time.Duration{301 * ms}, 301 * ms, probeAnswers},
+		{"jitter", false, []time.Duration{280 * ms, 320 * ms, 330 * ms, 270 * ms, 300 * ms, 310 * ms, 290 * ms, 300 * ms}, 300 * ms, probeAnswers},
+		// Jitter that reads as a drain: measured anew, not from the
+		// fast half (285 ms).
+		{"jitter read as a drain", false, []time.Duration{340 * ms, 330 * ms, 320 * ms, 330 * ms, 270 * ms, 260 * ms, 280 * ms, 270 * ms, 300 * ms}, 300 * ms, 2 * probeAnswers},
+		// The last 8 of 32 answers (measured anew at 8, 16 and 24),
+		// 990 − 20 × (24…31) ms.
+		{"never settling: taken at the bound", false, falling(990*ms, 20*ms, maxProbeAnswers), 440 * ms, maxProbeAnswers},
+		// (480 + 450 + … + 330 + 301 + 301) / 8.
+		{"past the slow start: not waited for", true, draining, 379 * ms, probeAnswers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newScaledFakeAgent(true, vonxScale(20), 8)
+			f.l.steady = tc.steady
 			var got []probeResult
 			f.l.probed = func(r probeResult) {
 				if !r.started {
