@@ -31,7 +31,7 @@ ok  	github.com/bcgov/bcreg-events/services/poster/test/poster	200.1s
 func TestMicroResults(t *testing.T) {
 	got := microResults(microGoal1)
 	want := map[string]float64{"ns/op": 60012345678, "cred/s": 250, "duplicates": 0, "failed_requests": 0, "overloaded": 0,
-		"pct_capacity": 93.7, "settle_halved_s": 8, "settle_restored_s": 12, "unsettled_phases": 0}
+		"pct_capacity": 93.7, "settle_halved_s": 8, "settle_restored_s": 12, "unsettled_phases": 0, "unsettled_phases_all_runs": 0, "runs": 1}
 	if diff := cmp.Diff(want, got[agentGoal+"halved"]); diff != "" {
 		t.Errorf("halved (-want +got):\n%s", diff)
 	}
@@ -40,6 +40,21 @@ func TestMicroResults(t *testing.T) {
 	}
 	if len(got) != 7 {
 		t.Errorf("%d benchmarks, want 7: %v", len(got), got)
+	}
+}
+
+// TestMicroResultsOfSeveralRuns: a benchmark run three times gives the
+// median of each metric, and the sum of the failures and of the phases
+// that never settled.
+func TestMicroResultsOfSeveralRuns(t *testing.T) {
+	const runs = `BenchmarkAdaptiveConcurrency/goal1/halved-2 	1	65000000000 ns/op	 250.0 cred/s	 0 overloaded	 95.0 pct_capacity	 25.00 settle_halved_s	 12.00 settle_restored_s	 1.000 unsettled_phases
+BenchmarkAdaptiveConcurrency/goal1/halved-2 	1	64000000000 ns/op	 255.0 cred/s	 2.000 overloaded	 96.5 pct_capacity	 8.000 settle_halved_s	 14.00 settle_restored_s	 0 unsettled_phases
+BenchmarkAdaptiveConcurrency/goal1/halved-2 	1	66000000000 ns/op	 252.0 cred/s	 1.000 overloaded	 93.0 pct_capacity	 10.00 settle_halved_s	 29.00 settle_restored_s	 0 unsettled_phases
+`
+	want := map[string]float64{"runs": 3, "ns/op": 65000000000, "cred/s": 252, "overloaded": 3, "pct_capacity": 95,
+		"settle_halved_s": 10, "settle_restored_s": 14, "unsettled_phases": 0, "unsettled_phases_all_runs": 1}
+	if diff := cmp.Diff(want, microResults(runs)[agentGoal+"halved"]); diff != "" {
+		t.Errorf("halved (-want +got):\n%s", diff)
 	}
 }
 
