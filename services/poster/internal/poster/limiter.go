@@ -77,7 +77,6 @@ type limiter struct {
 	probeDiv     float64
 	probing      bool
 	probeStart   time.Time
-	probeSum     float64
 	probeSeen    float64
 	probeSamples []weighted
 	// probeAnswered counts the probe's answers, dropped ones included.
@@ -354,7 +353,6 @@ func (l *limiter) succeededLocked(start time.Time, rtt time.Duration, cost, weig
 		if !start.Before(l.probeStart) {
 			// The probe's mean, not its minimum: with jitter the
 			// fastest answer is luck, not the agent's no-load latency.
-			l.probeSum += sample * weight
 			l.probeSeen += weight
 			l.probeSamples = append(l.probeSamples, weighted{sample, weight})
 			l.probeAnswered++
@@ -379,7 +377,7 @@ func (l *limiter) succeededLocked(start time.Time, rtt time.Duration, cost, weig
 					// Halving made the agent clearly faster: it may
 					// still queue at this half too. Halve again.
 					l.probeDiv *= 2
-					l.probeStart, l.probeSum, l.probeSeen, l.probeSamples, l.probeAnswered = now, 0, 0, l.probeSamples[:0], 0
+					l.restartProbeLocked(now)
 					return
 				}
 				l.probing = false
@@ -513,7 +511,7 @@ func (l *limiter) drainingLocked() bool {
 	if lateMean >= earlyMean-max(float64(queueNoise), 1.5*lateDev) {
 		return false
 	}
-	l.probeSamples, l.probeSum, l.probeSeen = l.probeSamples[:0], 0, 0
+	l.probeSamples, l.probeSeen = l.probeSamples[:0], 0
 	return true
 }
 
@@ -537,8 +535,14 @@ func meanDev(xs []weighted) (mean, dev float64) {
 
 // startProbeLocked halves the limit until the probe has its answers.
 func (l *limiter) startProbeLocked(now time.Time) {
-	l.probing, l.probeDiv, l.probeStart, l.probeSum, l.probeSeen, l.probeSamples = true, 2, now, 0, 0, l.probeSamples[:0]
-	l.probeAnswered = 0
+	l.probing, l.probeDiv = true, 2
+	l.restartProbeLocked(now)
+}
+
+// restartProbeLocked counts the probe's answers from now on: those of
+// requests started from now.
+func (l *limiter) restartProbeLocked(now time.Time) {
+	l.probeStart, l.probeSeen, l.probeSamples, l.probeAnswered = now, 0, l.probeSamples[:0], 0
 }
 
 // heardProbeStart joins another replica's probe of this agent, which has
